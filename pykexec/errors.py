@@ -1,0 +1,40 @@
+"""Typed errors. Library code raises them; only :mod:`pykexec.cli` turns them into exits."""
+
+from __future__ import annotations
+
+
+class KexecError(Exception):
+    """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
+
+    exit_code: int = 1
+
+
+class UsageError(KexecError):
+    """The command line or API arguments make no sense together."""
+
+    exit_code = 2
+
+
+class ImageError(KexecError):
+    """A kernel, initrd or device-tree file cannot be used."""
+
+
+class DeviceTreeError(KexecError):
+    """A flattened device tree or /proc/device-tree cannot be parsed or built."""
+
+
+class SystemInfoError(KexecError):
+    """The running system (or snapshot) lacks information pykexec needs."""
+
+
+class PlacementError(KexecError):
+    """Segments cannot be placed in the available memory."""
+
+
+class SyscallError(KexecError):
+    """A system call failed; carries the errno and the call with its arguments."""
+
+    def __init__(self, message: str, errno: int, call: str = "") -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.call = call
