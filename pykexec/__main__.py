@@ -1,0 +1,7 @@
+"""``python3 -m pykexec``: the command line."""
+
+import sys
+
+from pykexec.cli import main
+
+sys.exit(main())

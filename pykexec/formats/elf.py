@@ -1,0 +1,254 @@
+"""Reading 64-bit PowerPC kernel images (ELF vmlinux), either byte order.
+
+The headers are declared once as struct layouts (``Elf64_Ehdr``/``Elf64_Phdr``
+of the System V gABI) and read with an explicit byte order from a buffer (an
+``mmap`` of the file, never a needless copy).  Compressed images (gzip, xz)
+are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+from enum import IntEnum
+from typing import Literal
+
+from pykexec.errors import ImageError
+
+Endian = Literal["little", "big"]
+
+ELF_MAGIC = b"\x7fELF"
+GZIP_MAGIC = b"\x1f\x8b"
+XZ_MAGIC = b"\xfd7zXZ\x00"
+
+# arch/powerpc/kernel/head_64.S: the run-at-load word and the secondary CPU hold
+RUN_AT_LOAD_OFFSET = 0x5C
+RUN_AT_LOAD_MAGIC = 0x72756E30  # "run0"
+SECONDARY_HOLD_OFFSET = 0x60
+HEAD_SIZE = 0x100  # kexec_sequence copies this much of the entry to address 0
+
+
+class ElfClass(IntEnum):
+    ELFCLASS32 = 1
+    ELFCLASS64 = 2
+
+
+class ElfData(IntEnum):
+    ELFDATA2LSB = 1
+    ELFDATA2MSB = 2
+
+
+class ElfType(IntEnum):
+    ET_EXEC = 2
+    ET_DYN = 3
+    ET_CORE = 4
+
+
+class Machine(IntEnum):
+    EM_PPC = 20
+    EM_PPC64 = 21
+
+
+class SegmentType(IntEnum):
+    PT_LOAD = 1
+    PT_NOTE = 4
+
+
+# ELF64 header after e_ident (gABI "ELF Header"): name -> struct code
+EHDR_FIELDS = (
+    ("e_type", "H"),
+    ("e_machine", "H"),
+    ("e_version", "I"),
+    ("e_entry", "Q"),
+    ("e_phoff", "Q"),
+    ("e_shoff", "Q"),
+    ("e_flags", "I"),
+    ("e_ehsize", "H"),
+    ("e_phentsize", "H"),
+    ("e_phnum", "H"),
+    ("e_shentsize", "H"),
+    ("e_shnum", "H"),
+    ("e_shstrndx", "H"),
+)
+PHDR_FIELDS = (
+    ("p_type", "I"),
+    ("p_flags", "I"),
+    ("p_offset", "Q"),
+    ("p_vaddr", "Q"),
+    ("p_paddr", "Q"),
+    ("p_filesz", "Q"),
+    ("p_memsz", "Q"),
+    ("p_align", "Q"),
+)
+EI_NIDENT = 16
+
+
+def layout(fields: tuple[tuple[str, str], ...], endian: Endian) -> struct.Struct:
+    """The struct for a field table in the given byte order."""
+    return struct.Struct(("<" if endian == "little" else ">") + "".join(c for _, c in fields))
+
+
+@dataclass(frozen=True)
+class ProgramHeader:
+    p_type: int
+    p_flags: int
+    p_offset: int
+    p_vaddr: int
+    p_paddr: int
+    p_filesz: int
+    p_memsz: int
+    p_align: int
+
+
+@dataclass(frozen=True)
+class KernelImage:
+    """A parsed ppc64 vmlinux: its byte order, entry and loadable contents.
+
+    ``data`` is the file's bytes (an mmap or the inflated buffer); segments
+    refer into it by offset.
+    """
+
+    data: bytes | memoryview
+    endian: Endian
+    elf_type: int
+    entry: int
+    flags: int
+    loads: tuple[ProgramHeader, ...]
+    compression: str | None = None
+
+    @property
+    def base_paddr(self) -> int:
+        return min(p.p_paddr for p in self.loads)
+
+    @property
+    def memsz(self) -> int:
+        """Bytes the kernel occupies in memory, from its lowest to highest load address."""
+        return max(p.p_paddr + p.p_memsz for p in self.loads) - self.base_paddr
+
+    @property
+    def filesz(self) -> int:
+        return max(p.p_paddr + p.p_filesz for p in self.loads) - self.base_paddr
+
+    @property
+    def entry_offset(self) -> int:
+        """The entry point as an offset from the start of the loaded image."""
+        first = min(self.loads, key=lambda p: p.p_paddr)
+        if first.p_vaddr <= self.entry < first.p_vaddr + first.p_memsz:
+            return self.entry - first.p_vaddr
+        if first.p_paddr <= self.entry < first.p_paddr + first.p_memsz:
+            return self.entry - first.p_paddr
+        return 0
+
+    def image(self) -> bytes:
+        """The loaded bytes (file contents of every PT_LOAD at its place, gaps zeroed),
+        up to the end of the last file-backed byte; the rest of ``memsz`` is zero."""
+        base = self.base_paddr
+        if len(self.loads) == 1:
+            p = self.loads[0]
+            return bytes(self.data[p.p_offset : p.p_offset + p.p_filesz])
+        out = bytearray(self.filesz)
+        for p in self.loads:
+            start = p.p_paddr - base
+            out[start : start + p.p_filesz] = self.data[p.p_offset : p.p_offset + p.p_filesz]
+        return bytes(out)
+
+    def head(self) -> bytes:
+        """The kernel's first 256 bytes (what must sit at physical address 0)."""
+        first = min(self.loads, key=lambda p: p.p_paddr)
+        head = bytes(self.data[first.p_offset : first.p_offset + min(HEAD_SIZE, first.p_filesz)])
+        return head.ljust(HEAD_SIZE, b"\0")
+
+    def word(self, offset: int) -> int:
+        return int.from_bytes(self.head()[offset : offset + 4], self.endian)
+
+    @property
+    def run_at_load(self) -> int:
+        return self.word(RUN_AT_LOAD_OFFSET)
+
+    @property
+    def relocatable(self) -> bool:
+        """True when the image carries the "run0" word (head_64.S, CONFIG_RELOCATABLE)."""
+        return self.run_at_load == RUN_AT_LOAD_MAGIC
+
+
+def _inflate(data: bytes | memoryview) -> tuple[bytes, str] | None:
+    head = bytes(data[:6])
+    if head.startswith(GZIP_MAGIC):
+        import gzip
+
+        try:
+            return gzip.decompress(data), "gzip"
+        except (OSError, EOFError) as err:
+            raise ImageError(f"cannot inflate gzip-compressed kernel: {err}") from None
+    if head.startswith(XZ_MAGIC):
+        import lzma
+
+        try:
+            return lzma.decompress(data), "xz"
+        except lzma.LZMAError as err:
+            raise ImageError(f"cannot inflate xz-compressed kernel: {err}") from None
+    return None
+
+
+def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
+    """Parse a ppc64 ELF kernel (plain, gzip or xz); raise :class:`ImageError` otherwise."""
+    compression = None
+    inflated = _inflate(data)
+    if inflated is not None:
+        data, compression = inflated
+    if len(data) < EI_NIDENT or bytes(data[:4]) != ELF_MAGIC:
+        raise ImageError(
+            f"{name}: not an ELF file (pykexec loads ppc64 vmlinux images, plain, gzip or xz)"
+        )
+    ei_class, ei_data = data[4], data[5]
+    if ei_class != ElfClass.ELFCLASS64:
+        raise ImageError(f"{name}: 32-bit ELF; pykexec loads 64-bit ppc64 kernels only")
+    if ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
+        raise ImageError(f"{name}: unknown ELF byte order {ei_data}")
+    endian: Endian = "little" if ei_data == ElfData.ELFDATA2LSB else "big"
+    ehdr_struct = layout(EHDR_FIELDS, endian)
+    if len(data) < EI_NIDENT + ehdr_struct.size:
+        raise ImageError(f"{name}: truncated ELF header ({len(data)} bytes)")
+    ehdr = dict(
+        zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT), strict=True)
+    )
+    if ehdr["e_machine"] != Machine.EM_PPC64:
+        raise ImageError(
+            f"{name}: ELF machine {ehdr['e_machine']} is not PowerPC 64 (EM_PPC64 = 21)"
+        )
+    if ehdr["e_type"] not in (ElfType.ET_EXEC, ElfType.ET_DYN):
+        raise ImageError(f"{name}: ELF type {ehdr['e_type']} is not an executable kernel")
+    phdr_struct = layout(PHDR_FIELDS, endian)
+    phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
+    if phnum and phentsize < phdr_struct.size:
+        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
+    if phoff + phnum * phentsize > len(data):
+        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
+    loads = []
+    for i in range(phnum):
+        ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
+        if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
+            continue
+        if ph.p_offset + ph.p_filesz > len(data):
+            raise ImageError(
+                f"{name}: truncated (segment {i} needs bytes up to "
+                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
+            )
+        if ph.p_filesz > ph.p_memsz:
+            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
+        loads.append(ph)
+    if not loads:
+        raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
+    loads.sort(key=lambda p: p.p_paddr)
+    for a, b in zip(loads, loads[1:], strict=False):
+        if a.p_paddr + a.p_memsz > b.p_paddr:
+            raise ImageError(f"{name}: overlapping PT_LOAD segments")
+    return KernelImage(
+        data=data,
+        endian=endian,
+        elf_type=ehdr["e_type"],
+        entry=ehdr["e_entry"],
+        flags=ehdr["e_flags"],
+        loads=tuple(loads),
+        compression=compression,
+    )
