@@ -1,0 +1,99 @@
+"""Command line of the lab: ``python3 -m lab {setup,list,run,shell-cmd,capture}``.
+
+Exit status 0 only when the requested run passed; lab errors print one
+message (``--debug`` shows the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+
+from lab import assets
+from lab.errors import LabError
+from lab.paths import cache
+from lab.runner import RunOptions, run
+from lab.scenarios import SCENARIOS, Loader, Scenario, shell_scenario
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m lab", description=__doc__)
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+    setup = sub.add_parser("setup", help="install host tools, download and stage guest assets")
+    setup.add_argument("--no-host-install", action="store_true")
+    sub.add_parser("list", help="list scenarios")
+
+    def machine_args(q: argparse.ArgumentParser) -> None:
+        q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
+        q.add_argument("--timeout", type=float, default=900.0, help="overall seconds")
+        q.add_argument("--append", action="append", default=[], help="extra kernel args")
+        q.add_argument("--gzip", action="store_true", help="gzip the initramfs")
+
+    r = sub.add_parser("run", help="run a scenario")
+    r.add_argument("scenario", choices=sorted(SCENARIOS))
+    r.add_argument("--loader", type=Loader, choices=list(Loader))
+    machine_args(r)
+    sh = sub.add_parser("shell-cmd", help="run an ad-hoc command in the guest")
+    sh.add_argument("--cmd", required=True)
+    sh.add_argument("--mem", type=int, default=1024, help="MiB")
+    sh.add_argument("--crashkernel")
+    machine_args(sh)
+    c = sub.add_parser("capture", help="capture a /proc + /sys snapshot into tests/fixtures")
+    c.add_argument("name")
+    c.add_argument("--cpus", type=int, default=1)
+    c.add_argument("--crashkernel")
+    c.add_argument("--mem", type=int, help="MiB (default 2048 with --crashkernel, else 1024)")
+    c.add_argument("--timeout", type=float, default=300.0)
+    return p
+
+
+def _scenario(args: argparse.Namespace) -> Scenario:
+    if args.command == "shell-cmd":
+        s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem)
+        return Scenario(**{**s.__dict__, "crashkernel": args.crashkernel})
+    return SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
+
+
+def _main(args: argparse.Namespace) -> int:
+    layout = cache()
+    if args.command == "setup":
+        assets.setup(layout, install_host=not args.no_host_install)
+        print(f"lab assets ready in {layout.root}: kernel {layout.kernel_version()}")
+        return 0
+    if args.command == "list":
+        for s in SCENARIOS.values():
+            print(f"{s.name:18} loader={s.loader:8} cpus={s.cpus} mem={s.mem_mib}M "
+                  f"crashkernel={s.crashkernel or '-':5} {s.description}")  # fmt: skip
+        return 0
+    assets.require(layout)
+    if args.command == "capture":
+        from lab.capture import capture
+
+        return 0 if capture(layout, args) else 1
+    options = RunOptions(
+        _scenario(args), timeout=args.timeout, extra_cmdline=tuple(args.append),
+        compress=args.gzip,
+    )  # fmt: skip
+    report = run(layout, options)
+    print(report.format())
+    return 0 if report.passed else 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _main(args)
+    except LabError as exc:
+        if args.debug:
+            raise
+        print(f"lab: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("lab: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

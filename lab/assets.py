@@ -1,0 +1,195 @@
+"""``python3 -m lab setup``: host tools and the Debian ppc64el guest assets.
+
+Installs the host tools, downloads Debian 12 ppc64el packages with
+``apt-get download`` into the cache, extracts them with ``dpkg-deb -x`` into a
+staging root, prunes what the guest never needs, checks the shared-library
+closure (every DT_NEEDED must be provided) and records the kernel version.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from lab.elfdeps import missing_libraries
+from lab.errors import AssetError
+from lab.paths import CacheLayout
+
+GUEST_ARCH = "ppc64el"
+HOST_PACKAGES: tuple[str, ...] = ("qemu-system-ppc", "cpio", "dpkg")
+KERNEL_META = "linux-image-powerpc64le"
+
+# User space of the guest; the library closure is verified after extraction.
+GUEST_PACKAGES: tuple[str, ...] = (
+    "busybox-static",
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "python3-pyelftools",  # Architecture: all (no :ppc64el qualifier)
+    "makedumpfile",
+    "kexec-tools",
+    "kdump-tools",
+    "libc6",
+    "libffi8",
+    "libssl3",
+    "liblzma5",
+    "zlib1g",
+    "libbz2-1.0",
+    "libexpat1",
+    "libdw1",
+    "libelf1",
+    "liblzo2-2",
+    "libzstd1",
+)
+
+ARCH_ALL_PACKAGES = frozenset({"python3-pyelftools"})
+
+# Removed from the staging root: documentation, translations, and Python
+# modules (with their C extensions) the guest never imports.
+_PY = "usr/lib/python3.11"
+_DYN = f"{_PY}/lib-dynload"
+PRUNE_GLOBS: tuple[str, ...] = (
+    "usr/share/doc",
+    "usr/share/man",
+    "usr/share/info",
+    "usr/share/locale",
+    "usr/share/lintian",
+    "usr/share/bug",
+    "usr/lib/powerpc64le-linux-gnu/gconv",
+    f"{_PY}/test",
+    f"{_PY}/idlelib",
+    f"{_PY}/tkinter",
+    f"{_PY}/turtledemo",
+    f"{_PY}/ensurepip",
+    f"{_PY}/lib2to3",
+    f"{_PY}/pydoc_data",
+    f"{_PY}/unittest/test",
+    f"{_PY}/ctypes/test",
+    f"{_PY}/sqlite3",
+    f"{_PY}/curses",
+    f"{_PY}/dbm",
+    f"{_DYN}/_test*",
+    f"{_DYN}/_ctypes_test*",
+    f"{_DYN}/_xx*",
+    f"{_DYN}/xxlimited*",
+    f"{_DYN}/_curses*",
+    f"{_DYN}/_dbm*",
+    f"{_DYN}/_sqlite3*",
+    f"{_DYN}/_crypt*",
+    f"{_DYN}/_uuid*",
+    f"{_DYN}/nis*",
+    f"{_DYN}/readline*",
+    f"{_DYN}/ossaudiodev*",
+    f"{_DYN}/audioop*",
+)
+
+
+def _run(argv: list[str], *, cwd: Path | None = None, check: bool = True) -> str:
+    print("+", " ".join(argv), file=sys.stderr, flush=True)
+    done = subprocess.run(argv, cwd=cwd, text=True, capture_output=True, check=False)
+    if check and done.returncode != 0:
+        raise AssetError(
+            f"`{' '.join(argv)}` exited {done.returncode}:\n{done.stderr.strip()[-2000:]}"
+        )
+    return done.stdout
+
+
+def _ensure_foreign_arch() -> None:
+    if GUEST_ARCH not in _run(["dpkg", "--print-foreign-architectures"]).split():
+        _run(["dpkg", "--add-architecture", GUEST_ARCH])
+
+
+def _apt_update() -> None:
+    # A partially failing mirror (e.g. the security suite mid-sync) is not
+    # fatal: the download step below fails clearly if a package is missing.
+    done = subprocess.run(["apt-get", "update"], text=True, capture_output=True, check=False)
+    if done.returncode != 0:
+        print(f"warning: apt-get update: {done.stderr.strip()[-800:]}", file=sys.stderr)
+
+
+def kernel_package() -> str:
+    """The versioned kernel package the meta package currently depends on."""
+    out = _run(["apt-cache", "depends", f"{KERNEL_META}:{GUEST_ARCH}"])
+    match = re.search(r"Depends:\s+(linux-image-[0-9][^\s:]*-powerpc64le)", out)
+    if match is None:
+        raise AssetError(f"cannot find the kernel behind {KERNEL_META}:{GUEST_ARCH}:\n{out}")
+    return match.group(1)
+
+
+def _download(layout: CacheLayout, packages: list[str]) -> None:
+    if layout.debs.exists():
+        shutil.rmtree(layout.debs)
+    layout.debs.mkdir(parents=True)
+    names = [p if p in ARCH_ALL_PACKAGES else f"{p}:{GUEST_ARCH}" for p in packages]
+    _run(["apt-get", "download", *names], cwd=layout.debs)
+
+
+def _prune(root: Path) -> None:
+    for pattern in PRUNE_GLOBS:
+        for path in root.glob(pattern):
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            else:
+                path.unlink()
+
+
+def _stage_userspace(layout: CacheLayout, kernel_deb: Path) -> None:
+    if layout.staging.exists():
+        shutil.rmtree(layout.staging)
+    layout.staging.mkdir(parents=True)
+    for deb in sorted(layout.debs.glob("*.deb")):
+        if deb != kernel_deb:
+            _run(["dpkg-deb", "-x", str(deb), str(layout.staging)])
+    _prune(layout.staging)
+    python3 = layout.staging / "usr/bin/python3"
+    if not python3.exists():
+        python3.symlink_to("python3.11")
+    missing = missing_libraries(layout.staging)
+    if missing:
+        lines = [f"  {m.soname} (needed by {', '.join(m.needed_by[:3])})" for m in missing]
+        raise AssetError(
+            "shared libraries missing from the guest root; add their packages to "
+            "lab.assets.GUEST_PACKAGES or prune their users:\n" + "\n".join(lines)
+        )
+
+
+def _stage_kernel(layout: CacheLayout, kernel_deb: Path, package: str) -> None:
+    extracted = layout.root / "kernel-extract"
+    if extracted.exists():
+        shutil.rmtree(extracted)
+    _run(["dpkg-deb", "-x", str(kernel_deb), str(extracted)])
+    release = package.removeprefix("linux-image-")
+    vmlinux = extracted / "boot" / f"vmlinux-{release}"
+    if not vmlinux.is_file():
+        raise AssetError(f"{kernel_deb.name} has no boot/vmlinux-{release}")
+    layout.kernel_dir.mkdir(parents=True, exist_ok=True)
+    shutil.copyfile(vmlinux, layout.vmlinux)
+    deb_version = _run(["dpkg-deb", "-f", str(kernel_deb), "Version"]).strip()
+    layout.kernel_version_file.write_text(f"{release} ({deb_version})\n")
+    shutil.rmtree(extracted)
+
+
+def setup(layout: CacheLayout, *, install_host: bool = True) -> None:
+    """Idempotently (re)build the whole asset cache; needs root for apt."""
+    _ensure_foreign_arch()
+    _apt_update()
+    if install_host:
+        _run(["apt-get", "install", "-y", "--no-install-recommends", *HOST_PACKAGES])
+    package = kernel_package()
+    layout.stamp.unlink(missing_ok=True)
+    _download(layout, [package, *GUEST_PACKAGES])
+    kernel_debs = sorted(layout.debs.glob(f"{package}_*.deb"))
+    if len(kernel_debs) != 1:
+        raise AssetError(f"expected one {package} .deb in {layout.debs}, found {kernel_debs}")
+    _stage_userspace(layout, kernel_debs[0])
+    _stage_kernel(layout, kernel_debs[0], package)
+    layout.stamp.write_text(layout.kernel_version())
+
+
+def require(layout: CacheLayout) -> None:
+    """Raise unless ``setup`` completed."""
+    if not layout.ready():
+        raise AssetError(f"lab assets missing in {layout.root}; run `python3 -m lab setup` as root")

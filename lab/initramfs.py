@@ -1,0 +1,234 @@
+"""Builds the guest's initramfs archives from the staged root and the working tree.
+
+Three concatenated newc archives make the first kernel's initrd:
+
+* ``base``: the staged Debian root (usr-merged), busybox as ``/bin/sh``, device
+  and mount-point directories, and precompiled ``.pyc`` files; large, cached in
+  the lab cache under a key of its inputs.
+* ``overlay``: ``/init``, the guest helper scripts, the rendered scenario and
+  the working tree's ``pykexec`` (+ ``/usr/sbin/pykexec`` wrapper); small,
+  rebuilt at every run because pykexec changes constantly.
+* ``payload``: ``/boot/vmlinux`` and ``/boot/initrd.img`` (= base + overlay),
+  what the guest hands to its loader for the next kernel.
+
+The kernel unpacks concatenated archives in order (later entries win), see
+Linux ``init/initramfs.c`` ``unpack_to_rootfs``.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import importlib.util
+import py_compile
+import shutil
+import tempfile
+from collections.abc import Iterable
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.cpio import NewcWriter
+from lab.errors import AssetError
+from lab.paths import GUEST_DIR, REPO_ROOT, CacheLayout
+
+# Bumped whenever the base layout below changes (part of the cache key).
+BASE_FORMAT = "4"
+# Python 3.11's bytecode magic (Lib/importlib/_bootstrap_external.py, 3495):
+# host-compiled .pyc files are only shipped when the host speaks the same one.
+GUEST_PYC_MAGIC = (3495).to_bytes(2, "little") + b"\r\n"
+GUEST_PYTHON_DIRS: tuple[str, ...] = ("usr/lib/python3.11", "usr/lib/python3/dist-packages")
+# Debian 12 is not usr-merged inside its .debs; the guest is (top dir -> usr/dir).
+USR_MERGED: tuple[str, ...] = ("bin", "sbin", "lib", "lib64")
+MOUNT_POINTS: tuple[str, ...] = ("proc", "sys", "dev", "tmp", "run", "root", "mnt", "boot")
+CONSOLE_DEV = (5, 1)  # Documentation/admin-guide/devices.txt: /dev/console
+PYKEXEC_WRAPPER = '#!/bin/sh\nPYTHONPATH=/opt/pykexec exec python3 -m pykexec "$@"\n'
+
+
+@dataclass(frozen=True)
+class GuestFile:
+    """One extra file for the overlay: guest path, contents, mode."""
+
+    path: str
+    data: bytes
+    mode: int = 0o644
+
+
+class _Tree:
+    """A NewcWriter that creates parent directories on demand."""
+
+    def __init__(self, writer: NewcWriter) -> None:
+        self.w = writer
+
+    def parents(self, name: str) -> None:
+        parts = name.strip("/").split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if not self.w.has(d):
+                self.w.directory(d)
+
+    def file(self, name: str, data: bytes, mode: int) -> None:
+        self.parents(name)
+        self.w.file(name, data, mode)
+
+    def symlink(self, name: str, target: str) -> None:
+        self.parents(name)
+        self.w.symlink(name, target)
+
+
+def _guest_name(rel: Path) -> str:
+    parts = rel.parts
+    if parts and parts[0] in USR_MERGED:
+        return "/".join(("usr", *parts))
+    return rel.as_posix()
+
+
+def _add_tree(tree: _Tree, src: Path, dest: str, names: Iterable[Path] | None = None) -> None:
+    for path in sorted(names if names is not None else src.rglob("*")):
+        rel = path.relative_to(src)
+        name = f"{dest}/{_guest_name(rel)}".strip("/")
+        if path.is_symlink():
+            tree.symlink(name, str(path.readlink()))
+        elif path.is_dir():
+            tree.parents(name + "/x")
+        else:
+            tree.file(name, path.read_bytes(), path.stat().st_mode & 0o7777)
+
+
+def host_can_compile() -> bool:
+    return importlib.util.MAGIC_NUMBER == GUEST_PYC_MAGIC
+
+
+def _compile_into(tree: _Tree, src_root: Path, guest_root: str) -> None:
+    """Add unchecked-hash .pyc files (PEP 552) for every .py under ``src_root``."""
+    if not host_can_compile():
+        return
+    with tempfile.TemporaryDirectory() as tmp:
+        for py in sorted(src_root.rglob("*.py")):
+            rel = py.relative_to(src_root)
+            pyc = rel.parent / "__pycache__" / f"{py.stem}.cpython-311.pyc"
+            out = Path(tmp) / pyc
+            try:
+                py_compile.compile(
+                    str(py),
+                    cfile=str(out),
+                    dfile=f"/{guest_root}/{rel.as_posix()}",
+                    doraise=True,
+                    invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+                )
+            except py_compile.PyCompileError:
+                continue
+            tree.file(f"{guest_root}/{pyc.as_posix()}", out.read_bytes(), 0o644)
+
+
+def _base_key(layout: CacheLayout) -> str:
+    h = hashlib.sha256()
+    h.update(BASE_FORMAT.encode())
+    h.update(importlib.util.MAGIC_NUMBER)
+    h.update(layout.stamp.read_bytes())
+    for deb in sorted(layout.debs.glob("*.deb")):
+        h.update(deb.name.encode())
+    for module in ("initramfs.py", "cpio.py"):
+        h.update((Path(__file__).parent / module).read_bytes())
+    return h.hexdigest()[:16]
+
+
+def _write_base(layout: CacheLayout, out: Path) -> None:
+    with out.open("wb") as f:
+        tree = _Tree(NewcWriter(f))
+        for d in MOUNT_POINTS:
+            tree.w.directory(d)
+        tree.w.chardev("dev/console", *CONSOLE_DEV)
+        tree.w.directory("usr")
+        for top in USR_MERGED:
+            tree.parents(f"usr/{top}/x")
+            tree.symlink(top, f"usr/{top}")
+        _add_tree(tree, layout.staging, "")
+        tree.symlink("usr/bin/sh", "busybox")
+        for d in GUEST_PYTHON_DIRS:
+            if (layout.staging / d).is_dir():
+                _compile_into(tree, layout.staging / d, d)
+        tree.w.finish()
+
+
+def base_archive(layout: CacheLayout) -> Path:
+    """The cached base archive, built if its inputs changed."""
+    if not layout.ready():
+        raise AssetError(f"no lab assets in {layout.root}; run `python3 -m lab setup`")
+    layout.initramfs.mkdir(parents=True, exist_ok=True)
+    path = layout.initramfs / f"base-{_base_key(layout)}.cpio"
+    if not path.exists():
+        for old in layout.initramfs.glob("base-*.cpio"):
+            old.unlink()
+        partial = path.with_suffix(".partial")
+        _write_base(layout, partial)
+        partial.rename(path)
+    return path
+
+
+def overlay_archive(extra: Iterable[GuestFile], *, with_pyc: bool = True) -> bytes:
+    """The per-run archive: /init, lab helpers, scenario files, pykexec."""
+    with tempfile.TemporaryFile() as f:
+        tree = _Tree(NewcWriter(f))
+        tree.file("init", (GUEST_DIR / "init.sh").read_bytes(), 0o755)
+        for helper in sorted(GUEST_DIR.glob("*.py")):
+            tree.file(f"lab/{helper.name}", helper.read_bytes(), 0o755)
+        for item in extra:
+            tree.file(item.path.strip("/"), item.data, item.mode)
+        package = REPO_ROOT / "pykexec"
+        sources = [p for p in package.rglob("*") if "__pycache__" not in p.parts]
+        _add_tree(tree, package, "opt/pykexec/pykexec", sources)
+        if with_pyc:
+            _compile_into(tree, package, "opt/pykexec/pykexec")
+        tree.file("usr/sbin/pykexec", PYKEXEC_WRAPPER.encode(), 0o755)
+        tree.w.finish()
+        f.seek(0)
+        return f.read()
+
+
+def payload_archive(vmlinux: Path, next_initrd: Path) -> bytes:
+    """The archive carrying /boot/vmlinux and /boot/initrd.img for the next kernel."""
+    with tempfile.TemporaryFile() as f:
+        w = NewcWriter(f)
+        w.file("boot/vmlinux", vmlinux.read_bytes(), 0o644)
+        w.file("boot/initrd.img", next_initrd.read_bytes(), 0o644)
+        w.finish()
+        f.seek(0)
+        return f.read()
+
+
+@dataclass(frozen=True)
+class BootImages:
+    """Files handed to QEMU for one run, and their sizes for the report."""
+
+    initrd: Path
+    next_initrd: Path
+
+    def sizes(self) -> dict[str, int]:
+        return {"initrd": self.initrd.stat().st_size, "next": self.next_initrd.stat().st_size}
+
+
+def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:
+    with out.open("wb") as raw:
+        sink = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compress else raw
+        for part in parts:
+            if isinstance(part, bytes):
+                sink.write(part)
+            else:
+                with part.open("rb") as src:
+                    shutil.copyfileobj(src, sink, 1 << 20)
+        if sink is not raw:
+            sink.close()
+
+
+def build(
+    layout: CacheLayout, run_dir: Path, extra: Iterable[GuestFile], *, compress: bool = False
+) -> BootImages:
+    """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``."""
+    base = base_archive(layout)
+    overlay = overlay_archive(extra)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    nxt = run_dir / "next-initrd.img"
+    _concat(nxt, [base, overlay], compress)
+    first = run_dir / "initrd.img"
+    _concat(first, [nxt, payload_archive(layout.vmlinux, nxt)], False)
+    return BootImages(first, nxt)

@@ -1,0 +1,142 @@
+"""One QEMU pseries guest: start it, read its console line by line, always kill it.
+
+The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` under TCG with no
+network, no graphics and the console (spapr-vty, the guest's hvc0) on QEMU's
+stdout.  ``-no-reboot`` with ``panic=-1`` on the guest command line makes a
+guest panic end QEMU.  A reader thread timestamps every console line with the
+host's monotonic clock and writes it to a log file; :meth:`Guest.next_line`
+waits for one with a timeout.  The QEMU process is killed by its own pid in
+:meth:`Guest.close` (the context manager's exit), also on exceptions.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import subprocess
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+from typing import IO
+
+from lab.errors import AssetError
+
+QEMU = "qemu-system-ppc64"
+BASE_CMDLINE = ("console=hvc0", "panic=-1")
+TAIL_LINES = 40
+
+
+@dataclass(frozen=True)
+class MachineConfig:
+    """What QEMU boots: kernel, initrd, command line, CPUs, memory."""
+
+    kernel: Path
+    initrd: Path
+    cmdline: tuple[str, ...]
+    cpus: int = 1
+    mem_mib: int = 1024
+
+    def argv(self) -> list[str]:
+        return [
+            QEMU,
+            "-M", "pseries,x-vof=on",
+            "-accel", "tcg",
+            "-smp", str(self.cpus),
+            "-m", f"{self.mem_mib}M",
+            "-nodefaults",
+            "-display", "none",
+            "-serial", "stdio",
+            "-no-reboot",
+            "-kernel", str(self.kernel),
+            "-initrd", str(self.initrd),
+            "-append", " ".join((*BASE_CMDLINE, *self.cmdline)),
+        ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class ConsoleLine:
+    """A console line and the host time (seconds since QEMU started) it arrived."""
+
+    at: float
+    text: str
+
+
+def qemu_available() -> bool:
+    return shutil.which(QEMU) is not None
+
+
+class Guest:
+    """A running QEMU; use as a context manager so the process is always killed."""
+
+    def __init__(self, config: MachineConfig, log_path: Path) -> None:
+        if not qemu_available():
+            raise AssetError(f"{QEMU} not found; run `python3 -m lab setup` as root")
+        self.config = config
+        self.log_path = log_path
+        self.tail: deque[str] = deque(maxlen=TAIL_LINES)
+        self._lines: queue.Queue[ConsoleLine | None] = queue.Queue()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log = log_path.open("w", encoding="utf-8", errors="replace")
+        self._log.write("# " + " ".join(config.argv()) + "\n")
+        self.started = time.monotonic()
+        self._proc = subprocess.Popen(
+            config.argv(),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
+        assert self._proc.stdout is not None
+        self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self._proc.pid
+
+    def now(self) -> float:
+        return time.monotonic() - self.started
+
+    def _read(self, stream: IO[bytes]) -> None:
+        for raw in stream:
+            text = raw.decode("utf-8", errors="replace").rstrip("\r\n").replace("\r", "")
+            line = ConsoleLine(self.now(), text)
+            self._log.write(f"[{line.at:8.3f}] {text}\n")
+            self._log.flush()
+            self.tail.append(text)
+            self._lines.put(line)
+        self._lines.put(None)
+
+    def next_line(self, timeout: float) -> ConsoleLine | None:
+        """The next console line; None when QEMU has exited; TimeoutError after ``timeout``."""
+        try:
+            return self._lines.get(timeout=max(timeout, 0.0))
+        except queue.Empty:
+            raise TimeoutError from None
+
+    def exit_code(self) -> int | None:
+        return self._proc.poll()
+
+    def close(self) -> None:
+        """Kill QEMU by pid (if still running) and reap it; idempotent."""
+        if self._proc.poll() is None:
+            self._proc.kill()
+        try:
+            self._proc.wait(timeout=30)
+        finally:
+            self._reader.join(timeout=5)
+            if not self._log.closed:
+                self._log.close()
+
+    def __enter__(self) -> Guest:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
