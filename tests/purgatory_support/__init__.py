@@ -1,0 +1,1 @@
+"""Test helpers for the PowerPC assembler and the purgatory: binutils and qemu-user drivers."""
