@@ -34,8 +34,13 @@ def describe_image(kernel: KernelImage) -> dict[str, Any]:
         "entry": kernel.entry,
         "elf_flags": kernel.flags,
         "segments": [
-            {"paddr": p.p_paddr, "vaddr": p.p_vaddr, "filesz": p.p_filesz, "memsz": p.p_memsz,
-             "align": p.p_align}
+            {
+                "paddr": p.p_paddr,
+                "vaddr": p.p_vaddr,
+                "filesz": p.p_filesz,
+                "memsz": p.p_memsz,
+                "align": p.p_align,
+            }
             for p in kernel.loads
         ],
         "memsz": kernel.memsz,
@@ -44,9 +49,11 @@ def describe_image(kernel: KernelImage) -> dict[str, Any]:
         "secondary_hold_words": secondary,
         "version": match.group().decode(errors="replace").strip() if match else None,
         "crash_kernel": crash_ok,
-        "crash_kernel_reason": None if crash_ok else (
+        "crash_kernel_reason": None
+        if crash_ok
+        else (
             f"the word at {RUN_AT_LOAD_OFFSET:#x} is {kernel.run_at_load:#010x}, not "
-            f"{RUN_AT_LOAD_MAGIC:#010x} (\"run0\"): not relocatable, it would overwrite "
+            f'{RUN_AT_LOAD_MAGIC:#010x} ("run0"): not relocatable, it would overwrite '
             "the crashed kernel at address 0"
         ),
     }
@@ -59,23 +66,27 @@ def render(info: dict[str, Any]) -> str:
         f"memory size:  {info['memsz']:#x} ({info['memsz'] / 2**20:.1f} MiB)",
     ]
     for i, s in enumerate(info["segments"]):
-        lines.append(f"PT_LOAD {i}:    paddr {s['paddr']:#x} vaddr {s['vaddr']:#x} "
-                     f"filesz {s['filesz']:#x} memsz {s['memsz']:#x}")
+        lines.append(
+            f"PT_LOAD {i}:    paddr {s['paddr']:#x} vaddr {s['vaddr']:#x} "
+            f"filesz {s['filesz']:#x} memsz {s['memsz']:#x}"
+        )
     word = info["run_at_load"]
-    lines.append(f"0x5c word:    {word:#010x}" + (' ("run0": relocatable)'
-                                                   if info["relocatable"] else ""))
+    lines.append(
+        f"0x5c word:    {word:#010x}" + (' ("run0": relocatable)' if info["relocatable"] else "")
+    )
     lines.append("0x60 code:    " + " ".join(f"{w:08x}" for w in info["secondary_hold_words"]))
     lines.append(f"version:      {info['version'] or 'not found'}")
-    lines.append("crash kernel: " + ("usable (-p)" if info["crash_kernel"]
-                                     else f"no: {info['crash_kernel_reason']}"))
+    lines.append(
+        "crash kernel: "
+        + ("usable (-p)" if info["crash_kernel"] else f"no: {info['crash_kernel_reason']}")
+    )
     return "\n".join(lines)
 
 
 def main(argv: Sequence[str]) -> int:
     from pykexec.loader import read_kernel
 
-    parser = argparse.ArgumentParser(prog="pykexec inspect",
-                                     description="Describe a kernel image.")
+    parser = argparse.ArgumentParser(prog="pykexec inspect", description="Describe a kernel image.")
     parser.add_argument("image", type=Path)
     parser.add_argument("--json", action="store_true")
     args = parser.parse_args(list(argv))

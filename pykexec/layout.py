@@ -8,6 +8,7 @@ most :data:`KEXEC_SEGMENT_MAX` non-overlapping segments and the flags.
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from enum import IntFlag, StrEnum
 
@@ -86,7 +87,7 @@ def check_segments(segments: tuple[Segment, ...]) -> None:
             raise PlacementError(f"{s.kind} segment {s.mem} is not aligned to {SEGMENT_ALIGN:#x}")
         if s.bufsz > s.mem.size:
             raise PlacementError(f"{s.kind} segment holds {s.bufsz:#x} bytes in {s.mem}")
-    for a, b in zip(ordered, ordered[1:], strict=False):
+    for a, b in itertools.pairwise(ordered):
         if a.mem.overlaps(b.mem):
             raise PlacementError(f"{a.kind} segment {a.mem} overlaps {b.kind} segment {b.mem}")
 
@@ -113,12 +114,14 @@ class Placer:
         try:
             hole = self.free.find_hole(size, max(align, SEGMENT_ALIGN), top_down=top_down)
         except PlacementError as err:
-            raise PlacementError(f"cannot place the {kind} ({size:#x} bytes) in "
-                                 f"{self.where}: {err}") from None
+            raise PlacementError(
+                f"cannot place the {kind} ({size:#x} bytes) in {self.where}: {err}"
+            ) from None
         return self.put(kind, buf, hole, note=note)
 
-    def put(self, kind: SegmentKind, buf: bytes | memoryview, mem: Range,
-            note: str = "") -> Segment:
+    def put(
+        self, kind: SegmentKind, buf: bytes | memoryview, mem: Range, note: str = ""
+    ) -> Segment:
         """Place a segment at a fixed range, which must be free."""
         if not self.free.contains(mem):
             raise PlacementError(f"the {kind} at {mem} is not inside free {self.where}")
@@ -129,7 +132,6 @@ class Placer:
 
     def take(self, size: int, *, top_down: bool = False) -> Range:
         """Reserve a hole that is not a segment (scratch space)."""
-        hole = self.free.find_hole(align_up(size, SEGMENT_ALIGN), SEGMENT_ALIGN,
-                                   top_down=top_down)
+        hole = self.free.find_hole(align_up(size, SEGMENT_ALIGN), SEGMENT_ALIGN, top_down=top_down)
         self.free = self.free.minus([hole])
         return hole

@@ -84,23 +84,31 @@ def explain(call: str, err: int, *, file_load: bool = False) -> str:
         if os.geteuid() != 0:
             return f"{call}: permission denied: run pykexec as root (CAP_SYS_BOOT)"
         if file_load:
-            return (f"{call}: not permitted: the kernel refused the image (signature or "
-                    "IMA policy) or kexec is disabled (kernel.kexec_load_disabled)")
-        return (f"{call}: not permitted: the kernel is locked down or kexec_load is "
-                "disabled (kernel.kexec_load_disabled); try -s (kexec_file_load)")
+            return (
+                f"{call}: not permitted: the kernel refused the image (signature or "
+                "IMA policy) or kexec is disabled (kernel.kexec_load_disabled)"
+            )
+        return (
+            f"{call}: not permitted: the kernel is locked down or kexec_load is "
+            "disabled (kernel.kexec_load_disabled); try -s (kexec_file_load)"
+        )
     if err == errno.ENOSYS:
         what = "kexec_file_load (CONFIG_KEXEC_FILE)" if file_load else "kexec (CONFIG_KEXEC)"
         return f"{call}: this kernel was built without {what}"
     if err == errno.EBUSY:
         return f"{call}: kexec is busy: another load is in progress or a crash is being handled"
     if err in (errno.ENOMEM, errno.EADDRNOTAVAIL):
-        return (f"{call}: no room: a segment lies outside the memory the kernel allows "
-                "(for -p: outside the crashkernel= reservation); check --mem-min/--mem-max")
+        return (
+            f"{call}: no room: a segment lies outside the memory the kernel allows "
+            "(for -p: outside the crashkernel= reservation); check --mem-min/--mem-max"
+        )
     if err == errno.ETXTBSY:
         return f"{call}: a segment overlaps the running kernel or a TCE table"
     if err == errno.EINVAL:
-        return (f"{call}: the kernel rejected the arguments (overlapping or oversized "
-                "segments, or a flag this kernel does not know)")
+        return (
+            f"{call}: the kernel rejected the arguments (overlapping or oversized "
+            "segments, or a flag this kernel does not know)"
+        )
     if err == errno.ENOEXEC:
         return f"{call}: the kernel does not recognise the image format"
     if err in (errno.EKEYREJECTED, errno.ENOKEY, errno.EBADMSG):
@@ -139,8 +147,10 @@ def kexec_file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) ->
     """kexec_file_load(2); ``initrd_fd`` is -1 when there is none."""
     text = cmdline.encode() + b"\0" if cmdline else b""
     buf = ctypes.create_string_buffer(text, len(text)) if text else None
-    call = (f"kexec_file_load(kernel_fd={kernel_fd}, initrd_fd={initrd_fd}, "
-            f"cmdline_len={len(text)}, flags={flags:#x})")
+    call = (
+        f"kexec_file_load(kernel_fd={kernel_fd}, initrd_fd={initrd_fd}, "
+        f"cmdline_len={len(text)}, flags={flags:#x})"
+    )
     rc = libc().syscall(
         ctypes.c_long(_number("kexec_file_load")),
         ctypes.c_int(kernel_fd),

@@ -1,0 +1,278 @@
+"""Planning a ppc64 load: kernel, initrd, device tree and purgatory. Pure.
+
+:func:`plan` takes everything already read (the kernel image, the initrd's
+bytes, the running device tree, the machine's memory picture, the running
+command line) and returns the :class:`~pykexec.layout.KexecImage` to hand to
+kexec_load, without any I/O, so a whole load can be planned from a snapshot.
+
+Placement follows the ppc64 rules (kexec-tools' elf_ppc64_load does the
+same): every segment inside the real-mode area (the first memory block),
+outside firmware regions and the running kernel; the kernel, purgatory and
+initrd bottom-up, the device tree top-down.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field, replace
+
+from pykexec.crash.kdump import (
+    BACKUP_SIZE,
+    add_usable_memory,
+    core_loads,
+    crash_layout,
+    elfcorehdr_param,
+)
+from pykexec.devicetree.fdt import DeviceTree, Node
+from pykexec.devicetree.nexttree import (
+    RESERVE_SELF_PLACEHOLDER,
+    finish,
+    next_tree,
+    old_root_param,
+)
+from pykexec.errors import UsageError
+from pykexec.formats.elf import Endian, KernelImage
+from pykexec.formats.elfcore import CoreNote, core_header
+from pykexec.layout import (
+    KexecFlags,
+    KexecImage,
+    Placer,
+    Segment,
+    SegmentKind,
+)
+from pykexec.machine import Machine
+from pykexec.memory import MemoryMap, Range
+from pykexec.purgatory.ppc64 import PurgatoryParams, render_purgatory
+
+COMMAND_LINE_SIZE = 2048  # arch/powerpc/include/uapi/asm/setup.h (since 2016: 2048)
+KERNEL_ALIGN = 0x10000
+
+
+@dataclass(frozen=True)
+class PlanInput:
+    """Everything a plan needs, already read from files and the system."""
+
+    kernel: KernelImage
+    machine: Machine
+    running_tree: Node | None
+    bootargs: str
+    initrd: bytes | memoryview | None = None
+    dtb: DeviceTree | None = None
+    crash: bool = False
+    mem_min: int = 0
+    mem_max: int | None = None
+    debug: bool = False
+    skip_checks: bool = False
+    purgatory_endian: Endian = "little"
+    corrupt_digest: bool = False
+    extra_reserved: tuple[Range, ...] = field(default=())
+    core_notes: tuple[CoreNote, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class Plan:
+    image: KexecImage
+    bootargs: str
+    run_at_load: int
+    free: MemoryMap
+    notes: tuple[str, ...] = ()
+
+
+def build_bootargs(
+    command_line: str | None,
+    *,
+    reuse: str | None,
+    crash: bool,
+    old_root: str | None,
+    dt_no_old_root: bool,
+) -> str:
+    """The new kernel's command line, as kexec-tools builds it on ppc64.
+
+    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
+    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
+    --append follows.  Without ``root=``, the old tree's ``root=`` is added
+    unless --dt-no-old-root.
+    """
+    words: list[str] = []
+    if reuse is not None:
+        drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
+        words += [w for w in reuse.split() if not w.startswith(drop)]
+    if command_line:
+        words.append(command_line.strip())
+    text = " ".join(words)
+    if (
+        old_root
+        and not dt_no_old_root
+        and "root=" not in text.split()
+        and not any(w.startswith("root=") for w in text.split())
+    ):
+        text = f"{text} {old_root}".strip()
+    return text
+
+
+def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
+    """Where the segments may go, and a phrase naming it for errors."""
+    m = inp.machine
+    high = inp.mem_max if inp.mem_max is not None else 1 << 64
+    if inp.crash:
+        if m.crash is None:
+            raise UsageError(
+                "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
+                "(for example crashkernel=512M) on the kernel command line"
+            )
+        free = MemoryMap([m.crash])
+        where = f"the crash region {m.crash}"
+    else:
+        free = MemoryMap([m.rma]).intersect(m.ram)
+        where = f"the real-mode area {m.rma}"
+        if m.crash is not None:
+            free = free.minus([m.crash])
+    free = free.clamp(inp.mem_min, high).minus(r.range for r in m.reserved)
+    free = free.minus(inp.extra_reserved)
+    return free, where
+
+
+def plan(inp: PlanInput) -> Plan:
+    """Compute the segments and entry of a load. Raises KexecError subclasses."""
+    kernel, m = inp.kernel, inp.machine
+    free, where = usable_memory(inp)
+    if not inp.crash:
+        # A relocatable kernel copies itself down to 0 (head_64.S __after_prom_start):
+        # nothing it needs may sit below its own end.
+        free = free.minus([Range(0, kernel.memsz)])
+    placer = Placer(free, where)
+    notes: list[str] = []
+    bootargs = inp.bootargs
+
+    ksec = placer.place(
+        SegmentKind.KERNEL,
+        kernel.image(),
+        memsz=kernel.memsz,
+        align=KERNEL_ALIGN,
+        note=f"vmlinux ({kernel.endian}-endian)",
+    )
+    run_at_load = kernel.run_at_load
+    crash = None
+    backup = elfcorehdr = None
+    if inp.crash:
+        if not kernel.relocatable:
+            raise UsageError(
+                f"this kernel cannot be a crash kernel: its word at 0x5c is "
+                f'{run_at_load:#010x}, not the "run0" magic of a relocatable kernel, so '
+                "it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
+            )
+        run_at_load = 1
+        notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
+        crash = crash_layout(m)
+        backup = placer.place(
+            SegmentKind.BACKUP, b"", memsz=BACKUP_SIZE, note="backup of the first 64 KiB"
+        )
+        header = core_header(
+            list(inp.core_notes), core_loads(crash.dumped, backup.mem.start), inp.purgatory_endian
+        )
+        elfcorehdr = placer.place(
+            SegmentKind.ELFCOREHDR, header, note=f"ELF core header, {len(header)} bytes"
+        )
+        bootargs = f"{bootargs} {elfcorehdr_param(elfcorehdr.mem.start)}".strip()
+    if len(bootargs) >= COMMAND_LINE_SIZE:
+        raise UsageError(
+            f"the command line has {len(bootargs)} bytes; the ppc64 kernel "
+            f"takes at most {COMMAND_LINE_SIZE - 1}"
+        )
+
+    initrd_seg = None
+    if inp.initrd is not None:
+        initrd_seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
+    initrd_range = (
+        Range.sized(initrd_seg.mem.start, initrd_seg.bufsz) if initrd_seg is not None else None
+    )
+
+    pparams = PurgatoryParams(
+        head=kernel.head(),
+        run_at_load=run_at_load,
+        kernel=ksec.mem.start,
+        kernel_big_endian=kernel.endian == "big",
+        debug=inp.debug and m.hvterm_console,
+        skip_checks=inp.skip_checks,
+        panic_kernel=inp.crash,
+        backup_start=backup.mem.start if backup else 0,
+        opal_base=m.opal_base,
+        opal_entry=m.opal_entry,
+    )
+    # The purgatory's size does not depend on its values: render once to size it.
+    psec_range = placer.take(len(render_purgatory(pparams, inp.purgatory_endian, base=0)))
+
+    reserved = [r.range for r in m.firmware]
+    if crash is not None:
+        reserved += list(crash.reserved)
+        reserved += [s.mem for s in (backup, elfcorehdr) if s is not None]
+    tree = _tree_for(inp, bootargs, initrd_range, reserved)
+    if crash is not None:
+        add_usable_memory(tree.root, m, crash.usable)
+    sized = finish(tree, None)
+    dt_hole = placer.free.find_hole(_round(len(sized)), 0x10000, top_down=True)
+    blob = finish(tree, dt_hole.start)
+    dsec = placer.put(SegmentKind.DEVICE_TREE, blob, dt_hole, note="flattened device tree")
+
+    hashed = [s for s in placer.segments if s.bufsz]
+    digest = _digest(hashed)
+    if inp.corrupt_digest:
+        digest = bytes(b ^ 0xFF for b in digest)
+    pparams = replace(
+        pparams,
+        dt_offset=dsec.mem.start,
+        regions=tuple((s.mem.start, s.bufsz) for s in hashed),
+        digest=digest,
+    )
+    pbytes = render_purgatory(pparams, inp.purgatory_endian, base=psec_range.start)
+    placer.free = placer.free.union([psec_range])
+    psec = placer.put(SegmentKind.PURGATORY, pbytes, psec_range, note="purgatory")
+    flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
+    image = KexecImage(
+        entry=psec.mem.start,
+        segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
+        flags=flags,
+    )
+    return Plan(
+        image=image,
+        bootargs=bootargs,
+        run_at_load=run_at_load,
+        free=placer.free,
+        notes=tuple(notes),
+    )
+
+
+def _tree_for(
+    inp: PlanInput, bootargs: str, initrd: Range | None, reserved: list[Range]
+) -> DeviceTree:
+    """The next kernel's tree: the given --dtb, or the running tree, adjusted."""
+    if inp.dtb is not None:
+        tree = inp.dtb.copy()
+        chosen = tree.root.child("chosen")
+        if chosen is None:
+            chosen = Node("chosen")
+            tree.root.children.append(chosen)
+        if initrd is not None:
+            chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
+            chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
+        rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
+        tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
+        return tree
+    if inp.running_tree is None:
+        raise UsageError("no device tree: give --dtb or run on a system with one")
+    return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
+
+
+def _round(size: int) -> int:
+    return -(-size // 0x10000) * 0x10000
+
+
+def _digest(segments: list[Segment]) -> bytes:
+    h = hashlib.sha256()
+    for s in segments:
+        h.update(s.buf)
+    return h.digest()
+
+
+def default_old_root(tree: Node | None) -> str | None:
+    return old_root_param(tree) if tree is not None else None

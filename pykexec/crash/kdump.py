@@ -1,0 +1,101 @@
+"""What a crash kernel needs beyond a normal load. Pure.
+
+* which of the dead kernel's memory the dump covers (all RAM but the crash
+  region, the first 64 KiB read back from the backup region);
+* which memory the crash kernel itself may use (``linux,usable-memory`` on
+  memory nodes, ``linux,drconf-usable-memory`` for LMBs, v1 and v2 alike);
+* the reserve-map ranges that keep it off the dead kernel's memory below the
+  crash region;
+* the ``elfcorehdr=`` command-line word.
+
+The ppc64 kdump kernel runs at its load address but still uses the first
+64 KiB for its exception vectors (arch/powerpc/kernel/head_64.S), hence the
+backup.  Its first memory block must reach its own end, since the kernel
+sizes the real-mode area from it, so the usable range is ``[0, crash end)``
+with ``[64 KiB, crash start)`` kept out through the reserve map (kexec-tools'
+crashdump-ppc64.c does the same).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pykexec.devicetree.fdt import Node
+from pykexec.formats.elfcore import CoreLoad
+from pykexec.machine import Machine, child, root_cells
+from pykexec.memory import MemoryMap, Range
+
+BACKUP_SIZE = 0x10000  # the first 64 KiB of RAM
+BACKUP_SOURCE = Range(0, BACKUP_SIZE)
+
+
+@dataclass(frozen=True)
+class CrashLayout:
+    """The memory picture of a crash load."""
+
+    crash: Range
+    dumped: MemoryMap  # dead kernel's RAM that /proc/vmcore shows
+    usable: MemoryMap  # what the crash kernel may treat as RAM
+    reserved: tuple[Range, ...]  # kept out of the crash kernel's allocator
+
+
+def crash_layout(machine: Machine) -> CrashLayout:
+    crash = machine.crash
+    assert crash is not None
+    firmware = [r.range for r in machine.firmware]
+    dumped = machine.ram.minus([crash])
+    if machine.memory_limit:
+        dumped = dumped.clamp(0, machine.memory_limit)
+    # Firmware areas inside the crash region still hold the dead kernel's view.
+    dumped = dumped.union(f for f in firmware if f.overlaps(crash))
+    usable = machine.ram.intersect([Range(0, crash.end)]).union(firmware)
+    hidden = Range(BACKUP_SIZE, crash.start) if crash.start > BACKUP_SIZE else None
+    return CrashLayout(crash, dumped, usable, (hidden,) if hidden else ())
+
+
+def core_loads(dumped: MemoryMap, backup: int) -> list[CoreLoad]:
+    """The dump's PT_LOADs: the first 64 KiB (from the backup) apart, then the rest."""
+    loads = []
+    for r in dumped:
+        if r.overlaps(BACKUP_SOURCE):
+            low = r.intersect(BACKUP_SOURCE)
+            assert low is not None
+            loads.append(CoreLoad(low, backup + low.start))
+            r = Range(max(r.start, BACKUP_SIZE), r.end)
+            if not r:
+                continue
+        loads.append(CoreLoad(r, r.start))
+    return loads
+
+
+def _encode(values: list[int], cells: int) -> bytes:
+    return b"".join(v.to_bytes(4 * cells, "big") for v in values)
+
+
+def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
+    """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree."""
+    ac, sc = root_cells(root)
+    by_path = {n.path: n for n in machine.memory_nodes}
+    for node in root.children:
+        mem = by_path.get("/" + node.name)
+        if mem is None:
+            continue
+        parts = [p for r in mem.ranges for p in usable.intersect([r])] or [Range(0, 0)]
+        node.props["linux,usable-memory"] = b"".join(
+            _encode([p.start], ac) + _encode([p.size], sc) for p in parts
+        )
+    drconf = child(root, "ibm,dynamic-reconfiguration-memory")
+    if drconf is None or not machine.lmbs:
+        return
+    out = bytearray()
+    for lmb in machine.lmbs:
+        parts = list(usable.intersect([lmb.range])) if lmb.usable else []
+        out += _encode([len(parts)], sc)
+        for p in parts:
+            out += _encode([p.start], ac) + _encode([p.size], sc)
+    drconf.props["linux,drconf-usable-memory"] = bytes(out)
+
+
+def elfcorehdr_param(address: int) -> str:
+    """The command-line word that tells the crash kernel where the header is."""
+    return f"elfcorehdr={address >> 10}K"

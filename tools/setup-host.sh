@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Host set-up for a fresh Debian 12 machine (root): the packages the tests and the lab
+# need, pykexec with its test extras, and the lab's guest assets (cached outside the repo).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export DEBIAN_FRONTEND=noninteractive
+if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends \
+    python3 python3-pip python3-venv python3-dev git ca-certificates \
+    qemu-system-ppc qemu-user \
+    binutils-powerpc64le-linux-gnu binutils-powerpc64-linux-gnu \
+    device-tree-compiler libfdt-dev swig gcc \
+    cpio xz-utils zstd dpkg-dev
+PY=${PYTHON:-python3}
+$PY -m pip install -q --upgrade pip 2>/dev/null || true
+$PY -m pip install -q -e '.[test]' || $PY -m pip install -q --break-system-packages -e '.[test]'
+$SUDO $PY -m lab setup
