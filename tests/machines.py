@@ -61,7 +61,7 @@ def pseries(
     lmb_list = [(rma + i * lmb_size, flags) for i in range(lmbs)]
     dr = Node("ibm,dynamic-reconfiguration-memory", {"ibm,lmb-size": u64(lmb_size)})
     if drmem == 1:
-        dr.props["ibm,dynamic-memory"] = drmem_v1([(0, 0x8)] + lmb_list)
+        dr.props["ibm,dynamic-memory"] = drmem_v1([(0, 8), *lmb_list])
     else:
         dr.props["ibm,dynamic-memory-v2"] = drmem_v2([(1, 0, 0x8), (lmbs, rma, flags)])
     cpu_nodes = [
