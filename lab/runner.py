@@ -178,7 +178,10 @@ class _Judge:
         self.report.reason = f"guest: {ev.text} (stage {self.stage})"
 
 
-def _watch(guest: Guest, judge: _Judge, deadline: float) -> None:
+LineSink = Callable[[ConsoleLine], None]
+
+
+def _watch(guest: Guest, judge: _Judge, deadline: float, sink: LineSink | None) -> None:
     while not judge.done:
         if guest.now() > deadline:
             raise GuestTimeout(f"overall timeout after {deadline:.0f} s (stage {judge.stage})")
@@ -191,13 +194,18 @@ def _watch(guest: Guest, judge: _Judge, deadline: float) -> None:
             ) from None
         if line is None:
             raise GuestFailure(f"QEMU exited (code {guest.exit_code()}) in stage {judge.stage}")
+        if sink is not None:
+            sink(line)
         ev = parse_marker(line)
         if ev is not None:
             judge.feed(ev)
 
 
-def run(layout: CacheLayout, options: RunOptions) -> Report:
-    """Boot the scenario's machine, watch it to a verdict, and kill QEMU."""
+def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) -> Report:
+    """Boot the scenario's machine, watch it to a verdict, and kill QEMU.
+
+    ``sink`` (if given) sees every console line, e.g. to collect a data block.
+    """
     s = options.scenario
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
     run_dir = layout.root / "run" / s.name
@@ -220,7 +228,7 @@ def run(layout: CacheLayout, options: RunOptions) -> Report:
     judge = _Judge(s, report, marker)
     with Guest(config, report.log) as guest:
         try:
-            _watch(guest, judge, options.timeout)
+            _watch(guest, judge, options.timeout, sink)
             report.timings.append(("total", guest.now()))
             _await_exit(guest)
         except (GuestTimeout, GuestFailure) as exc:

@@ -18,7 +18,16 @@ def record(nonce: str) -> bytes:
 def main() -> None:
     nonce, mib, ready = sys.argv[1], int(sys.argv[2]), sys.argv[3]
     rec = record(nonce)
-    buf = bytearray(rec * (mib * 1024 * 1024 // len(rec)))
+    buf = bytearray(mib * 1024 * 1024)
+    # Fill in place by doubling (memoryview slices do not copy), so the pattern
+    # exists exactly once in memory and the vmcore count is meaningful.
+    view = memoryview(buf)
+    view[: len(rec)] = rec
+    done = len(rec)
+    while done < len(buf):
+        n = min(done, len(buf) - done)
+        view[done : done + n] = view[:n]
+        done += n
     with open(ready, "w") as f:
         f.write(f"{len(buf)}\n")
     os.sync()
