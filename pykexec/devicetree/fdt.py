@@ -623,24 +623,29 @@ class _StructBuilder:
     def build(self, root: Node) -> tuple[bytes, bytes]:
         if root.name:
             raise DeviceTreeError(f"the root node must be named '', not {root.name!r}")
-        stack: list[tuple[str, Node] | None] = [("/", root)]
+        self._begin_node("/", root)
+        # Items are (parent path, child) to open, or None to close a node.
+        stack: list[tuple[str, Node] | None] = [None]
+        stack.extend(("/", c) for c in reversed(root.children))
         token_end = _TOKEN.pack(FdtToken.END_NODE)
         while stack:
             item = stack.pop()
             if item is None:
                 self.out += token_end
                 continue
-            path, node = item
+            parent_path, node = item
+            name = encode_text(node.name)
+            if not name or b"\0" in name or b"/" in name:
+                raise DeviceTreeError(f"bad node name {node.name!r} under {parent_path!r}")
+            path = _join(parent_path, node.name)
             self._begin_node(path, node)
             stack.append(None)
-            stack.extend((_join(path, c.name), c) for c in reversed(node.children))
+            stack.extend((path, c) for c in reversed(node.children))
         self.out += _TOKEN.pack(FdtToken.END)
         return bytes(self.out), bytes(self.strings)
 
     def _begin_node(self, path: str, node: Node) -> None:
         name = encode_text(node.name)
-        if (not name and path != "/") or b"\0" in name or b"/" in name:
-            raise DeviceTreeError(f"bad node name {node.name!r} at {path!r}")
         self.out += _TOKEN.pack(FdtToken.BEGIN_NODE)
         self.out += name + bytes(1 + _pad4(len(name) + 1))
         token_prop = _TOKEN.pack(FdtToken.PROP)
