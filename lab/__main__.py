@@ -7,6 +7,7 @@ message (``--debug`` shows the traceback).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 
@@ -52,7 +53,7 @@ def _parser() -> argparse.ArgumentParser:
 def _scenario(args: argparse.Namespace) -> Scenario:
     if args.command == "shell-cmd":
         s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem)
-        return Scenario(**{**s.__dict__, "crashkernel": args.crashkernel})
+        return dataclasses.replace(s, crashkernel=args.crashkernel)
     return SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
 
 

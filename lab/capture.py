@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import base64
+import dataclasses
 import hashlib
 import io
 import re
@@ -99,7 +100,7 @@ def unpack(data: bytes, dest: Path) -> int:
 
 def capture_scenario(cpus: int, mem_mib: int, crashkernel: str | None) -> Scenario:
     s = shell_scenario(guest_script(), cpus=cpus, mem_mib=mem_mib)
-    return Scenario(**{**s.__dict__, "name": "capture", "crashkernel": crashkernel})
+    return dataclasses.replace(s, name="capture", crashkernel=crashkernel)
 
 
 def capture(layout: CacheLayout, args: argparse.Namespace) -> bool:

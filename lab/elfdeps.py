@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, cast
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.dynamic import DynamicSection
@@ -53,8 +54,9 @@ def needed_sonames(path: Path) -> list[str]:
             names: list[str] = []
             for section in elf.iter_sections():
                 if isinstance(section, DynamicSection):
+                    # DynamicTag sets .needed dynamically for DT_NEEDED entries.
                     names.extend(
-                        str(tag.needed) for tag in section.iter_tags() if tag.entry.d_tag == "DT_NEEDED"
+                        str(cast(Any, tag).needed) for tag in section.iter_tags("DT_NEEDED")
                     )
             return names
     except ELFError:

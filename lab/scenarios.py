@@ -57,9 +57,7 @@ class Scenario:
     def steps(self, stage: Stage) -> tuple[Step, ...]:
         return dict(self.stages).get(stage, ())
 
-    def with_overrides(
-        self, *, loader: Loader | None = None, cpus: int | None = None
-    ) -> Scenario:
+    def with_overrides(self, *, loader: Loader | None = None, cpus: int | None = None) -> Scenario:
         return dataclasses.replace(
             self, loader=loader or self.loader, cpus=cpus if cpus is not None else self.cpus
         )
@@ -74,11 +72,11 @@ _KEXEC_STAGE1 = (
         "load",
         "$KEXEC -l /boot/vmlinux --initrd=/boot/initrd.img "
         f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"\n'
-        "rc=$?\nlab_result kexec_loaded \"$(cat /sys/kernel/kexec_loaded)\"\nreturn $rc",
+        'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
         timeout=120,
         fatal=True,
     ),
-    Step("exec", "$KEXEC -e", timeout=180, fatal=True, leaves=True),
+    Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True),
 )
 
 _KEXEC_STAGE2 = (
@@ -95,8 +93,8 @@ _KDUMP_STAGE1 = (
         "load",
         "$KEXEC -p /boot/vmlinux --initrd=/boot/initrd.img "
         f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"\n'
-        "rc=$?\nlab_result kexec_crash_loaded \"$(cat /sys/kernel/kexec_crash_loaded)\"\n"
-        'return $rc',
+        'rc=$?\nlab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\n'
+        "return $rc",
         timeout=120,
         fatal=True,
     ),
@@ -113,7 +111,7 @@ _KDUMP_STAGE1 = (
         timeout=120,
         fatal=True,
     ),
-    Step("crash", "echo c > /proc/sysrq-trigger", timeout=240, fatal=True, leaves=True),
+    Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True),
 )
 
 _KDUMP_CRASH = (
@@ -186,7 +184,9 @@ def render(scenario: Scenario) -> str:
         for step in steps:
             lines += [f"lab_step_{step.name}() {{", step.script, "}"]
             on_fail = (
-                f'lab_fail "step {step.name} rc=$?"' if step.fatal else f'failed="$failed {step.name}"'
+                f'lab_fail "step {step.name} rc=$?"'
+                if step.fatal
+                else f'failed="$failed {step.name}"'
             )
             body.append(f"    lab_run {step.name} || {on_fail}")
             if step.leaves:

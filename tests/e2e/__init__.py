@@ -1,0 +1,1 @@
+"""End-to-end tests: the lab's own unit tests and the QEMU scenarios (marked ``lab``)."""

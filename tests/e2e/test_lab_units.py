@@ -1,0 +1,234 @@
+"""Unit tests of the lab itself (no QEMU): cpio, scenario rendering, markers, capture, helpers."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import importlib.util
+import io
+import shutil
+import struct
+import subprocess
+import sys
+import tarfile
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+from lab.capture import _Collector, guest_script, unpack
+from lab.cpio import NEWC_FIELDS, NEWC_MAGIC, NewcWriter
+from lab.elfdeps import needed_sonames
+from lab.paths import GUEST_DIR
+from lab.runner import Report, RunOptions, _Judge, kernel_cmdline, parse_marker
+from lab.scenarios import SCENARIOS, Loader, Stage, render, shell_scenario
+from lab.vm import ConsoleLine, MachineConfig
+
+
+def _parse_newc(data: bytes) -> list[tuple[str, int, bytes]]:
+    """Independent reader: (name, mode, data) per entry, checking 4-byte alignment."""
+    out: list[tuple[str, int, bytes]] = []
+    pos = 0
+    while True:
+        assert data[pos : pos + 6] == NEWC_MAGIC
+        fields = dict(
+            zip(
+                NEWC_FIELDS,
+                (int(data[pos + 6 + 8 * i : pos + 14 + 8 * i], 16) for i in range(13)),
+                strict=True,
+            )
+        )
+        name_at = pos + 110
+        name = data[name_at : name_at + fields["namesize"] - 1].decode()
+        body_at = name_at + fields["namesize"]
+        body_at += -body_at % 4
+        body = data[body_at : body_at + fields["filesize"]]
+        pos = body_at + fields["filesize"]
+        pos += -pos % 4
+        if name == "TRAILER!!!":
+            assert pos == len(data)
+            return out
+        out.append((name, fields["mode"], body))
+
+
+def _archive() -> bytes:
+    buf = io.BytesIO()
+    w = NewcWriter(buf)
+    w.directory("usr")
+    w.file("usr/hello", b"hello\n", 0o755)
+    w.symlink("bin", "usr/bin")
+    w.chardev("dev/console", 5, 1)
+    w.finish()
+    return buf.getvalue()
+
+
+def test_cpio_roundtrip() -> None:
+    entries = _parse_newc(_archive())
+    assert [(n, oct(m)) for n, m, _ in entries] == [
+        ("usr", "0o40755"),
+        ("usr/hello", "0o100755"),
+        ("bin", "0o120777"),
+        ("dev/console", "0o20600"),
+    ]
+    assert entries[1][2] == b"hello\n" and entries[2][2] == b"usr/bin"
+
+
+@pytest.mark.skipif(shutil.which("cpio") is None, reason="GNU cpio not installed")
+def test_cpio_gnu_reads_it() -> None:
+    done = subprocess.run(
+        ["cpio", "-it", "--quiet"], input=_archive(), capture_output=True, check=True
+    )
+    assert done.stdout.decode().split() == ["usr", "usr/hello", "bin", "dev/console"]
+
+
+def test_cpio_rejects_duplicates() -> None:
+    w = NewcWriter(io.BytesIO())
+    w.file("a", b"")
+    with pytest.raises(ValueError, match="duplicate"):
+        w.file("/a/", b"")
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_rendered_scenarios_are_valid_sh(name: str, tmp_path: Path) -> None:
+    script = render(SCENARIOS[name])
+    for stage, steps in SCENARIOS[name].stages:
+        assert f"lab_stage_{stage}() {{" in script
+        assert all(f"lab_step_{s.name}() {{" in script for s in steps)
+    assert f"KEXEC={SCENARIOS[name].loader}" in script
+    path = tmp_path / "scenario.sh"
+    path.write_text(script)
+    for sh in (path, GUEST_DIR / "init.sh"):
+        subprocess.run(["sh", "-n", str(sh)], check=True)
+
+
+def test_rendered_stage_runs_in_host_sh(tmp_path: Path) -> None:
+    """Run stage 2 of reference-kexec under the host's sh with the init helpers."""
+    helpers = (GUEST_DIR / "init.sh").read_text()
+    helpers = helpers[helpers.index("lab_finish()") : helpers.index('echo "LAB-USERSPACE')]
+    helpers = helpers.replace("poweroff -f", "exit 0")
+    script = tmp_path / "t.sh"
+    script.write_text(
+        helpers + render(SCENARIOS["reference-kexec"]) + "LAB_marker=abc\nLAB_cpus=$(nproc)\n"
+        "lab_stage_2\n"
+    )
+    out = subprocess.run(["sh", str(script)], capture_output=True, text=True, check=True).stdout
+    assert "LAB-RESULT marker=abc" in out and out.strip().endswith("LAB-PASS")
+
+
+def test_loader_is_one_variable() -> None:
+    ref, py = SCENARIOS["reference-kexec"], SCENARIOS["kexec"]
+    assert ref.loader is Loader.KEXEC and py.loader is Loader.PYKEXEC
+    assert render(ref).replace("KEXEC=kexec", "KEXEC=pykexec").replace(
+        "reference-kexec: kexec", "kexec: pykexec"
+    ) == render(py).replace("scenario kexec: pykexec", "scenario kexec: pykexec")
+    assert ref.with_overrides(loader=Loader.PYKEXEC, cpus=4).cpus == 4
+
+
+def _judge_lines(lines: list[str], scenario_name: str = "reference-kexec") -> Report:
+    scenario = SCENARIOS[scenario_name]
+    report = Report(scenario_name, "k", Path("/dev/null"), {})
+    judge = _Judge(scenario, report, "abc")
+    for i, text in enumerate(lines):
+        ev = parse_marker(ConsoleLine(float(i), text))
+        if ev is not None:
+            judge.feed(ev)
+    assert judge.done
+    return report
+
+
+def test_judge_pass_and_timings() -> None:
+    report = _judge_lines(
+        [
+            "[ 1.0] booting",
+            "LAB-USERSPACE stage=1 uptime=2.0",
+            "LAB-BEGIN load",
+            "LAB-END load rc=0",
+            "LAB-BEGIN exec",
+            "[    0.000000] Linux version",
+            "LAB-USERSPACE stage=2 uptime=1.0",
+            "LAB-RESULT marker=abc",
+            "LAB-PASS",
+        ]
+    )
+    assert report.passed, report.reason
+    labels = dict(report.timings)
+    assert labels["boot to userspace (stage 1)"] == 1.0
+    assert labels["exec to userspace (stage 2)"] == 2.0
+    assert labels["step load [rc=0] (stage 1)"] == 1.0
+
+
+def test_judge_rejects_wrong_marker_and_early_pass() -> None:
+    bad = _judge_lines(["LAB-USERSPACE stage=2", "LAB-RESULT marker=zzz", "LAB-PASS"])
+    assert not bad.passed and "marker" in bad.reason
+    early = _judge_lines(["LAB-USERSPACE stage=1", "LAB-PASS"])
+    assert not early.passed and "expected stage 2" in early.reason
+    failed = _judge_lines(["LAB-USERSPACE stage=1", "LAB-FAIL step load rc=1"])
+    assert not failed.passed and "step load rc=1" in failed.reason
+
+
+def test_kernel_cmdline_and_qemu_argv(tmp_path: Path) -> None:
+    words = kernel_cmdline(
+        RunOptions(SCENARIOS["reference-kdump"], extra_cmdline=("x=1",)), "m", "n"
+    )
+    assert "crashkernel=512M" in words and words[-1] == "x=1"
+    assert f"lab.stage={Stage.FIRST}" in words
+    argv = MachineConfig(tmp_path / "k", tmp_path / "i", words, cpus=4, mem_mib=2048).argv()
+    assert argv[argv.index("-M") + 1] == "pseries,x-vof=on"
+    assert "-no-reboot" in argv and argv[argv.index("-smp") + 1] == "4"
+    append = argv[argv.index("-append") + 1]
+    assert append.startswith("console=hvc0 panic=-1 ")
+
+
+def test_capture_collector_roundtrip(tmp_path: Path) -> None:
+    tar_buf = io.BytesIO()
+    with tarfile.open(fileobj=tar_buf, mode="w:gz") as tar:
+        data = b"\x00\x00\x00\x01"
+        info = tarfile.TarInfo("./proc/device-tree/#size-cells")
+        info.size = len(data)
+        tar.addfile(info, io.BytesIO(data))
+    blob = tar_buf.getvalue()
+    collector = _Collector()
+    lines = [f"LAB-DATA-BEGIN {hashlib.sha256(blob).hexdigest()}"]
+    encoded = base64.b64encode(blob).decode()
+    lines += [encoded[i : i + 76] for i in range(0, len(encoded), 76)]
+    lines += ["[   3.0] a kernel message", "LAB-DATA-END"]
+    for text in lines:
+        collector(ConsoleLine(0.0, text))
+    assert unpack(collector.payload(), tmp_path / "snap") == 1
+    assert (tmp_path / "snap/proc/device-tree/#size-cells").read_bytes() == data
+    assert "cp -r /sys/firmware/devicetree/base" in guest_script()
+
+
+def _load_helper(name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"lab_guest_{name}", GUEST_DIR / f"{name}.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_vmcore_check_finds_nonce_across_chunks(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    fill, check = _load_helper("fill"), _load_helper("vmcore_check")
+    rec = fill.record("00ff")
+    assert rec == check.record("00ff") and len(rec) == 32
+    ident = b"\x7fELF" + bytes([2, 1, 1]) + bytes(9) + struct.pack("<H", 4)
+    core = tmp_path / "vmcore"
+    core.write_bytes(ident.ljust(100, b"\0") + rec * (1024 * 1024 // 32) + b"tail")
+    monkeypatch.setattr(check, "VMCORE", str(core))
+    monkeypatch.setattr(check, "CHUNK", 4099)
+    monkeypatch.setattr(sys, "argv", ["vmcore_check.py", "00ff", "1"])
+    assert check.main() == 0
+    out = capsys.readouterr().out
+    assert "vmcore_elf=ok" in out and "nonce_records=32768/32768" in out
+
+
+def test_needed_sonames_of_a_host_binary() -> None:
+    assert "libc.so.6" in needed_sonames(Path("/bin/sh").resolve())
+    assert needed_sonames(Path(__file__)) == []
+
+
+def test_shell_scenario_is_one_step() -> None:
+    s = shell_scenario("true", cpus=2)
+    assert s.cpus == 2 and [st.name for st in s.steps(Stage.FIRST)] == ["cmd"]
