@@ -26,12 +26,15 @@ from typing import TypeVar
 
 from pykexec.devicetree.props import (
     CELL_SIZE,
+    cell_sizes,
     cells_to_ints,
+    decode_reg,
     decode_string,
     decode_strings,
     decode_text,
     decode_u32,
     decode_u64,
+    encode_reg,
     encode_string,
     encode_strings,
     encode_text,
@@ -69,10 +72,6 @@ FDT_LAST_COMP_VERSION = 16
 #: no 8-byte alignment of large property values; libfdt's FDT_FIRST_SUPPORTED_VERSION
 #: is 0x02 but blobs older than 16 are not produced by any current tool).
 _OLDEST_READABLE_VERSION = 16
-
-#: DTSpec v0.4 §2.3.5: "#address-cells" and "#size-cells" defaults when absent.
-DEFAULT_ADDRESS_CELLS = 2
-DEFAULT_SIZE_CELLS = 1
 
 
 class FdtToken(IntEnum):
@@ -123,13 +122,11 @@ _RESERVE_ENTRY = struct.Struct(">QQ")
 _TOKEN = struct.Struct(">I")
 #: FDT_PROP's operands (DTSpec v0.4 §5.4.1): u32 len, u32 nameoff.
 _PROP_HEADER = struct.Struct(">II")
-#: DTSpec v0.4 §5.3.1: the reservation block is 8-byte aligned.
-_RSVMAP_ALIGN = 8
 #: DTSpec v0.4 §5.4.2: tokens sit on 4-byte boundaries.
 _TOKEN_ALIGN = 4
 _U32_MAX = 0xFFFF_FFFF
-_T = TypeVar("_T")
 _U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
+_T = TypeVar("_T")
 
 
 def _pad4(length: int) -> int:
@@ -342,57 +339,6 @@ class DeviceTree:
             self.version,
             self.last_comp_version,
         )
-
-
-# -- reg ---------------------------------------------------------------------
-
-
-def cell_sizes(parent: Node | None) -> tuple[int, int]:
-    """``(#address-cells, #size-cells)`` a node's parent gives its ``reg``.
-
-    DTSpec v0.4 §2.3.5: absent properties default to 2 and 1.
-    """
-    if parent is None:
-        return DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS
-    address = parent.get_u32("#address-cells") if parent.has("#address-cells") else None
-    size = parent.get_u32("#size-cells") if parent.has("#size-cells") else None
-    return (
-        DEFAULT_ADDRESS_CELLS if address is None else address,
-        DEFAULT_SIZE_CELLS if size is None else size,
-    )
-
-
-def decode_reg(node: Node, parent: Node | None) -> list[Range]:
-    """The ``reg`` of ``node`` as ranges, cell sizes taken from ``parent``.
-
-    DTSpec v0.4 §2.3.6: ``reg`` is (address, length) pairs of ``#address-cells``
-    and ``#size-cells`` cells. A missing ``reg`` gives ``[]``.
-    """
-    data = node.props.get("reg")
-    if data is None:
-        return []
-    address_cells, size_cells = cell_sizes(parent)
-    width = (address_cells + size_cells) * CELL_SIZE
-    if address_cells < 1 or len(data) % width:
-        raise DeviceTreeError(
-            f"reg of node {node.name!r} ({len(data)} bytes) is not a list of "
-            f"{address_cells}+{size_cells}-cell entries"
-        )
-    split = address_cells * CELL_SIZE
-    ranges = []
-    for offset in range(0, len(data), width):
-        start = int.from_bytes(data[offset : offset + split], "big")
-        size = int.from_bytes(data[offset + split : offset + width], "big")
-        ranges.append(Range.sized(start, size))
-    return ranges
-
-
-def encode_reg(ranges: Iterable[Range], address_cells: int, size_cells: int) -> bytes:
-    """The ``reg`` value listing ``ranges`` with the given cell sizes."""
-    out = bytearray()
-    for r in ranges:
-        out += ints_to_cells([r.start], address_cells) + ints_to_cells([r.size], size_cells)
-    return bytes(out)
 
 
 # -- parsing -----------------------------------------------------------------

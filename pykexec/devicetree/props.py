@@ -1,4 +1,4 @@
-"""Encoding and decoding of device-tree property values (pure byte codecs, no tree).
+"""Encoding and decoding of device-tree property values (pure codecs).
 
 Property values are byte strings whose meaning is fixed by the property name
 (DTSpec v0.4 §2.2.4, "Property values"):
@@ -8,6 +8,7 @@ Property values are byte strings whose meaning is fixed by the property name
 * ``<string>``: NUL-terminated text; ``<stringlist>``: several of them back to back;
 * ``<empty>``: a zero-length value, meaning "true" for boolean properties.
 
+Also ``reg`` (DTSpec v0.4 §2.3.6), whose cell sizes come from the parent node.
 Every function here states its byte order explicitly (big-endian, always).
 """
 
@@ -15,11 +16,20 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
+from typing import TYPE_CHECKING
 
 from pykexec.errors import DeviceTreeError
+from pykexec.memory import Range
+
+if TYPE_CHECKING:
+    from pykexec.devicetree.fdt import Node
 
 #: Size in bytes of one cell (DTSpec v0.4 §2.2.4: "32-bit integer in big-endian format").
 CELL_SIZE = 4
+
+#: DTSpec v0.4 §2.3.5: "#address-cells" and "#size-cells" defaults when absent.
+DEFAULT_ADDRESS_CELLS = 2
+DEFAULT_SIZE_CELLS = 1
 
 _BE_U32 = struct.Struct(">I")
 _BE_U64 = struct.Struct(">Q")
@@ -145,3 +155,51 @@ def decode_string(data: bytes) -> str:
     if end < 0:
         raise DeviceTreeError(f"string property {data[:40]!r} is not NUL-terminated")
     return decode_text(data[:end])
+
+
+def cell_sizes(parent: Node | None) -> tuple[int, int]:
+    """``(#address-cells, #size-cells)`` a node's parent gives its ``reg``.
+
+    DTSpec v0.4 §2.3.5: absent properties default to 2 and 1.
+    """
+    if parent is None:
+        return DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS
+    address = parent.get_u32("#address-cells") if parent.has("#address-cells") else None
+    size = parent.get_u32("#size-cells") if parent.has("#size-cells") else None
+    return (
+        DEFAULT_ADDRESS_CELLS if address is None else address,
+        DEFAULT_SIZE_CELLS if size is None else size,
+    )
+
+
+def decode_reg(node: Node, parent: Node | None) -> list[Range]:
+    """The ``reg`` of ``node`` as ranges, cell sizes taken from ``parent``.
+
+    DTSpec v0.4 §2.3.6: ``reg`` is (address, length) pairs of ``#address-cells``
+    and ``#size-cells`` cells. A missing ``reg`` gives ``[]``.
+    """
+    data = node.props.get("reg")
+    if data is None:
+        return []
+    address_cells, size_cells = cell_sizes(parent)
+    width = (address_cells + size_cells) * CELL_SIZE
+    if address_cells < 1 or len(data) % width:
+        raise DeviceTreeError(
+            f"reg of node {node.name!r} ({len(data)} bytes) is not a list of "
+            f"{address_cells}+{size_cells}-cell entries"
+        )
+    split = address_cells * CELL_SIZE
+    ranges = []
+    for offset in range(0, len(data), width):
+        start = int.from_bytes(data[offset : offset + split], "big")
+        size = int.from_bytes(data[offset + split : offset + width], "big")
+        ranges.append(Range.sized(start, size))
+    return ranges
+
+
+def encode_reg(ranges: Iterable[Range], address_cells: int, size_cells: int) -> bytes:
+    """The ``reg`` value listing ``ranges`` with the given cell sizes."""
+    out = bytearray()
+    for r in ranges:
+        out += ints_to_cells([r.start], address_cells) + ints_to_cells([r.size], size_cells)
+    return bytes(out)
