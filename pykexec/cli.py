@@ -176,6 +176,11 @@ def parse(argv: Sequence[str]) -> Command:
     parser = build_parser()
     args = parser.parse_args(list(argv))
     actions = set(args.action or [])
+    status_of_load = False
+    if "status" in actions and actions - {"status"} == {"load"}:
+        # kexec-tools: -S reports the crash kernel; -l -S the kernel loaded for -e.
+        actions, status_of_load = {"status"}, True
+    args.status_of_load = status_of_load
     if len(actions) > 1:
         raise UsageError(f"choose one of -l, -e, -u, -S (got {', '.join(sorted(actions))})")
     action = actions.pop() if actions else ("load" if args.crash else "")
@@ -265,7 +270,7 @@ def run(cmd: Command) -> int:
     if cmd.action == "status":
         # kexec-tools: the exit code is the content of kexec_crash_loaded, or with -l
         # (here: -S alone asks for the crash kernel) of kexec_loaded.
-        return int(loader.status(crash=True, view=view))
+        return int(loader.status(crash=not cmd.args.status_of_load, view=view))
     if cmd.action == "exec":
         loader.execute(view)
         return 1

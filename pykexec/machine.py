@@ -216,7 +216,7 @@ def _drmem_v1(data: bytes, lmb_size: int) -> list[Lmb]:
 
 
 def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
-    out = []
+    out: list[Region] = []
     for e in _entries(data, "ibm,dynamic-memory-v2"):
         base = _field(e, DRMEM_V2, "base")
         flags = LmbFlags(_field(e, DRMEM_V2, "flags"))
