@@ -37,15 +37,25 @@ def make_vmlinux(
     phoff = 64
     data_off = 0x10000
     ident = b"\x7fELF" + bytes([elfclass, 1 if endian == "little" else 2, 1]) + bytes(9)
-    ehdr = ident + struct.pack(o + "HHIQQQIHHHHHH", 2, machine, 1, 0xC000000000000000, phoff,
-                               0, 2, 64, 56, phnum, 64, 0, 0)
+    ehdr = ident + struct.pack(
+        o + "HHIQQQIHHHHHH", 2, machine, 1, 0xC000000000000000, phoff, 0, 2, 64, 56, phnum, 64, 0, 0
+    )
     phdrs = b""
     chunk = size // loads
     for i in range(loads):
         fs = chunk if i < loads - 1 else size - chunk * (loads - 1)
         ms = fs if i < loads - 1 else (memsz or size) - chunk * (loads - 1)
-        phdrs += struct.pack(o + "IIQQQQQQ", 1, 7, data_off + i * chunk,
-                             0xC000000000000000 + i * chunk, i * chunk, fs, ms, 0x10000)
+        phdrs += struct.pack(
+            o + "IIQQQQQQ",
+            1,
+            7,
+            data_off + i * chunk,
+            0xC000000000000000 + i * chunk,
+            i * chunk,
+            fs,
+            ms,
+            0x10000,
+        )
     phdrs += struct.pack(o + "IIQQQQQQ", 4, 4, 0x200, 0, 0, 0, 0, 4)
     out = bytearray(ehdr + phdrs)
     out += bytes(data_off - len(out))

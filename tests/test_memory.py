@@ -33,8 +33,10 @@ def test_map_merges_and_subtracts() -> None:
     assert left.ranges == (Range(0, 0x800), Range(0x3800, 0x3900), Range(0x3A00, 0x4000))
     assert m.total == 0x3000
     assert m.clamp(0x1800, 0x3800).ranges == (Range(0x1800, 0x2000), Range(0x3000, 0x3800))
-    assert m.intersect([Range(0x1000, 0x3001)]).ranges == (Range(0x1000, 0x2000),
-                                                          Range(0x3000, 0x3001))
+    assert m.intersect([Range(0x1000, 0x3001)]).ranges == (
+        Range(0x1000, 0x2000),
+        Range(0x3000, 0x3001),
+    )
 
 
 def test_minus_matches_naive_on_many_ranges() -> None:

@@ -8,6 +8,7 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 
 from __future__ import annotations
 
+import itertools
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -240,7 +241,7 @@ def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
     if not loads:
         raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
     loads.sort(key=lambda p: p.p_paddr)
-    for a, b in zip(loads, loads[1:], strict=False):
+    for a, b in itertools.pairwise(loads):
         if a.p_paddr + a.p_memsz > b.p_paddr:
             raise ImageError(f"{name}: overlapping PT_LOAD segments")
     return KernelImage(
