@@ -716,9 +716,16 @@ class Assembler:
     def slot(self, name: str, size: int, align: int = 8) -> str:
         """Reserve a zeroed, named data slot the loader patches with :meth:`Program.patch`."""
         self.align(min(align, 8) if size >= 8 else max(1, min(align, size)))
-        self._slots[name] = Slot(name, self.offset, size)
+        self.define_slot(name, self.offset, size)
         self.label(name)
         self.space(size)
+        return name
+
+    def define_slot(self, name: str, offset: int, size: int) -> str:
+        """Name an area at a fixed offset (it may overlap others, e.g. a field inside a blob)."""
+        if name in self._slots:
+            raise AssemblyError(f"slot {name!r} defined twice")
+        self._slots[name] = Slot(name, offset, size)
         return name
 
     # ---- assembly ----------------------------------------------------------------------------

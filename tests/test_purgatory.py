@@ -1,0 +1,375 @@
+"""The generated purgatory, run on an emulated POWER CPU (qemu-user) as the oracle.
+
+Test builds use ``console="linux-write"`` so the purgatory's messages arrive on stdout.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import struct
+import sys
+import time
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from pykexec.errors import UsageError
+from pykexec.memory import Range
+from pykexec.purgatory import ppc64
+from pykexec.purgatory.asm import (
+    R0,
+    R3,
+    R4,
+    R5,
+    R6,
+    R8,
+    R9,
+    R12,
+    Assembler,
+    Endian,
+    Program,
+    decode,
+    disassemble,
+)  # fmt: skip
+from pykexec.purgatory.ppc64 import Console, PurgatoryParams
+
+sys.path.insert(0, str(Path(__file__).parent))
+from purgatory_support import binutils, qemu  # type: ignore[import-not-found]
+
+ENDIANS = [Endian.LITTLE, Endian.BIG]
+BASE = 0x10000000  # harness code
+PURGATORY = BASE + 0x100000
+KERNEL = BASE + 0x200000
+FDT = BASE + 0x210000
+BACKUP = BASE + 0x220000
+REPORT = BASE + 0x240000
+DATA = BASE + 0x1000000
+CPU_ID = 0x1234
+OPAL_BASE, OPAL_ENTRY = 0x30000000_00001000, 0x30000000_00002000
+
+
+@pytest.fixture(params=ENDIANS, ids=lambda e: e.value)
+def endian(request: pytest.FixtureRequest) -> Endian:
+    e: Endian = request.param
+    if not qemu.available(e):
+        pytest.skip(f"{qemu.QEMU[e]} not installed (apt-get install qemu-user)")
+    return e
+
+
+def _syscall_exit(a: Assembler) -> None:
+    a.li(R0, ppc64.LinuxSyscall.EXIT)
+    a.sc()
+
+
+def _write(a: Assembler, address: int, length: int) -> None:
+    a.li(R0, ppc64.LinuxSyscall.WRITE)
+    a.li(R3, 1)
+    a.load_imm64(R4, address)
+    a.load_imm64(R5, length)
+    a.sc()
+
+
+def _kernel_stub(endian: Endian, backup_bytes: int) -> bytes:
+    """A fake new kernel: word 0 branches to a reporter that writes the entry registers,
+    the word at 0x5c, the FDT header and (optionally) the backup area, then exits."""
+    a = Assembler(endian)
+    a.b("report")
+    a.space(ppc64.HeadOffset.RUN_AT_LOAD - 4)
+    a.long(ppc64.RUN_AT_LOAD_DEFAULT)
+    a.bytes(bytes(range(0x60, 0x100)))
+    a.label("report")
+    a.load_imm64(R12, REPORT)
+    for i, reg in enumerate((R3, R4, R5, R8, R9)):
+        a.std(reg, 8 * i, R12)
+    a.lwz(R6, ppc64.HeadOffset.RUN_AT_LOAD, R4)
+    a.std(R6, 40, R12)
+    _write(a, REPORT, 48)
+    _write(a, FDT, 32)
+    if backup_bytes:
+        _write(a, BACKUP, backup_bytes)
+    a.li(R3, 0)
+    _syscall_exit(a)
+    return a.assemble().code
+
+
+def _fdt_header(version: int) -> bytes:
+    # devicetree spec §5.2: magic, totalsize, off_dt_struct, off_dt_strings, off_mem_rsvmap,
+    # version, last_comp_version, boot_cpuid_phys (all big-endian)
+    return struct.pack(">8I", 0xD00DFEED, 0x40, 0x38, 0x40, 0x28, version, 16, 0)
+
+
+def _params(endian: Endian, head: bytes, **kw: object) -> PurgatoryParams:
+    base = PurgatoryParams(
+        endian=endian, kernel_big_endian=endian is Endian.BIG, kernel=KERNEL, dt_offset=FDT,
+        kernel_head=head, console=Console.LINUX_WRITE, opal_base=OPAL_BASE, opal_entry=OPAL_ENTRY,
+    )  # fmt: skip
+    return replace(base, **kw)  # type: ignore[arg-type]
+
+
+def _harness(endian: Endian, *, call: str | None) -> bytes:
+    """Enter the purgatory like kexec_sequence (r3 = CPU id, r4 = entry, r5 = 0), or call
+    one of its routines and exit with its r3."""
+    a = Assembler(endian)
+    if call is None:
+        a.li(R3, CPU_ID)
+        a.load_imm64(R4, PURGATORY)
+        a.li(R5, 0)
+        a.mtctr(R4)
+        a.bctr()
+    else:
+        program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+                                 console=Console.LINUX_WRITE)  # fmt: skip
+        a.load_imm64(R12, PURGATORY + program.symbols[call])
+        a.mtctr(R12)
+        a.bctrl()
+        _syscall_exit(a)
+    return a.assemble().code
+
+
+def _run(
+    endian: Endian,
+    params: PurgatoryParams,
+    data: list[tuple[int, bytes]],
+    call: str | None = None,
+    low: bytes = b"",
+    timeout: float = 120,
+) -> qemu.Result:
+    segments = [
+        qemu.Segment(BASE, _harness(endian, call=call)),
+        qemu.Segment(PURGATORY, ppc64.render(params)),
+        qemu.Segment(KERNEL, _kernel_stub(endian, ppc64.BACKUP_SIZE if low else 0)),
+        qemu.Segment(FDT, _fdt_header(17)),
+        qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE),
+        qemu.Segment(REPORT, b"", 0x1000),
+        *(qemu.Segment(addr, buf) for addr, buf in data),
+    ]
+    if low:
+        segments.insert(0, qemu.Segment(0, low))
+    return qemu.run(endian, qemu.elf_executable(endian, segments, BASE), timeout)
+
+
+def _regions(buffers: list[bytes]) -> tuple[list[tuple[int, bytes]], tuple[Range, ...]]:
+    placed, regions, addr = [], [], DATA
+    for buf in buffers:
+        placed.append((addr, buf))
+        regions.append(Range.sized(addr, len(buf)))
+        addr += (len(buf) + 0x10000) & ~0xFFFF
+    return placed, tuple(regions)
+
+
+def _pattern(n: int, seed: int = 1) -> bytes:
+    return bytes((i * 131 + seed * 7 + (i >> 8)) & 0xFF for i in range(n))
+
+
+def _computed(stdout: bytes) -> str:
+    m = re.search(rb"computed: ([0-9a-f]{64})", stdout)
+    assert m, stdout
+    return m.group(1).decode()
+
+
+HEAD = bytes(range(256))
+
+
+@pytest.mark.parametrize(
+    "sizes",
+    [[0], [1], [55], [56], [63], [64], [65], [1000], [1 << 20], [3, 64, 1000, 0, 129, 65536]],
+    ids=lambda s: "+".join(map(str, s)),
+)
+def test_sha256_matches_hashlib(endian: Endian, sizes: list[int]) -> None:
+    """A wrong digest makes sha256_verify print the computed one: compare with hashlib."""
+    buffers = [_pattern(n, i) for i, n in enumerate(sizes)]
+    placed, regions = _regions(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_digest=b"\x5a" * 32)
+    result = _run(endian, params, placed, call="sha256_verify")
+    assert result.returncode == 1, result
+    assert _computed(result.stdout) == ppc64.region_digest(buffers).hex()
+    assert b"purgatory: sha256 mismatch" in result.stdout
+    assert b"expected: " + b"5a" * 32 in result.stdout
+
+
+def test_sha256_verify_accepts_right_digest(endian: Endian) -> None:
+    buffers = [_pattern(5000), _pattern(77, 3)]
+    placed, regions = _regions(buffers)
+    digest = ppc64.region_digest(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_digest=digest)
+    result = _run(endian, params, placed, call="sha256_verify")
+    assert (result.returncode, result.stdout) == (0, b"")
+
+
+def _report(endian: Endian, stdout: bytes) -> tuple[tuple[int, ...], bytes]:
+    regs = struct.unpack(endian.struct_prefix + "6Q", stdout[:48])
+    return regs, stdout[48:80]
+
+
+def test_full_flow_enters_kernel(endian: Endian) -> None:
+    """Entry like kexec_sequence; checksum ok; debug greeting; backup; FDT; registers."""
+    buffers = [_pattern(70000), _pattern(3, 9)]
+    placed, regions = _regions(buffers)
+    low = _pattern(ppc64.BACKUP_SIZE, 5)
+    stub = _kernel_stub(endian, ppc64.BACKUP_SIZE)
+    params = _params(
+        endian, stub[:256], run_at_load=ppc64.RUN_AT_LOAD_STAY, debug=True, panic_kernel=True,
+        backup_start=BACKUP, sha256_regions=regions, sha256_digest=ppc64.region_digest(buffers),
+    )  # fmt: skip
+    result = _run(endian, params, placed, low=low)
+    assert result.returncode == 0, result
+    assert result.stdout.startswith(b"I'm in purgatory\n")
+    regs, fdt = _report(endian, result.stdout[len(b"I'm in purgatory\n") :])
+    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, ppc64.RUN_AT_LOAD_STAY)
+    assert struct.unpack_from(">I", fdt, ppc64.FdtHeader.BOOT_CPUID_PHYS)[0] == CPU_ID
+    assert fdt[: ppc64.FdtHeader.BOOT_CPUID_PHYS] == _fdt_header(17)[:28]
+    assert result.stdout[-ppc64.BACKUP_SIZE :] == low
+
+
+def test_full_flow_mismatch_hangs_with_message(endian: Endian) -> None:
+    buffers = [_pattern(100)]
+    placed, regions = _regions(buffers)
+    stub = _kernel_stub(endian, 0)
+    params = _params(endian, stub[:256], sha256_regions=regions, sha256_digest=bytes(32))
+    result = _run(endian, params, placed, timeout=3)
+    assert result.returncode is None, "purgatory must spin forever on a bad digest"
+    assert result.stdout.startswith(b"purgatory: sha256 mismatch\nexpected: " + b"00" * 32)
+    assert _computed(result.stdout) == hashlib.sha256(buffers[0]).hexdigest()
+
+
+def test_full_flow_skip_checks_and_kernel_word(endian: Endian) -> None:
+    """skip_checks ignores a wrong digest; without run_at_load the kernel keeps "run0"."""
+    stub = _kernel_stub(endian, 0)
+    placed, regions = _regions([_pattern(10)])
+    params = _params(endian, stub[:256], skip_checks=True, sha256_regions=regions)
+    result = _run(endian, params, placed)
+    assert result.returncode == 0, result
+    regs, _ = _report(endian, result.stdout)
+    assert regs[5] == ppc64.RUN_AT_LOAD_DEFAULT
+
+
+def test_copy_memory_routine(endian: Endian) -> None:
+    """The 64 KiB backup copy, called directly with a source other than 0."""
+    a = Assembler(endian)
+    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+                             console=Console.LINUX_WRITE)  # fmt: skip
+    a.load_imm64(R3, DATA)
+    a.load_imm64(R4, BACKUP)
+    a.load_imm64(R5, ppc64.BACKUP_SIZE)
+    a.load_imm64(R12, PURGATORY + program.symbols["copy_memory"])
+    a.mtctr(R12)
+    a.bctrl()
+    _write(a, BACKUP, ppc64.BACKUP_SIZE)
+    a.li(R3, 0)
+    _syscall_exit(a)
+    src = _pattern(ppc64.BACKUP_SIZE, 11)
+    params = _params(endian, HEAD)
+    segments = [qemu.Segment(BASE, a.assemble().code),
+                qemu.Segment(PURGATORY, ppc64.render(params)),
+                qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE), qemu.Segment(DATA, src)]  # fmt: skip
+    result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
+    assert (result.returncode, result.stdout) == (0, src)
+
+
+def test_head_layout_and_slots() -> None:
+    for endian in ENDIANS:
+        for kernel_be in (False, True):
+            head = bytes(range(256))
+            params = replace(_params(endian, head), kernel_big_endian=kernel_be,
+                             run_at_load=1, console=Console.HVTERM)  # fmt: skip
+            image = ppc64.render(params)
+            program = ppc64.generate(endian, kernel_big_endian=kernel_be)
+            word0 = decode(program.read_word(0, image))
+            assert word0 is not None and word0.mnemonic == "b"
+            assert word0.operands[0] == program.symbols["main"]
+            assert image[4:0x5C] == head[4:0x5C] and image[0x60:0x100] == head[0x60:0x100]
+            assert image[0x5C:0x60] == (1).to_bytes(4, "big" if kernel_be else "little")
+            slot = program.slot("kernel")
+            assert image[slot.offset : slot.offset + 8] == KERNEL.to_bytes(8, endian.value)
+            slot = program.slot("debug")
+            assert image[slot.offset : slot.offset + 4] == bytes(4)
+            assert program.symbols["stack_top"] == len(image)
+
+
+def test_run_at_load_for_crash() -> None:
+    head = bytearray(256)
+    head[0x5C:0x60] = b"run0"
+    assert ppc64.run_at_load_for_crash(bytes(head), kernel_big_endian=True) == 1
+    assert ppc64.run_at_load_for_crash(bytes(head[::-1][::-1]), kernel_big_endian=False) is None
+    head[0x5C:0x60] = b"0nur"
+    assert ppc64.run_at_load_for_crash(bytes(head), kernel_big_endian=False) == 1
+
+
+def test_params_validation() -> None:
+    with pytest.raises(UsageError, match="at most 16"):
+        _params(Endian.LITTLE, HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
+    with pytest.raises(UsageError, match="32 bytes"):
+        _params(Endian.LITTLE, HEAD, sha256_digest=b"x")
+    with pytest.raises(UsageError, match="first 256 bytes"):
+        _params(Endian.LITTLE, b"short")
+    with pytest.raises(UsageError, match="cannot hold"):
+        ppc64.render(_params(Endian.LITTLE, HEAD, kernel=1 << 64))
+
+
+def test_cross_endian_entry_uses_rfid() -> None:
+    """An LE purgatory entering a BE kernel clears MSR_LE with rfid; otherwise plain bctr."""
+    lst = ppc64.generate(Endian.LITTLE, kernel_big_endian=True).listing()
+    assert "mfmsr r10" in lst and "rfid" in lst and "mtsrr1 r10" in lst
+    for endian, kbe in ((Endian.LITTLE, False), (Endian.BIG, True), (Endian.BIG, False)):
+        lst = ppc64.generate(endian, kernel_big_endian=kbe).listing()
+        assert "rfid" not in lst and "mfmsr" not in lst
+
+
+def test_only_power7_instructions_and_hcall_encoding() -> None:
+    program = ppc64.generate(Endian.LITTLE, kernel_big_endian=False)
+    words = {program.read_word(off) for off in program.instructions}
+    assert 0x44000022 in words  # sc 1 (H_PUT_TERM_CHAR)
+    assert all(decode(w) is not None for w in words)
+
+
+@pytest.mark.parametrize(("endian_", "kernel_be"), [(Endian.LITTLE, True), (Endian.BIG, True)])
+def test_objdump_disassembles_code_cleanly(endian_: Endian, kernel_be: bool) -> None:
+    """Every word between code_start and code_end is an instruction objdump agrees on."""
+    if binutils.tool(Endian.LITTLE, "objdump") is None:
+        pytest.skip("powerpc64le-linux-gnu-objdump not installed")
+    program = ppc64.generate(endian_, kernel_big_endian=kernel_be)
+    image = ppc64.render(_params(endian_, HEAD, kernel_big_endian=kernel_be,
+                                 console=Console.HVTERM))  # fmt: skip
+    start, end = program.symbols["code_start"], program.symbols["code_end"]
+    for raw in (True, False):
+        theirs = binutils.objdump_binary(endian_, image[:end], raw=raw)
+        bad = []
+        for off in range(start, end, 4):
+            assert off in program.instructions
+            ours = binutils.normalise(disassemble(program.read_word(off, image), off, raw=raw))
+            if theirs.get(off) != ours or ours.startswith(".long"):
+                bad.append(f"{off:#x}: ours {ours!r} objdump {theirs.get(off)!r}")
+        assert not bad, "\n".join(bad[:20])
+
+
+def test_sha256_throughput(endian: Endian, capsys: pytest.CaptureFixture[str]) -> None:
+    """16 MiB under qemu-user TCG; reports instructions per byte of the block loop."""
+    size = 16 << 20
+    params = _params(endian, HEAD, sha256_regions=(Range.sized(DATA, size),),
+                     sha256_digest=hashlib.sha256(bytes(size)).digest())  # fmt: skip
+    segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify")),
+                qemu.Segment(PURGATORY, ppc64.render(params)),
+                qemu.Segment(DATA, b"", size)]  # fmt: skip
+    start = time.monotonic()
+    result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
+    elapsed = time.monotonic() - start
+    assert (result.returncode, result.stdout) == (0, b"")
+    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG)
+    per_block = _block_loop_length(program)
+    with capsys.disabled():
+        print(
+            f"\n[{endian.value}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
+            f"{per_block} instructions per 64-byte block = {per_block / 64:.1f}/byte"
+        )
+
+
+def _block_loop_length(program: Program) -> int:
+    """Instructions from the block loop label to its bdnz (straight-line, so = executed)."""
+    loop_start = min(o for n, o in program.symbols.items() if n.startswith(".block"))
+    for off in range(loop_start, program.symbols["code_end"], 4):
+        d = decode(program.read_word(off))
+        if d is not None and d.mnemonic == "bc" and d.operands[0] == 16:
+            return int((off - loop_start) // 4 + 1)
+    raise AssertionError("no bdnz")
