@@ -216,7 +216,7 @@ def _drmem_v1(data: bytes, lmb_size: int) -> list[Lmb]:
 
 
 def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
-    out: list[Region] = []
+    out: list[Lmb] = []
     for e in _entries(data, "ibm,dynamic-memory-v2"):
         base = _field(e, DRMEM_V2, "base")
         flags = LmbFlags(_field(e, DRMEM_V2, "flags"))
@@ -228,7 +228,7 @@ def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
 
 def _firmware_regions(root: Node) -> list[Region]:
     """RTAS, OPAL, TCE tables and reserved-ranges: never touched, never dumped away."""
-    out = []
+    out: list[Region] = []
     rtas_base = prop_int(root, "/rtas", "linux,rtas-base")
     rtas_size = prop_int(root, "/rtas", "rtas-size")
     if rtas_base is not None and rtas_size:

@@ -112,7 +112,7 @@ def test_device_tree_through_libfdt(tmp_path: Path, kernel: Path, initrd: Path) 
     for stale in ("linux,kernel-end", "linux,crashkernel-base", "name"):
         assert fdt.getprop(chosen, stale, libfdt.QUIET_NOTFOUND) == -libfdt.NOTFOUND
     fdt.getprop(chosen, "linux,booted-from-kexec")
-    rsv = [fdt.get_mem_rsv(i)[1:] for i in range(fdt.num_mem_rsv())]
+    rsv = [tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())]
     assert (seg.mem.start, fdt.totalsize()) in rsv  # the blob reserves itself
     assert (start, end - start) in rsv
 

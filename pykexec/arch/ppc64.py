@@ -13,7 +13,6 @@ initrd bottom-up, the device tree top-down.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass, field, replace
 
 from pykexec.crash.kdump import (
@@ -37,12 +36,13 @@ from pykexec.layout import (
     KexecFlags,
     KexecImage,
     Placer,
-    Segment,
     SegmentKind,
 )
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range
-from pykexec.purgatory.ppc64 import PurgatoryParams, render_purgatory
+from pykexec.purgatory.asm import Endian as PurgatoryEndian
+from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
+from pykexec.purgatory.ppc64 import render as render_purgatory
 
 COMMAND_LINE_SIZE = 2048  # arch/powerpc/include/uapi/asm/setup.h (since 2016: 2048)
 KERNEL_ALIGN = 0x10000
@@ -188,10 +188,12 @@ def plan(inp: PlanInput) -> Plan:
     )
 
     pparams = PurgatoryParams(
-        head=kernel.head(),
-        run_at_load=run_at_load,
-        kernel=ksec.mem.start,
+        endian=PurgatoryEndian(inp.purgatory_endian),
         kernel_big_endian=kernel.endian == "big",
+        kernel=ksec.mem.start,
+        dt_offset=0,
+        kernel_head=kernel.head(),
+        run_at_load=run_at_load,
         debug=inp.debug and m.hvterm_console,
         skip_checks=inp.skip_checks,
         panic_kernel=inp.crash,
@@ -200,7 +202,7 @@ def plan(inp: PlanInput) -> Plan:
         opal_entry=m.opal_entry,
     )
     # The purgatory's size does not depend on its values: render once to size it.
-    psec_range = placer.take(len(render_purgatory(pparams, inp.purgatory_endian, base=0)))
+    psec_range = placer.take(len(render_purgatory(pparams)))
 
     reserved = [r.range for r in m.firmware]
     if crash is not None:
@@ -215,16 +217,16 @@ def plan(inp: PlanInput) -> Plan:
     dsec = placer.put(SegmentKind.DEVICE_TREE, blob, dt_hole, note="flattened device tree")
 
     hashed = [s for s in placer.segments if s.bufsz]
-    digest = _digest(hashed)
+    digest = region_digest(bytes(s.buf) for s in hashed)
     if inp.corrupt_digest:
         digest = bytes(b ^ 0xFF for b in digest)
     pparams = replace(
         pparams,
         dt_offset=dsec.mem.start,
-        regions=tuple((s.mem.start, s.bufsz) for s in hashed),
-        digest=digest,
+        sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),
+        sha256_digest=digest,
     )
-    pbytes = render_purgatory(pparams, inp.purgatory_endian, base=psec_range.start)
+    pbytes = render_purgatory(pparams)
     placer.free = placer.free.union([psec_range])
     psec = placer.put(SegmentKind.PURGATORY, pbytes, psec_range, note="purgatory")
     flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
@@ -265,13 +267,6 @@ def _tree_for(
 
 def _round(size: int) -> int:
     return -(-size // 0x10000) * 0x10000
-
-
-def _digest(segments: list[Segment]) -> bytes:
-    h = hashlib.sha256()
-    for s in segments:
-        h.update(s.buf)
-    return h.digest()
 
 
 def default_old_root(tree: Node | None) -> str | None:

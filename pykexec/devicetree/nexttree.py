@@ -33,7 +33,8 @@ STALE_CHOSEN = (
 STALE_EVERYWHERE = ("name", "linux,pci-domain")
 # Room left in the blob for the next kernel's own edits (kexec-tools adds 4 KiB too).
 DT_PAD = 0x1000
-RESERVE_SELF_PLACEHOLDER = Range(0, 0)
+# The blob reserves itself; until it is placed, an entry of the same (fixed) size.
+RESERVE_SELF_PLACEHOLDER = Range(0, 1)
 
 
 def _chosen(root: Node) -> Node:
