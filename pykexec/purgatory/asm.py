@@ -574,6 +574,7 @@ class Program:
     symbols: Mapping[str, int]
     slots: Mapping[str, Slot]
     instructions: frozenset[int] = field(default_factory=frozenset)
+    notes: Mapping[int, str] = field(default_factory=dict)  # offset -> label an operand names
 
     def slot(self, name: str) -> Slot:
         try:
@@ -625,7 +626,10 @@ class Program:
             if off in self.instructions:
                 word = self.read_word(off, buf)
                 text = disassemble(word, off, raw=raw)
-                lines.append(f"{off:6x}:  {word:08x}  {text}{self._target_note(word, off)}")
+                note = self._target_note(word, off) or (
+                    f"  <{self.notes[off]}>" if off in self.notes else ""
+                )
+                lines.append(f"{off:6x}:  {word:08x}  {text}{note}")
                 off += 4
                 continue
             nxt = min([o for o in (*labels, *self.instructions) if o > off] + [len(buf)])
@@ -762,8 +766,9 @@ class Assembler:
             except AssemblyError as err:
                 raise AssemblyError(f"at offset {p.offset:#x}: {err}") from None
             struct.pack_into(fmt, buf, p.offset, word)
+        notes = {p.offset: v.label for p in self._pending for v in p.operands if isinstance(v, Ref)}
         return Program(self.endian, bytes(buf), dict(self._labels), dict(self._slots),
-                       frozenset(p.offset for p in self._pending))  # fmt: skip
+                       frozenset(p.offset for p in self._pending), notes)  # fmt: skip
 
     # ---- base instructions (one line each; operand order as in assembly) ---------------------
     def addi(self, rt: int, ra: int, si: Operand) -> None:
