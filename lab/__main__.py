@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from lab import assets
 from lab.errors import LabError
 from lab.paths import cache
-from lab.runner import RunOptions, run
+from lab.runner import RunOptions, StepEcho, run
 from lab.scenarios import SCENARIOS, Loader, Scenario, shell_scenario
 
 
@@ -77,7 +77,8 @@ def _main(args: argparse.Namespace) -> int:
         _scenario(args), timeout=args.timeout, extra_cmdline=tuple(args.append),
         compress=args.gzip,
     )  # fmt: skip
-    report = run(layout, options)
+    sink = StepEcho("cmd") if args.command == "shell-cmd" else None
+    report = run(layout, options, sink)
     print(report.format())
     return 0 if report.passed else 1
 

@@ -89,15 +89,18 @@ def parse_marker(line: ConsoleLine) -> Event | None:
 
 
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
+    """The first kernel's words after console=hvc0 panic=-1.
+
+    Random values are only passed to scenarios whose script uses them, so a
+    snapshot's /proc/cmdline is the same at every capture.
+    """
     s = options.scenario
-    words = [
-        f"lab.scenario={s.name}",
-        f"lab.stage={Stage.FIRST}",
-        f"lab.cpus={s.cpus}",
-        f"lab.marker={marker}",
-        f"lab.nonce={nonce}",
-        f"lab.fill={s.fill_mib}",
-    ]
+    script = render(s)
+    words = [f"lab.scenario={s.name}", f"lab.stage={Stage.FIRST}", f"lab.cpus={s.cpus}"]
+    if "$LAB_marker" in script:
+        words.append(f"lab.marker={marker}")
+    if "$LAB_nonce" in script:
+        words += [f"lab.nonce={nonce}", f"lab.fill={s.fill_mib}"]
     if s.crashkernel:
         words.append(f"crashkernel={s.crashkernel}")
     return (*words, *options.extra_cmdline)
@@ -199,6 +202,23 @@ def _watch(guest: Guest, judge: _Judge, deadline: float, sink: LineSink | None) 
         ev = parse_marker(line)
         if ev is not None:
             judge.feed(ev)
+
+
+class StepEcho:
+    """A line sink that prints the console lines a step printed (for shell-cmd)."""
+
+    def __init__(self, step: str) -> None:
+        self.step = step
+        self.inside = False
+
+    def __call__(self, line: ConsoleLine) -> None:
+        ev = parse_marker(line)
+        if ev is not None and ev.kind is Marker.BEGIN and ev.text == self.step:
+            self.inside = True
+        elif ev is not None and ev.kind is Marker.END and ev.text.startswith(f"{self.step} "):
+            self.inside = False
+        elif self.inside:
+            print(line.text, flush=True)
 
 
 def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) -> Report:
