@@ -26,14 +26,18 @@ if TYPE_CHECKING:
 
 
 def read_file(path: Path, what: str) -> bytes | memoryview:
-    """The file's bytes, mapped rather than copied where possible."""
+    """The file's bytes, mapped rather than copied where possible.
+
+    The mapping is private and writable (ACCESS_COPY) so that ctypes can hand its
+    address to the kernel without a copy; nothing ever writes to it.
+    """
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
             if size == 0:
                 raise ImageError(f"{what} {path} is empty")
             try:
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ))
+                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
             except (OSError, ValueError):
                 return f.read()
     except FileNotFoundError:
@@ -145,7 +149,7 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan:
         flags |= KexecFlags.DEBUG
     syscalls.kexec_load(
         image.entry,
-        [syscalls.RawSegment(bytes(s.buf), s.mem.start, s.mem.size) for s in image.segments],
+        [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments],
         flags,
     )
     return result

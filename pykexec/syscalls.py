@@ -48,9 +48,23 @@ class KexecSegmentStruct(ctypes.Structure):
 
 @dataclass(frozen=True)
 class RawSegment:
-    buf: bytes
+    buf: bytes | memoryview
     mem: int
     memsz: int
+
+
+def _address_of(buf: bytes | memoryview) -> tuple[int, object]:
+    """The address of a buffer's bytes and the object that keeps them alive, without a
+    copy for ``bytes`` and writable buffers (private mmaps); read-only views are copied."""
+    if isinstance(buf, bytes):
+        pointer = ctypes.c_char_p(buf)
+        return ctypes.cast(pointer, ctypes.c_void_p).value or 0, pointer
+    view = memoryview(buf)
+    if not view.nbytes:
+        return 0, view
+    array_type = ctypes.c_char * view.nbytes
+    array = array_type.from_buffer_copy(view) if view.readonly else array_type.from_buffer(view)
+    return ctypes.addressof(array), array
 
 
 _libc: ctypes.CDLL | None = None
@@ -124,10 +138,10 @@ def _fail(call: str, *, file_load: bool = False) -> SyscallError:
 def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
     """kexec_load(2); with no segments, unloads the image of that kind."""
     array = (KexecSegmentStruct * max(len(segments), 1))()
-    buffers = [ctypes.create_string_buffer(s.buf, len(s.buf)) for s in segments]
-    for slot, seg, buf in zip(array, segments, buffers, strict=False):
-        slot.buf = ctypes.cast(buf, ctypes.c_void_p).value
-        slot.bufsz = len(seg.buf)
+    buffers = [_address_of(s.buf) for s in segments]
+    for slot, seg, (address, _) in zip(array, segments, buffers, strict=False):
+        slot.buf = address
+        slot.bufsz = memoryview(seg.buf).nbytes
         slot.mem = seg.mem
         slot.memsz = seg.memsz
     call = f"kexec_load(entry={entry:#x}, nr_segments={len(segments)}, flags={flags:#x})"

@@ -217,7 +217,7 @@ def plan(inp: PlanInput) -> Plan:
     dsec = placer.put(SegmentKind.DEVICE_TREE, blob, dt_hole, note="flattened device tree")
 
     hashed = [s for s in placer.segments if s.bufsz]
-    digest = region_digest(bytes(s.buf) for s in hashed)
+    digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
     if inp.corrupt_digest:
         digest = bytes(b ^ 0xFF for b in digest)
     pparams = replace(

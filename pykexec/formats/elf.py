@@ -140,13 +140,13 @@ class KernelImage:
             return self.entry - first.p_paddr
         return 0
 
-    def image(self) -> bytes:
+    def image(self) -> bytes | memoryview:
         """The loaded bytes (file contents of every PT_LOAD at its place, gaps zeroed),
         up to the end of the last file-backed byte; the rest of ``memsz`` is zero."""
         base = self.base_paddr
         if len(self.loads) == 1:
             p = self.loads[0]
-            return bytes(self.data[p.p_offset : p.p_offset + p.p_filesz])
+            return memoryview(self.data)[p.p_offset : p.p_offset + p.p_filesz]
         out = bytearray(self.filesz)
         for p in self.loads:
             start = p.p_paddr - base
