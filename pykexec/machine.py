@@ -239,6 +239,16 @@ def _firmware_regions(root: Node) -> list[Region]:
         out.append(Region("opal", Range.sized(opal_base, opal_size)))
     for r in decode_reg(root.props.get("reserved-ranges", b""), 2, 2):
         out.append(Region("reserved-ranges", r))
+    reserved_memory = child(root, "reserved-memory")
+    if reserved_memory is not None:
+        # DTSpec 3.5: static reservations (OPAL's hostboot images on powernv, ...).
+        ac = reserved_memory.props.get("#address-cells")
+        sc = reserved_memory.props.get("#size-cells")
+        for node in reserved_memory.children:
+            for r in decode_reg(
+                node.props.get("reg", b""), be(ac) if ac else 2, be(sc) if sc else 2
+            ):
+                out.append(Region(f"reserved-memory {node.name}", r))
     for node in root.children:
         tce_base, tce_size = node.props.get("linux,tce-base"), node.props.get("linux,tce-size")
         if node.name.startswith("pci") and tce_base and tce_size:

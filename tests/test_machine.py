@@ -62,11 +62,19 @@ def test_multiple_reg_tuples_and_powernv() -> None:
         )
     )
     tree.props["reserved-ranges"] = u64(0x31000000) + u64(0x100000)
+    tree.children.append(
+        Node(
+            "reserved-memory",
+            {"#address-cells": b"\0\0\0\2", "#size-cells": b"\0\0\0\2"},
+            [Node("ibm,hbrt-code-image@3ff00000", {"reg": u64(0x3FF00000) + u64(0x100000)})],
+        )
+    )
     m = describe(tree)
     assert m.platform == Platform.POWERNV
     assert Range(4 * GiB, 5 * GiB) in m.ram.ranges
     assert m.opal_base == 0x30000000 and m.opal_entry == 0x30000100
     assert {r.name for r in m.firmware} >= {"opal", "reserved-ranges"}
+    assert Range(0x3FF00000, 0x40000000) in [r.range for r in m.firmware]
     assert m.crash is None
 
 
