@@ -20,6 +20,7 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import os
 import py_compile
 import shutil
 import tempfile
@@ -159,7 +160,7 @@ def base_archive(layout: CacheLayout) -> Path:
     if not path.exists():
         for old in layout.initramfs.glob("base-*.cpio"):
             old.unlink()
-        partial = path.with_suffix(".partial")
+        partial = path.with_suffix(f".partial-{os.getpid()}")
         _write_base(layout, partial)
         partial.rename(path)
     return path
@@ -204,7 +205,10 @@ class BootImages:
     next_initrd: Path
 
     def sizes(self) -> dict[str, int]:
-        return {"initrd": self.initrd.stat().st_size, "next": self.next_initrd.stat().st_size}
+        return {
+            "initramfs (first kernel)": self.initrd.stat().st_size,
+            "initramfs (next kernel)": self.next_initrd.stat().st_size,
+        }
 
 
 def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:

@@ -9,8 +9,10 @@ scenario's last stage and the host-chosen marker echoed back.
 
 from __future__ import annotations
 
+import os
 import re
 import secrets
+import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -192,9 +194,12 @@ def _watch(guest: Guest, judge: _Judge, deadline: float, sink: LineSink | None) 
         try:
             line = guest.next_line(wait)
         except TimeoutError:
-            raise GuestTimeout(
-                f"no marker for {wait:.0f} s after stage {judge.stage}'s last event"
-            ) from None
+            where = f"stage {judge.stage}" if judge.stage else "boot (before userspace)"
+            if wait < judge.timeout:
+                raise GuestTimeout(
+                    f"overall --timeout of {deadline:.0f} s hit in {where}"
+                ) from None
+            raise GuestTimeout(f"no marker for {wait:.0f} s in {where}") from None
         if line is None:
             raise GuestFailure(f"QEMU exited (code {guest.exit_code()}) in stage {judge.stage}")
         if sink is not None:
@@ -228,14 +233,29 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
     """
     s = options.scenario
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
-    run_dir = layout.root / "run" / s.name
+    run_dir = layout.root / "run" / f"{s.name}-{os.getpid()}"
+    try:
+        return _run_in(layout, options, sink, run_dir, marker, nonce)
+    finally:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def _run_in(
+    layout: CacheLayout,
+    options: RunOptions,
+    sink: LineSink | None,
+    run_dir: Path,
+    marker: str,
+    nonce: str,
+) -> Report:
+    s = options.scenario
     images = build(layout, run_dir, [GuestFile("lab/scenario.sh", render(s).encode())],
                    compress=options.compress)  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
         kernel_version=layout.kernel_version(),
-        log=layout.logs / f"{s.name}-{stamp}.log",
+        log=layout.logs / f"{s.name}-{s.cpus}cpu-{stamp}-{os.getpid()}.log",
         initrd_bytes=images.sizes(),
     )
     config = MachineConfig(
