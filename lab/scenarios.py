@@ -11,8 +11,11 @@ markers; ``$KEXEC`` names the loader and ``$LAB_<key>`` holds every
 from __future__ import annotations
 
 import dataclasses
+import re
 from dataclasses import dataclass
 from enum import StrEnum
+
+_SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class Loader(StrEnum):
@@ -39,6 +42,10 @@ class Step:
     timeout: float = 60.0
     fatal: bool = False
     leaves: bool = False  # hands over to another kernel (kexec -e, sysrq crash)
+
+    def __post_init__(self) -> None:
+        if not _SH_NAME.fullmatch(self.name):
+            raise ValueError(f"step name {self.name!r} must be a shell identifier")
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,10 @@ import pytest
 from lab.capture import _Collector, guest_script, unpack
 from lab.cpio import NEWC_FIELDS, NEWC_MAGIC, NewcWriter
 from lab.elfdeps import needed_sonames
+from lab.initramfs import GuestFile, overlay_archive
 from lab.paths import GUEST_DIR
 from lab.runner import Report, RunOptions, _Judge, kernel_cmdline, parse_marker
-from lab.scenarios import SCENARIOS, Loader, Stage, render, shell_scenario
+from lab.scenarios import SCENARIOS, Loader, Stage, Step, render, shell_scenario
 from lab.vm import ConsoleLine, MachineConfig
 
 
@@ -227,6 +228,23 @@ def test_vmcore_check_finds_nonce_across_chunks(
 def test_needed_sonames_of_a_host_binary() -> None:
     assert "libc.so.6" in needed_sonames(Path("/bin/sh").resolve())
     assert needed_sonames(Path(__file__)) == []
+
+
+def test_overlay_carries_init_scenario_and_pykexec() -> None:
+    data = overlay_archive([GuestFile("lab/scenario.sh", b"KEXEC=kexec\n")], with_pyc=False)
+    entries = {name: (mode, body) for name, mode, body in _parse_newc(data)}
+    assert entries["init"][1].startswith(b"#!/bin/sh")
+    assert entries["lab/scenario.sh"][1] == b"KEXEC=kexec\n"
+    assert "lab/fill.py" in entries and "lab/vmcore_check.py" in entries
+    assert "opt/pykexec/pykexec/__init__.py" in entries
+    assert not any("__pycache__" in name for name in entries)
+    mode, wrapper = entries["usr/sbin/pykexec"]
+    assert mode & 0o111 and b"PYTHONPATH=/opt/pykexec exec python3 -m pykexec" in wrapper
+
+
+def test_step_names_are_shell_identifiers() -> None:
+    with pytest.raises(ValueError, match="shell identifier"):
+        Step("cat-vmcore", "true")
 
 
 def test_shell_scenario_is_one_step() -> None:
