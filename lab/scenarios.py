@@ -77,6 +77,7 @@ CRASH_CMDLINE = f"{NEXT_CMDLINE} irqpoll nr_cpus=1 reset_devices"
 _KEXEC_STAGE1 = (
     Step(
         "load",
+        'lab_result loader "$(command -v "$KEXEC")"\n'
         "$KEXEC -l /boot/vmlinux --initrd=/boot/initrd.img "
         f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"\n'
         'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
@@ -98,6 +99,7 @@ _KEXEC_STAGE2 = (
 _KDUMP_STAGE1 = (
     Step(
         "load",
+        'lab_result loader "$(command -v "$KEXEC")"\n'
         "$KEXEC -p /boot/vmlinux --initrd=/boot/initrd.img "
         f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"\n'
         'rc=$?\nlab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\n'

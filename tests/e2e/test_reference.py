@@ -18,6 +18,7 @@ def test_reference_kexec(lab_cache: CacheLayout, cpus: int) -> None:
     print(report.format())
     assert report.passed, report.format()
     assert report.results["nproc"] == str(cpus)
+    assert report.results["loader"] == "/usr/sbin/kexec"
 
 
 def test_reference_kdump(lab_cache: CacheLayout) -> None:
@@ -25,3 +26,4 @@ def test_reference_kdump(lab_cache: CacheLayout) -> None:
     print(report.format())
     assert report.passed, report.format()
     assert report.results["vmcore_elf"] == "ok"
+    assert report.results["loader"] == "/usr/sbin/kexec"
