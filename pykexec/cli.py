@@ -1,280 +1,368 @@
 """kexec-tools' command line, for ppc64; the only place errors become exit codes.
 
-The option table below is declared once, as data; parsing turns it into a
-frozen :class:`~pykexec.options.LoadOptions` plus an action, and the action
-calls :mod:`pykexec.loader`.  Imports are deferred so that each command loads
-only what it needs.
+The option table :data:`OPTIONS` is declared once, as data: it drives parsing
+(GNU getopt, as kexec-tools' getopt_long: ``--opt=value`` and ``--opt value``,
+unique prefixes, the kernel path anywhere), ``--help``, and the README's
+option table (a test keeps them in step).  Parsing yields a frozen
+:class:`Command`; flags are not order-dependent, unlike kexec-tools, where
+``-d -p`` loses the debug flag.  Imports are deferred so that each command
+loads only what it needs.
 """
 
 from __future__ import annotations
 
-import argparse
-import json
+import getopt
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from pykexec.errors import KexecError, UsageError
-from pykexec.options import LoadOptions
+from pykexec.options import LoadOptions, SyscallChoice
 
 PROG = "pykexec"
 
 
-def parse_size(text: str) -> int:
+@dataclass(frozen=True)
+class Option:
+    """One kexec-tools option: its spellings, its argument, what pykexec does with it."""
+
+    names: tuple[str, ...]  # "-l", "--load", ...
+    key: str
+    help: str
+    arg: str = ""  # metavar when the option takes a value
+    status: str = "supported"  # or "ignored", or "refused: why"
+
+
+OPTIONS: tuple[Option, ...] = (
+    Option(("-h", "--help"), "help", "print this help and exit"),
+    Option(("-v", "--version"), "version", "print the version and exit"),
+    Option(("-l", "--load"), "load", "load KERNEL, to be started with -e"),
+    Option(("-p", "--load-panic"), "panic", "load KERNEL as the crash (kdump) kernel"),
+    Option(("-e", "--exec"), "exec", "start the loaded kernel now"),
+    Option(("-f", "--force"), "force", "load KERNEL (if given) and start it now, no shutdown"),
+    Option(("-u", "--unload"), "unload", "unload the kernel (with -p: the crash kernel)"),
+    Option(
+        ("-S", "--status"),
+        "status",
+        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0",
+    ),
+    Option(("-x", "--no-ifdown"), "no_ifdown", "with -e: do not take network interfaces down"),
+    Option(("-y", "--no-sync"), "no_sync", "with -e: do not sync file systems"),
+    Option(("-d", "--debug"), "debug", "print the plan; the purgatory prints progress"),
+    Option(("-i", "--no-checks"), "no_checks", "the purgatory skips its SHA-256 check"),
+    Option(("-t", "--type"), "type", "image type: only elf-ppc64 exists on ppc64", "TYPE"),
+    Option(("-s", "--kexec-file-syscall"), "syscall_file", "use kexec_file_load only"),
+    Option(("-c", "--kexec-syscall"), "syscall_load", "use kexec_load only"),
+    Option(
+        ("-a", "--kexec-syscall-auto"),
+        "syscall_auto",
+        "kexec_file_load, falling back to kexec_load on ENOSYS, EINVAL, ENOEXEC, "
+        "ENOTSUP (the default)",
+    ),
+    Option(
+        ("--command-line", "--append"), "command_line", "command line for the new kernel", "STRING"
+    ),
+    Option(
+        ("--reuse-cmdline",),
+        "reuse_cmdline",
+        "start from the running kernel's command line (less BOOT_IMAGE=, and crashkernel= for -p)",
+    ),
+    Option(("--initrd", "--ramdisk"), "initrd", "initial ramdisk for the new kernel", "FILE"),
+    Option(("--dtb", "--devicetreeblob"), "dtb", "use this device tree blob (not with -s)", "FILE"),
+    Option(
+        ("--reuseinitrd",),
+        "reuseinitrd",
+        "keep the running kernel's initrd (needs retain_initrd on its command line)",
+    ),
+    Option(
+        ("--dt-no-old-root",),
+        "dt_no_old_root",
+        "do not copy root= from the running kernel's bootargs",
+    ),
+    Option(("--mem-min",), "mem_min", "lowest address a segment may use", "ADDR"),
+    Option(("--mem-max",), "mem_max", "highest address a segment may use", "ADDR"),
+    Option(
+        ("--args-linux",), "args_linux", "accepted for compatibility; no effect", status="ignored"
+    ),
+    Option(
+        ("--elf64-core-headers",),
+        "elf64_core_headers",
+        "ELF64 core headers (always the case on ppc64)",
+        status="ignored",
+    ),
+    Option(
+        ("--hotplug",),
+        "hotplug",
+        "with -p: let the kernel update the crash kernel's tree and core header on "
+        "CPU and memory hotplug",
+    ),
+    Option(
+        ("--print-ckr-size",),
+        "print_ckr_size",
+        "print the size of the crash kernel reservation and exit",
+    ),
+    Option(("--no-cma",), "no_cma", "with -s: do not use CMA memory for the image"),
+    Option(("--force-dtb",), "force_dtb", "with -s: ask the kernel to pass a device tree"),
+    Option(
+        ("--load-preserve-context",),
+        "preserve_context",
+        "",
+        status="refused: ppc64 kernels have no preserve-context kexec",
+    ),
+    Option(
+        ("--load-jump-back-helper",),
+        "jump_back",
+        "",
+        status="refused: ppc64 kernels have no preserve-context kexec",
+    ),
+    Option(
+        ("--entry",),
+        "entry",
+        "",
+        "ADDR",
+        status="refused: only with --load-preserve-context, which ppc64 lacks",
+    ),
+    Option(("--load-live-update",), "live_update", "", status="refused: Xen only"),
+    Option(("--exec-live-update",), "exec_live_update", "", status="refused: Xen only"),
+    Option(("--dry-run",), "dry_run", "pykexec: plan the load and print it, do not load"),
+    Option(("--json",), "json", "pykexec: with --dry-run, print the plan as JSON"),
+    Option(("--sysroot",), "sysroot", "pykexec: read /proc and /sys under DIR (a snapshot)", "DIR"),
+    Option(
+        ("--test-corrupt-digest",),
+        "corrupt_digest",
+        "pykexec, tests only: store a wrong digest so the purgatory must stop",
+    ),
+)
+BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
+ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size")
+
+
+def parse_address(text: str, what: str) -> int:
     """An address or size as kexec-tools reads them: decimal or 0x-prefixed, K/M/G suffix."""
     text = text.strip()
     scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
-    if scale != 1:
-        text = text[:-1]
     try:
-        return int(text, 0) * scale
+        return int(text[:-1] if scale != 1 else text, 0) * scale
     except ValueError:
-        raise argparse.ArgumentTypeError(f"not an address: {text!r}") from None
-
-
-# (flags, argparse keyword arguments): the kexec-tools options pykexec understands.
-OPTIONS: tuple[tuple[tuple[str, ...], dict[str, Any]], ...] = (
-    (
-        ("-l", "--load"),
-        {
-            "dest": "action",
-            "action": "append_const",
-            "const": "load",
-            "help": "load the kernel, to be started with -e",
-        },
-    ),
-    (
-        ("-p", "--load-panic"),
-        {
-            "dest": "crash",
-            "action": "store_true",
-            "help": "load the kernel as the crash (kdump) kernel",
-        },
-    ),
-    (
-        ("-e", "--exec"),
-        {
-            "dest": "action",
-            "action": "append_const",
-            "const": "exec",
-            "help": "start the loaded kernel now",
-        },
-    ),
-    (
-        ("-u", "--unload"),
-        {
-            "dest": "action",
-            "action": "append_const",
-            "const": "unload",
-            "help": "unload the kernel (with -p: the crash kernel)",
-        },
-    ),
-    (
-        ("-S", "--status"),
-        {
-            "dest": "action",
-            "action": "append_const",
-            "const": "status",
-            "help": "exit 1 if a crash kernel (with -l: a kernel) is loaded",
-        },
-    ),
-    (
-        ("-d", "--debug"),
-        {"action": "store_true", "help": "print the plan; the purgatory prints progress"},
-    ),
-    (
-        ("--command-line", "--append"),
-        {"dest": "command_line", "metavar": "STRING", "help": "command line for the new kernel"},
-    ),
-    (
-        ("--reuse-cmdline",),
-        {"action": "store_true", "help": "start from the running kernel's command line"},
-    ),
-    (
-        ("--initrd", "--ramdisk"),
-        {"dest": "initrd", "metavar": "FILE", "help": "initial ramdisk for the new kernel"},
-    ),
-    (
-        ("--dtb", "--devicetreeblob"),
-        {"dest": "dtb", "metavar": "FILE", "help": "use this device tree blob"},
-    ),
-    (
-        ("--mem-min",),
-        {
-            "type": parse_size,
-            "default": 0,
-            "metavar": "ADDR",
-            "help": "lowest address a segment may use",
-        },
-    ),
-    (
-        ("--mem-max",),
-        {
-            "type": parse_size,
-            "default": None,
-            "metavar": "ADDR",
-            "help": "highest address a segment may use",
-        },
-    ),
-    (
-        ("--dt-no-old-root",),
-        {"action": "store_true", "help": "do not copy root= from the old device tree"},
-    ),
-    (
-        ("-i", "--no-checks"),
-        {
-            "dest": "no_checks",
-            "action": "store_true",
-            "help": "the purgatory skips its SHA-256 check",
-        },
-    ),
-    (
-        ("--dry-run",),
-        {"action": "store_true", "help": "plan the load and print it, without loading"},
-    ),
-    (("--json",), {"action": "store_true", "help": "with --dry-run: print the plan as JSON"}),
-    (
-        ("--sysroot",),
-        {
-            "type": Path,
-            "default": Path("/"),
-            "metavar": "DIR",
-            "help": "read /proc and /sys under DIR (a captured snapshot)",
-        },
-    ),
-    (("--test-corrupt-digest",), {"action": "store_true", "help": argparse.SUPPRESS}),
-)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=PROG,
-        description="Load and start a new ppc64 kernel (kexec), or load a crash kernel "
-        "(kdump). Accepts kexec-tools' options.",
-        epilog="subcommand: pykexec inspect IMAGE [--json]",
-    )
-    for flags, kwargs in OPTIONS:
-        parser.add_argument(*flags, **kwargs)
-    parser.add_argument("kernel", nargs="?", type=Path, help="the kernel image (vmlinux)")
-    parser.add_argument(
-        "-v", "--version", action="version", version=f"{PROG} {__import__('pykexec').__version__}"
-    )
-    return parser
+        raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)") from None
 
 
 @dataclass(frozen=True)
 class Command:
-    action: str
-    options: LoadOptions | None
-    args: argparse.Namespace
+    """What the command line asks for: an action, and for loads the options."""
+
+    action: str  # load, exec, load-exec, load-shutdown, unload, status, print-ckr-size, ...
+    options: LoadOptions | None = None
+    crash: bool = False
+    status_of_exec_kernel: bool = False
+    dry_run: bool = False
+    json: bool = False
+    no_sync: bool = False
+    no_ifdown: bool = False
+    sysroot: Path = Path("/")
+    flags: frozenset[str] = field(default_factory=frozenset)
+
+
+def _getopt_spec() -> tuple[str, list[str]]:
+    short, long = "", []
+    for opt in OPTIONS:
+        for name in opt.names:
+            if name.startswith("--"):
+                long.append(name[2:] + ("=" if opt.arg else ""))
+            else:
+                short += name[1] + (":" if opt.arg else "")
+    return short, long
+
+
+def _refuse(seen: dict[str, str]) -> None:
+    for key in seen:
+        opt = next(o for o in OPTIONS if o.key == key)
+        if opt.status.startswith("refused"):
+            raise UsageError(f"{opt.names[0]} is not supported: {opt.status[9:]}")
+
+
+def _syscall(seen: dict[str, str]) -> SyscallChoice:
+    chosen = {k for k in ("syscall_file", "syscall_load", "syscall_auto") if k in seen}
+    if len(chosen) > 1:
+        raise UsageError("choose one of -s, -c and -a")
+    return {
+        "syscall_file": SyscallChoice.FILE,
+        "syscall_load": SyscallChoice.LOAD,
+    }.get(chosen.pop() if chosen else "", SyscallChoice.AUTO)
+
+
+def _action(seen: dict[str, str], kernel: str | None) -> str:
+    asked = [a for a in ACTIONS if a in seen]
+    if "print_ckr_size" in asked:
+        return "print-ckr-size"
+    if "status" in asked:
+        return "status"
+    if "unload" in asked:
+        return "unload"
+    loads = {"load", "panic"} & set(asked)
+    if "exec" in asked and loads:
+        raise UsageError(
+            "-e starts the kernel already loaded; load with -l first, or "
+            "use -f KERNEL to load and start at once"
+        )
+    if "force" in asked:
+        return "load-exec" if kernel else "exec"
+    if "exec" in asked:
+        return "exec"
+    if loads:
+        return "load"
+    if kernel:
+        return "load-shutdown"
+    raise UsageError("nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)")
 
 
 def parse(argv: Sequence[str]) -> Command:
-    parser = build_parser()
-    args = parser.parse_args(list(argv))
-    actions = set(args.action or [])
-    status_of_load = False
-    if "status" in actions and actions - {"status"} == {"load"}:
-        # kexec-tools: -S reports the crash kernel; -l -S the kernel loaded for -e.
-        actions, status_of_load = {"status"}, True
-    args.status_of_load = status_of_load
-    if len(actions) > 1:
-        raise UsageError(f"choose one of -l, -e, -u, -S (got {', '.join(sorted(actions))})")
-    action = actions.pop() if actions else ("load" if args.crash else "")
-    if not action:
-        if args.kernel is None:
-            raise UsageError(
-                "nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see pykexec --help)"
-            )
-        action = "load"
+    """The command line as a :class:`Command`; raises :class:`UsageError`."""
+    short, long = _getopt_spec()
+    try:
+        pairs, rest = getopt.gnu_getopt(list(argv), short, long)
+    except getopt.GetoptError as err:
+        raise UsageError(f"{err.msg} (see {PROG} --help)") from None
+    seen: dict[str, str] = {}
+    for name, value in pairs:
+        opt = BY_NAME[name] if name in BY_NAME else _by_prefix(name)
+        seen[opt.key] = value
+    if "help" in seen or "version" in seen:
+        return Command("help" if "help" in seen else "version")
+    _refuse(seen)
+    if len(rest) > 1:
+        raise UsageError(f"one kernel image at most, got {' '.join(rest)}")
+    kernel = rest[0] if rest else None
+    if "type" in seen and seen["type"] not in ("elf-ppc64", "elf64-ppc64"):
+        raise UsageError(f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only")
+    action = _action(seen, kernel)
+    crash = "panic" in seen
+    syscall = _syscall(seen)
     options = None
-    if action == "load":
-        if args.kernel is None:
-            raise UsageError("no kernel given: pykexec -l KERNEL [--initrd FILE] [--append STRING]")
+    if action.startswith("load"):
+        if kernel is None:
+            raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
+        if syscall is SyscallChoice.FILE and "dtb" in seen:
+            raise UsageError(
+                "--dtb cannot be used with -s: kexec_file_load builds the "
+                "device tree in the kernel (use -c)"
+            )
+        if syscall is SyscallChoice.FILE and "reuseinitrd" in seen:
+            raise UsageError(
+                "--reuseinitrd cannot be used with -s: kexec_file_load takes "
+                "the initrd as a file (use -c)"
+            )
+        if "reuseinitrd" in seen and "initrd" in seen:
+            raise UsageError("--reuseinitrd and --initrd exclude each other")
+        if "hotplug" in seen and not crash:
+            raise UsageError("--hotplug applies to crash kernels: use it with -p")
         options = LoadOptions(
-            kernel=args.kernel,
-            initrd=Path(args.initrd) if args.initrd else None,
-            command_line=args.command_line,
-            reuse_cmdline=args.reuse_cmdline,
-            dtb=Path(args.dtb) if args.dtb else None,
-            crash=args.crash,
-            mem_min=args.mem_min,
-            mem_max=args.mem_max,
-            debug=args.debug,
-            skip_checks=args.no_checks,
-            dt_no_old_root=args.dt_no_old_root,
-            corrupt_digest=args.test_corrupt_digest,
+            kernel=Path(kernel),
+            initrd=Path(seen["initrd"]) if "initrd" in seen else None,
+            command_line=seen.get("command_line"),
+            reuse_cmdline="reuse_cmdline" in seen,
+            dtb=Path(seen["dtb"]) if "dtb" in seen else None,
+            crash=crash,
+            mem_min=parse_address(seen["mem_min"], "--mem-min") if "mem_min" in seen else 0,
+            mem_max=parse_address(seen["mem_max"], "--mem-max") if "mem_max" in seen else None,
+            debug="debug" in seen,
+            skip_checks="no_checks" in seen,
+            dt_no_old_root="dt_no_old_root" in seen,
+            reuse_initrd="reuseinitrd" in seen,
+            hotplug="hotplug" in seen,
+            syscall=syscall,
+            no_cma="no_cma" in seen,
+            force_dtb="force_dtb" in seen,
+            corrupt_digest="corrupt_digest" in seen,
         )
-    return Command(action, options, args)
-
-
-def plan_table(plan: Any) -> str:
-    lines = [f"{'address':>18} {'end':>18} {'memsz':>10} {'bufsz':>10}  what"]
-    for s in plan.image.segments:
-        lines.append(
-            f"{s.mem.start:#18x} {s.mem.end:#18x} {s.mem.size:#10x} "
-            f"{s.bufsz:#10x}  {s.kind}: {s.note}"
-        )
-    lines.append(
-        f"entry {plan.image.entry:#x}, flags {int(plan.image.flags):#x}, "
-        f"run_at_load {plan.run_at_load:#x}"
+    return Command(
+        action=action,
+        options=options,
+        crash=crash,
+        status_of_exec_kernel="load" in seen,
+        dry_run="dry_run" in seen,
+        json="json" in seen,
+        no_sync="no_sync" in seen,
+        no_ifdown="no_ifdown" in seen,
+        sysroot=Path(seen.get("sysroot") or "/"),
+        flags=frozenset(seen),
     )
-    lines.append(f"command line: {plan.bootargs}")
-    lines += [f"note: {n}" for n in plan.notes]
+
+
+def _by_prefix(name: str) -> Option:
+    """getopt reports an abbreviated long option by its full name; this is a safeguard."""
+    matches = [o for o in OPTIONS if any(n.startswith(name) for n in o.names)]
+    if len(matches) != 1:
+        raise UsageError(f"option {name} is ambiguous or unknown")
+    return matches[0]
+
+
+def usage() -> str:
+    lines = [
+        f"usage: {PROG} [options] [KERNEL]",
+        "       pykexec inspect KERNEL [--json]",
+        "",
+        "Load and start a new ppc64 kernel (kexec), or load a crash kernel (kdump).",
+        "Accepts kexec-tools' options with the same meanings.",
+        "",
+    ]
+    for opt in OPTIONS:
+        if opt.key == "corrupt_digest":
+            continue
+        spell = ", ".join(
+            n + (f"={opt.arg}" if opt.arg and n.startswith("--") else "") for n in opt.names
+        )
+        what = opt.help if opt.status == "supported" else f"{opt.help} ({opt.status})".strip()
+        lines.append(f"  {spell:<38} {what.lstrip(' (').rstrip(')') if not opt.help else what}")
     return "\n".join(lines)
-
-
-def plan_json(plan: Any) -> str:
-    return json.dumps(
-        {
-            "entry": plan.image.entry,
-            "flags": int(plan.image.flags),
-            "run_at_load": plan.run_at_load,
-            "command_line": plan.bootargs,
-            "segments": [
-                {
-                    "kind": str(s.kind),
-                    "mem": s.mem.start,
-                    "memsz": s.mem.size,
-                    "bufsz": s.bufsz,
-                    "note": s.note,
-                }
-                for s in plan.image.segments
-            ],
-        },
-        indent=2,
-    )
 
 
 def run(cmd: Command) -> int:
     from pykexec import loader
+
+    if cmd.action == "help":
+        print(usage())
+        return 0
+    if cmd.action == "version":
+        from pykexec import __version__
+
+        print(f"{PROG} {__version__}")
+        return 0
     from pykexec.sysinfo import SystemView
 
-    view = SystemView(cmd.args.sysroot)
-    if cmd.action == "load":
-        assert cmd.options is not None
-        if cmd.args.dry_run:
-            plan = loader.plan_load(cmd.options, view)
-            print(plan_json(plan) if cmd.args.json else plan_table(plan))
-            return 0
-        plan = loader.load(cmd.options, view)
-        if cmd.args.debug:
-            print(plan_table(plan), file=sys.stderr)
-        return 0
-    if cmd.action == "unload":
-        loader.unload(crash=cmd.args.crash)
+    view = SystemView(cmd.sysroot)
+    if cmd.action == "print-ckr-size":
+        print(loader.crash_reservation_size(view))
         return 0
     if cmd.action == "status":
-        # kexec-tools: the exit code is the content of kexec_crash_loaded, or with -l
-        # (here: -S alone asks for the crash kernel) of kexec_loaded.
-        return int(loader.status(crash=not cmd.args.status_of_load, view=view))
+        # kexec-tools' k_status(): the exit code is the content of the sysfs file.
+        return int(loader.status(crash=not cmd.status_of_exec_kernel, view=view))
+    if cmd.action == "unload":
+        loader.unload(crash=cmd.crash, view=view)
+        return 0
     if cmd.action == "exec":
-        loader.execute(view)
+        loader.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
         return 1
-    raise UsageError(f"unknown action {cmd.action}")
+    assert cmd.options is not None
+    if cmd.dry_run:
+        from pykexec.report import plan_json, plan_text
+
+        plan = loader.plan_load(cmd.options, view)
+        print(plan_json(plan) if cmd.json else plan_text(plan))
+        return 0
+    result = loader.load(cmd.options, view)
+    if cmd.options.debug:
+        from pykexec.report import describe_result
+
+        print(describe_result(result), file=sys.stderr)
+    if cmd.action == "load-exec":
+        loader.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
+        return 1
+    if cmd.action == "load-shutdown":
+        loader.shutdown_reboot()
+    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -285,7 +373,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     # hardware: prefer it, as kexec-tools' own portable SHA-256 does. Must be set before
     # libcrypto is loaded (the first hashlib import); an explicit setting wins.
     os.environ.setdefault("OPENSSL_ppccap", "0")
-    debug = "-d" in argv or "--debug" in argv
     try:
         if argv[:1] == ["inspect"]:
             from pykexec.inspect import main as inspect_main
@@ -293,7 +380,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return inspect_main(argv[1:])
         return run(parse(argv))
     except KexecError as err:
-        if debug and os.environ.get("PYKEXEC_TRACEBACK"):
+        if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
         print(f"{PROG}: {err}", file=sys.stderr)
         return err.exit_code

@@ -8,6 +8,7 @@ subclasses; none exits.
 
 from __future__ import annotations
 
+import errno
 import mmap
 import os
 import sys
@@ -74,8 +75,6 @@ def plan_load(
     from pykexec.machine import describe
 
     view = view or SystemView()
-    if opts.reuse_initrd:
-        raise UsageError("--reuseinitrd is not supported yet by pykexec; pass --initrd")
     kernel = read_kernel(opts.kernel)
     tree = view.device_tree()
     machine = describe(tree)
@@ -106,6 +105,27 @@ def plan_load(
         old_root=old_root_param(tree),
         dt_no_old_root=opts.dt_no_old_root,
     )
+    reuse_initrd = None
+    if opts.reuse_initrd:
+        if not view.cmdline_has("retain_initrd"):
+            raise UsageError(
+                "--reuseinitrd needs the running kernel booted with retain_initrd "
+                "(otherwise its initrd memory has been freed)"
+            )
+        if machine.old_initrd is None:
+            raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
+        reuse_initrd = machine.old_initrd
+    hotplug_size, cpu_room = None, 0
+    if opts.hotplug:
+        from pykexec.arch.ppc64 import cpu_node_room
+
+        hotplug_size = view.crash_elfcorehdr_size()
+        if hotplug_size is None:
+            raise UsageError(
+                "--hotplug: this kernel has no crash hotplug support "
+                "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
+            )
+        cpu_room = cpu_node_room(tree, len(view.possible_cpus()))
     core_notes = []
     if opts.crash:
         from pykexec.formats.elfcore import CoreNote
@@ -133,40 +153,144 @@ def plan_load(
             corrupt_digest=opts.corrupt_digest,
             extra_reserved=extra,
             core_notes=tuple(core_notes),
+            reuse_initrd=reuse_initrd,
+            hotplug=opts.hotplug,
+            hotplug_elfcorehdr_size=hotplug_size,
+            hotplug_cpu_room=cpu_room,
         )
     )
 
 
-def load(opts: LoadOptions, view: SystemView | None = None) -> Plan:
-    """Plan and load a kernel for ``kexec -e`` (or, with ``opts.crash``, for a panic)."""
+# kexec-tools' do_kexec_file_load(): with -a, only these errors mean "try kexec_load".
+# 524 is the kernel-internal ENOTSUPP that ppc64 kexec_file_load returned for crash
+# images before Linux 5.9 (include/linux/errno.h).
+ENOTSUPP_KERNEL = 524
+FILE_LOAD_FALLBACK = frozenset(
+    {errno.ENOSYS, errno.EINVAL, errno.ENOEXEC, errno.ENOTSUP, ENOTSUPP_KERNEL}
+)
+
+
+def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
+    """Load a kernel for ``kexec -e`` (or, with ``opts.crash``, for a panic).
+
+    With ``opts.syscall`` FILE or AUTO, kexec_file_load is tried first (the kernel then
+    builds every segment and ``None`` is returned); AUTO falls back to a planned
+    kexec_load only on the errors kexec-tools falls back on.  Nothing is handed to the
+    kernel before the whole plan is built, so a failed load leaves the loaded kernel be.
+    """
+    from pykexec.errors import SyscallError
+    from pykexec.options import SyscallChoice
+
+    view = view or SystemView()
+    if opts.syscall is not SyscallChoice.LOAD:
+        try:
+            file_load(opts, view)
+            return None
+        except SyscallError as err:
+            if opts.syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
+                raise
+    return _kexec_load(opts, view)
+
+
+def _kexec_load(opts: LoadOptions, view: SystemView) -> Plan:
     from pykexec import syscalls
-    from pykexec.layout import KEXEC_ARCH_PPC64, KexecFlags
+    from pykexec.layout import KEXEC_ARCH_PPC64
 
     result = plan_load(opts, view)
     image = result.image
-    flags = int(image.flags) | KEXEC_ARCH_PPC64
-    if opts.debug and os.environ.get("PYKEXEC_KEXEC_DEBUG_FLAG") == "1":
-        flags |= KexecFlags.DEBUG
     syscalls.kexec_load(
         image.entry,
         [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments],
-        flags,
+        int(image.flags) | KEXEC_ARCH_PPC64,
     )
     return result
 
 
-def load_crash(opts: LoadOptions, view: SystemView | None = None) -> Plan:
+def file_load_command_line(opts: LoadOptions, view: SystemView) -> str:
+    """The command line given to kexec_file_load (the kernel adds elfcorehdr= itself)."""
+    from pykexec.arch.ppc64 import build_bootargs
+
+    return build_bootargs(
+        opts.command_line,
+        reuse=view.cmdline() if opts.reuse_cmdline else None,
+        crash=opts.crash,
+        old_root=None,
+        dt_no_old_root=True,
+    )
+
+
+def file_load(opts: LoadOptions, view: SystemView) -> None:
+    """kexec_file_load(2): the kernel reads, verifies and places the image itself."""
+    from pykexec import syscalls
+
+    if opts.dtb is not None or opts.reuse_initrd:
+        raise UsageError("--dtb and --reuseinitrd need kexec_load: use -c")
+    flags = syscalls.KEXEC_FILE_ON_CRASH if opts.crash else 0
+    flags |= 0 if opts.initrd else syscalls.KEXEC_FILE_NO_INITRAMFS
+    flags |= syscalls.KEXEC_FILE_NO_CMA if opts.no_cma else 0
+    flags |= syscalls.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
+    kernel_fd = _kernel_fd(opts.kernel)
+    initrd_fd = -1
+    try:
+        if opts.initrd is not None:
+            initrd_fd = _open(opts.initrd, "initrd")
+        syscalls.kexec_file_load(kernel_fd, initrd_fd, file_load_command_line(opts, view), flags)
+    finally:
+        os.close(kernel_fd)
+        if initrd_fd >= 0:
+            os.close(initrd_fd)
+
+
+def _open(path: Path, what: str) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ImageError(f"{what} {path} does not exist") from None
+    except OSError as err:
+        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+
+
+def _kernel_fd(path: Path) -> int:
+    """A descriptor of the kernel; a compressed one is inflated into a memfd first
+    (the ppc64 kernel's file loader takes plain ELF only), as kexec-tools does."""
+    from pykexec.formats.elf import parse_kernel
+
+    fd = _open(path, "kernel")
+    head = os.pread(fd, 6, 0)
+    if head.startswith(b"\x7fELF"):
+        return fd
+    os.close(fd)
+    kernel = parse_kernel(read_file(path, "kernel"), str(path))
+    memfd = os.memfd_create("pykexec-kernel", os.MFD_CLOEXEC)
+    os.write(memfd, kernel.data)
+    os.lseek(memfd, 0, os.SEEK_SET)
+    return memfd
+
+
+def load_crash(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
     """Load a crash kernel (``kexec -p``)."""
     return load(replace(opts, crash=True), view)
 
 
-def unload(crash: bool = False) -> None:
-    """Unload the kernel loaded for exec (or the crash kernel)."""
+def unload(crash: bool = False, view: SystemView | None = None, syscall: str = "auto") -> None:
+    """Unload the kernel loaded for exec (or the crash kernel).
+
+    The file syscall's unload is tried first (it also frees an image loaded with
+    kexec_load), then kexec_load with no segments, as kexec-tools does.
+    """
     from pykexec import syscalls
+    from pykexec.errors import SyscallError
     from pykexec.layout import KEXEC_ARCH_PPC64, KexecFlags
 
-    flags = KEXEC_ARCH_PPC64 | (KexecFlags.ON_CRASH if crash else 0)
-    syscalls.kexec_load(0, [], flags)
+    if syscall != "load":
+        try:
+            flags = syscalls.KEXEC_FILE_UNLOAD | (syscalls.KEXEC_FILE_ON_CRASH if crash else 0)
+            syscalls.kexec_file_load(-1, -1, "", flags)
+            return
+        except SyscallError as err:
+            if syscall == "file" or err.errno not in FILE_LOAD_FALLBACK:
+                raise
+    syscalls.kexec_load(0, [], KEXEC_ARCH_PPC64 | (KexecFlags.ON_CRASH if crash else 0))
 
 
 def status(crash: bool = True, view: SystemView | None = None) -> bool:
@@ -175,7 +299,43 @@ def status(crash: bool = True, view: SystemView | None = None) -> bool:
     return view.kexec_crash_loaded() if crash else view.kexec_loaded()
 
 
-def execute(view: SystemView | None = None, sync: bool = True) -> None:
+def crash_reservation_size(view: SystemView | None = None) -> int:
+    """The size of the crashkernel= reservation (kexec --print-ckr-size)."""
+    view = view or SystemView()
+    size = view.dt_prop("chosen", "linux,crashkernel-size")
+    return int.from_bytes(size, "big") if size else 0
+
+
+def take_interfaces_down() -> None:
+    """Take every network interface down before jumping, as kexec-tools' -e does."""
+    import fcntl
+    import socket
+    import struct
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1  # linux/sockios.h, if.h
+    try:
+        names = [name for _, name in socket.if_nameindex()]
+        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    except OSError:
+        return
+    with sock:
+        for name in names:
+            if name == "lo":
+                continue
+            req = struct.pack("16sH14x", name.encode()[:15], 0)
+            try:
+                flags = struct.unpack_from("16sH", fcntl.ioctl(sock, siocgifflags, req))[1]
+                if flags & iff_up:
+                    fcntl.ioctl(
+                        sock,
+                        siocsifflags,
+                        struct.pack("16sH14x", name.encode()[:15], flags & ~iff_up),
+                    )
+            except OSError:
+                continue
+
+
+def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
     """Jump into the loaded kernel (``kexec -e``). Returns only on failure."""
     from pykexec import syscalls
 
@@ -184,4 +344,18 @@ def execute(view: SystemView | None = None, sync: bool = True) -> None:
         raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
     if sync:
         os.sync()
+    if ifdown:
+        take_interfaces_down()
     syscalls.reboot_kexec()
+
+
+SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
+
+
+def shutdown_reboot() -> None:
+    """After a load without -l: hand over to the init system (``shutdown -r now``),
+    which ends with kexec, as kexec-tools does. Does not return on success."""
+    for program in SHUTDOWN_PROGRAMS:
+        if os.access(program, os.X_OK):
+            os.execv(program, [program, "-r", "now"])
+    raise UsageError("loaded; no shutdown program found to reboot into it: run pykexec -e")

@@ -98,6 +98,7 @@ class Machine:
     opal_entry: int = 0
     hvterm_console: bool = False
     firmware: tuple[Region, ...] = field(default=())
+    old_initrd: Range | None = None
 
     @property
     def reserved_map(self) -> MemoryMap:
@@ -293,6 +294,13 @@ def describe(root: Node) -> Machine:
     crash_size = prop_int(root, "/chosen", "linux,crashkernel-size")
     crash = Range.sized(crash_base, crash_size) if crash_base is not None and crash_size else None
     platform = Platform.POWERNV if child(root, "ibm,opal") else Platform.PSERIES
+    initrd_start = prop_int(root, "/chosen", "linux,initrd-start")
+    initrd_end = prop_int(root, "/chosen", "linux,initrd-end")
+    old_initrd = (
+        Range(initrd_start, initrd_end)
+        if initrd_start is not None and initrd_end and initrd_end > initrd_start
+        else None
+    )
     return Machine(
         platform=platform,
         ram=ram,
@@ -309,4 +317,5 @@ def describe(root: Node) -> Machine:
         opal_entry=prop_int(root, "/ibm,opal", "opal-entry-address") or 0,
         hvterm_console=_hvterm_console(root),
         firmware=tuple(firmware),
+        old_initrd=old_initrd,
     )

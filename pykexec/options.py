@@ -32,6 +32,8 @@ class LoadOptions:
     dt_no_old_root: bool = False
     reuse_initrd: bool = False
     hotplug: bool = False
-    syscall: SyscallChoice = SyscallChoice.LOAD
+    syscall: SyscallChoice = SyscallChoice.AUTO
+    no_cma: bool = False
+    force_dtb: bool = False
     # Test only: store a digest that cannot match, to prove the purgatory's check.
     corrupt_digest: bool = False

@@ -24,6 +24,7 @@ from pykexec.crash.kdump import (
 )
 from pykexec.devicetree.fdt import DeviceTree, Node
 from pykexec.devicetree.nexttree import (
+    DT_PAD,
     RESERVE_SELF_PLACEHOLDER,
     finish,
     next_tree,
@@ -67,6 +68,10 @@ class PlanInput:
     corrupt_digest: bool = False
     extra_reserved: tuple[Range, ...] = field(default=())
     core_notes: tuple[CoreNote, ...] = field(default=())
+    reuse_initrd: Range | None = None
+    hotplug: bool = False
+    hotplug_elfcorehdr_size: int | None = None
+    hotplug_cpu_room: int = 0
 
 
 @dataclass(frozen=True)
@@ -75,6 +80,7 @@ class Plan:
     bootargs: str
     run_at_load: int
     free: MemoryMap
+    machine: Machine
     notes: tuple[str, ...] = ()
 
 
@@ -140,6 +146,8 @@ def plan(inp: PlanInput) -> Plan:
         # A relocatable kernel copies itself down to 0 (head_64.S __after_prom_start):
         # nothing it needs may sit below its own end.
         free = free.minus([Range(0, kernel.memsz)])
+    if inp.reuse_initrd is not None:
+        free = free.minus([inp.reuse_initrd])
     placer = Placer(free, where)
     notes: list[str] = []
     bootargs = inp.bootargs
@@ -170,8 +178,13 @@ def plan(inp: PlanInput) -> Plan:
         header = core_header(
             list(inp.core_notes), core_loads(crash.dumped, backup.mem.start), inp.purgatory_endian
         )
+        # With --hotplug the kernel rewrites the header in place as memory comes and
+        # goes: size it as the kernel asks (/sys/kernel/crash_elfcorehdr_size).
         elfcorehdr = placer.place(
-            SegmentKind.ELFCOREHDR, header, note=f"ELF core header, {len(header)} bytes"
+            SegmentKind.ELFCOREHDR,
+            header,
+            memsz=max(len(header), inp.hotplug_elfcorehdr_size or 0),
+            note=f"ELF core header, {len(header)} bytes",
         )
         bootargs = f"{bootargs} {elfcorehdr_param(elfcorehdr.mem.start)}".strip()
     if len(bootargs) >= COMMAND_LINE_SIZE:
@@ -186,6 +199,9 @@ def plan(inp: PlanInput) -> Plan:
     initrd_range = (
         Range.sized(initrd_seg.mem.start, initrd_seg.bufsz) if initrd_seg is not None else None
     )
+    if inp.reuse_initrd is not None:
+        initrd_range = inp.reuse_initrd
+        notes.append(f"reusing the running kernel's initrd at {initrd_range}")
 
     pparams = PurgatoryParams(
         endian=PurgatoryEndian(inp.purgatory_endian),
@@ -211,12 +227,16 @@ def plan(inp: PlanInput) -> Plan:
     tree = _tree_for(inp, bootargs, initrd_range, reserved)
     if crash is not None:
         add_usable_memory(tree.root, m, crash.usable)
-    sized = finish(tree, None)
+    pad = DT_PAD + inp.hotplug_cpu_room
+    sized = finish(tree, None, pad)
     dt_hole = placer.free.find_hole(_round(len(sized)), 0x10000, top_down=True)
-    blob = finish(tree, dt_hole.start)
+    blob = finish(tree, dt_hole.start, pad)
     dsec = placer.put(SegmentKind.DEVICE_TREE, blob, dt_hole, note="flattened device tree")
 
-    hashed = [s for s in placer.segments if s.bufsz]
+    # With --hotplug the kernel edits the tree and the core header after the load:
+    # they cannot be part of the digest (kexec-tools' arch_do_exclude_segment()).
+    mutable = {SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR} if inp.hotplug else set()
+    hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
     digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
     if inp.corrupt_digest:
         digest = bytes(b ^ 0xFF for b in digest)
@@ -230,12 +250,15 @@ def plan(inp: PlanInput) -> Plan:
     placer.free = placer.free.union([psec_range])
     psec = placer.put(SegmentKind.PURGATORY, pbytes, psec_range, note="purgatory")
     flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
+    if inp.hotplug:
+        flags |= KexecFlags.CRASH_HOTPLUG_SUPPORT
     image = KexecImage(
         entry=psec.mem.start,
         segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
         flags=flags,
     )
     return Plan(
+        machine=m,
         image=image,
         bootargs=bootargs,
         run_at_load=run_at_load,
@@ -271,3 +294,17 @@ def _round(size: int) -> int:
 
 def default_old_root(tree: Node | None) -> str | None:
     return old_root_param(tree) if tree is not None else None
+
+
+def cpu_node_room(running: Node, possible_cpus: int) -> int:
+    """Bytes to leave free in a crash kernel's tree so that the kernel can add the CPU
+    nodes of every possible but absent CPU on hotplug (kexec-tools --hotplug does too)."""
+    cpus = running.child("cpus")
+    nodes = [c for c in cpus.children if c.props.get("device_type") == b"cpu\0"] if cpus else []
+    if not nodes:
+        return 0
+    threads = max(len(nodes[0].props.get("ibm,ppc-interrupt-server#s", b"")) // 4, 1)
+    absent = max(-(-possible_cpus // threads) - len(nodes), 0)
+    one = nodes[0]
+    size = 8 + len(one.name) + 4 + sum(12 + len(v) + 3 + len(k) + 1 for k, v in one.props.items())
+    return absent * size

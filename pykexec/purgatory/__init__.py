@@ -1,8 +1,9 @@
 """The purgatory: machine code run between the old and the new kernel, generated in Python.
 
-:mod:`.asm` is the PowerPC assembler (instruction forms as data, encode and decode),
-:mod:`.sha256` the SHA-256 routines in PowerPC assembly, :mod:`.ppc64` the purgatory
-program and its loader-facing API (:class:`PurgatoryParams`, :func:`render`).
+:mod:`.isa` holds the PowerPC instruction set as data (registers, fields, opcode table)
+with the encoder and decoder built from it, :mod:`.asm` the assembler (labels, data
+slots, listings), :mod:`.sha256` the SHA-256 routines in PowerPC assembly, :mod:`.ppc64`
+the purgatory program and its loader-facing API (:class:`PurgatoryParams`, :func:`render`).
 """
 
 from pykexec.purgatory.ppc64 import (

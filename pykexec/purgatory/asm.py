@@ -1,32 +1,38 @@
-"""A small assembler and disassembler for 64-bit Book3S PowerPC (Power ISA 2.06, POWER7).
+"""A small assembler for 64-bit Book3S PowerPC: programs with labels, references and data slots.
 
-This module owns the instruction *data*: bit fields in IBM numbering (bit 0 is
-the most significant bit of the 32-bit word), the instruction forms built from
-them, and the table :data:`OPCODES` of mnemonic -> primary opcode, extended
-opcode and operand order.  The same table encodes (:func:`encode`) and decodes
-(:func:`decode`), so round trips and listings are testable; the extended
-mnemonics (``li``, ``mr``, ``sldi``, ``beq``, ``bdnz``, ``mtctr`` ...) are
-methods of :class:`Assembler` that map onto the base instructions.
+:class:`Assembler` has one method per base instruction of the table in :mod:`.isa`
+(``a.add(R3, R4, R5)``) and per extended mnemonic (``li``, ``mr``, ``sldi``, ``beq``,
+``bdnz``, ``mtctr`` ... ISA Appendix E), mapped onto the base instructions.  Each
+instruction is encoded and range-checked as it is emitted; those naming a label or a
+:class:`Ref` are encoded by :meth:`Assembler.assemble` once every label is known.  The
+result is a :class:`Program`: bytes, labels, named data slots the loader patches, and a
+listing for review.
 
-Sources: Power ISA v2.06B, Book I §1.6 (instruction formats), the per-instruction
-pages in Books I-III, and Appendix E (extended mnemonics).
-
-Only instructions POWER7 implements are in the table (no prefixed or ISA 3.0
-instructions).  Everything here is pure: no I/O.
+The instruction data (registers, fields, the opcode table), the encoder and the
+decoder live in :mod:`.isa`.  Everything here is pure: no I/O.
 """
 
 from __future__ import annotations
 
-import struct
 from collections.abc import Mapping
-from dataclasses import dataclass, field
-from enum import Enum, IntEnum, StrEnum
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Literal, NamedTuple
 
-from pykexec.errors import KexecError
+from pykexec.purgatory.isa import (
+    BO,
+    BRANCH_FIELDS,
+    CR0,
+    OPCODES,
+    SPR,
+    AssemblyError,
+    CRBit,
+    decode,
+    disassemble,
+    encode,
+)
 
-
-class AssemblyError(KexecError):
-    """An operand does not fit its field, a label is unknown, or a slot is misused."""
+__all__ = ["Assembler", "AssemblyError", "Endian", "Operand", "Program", "Ref", "Slot", "Target"]
 
 
 class Endian(StrEnum):
@@ -40,508 +46,7 @@ class Endian(StrEnum):
         return "<" if self is Endian.LITTLE else ">"
 
 
-class GPR(IntEnum):
-    """General purpose registers."""
-
-    R0 = 0
-    R1 = 1
-    R2 = 2
-    R3 = 3
-    R4 = 4
-    R5 = 5
-    R6 = 6
-    R7 = 7
-    R8 = 8
-    R9 = 9
-    R10 = 10
-    R11 = 11
-    R12 = 12
-    R13 = 13
-    R14 = 14
-    R15 = 15
-    R16 = 16
-    R17 = 17
-    R18 = 18
-    R19 = 19
-    R20 = 20
-    R21 = 21
-    R22 = 22
-    R23 = 23
-    R24 = 24
-    R25 = 25
-    R26 = 26
-    R27 = 27
-    R28 = 28
-    R29 = 29
-    R30 = 30
-    R31 = 31
-
-
-R0, R1, R2, R3, R4, R5, R6, R7 = GPR.R0, GPR.R1, GPR.R2, GPR.R3, GPR.R4, GPR.R5, GPR.R6, GPR.R7
-R8, R9, R10, R11, R12 = GPR.R8, GPR.R9, GPR.R10, GPR.R11, GPR.R12
-R13, R14, R15, R16, R17 = GPR.R13, GPR.R14, GPR.R15, GPR.R16, GPR.R17
-R18, R19, R20, R21, R22 = GPR.R18, GPR.R19, GPR.R20, GPR.R21, GPR.R22
-R23, R24, R25, R26, R27 = GPR.R23, GPR.R24, GPR.R25, GPR.R26, GPR.R27
-R28, R29, R30, R31 = GPR.R28, GPR.R29, GPR.R30, GPR.R31
-
-
-class CRF(IntEnum):
-    """Condition register fields (the BF operand of compares)."""
-
-    CR0 = 0
-    CR1 = 1
-    CR2 = 2
-    CR3 = 3
-    CR4 = 4
-    CR5 = 5
-    CR6 = 6
-    CR7 = 7
-
-
-CR0, CR1, CR2, CR3 = CRF.CR0, CRF.CR1, CRF.CR2, CRF.CR3
-CR4, CR5, CR6, CR7 = CRF.CR4, CRF.CR5, CRF.CR6, CRF.CR7
-
-
-class CRBit(IntEnum):
-    """Bit within a CR field (ISA Book I §2.3.1): BI = 4 * field + bit."""
-
-    LT = 0
-    GT = 1
-    EQ = 2
-    SO = 3
-
-
-class BO(IntEnum):
-    """Common BO encodings (ISA Book I §2.4, figure "BO field encodings")."""
-
-    FALSE = 4  # branch if CR bit is 0
-    DNZ = 16  # decrement CTR, branch if CTR != 0
-    DZ = 18  # decrement CTR, branch if CTR == 0
-    TRUE = 12  # branch if CR bit is 1
-    ALWAYS = 20
-
-
-class SPR(IntEnum):
-    """Special purpose register numbers (ISA Book III §1.3.3 / mtspr table)."""
-
-    XER = 1
-    LR = 8
-    CTR = 9
-    SRR0 = 26
-    SRR1 = 27
-
-
-class Kind(Enum):
-    """How an operand is written in assembly (objdump -M raw conventions)."""
-
-    GPR = "gpr"  # rN
-    GPR0 = "gpr0"  # rN, or the literal 0 when RA=0 means "no register"
-    CRF = "crf"  # crN
-    INT = "int"  # decimal
-    BI = "bi"  # lt/gt/eq/so, 4*crN+eq
-    TARGET = "target"  # PC-relative branch, shown as an absolute address
-
-
-@dataclass(frozen=True)
-class Field:
-    """An instruction field: one or more bit ranges (IBM numbering), most significant first."""
-
-    name: str
-    parts: tuple[tuple[int, int], ...]
-    signed: bool = False
-    shift: int = 0  # implied low zero bits (DS, BD, LI)
-
-    @property
-    def width(self) -> int:
-        return sum(last - first + 1 for first, last in self.parts)
-
-    def fits(self, value: int) -> bool:
-        if value & ((1 << self.shift) - 1):
-            return False
-        v = value >> self.shift
-        if self.signed:
-            return -(1 << (self.width - 1)) <= v < (1 << (self.width - 1))
-        return 0 <= v < (1 << self.width)
-
-    def insert(self, value: int) -> int:
-        if not self.fits(value):
-            kind = "signed" if self.signed else "unsigned"
-            align = f", multiple of {1 << self.shift}" if self.shift else ""
-            raise AssemblyError(
-                f"value {value} does not fit field {self.name} ({self.width}-bit {kind}{align})"
-            )
-        v = (value >> self.shift) & ((1 << self.width) - 1)
-        word = 0
-        for first, last in reversed(self.parts):
-            n = last - first + 1
-            word |= (v & ((1 << n) - 1)) << (31 - last)
-            v >>= n
-        return word
-
-    def extract(self, word: int) -> int:
-        v = 0
-        for first, last in self.parts:
-            n = last - first + 1
-            v = (v << n) | ((word >> (31 - last)) & ((1 << n) - 1))
-        if self.signed and v & (1 << (self.width - 1)):
-            v -= 1 << self.width
-        return v << self.shift
-
-
-def _f(name: str, first: int, last: int | None = None, **kw: int | bool) -> Field:
-    return Field(name, ((first, first if last is None else last),), **kw)  # type: ignore[arg-type]
-
-
-# ISA Book I §1.6.2 "Instruction fields".
-FIELDS: dict[str, Field] = {
-    f.name: f
-    for f in (
-        _f("OPCD", 0, 5),
-        _f("RT", 6, 10),
-        _f("RS", 6, 10),
-        _f("BO", 6, 10),
-        _f("BF", 6, 8),
-        _f("L", 10),  # compare: 64-bit (1) or 32-bit (0)
-        _f("LS", 9, 10),  # sync
-        _f("RA", 11, 15),
-        _f("BI", 11, 15),
-        _f("E", 12, 15),  # sync (reserved before ISA 3.0, always 0 here)
-        _f("LM", 15),  # mtmsrd L
-        _f("RB", 16, 20),
-        _f("SH", 16, 20),
-        _f("D", 16, 31, signed=True),
-        _f("SI", 16, 31, signed=True),
-        _f("UI", 16, 31),
-        _f("DS", 16, 29, signed=True, shift=2),
-        _f("BD", 16, 29, signed=True, shift=2),
-        _f("LI", 6, 29, signed=True, shift=2),
-        _f("BH", 19, 20),
-        _f("LEV", 20, 26),
-        _f("MB", 21, 25),
-        _f("ME", 26, 30),
-        _f("OE", 21),
-        _f("XO_X", 21, 30),  # X, XL, XFX forms
-        _f("XO_XO", 22, 30),  # XO form
-        _f("XO_MD", 27, 29),  # MD form
-        _f("XO_DS", 30, 31),  # DS form
-        _f("SC1", 30),  # sc: bit 30 is 1
-        _f("AA", 30),
-        _f("LK", 31),
-        _f("Rc", 31),
-        # MD form 6-bit shift sh5||sh0:4 and mask mb5||mb0:4 (ISA §1.6.2, "sh", "mb").
-        Field("SH6", ((30, 30), (16, 20))),
-        Field("MB6", ((26, 26), (21, 25))),
-        # XFX form: SPR number with its two 5-bit halves swapped.
-        Field("SPR", ((16, 20), (11, 15))),
-    )
-}
-
-
-class Form(StrEnum):
-    """Instruction formats (ISA Book I §1.6.1)."""
-
-    I = "I"
-    B = "B"
-    SC = "SC"
-    D = "D"
-    DS = "DS"
-    X = "X"
-    XL = "XL"
-    XFX = "XFX"
-    XO = "XO"
-    M = "M"
-    MD = "MD"
-
-
-@dataclass(frozen=True)
-class Opcode:
-    """One mnemonic: its form, the fields fixed by the mnemonic, and its operands in order."""
-
-    mnemonic: str
-    form: Form
-    fixed: tuple[tuple[str, int], ...]
-    operands: tuple[str, ...]
-    mem: bool = False  # written "RT,D(RA)"
-    ra0: bool = False  # RA=0 means the value 0, not r0
-
-
-def _op(mn: str, form: Form, opcd: int, operands: str, mem: bool = False, ra0: bool = False,
-        **fixed: int) -> Opcode:  # fmt: skip
-    fx = (("OPCD", opcd), *fixed.items())
-    return Opcode(mn, form, fx, tuple(operands.split()), mem, ra0)
-
-
-_D, _DS, _X, _XL, _XO, _M, _MD = Form.D, Form.DS, Form.X, Form.XL, Form.XO, Form.M, Form.MD
-
-# The instruction table: mnemonic, form, primary opcode, operand order, extended opcode.
-OPCODES: dict[str, Opcode] = {
-    o.mnemonic: o
-    for o in (
-        _op("b", Form.I, 18, "LI", AA=0, LK=0),
-        _op("bl", Form.I, 18, "LI", AA=0, LK=1),
-        _op("bc", Form.B, 16, "BO BI BD", AA=0, LK=0),
-        _op("bcl", Form.B, 16, "BO BI BD", AA=0, LK=1),
-        _op("sc", Form.SC, 17, "LEV", SC1=1),
-        _op("mulli", _D, 7, "RT RA SI"),
-        _op("cmpli", _D, 10, "BF L RA UI"),
-        _op("cmpi", _D, 11, "BF L RA SI"),
-        _op("addi", _D, 14, "RT RA SI", ra0=True),
-        _op("addis", _D, 15, "RT RA SI", ra0=True),
-        _op("ori", _D, 24, "RA RS UI"),
-        _op("oris", _D, 25, "RA RS UI"),
-        _op("xori", _D, 26, "RA RS UI"),
-        _op("xoris", _D, 27, "RA RS UI"),
-        _op("andi.", _D, 28, "RA RS UI"),
-        _op("andis.", _D, 29, "RA RS UI"),
-        _op("lwz", _D, 32, "RT D RA", mem=True, ra0=True),
-        _op("lbz", _D, 34, "RT D RA", mem=True, ra0=True),
-        _op("stw", _D, 36, "RS D RA", mem=True, ra0=True),
-        _op("stwu", _D, 37, "RS D RA", mem=True),
-        _op("stb", _D, 38, "RS D RA", mem=True, ra0=True),
-        _op("lhz", _D, 40, "RT D RA", mem=True, ra0=True),
-        _op("sth", _D, 44, "RS D RA", mem=True, ra0=True),
-        _op("ld", _DS, 58, "RT DS RA", mem=True, ra0=True, XO_DS=0),
-        _op("ldu", _DS, 58, "RT DS RA", mem=True, XO_DS=1),
-        _op("std", _DS, 62, "RS DS RA", mem=True, ra0=True, XO_DS=0),
-        _op("stdu", _DS, 62, "RS DS RA", mem=True, XO_DS=1),
-        _op("bclr", _XL, 19, "BO BI BH", XO_X=16, LK=0),
-        _op("bclrl", _XL, 19, "BO BI BH", XO_X=16, LK=1),
-        _op("rfid", _XL, 19, "", XO_X=18),
-        _op("isync", _XL, 19, "", XO_X=150),
-        _op("bcctr", _XL, 19, "BO BI BH", XO_X=528, LK=0),
-        _op("bcctrl", _XL, 19, "BO BI BH", XO_X=528, LK=1),
-        _op("rlwimi", _M, 20, "RA RS SH MB ME", Rc=0),
-        _op("rlwinm", _M, 21, "RA RS SH MB ME", Rc=0),
-        _op("rlwinm.", _M, 21, "RA RS SH MB ME", Rc=1),
-        _op("rldicl", _MD, 30, "RA RS SH6 MB6", XO_MD=0, Rc=0),
-        _op("rldicl.", _MD, 30, "RA RS SH6 MB6", XO_MD=0, Rc=1),
-        _op("rldicr", _MD, 30, "RA RS SH6 MB6", XO_MD=1, Rc=0),
-        _op("rldic", _MD, 30, "RA RS SH6 MB6", XO_MD=2, Rc=0),
-        _op("rldimi", _MD, 30, "RA RS SH6 MB6", XO_MD=3, Rc=0),
-        _op("cmp", _X, 31, "BF L RA RB", XO_X=0),
-        _op("cmpl", _X, 31, "BF L RA RB", XO_X=32),
-        _op("subf", _XO, 31, "RT RA RB", OE=0, XO_XO=40, Rc=0),
-        _op("subf.", _XO, 31, "RT RA RB", OE=0, XO_XO=40, Rc=1),
-        _op("neg", _XO, 31, "RT RA", OE=0, XO_XO=104, Rc=0),
-        _op("mulld", _XO, 31, "RT RA RB", OE=0, XO_XO=233, Rc=0),
-        _op("mullw", _XO, 31, "RT RA RB", OE=0, XO_XO=235, Rc=0),
-        _op("add", _XO, 31, "RT RA RB", OE=0, XO_XO=266, Rc=0),
-        _op("add.", _XO, 31, "RT RA RB", OE=0, XO_XO=266, Rc=1),
-        _op("ldx", _X, 31, "RT RA RB", ra0=True, XO_X=21),
-        _op("lwzx", _X, 31, "RT RA RB", ra0=True, XO_X=23),
-        _op("slw", _X, 31, "RA RS RB", XO_X=24, Rc=0),
-        _op("sld", _X, 31, "RA RS RB", XO_X=27, Rc=0),
-        _op("and", _X, 31, "RA RS RB", XO_X=28, Rc=0),
-        _op("and.", _X, 31, "RA RS RB", XO_X=28, Rc=1),
-        _op("dcbst", _X, 31, "RA RB", ra0=True, XO_X=54),
-        _op("andc", _X, 31, "RA RS RB", XO_X=60, Rc=0),
-        _op("mfmsr", _X, 31, "RT", XO_X=83),
-        _op("lbzx", _X, 31, "RT RA RB", ra0=True, XO_X=87),
-        _op("nor", _X, 31, "RA RS RB", XO_X=124, Rc=0),
-        _op("stdx", _X, 31, "RS RA RB", ra0=True, XO_X=149),
-        _op("stwx", _X, 31, "RS RA RB", ra0=True, XO_X=151),
-        _op("mtmsrd", _X, 31, "RS LM", XO_X=178),
-        _op("stbx", _X, 31, "RS RA RB", ra0=True, XO_X=215),
-        _op("xor", _X, 31, "RA RS RB", XO_X=316, Rc=0),
-        _op("mfspr", Form.XFX, 31, "RT SPR", XO_X=339),
-        _op("or", _X, 31, "RA RS RB", XO_X=444, Rc=0),
-        _op("or.", _X, 31, "RA RS RB", XO_X=444, Rc=1),
-        _op("mtspr", Form.XFX, 31, "SPR RS", XO_X=467),
-        _op("ldbrx", _X, 31, "RT RA RB", ra0=True, XO_X=532),
-        _op("lwbrx", _X, 31, "RT RA RB", ra0=True, XO_X=534),
-        _op("srw", _X, 31, "RA RS RB", XO_X=536, Rc=0),
-        _op("srd", _X, 31, "RA RS RB", XO_X=539, Rc=0),
-        _op("sync", _X, 31, "LS E", XO_X=598),
-        _op("stdbrx", _X, 31, "RS RA RB", ra0=True, XO_X=660),
-        _op("stwbrx", _X, 31, "RS RA RB", ra0=True, XO_X=662),
-        _op("icbi", _X, 31, "RA RB", ra0=True, XO_X=982),
-        _op("extsw", _X, 31, "RA RS", XO_X=986, Rc=0),
-    )
-}
-
-_KINDS: dict[str, Kind] = {
-    "RT": Kind.GPR, "RS": Kind.GPR, "RA": Kind.GPR, "RB": Kind.GPR, "BF": Kind.CRF,
-    "BI": Kind.BI, "BD": Kind.TARGET, "LI": Kind.TARGET,
-}  # fmt: skip
-
-_BRANCH_FIELDS = frozenset({"BD", "LI"})
-
-
-def encode(mnemonic: str, *operands: int) -> int:
-    """The 32-bit instruction word; branch operands are byte displacements from the instruction."""
-    try:
-        op = OPCODES[mnemonic]
-    except KeyError:
-        raise AssemblyError(f"unknown mnemonic {mnemonic!r}") from None
-    if len(operands) != len(op.operands):
-        raise AssemblyError(f"{mnemonic} takes {len(op.operands)} operands, got {len(operands)}")
-    word = 0
-    for name, value in op.fixed:
-        word |= FIELDS[name].insert(value)
-    for name, value in zip(op.operands, operands, strict=True):
-        try:
-            word |= FIELDS[name].insert(int(value))
-        except AssemblyError as err:
-            raise AssemblyError(f"{mnemonic}: {err}") from None
-    return word
-
-
-@dataclass(frozen=True)
-class Decoded:
-    """A decoded instruction: the table entry and its operand values (branch = displacement)."""
-
-    opcode: Opcode
-    operands: tuple[int, ...]
-
-    @property
-    def mnemonic(self) -> str:
-        return self.opcode.mnemonic
-
-
-def _build_decode_index() -> dict[int, list[Opcode]]:
-    index: dict[int, list[Opcode]] = {}
-    for op in OPCODES.values():
-        index.setdefault(dict(op.fixed)["OPCD"], []).append(op)
-    return index
-
-
-_DECODE_INDEX = _build_decode_index()
-
-
-def decode(word: int) -> Decoded | None:
-    """The table entry that encodes ``word`` exactly (reserved bits zero), or None."""
-    for op in _DECODE_INDEX.get(word >> 26, []):
-        if all(FIELDS[n].extract(word) == v for n, v in op.fixed):
-            values = tuple(FIELDS[n].extract(word) for n in op.operands)
-            if encode(op.mnemonic, *values) == word:
-                return Decoded(op, values)
-    return None
-
-
-def _bi_text(bi: int) -> str:
-    bit = CRBit(bi % 4).name.lower()
-    return bit if bi < 4 else f"4*cr{bi // 4}+{bit}"
-
-
-def _operand_text(op: Opcode, name: str, value: int, pc: int) -> str:
-    kind = _KINDS.get(name, Kind.INT)
-    if name == "RA" and op.ra0:
-        kind = Kind.GPR0
-    if kind is Kind.GPR or (kind is Kind.GPR0 and value != 0):
-        return f"r{value}"
-    if kind is Kind.CRF:
-        return f"cr{value}"
-    if kind is Kind.BI:
-        return _bi_text(value)
-    if kind is Kind.TARGET:
-        return f"{(pc + value) & 0xFFFFFFFFFFFFFFFF:#x}"
-    return str(value)
-
-
-def format_raw(d: Decoded, pc: int = 0) -> str:
-    """Text in the style of ``objdump -M raw``: base mnemonics, branch targets absolute."""
-    op = d.opcode
-    texts = [_operand_text(op, n, v, pc) for n, v in zip(op.operands, d.operands, strict=True)]
-    if op.mem:
-        texts = [texts[0], f"{texts[1]}({texts[2]})"]
-    return f"{op.mnemonic} {','.join(texts)}".rstrip()
-
-
-_CMP_ALIAS = {("cmp", 1): "cmpd", ("cmp", 0): "cmpw", ("cmpl", 1): "cmpld", ("cmpl", 0): "cmplw",
-              ("cmpi", 1): "cmpdi", ("cmpi", 0): "cmpwi", ("cmpli", 1): "cmpldi",
-              ("cmpli", 0): "cmplwi"}  # fmt: skip
-_BC_ALIAS = {(BO.TRUE, CRBit.LT): "blt", (BO.TRUE, CRBit.GT): "bgt", (BO.TRUE, CRBit.EQ): "beq",
-             (BO.TRUE, CRBit.SO): "bso", (BO.FALSE, CRBit.LT): "bge", (BO.FALSE, CRBit.GT): "ble",
-             (BO.FALSE, CRBit.EQ): "bne", (BO.FALSE, CRBit.SO): "bns"}  # fmt: skip
-_SPR_ALIAS = {SPR.LR: "lr", SPR.CTR: "ctr", SPR.SRR0: "srr0", SPR.SRR1: "srr1", SPR.XER: "xer"}
-
-
-_XL_SUFFIX = {"bclr": "lr", "bclrl": "lrl", "bcctr": "ctr", "bcctrl": "ctrl"}
-
-
-def _alias(d: Decoded, pc: int) -> str | None:
-    """The preferred extended mnemonic (ISA Appendix E), as objdump prints it, if one applies."""
-    if d.mnemonic.endswith(".") and d.mnemonic[:-1] in OPCODES:
-        text = _alias(Decoded(OPCODES[d.mnemonic[:-1]], d.operands), pc)
-        if text is None:
-            return None
-        mn, _, rest = text.partition(" ")
-        return f"{mn}. {rest}".rstrip()
-    return _alias_arith(d) or _alias_flow(d, pc)
-
-
-def _alias_arith(d: Decoded) -> str | None:
-    mn, v = d.mnemonic, d.operands
-    if mn == "addi" and v[1] == 0:
-        return f"li r{v[0]},{v[2]}"
-    if mn == "addis" and v[1] == 0:
-        return f"lis r{v[0]},{v[2]}"
-    if mn == "ori" and v == (0, 0, 0):
-        return "nop"
-    if mn == "or" and v[1] == v[2]:
-        return f"mr r{v[0]},r{v[1]}"
-    if mn == "rldicr" and v[2] == 0:
-        return f"clrrdi r{v[0]},r{v[1]},{63 - v[3]}"
-    if mn == "rldicr" and v[3] == 63 - v[2]:
-        return f"sldi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rldicl" and v[3] == 0:
-        return f"rotldi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rldicl" and v[2] == 0:
-        return f"clrldi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rldicl" and v[2] + v[3] == 64:
-        return f"srdi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rlwinm" and v[3:] == (0, 31):
-        return f"rotlwi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rlwinm" and v[3] == 0 and v[4] == 31 - v[2]:
-        return f"slwi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rlwinm" and v[4] == 31 and v[2] == 32 - v[3]:
-        return f"srwi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rlwinm" and v[2] == 0 and v[4] == 31:
-        return f"clrlwi r{v[0]},r{v[1]},{v[3]}"
-    if mn in ("cmp", "cmpl", "cmpi", "cmpli") and v[1] in (0, 1):
-        rest = format_raw(d).split(" ", 1)[1].split(",")
-        crf = [] if v[0] == 0 else [rest[0]]
-        return f"{_CMP_ALIAS[(mn, v[1])]} {','.join(crf + rest[2:])}"
-    if mn == "mtmsrd" and v[1] == 0:
-        return f"mtmsrd r{v[0]}"
-    return None
-
-
-def _alias_flow(d: Decoded, pc: int) -> str | None:
-    mn, v = d.mnemonic, d.operands
-    if mn == "bc" and v[0] in (BO.TRUE, BO.FALSE):
-        cr = f"cr{v[1] // 4}," if v[1] >= 4 else ""
-        return f"{_BC_ALIAS[(BO(v[0]), CRBit(v[1] % 4))]} {cr}{(pc + v[2]):#x}"
-    if mn == "bc" and v[0] == BO.DNZ and v[1] == 0:
-        return f"bdnz {(pc + v[2]):#x}"
-    if mn in _XL_SUFFIX and v == (BO.ALWAYS, 0, 0):
-        return f"b{_XL_SUFFIX[mn]}"
-    if mn in _XL_SUFFIX and v[0] in (BO.TRUE, BO.FALSE):
-        ops = ([f"cr{v[1] // 4}"] if v[1] >= 4 else []) + ([str(v[2])] if v[2] else [])
-        cond = _BC_ALIAS[(BO(v[0]), CRBit(v[1] % 4))]
-        return f"{cond}{_XL_SUFFIX[mn]} {','.join(ops)}".rstrip()
-    if mn in ("mtspr", "mfspr") and v[0 if mn == "mtspr" else 1] in _SPR_ALIAS:
-        spr, reg = (v[0], v[1]) if mn == "mtspr" else (v[1], v[0])
-        return f"{mn[:2]}{_SPR_ALIAS[SPR(spr)]} r{reg}"
-    if mn == "sync" and v == (0, 0):
-        return "hwsync"
-    if mn == "sync" and v == (1, 0):
-        return "lwsync"
-    if mn == "sc" and v == (0,):
-        return "sc"
-    return None
-
-
-def disassemble(word: int, pc: int = 0, *, raw: bool = False) -> str:
-    """One instruction as text; ``.long 0x...`` when the table has no match."""
-    d = decode(word)
-    if d is None:
-        return f".long {word:#x}"
-    return (None if raw else _alias(d, pc)) or format_raw(d, pc)
-
-
-@dataclass(frozen=True)
-class Ref:
+class Ref(NamedTuple):
     """A value known after assembly: ``address(label) - address(base) + addend``.
 
     With ``base=None`` it is the label's offset from the start of the program.
@@ -556,8 +61,7 @@ Operand = int | Ref
 Target = str
 
 
-@dataclass(frozen=True)
-class Slot:
+class Slot(NamedTuple):
     """A named data area the loader fills in: offset from the start and size in bytes."""
 
     name: str
@@ -565,16 +69,15 @@ class Slot:
     size: int
 
 
-@dataclass(frozen=True)
-class Program:
+class Program(NamedTuple):
     """Assembled machine code with its labels, data slots and a map of instruction offsets."""
 
     endian: Endian
     code: bytes
     symbols: Mapping[str, int]
     slots: Mapping[str, Slot]
-    instructions: frozenset[int] = field(default_factory=frozenset)
-    notes: Mapping[int, str] = field(default_factory=dict)  # offset -> label an operand names
+    instructions: frozenset[int] = frozenset()
+    notes: Mapping[int, str] = MappingProxyType({})  # offset -> label an operand names
 
     def slot(self, name: str) -> Slot:
         try:
@@ -597,21 +100,21 @@ class Program:
 
     def patch(self, name: str, value: int | bytes, code: bytes | None = None) -> bytes:
         """``code`` (default: this program) with slot ``name`` set to ``value``."""
+        return self.patch_many({name: value}, code)
+
+    def patch_many(self, values: Mapping[str, int | bytes], code: bytes | None = None) -> bytes:
+        """``code`` (default: this program) with every slot in ``values`` filled in."""
         buf = bytearray(self.code if code is None else code)
-        s = self.slot(name)
-        buf[s.offset : s.offset + s.size] = self.encode_value(name, value)
+        for name, value in values.items():
+            s = self.slot(name)
+            buf[s.offset : s.offset + s.size] = self.encode_value(name, value)
         return bytes(buf)
 
-    def patch_many(self, values: Mapping[str, int | bytes]) -> bytes:
-        """This program's bytes with every slot in ``values`` filled in."""
-        code = self.code
-        for name, value in values.items():
-            code = self.patch(name, value, code)
-        return code
-
     def read_word(self, offset: int, code: bytes | None = None) -> int:
-        fmt = self.endian.struct_prefix + "I"
-        return int(struct.unpack_from(fmt, self.code if code is None else code, offset)[0])
+        buf = self.code if code is None else code
+        if not 0 <= offset <= len(buf) - 4:
+            raise AssemblyError(f"no 4-byte word at offset {offset:#x} of {len(buf)} bytes")
+        return int.from_bytes(buf[offset : offset + 4], self.endian.value)
 
     def listing(self, *, raw: bool = False, code: bytes | None = None) -> str:
         """Offset, word and disassembly per instruction; labels and data as directives."""
@@ -643,32 +146,34 @@ class Program:
         if d is None:
             return ""
         for name, value in zip(d.opcode.operands, d.operands, strict=True):
-            if name in _BRANCH_FIELDS:
+            if name in BRANCH_FIELDS:
                 names = [n for n, o in self.symbols.items() if o == pc + value]
                 return f"  <{names[0]}>" if names else ""
         return ""
 
 
-@dataclass
-class _Pending:
-    offset: int
-    mnemonic: str
-    operands: tuple[Operand | Target, ...]
+# An instruction whose operands name labels or Refs, encoded once all labels are known:
+# (offset, mnemonic, operands).
+_Pending = tuple[int, str, tuple["Operand | Target", ...]]
 
 
 class Assembler:
     """Builds a :class:`Program`: methods named after mnemonics emit one instruction each.
 
     Branch targets are label names; immediates may be :class:`Ref` values resolved
-    once every label is known.  ``assemble()`` range-checks every field.
+    once every label is known.  Every field is range-checked: plain operands when the
+    instruction is emitted, the others by ``assemble()``.
     """
 
     def __init__(self, endian: Endian | str) -> None:
         self.endian = Endian(endian)
+        self._order: Literal["little", "big"] = "little" if self.endian is Endian.LITTLE else "big"
         self._buf = bytearray()
         self._labels: dict[str, int] = {}
         self._slots: dict[str, Slot] = {}
+        self._instructions: list[int] = []
         self._pending: list[_Pending] = []
+        self._encoded: dict[tuple[str, tuple[Operand | Target, ...]], bytes] = {}
         self._counter = 0
 
     # ---- bookkeeping -------------------------------------------------------------------------
@@ -680,7 +185,7 @@ class Assembler:
         """Define ``name`` at the current offset."""
         if name in self._labels:
             raise AssemblyError(f"label {name!r} defined twice")
-        self._labels[name] = self.offset
+        self._labels[name] = len(self._buf)
         return name
 
     def new_label(self, hint: str = "L") -> str:
@@ -690,10 +195,26 @@ class Assembler:
 
     def emit(self, mnemonic: str, *operands: Operand | Target) -> None:
         """Append one base instruction; operands may be labels (branches) or :class:`Ref`."""
-        if mnemonic not in OPCODES:
-            raise AssemblyError(f"unknown mnemonic {mnemonic!r}")
-        self._pending.append(_Pending(self.offset, mnemonic, operands))
-        self._buf += b"\0\0\0\0"
+        offset = len(self._buf)
+        self._instructions.append(offset)
+        # Generated code repeats instructions (SHA-256's rounds rotate through eight
+        # register assignments), so each distinct one is encoded and checked only once.
+        code = self._encoded.get((mnemonic, operands))
+        self._buf += self._encode(offset, mnemonic, operands) if code is None else code
+
+    def _encode(self, offset: int, mnemonic: str, operands: tuple[Operand | Target, ...]) -> bytes:
+        try:
+            code = encode(mnemonic, *operands).to_bytes(4, self._order)  # type: ignore[arg-type]
+        except TypeError:
+            # A label or Ref operand: encode() raises when it compares it with the field's
+            # bounds, after checking the mnemonic and operand count.  assemble() encodes it
+            # once every label is known.
+            self._pending.append((offset, mnemonic, operands))
+            return b"\0\0\0\0"
+        except AssemblyError as err:
+            raise AssemblyError(f"at offset {offset:#x}: {err}") from None
+        self._encoded[(mnemonic, operands)] = code
+        return code
 
     # ---- data --------------------------------------------------------------------------------
     def bytes(self, data: bytes) -> None:
@@ -703,7 +224,7 @@ class Assembler:
         self._buf += bytes(n)
 
     def align(self, n: int) -> None:
-        """Pad with zero bytes (or ``nop`` when at an instruction boundary in code) to ``n``."""
+        """Pad with zero bytes to a multiple of ``n``."""
         self.space(-self.offset % n)
 
     def align_code(self, n: int) -> None:
@@ -712,10 +233,10 @@ class Assembler:
             self.nop()
 
     def long(self, value: int) -> None:
-        self._buf += (value & 0xFFFFFFFF).to_bytes(4, self.endian.value)
+        self._buf += (value & 0xFFFFFFFF).to_bytes(4, self._order)
 
     def quad(self, value: int) -> None:
-        self._buf += (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, self.endian.value)
+        self._buf += (value & 0xFFFFFFFFFFFFFFFF).to_bytes(8, self._order)
 
     def slot(self, name: str, size: int, align: int = 8) -> str:
         """Reserve a zeroed, named data slot the loader patches with :meth:`Program.patch`."""
@@ -733,42 +254,42 @@ class Assembler:
         return name
 
     # ---- assembly ----------------------------------------------------------------------------
-    def _resolve(self, p: _Pending) -> tuple[int, ...]:
-        op = OPCODES[p.mnemonic]
+    def _resolve(
+        self, offset: int, mnemonic: str, operands: tuple[Operand | Target, ...]
+    ) -> tuple[int, ...]:
         out: list[int] = []
-        for fname, v in zip(op.operands, p.operands, strict=True):
-            if isinstance(v, str) and fname in _BRANCH_FIELDS:
-                out.append(self._address(v, p) - p.offset)
+        for fname, v in zip(OPCODES[mnemonic].operands, operands, strict=True):
+            if isinstance(v, str) and fname in BRANCH_FIELDS:
+                out.append(self._address(v, offset, mnemonic) - offset)
             elif isinstance(v, Ref):
-                base = 0 if v.base is None else self._address(v.base, p)
-                out.append(self._address(v.label, p) - base + v.addend)
+                base = 0 if v.base is None else self._address(v.base, offset, mnemonic)
+                out.append(self._address(v.label, offset, mnemonic) - base + v.addend)
             elif isinstance(v, str):
-                raise AssemblyError(f"{p.mnemonic} at {p.offset:#x}: label {v!r} for {fname}")
+                raise AssemblyError(f"{mnemonic} at {offset:#x}: label {v!r} for {fname}")
+            elif isinstance(v, int):
+                out.append(v)
             else:
-                out.append(int(v))
+                raise AssemblyError(f"{mnemonic} at {offset:#x}: {v!r} for {fname} is not an int")
         return tuple(out)
 
-    def _address(self, name: str, p: _Pending) -> int:
+    def _address(self, name: str, offset: int, mnemonic: str) -> int:
         try:
             return self._labels[name]
         except KeyError:
-            raise AssemblyError(
-                f"{p.mnemonic} at {p.offset:#x}: undefined label {name!r}"
-            ) from None
+            raise AssemblyError(f"{mnemonic} at {offset:#x}: undefined label {name!r}") from None
 
     def assemble(self) -> Program:
-        """Resolve labels and references, range-check, and return the program."""
+        """Resolve labels and references, range-check them, and return the program."""
         buf = bytearray(self._buf)
-        fmt = self.endian.struct_prefix + "I"
-        for p in self._pending:
+        for offset, mnemonic, operands in self._pending:
             try:
-                word = encode(p.mnemonic, *self._resolve(p))
+                word = encode(mnemonic, *self._resolve(offset, mnemonic, operands))
             except AssemblyError as err:
-                raise AssemblyError(f"at offset {p.offset:#x}: {err}") from None
-            struct.pack_into(fmt, buf, p.offset, word)
-        notes = {p.offset: v.label for p in self._pending for v in p.operands if isinstance(v, Ref)}
+                raise AssemblyError(f"at offset {offset:#x}: {err}") from None
+            buf[offset : offset + 4] = word.to_bytes(4, self._order)
+        notes = {off: v.label for off, _, ops in self._pending for v in ops if isinstance(v, Ref)}
         return Program(self.endian, bytes(buf), dict(self._labels), dict(self._slots),
-                       frozenset(p.offset for p in self._pending), notes)  # fmt: skip
+                       frozenset(self._instructions), notes)  # fmt: skip
 
     # ---- base instructions (one line each; operand order as in assembly) ---------------------
     def addi(self, rt: int, ra: int, si: Operand) -> None:
