@@ -1,0 +1,135 @@
+"""The command line: real invocations of kexec by the tools that call it, and errors.
+
+Each corpus entry is an argv that a client really sends (Debian kdump-tools,
+Fedora kdumpctl, systemd, petitboot, kexecboot, people) and the meaning pykexec
+must take from it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pykexec.cli import OPTIONS, main, parse
+from pykexec.errors import UsageError
+from pykexec.options import SyscallChoice
+
+K = "/boot/vmlinux-6.1.0-50-powerpc64le"
+I = "/var/lib/kdump/initrd.img"
+CMD = "root=UUID=1234 ro irqpoll nr_cpus=1 reset_devices"
+
+# (client, argv, expected action, expected option values)
+CORPUS = [
+    ("kdump-tools load", ["-p", "--args-linux", f"--command-line={CMD}", f"--initrd={I}", K],
+     "load", {"crash": True, "command_line": CMD, "initrd": Path(I), "kernel": Path(K),
+              "syscall": SyscallChoice.AUTO}),
+    ("kdump-tools load -s", ["-s", "-p", "--args-linux", f"--command-line={CMD}",
+                             f"--initrd={I}", K],
+     "load", {"crash": True, "syscall": SyscallChoice.FILE}),
+    ("kdump-tools unload", ["-p", "-u"], "unload", {}),
+    ("kdumpctl load", ["-s", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
+     "load", {"crash": True, "syscall": SyscallChoice.FILE, "command_line": CMD}),
+    ("kdumpctl unload", ["-p", "-u"], "unload", {}),
+    ("kdumpctl -d", ["-d", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
+     "load", {"crash": True, "debug": True}),
+    ("kdumpctl -d after -p", ["-p", "-d", f"--command-line={CMD}", f"--initrd={I}", K],
+     "load", {"crash": True, "debug": True}),
+    ("systemd", ["--load", K, "--append", "root=/dev/sda1 quiet", "--initrd", I],
+     "load", {"crash": False, "command_line": "root=/dev/sda1 quiet", "initrd": Path(I)}),
+    ("petitboot", ["-l", "--dtb=/tmp/dtb", "--append=console=hvc0", f"--initrd={I}", K],
+     "load", {"dtb": Path("/tmp/dtb"), "command_line": "console=hvc0"}),
+    ("petitboot debug", ["-l", "--debug", "--dtb=/tmp/dtb", "--append=\"\"", K],
+     "load", {"debug": True, "command_line": '""'}),
+    ("petitboot -s", ["-s", "-l", "--append=console=hvc0", f"--initrd={I}", K],
+     "load", {"syscall": SyscallChoice.FILE}),
+    ("kexecboot", ["-d", "--mem-min=0x2000000", "--mem-max=512M", "-l",
+                   "--command-line=root=/dev/mmcblk0p2", f"--initrd={I}", K],
+     "load", {"mem_min": 0x2000000, "mem_max": 512 << 20}),
+    ("plain exec", ["-e"], "exec", {}),
+    ("exec without ifdown", ["-e", "-x"], "exec", {}),
+    ("force", ["-f", K, "--append=quiet"], "load-exec", {"command_line": "quiet"}),
+    ("kernel first", [K, "-l", "--reuse-cmdline"], "load", {"reuse_cmdline": True}),
+    ("no action", [K, "--append=x"], "load-shutdown", {}),
+    ("status", ["-S"], "status", {}),
+    ("status of -l", ["-l", "-S"], "status", {}),
+    ("-c", ["-c", "-l", K], "load", {"syscall": SyscallChoice.LOAD}),
+    ("-a", ["-a", "-l", K], "load", {"syscall": SyscallChoice.AUTO}),
+    ("abbreviated long option", ["-l", K, "--comm", "x=1", "--ramd", I], "load",
+     {"command_line": "x=1", "initrd": Path(I)}),
+    ("reuseinitrd", ["-l", "--reuseinitrd", K], "load", {"reuse_initrd": True}),
+    ("hotplug", ["-p", "--hotplug", K], "load", {"hotplug": True}),
+    ("dt-no-old-root", ["-l", "--dt-no-old-root", K], "load", {"dt_no_old_root": True}),
+    ("no checks", ["-l", "-i", K, "-t", "elf-ppc64"], "load", {"skip_checks": True}),
+    ("ckr size", ["--print-ckr-size"], "print-ckr-size", {}),
+    ("elf64 core headers", ["-p", "--elf64-core-headers", K], "load", {"crash": True}),
+]
+
+
+@pytest.mark.parametrize("client,argv,action,expect", CORPUS, ids=[c[0] for c in CORPUS])
+def test_corpus(client: str, argv: list[str], action: str, expect: dict[str, object]) -> None:
+    cmd = parse(argv)
+    assert cmd.action == action, client
+    for key, value in expect.items():
+        assert cmd.options is not None
+        assert getattr(cmd.options, key) == value, (client, key)
+
+
+def test_flags_and_status_details() -> None:
+    assert parse(["-p", "-u"]).crash
+    assert not parse(["-u"]).crash
+    assert parse(["-l", "-S"]).status_of_exec_kernel
+    assert not parse(["-S"]).status_of_exec_kernel
+    assert parse(["-e", "-x", "-y"]).no_ifdown and parse(["-e", "-y"]).no_sync
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["-s", "-l", "--dtb=/x", K], "--dtb cannot be used with -s"),
+        (["-s", "-l", "--reuseinitrd", K], "--reuseinitrd cannot be used with -s"),
+        (["-l"], "no kernel given"),
+        ([], "nothing to do"),
+        (["-l", K, "--bogus"], "not recognized"),
+        (["-l", K, "-t", "multiboot-x86"], "elf-ppc64 only"),
+        (["--load-preserve-context", "-l", K], "not supported"),
+        (["-l", "-e", K], "-e starts the kernel already loaded"),
+        (["-s", "-c", "-l", K], "choose one of -s, -c and -a"),
+        (["-l", K, "--mem-min=lots"], "not an address"),
+        (["-l", K, "--hotplug"], "use it with -p"),
+        (["-l", K, "another"], "one kernel image at most"),
+    ],
+)
+def test_refusals(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse(argv)
+
+
+def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    missing = tmp_path / "nope"
+    assert main(["-l", str(missing), "--dry-run", "--sysroot", str(tmp_path)]) != 0
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    not_elf = tmp_path / "vmlinux"
+    not_elf.write_bytes(b"MZ" + bytes(100))
+    assert main(["-l", str(not_elf), "--dry-run"]) == 1
+    assert "not an ELF file" in capsys.readouterr().err
+
+
+def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    out = capsys.readouterr().out
+    for opt in OPTIONS:
+        if opt.key != "corrupt_digest":
+            assert opt.names[0] in out
+
+
+def test_readme_option_table_matches() -> None:
+    readme = (Path(__file__).parent.parent / "README.md").read_text()
+    for opt in OPTIONS:
+        if opt.key == "corrupt_digest":
+            continue
+        row = next((line for line in readme.splitlines()
+                    if line.startswith("| `" + opt.names[0])), None)
+        assert row is not None, f"README has no row for {opt.names[0]}"
+        assert opt.status.split(":")[0] in row, (opt.names[0], opt.status)
