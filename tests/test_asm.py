@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -9,24 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.purgatory import asm
-from pykexec.purgatory.asm import (
-    CR0,
-    CR1,
-    CR7,
-    OPCODES,
-    R0,
-    R1,
-    R3,
-    R4,
-    R5,
-    R31,
-    Assembler,
-    AssemblyError,
-    Endian,
-    decode,
-    encode,
-)
+from pykexec.purgatory import asm, isa
+from pykexec.purgatory.asm import Assembler, AssemblyError, Endian
+from pykexec.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, decode, encode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils  # type: ignore[import-not-found]
@@ -112,7 +98,7 @@ def _base_cases() -> list[Case]:
 
 def _cond_branch(cond: str, cr: int, target: str) -> Callable[[Assembler], None]:
     def emit(a: Assembler) -> None:
-        getattr(a, cond)(target, cr=asm.CRF(cr))
+        getattr(a, cond)(target, cr=isa.CRF(cr))
 
     return emit
 
@@ -263,7 +249,7 @@ def test_listing_matches_objdump_raw(
     theirs = binutils.objdump_binary(endian, program.code, raw=True)
     bad = []
     for off, case in placed:
-        ours = asm.disassemble(program.read_word(off), off, raw=True)
+        ours = isa.disassemble(program.read_word(off), off, raw=True)
         if binutils.normalise(ours) != theirs[off]:
             bad.append(f"{case.gas!r}: ours {ours!r} objdump {theirs[off]!r}")
     assert not bad, "\n".join(bad)
@@ -277,7 +263,7 @@ def test_listing_matches_objdump_aliases(
     theirs = binutils.objdump_binary(endian, program.code, raw=False)
     bad = []
     for off, _case in placed:
-        ours = asm.disassemble(program.read_word(off), off)
+        ours = isa.disassemble(program.read_word(off), off)
         if binutils.normalise(ours) != theirs[off]:
             bad.append(f"{off:#x}: ours {ours!r} objdump {theirs[off]!r}")
     assert not bad, "\n".join(bad)
@@ -311,6 +297,24 @@ def test_range_errors(emit: Callable[[Assembler], None], message: str) -> None:
     with pytest.raises(AssemblyError, match=message):
         emit(a)
         a.assemble()
+
+
+def test_every_operand_is_range_checked() -> None:
+    """The compiled encoder rejects a value just outside every operand field, naming it."""
+    for mn, op in OPCODES.items():
+        for i, name in enumerate(op.operands):
+            f = isa.FIELDS[name]
+            lo, hi = f.bounds
+            for bad in (lo - 1, hi + 1, *((lo + 1,) if f.shift else ())):
+                ops = [0] * len(op.operands)
+                ops[i] = bad
+                with pytest.raises(AssemblyError, match=f"{re.escape(mn)}: value {bad} .* {name} "):
+                    encode(mn, *ops)
+            ops = [0] * len(op.operands)
+            ops[i] = hi
+            encode(mn, *ops)  # the largest value fits
+    with pytest.raises(AssemblyError, match="add takes 3 operands, got 2"):
+        encode("add", 3, 4)
 
 
 def test_conditional_branch_range() -> None:

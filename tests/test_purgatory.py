@@ -18,21 +18,8 @@ import pytest
 from pykexec.errors import UsageError
 from pykexec.memory import Range
 from pykexec.purgatory import ppc64
-from pykexec.purgatory.asm import (
-    R0,
-    R3,
-    R4,
-    R5,
-    R6,
-    R8,
-    R9,
-    R12,
-    Assembler,
-    Endian,
-    Program,
-    decode,
-    disassemble,
-)  # fmt: skip
+from pykexec.purgatory.asm import Assembler, Endian, Program
+from pykexec.purgatory.isa import R0, R3, R4, R5, R6, R8, R9, R12, decode, disassemble
 from pykexec.purgatory.ppc64 import Console, PurgatoryParams
 
 sys.path.insert(0, str(Path(__file__).parent))
