@@ -182,6 +182,7 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
     from pykexec.options import SyscallChoice
 
     view = view or SystemView()
+    fallback = None
     if opts.syscall is not SyscallChoice.LOAD:
         try:
             file_load(opts, view)
@@ -189,7 +190,10 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
         except SyscallError as err:
             if opts.syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
                 raise
-    return _kexec_load(opts, view)
+            fallback = (f"kexec_file_load failed ({errno.errorcode.get(err.errno, err.errno)}):"
+                        " fell back to kexec_load")
+    result = _kexec_load(opts, view)
+    return replace(result, notes=(*result.notes, fallback)) if fallback else result
 
 
 def _kexec_load(opts: LoadOptions, view: SystemView) -> Plan:
