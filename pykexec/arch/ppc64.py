@@ -17,6 +17,7 @@ from dataclasses import dataclass, field, replace
 
 from pykexec.crash.kdump import (
     BACKUP_SIZE,
+    CrashLayout,
     add_usable_memory,
     core_loads,
     crash_layout,
@@ -28,15 +29,16 @@ from pykexec.devicetree.nexttree import (
     RESERVE_SELF_PLACEHOLDER,
     finish,
     next_tree,
-    old_root_param,
 )
 from pykexec.errors import UsageError
 from pykexec.formats.elf import Endian, KernelImage
 from pykexec.formats.elfcore import CoreNote, core_header
 from pykexec.layout import (
+    SEGMENT_ALIGN,
     KexecFlags,
     KexecImage,
     Placer,
+    Segment,
     SegmentKind,
 )
 from pykexec.machine import Machine
@@ -138,17 +140,69 @@ def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
     return free, where
 
 
-def plan(inp: PlanInput) -> Plan:
-    """Compute the segments and entry of a load. Raises KexecError subclasses."""
-    kernel, m = inp.kernel, inp.machine
+@dataclass(frozen=True)
+class _CrashParts:
+    """The extra segments of a crash load and what they imply."""
+
+    layout: CrashLayout
+    backup: Segment
+    elfcorehdr: Segment
+
+    @property
+    def reserved(self) -> list[Range]:
+        return [*self.layout.reserved, self.backup.mem, self.elfcorehdr.mem]
+
+
+def _free_memory(inp: PlanInput) -> Placer:
     free, where = usable_memory(inp)
     if not inp.crash:
         # A relocatable kernel copies itself down to 0 (head_64.S __after_prom_start):
         # nothing it needs may sit below its own end.
-        free = free.minus([Range(0, kernel.memsz)])
+        free = free.minus([Range(0, inp.kernel.memsz)])
     if inp.reuse_initrd is not None:
         free = free.minus([inp.reuse_initrd])
-    placer = Placer(free, where)
+    return Placer(free, where)
+
+
+def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
+    """Backup and ELF core header segments (after the kernel, bottom-up)."""
+    if not inp.kernel.relocatable:
+        raise UsageError(
+            f"this kernel cannot be a crash kernel: its word at 0x5c is "
+            f'{inp.kernel.run_at_load:#010x}, not the "run0" magic of a relocatable kernel, '
+            "so it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
+        )
+    layout = crash_layout(inp.machine)
+    backup = placer.place(
+        SegmentKind.BACKUP, b"", memsz=BACKUP_SIZE, note="backup of the first 64 KiB"
+    )
+    header = core_header(
+        list(inp.core_notes), core_loads(layout.dumped, backup.mem.start), inp.purgatory_endian
+    )
+    # With --hotplug the kernel rewrites the header in place as memory comes and
+    # goes: size it as the kernel asks (/sys/kernel/crash_elfcorehdr_size).
+    elfcorehdr = placer.place(
+        SegmentKind.ELFCOREHDR,
+        header,
+        memsz=max(len(header), inp.hotplug_elfcorehdr_size or 0),
+        note=f"ELF core header, {len(header)} bytes",
+    )
+    return _CrashParts(layout, backup, elfcorehdr)
+
+
+def _place_tree(tree: DeviceTree, placer: Placer, pad: int) -> Segment:
+    """Flatten the tree (it reserves itself) and place it top-down."""
+    sized = finish(tree, None, pad)
+    hole = placer.free.find_hole(_round(len(sized)), SEGMENT_ALIGN, top_down=True)
+    return placer.put(
+        SegmentKind.DEVICE_TREE, finish(tree, hole.start, pad), hole, note="flattened device tree"
+    )
+
+
+def plan(inp: PlanInput) -> Plan:
+    """Compute the segments and entry of a load. Raises KexecError subclasses."""
+    kernel, m = inp.kernel, inp.machine
+    placer = _free_memory(inp)
     notes: list[str] = []
     bootargs = inp.bootargs
 
@@ -161,46 +215,22 @@ def plan(inp: PlanInput) -> Plan:
     )
     run_at_load = kernel.run_at_load
     crash = None
-    backup = elfcorehdr = None
     if inp.crash:
-        if not kernel.relocatable:
-            raise UsageError(
-                f"this kernel cannot be a crash kernel: its word at 0x5c is "
-                f'{run_at_load:#010x}, not the "run0" magic of a relocatable kernel, so '
-                "it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
-            )
-        run_at_load = 1
+        crash = _crash_parts(inp, placer)
+        run_at_load = 1  # head_64.S: stay where loaded, inside the crash region
         notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
-        crash = crash_layout(m)
-        backup = placer.place(
-            SegmentKind.BACKUP, b"", memsz=BACKUP_SIZE, note="backup of the first 64 KiB"
-        )
-        header = core_header(
-            list(inp.core_notes), core_loads(crash.dumped, backup.mem.start), inp.purgatory_endian
-        )
-        # With --hotplug the kernel rewrites the header in place as memory comes and
-        # goes: size it as the kernel asks (/sys/kernel/crash_elfcorehdr_size).
-        elfcorehdr = placer.place(
-            SegmentKind.ELFCOREHDR,
-            header,
-            memsz=max(len(header), inp.hotplug_elfcorehdr_size or 0),
-            note=f"ELF core header, {len(header)} bytes",
-        )
-        bootargs = f"{bootargs} {elfcorehdr_param(elfcorehdr.mem.start)}".strip()
+        bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
     if len(bootargs) >= COMMAND_LINE_SIZE:
         raise UsageError(
             f"the command line has {len(bootargs)} bytes; the ppc64 kernel "
             f"takes at most {COMMAND_LINE_SIZE - 1}"
         )
 
-    initrd_seg = None
+    initrd_range = inp.reuse_initrd
     if inp.initrd is not None:
-        initrd_seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
-    initrd_range = (
-        Range.sized(initrd_seg.mem.start, initrd_seg.bufsz) if initrd_seg is not None else None
-    )
-    if inp.reuse_initrd is not None:
-        initrd_range = inp.reuse_initrd
+        seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
+        initrd_range = Range.sized(seg.mem.start, seg.bufsz)
+    elif initrd_range is not None:
         notes.append(f"reusing the running kernel's initrd at {initrd_range}")
 
     pparams = PurgatoryParams(
@@ -213,25 +243,18 @@ def plan(inp: PlanInput) -> Plan:
         debug=inp.debug and m.hvterm_console,
         skip_checks=inp.skip_checks,
         panic_kernel=inp.crash,
-        backup_start=backup.mem.start if backup else 0,
+        backup_start=crash.backup.mem.start if crash else 0,
         opal_base=m.opal_base,
         opal_entry=m.opal_entry,
     )
     # The purgatory's size does not depend on its values: render once to size it.
-    psec_range = placer.take(len(render_purgatory(pparams)))
+    purgatory_hole = placer.take(len(render_purgatory(pparams)))
 
-    reserved = [r.range for r in m.firmware]
-    if crash is not None:
-        reserved += list(crash.reserved)
-        reserved += [s.mem for s in (backup, elfcorehdr) if s is not None]
+    reserved = [r.range for r in m.firmware] + (crash.reserved if crash else [])
     tree = _tree_for(inp, bootargs, initrd_range, reserved)
     if crash is not None:
-        add_usable_memory(tree.root, m, crash.usable)
-    pad = DT_PAD + inp.hotplug_cpu_room
-    sized = finish(tree, None, pad)
-    dt_hole = placer.free.find_hole(_round(len(sized)), 0x10000, top_down=True)
-    blob = finish(tree, dt_hole.start, pad)
-    dsec = placer.put(SegmentKind.DEVICE_TREE, blob, dt_hole, note="flattened device tree")
+        add_usable_memory(tree.root, m, crash.layout.usable)
+    dsec = _place_tree(tree, placer, DT_PAD + inp.hotplug_cpu_room)
 
     # With --hotplug the kernel edits the tree and the core header after the load:
     # they cannot be part of the digest (kexec-tools' arch_do_exclude_segment()).
@@ -246,16 +269,17 @@ def plan(inp: PlanInput) -> Plan:
         sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),
         sha256_digest=digest,
     )
-    pbytes = render_purgatory(pparams)
-    placer.free = placer.free.union([psec_range])
-    psec = placer.put(SegmentKind.PURGATORY, pbytes, psec_range, note="purgatory")
+    placer.free = placer.free.union([purgatory_hole])
+    psec = placer.put(
+        SegmentKind.PURGATORY, render_purgatory(pparams), purgatory_hole, note="purgatory"
+    )
     flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
     if inp.hotplug:
         flags |= KexecFlags.CRASH_HOTPLUG_SUPPORT
     image = KexecImage(
         entry=psec.mem.start,
-        segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
         flags=flags,
+        segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
     )
     return Plan(
         machine=m,
@@ -270,13 +294,19 @@ def plan(inp: PlanInput) -> Plan:
 def _tree_for(
     inp: PlanInput, bootargs: str, initrd: Range | None, reserved: list[Range]
 ) -> DeviceTree:
-    """The next kernel's tree: the given --dtb, or the running tree, adjusted."""
+    """The next kernel's tree: the given --dtb, or the running tree, adjusted.
+
+    A given blob keeps its own bootargs unless a command line was asked for (petitboot
+    passes --dtb with --append and means both).
+    """
     if inp.dtb is not None:
         tree = inp.dtb.copy()
         chosen = tree.root.child("chosen")
         if chosen is None:
             chosen = Node("chosen")
             tree.root.children.append(chosen)
+        if inp.bootargs:
+            chosen.props["bootargs"] = bootargs.encode() + b"\0"
         if initrd is not None:
             chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
             chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
@@ -290,10 +320,6 @@ def _tree_for(
 
 def _round(size: int) -> int:
     return -(-size // 0x10000) * 0x10000
-
-
-def default_old_root(tree: Node | None) -> str | None:
-    return old_root_param(tree) if tree is not None else None
 
 
 def cpu_node_room(running: Node, possible_cpus: int) -> int:
