@@ -13,8 +13,8 @@ if TYPE_CHECKING:
 # One letter per thing on the map; later rows paint over earlier ones.
 LEGEND = (
     (".", "free RAM"),
-    ("#", "firmware or running kernel (reserved)"),
     ("c", "crash region"),
+    ("#", "firmware or running kernel (reserved)"),
     ("K", "kernel segment"),
     ("I", "initrd segment"),
     ("D", "device-tree segment"),
@@ -61,8 +61,8 @@ def memory_map(plan: Plan) -> str:
     m = plan.machine
     layers: list[tuple[str, list[Range]]] = [
         (".", list(m.ram)),
-        ("#", [r.range for r in m.reserved]),
         ("c", [m.crash] if m.crash else []),
+        ("#", [r.range for r in m.reserved]),
     ]
     for s in plan.image.segments:
         layers.append((SEGMENT_LETTER.get(str(s.kind), "?"), [s.mem]))
