@@ -19,7 +19,7 @@ def test_picture_shows_segments_regions_and_legend(tmp_path: Path, capsys) -> No
     bars = [line for line in out.splitlines() if line.startswith("  |")]
     assert len(bars) == 2 and all(len(b) == 64 + 4 for b in bars)
     whole, zoom = bars
-    assert "#" in whole and "c" in whole and "K" in whole
+    assert "#" in whole and "c" in whole and "P" in whole
     assert zoom.index("K") < zoom.index("D")  # kernel bottom-up, tree top-down
     assert "crash region" in out and "elfcorehdr" in out
     assert main(["-p", str(k), "--sysroot", str(root), "--dry-run", "--json"]) == 0
