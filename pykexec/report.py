@@ -64,7 +64,8 @@ def memory_map(plan: Plan) -> str:
         ("c", [m.crash] if m.crash else []),
         ("#", [r.range for r in m.reserved]),
     ]
-    for s in plan.image.segments:
+    # Largest first, so that a small segment sharing a cell with a big one still shows.
+    for s in sorted(plan.image.segments, key=lambda s: -s.mem.size):
         layers.append((SEGMENT_LETTER.get(str(s.kind), "?"), [s.mem]))
     whole = Range(m.ram.ranges[0].start, m.ram.ranges[-1].end)
     segs = [s.mem for s in plan.image.segments]
