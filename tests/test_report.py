@@ -20,7 +20,7 @@ def test_picture_shows_segments_regions_and_legend(tmp_path: Path, capsys) -> No
     assert len(bars) == 2 and all(len(b) == 64 + 4 for b in bars)
     whole, zoom = bars
     assert "#" in whole and "c" in whole and "P" in whole
-    assert zoom.index("I") < zoom.index("D")  # initrd bottom-up, tree top-down
+    assert zoom.index("P") < zoom.index("D")  # purgatory bottom-up, tree top-down
     assert "crash region" in out and "elfcorehdr" in out
     assert main(["-p", str(k), "--sysroot", str(root), "--dry-run", "--json"]) == 0
     data = json.loads(capsys.readouterr().out)
