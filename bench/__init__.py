@@ -1,0 +1,1 @@
+"""Benchmarks: pykexec against kexec-tools in the lab guest, reported as ratios."""
