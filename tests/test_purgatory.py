@@ -202,8 +202,14 @@ def test_full_flow_enters_kernel(endian: Endian) -> None:
     )  # fmt: skip
     result = _run(endian, params, placed, low=low)
     assert result.returncode == 0, result
-    assert result.stdout.startswith(b"I'm in purgatory\n")
-    regs, fdt = _report(endian, result.stdout[len(b"I'm in purgatory\n") :])
+    progress = (
+        b"I'm in purgatory\n"
+        b"purgatory: sha256 of the segments verified\n"
+        b"purgatory: first 64 KiB of memory backed up\n"
+        b"purgatory: entering the new kernel\n"
+    )
+    assert result.stdout.startswith(progress)
+    regs, fdt = _report(endian, result.stdout[len(progress) :])
     assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, ppc64.RUN_AT_LOAD_STAY)
     assert struct.unpack_from(">I", fdt, ppc64.FdtHeader.BOOT_CPUID_PHYS)[0] == CPU_ID
     assert fdt[: ppc64.FdtHeader.BOOT_CPUID_PHYS] == _fdt_header(17)[:28]

@@ -142,6 +142,16 @@ def _print(a: Assembler, message_label: str) -> None:
     a.bl("puts")
 
 
+def _say(a: Assembler, console: Console, message_label: str) -> None:
+    """With the ``debug`` slot set, print a progress message (clobbers r3-r12)."""
+    if console is Console.NONE:
+        return
+    quiet = a.new_label("quiet")
+    _flag(a, "debug", quiet)
+    _print(a, message_label)
+    a.label(quiet)
+
+
 def _load_be32(a: Assembler, endian: Endian, rt: int, ra: int, offset: int) -> None:
     if endian is Endian.BIG:
         a.lwz(rt, offset, ra)
@@ -187,13 +197,16 @@ def _emit_setup(a: Assembler, console: Console) -> None:
     a.bl("sha256_verify")
     a.cmpdi(R3, 0)
     a.bne("hang")
+    _say(a, console, "msg_verified")
     a.label(checked)
     _flag(a, "panic_kernel", no_backup)
     a.li(R3, 0)
     a.ld(R4, Ref("backup_start"), R15)
     a.lis(R5, BACKUP_SIZE >> 16)
     a.bl("copy_memory")
+    _say(a, console, "msg_backup")
     a.label(no_backup)
+    _say(a, console, "msg_enter")
 
 
 def _emit_enter_kernel(a: Assembler, endian: Endian, kernel_big_endian: bool) -> None:
@@ -397,6 +410,9 @@ def _emit_print_hex(a: Assembler) -> None:
 
 _MESSAGES = {
     "msg_hello": b"I'm in purgatory\n",
+    "msg_verified": b"purgatory: sha256 of the segments verified\n",
+    "msg_backup": b"purgatory: first 64 KiB of memory backed up\n",
+    "msg_enter": b"purgatory: entering the new kernel\n",
     "msg_mismatch": b"purgatory: sha256 mismatch\n",
     "msg_expected": b"expected: ",
     "msg_computed": b"\ncomputed: ",
