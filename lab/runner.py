@@ -1,50 +1,32 @@
-"""Runs a scenario in a fresh guest and judges it from the console markers.
+"""Runs a scenario in a fresh guest; :class:`lab.judge.Judge` reads its console.
 
 The host clock times every stage: boot to the first userspace marker, each
 step (``LAB-BEGIN`` to ``LAB-END``), and a hand-over step (``kexec -e``, the
-sysrq crash) to the next kernel's userspace marker.  Every wait has a timeout
+sysrq crash) to the next kernel's userspace marker.  Every wait has a deadline
 taken from the scenario's data; the verdict needs ``LAB-PASS`` from the
-scenario's last stage and the host-chosen marker echoed back.
+scenario's last stage with the host-chosen marker echoed back and every console
+rule holding, or, for a scenario that ends in a stop, the stop pattern and then
+quiet.  QEMU is killed by its pid in every case.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import secrets
 import shutil
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from enum import StrEnum
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
+from lab.judge import Judge, Marker, Report, parse_marker
+from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
-from lab.scenarios import Scenario, Stage, Step, render
 from lab.vm import ConsoleLine, Guest, MachineConfig
 
-BOOT_TIMEOUT = 120.0
-BETWEEN_STEPS_TIMEOUT = 60.0
 POWEROFF_GRACE = 10.0
-MARKER_RE = re.compile(r"LAB-(USERSPACE|BEGIN|END|RESULT|PASS|FAIL)\b ?(.*)")
-
-
-class Marker(StrEnum):
-    USERSPACE = "USERSPACE"
-    BEGIN = "BEGIN"
-    END = "END"
-    RESULT = "RESULT"
-    PASS = "PASS"
-    FAIL = "FAIL"
-
-
-@dataclass(frozen=True)
-class Event:
-    kind: Marker
-    text: str
-    at: float
 
 
 @dataclass(frozen=True)
@@ -57,39 +39,6 @@ class RunOptions:
     compress: bool = False
 
 
-@dataclass
-class Report:
-    """Outcome of one run (filled while the console is read)."""
-
-    scenario: str
-    kernel_version: str
-    log: Path
-    initrd_bytes: dict[str, int]
-    passed: bool = False
-    reason: str = ""
-    stage: str = ""
-    timings: list[tuple[str, float]] = field(default_factory=list)
-    results: dict[str, str] = field(default_factory=dict)
-    tail: list[str] = field(default_factory=list)
-
-    def format(self) -> str:
-        verdict = "PASS" if self.passed else f"FAIL: {self.reason}"
-        lines = [f"scenario {self.scenario}: {verdict}", f"kernel: {self.kernel_version}"]
-        lines += [f"  {name}: {n / 1e6:.1f} MB" for name, n in self.initrd_bytes.items()]
-        lines += [f"  {label}: {seconds:.2f} s" for label, seconds in self.timings]
-        lines += [f"  {k} = {v}" for k, v in self.results.items()]
-        if not self.passed:
-            lines += [f"console log: {self.log}", "--- last console lines ---", *self.tail]
-        return "\n".join(lines)
-
-
-def parse_marker(line: ConsoleLine) -> Event | None:
-    match = MARKER_RE.search(line.text)
-    if match is None:
-        return None
-    return Event(Marker(match.group(1)), match.group(2).strip(), line.at)
-
-
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
     """The first kernel's words after console=hvc0 panic=-1.
 
@@ -98,7 +47,7 @@ def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, .
     """
     s = options.scenario
     script = render(s)
-    words = [f"lab.scenario={s.name}", f"lab.stage={Stage.FIRST}", f"lab.cpus={s.cpus}"]
+    words = [f"lab.scenario={s.name}", f"lab.stage={Stage.FIRST}", f"lab.cpus={s.cpus}", *s.cmdline]
     if "$LAB_marker" in script:
         words.append(f"lab.marker={marker}")
     if "$LAB_nonce" in script:
@@ -108,105 +57,28 @@ def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, .
     return (*words, *options.extra_cmdline)
 
 
-class _Judge:
-    """Consumes marker events, tracks timing and the next deadline."""
-
-    def __init__(self, scenario: Scenario, report: Report, marker: str) -> None:
-        self.scenario = scenario
-        self.report = report
-        self.marker = marker
-        self.stage: Stage | None = None
-        self.begun: dict[str, float] = {}
-        self.leaving: tuple[str, float] | None = None
-        self.timeout = BOOT_TIMEOUT
-        self.done = False
-
-    def _step(self, name: str) -> Step | None:
-        if self.stage is None:
-            return None
-        return next((s for s in self.scenario.steps(self.stage) if s.name == name), None)
-
-    def feed(self, ev: Event) -> None:
-        handler: dict[Marker, Callable[[Event], None]] = {
-            Marker.USERSPACE: self._userspace,
-            Marker.BEGIN: self._begin,
-            Marker.END: self._end,
-            Marker.RESULT: self._result,
-            Marker.PASS: self._pass,
-            Marker.FAIL: self._fail,
-        }
-        handler[ev.kind](ev)
-
-    def _userspace(self, ev: Event) -> None:
-        fields = dict(w.split("=", 1) for w in ev.text.split() if "=" in w)
-        self.stage = Stage(fields.get("stage", Stage.FIRST))
-        self.report.stage = self.stage
-        if self.leaving is None:
-            self.report.timings.append((f"boot to userspace (stage {self.stage})", ev.at))
-        else:
-            name, start = self.leaving
-            self.report.timings.append((f"{name} to userspace (stage {self.stage})", ev.at - start))
-            self.leaving = None
-        self.report.results[f"guest_uptime_stage_{self.stage}"] = fields.get("uptime", "?")
-        self.timeout = BETWEEN_STEPS_TIMEOUT
-
-    def _begin(self, ev: Event) -> None:
-        step = self._step(ev.text)
-        self.begun[ev.text] = ev.at
-        self.timeout = step.timeout if step else BETWEEN_STEPS_TIMEOUT
-        if step is not None and step.leaves:
-            self.leaving = (ev.text, ev.at)
-            self.timeout += BOOT_TIMEOUT
-
-    def _end(self, ev: Event) -> None:
-        name, _, rc = ev.text.partition(" ")
-        start = self.begun.get(name, ev.at)
-        self.report.timings.append((f"step {name} [{rc}] (stage {self.stage})", ev.at - start))
-        self.timeout = BETWEEN_STEPS_TIMEOUT
-
-    def _result(self, ev: Event) -> None:
-        key, _, value = ev.text.partition("=")
-        self.report.results[key] = value
-
-    def _pass(self, ev: Event) -> None:
-        last = self.scenario.stages[-1][0]
-        self.done = True
-        if self.stage != last:
-            self.report.reason = f"LAB-PASS in stage {self.stage}, expected stage {last}"
-        elif "marker" in self.report.results and self.report.results["marker"] != self.marker:
-            self.report.reason = f"marker {self.report.results['marker']!r} != {self.marker!r}"
-        else:
-            self.report.passed = True
-
-    def _fail(self, ev: Event) -> None:
-        self.done = True
-        self.report.reason = f"guest: {ev.text} (stage {self.stage})"
-
-
 LineSink = Callable[[ConsoleLine], None]
 
 
-def _watch(guest: Guest, judge: _Judge, deadline: float, sink: LineSink | None) -> None:
+def _watch(guest: Guest, judge: Judge, overall: float, sink: LineSink | None) -> None:
     while not judge.done:
-        if guest.now() > deadline:
-            raise GuestTimeout(f"overall timeout after {deadline:.0f} s (stage {judge.stage})")
-        wait = min(judge.timeout, deadline - guest.now())
+        now = guest.now()
+        if now >= judge.deadline:
+            why = judge.expired(now)
+            if why is not None:
+                raise GuestTimeout(why)
+            return
+        if now >= overall:
+            raise GuestTimeout(f"overall --timeout of {overall:.0f} s hit in stage {judge.stage}")
         try:
-            line = guest.next_line(wait)
+            line = guest.next_line(min(judge.deadline, overall) - now)
         except TimeoutError:
-            where = f"stage {judge.stage}" if judge.stage else "boot (before userspace)"
-            if wait < judge.timeout:
-                raise GuestTimeout(
-                    f"overall --timeout of {deadline:.0f} s hit in {where}"
-                ) from None
-            raise GuestTimeout(f"no marker for {wait:.0f} s in {where}") from None
+            continue
         if line is None:
             raise GuestFailure(f"QEMU exited (code {guest.exit_code()}) in stage {judge.stage}")
         if sink is not None:
             sink(line)
-        ev = parse_marker(line)
-        if ev is not None:
-            judge.feed(ev)
+        judge.line(line)
 
 
 class StepEcho:
@@ -265,12 +137,13 @@ def _run_in(
         cpus=s.cpus,
         mem_mib=s.mem_mib,
     )
-    judge = _Judge(s, report, marker)
+    judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:
         try:
             _watch(guest, judge, options.timeout, sink)
             report.timings.append(("total", guest.now()))
-            _await_exit(guest)
+            if judge.stopping is None:
+                _await_exit(guest)
         except (GuestTimeout, GuestFailure) as exc:
             report.passed = False
             report.reason = str(exc)

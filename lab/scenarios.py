@@ -1,91 +1,58 @@
-"""Lab scenarios, declared as data, and their rendering into the guest's scenario.sh.
+"""The lab's scenarios, declared as data (vocabulary and rendering in :mod:`lab.model`).
 
-A scenario is a machine (CPUs, memory, crashkernel reservation), a loader
-(``kexec`` from kexec-tools or ``pykexec``) and, per boot stage (``1`` for the
-first kernel, ``2`` after kexec, ``crash`` in the kdump kernel), a list of
-steps.  Each step is a busybox-sh snippet run between ``LAB-BEGIN``/``LAB-END``
-markers; ``$KEXEC`` names the loader and ``$LAB_<key>`` holds every
-``lab.<key>=`` word of the kernel command line.
+Every step script is busybox sh run by the guest's /init, which provides
+``lab_result KEY VALUE`` and ``lab_try KEY CMD...`` (records ``KEY_rc`` and
+``KEY_err``).  Reference scenarios use kexec-tools; their pykexec twins differ
+only in ``$KEXEC``.
 """
 
 from __future__ import annotations
 
-import dataclasses
-import re
-from dataclasses import dataclass
-from enum import StrEnum
+from lab.model import ConsoleRule, Loader, Scenario, Stage, Step, render
 
-_SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-
-
-class Loader(StrEnum):
-    """Which program loads the next kernel inside the guest."""
-
-    KEXEC = "kexec"  # kexec-tools, the reference
-    PYKEXEC = "pykexec"
-
-
-class Stage(StrEnum):
-    """Boot stage, passed to the guest as ``lab.stage=``."""
-
-    FIRST = "1"
-    SECOND = "2"
-    CRASH = "crash"
-
-
-@dataclass(frozen=True)
-class Step:
-    """One guest step; ``fatal`` stops the stage on failure, ``leaves`` never returns."""
-
-    name: str
-    script: str
-    timeout: float = 60.0
-    fatal: bool = False
-    leaves: bool = False  # hands over to another kernel (kexec -e, sysrq crash)
-
-    def __post_init__(self) -> None:
-        if not _SH_NAME.fullmatch(self.name):
-            raise ValueError(f"step name {self.name!r} must be a shell identifier")
-
-
-@dataclass(frozen=True)
-class Scenario:
-    """A named lab experiment."""
-
-    name: str
-    description: str
-    loader: Loader
-    cpus: int
-    mem_mib: int
-    stages: tuple[tuple[Stage, tuple[Step, ...]], ...]
-    crashkernel: str | None = None
-    fill_mib: int = 32
-
-    def steps(self, stage: Stage) -> tuple[Step, ...]:
-        return dict(self.stages).get(stage, ())
-
-    def with_overrides(self, *, loader: Loader | None = None, cpus: int | None = None) -> Scenario:
-        return dataclasses.replace(
-            self, loader=loader or self.loader, cpus=cpus if cpus is not None else self.cpus
-        )
-
+__all__ = ["SCENARIOS", "ConsoleRule", "Loader", "Scenario", "Stage", "Step", "render",
+           "shell_scenario"]  # fmt: skip
 
 # Words every next kernel gets, on top of the lab.* words the steps add.
 NEXT_CMDLINE = "console=hvc0 panic=-1 lab.scenario=$LAB_scenario"
 CRASH_CMDLINE = f"{NEXT_CMDLINE} irqpoll nr_cpus=1 reset_devices"
+KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
+NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
+CRASH_APPEND = f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"'
+PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
+DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
+FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
 
-_KEXEC_STAGE1 = (
-    Step(
+_LOADER = 'lab_result loader "$(command -v "$KEXEC")"\n'
+
+
+def _kexec_load(flags: str = "-l") -> Step:
+    return Step(
         "load",
-        'lab_result loader "$(command -v "$KEXEC")"\n'
-        "$KEXEC -l /boot/vmlinux --initrd=/boot/initrd.img "
-        f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"\n'
+        _LOADER + f"lab_try load $KEXEC {flags} {KERNEL_ARGS} {NEXT_APPEND}\n"
         'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
-        timeout=120,
+        timeout=20,
         fatal=True,
-    ),
-    Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True),
-)
+    )
+
+
+def _status(when: str) -> Step:
+    """``-S`` (crash kernel) and ``-l -S`` exit codes of $KEXEC and of kexec-tools.
+
+    kexec-tools exits 1 when the kernel of that kind is loaded, 0 when not
+    (kexec/kexec.c, do_status); -l -S must agree with /sys/kernel/kexec_loaded.
+    """
+    return Step(
+        f"status_{when}",
+        "$KEXEC -S; s=$?; $KEXEC -l -S; l=$?; kexec -S; ks=$?; kexec -l -S; kl=$?\n"
+        f'lab_result status_{when} "S:$s,lS:$l"\n'
+        f'lab_result status_{when}_kexec_tools "S:$ks,lS:$kl"\n'
+        '[ $s = $ks ] && [ $l = $kl ] && [ $l = "$(cat /sys/kernel/kexec_loaded)" ]',
+        timeout=20,
+    )
+
+
+_EXEC = Step("exec", "$KEXEC -e", timeout=30, fatal=True, leaves=True)
 
 _KEXEC_STAGE2 = (
     Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]'),
@@ -96,45 +63,55 @@ _KEXEC_STAGE2 = (
     ),
 )
 
+_CRASH_LOAD = f"$KEXEC -p {KERNEL_ARGS} {CRASH_APPEND}"
+_CRASH_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
+
 _KDUMP_STAGE1 = (
+    Step("memmap", "python3 /lab/memcheck.py ram", timeout=20, fatal=True),
     Step(
         "load",
-        'lab_result loader "$(command -v "$KEXEC")"\n'
-        "$KEXEC -p /boot/vmlinux --initrd=/boot/initrd.img "
-        f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"\n'
-        'rc=$?\nlab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\n'
-        "return $rc",
-        timeout=120,
+        _LOADER + f"{_CRASH_LOAD}\n"
+        f"rc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
+        timeout=20,
         fatal=True,
     ),
     Step(
         "loaded",
-        '[ "$(cat /sys/kernel/kexec_crash_loaded)" = 1 ]',
+        "$KEXEC -p -S; s=$?; kexec -p -S; ks=$?\n"
+        'lab_result status_p_loaded "$s"\nlab_result status_p_loaded_kexec_tools "$ks"\n'
+        f"[ {_CRASH_LOADED} = 1 ] && [ $s = 1 ] && [ $ks = 1 ]",
+        fatal=True,
+    ),
+    Step(
+        "reload",
+        f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
+        f"[ {_CRASH_LOADED} = 0 ] || return 1\n{_CRASH_LOAD} || return 1\n"
+        f"lab_result reloaded_crash_loaded {_CRASH_LOADED}\n[ {_CRASH_LOADED} = 1 ]",
+        timeout=30,
         fatal=True,
     ),
     Step(
         "fill",
         'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
-        "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 600 ]; do sleep 0.2; n=$((n+1)); done\n"
+        "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done\n"
         'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
-        timeout=120,
+        timeout=60,
         fatal=True,
     ),
-    Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True),
+    Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=20),
+    Step("crash", "echo c > /proc/sysrq-trigger", timeout=45, fatal=True, leaves=True),
 )
 
 _KDUMP_CRASH = (
-    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=600),
-    Step(
-        "cat_vmcore",
-        "cat /proc/vmcore > /dev/null",
-        timeout=600,
-    ),
+    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=90),
+    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=20),
+    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=20),
+    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=30),
     Step(
         "makedumpfile",
         "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
         'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\nreturn $rc',
-        timeout=600,
+        timeout=90,
     ),
 )
 
@@ -142,23 +119,116 @@ _KDUMP_CRASH = (
 def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
     return Scenario(
         name=name,
-        description=f"{loader} -l + -e into a second kernel; marker and {cpus} CPUs online",
+        description=f"{loader} -l + -e into a second kernel; -S codes; marker and CPUs online",
         loader=loader,
         cpus=cpus,
         mem_mib=1024,
-        stages=((Stage.FIRST, _KEXEC_STAGE1), (Stage.SECOND, _KEXEC_STAGE2)),
+        stages=(
+            (Stage.FIRST, (_status("before"), _kexec_load(), _status("after"), _EXEC)),
+            (Stage.SECOND, _KEXEC_STAGE2),
+        ),
     )
 
 
 def _kdump(name: str, loader: Loader) -> Scenario:
     return Scenario(
         name=name,
-        description=f"{loader} -p, sysrq crash, vmcore has the nonce, makedumpfile -d 31",
+        description=f"{loader} -p, -p -S, -p -u + reload, sysrq crash; vmcore layout, "
+        "low 64 KiB and nonce; makedumpfile -d 31",
         loader=loader,
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
         stages=((Stage.FIRST, _KDUMP_STAGE1), (Stage.CRASH, _KDUMP_CRASH)),
+    )
+
+
+def _kexec_debug() -> Scenario:
+    return Scenario(
+        name="kexec-debug",
+        description="pykexec -d -l + -e: plan on stderr, the purgatory says hello, 2nd kernel",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=1024,
+        stages=((Stage.FIRST, (_kexec_load("-d -l"), _EXEC)), (Stage.SECOND, _KEXEC_STAGE2)),
+        console=(
+            ConsoleRule(PURGATORY_HELLO, "exec"),
+            ConsoleRule(DIGEST_MISMATCH, "exec", present=False),
+        ),
+    )
+
+
+def _kexec_bad_digest() -> Scenario:
+    exec_ = Step(
+        "exec", "$KEXEC -e", timeout=30, fatal=True, leaves=True, stops_with=DIGEST_MISMATCH
+    )
+    return Scenario(
+        name="kexec-bad-digest",
+        description="pykexec --test-corrupt-digest: the purgatory reports the mismatch and "
+        "stops; the 2nd kernel never runs",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=1024,
+        stages=(
+            (Stage.FIRST, (_kexec_load("-l --test-corrupt-digest"), exec_)),
+            (Stage.SECOND, _KEXEC_STAGE2),
+        ),
+        console=(
+            ConsoleRule("expected: [0-9a-f]{64}", "exec"),
+            ConsoleRule("computed: [0-9a-f]{64}", "exec"),
+            ConsoleRule(PURGATORY_HELLO, "exec", present=False),  # no -d: no hello
+        ),
+    )
+
+
+def _kexec_auto() -> Scenario:
+    return Scenario(
+        name="kexec-auto",
+        description="pykexec -a -d -l: kexec_file_load ENOSYS, falls back to kexec_load, boots",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=1024,
+        stages=((Stage.FIRST, (_kexec_load("-a -d -l"), _EXEC)), (Stage.SECOND, _KEXEC_STAGE2)),
+        console=(ConsoleRule(FALLBACK_NOTE, "load"),),
+    )
+
+
+def _refused(key: str, command: str) -> Step:
+    """A load that lockdown must refuse, leaving nothing loaded."""
+    return Step(
+        key,
+        f"lab_try {key} {command} -l {KERNEL_ARGS} {NEXT_APPEND}\nrc=$?\n"
+        f'lab_result {key}_loaded "$(cat /sys/kernel/kexec_loaded)"\n'
+        '[ $rc != 0 ] && [ "$(cat /sys/kernel/kexec_loaded)" = 0 ]',
+        timeout=20,
+    )
+
+
+def _lockdown() -> Scenario:
+    return Scenario(
+        name="lockdown",
+        description="lockdown=integrity: pykexec -c, pykexec -a and kexec -l all refused",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=1024,
+        cmdline=("lockdown=integrity",),
+        stages=(
+            (
+                Stage.FIRST,
+                (
+                    Step(
+                        "lockdown",
+                        "mount -t securityfs securityfs /sys/kernel/security\n"
+                        'mode=$(cat /sys/kernel/security/lockdown)\nlab_result lockdown "$mode"\n'
+                        'case "$mode" in *"[integrity]"*) ;; *) return 1 ;; esac',
+                        fatal=True,
+                    ),
+                    _refused("pykexec_c", "pykexec -c"),
+                    _refused("pykexec_a", "pykexec -a"),
+                    _refused("kexec_tools", "kexec"),
+                ),
+            ),
+        ),
     )
 
 
@@ -181,26 +251,9 @@ SCENARIOS: dict[str, Scenario] = {
         _kdump("reference-kdump", Loader.KEXEC),
         _kexec("kexec", Loader.PYKEXEC, 1),
         _kdump("kdump", Loader.PYKEXEC),
+        _kexec_debug(),
+        _kexec_bad_digest(),
+        _kexec_auto(),
+        _lockdown(),
     )
 }
-
-
-def render(scenario: Scenario) -> str:
-    """The guest's /lab/scenario.sh: loader variable, step functions, stage functions."""
-    lines = [f"# scenario {scenario.name}: {scenario.description}", f"KEXEC={scenario.loader}"]
-    for stage, steps in scenario.stages:
-        body: list[str] = ["    failed="]
-        for step in steps:
-            lines += [f"lab_step_{step.name}() {{", step.script, "}"]
-            on_fail = (
-                f'lab_fail "step {step.name} rc=$?"'
-                if step.fatal
-                else f'failed="$failed {step.name}"'
-            )
-            body.append(f"    lab_run {step.name} || {on_fail}")
-            if step.leaves:
-                body.append(f'    lab_fail "step {step.name} returned"')
-        body.append('    [ -z "$failed" ] || lab_fail "failed:$failed"')
-        body.append("    lab_pass")
-        lines += [f"lab_stage_{stage}() {{", *body, "}"]
-    return "\n".join(lines) + "\n"

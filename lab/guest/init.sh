@@ -33,6 +33,19 @@ lab_result() { echo "LAB-RESULT $1=$2"; }
 lab_pass() { echo "LAB-PASS"; lab_finish; }
 lab_fail() { echo "LAB-FAIL $*"; lab_finish; }
 
+# lab_try KEY CMD...: run CMD; echo its stderr to the console and record it,
+# one line, as LAB-RESULT KEY_err=, and its exit code as KEY_rc=; return that code.
+lab_try() {
+    key=$1
+    shift
+    "$@" 2>"/tmp/lab-$key.err"
+    rc=$?
+    cat "/tmp/lab-$key.err" >&2
+    lab_result "${key}_rc" "$rc"
+    lab_result "${key}_err" "$(tr '\n' '|' < "/tmp/lab-$key.err" | cut -c1-400)"
+    return $rc
+}
+
 # lab_run NAME: run the scenario's step function lab_step_NAME between markers.
 lab_run() {
     echo "LAB-BEGIN $1"

@@ -1,4 +1,4 @@
-"""Gate for the QEMU tests: skip with a reason unless the lab can run or PYKEXEC_LAB=1."""
+"""Gate for the QEMU tests (skip unless the lab can run, or PYKEXEC_LAB=1) and the run cache."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 
 from lab.paths import CacheLayout, cache
 from lab.vm import QEMU, qemu_available
+from tests.e2e.labruns import LabRuns
 
 
 @pytest.fixture(scope="session")
@@ -21,3 +22,8 @@ def lab_cache() -> CacheLayout:
         if not layout.ready():
             pytest.skip(f"no lab assets in {layout.root} (run `python3 -m lab setup` as root)")
     return layout
+
+
+@pytest.fixture(scope="session")
+def lab_runs(lab_cache: CacheLayout) -> LabRuns:
+    return LabRuns(lab_cache)

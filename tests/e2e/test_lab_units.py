@@ -20,8 +20,9 @@ from lab.capture import _Collector, guest_script, unpack
 from lab.cpio import NEWC_FIELDS, NEWC_MAGIC, NewcWriter
 from lab.elfdeps import needed_sonames
 from lab.initramfs import GuestFile, overlay_archive
+from lab.judge import Judge, Report, parse_marker
 from lab.paths import GUEST_DIR
-from lab.runner import Report, RunOptions, _Judge, kernel_cmdline, parse_marker
+from lab.runner import RunOptions, kernel_cmdline
 from lab.scenarios import SCENARIOS, Loader, Stage, Step, render, shell_scenario
 from lab.vm import ConsoleLine, MachineConfig
 
@@ -128,7 +129,7 @@ def test_loader_is_one_variable() -> None:
 def _judge_lines(lines: list[str], scenario_name: str = "reference-kexec") -> Report:
     scenario = SCENARIOS[scenario_name]
     report = Report(scenario_name, "k", Path("/dev/null"), {})
-    judge = _Judge(scenario, report, "abc")
+    judge = Judge(scenario, report, "abc")
     for i, text in enumerate(lines):
         ev = parse_marker(ConsoleLine(float(i), text))
         if ev is not None:

@@ -1,0 +1,134 @@
+"""The scenario vocabulary (loader, stage, step, console rule, scenario) and its rendering.
+
+A scenario is a machine (CPUs, memory, crashkernel reservation, extra kernel
+words), a loader (``kexec`` from kexec-tools or ``pykexec``) and, per boot stage
+(``1`` for the first kernel, ``2`` after kexec, ``crash`` in the kdump kernel), a
+list of steps.  Each step is a busybox-sh snippet run between
+``LAB-BEGIN``/``LAB-END`` markers; ``$KEXEC`` names the loader and
+``$LAB_<key>`` holds every ``lab.<key>=`` word of the kernel command line.
+
+Console rules say what the host must (or must not) see on the console while a
+step runs; for a hand-over step (``kexec -e``, the sysrq crash) that window
+lasts until the next kernel's userspace marker, so it covers what the old
+kernel, the purgatory and the new kernel print in between.  A step with
+``stops_with`` ends the run: the host passes it once that pattern is seen and
+the machine then stays quiet (no marker) for a grace period.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from dataclasses import dataclass
+from enum import StrEnum
+
+_SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class Loader(StrEnum):
+    """Which program loads the next kernel inside the guest."""
+
+    KEXEC = "kexec"  # kexec-tools, the reference
+    PYKEXEC = "pykexec"
+
+
+class Stage(StrEnum):
+    """Boot stage, passed to the guest as ``lab.stage=``."""
+
+    FIRST = "1"
+    SECOND = "2"
+    CRASH = "crash"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One guest step.
+
+    ``timeout`` bounds LAB-BEGIN to LAB-END; for a step that ``leaves`` (hands
+    over to another kernel) it bounds LAB-BEGIN to the next kernel's userspace
+    marker, or, with ``stops_with``, to that console pattern.  ``fatal`` stops
+    the stage on failure.
+    """
+
+    name: str
+    script: str
+    timeout: float = 30.0
+    fatal: bool = False
+    leaves: bool = False
+    stops_with: str | None = None  # regex: the machine stops for good after printing it
+
+    def __post_init__(self) -> None:
+        if not _SH_NAME.fullmatch(self.name):
+            raise ValueError(f"step name {self.name!r} must be a shell identifier")
+        if self.stops_with is not None:
+            re.compile(self.stops_with)
+            if not self.leaves:
+                raise ValueError(f"step {self.name}: stops_with needs leaves=True")
+
+
+@dataclass(frozen=True)
+class ConsoleRule:
+    """A console regex that must (``present``) or must not appear while ``step`` runs."""
+
+    pattern: str
+    step: str
+    present: bool = True
+
+    def __post_init__(self) -> None:
+        re.compile(self.pattern)
+
+    def describe(self) -> str:
+        must = "must" if self.present else "must not"
+        return f"/{self.pattern}/ {must} appear during {self.step}"
+
+
+@dataclass(frozen=True)
+class Scenario:
+    """A named lab experiment."""
+
+    name: str
+    description: str
+    loader: Loader
+    cpus: int
+    mem_mib: int
+    stages: tuple[tuple[Stage, tuple[Step, ...]], ...]
+    crashkernel: str | None = None
+    fill_mib: int = 32
+    cmdline: tuple[str, ...] = ()  # extra words for the first kernel
+    console: tuple[ConsoleRule, ...] = ()
+    boot_timeout: float = 30.0  # QEMU start to the first userspace marker
+
+    def __post_init__(self) -> None:
+        names = {step.name for _, steps in self.stages for step in steps}
+        for rule in self.console:
+            if rule.step not in names:
+                raise ValueError(f"{self.name}: console rule names unknown step {rule.step}")
+
+    def steps(self, stage: Stage) -> tuple[Step, ...]:
+        return dict(self.stages).get(stage, ())
+
+    def with_overrides(self, *, loader: Loader | None = None, cpus: int | None = None) -> Scenario:
+        return dataclasses.replace(
+            self, loader=loader or self.loader, cpus=cpus if cpus is not None else self.cpus
+        )
+
+
+def render(scenario: Scenario) -> str:
+    """The guest's /lab/scenario.sh: loader variable, step functions, stage functions."""
+    lines = [f"# scenario {scenario.name}: {scenario.description}", f"KEXEC={scenario.loader}"]
+    for stage, steps in scenario.stages:
+        body: list[str] = ["    failed="]
+        for step in steps:
+            lines += [f"lab_step_{step.name}() {{", step.script, "}"]
+            on_fail = (
+                f'lab_fail "step {step.name} rc=$?"'
+                if step.fatal
+                else f'failed="$failed {step.name}"'
+            )
+            body.append(f"    lab_run {step.name} || {on_fail}")
+            if step.leaves:
+                body.append(f'    lab_fail "step {step.name} returned"')
+        body.append('    [ -z "$failed" ] || lab_fail "failed:$failed"')
+        body.append("    lab_pass")
+        lines += [f"lab_stage_{stage}() {{", *body, "}"]
+    return "\n".join(lines) + "\n"
