@@ -23,7 +23,7 @@ from pathlib import Path
 from lab.model import ConsoleRule, Scenario, Stage, Step
 from lab.vm import ConsoleLine
 
-BETWEEN_STEPS_TIMEOUT = 30.0
+BETWEEN_STEPS_TIMEOUT = 10.0  # LAB-END to the next LAB-BEGIN/PASS (a shell builtin away)
 STOP_GRACE = 5.0
 MARKER_RE = re.compile(r"LAB-(USERSPACE|BEGIN|END|RESULT|PASS|FAIL)\b ?(.*)")
 

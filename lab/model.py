@@ -52,7 +52,7 @@ class Step:
 
     name: str
     script: str
-    timeout: float = 30.0
+    timeout: float = 10.0
     fatal: bool = False
     leaves: bool = False
     stops_with: str | None = None  # regex: the machine stops for good after printing it
@@ -96,7 +96,7 @@ class Scenario:
     fill_mib: int = 32
     cmdline: tuple[str, ...] = ()  # extra words for the first kernel
     console: tuple[ConsoleRule, ...] = ()
-    boot_timeout: float = 30.0  # QEMU start to the first userspace marker
+    boot_timeout: float = 20.0  # QEMU start to the first userspace marker (slowest 5.4 s)
 
     def __post_init__(self) -> None:
         names = {step.name for _, steps in self.stages for step in steps}

@@ -31,7 +31,7 @@ def _kexec_load(flags: str = "-l") -> Step:
         "load",
         _LOADER + f"lab_try load $KEXEC {flags} {KERNEL_ARGS} {NEXT_APPEND}\n"
         'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
-        timeout=20,
+        timeout=15,
         fatal=True,
     )
 
@@ -48,18 +48,19 @@ def _status(when: str) -> Step:
         f'lab_result status_{when} "S:$s,lS:$l"\n'
         f'lab_result status_{when}_kexec_tools "S:$ks,lS:$kl"\n'
         '[ $s = $ks ] && [ $l = $kl ] && [ $l = "$(cat /sys/kernel/kexec_loaded)" ]',
-        timeout=20,
+        timeout=10,
     )
 
 
-_EXEC = Step("exec", "$KEXEC -e", timeout=30, fatal=True, leaves=True)
+_EXEC = Step("exec", "$KEXEC -e", timeout=40, fatal=True, leaves=True)
 
 _KEXEC_STAGE2 = (
-    Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]'),
+    Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]', timeout=10),
     Step(
         "cpus",
         'online=$(cat /sys/devices/system/cpu/online)\nlab_result cpus_online "$online"\n'
         'lab_result nproc "$(nproc)"\n[ "$(nproc)" = "$LAB_cpus" ]',
+        timeout=10,
     ),
 )
 
@@ -67,12 +68,12 @@ _CRASH_LOAD = f"$KEXEC -p {KERNEL_ARGS} {CRASH_APPEND}"
 _CRASH_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
 
 _KDUMP_STAGE1 = (
-    Step("memmap", "python3 /lab/memcheck.py ram", timeout=20, fatal=True),
+    Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True),
     Step(
         "load",
         _LOADER + f"{_CRASH_LOAD}\n"
         f"rc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
-        timeout=20,
+        timeout=15,
         fatal=True,
     ),
     Step(
@@ -80,6 +81,7 @@ _KDUMP_STAGE1 = (
         "$KEXEC -p -S; s=$?; kexec -p -S; ks=$?\n"
         'lab_result status_p_loaded "$s"\nlab_result status_p_loaded_kexec_tools "$ks"\n'
         f"[ {_CRASH_LOADED} = 1 ] && [ $s = 1 ] && [ $ks = 1 ]",
+        timeout=10,
         fatal=True,
     ),
     Step(
@@ -87,31 +89,31 @@ _KDUMP_STAGE1 = (
         f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
         f"[ {_CRASH_LOADED} = 0 ] || return 1\n{_CRASH_LOAD} || return 1\n"
         f"lab_result reloaded_crash_loaded {_CRASH_LOADED}\n[ {_CRASH_LOADED} = 1 ]",
-        timeout=30,
+        timeout=15,
         fatal=True,
     ),
     Step(
         "fill",
         'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
-        "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done\n"
+        "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
         'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
-        timeout=60,
+        timeout=10,
         fatal=True,
     ),
-    Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=20),
-    Step("crash", "echo c > /proc/sysrq-trigger", timeout=45, fatal=True, leaves=True),
+    Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10),
+    Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True),
 )
 
 _KDUMP_CRASH = (
-    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=90),
-    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=20),
-    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=20),
-    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=30),
+    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=70),
+    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=10),
+    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=10),
+    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=15),
     Step(
         "makedumpfile",
         "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
         'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\nreturn $rc',
-        timeout=90,
+        timeout=40,
     ),
 )
 
@@ -160,7 +162,7 @@ def _kexec_debug() -> Scenario:
 
 def _kexec_bad_digest() -> Scenario:
     exec_ = Step(
-        "exec", "$KEXEC -e", timeout=30, fatal=True, leaves=True, stops_with=DIGEST_MISMATCH
+        "exec", "$KEXEC -e", timeout=10, fatal=True, leaves=True, stops_with=DIGEST_MISMATCH
     )
     return Scenario(
         name="kexec-bad-digest",
@@ -200,7 +202,7 @@ def _refused(key: str, command: str) -> Step:
         f"lab_try {key} {command} -l {KERNEL_ARGS} {NEXT_APPEND}\nrc=$?\n"
         f'lab_result {key}_loaded "$(cat /sys/kernel/kexec_loaded)"\n'
         '[ $rc != 0 ] && [ "$(cat /sys/kernel/kexec_loaded)" = 0 ]',
-        timeout=20,
+        timeout=10,
     )
 
 
@@ -221,6 +223,7 @@ def _lockdown() -> Scenario:
                         "mount -t securityfs securityfs /sys/kernel/security\n"
                         'mode=$(cat /sys/kernel/security/lockdown)\nlab_result lockdown "$mode"\n'
                         'case "$mode" in *"[integrity]"*) ;; *) return 1 ;; esac',
+                        timeout=10,
                         fatal=True,
                     ),
                     _refused("pykexec_c", "pykexec -c"),

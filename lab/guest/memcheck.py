@@ -106,7 +106,7 @@ def kcore(key: str) -> int:
             if p_type == PT_LOAD and vaddr <= PAGE_OFFSET < vaddr + memsz:
                 result(key, crcs(KCORE, off + PAGE_OFFSET - vaddr))
                 return 0
-    except OSError as exc:
+    except (OSError, ValueError) as exc:
         result(key, f"unavailable: {exc}")
         return 1
     result(key, f"unavailable: no /proc/kcore PT_LOAD maps {PAGE_OFFSET:#x}")
@@ -117,7 +117,11 @@ def vmcore() -> int:
     if not os.path.exists(VMCORE):
         result("vmcore_loads", "unavailable: no /proc/vmcore")
         return 1
-    headers = program_headers(VMCORE)
+    try:
+        headers = program_headers(VMCORE)
+    except (OSError, ValueError) as exc:
+        result("vmcore_loads", f"unavailable: {exc}")
+        return 1
     loads = [(paddr, memsz, off) for t, off, _v, paddr, memsz in headers if t == PT_LOAD]
     result("vmcore_loads", ",".join(f"{p:#x}:{m:#x}:{o:#x}" for p, m, o in loads))
     result("vmcore_notes", sum(1 for h in headers if h[0] == PT_NOTE))
@@ -125,7 +129,11 @@ def vmcore() -> int:
     if not low:
         result("low64k_vmcore", "unavailable: no PT_LOAD covers paddr [0, 64 KiB)")
         return 1
-    result("low64k_vmcore", crcs(VMCORE, low[0][2]))
+    try:
+        result("low64k_vmcore", crcs(VMCORE, low[0][2]))
+    except (OSError, ValueError) as exc:
+        result("low64k_vmcore", f"unavailable: {exc}")
+        return 1
     return 0
 
 
