@@ -1,4 +1,4 @@
-"""Command line of the lab: ``python3 -m lab {setup,list,run,shell-cmd,capture}``.
+"""Command line of the lab: ``python3 -m lab {setup,build-kernel,list,run,shell-cmd,capture}``.
 
 Exit status 0 only when the requested run passed; lab errors print one
 message (``--debug`` shows the traceback).
@@ -11,7 +11,7 @@ import dataclasses
 import sys
 from collections.abc import Sequence
 
-from lab import assets
+from lab import assets, kbuild
 from lab.errors import LabError
 from lab.paths import cache
 from lab.runner import RunOptions, StepEcho, run
@@ -25,6 +25,7 @@ def _parser() -> argparse.ArgumentParser:
     setup = sub.add_parser("setup", help="install host tools, download and stage guest assets")
     setup.add_argument("--no-host-install", action="store_true")
     sub.add_parser("list", help="list scenarios")
+    sub.add_parser("build-kernel", help="build (or reuse) the KEXEC_FILE kernel (lab/kbuild.py)")
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -63,6 +64,8 @@ def _main(args: argparse.Namespace) -> int:
         assets.setup(layout, install_host=not args.no_host_install)
         print(f"lab assets ready in {layout.root}: kernel {layout.kernel_version()}")
         return 0
+    if args.command == "build-kernel":
+        return kbuild.main(layout)
     if args.command == "list":
         for s in SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} cpus={s.cpus} mem={s.mem_mib}M "

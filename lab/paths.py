@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,10 +13,26 @@ SNAPSHOT_DIR = REPO_ROOT / "tests" / "fixtures" / "snapshots"
 
 
 @dataclass(frozen=True)
+class KernelFiles:
+    """A guest kernel other than the staged Debian one: its vmlinux and version file."""
+
+    vmlinux: Path
+    version_file: Path
+
+
+@dataclass(frozen=True)
 class CacheLayout:
-    """Directory layout of the lab cache (``$PYKEXEC_LAB_CACHE``)."""
+    """Directory layout of the lab cache (``$PYKEXEC_LAB_CACHE``).
+
+    ``kernel`` replaces the staged Debian kernel (what QEMU boots and what the
+    payload archive carries as ``/boot/vmlinux``), e.g. ``lab.kbuild``'s.
+    """
 
     root: Path
+    kernel: KernelFiles | None = None
+
+    def with_kernel(self, kernel: KernelFiles) -> CacheLayout:
+        return dataclasses.replace(self, kernel=kernel)
 
     @property
     def debs(self) -> Path:
@@ -32,11 +49,11 @@ class CacheLayout:
 
     @property
     def vmlinux(self) -> Path:
-        return self.kernel_dir / "vmlinux"
+        return self.kernel.vmlinux if self.kernel else self.kernel_dir / "vmlinux"
 
     @property
     def kernel_version_file(self) -> Path:
-        return self.kernel_dir / "version"
+        return self.kernel.version_file if self.kernel else self.kernel_dir / "version"
 
     @property
     def stamp(self) -> Path:

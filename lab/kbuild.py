@@ -1,0 +1,332 @@
+"""``python3 -m lab build-kernel``: a ppc64le kernel WITH ``kexec_file_load(2)``.
+
+Debian's ppc64el kernels are built without ``CONFIG_KEXEC_FILE`` (the syscall
+returns ENOSYS), so the lab builds its own from Debian's ``linux-source-6.1``
+package: ``pseries_le_defconfig`` merged with ``lab/kconfig/kexec-file.config``
+(``scripts/kconfig/merge_config.sh``), cross-compiled with
+``powerpc64le-linux-gnu-gcc``, ``vmlinux`` only.  Everything lives in the lab
+cache under ``kbuild/`` (never in the repo); the result is keyed by a hash of
+its inputs (source package version, fragment, compiler, this module's build
+format) and not rebuilt while they are unchanged.
+
+This module owns the fragment's checks (:data:`REQUIRED_OPTIONS`, pure and
+unit-tested) and the build steps; ``setup`` never calls it (it is slow): the
+scenarios that need the kernel call :func:`ensure_kernel` on demand.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from lab.errors import LabError
+from lab.paths import CacheLayout, KernelFiles
+
+SOURCE_PACKAGE = "linux-source-6.1"
+SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
+SOURCE_TOP = "linux-source-6.1"  # the tarball's top directory
+ARCH = "powerpc"
+CROSS_COMPILE = "powerpc64le-linux-gnu-"
+# arch/powerpc/Makefile: pseries_le_defconfig = pseries_defconfig + le.config.
+# (ppc64le_guest_defconfig exists in 6.1 too, but builds on the much larger
+# ppc64_defconfig.)
+BASE_DEFCONFIG = "pseries_le_defconfig"
+FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "kexec-file.config"
+# Bumped whenever the build steps below change what they produce (in the key).
+BUILD_FORMAT = "1"
+# Host packages the build needs (Debian names); installed with apt if missing.
+HOST_PACKAGES: tuple[str, ...] = (
+    SOURCE_PACKAGE, "gcc-powerpc64le-linux-gnu", "bc", "bison", "flex", "libssl-dev",
+    "libelf-dev", "make", "cpio", "kmod", "dwarves",
+)  # fmt: skip
+QEMU_PATTERN = "qemu-system-ppc64"
+
+
+class KernelBuildError(LabError):
+    """Building the KEXEC_FILE kernel failed; the message names the step."""
+
+
+class Want(StrEnum):
+    """What a required Kconfig symbol must be in the final ``.config``."""
+
+    YES = "y"
+    UNSET = "not set"  # ``# CONFIG_X is not set``, or absent (symbol does not exist)
+
+
+# The options the lab's kexec_file scenarios depend on, checked after
+# ``olddefconfig`` because Kconfig silently drops values whose dependencies fail.
+REQUIRED_OPTIONS: Mapping[str, Want] = {
+    "CONFIG_PPC64": Want.YES,
+    "CONFIG_CPU_LITTLE_ENDIAN": Want.YES,
+    "CONFIG_PPC_PSERIES": Want.YES,
+    "CONFIG_PPC_POWERNV": Want.YES,
+    "CONFIG_RELOCATABLE": Want.YES,
+    "CONFIG_KEXEC": Want.YES,
+    "CONFIG_KEXEC_FILE": Want.YES,
+    "CONFIG_CRASH_DUMP": Want.YES,
+    "CONFIG_PROC_VMCORE": Want.YES,
+    "CONFIG_PROC_KCORE": Want.YES,
+    "CONFIG_MAGIC_SYSRQ": Want.YES,
+    "CONFIG_HVC_CONSOLE": Want.YES,  # hvc0, the pseries console (spapr-vty)
+    "CONFIG_BLK_DEV_INITRD": Want.YES,
+    "CONFIG_DEVTMPFS": Want.YES,
+    "CONFIG_TMPFS": Want.YES,
+    "CONFIG_SECURITY_LOCKDOWN_LSM": Want.YES,
+    "CONFIG_DEBUG_INFO_NONE": Want.YES,
+    "CONFIG_KEXEC_SIG": Want.UNSET,  # unsigned kernels must load
+    "CONFIG_IMA": Want.UNSET,
+    "CONFIG_PPC_SECURE_BOOT": Want.UNSET,
+    "CONFIG_MODULES": Want.UNSET,
+    "CONFIG_DRM": Want.UNSET,
+    "CONFIG_SOUND": Want.UNSET,
+    "CONFIG_USB_SUPPORT": Want.UNSET,
+    "CONFIG_WIRELESS": Want.UNSET,
+    "CONFIG_NETDEVICES": Want.UNSET,
+}
+
+
+def parse_config(text: str, *, origin: str = ".config") -> dict[str, str | None]:
+    """Kconfig assignments: ``CONFIG_X=v`` -> ``v``, ``# CONFIG_X is not set`` -> None.
+
+    Other comments and blank lines are skipped; anything else raises (a typo in
+    a fragment must not be silently ignored).
+    """
+    values: dict[str, str | None] = {}
+    for number, raw in enumerate(text.splitlines(), 1):
+        line = raw.strip()
+        if line.startswith("# CONFIG_") and line.endswith(" is not set"):
+            values[line[2:].removesuffix(" is not set")] = None
+        elif line.startswith("CONFIG_") and "=" in line:
+            name, _, value = line.partition("=")
+            values[name] = value
+        elif line and not line.startswith("#"):
+            raise KernelBuildError(f"{origin}:{number}: not a Kconfig assignment: {raw!r}")
+    return values
+
+
+def config_problems(
+    config: Mapping[str, str | None], required: Mapping[str, Want] = REQUIRED_OPTIONS
+) -> list[str]:
+    """One line per required option whose value in ``config`` is wrong."""
+    problems = []
+    for name, want in required.items():
+        got = config.get(name)
+        if want is Want.YES and got != "y":
+            problems.append(f"{name}: want y, got {'not set' if got is None else got}")
+        elif want is Want.UNSET and got not in (None, "n"):
+            problems.append(f"{name}: want not set, got {got}")
+    return problems
+
+
+def check_config(path: Path, required: Mapping[str, Want] = REQUIRED_OPTIONS) -> None:
+    """Raise unless the ``.config`` at ``path`` has every required value."""
+    problems = config_problems(parse_config(path.read_text(), origin=str(path)), required)
+    if problems:
+        raise KernelBuildError(
+            f"{path}: required options did not stick after merging {FRAGMENT.name} onto "
+            f"{BASE_DEFCONFIG} (a dependency is missing; fix the fragment):\n  "
+            + "\n  ".join(problems)
+        )
+
+
+@dataclass(frozen=True)
+class KbuildLayout:
+    """``<cache>/kbuild/``: source tree, build tree and the stored results."""
+
+    root: Path
+
+    @classmethod
+    def of(cls, layout: CacheLayout) -> KbuildLayout:
+        return cls(layout.root / "kbuild")
+
+    @property
+    def source(self) -> Path:
+        return self.root / SOURCE_TOP
+
+    @property
+    def source_stamp(self) -> Path:
+        """The package version the source tree was unpacked from."""
+        return self.root / "source.version"
+
+    @property
+    def build(self) -> Path:
+        return self.root / "build"  # make O=
+
+    @property
+    def vmlinux(self) -> Path:
+        return self.root / "vmlinux-kexec-file"
+
+    @property
+    def config(self) -> Path:
+        return self.root / "config-kexec-file"
+
+    @property
+    def version_file(self) -> Path:
+        return self.root / "version-kexec-file"
+
+    @property
+    def key_file(self) -> Path:
+        """Written last: the inputs' hash of the stored vmlinux."""
+        return self.root / "key-kexec-file"
+
+    def version(self) -> str:
+        return self.version_file.read_text().strip()
+
+    def files(self) -> KernelFiles:
+        """The stored kernel, for :meth:`lab.paths.CacheLayout.with_kernel`."""
+        return KernelFiles(self.vmlinux, self.version_file)
+
+    def up_to_date(self, key: str) -> bool:
+        outputs = (self.vmlinux, self.config, self.version_file, self.key_file)
+        return all(p.is_file() for p in outputs) and self.key_file.read_text().strip() == key
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """What :func:`ensure_kernel` produced or found."""
+
+    vmlinux: Path
+    version: str
+    key: str
+    seconds: float  # 0.0 when the cached kernel was reused
+    built: bool
+
+
+def _run(argv: list[str], *, cwd: Path | None = None, log: Path | None = None) -> str:
+    """Run a build command; its output goes to ``log`` (if given) and is shown on failure."""
+    print("+", " ".join(argv), file=sys.stderr, flush=True)
+    if log is None:
+        done = subprocess.run(argv, cwd=cwd, text=True, capture_output=True, check=False)
+        output = done.stdout + done.stderr
+    else:
+        with log.open("w") as f:
+            done = subprocess.run(argv, cwd=cwd, text=True, stdout=f, stderr=subprocess.STDOUT,
+                                  check=False)  # fmt: skip
+        output = log.read_text(errors="replace")
+    if done.returncode != 0:
+        where = f" (full log: {log})" if log else ""
+        raise KernelBuildError(
+            f"`{' '.join(argv)}` exited {done.returncode}{where}:\n{output.strip()[-3000:]}"
+        )
+    return done.stdout if log is None else output
+
+
+def _package_version(package: str) -> str | None:
+    done = subprocess.run(["dpkg-query", "-W", "-f=${Status}|${Version}", package],
+                          text=True, capture_output=True, check=False)  # fmt: skip
+    status, _, version = done.stdout.partition("|")
+    return version if done.returncode == 0 and status.endswith(" installed") else None
+
+
+def ensure_host_tools() -> str:
+    """Install the build's host packages if any is missing; the source package version."""
+    tools = (f"{CROSS_COMPILE}gcc", "bc", "bison", "flex", "make", "cpio", "pahole")
+    if not SOURCE_TARBALL.is_file() or not all(shutil.which(t) for t in tools):
+        if os.geteuid() != 0:
+            raise KernelBuildError(
+                f"host packages missing; run as root or `apt-get install {' '.join(HOST_PACKAGES)}`"
+            )
+        _run(["apt-get", "install", "-y", "--no-install-recommends", *HOST_PACKAGES])
+    version = _package_version(SOURCE_PACKAGE)
+    if version is None or not SOURCE_TARBALL.is_file():
+        raise KernelBuildError(f"{SOURCE_PACKAGE} is not installed ({SOURCE_TARBALL} missing)")
+    return version
+
+
+def _compiler_version() -> str:
+    return _run([f"{CROSS_COMPILE}gcc", "--version"]).splitlines()[0]
+
+
+def build_key(source_version: str, fragment: bytes, compiler: str) -> str:
+    """The hash naming one build's inputs."""
+    h = hashlib.sha256()
+    for part in (BUILD_FORMAT, SOURCE_PACKAGE, source_version, BASE_DEFCONFIG, compiler):
+        h.update(part.encode() + b"\0")
+    h.update(fragment)
+    return h.hexdigest()[:16]
+
+
+def _unpack(kb: KbuildLayout, source_version: str) -> None:
+    stamp = kb.source_stamp
+    if kb.source.is_dir() and stamp.is_file() and stamp.read_text().strip() == source_version:
+        return
+    for stale in (kb.source, kb.build):
+        if stale.exists():
+            shutil.rmtree(stale)
+    stamp.unlink(missing_ok=True)
+    kb.root.mkdir(parents=True, exist_ok=True)
+    _run(["tar", "-xJf", str(SOURCE_TARBALL), "-C", str(kb.root)])
+    stamp.write_text(source_version + "\n")
+
+
+def _make(kb: KbuildLayout, *targets: str, jobs: int = 1, log: Path | None = None) -> str:
+    argv = ["make", "-C", str(kb.source), f"O={kb.build}", f"ARCH={ARCH}",
+            f"CROSS_COMPILE={CROSS_COMPILE}", f"-j{jobs}", *targets]  # fmt: skip
+    return _run(["nice", "-n", "19", *argv], log=log)
+
+
+def _configure(kb: KbuildLayout) -> None:
+    kb.build.mkdir(parents=True, exist_ok=True)
+    _make(kb, BASE_DEFCONFIG)
+    config = kb.build / ".config"
+    merge = kb.source / "scripts" / "kconfig" / "merge_config.sh"
+    # -m: merge only; olddefconfig below resolves dependencies; check_config
+    # then proves that what we asked for stuck.
+    _run(["sh", str(merge), "-m", "-O", str(kb.build), str(config), str(FRAGMENT)],
+         cwd=kb.build)  # fmt: skip
+    _make(kb, "olddefconfig")
+    check_config(config)
+
+
+def build_jobs() -> int:
+    """``-j1`` while any QEMU guest runs (their TCG threads must not starve), else all CPUs."""
+    busy = subprocess.run(["pgrep", "-f", QEMU_PATTERN], capture_output=True, check=False)
+    return 1 if busy.returncode == 0 else max(1, os.cpu_count() or 1)
+
+
+def _store(kb: KbuildLayout, key: str, source_version: str) -> str:
+    release = _make(kb, "-s", "kernelrelease").strip().splitlines()[-1]
+    for path in (kb.vmlinux, kb.config, kb.version_file, kb.key_file):
+        path.unlink(missing_ok=True)
+    partial = kb.vmlinux.with_suffix(f".partial-{os.getpid()}")
+    shutil.copyfile(kb.build / "vmlinux", partial)
+    partial.rename(kb.vmlinux)
+    shutil.copyfile(kb.build / ".config", kb.config)
+    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {BASE_DEFCONFIG}+{FRAGMENT.name})"
+    kb.version_file.write_text(version + "\n")
+    kb.key_file.write_text(key + "\n")
+    return version
+
+
+def ensure_kernel(layout: CacheLayout, *, force: bool = False) -> BuildResult:
+    """The KEXEC_FILE ``vmlinux`` in the cache, built if missing or its inputs changed."""
+    kb = KbuildLayout.of(layout)
+    source_version = ensure_host_tools()
+    key = build_key(source_version, FRAGMENT.read_bytes(), _compiler_version())
+    if not force and kb.up_to_date(key):
+        return BuildResult(kb.vmlinux, kb.version(), key, 0.0, built=False)
+    started = time.monotonic()
+    _unpack(kb, source_version)
+    _configure(kb)
+    jobs = build_jobs()
+    print(f"building vmlinux with -j{jobs} (nice 19); log: {kb.root / 'build.log'}",
+          file=sys.stderr, flush=True)  # fmt: skip
+    _make(kb, "vmlinux", jobs=jobs, log=kb.root / "build.log")
+    version = _store(kb, key, source_version)
+    return BuildResult(kb.vmlinux, version, key, time.monotonic() - started, built=True)
+
+
+def main(layout: CacheLayout) -> int:
+    """``build-kernel``: build or reuse, print what and how long."""
+    result = ensure_kernel(layout)
+    how = f"built in {result.seconds:.0f} s" if result.built else "up to date"
+    print(f"{result.vmlinux}: {result.version} [key {result.key}] {how}")
+    return 0

@@ -1,0 +1,119 @@
+"""lab.kbuild without building: the fragment parses and the required-option check works."""
+
+from pathlib import Path
+
+import pytest
+
+from lab.kbuild import (
+    FRAGMENT,
+    REQUIRED_OPTIONS,
+    KbuildLayout,
+    KernelBuildError,
+    Want,
+    build_key,
+    check_config,
+    config_problems,
+    parse_config,
+)
+from lab.paths import CacheLayout
+
+
+def _good_config() -> str:
+    """A synthetic olddefconfig output that satisfies every required option."""
+    lines = ["#", "# Automatically generated file; DO NOT EDIT.", "#", 'CONFIG_LOCALVERSION="-x"']
+    for name, want in REQUIRED_OPTIONS.items():
+        if name == "CONFIG_KEXEC_SIG":
+            continue  # absent: the symbol does not exist on powerpc 6.1
+        lines.append(f"{name}=y" if want is Want.YES else f"# {name} is not set")
+    return "\n".join(lines) + "\n"
+
+
+def test_fragment_parses_and_states_every_required_option() -> None:
+    fragment = parse_config(FRAGMENT.read_text(), origin=str(FRAGMENT))
+    assert fragment["CONFIG_KEXEC_FILE"] == "y"
+    assert fragment["CONFIG_MODULES"] is None
+    assert config_problems(fragment) == []
+    assert set(REQUIRED_OPTIONS) <= set(fragment)
+
+
+def test_parse_config_values() -> None:
+    text = 'CONFIG_A=y\n# CONFIG_B is not set\nCONFIG_C="s p"\nCONFIG_D=0x10\n\n# comment\n'
+    assert parse_config(text) == {
+        "CONFIG_A": "y", "CONFIG_B": None, "CONFIG_C": '"s p"', "CONFIG_D": "0x10",
+    }  # fmt: skip
+
+
+def test_parse_config_rejects_typos() -> None:
+    with pytest.raises(KernelBuildError, match=r"frag:2: not a Kconfig assignment"):
+        parse_config("CONFIG_A=y\nCONFIG_KEXEC_FILE y\n", origin="frag")
+
+
+def test_synthetic_config_passes() -> None:
+    assert config_problems(parse_config(_good_config())) == []
+
+
+@pytest.mark.parametrize(
+    ("edit", "problem"),
+    [
+        (("CONFIG_KEXEC_FILE=y", "# CONFIG_KEXEC_FILE is not set"),
+         "CONFIG_KEXEC_FILE: want y, got not set"),
+        (("CONFIG_HVC_CONSOLE=y\n", ""), "CONFIG_HVC_CONSOLE: want y, got not set"),
+        (("CONFIG_PROC_VMCORE=y", "CONFIG_PROC_VMCORE=m"), "CONFIG_PROC_VMCORE: want y, got m"),
+        (("# CONFIG_MODULES is not set", "CONFIG_MODULES=y"),
+         "CONFIG_MODULES: want not set, got y"),
+        (("#\n", "CONFIG_KEXEC_SIG=y\n"), "CONFIG_KEXEC_SIG: want not set, got y"),
+    ],
+)  # fmt: skip
+def test_required_option_that_did_not_stick(edit: tuple[str, str], problem: str) -> None:
+    text = _good_config().replace(*edit, 1)
+    assert config_problems(parse_config(text)) == [problem]
+
+
+def test_check_config_names_the_file_and_every_problem(tmp_path: Path) -> None:
+    path = tmp_path / ".config"
+    path.write_text(
+        _good_config()
+        .replace("CONFIG_KEXEC_FILE=y", "# CONFIG_KEXEC_FILE is not set")
+        .replace("CONFIG_CRASH_DUMP=y", "CONFIG_CRASH_DUMP=n")
+    )
+    with pytest.raises(KernelBuildError) as info:
+        check_config(path)
+    message = str(info.value)
+    assert str(path) in message
+    assert "CONFIG_KEXEC_FILE: want y, got not set" in message
+    assert "CONFIG_CRASH_DUMP: want y, got n" in message
+    path.write_text(_good_config())
+    check_config(path)
+
+
+def test_build_key_follows_inputs() -> None:
+    key = build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 12")
+    assert key == build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 12")
+    assert key != build_key("6.1.193-1", b"CONFIG_A=y\n", "gcc 12")
+    assert key != build_key("6.1.192-2", b"CONFIG_A=n\n", "gcc 12")
+    assert key != build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 13")
+
+
+def test_up_to_date_needs_every_output_and_the_same_key(tmp_path: Path) -> None:
+    kb = KbuildLayout(tmp_path)
+    assert not kb.up_to_date("k1")
+    for path in (kb.vmlinux, kb.config, kb.version_file):
+        path.write_text("x\n")
+    kb.key_file.write_text("k1\n")
+    assert kb.up_to_date("k1")
+    assert not kb.up_to_date("k2")
+    kb.vmlinux.unlink()
+    assert not kb.up_to_date("k1")
+
+
+def test_with_kernel_swaps_vmlinux_and_version_only(tmp_path: Path) -> None:
+    layout = CacheLayout(tmp_path)
+    files = KbuildLayout.of(layout).files()
+    swapped = layout.with_kernel(files)
+    assert (swapped.vmlinux, swapped.kernel_version_file) == (files.vmlinux, files.version_file)
+    assert files.vmlinux == tmp_path / "kbuild" / "vmlinux-kexec-file"
+    assert (swapped.stamp, swapped.staging, swapped.debs) == (
+        layout.stamp, layout.staging, layout.debs,
+    )  # fmt: skip
+    assert layout.vmlinux == tmp_path / "kernel" / "vmlinux"
+
