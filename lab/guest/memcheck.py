@@ -6,7 +6,9 @@ Usage:
                                 (/proc/device-tree), as [start, end) hex ranges
   memcheck.py kcore KEY         per-1 KiB CRC32 of live physical [0, 64 KiB) via /proc/kcore
   memcheck.py vmcore            /proc/vmcore's PT_LOADs (paddr:memsz:offset), PT_NOTE
-                                count, and the per-1 KiB CRC32 of its paddr [0, 64 KiB)
+                                count, the notes in them (NAME/type:count; the kernel
+                                merges every CPU's notes into one PT_NOTE), and the
+                                per-1 KiB CRC32 of its paddr [0, 64 KiB)
 
 Runs on the guest's python3.11 with the standard library only (ELF read with
 struct, byte order from e_ident).  A missing file is a result (``unavailable:
@@ -70,6 +72,25 @@ def crcs(path: str, offset: int) -> str:
     )
 
 
+def note_counts(path: str, segments: list[tuple[int, int]]) -> str:
+    """``NAME/type:count,...`` of the ELF notes (Elf64_Nhdr, 4-byte padded) in the segments."""
+    counts: dict[str, int] = {}
+    with open(path, "rb", buffering=0) as f:
+        order = "<" if f.read(6)[5] == ELFDATA2LSB else ">"
+        for offset, size in segments:
+            f.seek(offset)
+            data, pos = f.read(size), 0
+            while pos + 12 <= len(data):
+                namesz, descsz, n_type = struct.unpack_from(order + "III", data, pos)
+                if namesz == 0 and descsz == 0 and n_type == 0:
+                    break
+                name = data[pos + 12 : pos + 12 + namesz].rstrip(b"\0").decode(errors="replace")
+                key = f"{name}/{n_type}"
+                counts[key] = counts.get(key, 0) + 1
+                pos += 12 + -(-namesz // 4) * 4 + -(-descsz // 4) * 4
+    return ",".join(f"{k}:{v}" for k, v in sorted(counts.items())) or "none"
+
+
 def _be_u64(path: str) -> int:
     with open(path, "rb") as f:
         data = f.read()
@@ -124,7 +145,9 @@ def vmcore() -> int:
         return 1
     loads = [(paddr, memsz, off) for t, off, _v, paddr, memsz in headers if t == PT_LOAD]
     result("vmcore_loads", ",".join(f"{p:#x}:{m:#x}:{o:#x}" for p, m, o in loads))
-    result("vmcore_notes", sum(1 for h in headers if h[0] == PT_NOTE))
+    notes = [(off, memsz) for t, off, _v, _p, memsz in headers if t == PT_NOTE]
+    result("vmcore_notes", len(notes))
+    result("vmcore_note_types", note_counts(VMCORE, notes))
     low = [(p, m, o) for p, m, o in loads if p <= 0 < p + m and m >= LOW_SIZE]
     if not low:
         result("low64k_vmcore", "unavailable: no PT_LOAD covers paddr [0, 64 KiB)")

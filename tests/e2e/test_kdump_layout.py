@@ -60,7 +60,8 @@ def test_pykexec_vmcore_matches_kexec_tools(lab_runs: LabRuns, cpus: int) -> Non
     ref = lab_runs.passed("reference-kdump", cpus).results
     ours = lab_runs.passed("kdump", cpus).results
     ref_loads, our_loads = parse_loads(ref["vmcore_loads"]), parse_loads(ours["vmcore_loads"])
-    notes = f"PT_NOTEs: {ref['vmcore_notes']} / {ours['vmcore_notes']}"
+    notes = (f"PT_NOTEs: {ref['vmcore_notes']} / {ours['vmcore_notes']}; notes: "
+             f"{ref['vmcore_note_types']} / {ours['vmcore_note_types']}")  # fmt: skip
     print(f"{cpus} CPU PT_LOADs (paddr, memsz, offset)\n  kexec-tools: {ref_loads}\n"
           f"  pykexec:     {our_loads}\n  {notes}")  # fmt: skip
     # PT_LOAD order carries no meaning for a dump reader (kexec-tools appends RTAS
@@ -71,6 +72,7 @@ def test_pykexec_vmcore_matches_kexec_tools(lab_runs: LabRuns, cpus: int) -> Non
     only_ours = [f"{p:#x}+{m:#x}" for p, m in our_set if (p, m) not in ref_set]
     assert our_set == ref_set, f"only in kexec-tools': {only_ref}; only in pykexec's: {only_ours}"
     assert ours["vmcore_notes"] == ref["vmcore_notes"]
+    assert ours["vmcore_note_types"] == ref["vmcore_note_types"]
 
 
 @pytest.mark.parametrize("cpus", CPUS)

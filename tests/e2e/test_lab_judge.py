@@ -133,8 +133,9 @@ def test_memcheck_vmcore_and_kcore(
     low = b"".join(i.to_bytes(4, "little") for i in range(0x4000))  # 64 KiB, chunks differ
     at = 64 + 56 * 3
     core = tmp_path / "vmcore"
-    core.write_bytes(_core(order, [(4, at, 0, 0, 0), (1, at, 0, 0, 0x10000),
-                                   (1, at, 0, 0x40000000, 0x1000)], low))  # fmt: skip
+    note = struct.pack(order + "III", 5, 8, 1) + b"CORE\0\0\0\0" + bytes(8)
+    core.write_bytes(_core(order, [(4, at + 0x10000, 0, 0, len(note)), (1, at, 0, 0, 0x10000),
+                                   (1, at, 0, 0x40000000, 0x1000)], low + note))  # fmt: skip
     monkeypatch.setattr(mc, "VMCORE", str(core))
     assert mc.vmcore() == 0
     kcore = tmp_path / "kcore"
@@ -144,7 +145,7 @@ def test_memcheck_vmcore_and_kcore(
     lines = capsys.readouterr().out.splitlines()
     out = dict(line.removeprefix("LAB-RESULT ").split("=", 1) for line in lines)
     assert out["vmcore_loads"] == f"0x0:0x10000:{at:#x},0x40000000:0x1000:{at:#x}"
-    assert out["vmcore_notes"] == "1"
+    assert out["vmcore_notes"] == "1" and out["vmcore_note_types"] == "CORE/1:1"
     crcs = ",".join(f"{zlib.crc32(low[i : i + 1024]):08x}" for i in range(0, 0x10000, 1024))
     assert out["low64k_vmcore"] == out["live"] == crcs
     monkeypatch.setattr(mc, "KCORE", str(tmp_path / "none"))
