@@ -13,9 +13,12 @@ from collections.abc import Sequence
 
 from lab import assets, kbuild
 from lab.errors import LabError
+from lab.file_scenarios import FILE_SCENARIOS, kernel_layout
 from lab.paths import cache
 from lab.runner import RunOptions, StepEcho, run
 from lab.scenarios import SCENARIOS, Loader, Scenario, shell_scenario
+
+ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **FILE_SCENARIOS}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -34,7 +37,7 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--gzip", action="store_true", help="gzip the initramfs")
 
     r = sub.add_parser("run", help="run a scenario")
-    r.add_argument("scenario", choices=sorted(SCENARIOS))
+    r.add_argument("scenario", choices=sorted(ALL_SCENARIOS))
     r.add_argument("--loader", type=Loader, choices=list(Loader))
     machine_args(r)
     sh = sub.add_parser("shell-cmd", help="run an ad-hoc command in the guest")
@@ -55,7 +58,7 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     if args.command == "shell-cmd":
         s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem)
         return dataclasses.replace(s, crashkernel=args.crashkernel)
-    return SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
+    return ALL_SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -67,7 +70,7 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "build-kernel":
         return kbuild.main(layout)
     if args.command == "list":
-        for s in SCENARIOS.values():
+        for s in ALL_SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} cpus={s.cpus} mem={s.mem_mib}M "
                   f"crashkernel={s.crashkernel or '-':5} {s.description}")  # fmt: skip
         return 0
@@ -81,7 +84,7 @@ def _main(args: argparse.Namespace) -> int:
         compress=args.gzip,
     )  # fmt: skip
     sink = StepEcho("cmd") if args.command == "shell-cmd" else None
-    report = run(layout, options, sink)
+    report = run(kernel_layout(layout, options.scenario), options, sink)
     print(report.format())
     return 0 if report.passed else 1
 

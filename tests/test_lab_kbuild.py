@@ -1,9 +1,16 @@
-"""lab.kbuild without building: the fragment parses and the required-option check works."""
+"""lab.kbuild without building (fragment, required-option check) and lab.file_scenarios."""
 
 from pathlib import Path
 
 import pytest
 
+from lab.file_scenarios import (
+    FALLBACK_NOTE,
+    FILE_SCENARIOS,
+    file_scenarios,
+    kernel_layout,
+    needs_kexec_file_kernel,
+)
 from lab.kbuild import (
     FRAGMENT,
     REQUIRED_OPTIONS,
@@ -16,6 +23,7 @@ from lab.kbuild import (
     parse_config,
 )
 from lab.paths import CacheLayout
+from lab.scenarios import SCENARIOS, render
 
 
 def _good_config() -> str:
@@ -117,3 +125,22 @@ def test_with_kernel_swaps_vmlinux_and_version_only(tmp_path: Path) -> None:
     )  # fmt: skip
     assert layout.vmlinux == tmp_path / "kernel" / "vmlinux"
 
+
+def test_file_scenarios_are_data_on_the_file_syscall() -> None:
+    names = [s.name for s in file_scenarios()]
+    assert names == [
+        "reference-file-kexec", "file-kexec", "file-kexec-auto", "file-kdump", "file-kdump-auto",
+    ]  # fmt: skip
+    layout = CacheLayout(Path("/nonexistent"))
+    for s in file_scenarios():
+        script = render(s)
+        steps = [step.name for _, stage in s.stages for step in stage]
+        assert len(steps) == len(set(steps)), f"{s.name}: a step function defined twice"
+        assert needs_kexec_file_kernel(s)
+        assert "grep -q '^CONFIG_KEXEC_FILE=y'" in script
+        assert f'grep -q "{FALLBACK_NOTE}" /tmp/load.out' in script
+        assert ("$KEXEC -s " in script) != s.name.endswith("-auto")
+        assert ("$KEXEC -d " in script) == s.name.endswith("-auto")
+    for s in SCENARIOS.values():
+        if s.name not in FILE_SCENARIOS:
+            assert kernel_layout(layout, s) is layout  # no build for the others

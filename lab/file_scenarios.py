@@ -1,0 +1,155 @@
+"""Scenarios of kexec_file_load(2), on the lab's own KEXEC_FILE kernel (:mod:`lab.kbuild`).
+
+Debian's ppc64el kernel has no ``CONFIG_KEXEC_FILE``, so these scenarios boot
+the kernel ``python3 -m lab build-kernel`` makes, both as the first kernel
+(QEMU ``-kernel``) and as the next one (the payload's ``/boot/vmlinux``):
+:func:`kernel_layout` swaps it into the cache layout, built on demand.
+
+* ``reference-file-kexec``: kexec-tools ``kexec -s -l`` + ``-e`` (proves the lab);
+* ``file-kexec`` / ``file-kexec-auto``: ``pykexec -s -l`` / ``pykexec -d -l``
+  (``-a``, the default) + ``-e``: the second kernel echoes the marker;
+* ``file-kdump`` / ``file-kdump-auto``: ``pykexec -s -p`` / ``-d -p``, sysrq
+  crash, the memory facts and vmcore checks of ``kdump``.
+
+Every load step also proves the file syscall did the load: with ``-a`` the
+``-d`` output must not carry pykexec's fallback note, and the first kernel
+must be the KEXEC_FILE one (``/proc/config.gz``).
+"""
+
+from __future__ import annotations
+
+from lab.kbuild import KbuildLayout, ensure_kernel
+from lab.paths import CacheLayout
+from lab.scenarios import CRASH_CMDLINE, NEXT_CMDLINE, Loader, Scenario, Stage, Step
+
+# pykexec/loader.py load(): the note -a adds (shown with -d) when it falls back.
+FALLBACK_NOTE = "fell back to kexec_load"
+KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
+NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
+CRASH_APPEND = f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"'
+KEXEC_MEM_MIB = 1024
+KDUMP_MEM_MIB = 2048
+CRASHKERNEL = "512M"
+
+# Step names are shell function names shared by all stages: keep them unique.
+_KERNEL = Step(
+    "first_kernel",
+    'lab_result kernel "$(uname -r)"\n'
+    "zcat /proc/config.gz > /tmp/config\n"
+    'lab_result kexec_file "$(grep "^CONFIG_KEXEC_FILE=" /tmp/config)"\n'
+    "grep -q '^CONFIG_KEXEC_FILE=y' /tmp/config",
+    timeout=30,
+    fatal=True,
+)
+
+
+def _load(flags: str, loaded_file: str, append: str) -> Step:
+    """``$KEXEC <flags>``; fails on a nonzero exit, on nothing loaded, on the fallback note."""
+    return Step(
+        "load",
+        'lab_result loader "$(command -v "$KEXEC")"\n'
+        f'lab_result load_flags "{flags}"\n'
+        f"$KEXEC {flags} {KERNEL_ARGS} {append} > /tmp/load.out 2>&1\n"
+        "rc=$?\ncat /tmp/load.out\n"
+        f'loaded="$(cat {loaded_file})"\nlab_result loaded "$loaded"\n'
+        f'if grep -q "{FALLBACK_NOTE}" /tmp/load.out; then lab_result fallback yes; return 1; fi\n'
+        'lab_result fallback no\n[ $rc = 0 ] && [ "$loaded" = 1 ]',
+        timeout=120,
+        fatal=True,
+    )
+
+
+_EXEC = Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True)
+
+_SECOND = (
+    Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]'),
+    Step(
+        "next_kernel",
+        'lab_result next_kernel "$(uname -r)"\n'
+        "zcat /proc/config.gz | grep -q '^CONFIG_KEXEC_FILE=y'",
+    ),
+)
+
+_FILL = Step(
+    "fill",
+    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
+    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done\n"
+    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
+    timeout=90,
+    fatal=True,
+)
+
+_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True)
+
+# The memory facts and vmcore checks of lab.scenarios' kdump scenario (the same
+# guest helpers, so tests/e2e can compare low64k_before/_vmcore/_live alike).
+_MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=30, fatal=True)
+_LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=30)
+_CRASH_STAGE = (
+    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=300),
+    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=30),
+    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=30),
+    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=120),
+    Step(
+        "makedumpfile",
+        "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
+        'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\nreturn $rc',
+        timeout=300,
+    ),
+)
+
+
+def _kexec(name: str, loader: Loader, flags: str) -> Scenario:
+    return Scenario(
+        name=name,
+        description=f"KEXEC_FILE kernel: {loader} {flags} + -e; marker in the second kernel",
+        loader=loader,
+        cpus=1,
+        mem_mib=KEXEC_MEM_MIB,
+        stages=(
+            (Stage.FIRST, (_KERNEL, _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND), _EXEC)),
+            (Stage.SECOND, _SECOND),
+        ),
+    )
+
+
+def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
+    load = _load(flags, "/sys/kernel/kexec_crash_loaded", CRASH_APPEND)
+    return Scenario(
+        name=name,
+        description=f"KEXEC_FILE kernel: {loader} {flags}, sysrq crash, vmcore checks",
+        loader=loader,
+        cpus=1,
+        mem_mib=KDUMP_MEM_MIB,
+        crashkernel=CRASHKERNEL,
+        stages=(
+            (Stage.FIRST, (_KERNEL, _MEMMAP, load, _FILL, _LOW64K, _CRASH)),
+            (Stage.CRASH, _CRASH_STAGE),
+        ),
+    )
+
+
+def file_scenarios() -> list[Scenario]:
+    """The scenarios that need the KEXEC_FILE kernel (see :func:`kernel_layout`)."""
+    return [
+        _kexec("reference-file-kexec", Loader.KEXEC, "-s -l"),
+        _kexec("file-kexec", Loader.PYKEXEC, "-s -l"),
+        _kexec("file-kexec-auto", Loader.PYKEXEC, "-d -l"),  # -a is the default
+        _kdump("file-kdump", Loader.PYKEXEC, "-s -p"),
+        _kdump("file-kdump-auto", Loader.PYKEXEC, "-d -p"),
+    ]
+
+
+FILE_SCENARIOS: dict[str, Scenario] = {s.name: s for s in file_scenarios()}
+
+
+def needs_kexec_file_kernel(scenario: Scenario) -> bool:
+    return scenario.name in FILE_SCENARIOS
+
+
+def kernel_layout(layout: CacheLayout, scenario: Scenario) -> CacheLayout:
+    """``layout`` with the KEXEC_FILE kernel (built if needed) when ``scenario`` needs it."""
+    if not needs_kexec_file_kernel(scenario):
+        return layout
+    ensure_kernel(layout)
+    return layout.with_kernel(KbuildLayout.of(layout).files())
