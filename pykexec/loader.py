@@ -157,6 +157,7 @@ def plan_load(
             hotplug=opts.hotplug,
             hotplug_elfcorehdr_size=hotplug_size,
             hotplug_cpu_room=cpu_room,
+            page_size=view.page_size(),
         )
     )
 

@@ -74,6 +74,7 @@ class PlanInput:
     hotplug: bool = False
     hotplug_elfcorehdr_size: int | None = None
     hotplug_cpu_room: int = 0
+    page_size: int = 0x10000
 
 
 @dataclass(frozen=True)
@@ -172,7 +173,7 @@ def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
             f'{inp.kernel.run_at_load:#010x}, not the "run0" magic of a relocatable kernel, '
             "so it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
         )
-    layout = crash_layout(inp.machine)
+    layout = crash_layout(inp.machine, inp.page_size)
     backup = placer.place(
         SegmentKind.BACKUP, b"", memsz=BACKUP_SIZE, note="backup of the first 64 KiB"
     )

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pykexec.devicetree.fdt import Node
 from pykexec.formats.elfcore import CoreLoad
 from pykexec.machine import Machine, child, root_cells
-from pykexec.memory import MemoryMap, Range
+from pykexec.memory import MemoryMap, Range, align_up
 
 BACKUP_SIZE = 0x10000  # the first 64 KiB of RAM
 BACKUP_SOURCE = Range(0, BACKUP_SIZE)
@@ -39,15 +39,22 @@ class CrashLayout:
     reserved: tuple[Range, ...]  # kept out of the crash kernel's allocator
 
 
-def crash_layout(machine: Machine) -> CrashLayout:
+def crash_layout(machine: Machine, page_size: int = 0x10000) -> CrashLayout:
+    """The crash load's memory picture; ``page_size`` is the running kernel's."""
     crash = machine.crash
     assert crash is not None
     firmware = [r.range for r in machine.firmware]
     dumped = machine.ram.minus([crash])
     if machine.memory_limit:
         dumped = dumped.clamp(0, machine.memory_limit)
-    # Firmware areas inside the crash region still hold the dead kernel's view.
-    dumped = dumped.union(f for f in firmware if f.overlaps(crash))
+    # Firmware areas inside the crash region (RTAS) still hold the dead kernel's
+    # state: dump them too, whole pages so makedumpfile reads them safely (as
+    # kexec-tools' crashdump-ppc64.c does).
+    dumped = dumped.union(
+        Range(f.start, min(align_up(f.end, page_size), crash.end))
+        for f in firmware
+        if f.overlaps(crash)
+    )
     usable = machine.ram.intersect([Range(0, crash.end)]).union(firmware)
     hidden = Range(BACKUP_SIZE, crash.start) if crash.start > BACKUP_SIZE else None
     return CrashLayout(crash, dumped, usable, (hidden,) if hidden else ())
