@@ -191,8 +191,10 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
         except SyscallError as err:
             if opts.syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
                 raise
-            fallback = (f"kexec_file_load failed ({errno.errorcode.get(err.errno, err.errno)}):"
-                        " fell back to kexec_load")
+            fallback = (
+                f"kexec_file_load failed ({errno.errorcode.get(err.errno, err.errno)}):"
+                " fell back to kexec_load"
+            )
     result = _kexec_load(opts, view)
     return replace(result, notes=(*result.notes, fallback)) if fallback else result
 

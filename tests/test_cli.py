@@ -21,31 +21,82 @@ CMD = "root=UUID=1234 ro irqpoll nr_cpus=1 reset_devices"
 
 # (client, argv, expected action, expected option values)
 CORPUS = [
-    ("kdump-tools load", ["-p", "--args-linux", f"--command-line={CMD}", f"--initrd={I}", K],
-     "load", {"crash": True, "command_line": CMD, "initrd": Path(I), "kernel": Path(K),
-              "syscall": SyscallChoice.AUTO}),
-    ("kdump-tools load -s", ["-s", "-p", "--args-linux", f"--command-line={CMD}",
-                             f"--initrd={I}", K],
-     "load", {"crash": True, "syscall": SyscallChoice.FILE}),
+    (
+        "kdump-tools load",
+        ["-p", "--args-linux", f"--command-line={CMD}", f"--initrd={I}", K],
+        "load",
+        {
+            "crash": True,
+            "command_line": CMD,
+            "initrd": Path(I),
+            "kernel": Path(K),
+            "syscall": SyscallChoice.AUTO,
+        },
+    ),
+    (
+        "kdump-tools load -s",
+        ["-s", "-p", "--args-linux", f"--command-line={CMD}", f"--initrd={I}", K],
+        "load",
+        {"crash": True, "syscall": SyscallChoice.FILE},
+    ),
     ("kdump-tools unload", ["-p", "-u"], "unload", {}),
-    ("kdumpctl load", ["-s", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
-     "load", {"crash": True, "syscall": SyscallChoice.FILE, "command_line": CMD}),
+    (
+        "kdumpctl load",
+        ["-s", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
+        "load",
+        {"crash": True, "syscall": SyscallChoice.FILE, "command_line": CMD},
+    ),
     ("kdumpctl unload", ["-p", "-u"], "unload", {}),
-    ("kdumpctl -d", ["-d", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
-     "load", {"crash": True, "debug": True}),
-    ("kdumpctl -d after -p", ["-p", "-d", f"--command-line={CMD}", f"--initrd={I}", K],
-     "load", {"crash": True, "debug": True}),
-    ("systemd", ["--load", K, "--append", "root=/dev/sda1 quiet", "--initrd", I],
-     "load", {"crash": False, "command_line": "root=/dev/sda1 quiet", "initrd": Path(I)}),
-    ("petitboot", ["-l", "--dtb=/tmp/dtb", "--append=console=hvc0", f"--initrd={I}", K],
-     "load", {"dtb": Path("/tmp/dtb"), "command_line": "console=hvc0"}),
-    ("petitboot debug", ["-l", "--debug", "--dtb=/tmp/dtb", "--append=\"\"", K],
-     "load", {"debug": True, "command_line": '""'}),
-    ("petitboot -s", ["-s", "-l", "--append=console=hvc0", f"--initrd={I}", K],
-     "load", {"syscall": SyscallChoice.FILE}),
-    ("kexecboot", ["-d", "--mem-min=0x2000000", "--mem-max=512M", "-l",
-                   "--command-line=root=/dev/mmcblk0p2", f"--initrd={I}", K],
-     "load", {"mem_min": 0x2000000, "mem_max": 512 << 20}),
+    (
+        "kdumpctl -d",
+        ["-d", "-p", f"--command-line={CMD}", f"--initrd={I}", K],
+        "load",
+        {"crash": True, "debug": True},
+    ),
+    (
+        "kdumpctl -d after -p",
+        ["-p", "-d", f"--command-line={CMD}", f"--initrd={I}", K],
+        "load",
+        {"crash": True, "debug": True},
+    ),
+    (
+        "systemd",
+        ["--load", K, "--append", "root=/dev/sda1 quiet", "--initrd", I],
+        "load",
+        {"crash": False, "command_line": "root=/dev/sda1 quiet", "initrd": Path(I)},
+    ),
+    (
+        "petitboot",
+        ["-l", "--dtb=/tmp/dtb", "--append=console=hvc0", f"--initrd={I}", K],
+        "load",
+        {"dtb": Path("/tmp/dtb"), "command_line": "console=hvc0"},
+    ),
+    (
+        "petitboot debug",
+        ["-l", "--debug", "--dtb=/tmp/dtb", '--append=""', K],
+        "load",
+        {"debug": True, "command_line": '""'},
+    ),
+    (
+        "petitboot -s",
+        ["-s", "-l", "--append=console=hvc0", f"--initrd={I}", K],
+        "load",
+        {"syscall": SyscallChoice.FILE},
+    ),
+    (
+        "kexecboot",
+        [
+            "-d",
+            "--mem-min=0x2000000",
+            "--mem-max=512M",
+            "-l",
+            "--command-line=root=/dev/mmcblk0p2",
+            f"--initrd={I}",
+            K,
+        ],
+        "load",
+        {"mem_min": 0x2000000, "mem_max": 512 << 20},
+    ),
     ("plain exec", ["-e"], "exec", {}),
     ("exec without ifdown", ["-e", "-x"], "exec", {}),
     ("force", ["-f", K, "--append=quiet"], "load-exec", {"command_line": "quiet"}),
@@ -55,8 +106,12 @@ CORPUS = [
     ("status of -l", ["-l", "-S"], "status", {}),
     ("-c", ["-c", "-l", K], "load", {"syscall": SyscallChoice.LOAD}),
     ("-a", ["-a", "-l", K], "load", {"syscall": SyscallChoice.AUTO}),
-    ("abbreviated long option", ["-l", K, "--comm", "x=1", "--ramd", I], "load",
-     {"command_line": "x=1", "initrd": Path(I)}),
+    (
+        "abbreviated long option",
+        ["-l", K, "--comm", "x=1", "--ramd", I],
+        "load",
+        {"command_line": "x=1", "initrd": Path(I)},
+    ),
     ("reuseinitrd", ["-l", "--reuseinitrd", K], "load", {"reuse_initrd": True}),
     ("hotplug", ["-p", "--hotplug", K], "load", {"hotplug": True}),
     ("dt-no-old-root", ["-l", "--dt-no-old-root", K], "load", {"dt_no_old_root": True}),
@@ -129,7 +184,8 @@ def test_readme_option_table_matches() -> None:
     for opt in OPTIONS:
         if opt.key == "corrupt_digest":
             continue
-        row = next((line for line in readme.splitlines()
-                    if line.startswith("| `" + opt.names[0])), None)
+        row = next(
+            (line for line in readme.splitlines() if line.startswith("| `" + opt.names[0])), None
+        )
         assert row is not None, f"README has no row for {opt.names[0]}"
         assert opt.status.split(":")[0] in row, (opt.names[0], opt.status)

@@ -20,13 +20,20 @@ def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
 def test_ruff() -> None:
     if shutil.which("ruff") is None:
         pytest.skip("ruff is not installed (pip install ruff)")
-    out = _run("ruff", "check", "pykexec", "tests", "lab")
+    out = _run("ruff", "check", "pykexec", "tests", "lab", "bench")
+    assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_ruff_format() -> None:
+    if shutil.which("ruff") is None:
+        pytest.skip("ruff is not installed (pip install ruff)")
+    out = _run("ruff", "format", "--check", "pykexec", "tests", "lab", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_mypy() -> None:
     pytest.importorskip("mypy")
-    out = _run(sys.executable, "-m", "mypy", "--strict", "pykexec")
+    out = _run(sys.executable, "-m", "mypy", "--strict", "pykexec", "lab", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
