@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.errors import GuestFailure, GuestTimeout
+from lab.file_scenarios import kernel_layout
 from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
 from lab.model import Scenario, Stage, render
@@ -104,6 +105,7 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
     ``sink`` (if given) sees every console line, e.g. to collect a data block.
     """
     s = options.scenario
+    layout = kernel_layout(layout, s)  # the KEXEC_FILE kernel for the file-* scenarios
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
     run_dir = layout.root / "run" / f"{s.name}-{os.getpid()}"
     try:
