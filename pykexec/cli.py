@@ -162,6 +162,7 @@ class Command:
     no_sync: bool = False
     no_ifdown: bool = False
     sysroot: Path = Path("/")
+    syscall: SyscallChoice = SyscallChoice.AUTO
     flags: frozenset[str] = field(default_factory=frozenset)
 
 
@@ -287,6 +288,7 @@ def parse(argv: Sequence[str]) -> Command:
         no_sync="no_sync" in seen,
         no_ifdown="no_ifdown" in seen,
         sysroot=Path(seen.get("sysroot") or "/"),
+        syscall=syscall,
         flags=frozenset(seen),
     )
 
@@ -340,7 +342,7 @@ def run(cmd: Command) -> int:
         # kexec-tools' k_status(): the exit code is the content of the sysfs file.
         return int(loader.status(crash=not cmd.status_of_exec_kernel, view=view))
     if cmd.action == "unload":
-        loader.unload(crash=cmd.crash, view=view)
+        loader.unload(crash=cmd.crash, syscall=cmd.syscall)
         return 0
     if cmd.action == "exec":
         loader.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)

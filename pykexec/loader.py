@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from pykexec.errors import ImageError, SystemInfoError, UsageError
 from pykexec.memory import Range
-from pykexec.options import LoadOptions
+from pykexec.options import LoadOptions, SyscallChoice
 from pykexec.sysinfo import SystemView
 
 if TYPE_CHECKING:
@@ -180,7 +180,6 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
     kernel before the whole plan is built, so a failed load leaves the loaded kernel be.
     """
     from pykexec.errors import SyscallError
-    from pykexec.options import SyscallChoice
 
     view = view or SystemView()
     fallback = None
@@ -279,23 +278,23 @@ def load_crash(opts: LoadOptions, view: SystemView | None = None) -> Plan | None
     return load(replace(opts, crash=True), view)
 
 
-def unload(crash: bool = False, view: SystemView | None = None, syscall: str = "auto") -> None:
+def unload(crash: bool = False, syscall: SyscallChoice = SyscallChoice.AUTO) -> None:
     """Unload the kernel loaded for exec (or the crash kernel).
 
-    The file syscall's unload is tried first (it also frees an image loaded with
-    kexec_load), then kexec_load with no segments, as kexec-tools does.
+    With -s or -a the file syscall's unload is tried first (it frees an image loaded
+    either way), then, with -a or -c, kexec_load with no segments, as kexec-tools does.
     """
     from pykexec import syscalls
     from pykexec.errors import SyscallError
     from pykexec.layout import KEXEC_ARCH_PPC64, KexecFlags
 
-    if syscall != "load":
+    if syscall is not SyscallChoice.LOAD:
         try:
             flags = syscalls.KEXEC_FILE_UNLOAD | (syscalls.KEXEC_FILE_ON_CRASH if crash else 0)
             syscalls.kexec_file_load(-1, -1, "", flags)
             return
         except SyscallError as err:
-            if syscall == "file" or err.errno not in FILE_LOAD_FALLBACK:
+            if syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
                 raise
     syscalls.kexec_load(0, [], KEXEC_ARCH_PPC64 | (KexecFlags.ON_CRASH if crash else 0))
 

@@ -129,3 +129,57 @@ def test_thousands_of_lmbs(tmp_path: Path, kernel: Path, drmem: int) -> None:
     # adjacent LMBs merge: [0,64K) backup, [64K, crash), [crash end, RAM end)
     assert len(loads) == 3
     assert loads[-1].p_paddr + loads[-1].p_memsz == GiB + lmbs * 256 * MiB
+
+
+def test_hotplug_crash_load(tmp_path: Path, kernel: Path) -> None:
+    """--hotplug: elfcorehdr sized by the kernel, room for CPUs, mutable segments unhashed."""
+    root = write_sysroot(tmp_path, pseries(lmbs=2, cpus=2), cpus=8)
+    (root / "sys/kernel/crash_elfcorehdr_size").write_text("135168\n")
+    plan = crash_plan(root, kernel, "--hotplug")
+    assert int(plan.image.flags) == 0x1 | 0x8  # KEXEC_ON_CRASH | KEXEC_CRASH_HOTPLUG_SUPPORT
+    hdr = plan.image.segment("elfcorehdr")  # type: ignore[arg-type]
+    assert hdr.mem.size >= 135168 > hdr.bufsz
+    plain = crash_plan(root, kernel)
+    grown = plan.image.segment("device-tree").bufsz  # type: ignore[arg-type]
+    assert grown > plain.image.segment("device-tree").bufsz  # type: ignore[arg-type]
+    purgatory = plan.image.segment("purgatory")  # type: ignore[arg-type]
+    from pykexec.purgatory.ppc64 import generate
+
+    program = generate("little", kernel_big_endian=False)
+    slot = program.slot("sha256_regions")
+    regions = bytes(purgatory.buf)[slot.offset : slot.offset + slot.size]
+    starts = {int.from_bytes(regions[i : i + 8], "little") for i in range(0, len(regions), 16)}
+    assert hdr.mem.start not in starts
+    assert plan.image.segment("device-tree").mem.start not in starts  # type: ignore[arg-type]
+    assert plan.image.segment("kernel").mem.start in starts  # type: ignore[arg-type]
+
+
+def test_hotplug_needs_kernel_support(tmp_path: Path, kernel: Path) -> None:
+    from pykexec.errors import UsageError
+
+    root = write_sysroot(tmp_path, pseries())
+    with pytest.raises(UsageError, match="crash_elfcorehdr_size"):
+        crash_plan(root, kernel, "--hotplug")
+
+
+def test_reuse_initrd(tmp_path: Path, kernel: Path) -> None:
+    from pykexec.errors import UsageError
+
+    libfdt = pytest.importorskip("libfdt")
+    root = write_sysroot(tmp_path, pseries(), cmdline="console=hvc0 retain_initrd")
+    cmd = parse(["-l", str(kernel), "--reuseinitrd", "--append=x"])
+    assert cmd.options is not None
+    plan = plan_load(cmd.options, SystemView(root))
+    assert "initrd" not in {str(s.kind) for s in plan.image.segments}
+    old = Range(0x3000000, 0x3800000)  # the synthetic machine's running initrd
+    for s in plan.image.segments:
+        assert not s.mem.overlaps(old)
+    fdt = libfdt.Fdt(bytes(plan.image.segment("device-tree").buf))  # type: ignore[arg-type]
+    chosen = fdt.path_offset("/chosen")
+    assert fdt.getprop(chosen, "linux,initrd-start").as_uint64() == old.start
+    assert fdt.getprop(chosen, "linux,initrd-end").as_uint64() == old.end
+    rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
+    assert (old.start, old.size) in rsv
+    write_sysroot(tmp_path / "b", pseries(), cmdline="console=hvc0")
+    with pytest.raises(UsageError, match="retain_initrd"):
+        plan_load(cmd.options, SystemView(tmp_path / "b"))
