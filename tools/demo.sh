@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# The main job: set up the host, boot the emulated POWER machine, load a kernel with
-# pykexec and kexec into it (lab scenario "kexec"). Extra arguments go to `lab run`.
+# The main job: set up the host, boot the emulated POWER machine, kexec into a new kernel
+# with pykexec (lab scenario "kexec"), then crash into a kdump kernel loaded by pykexec
+# (scenario "kdump"). Extra arguments go to `python3 -m lab run` (e.g. --cpus 4).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash tools/setup-host.sh
-exec ${PYTHON:-python3} -m lab run kexec "$@"
+${PYTHON:-python3} -m lab run kexec "$@"
+exec ${PYTHON:-python3} -m lab run kdump "$@"
