@@ -15,10 +15,12 @@ __all__ = ["SCENARIOS", "ConsoleRule", "Loader", "Scenario", "Stage", "Step", "r
 
 # Words every next kernel gets, on top of the lab.* words the steps add.
 NEXT_CMDLINE = "console=hvc0 panic=-1 lab.scenario=$LAB_scenario"
-CRASH_CMDLINE = f"{NEXT_CMDLINE} irqpoll nr_cpus=1 reset_devices"
+CRASH_WORDS = "irqpoll nr_cpus=1 reset_devices"  # what a crash kernel gets besides NEXT_CMDLINE
+CRASH_CMDLINE = f"{NEXT_CMDLINE} {CRASH_WORDS}"
+CRASH_STAGE = "lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"  # read by the crash stage
 KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
 NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
-CRASH_APPEND = f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"'
+CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
 FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
@@ -67,8 +69,20 @@ _KEXEC_STAGE2 = (
 _CRASH_LOAD = f"$KEXEC -p {KERNEL_ARGS} {CRASH_APPEND}"
 _CRASH_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
 
+_MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True)
+_FILL = Step(
+    "fill",
+    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
+    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
+    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
+    timeout=10,
+    fatal=True,
+)
+_LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10)
+_SYSRQ_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True)
+
 _KDUMP_STAGE1 = (
-    Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True),
+    _MEMMAP,
     Step(
         "load",
         _LOADER + f"{_CRASH_LOAD}\n"
@@ -92,16 +106,9 @@ _KDUMP_STAGE1 = (
         timeout=15,
         fatal=True,
     ),
-    Step(
-        "fill",
-        'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
-        "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
-        'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
-        timeout=10,
-        fatal=True,
-    ),
-    Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10),
-    Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True),
+    _FILL,
+    _LOW64K,
+    _SYSRQ_CRASH,
 )
 
 _KDUMP_CRASH = (
@@ -142,6 +149,85 @@ def _kdump(name: str, loader: Loader) -> Scenario:
         mem_mib=2048,
         crashkernel="512M",
         stages=((Stage.FIRST, _KDUMP_STAGE1), (Stage.CRASH, _KDUMP_CRASH)),
+    )
+
+
+# Debian's kdump-tools driving $KEXEC as /sbin/kexec (lab/guest/kdump_tools.py sets it up).
+# kdump-config must print no log_failure_msg / log_warning_msg, but one known warning:
+# apply_panic_triggers checks `[ -x "$(command -v sysctl)" ]`, and busybox ash
+# (FEATURE_SH_STANDALONE) prints an applet's bare name for `command -v`, so
+# kernel.panic_on_oops is not set.  Irrelevant here: sysrq-c panics directly.
+PANIC_TRIGGER_WARNING = "kdump-config couldn't set panic trigger"
+KDUMP_CONFIG_FAILED = rf"\[FAIL\] |\[warn\] (?!{PANIC_TRIGGER_WARNING})"
+_KDUMP_TOOLS_INSTALL = Step(
+    "kdump_tools",
+    f'python3 /lab/kdump_tools.py install "$KEXEC" "{NEXT_CMDLINE} {CRASH_STAGE}" '
+    f'"{CRASH_WORDS}" || return 1\n'
+    'lab_result sbin_kexec_version "$(/sbin/kexec --version 2>&1 | head -n 1)"\n'
+    "cat /etc/default/kdump-tools\n[ -x /sbin/kexec ]",
+    timeout=10,
+    fatal=True,
+)
+
+
+def _kdump_config(key: str, command: str, check: str, record: str = "") -> Step:
+    """``kdump-config COMMAND``: its output on the console and as ``KEY_out``; RECORD; CHECK."""
+    return Step(
+        key,
+        f"kdump-config {command} > /tmp/{key}.out 2>&1\nrc=$?\ncat /tmp/{key}.out\n"
+        f'lab_result {key}_rc "$rc"\n'
+        f"lab_result {key}_out \"$(tr '\\n' '|' < /tmp/{key}.out | cut -c1-600)\"\n"
+        f"lab_result {key}_crash_loaded {_CRASH_LOADED}\n{record}[ $rc = 0 ] && {check}",
+        timeout=20,
+        fatal=True,
+    )
+
+
+def _kdump_config_load(key: str) -> Step:
+    """``kdump-config load`` and the kexec command it ran (kdump_load writes it to
+    $KDUMP_COREDIR/kexec_cmd)."""
+    record = f'lab_result {key}_kexec_cmd "$(cat /var/crash/kexec_cmd)"\n'
+    return _kdump_config(key, "load", f"[ {_CRASH_LOADED} = 1 ]", record)
+
+
+_STATE = "grep -q 'current state *: {}' /tmp/{}.out"
+_KDUMP_TOOLS_STAGE1 = (
+    _KDUMP_TOOLS_INSTALL,
+    _MEMMAP,
+    _kdump_config_load("kdump_load"),
+    _kdump_config("kdump_status", "status", _STATE.format("ready to kdump", "kdump_status")),
+    _kdump_config("kdump_unload", "unload", f"[ {_CRASH_LOADED} = 0 ]"),
+    _kdump_config(
+        "kdump_status_unloaded", "status", _STATE.format("Not ready", "kdump_status_unloaded")
+    ),
+    _kdump_config_load("kdump_reload"),
+    _FILL,
+    _LOW64K,
+    _SYSRQ_CRASH,
+)
+_CRASH_CMDLINE_STEP = Step("crash_cmdline", 'lab_result crash_cmdline "$(cat /proc/cmdline)"')
+
+
+def _kdump_tools(name: str, loader: Loader) -> Scenario:
+    config_steps = [s.name for s in _KDUMP_TOOLS_STAGE1 if s.name.startswith("kdump_")]
+    return Scenario(
+        name=name,
+        description=f"Debian's kdump-config load/status/unload/load with /sbin/kexec = {loader}; "
+        "sysrq crash; the kdump checks on the vmcore",
+        loader=loader,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel="512M",
+        stages=(
+            (Stage.FIRST, _KDUMP_TOOLS_STAGE1),
+            (Stage.CRASH, (_CRASH_CMDLINE_STEP, *_KDUMP_CRASH)),
+        ),
+        console=(
+            *(ConsoleRule(KDUMP_CONFIG_FAILED, step, present=False) for step in config_steps),
+            ConsoleRule(r"\[ ok \] loaded kdump kernel", "kdump_load"),
+            ConsoleRule(r"\[ ok \] unloaded kdump kernel", "kdump_unload"),
+            ConsoleRule(r"\[ ok \] loaded kdump kernel", "kdump_reload"),
+        ),
     )
 
 
@@ -254,6 +340,8 @@ SCENARIOS: dict[str, Scenario] = {
         _kdump("reference-kdump", Loader.KEXEC),
         _kexec("kexec", Loader.PYKEXEC, 1),
         _kdump("kdump", Loader.PYKEXEC),
+        _kdump_tools("reference-kdump-tools", Loader.KEXEC),
+        _kdump_tools("kdump-tools", Loader.PYKEXEC),
         _kexec_debug(),
         _kexec_bad_digest(),
         _kexec_auto(),
