@@ -142,6 +142,12 @@ def prop_int(root: Node, path: str, name: str) -> int | None:
     return None if data is None or not data else be(data)
 
 
+def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
+    """The range a pair of base and size properties of one node describe, if both exist."""
+    start, length = prop_int(root, path, base), prop_int(root, path, size)
+    return Range.sized(start, length) if start is not None and length else None
+
+
 def root_cells(root: Node) -> tuple[int, int]:
     address = root.props.get("#address-cells")
     size = root.props.get("#size-cells")
@@ -230,14 +236,14 @@ def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
 def _firmware_regions(root: Node) -> list[Region]:
     """RTAS, OPAL, TCE tables and reserved-ranges: never touched, never dumped away."""
     out: list[Region] = []
-    rtas_base = prop_int(root, "/rtas", "linux,rtas-base")
-    rtas_size = prop_int(root, "/rtas", "rtas-size")
-    if rtas_base is not None and rtas_size:
-        out.append(Region("rtas", Range.sized(rtas_base, rtas_size)))
-    opal_base = prop_int(root, "/ibm,opal", "opal-base-address")
-    opal_size = prop_int(root, "/ibm,opal", "opal-runtime-size")
-    if opal_base is not None and opal_size:
-        out.append(Region("opal", Range.sized(opal_base, opal_size)))
+    # arch/powerpc/kernel/rtas.c and opal.c export where the firmware lives
+    for name, path, base, size in (
+        ("rtas", "/rtas", "linux,rtas-base", "rtas-size"),
+        ("opal", "/ibm,opal", "opal-base-address", "opal-runtime-size"),
+    ):
+        r = sized_range(root, path, base, size)
+        if r is not None:
+            out.append(Region(name, r))
     for r in decode_reg(root.props.get("reserved-ranges", b""), 2, 2):
         out.append(Region("reserved-ranges", r))
     reserved_memory = child(root, "reserved-memory")
@@ -286,13 +292,11 @@ def describe(root: Node) -> Machine:
     kernel_end = prop_int(root, "/chosen", "linux,kernel-end")
     if kernel_end:
         reserved.append(Region("running kernel", Range(0, kernel_end)))
-    htab_base = prop_int(root, "/chosen", "linux,htab-base")
-    htab_size = prop_int(root, "/chosen", "linux,htab-size")
-    if htab_base is not None and htab_size:
-        reserved.append(Region("hash table", Range.sized(htab_base, htab_size)))
-    crash_base = prop_int(root, "/chosen", "linux,crashkernel-base")
-    crash_size = prop_int(root, "/chosen", "linux,crashkernel-size")
-    crash = Range.sized(crash_base, crash_size) if crash_base is not None and crash_size else None
+    htab = sized_range(root, "/chosen", "linux,htab-base", "linux,htab-size")
+    if htab is not None:
+        reserved.append(Region("hash table", htab))
+    # arch/powerpc/kexec/core.c export_crashk_values()
+    crash = sized_range(root, "/chosen", "linux,crashkernel-base", "linux,crashkernel-size")
     platform = Platform.POWERNV if child(root, "ibm,opal") else Platform.PSERIES
     initrd_start = prop_int(root, "/chosen", "linux,initrd-start")
     initrd_end = prop_int(root, "/chosen", "linux,initrd-end")
