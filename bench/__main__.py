@@ -25,22 +25,24 @@ LOADS = {
 }
 
 
-def _timed(key: str, command: str) -> str:
-    """Shell that runs ``command`` and records its wall time (0.01 s) as a result."""
+def _timed(key: str, command: str, after: str) -> str:
+    """Shell that runs ``command``, records its wall time (0.01 s) as a result, then
+    runs ``after`` untimed."""
     return (
         "t0=$(cut -d' ' -f1 /proc/uptime)\n"
         f"{command} >/dev/null 2>&1 || lab_result {key}_failed 1\n"
         "t1=$(cut -d' ' -f1 /proc/uptime)\n"
-        f'lab_result {key} "$(echo "$t1 $t0" | awk \'{{printf "%.2f", $1 - $2}}\')"'
+        f'lab_result {key} "$(echo "$t1 $t0" | awk \'{{printf "%.2f", $1 - $2}}\')"\n'
+        f"{after} >/dev/null 2>&1"
     )
 
 
 def load_scenario(rounds: int, cpus: int) -> Scenario:
     script = []
     for i in range(rounds):
-        for name, command in LOADS.items():
+        for name, (command, after) in LOADS.items():
             key = name.replace(" -", "_").replace(" ", "_") + f"_{i}"
-            script.append(_timed(key, command))
+            script.append(_timed(key, command, after))
     return Scenario(
         name="bench-load",
         description="alternating kexec-tools and pykexec loads",
