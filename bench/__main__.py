@@ -17,11 +17,15 @@ from lab.paths import cache
 from lab.runner import RunOptions, run
 from lab.scenarios import SCENARIOS, Scenario, Stage, Step
 
+# name -> (timed load, untimed unload that follows it)
 LOADS = {
-    "kexec -l": "kexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x; kexec -u",
-    "pykexec -l": "pykexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x; pykexec -u",
-    "kexec -p": "kexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x; kexec -p -u",
-    "pykexec -p": "pykexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x; pykexec -p -u",
+    "kexec -l": ("kexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -u"),
+    "pykexec -l": ("pykexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -u"),
+    "kexec -p": ("kexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -p -u"),
+    "pykexec -p": (
+        "pykexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x",
+        "kexec -p -u",
+    ),
 }
 
 
