@@ -2,8 +2,8 @@
 
 Calling convention of every routine here (ELF ABI style, so they nest): arguments
 in r3..r5, r0 and r3..r12 and CR0 are clobbered, r14..r31 and r1 are preserved,
-each routine that calls another keeps LR in its own stack frame (back chain at
-0(r1), saved LR at 8(r1)).  None of them needs a TOC: constants are found
+r2 and r13 are not touched, each routine keeps LR in its own stack frame (back
+chain at 0(r1), saved LR at 8(r1)).  None of them needs a TOC: constants are found
 PC-relative with ``bcl 20,31,$+4; mflr``.
 
 * ``sha256_init``   r3 = context
@@ -11,9 +11,11 @@ PC-relative with ``bcl 20,31,$+4; mflr``.
 * ``sha256_final``  r3 = context, r4 = 32-byte output (the digest, big-endian bytes)
 * ``sha256_blocks`` r3 = state (8 words), r4 = data, r5 = number of 64-byte blocks
 
-The compression loop is fully unrolled with the eight working variables in
-r14..r21 and the 16-word message schedule in the stack frame; message words are
-loaded big-endian (``lwbrx`` on a little-endian CPU, ``lwz`` on a big-endian one).
+The compression loop is fully unrolled and keeps everything in registers: the
+eight working variables, a rolling 16-word window of the message schedule W, and
+the round constants K[t] as ``addis``/``addi`` immediates.  Per 64-byte block it
+touches memory 16 times (8 doubleword message loads, 4 + 4 for the state), since
+under QEMU's TCG every access costs a softmmu TLB lookup while ALU ops are cheap.
 Every 32-bit quantity lives in the low word of a 64-bit register: ``rlwinm`` and
 the logical/add instructions only feed low-word results forward, so the high
 word may hold garbage and is never stored.
@@ -39,7 +41,8 @@ from pykexec.purgatory.isa import (
     R11,
     R12,
     R14,
-    R21,
+    R15,
+    R16,
     R26,
     R27,
     R28,
@@ -81,10 +84,23 @@ class ContextLayout:
 
 CTX = ContextLayout()
 
-_BLOCK_FRAME = 16 + 8 * 8 + 64  # back chain, LR, r14..r21, W[16]
-_W = 16 + 8 * 8
 _CALL_FRAME = 16 + 6 * 8 + 16  # back chain, LR, r26..r31, 16 bytes of locals
 _LOCAL = 16 + 6 * 8
+
+# sha256_blocks' registers (27 of them besides r1, r3, r4, so r14..r31 are saved).
+_STATE, _DATA = R3, R4
+_VARS = (R7, R8, R9, R10, R11, R12, R14, R15)  # a b c d e f g h, renamed each round
+_W = tuple(GPR(R16 + i) for i in range(16))  # W[t] lives in _W[t % 16]
+_T0 = R0  # only ever an operand: r0 as a base or addi/addis source means 0
+_XBC, _AB = R6, R5  # b ^ c and a ^ b for Maj; they swap roles every round
+_BLOCK_SAVED = tuple(GPR(r) for r in range(R14, R31 + 1))
+_BLOCK_FRAME = 16 + 8 * len(_BLOCK_SAVED)  # back chain, LR, r14..r31
+
+# FIPS 180-4 §4.1.2 (4.4)-(4.7): rotate counts; the small sigmas shift by the last one.
+_BIG_SIGMA0 = (2, 13, 22)
+_BIG_SIGMA1 = (6, 11, 25)
+_SMALL_SIGMA0 = (7, 18, 3)
+_SMALL_SIGMA1 = (17, 19, 10)
 
 
 def emit_prologue(a: Assembler, frame: int, saved: tuple[GPR, ...]) -> None:
@@ -115,103 +131,136 @@ def emit_address_of(a: Assembler, rt: GPR, label: str) -> None:
     a.addi(rt, rt, Ref(label, here))
 
 
-def _load_message_word(a: Assembler, endian: Endian, rt: GPR, t: int) -> None:
-    if endian is Endian.LITTLE:
-        a.lwbrx(rt, 0, R4)
-        a.addi(R4, R4, 4)
+def _word_pair(endian: Endian, first: GPR, second: GPR) -> tuple[GPR, GPR]:
+    """(low, high): which of two native words at 8i, 8i+4 a doubleword load puts in the
+    low and which in the high half of a register."""
+    return (first, second) if endian is Endian.LITTLE else (second, first)
+
+
+def _load_message(a: Assembler, endian: Endian) -> None:
+    """W[0..15] = the block's big-endian words, two per doubleword load: ``ld`` on a
+    big-endian CPU, ``ldbrx`` (ISA 2.06, POWER7) on a little-endian one; either way the
+    earlier word lands in the high half."""
+    for i in range(8):
+        w_even, w_odd = _W[2 * i], _W[2 * i + 1]
+        if endian is Endian.LITTLE:
+            a.ldbrx(w_odd, 0, _DATA)
+            a.addi(_DATA, _DATA, 8)
+        else:
+            a.ld(w_odd, 8 * i, _DATA)
+        a.srdi(w_even, w_odd, 32)
+    if endian is Endian.BIG:
+        a.addi(_DATA, _DATA, 64)
+
+
+def _sigma(
+    a: Assembler, rt: GPR, x: GPR, scratch: GPR, counts: tuple[int, int, int], *, shr: bool
+) -> None:
+    """rt = ROTR(x, n1) ^ ROTR(x, n2) ^ ROTR(x, n3), or ^ SHR(x, n3) if ``shr``."""
+    n1, n2, n3 = counts
+    a.rotrwi(rt, x, n1)
+    a.rotrwi(scratch, x, n2)
+    a.xor(rt, rt, scratch)
+    if shr:
+        a.srwi(scratch, x, n3)
     else:
-        a.lwz(rt, 4 * t, R4)
+        a.rotrwi(scratch, x, n3)
+    a.xor(rt, rt, scratch)
 
 
-def _schedule(a: Assembler, t: int, w: GPR, t0: GPR, t2: GPR, t3: GPR) -> None:
-    """w = W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], kept in a 16-word ring."""
-
-    def slot(i: int) -> int:
-        return _W + 4 * (i % 16)
-
-    a.lwz(t0, slot(t - 15), R1)
-    a.lwz(w, slot(t - 2), R1)
-    a.rotrwi(t2, t0, 7)
-    a.rotrwi(t3, t0, 18)
-    a.srwi(t0, t0, 3)
-    a.xor(t0, t0, t2)
-    a.xor(t0, t0, t3)  # σ0
-    a.rotrwi(t2, w, 17)
-    a.rotrwi(t3, w, 19)
-    a.srwi(w, w, 10)
-    a.xor(w, w, t2)
-    a.xor(w, w, t3)  # σ1
-    a.add(w, w, t0)
-    a.lwz(t0, slot(t - 7), R1)
-    a.lwz(t2, slot(t - 16), R1)
-    a.add(w, w, t0)
-    a.add(w, w, t2)
+def _schedule(a: Assembler, t: int, scratch: GPR) -> None:
+    """W[t] = σ1(W[t-2]) + W[t-7] + σ0(W[t-15]) + W[t-16], in place of W[t-16]."""
+    w = _W[t % 16]
+    _sigma(a, _T0, _W[(t - 15) % 16], scratch, _SMALL_SIGMA0, shr=True)
+    a.add(w, w, _T0)
+    _sigma(a, _T0, _W[(t - 2) % 16], scratch, _SMALL_SIGMA1, shr=True)
+    a.add(w, w, _T0)
+    a.add(w, w, _W[(t - 7) % 16])
 
 
-def _rounds(a: Assembler, endian: Endian) -> None:
+def _add_constant(a: Assembler, rt: GPR, k: int) -> None:
+    """rt += k (mod 2^32): addis adds the high half corrected for addi's sign extension."""
+    lo = ((k & 0xFFFF) ^ 0x8000) - 0x8000
+    hi = ((((k - lo) >> 16) & 0xFFFF) ^ 0x8000) - 0x8000
+    a.addis(rt, rt, hi)
+    a.addi(rt, rt, lo)
+
+
+def _round(a: Assembler, t: int, v: list[GPR], xbc: GPR, ab: GPR) -> None:
+    """FIPS 180-4 §6.2.2 step 3, with T1 and T2 accumulated into h (which becomes a).
+    On entry xbc = b ^ c; on exit ab = a ^ b, the next round's b ^ c.  Until then ab is
+    the scratch register."""
+    av, bv, _, dv, ev, fv, gv, hv = v
+    a.add(hv, hv, _W[t % 16])
+    _add_constant(a, hv, K[t])  # h + W[t] + K[t]
+    _sigma(a, _T0, ev, ab, _BIG_SIGMA1, shr=False)
+    a.add(hv, hv, _T0)  # + Σ1(e)
+    a.xor(_T0, fv, gv)
+    a.and_(_T0, _T0, ev)
+    a.xor(_T0, _T0, gv)
+    a.add(hv, hv, _T0)  # + Ch(e,f,g) = T1
+    a.add(dv, dv, hv)  # e' = d + T1
+    _sigma(a, _T0, av, ab, _BIG_SIGMA0, shr=False)
+    a.add(hv, hv, _T0)  # T1 + Σ0(a)
+    a.xor(ab, av, bv)
+    a.and_(xbc, xbc, ab)
+    a.xor(xbc, xbc, bv)  # Maj(a,b,c) = b ^ ((a^b) & (b^c))
+    a.add(hv, hv, xbc)  # a' = T1 + T2
+
+
+def _rounds(a: Assembler) -> None:
     """64 rounds with register renaming; afterwards the names are back where they started."""
-    v = [GPR(R14 + i) for i in range(8)]  # a b c d e f g h
-    t0, t1, t2, t3, xbc, kp = R6, R7, R8, R9, R10, R11
+    v = list(_VARS)
+    xbc, ab = _XBC, _AB
     a.xor(xbc, v[1], v[2])  # b ^ c, for Maj
     for t in range(64):
-        av, bv, _, dv, ev, fv, gv, hv = v
-        if t < 16:
-            _load_message_word(a, endian, t1, t)
-        else:
-            _schedule(a, t, t1, t0, t2, t3)
-        a.stw(t1, _W + 4 * (t % 16), R1)
-        a.lwz(t0, 4 * t, kp)
-        a.add(hv, hv, t1)
-        a.add(hv, hv, t0)  # h + K[t] + W[t]
-        a.rotrwi(t0, ev, 6)
-        a.rotrwi(t1, ev, 11)
-        a.rotrwi(t2, ev, 25)
-        a.xor(t0, t0, t1)
-        a.xor(t0, t0, t2)
-        a.add(hv, hv, t0)  # + Σ1(e)
-        a.xor(t0, fv, gv)
-        a.and_(t0, t0, ev)
-        a.xor(t0, t0, gv)
-        a.add(hv, hv, t0)  # + Ch(e,f,g) = T1
-        a.add(dv, dv, hv)  # e' = d + T1
-        a.rotrwi(t0, av, 2)
-        a.rotrwi(t1, av, 13)
-        a.rotrwi(t2, av, 22)
-        a.xor(t0, t0, t1)
-        a.xor(t0, t0, t2)
-        a.add(hv, hv, t0)  # T1 + Σ0(a)
-        a.xor(t1, av, bv)  # a ^ b (next round's b ^ c)
-        a.and_(xbc, xbc, t1)
-        a.xor(xbc, xbc, bv)  # Maj(a,b,c) = b ^ ((a^b) & (b^c))
-        a.add(hv, hv, xbc)  # a' = T1 + T2
-        xbc, t1 = t1, xbc
-        v = [hv, av, bv, v[2], dv, ev, fv, gv]
-    if endian is Endian.BIG:
-        a.addi(R4, R4, 64)
+        if t >= 16:
+            _schedule(a, t, ab)
+        _round(a, t, v, xbc, ab)
+        xbc, ab = ab, xbc
+        v = [v[7], *v[:7]]
+
+
+def _load_state(a: Assembler, endian: Endian) -> None:
+    for i in range(4):
+        lo, hi = _word_pair(endian, _VARS[2 * i], _VARS[2 * i + 1])
+        a.ld(lo, 8 * i, _STATE)
+        a.srdi(hi, lo, 32)
+
+
+def _add_and_store_state(a: Assembler, endian: Endian) -> None:
+    """H[i] += working variable i, two words per doubleword load and store."""
+    for i in range(4):
+        lo, hi = _word_pair(endian, _VARS[2 * i], _VARS[2 * i + 1])
+        a.ld(_T0, 8 * i, _STATE)
+        a.add(lo, lo, _T0)
+        a.srdi(_T0, _T0, 32)
+        a.add(hi, hi, _T0)
+        a.rldimi(lo, hi, 32, 0)  # insrdi: hi's low word into lo's high half
+        a.std(lo, 8 * i, _STATE)
 
 
 def emit_blocks(a: Assembler, endian: Endian) -> None:
-    """``sha256_blocks``: r3 = 8-word state, r4 = data, r5 = number of 64-byte blocks."""
-    saved = tuple(GPR(r) for r in range(R14, R21 + 1))
+    """``sha256_blocks``: r3 = 8-word state, r4 = data, r5 = number of 64-byte blocks.
+
+    The working variables carry the new state from one block to the next, so the state
+    is loaded once and added and stored once per block.
+    """
     a.label("sha256_blocks")
     done = a.new_label("done")
     loop = a.new_label("block")
-    emit_prologue(a, _BLOCK_FRAME, saved)
+    emit_prologue(a, _BLOCK_FRAME, _BLOCK_SAVED)
     a.cmpdi(R5, 0)
     a.beq(done)
-    emit_address_of(a, R11, "sha256_k")
     a.mtctr(R5)
+    _load_state(a, endian)
     a.label(loop)
-    for i in range(8):
-        a.lwz(GPR(R14 + i), 4 * i, R3)
-    _rounds(a, endian)
-    for i in range(8):
-        a.lwz(R0, 4 * i, R3)
-        a.add(GPR(R14 + i), GPR(R14 + i), R0)
-        a.stw(GPR(R14 + i), 4 * i, R3)
+    _load_message(a, endian)
+    _rounds(a)
+    _add_and_store_state(a, endian)
     a.bdnz(loop)
     a.label(done)
-    emit_epilogue(a, _BLOCK_FRAME, saved)
+    emit_epilogue(a, _BLOCK_FRAME, _BLOCK_SAVED)
 
 
 def emit_init(a: Assembler) -> None:
@@ -331,11 +380,8 @@ def emit_code(a: Assembler, endian: Endian) -> None:
 
 
 def emit_data(a: Assembler) -> None:
-    """The round constants and initial hash value, as native-order words."""
+    """The initial hash value, as native-order words (K[t] are immediates in the code)."""
     a.align(4)
-    a.label("sha256_k")
-    for k in K:
-        a.long(k)
     a.label("sha256_h0")
     for h in H0:
         a.long(h)
