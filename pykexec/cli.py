@@ -1,7 +1,7 @@
 """kexec-tools' command line, for ppc64; the only place errors become exit codes.
 
 The option table :data:`OPTIONS` is declared once, as data: it drives parsing
-(GNU getopt, as kexec-tools' getopt_long: ``--opt=value`` and ``--opt value``,
+(GNU getopt_long semantics, as kexec-tools': ``--opt=value`` and ``--opt value``,
 unique prefixes, the kernel path anywhere), ``--help``, and the README's
 option table (a test keeps them in step).  Parsing yields a frozen
 :class:`Command`; flags are not order-dependent, unlike kexec-tools, where
@@ -11,7 +11,6 @@ loads only what it needs.
 
 from __future__ import annotations
 
-import getopt
 import os
 import sys
 from collections.abc import Sequence
@@ -166,15 +165,61 @@ class Command:
     flags: frozenset[str] = field(default_factory=frozenset)
 
 
-def _getopt_spec() -> tuple[str, list[str]]:
-    short, long = "", []
-    for opt in OPTIONS:
-        for name in opt.names:
-            if name.startswith("--"):
-                long.append(name[2:] + ("=" if opt.arg else ""))
-            else:
-                short += name[1] + (":" if opt.arg else "")
-    return short, long
+def _long_option(name: str) -> Option:
+    """A long option by its name or a unique prefix of it, as getopt_long(3) allows."""
+    exact = BY_NAME.get("--" + name)
+    if exact is not None:
+        return exact
+    matches = {opt.key: opt for opt in OPTIONS
+               for n in opt.names if n.startswith("--" + name)}  # fmt: skip
+    if len(matches) == 1:
+        return next(iter(matches.values()))
+    what = "is ambiguous" if matches else "not recognized"
+    raise UsageError(f"option --{name} {what} (see {PROG} --help)")
+
+
+def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[str]]:
+    """GNU getopt_long semantics over :data:`OPTIONS`: options anywhere, ``--`` ends
+    them, ``--opt=value`` or ``--opt value``, ``-xVALUE`` or ``-x VALUE``, bundled
+    short flags (``-pd``).  Returns (option, value) pairs and the other words."""
+    pairs: list[tuple[Option, str]] = []
+    rest: list[str] = []
+    words = list(argv)
+    i = 0
+    while i < len(words):
+        word = words[i]
+        i += 1
+        if word == "--":
+            rest += words[i:]
+            break
+        if word.startswith("--"):
+            name, eq, value = word[2:].partition("=")
+            opt = _long_option(name)
+            if opt.arg and not eq:
+                if i == len(words):
+                    raise UsageError(f"option --{name} requires an argument")
+                value, i = words[i], i + 1
+            elif eq and not opt.arg:
+                raise UsageError(f"option --{name} must not have an argument")
+            pairs.append((opt, value))
+        elif word.startswith("-") and word != "-":
+            for j, letter in enumerate(word[1:], start=2):
+                opt = BY_NAME.get("-" + letter)  # type: ignore[assignment]
+                if opt is None:
+                    raise UsageError(f"option -{letter} not recognized (see {PROG} --help)")
+                if not opt.arg:
+                    pairs.append((opt, ""))
+                    continue
+                value = word[j:]
+                if not value:
+                    if i == len(words):
+                        raise UsageError(f"option -{letter} requires an argument")
+                    value, i = words[i], i + 1
+                pairs.append((opt, value))
+                break
+        else:
+            rest.append(word)
+    return pairs, rest
 
 
 def _refuse(seen: dict[str, str]) -> None:
@@ -221,15 +266,8 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
 
 def parse(argv: Sequence[str]) -> Command:
     """The command line as a :class:`Command`; raises :class:`UsageError`."""
-    short, long = _getopt_spec()
-    try:
-        pairs, rest = getopt.gnu_getopt(list(argv), short, long)
-    except getopt.GetoptError as err:
-        raise UsageError(f"{err.msg} (see {PROG} --help)") from None
-    seen: dict[str, str] = {}
-    for name, value in pairs:
-        opt = BY_NAME[name] if name in BY_NAME else _by_prefix(name)
-        seen[opt.key] = value
+    pairs, rest = split_options(argv)
+    seen = {opt.key: value for opt, value in pairs}
     if "help" in seen or "version" in seen:
         return Command("help" if "help" in seen else "version")
     _refuse(seen)
@@ -291,14 +329,6 @@ def parse(argv: Sequence[str]) -> Command:
         syscall=syscall,
         flags=frozenset(seen),
     )
-
-
-def _by_prefix(name: str) -> Option:
-    """getopt reports an abbreviated long option by its full name; this is a safeguard."""
-    matches = [o for o in OPTIONS if any(n.startswith(name) for n in o.names)]
-    if len(matches) != 1:
-        raise UsageError(f"option {name} is ambiguous or unknown")
-    return matches[0]
 
 
 def usage() -> str:

@@ -312,33 +312,35 @@ def crash_reservation_size(view: SystemView | None = None) -> int:
     return int.from_bytes(size, "big") if size else 0
 
 
-def take_interfaces_down() -> None:
-    """Take every network interface down before jumping, as kexec-tools' -e does."""
+def take_interfaces_down(view: SystemView) -> None:
+    """Take every network interface but loopback down before jumping, as kexec-tools'
+    -e does (kexec/ifdown.c), with SIOCGIFFLAGS/SIOCSIFFLAGS (linux/sockios.h)."""
     import fcntl
-    import socket
     import struct
 
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1  # linux/sockios.h, if.h
-    try:
-        names = [name for _, name in socket.if_nameindex()]
-        sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    except OSError:
+    from pykexec import syscalls
+    from pykexec.errors import SyscallError
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    names = [n for n in view.network_interfaces() if n != "lo"]
+    if not names:
         return
-    with sock:
+    try:
+        fd = syscalls.inet_dgram_socket()
+    except SyscallError:
+        return
+    try:
         for name in names:
-            if name == "lo":
-                continue
             req = struct.pack("16sH14x", name.encode()[:15], 0)
             try:
-                flags = struct.unpack_from("16sH", fcntl.ioctl(sock, siocgifflags, req))[1]
+                flags = struct.unpack_from("16sH", fcntl.ioctl(fd, siocgifflags, req))[1]
                 if flags & iff_up:
-                    fcntl.ioctl(
-                        sock,
-                        siocsifflags,
-                        struct.pack("16sH14x", name.encode()[:15], flags & ~iff_up),
-                    )
+                    down = struct.pack("16sH14x", name.encode()[:15], flags & ~iff_up)
+                    fcntl.ioctl(fd, siocsifflags, down)
             except OSError:
                 continue
+    finally:
+        os.close(fd)
 
 
 def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
@@ -351,7 +353,7 @@ def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = Tr
     if sync:
         os.sync()
     if ifdown:
-        take_interfaces_down()
+        take_interfaces_down(view)
     syscalls.reboot_kexec()
 
 

@@ -11,7 +11,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-import platform
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -82,7 +81,7 @@ def libc() -> ctypes.CDLL:
 
 
 def _number(name: str) -> int:
-    machine = platform.machine()
+    machine = os.uname().machine
     table = SYSCALLS.get(machine)
     if table is None:
         raise SyscallError(
@@ -177,6 +176,19 @@ def kexec_file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) ->
     )
     if rc != 0:
         raise _fail(call, file_load=True)
+
+
+def inet_dgram_socket() -> int:
+    """A UDP socket's descriptor, for interface ioctls (libc socket(2); the ``socket``
+    module costs a noticeable share of ``pykexec -e``'s start-up)."""
+    fd = int(libc().socket(2, 2, 0))  # AF_INET, SOCK_DGRAM
+    if fd < 0:
+        raise SyscallError(
+            "socket(AF_INET, SOCK_DGRAM): " + os.strerror(ctypes.get_errno()),
+            ctypes.get_errno(),
+            "socket",
+        )
+    return fd
 
 
 def reboot_kexec() -> None:

@@ -131,6 +131,12 @@ class SystemView:
             return os.sysconf("SC_PAGE_SIZE")
         return 65536
 
+    def network_interfaces(self) -> list[str]:
+        try:
+            return sorted(os.listdir(self.path("sys/class/net")))
+        except OSError:
+            return []
+
     def cmdline_has(self, word: str) -> bool:
         return word in self.cmdline().split()
 

@@ -189,3 +189,28 @@ def test_readme_option_table_matches() -> None:
         )
         assert row is not None, f"README has no row for {opt.names[0]}"
         assert opt.status.split(":")[0] in row, (opt.names[0], opt.status)
+
+
+def test_getopt_long_semantics() -> None:
+    cmd = parse(["-pd", K, "-telf-ppc64"])
+    assert cmd.options is not None and cmd.options.crash and cmd.options.debug
+    assert parse(["-l", "-t", "elf-ppc64", K]).action == "load"
+    cmd = parse(["-l", "--", "-weird-kernel-name"])
+    assert cmd.options is not None and cmd.options.kernel == Path("-weird-kernel-name")
+    cmd = parse(["-l", K, "--append", "--looks-like-an-option"])
+    assert cmd.options is not None and cmd.options.command_line == "--looks-like-an-option"
+
+
+@pytest.mark.parametrize(
+    "argv,message",
+    [
+        (["-l", K, "--re"], "--re is ambiguous"),
+        (["--load=x", K], "must not have an argument"),
+        (["-l", K, "--append"], "requires an argument"),
+        (["-l", K, "-t"], "-t requires an argument"),
+        (["-lq", K], "-q not recognized"),
+    ],
+)
+def test_getopt_errors(argv: list[str], message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse(argv)
