@@ -171,3 +171,32 @@ def test_captured_snapshots(
             str(snapshot),
         )
         check_plan(plan, snapshot, crash=True)
+
+
+@pytest.mark.parametrize("snapshot", CAPTURED, ids=lambda p: p.name)
+def test_snapshot_tree_through_libfdt(snapshot: Path, kernel: Path, initrd: Path) -> None:
+    """The next kernel's tree, built from a captured guest, read back by libfdt."""
+    libfdt = pytest.importorskip("libfdt")
+    running = SystemView(snapshot).device_tree()
+    blob, seg = dtb_of(snapshot, kernel, f"--initrd={initrd}", "--append=console=hvc0 y=2")
+    fdt = libfdt.Fdt(blob)
+    chosen = fdt.path_offset("/chosen")
+    assert fdt.getprop(chosen, "bootargs").as_str() == "console=hvc0 y=2"
+    start = fdt.getprop(chosen, "linux,initrd-start").as_uint64()
+    assert fdt.getprop(chosen, "linux,initrd-end").as_uint64() - start == initrd.stat().st_size
+    for stale in ("linux,kernel-end", "linux,crashkernel-base", "linux,crashkernel-size"):
+        assert fdt.getprop(chosen, stale, libfdt.QUIET_NOTFOUND) == -libfdt.NOTFOUND
+    rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
+    assert (seg.mem.start, fdt.totalsize()) in rsv
+    machine = describe(running)
+    for region in machine.firmware:
+        assert (region.range.start, region.range.size) in rsv, region
+    # every node of the running tree is there, with its properties (less "name")
+    for path, node in running.walk():
+        offset = fdt.path_offset(path)
+        for name, value in node.props.items():
+            if name == "name" or path == "/chosen":
+                continue
+            assert bytes(fdt.getprop(offset, name)) == value, (path, name)
+    cpus = [c for c in running.child("cpus").children if c.props.get("device_type") == b"cpu\0"]
+    assert len(cpus) >= 1
