@@ -346,8 +346,11 @@ def usage() -> str:
         spell = ", ".join(
             n + (f"={opt.arg}" if opt.arg and n.startswith("--") else "") for n in opt.names
         )
-        what = opt.help if opt.status == "supported" else f"{opt.help} ({opt.status})".strip()
-        lines.append(f"  {spell:<38} {what.lstrip(' (').rstrip(')') if not opt.help else what}")
+        if opt.status == "supported":
+            what = opt.help
+        else:
+            what = f"{opt.help} ({opt.status})" if opt.help else opt.status
+        lines.append(f"  {spell:<38} {what}")
     return "\n".join(lines)
 
 
