@@ -419,6 +419,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"{PROG}: {err}", file=sys.stderr)
         return err.exit_code
+    except OSError as err:  # an I/O error no layer below anticipated: still one line
+        if os.environ.get("PYKEXEC_TRACEBACK"):
+            raise
+        print(
+            f"{PROG}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
+            file=sys.stderr,
+        )
+        return 1
     except KeyboardInterrupt:
         return 130
 
