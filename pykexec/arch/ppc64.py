@@ -14,15 +14,8 @@ initrd bottom-up, the device tree top-down.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING
 
-from pykexec.crash.kdump import (
-    BACKUP_SIZE,
-    CrashLayout,
-    add_usable_memory,
-    core_loads,
-    crash_layout,
-    elfcorehdr_param,
-)
 from pykexec.devicetree.fdt import DeviceTree, Node
 from pykexec.devicetree.nexttree import (
     DT_PAD,
@@ -32,7 +25,6 @@ from pykexec.devicetree.nexttree import (
 )
 from pykexec.errors import UsageError
 from pykexec.formats.elf import Endian, KernelImage
-from pykexec.formats.elfcore import CoreNote, core_header
 from pykexec.layout import (
     SEGMENT_ALIGN,
     KexecFlags,
@@ -46,6 +38,10 @@ from pykexec.memory import MemoryMap, Range
 from pykexec.purgatory.asm import Endian as PurgatoryEndian
 from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
 from pykexec.purgatory.ppc64 import render as render_purgatory
+
+if TYPE_CHECKING:  # the crash modules are imported by crash loads only
+    from pykexec.crash.kdump import CrashLayout
+    from pykexec.formats.elfcore import CoreNote
 
 COMMAND_LINE_SIZE = 2048  # arch/powerpc/include/uapi/asm/setup.h (since 2016: 2048)
 KERNEL_ALIGN = 0x10000
@@ -173,6 +169,9 @@ def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
             f'{inp.kernel.run_at_load:#010x}, not the "run0" magic of a relocatable kernel, '
             "so it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
         )
+    from pykexec.crash.kdump import BACKUP_SIZE, core_loads, crash_layout
+    from pykexec.formats.elfcore import core_header
+
     layout = crash_layout(inp.machine, inp.page_size)
     backup = placer.place(
         SegmentKind.BACKUP, b"", memsz=BACKUP_SIZE, note="backup of the first 64 KiB"
@@ -220,6 +219,8 @@ def plan(inp: PlanInput) -> Plan:
         crash = _crash_parts(inp, placer)
         run_at_load = 1  # head_64.S: stay where loaded, inside the crash region
         notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
+        from pykexec.crash.kdump import elfcorehdr_param
+
         bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
     if len(bootargs) >= COMMAND_LINE_SIZE:
         raise UsageError(
@@ -254,6 +255,8 @@ def plan(inp: PlanInput) -> Plan:
     reserved = [r.range for r in m.firmware] + (crash.reserved if crash else [])
     tree = _tree_for(inp, bootargs, initrd_range, reserved)
     if crash is not None:
+        from pykexec.crash.kdump import add_usable_memory
+
         add_usable_memory(tree.root, m, crash.layout.usable)
     dsec = _place_tree(tree, placer, DT_PAD + inp.hotplug_cpu_room)
 
