@@ -268,7 +268,9 @@ def _kernel_fd(path: Path) -> int:
     os.close(fd)
     kernel = parse_kernel(read_file(path, "kernel"), str(path))
     memfd = os.memfd_create("pykexec-kernel", os.MFD_CLOEXEC)
-    os.write(memfd, kernel.data)
+    view = memoryview(kernel.data)
+    while view:
+        view = view[os.write(memfd, view) :]
     os.lseek(memfd, 0, os.SEEK_SET)
     return memfd
 

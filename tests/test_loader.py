@@ -91,3 +91,24 @@ def test_unload_paths(monkeypatch: pytest.MonkeyPatch) -> None:
     kernel.calls.clear()
     loader.unload(crash=False, syscall=SyscallChoice.LOAD)
     assert kernel.calls == ["load n=0 flags=0x150000"]
+
+
+def test_compressed_kernel_reaches_file_load_inflated(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """kexec_file_load gets a descriptor of the plain ELF, as the kernel's loader needs."""
+    import gzip
+    import os
+
+    plain = make_vmlinux(size=0x40000)
+    k = tmp_path / "vmlinux.gz"
+    k.write_bytes(gzip.compress(plain))
+    seen: list[bytes] = []
+
+    def file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
+        seen.append(os.pread(kernel_fd, len(plain) + 1, 0))
+
+    monkeypatch.setattr(syscalls, "kexec_file_load", file_load)
+    view = SystemView(write_sysroot(tmp_path / "root", pseries()))
+    assert loader.load(LoadOptions(kernel=k, syscall=SyscallChoice.FILE), view) is None
+    assert seen == [plain]
