@@ -16,7 +16,7 @@ from lab.errors import LabError
 from lab.file_scenarios import FILE_SCENARIOS, kernel_layout
 from lab.paths import cache
 from lab.runner import RunOptions, StepEcho, run
-from lab.scenarios import SCENARIOS, Loader, Scenario, shell_scenario
+from lab.scenarios import SCENARIOS, Loader, Machine, Scenario, shell_scenario
 
 ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **FILE_SCENARIOS}
 
@@ -44,19 +44,22 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--cmd", required=True)
     sh.add_argument("--mem", type=int, default=1024, help="MiB")
     sh.add_argument("--crashkernel")
+    sh.add_argument("--machine", type=Machine, choices=list(Machine), default=Machine.PSERIES)
     machine_args(sh)
     c = sub.add_parser("capture", help="capture a /proc + /sys snapshot into tests/fixtures")
     c.add_argument("name")
     c.add_argument("--cpus", type=int, default=1)
     c.add_argument("--crashkernel")
-    c.add_argument("--mem", type=int, help="MiB (default 2048 with --crashkernel, else 1024)")
+    c.add_argument("--machine", type=Machine, choices=list(Machine), default=Machine.PSERIES)
+    c.add_argument("--mem", type=int, help="MiB (default: powernv 2048; pseries 2048 with "
+                   "--crashkernel, else 1024)")  # fmt: skip
     c.add_argument("--timeout", type=float, default=300.0)
     return p
 
 
 def _scenario(args: argparse.Namespace) -> Scenario:
     if args.command == "shell-cmd":
-        s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem)
+        s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem, machine=args.machine)
         return dataclasses.replace(s, crashkernel=args.crashkernel)
     return ALL_SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from lab.errors import GuestFailure
 from lab.paths import SNAPSHOT_DIR, CacheLayout
 from lab.runner import RunOptions, run
-from lab.scenarios import Scenario, shell_scenario
+from lab.scenarios import POWERNV_MEM_MIB, Machine, Scenario, shell_scenario
 from lab.vm import ConsoleLine
 
 # Files copied when present (sysroot-relative); cpu* entries are globbed in the guest.
@@ -98,15 +98,24 @@ def unpack(data: bytes, dest: Path) -> int:
         return sum(1 for m in tar.getmembers() if m.isfile())
 
 
-def capture_scenario(cpus: int, mem_mib: int, crashkernel: str | None) -> Scenario:
-    s = shell_scenario(guest_script(), cpus=cpus, mem_mib=mem_mib)
+def capture_scenario(
+    cpus: int, mem_mib: int, crashkernel: str | None, machine: Machine = Machine.PSERIES
+) -> Scenario:
+    s = shell_scenario(guest_script(), cpus=cpus, mem_mib=mem_mib, machine=machine)
     return dataclasses.replace(s, name="capture", crashkernel=crashkernel)
+
+
+def default_mem_mib(machine: Machine, crashkernel: str | None) -> int:
+    """pseries: 2 GiB with a crash reservation, else 1 GiB; powernv: at least 2 GiB."""
+    if machine is Machine.POWERNV:
+        return POWERNV_MEM_MIB
+    return 2048 if crashkernel else 1024
 
 
 def capture(layout: CacheLayout, args: argparse.Namespace) -> bool:
     """Boot, collect, verify and unpack one snapshot; prints a short report."""
-    mem = args.mem or (2048 if args.crashkernel else 1024)
-    scenario = capture_scenario(args.cpus, mem, args.crashkernel)
+    mem = args.mem or default_mem_mib(args.machine, args.crashkernel)
+    scenario = capture_scenario(args.cpus, mem, args.crashkernel, args.machine)
     collector = _Collector()
     report = run(layout, RunOptions(scenario, timeout=args.timeout), collector)
     print(report.format())

@@ -1,9 +1,9 @@
 """The scenario vocabulary (loader, stage, step, console rule, scenario) and its rendering.
 
-A scenario is a machine (CPUs, memory, crashkernel reservation, extra kernel
-words), a loader (``kexec`` from kexec-tools or ``pykexec``) and, per boot stage
-(``1`` for the first kernel, ``2`` after kexec, ``crash`` in the kdump kernel), a
-list of steps.  Each step is a busybox-sh snippet run between
+A scenario is a machine (kind: pseries or powernv; CPUs, memory, crashkernel
+reservation, extra kernel words), a loader (``kexec`` from kexec-tools or
+``pykexec``) and, per boot stage (``1`` for the first kernel, ``2`` after kexec,
+``crash`` in the kdump kernel), a list of steps.  Each step is a busybox-sh snippet run between
 ``LAB-BEGIN``/``LAB-END`` markers; ``$KEXEC`` names the loader and
 ``$LAB_<key>`` holds every ``lab.<key>=`` word of the kernel command line.
 
@@ -30,6 +30,20 @@ class Loader(StrEnum):
 
     KEXEC = "kexec"  # kexec-tools, the reference
     PYKEXEC = "pykexec"
+
+
+class Machine(StrEnum):
+    """Which QEMU machine the guest runs on (:mod:`lab.vm` builds its argv)."""
+
+    PSERIES = "pseries"  # PAPR guest: VOF firmware, RTAS, spapr-vty console
+    POWERNV = "powernv"  # bare metal: skiboot (OPAL), the OPAL console on the LPC UART
+
+
+# QEMU start to the first userspace marker, per machine: the slowest boot seen x ~3.
+BOOT_TIMEOUT: dict[Machine, float] = {
+    Machine.PSERIES: 20.0,  # slowest 5.4 s
+    Machine.POWERNV: 300.0,  # TODO measure
+}
 
 
 class Stage(StrEnum):
@@ -97,6 +111,7 @@ class Scenario:
     cmdline: tuple[str, ...] = ()  # extra words for the first kernel
     console: tuple[ConsoleRule, ...] = ()
     boot_timeout: float = 20.0  # QEMU start to the first userspace marker (slowest 5.4 s)
+    machine: Machine = Machine.PSERIES
 
     def __post_init__(self) -> None:
         names = {step.name for _, steps in self.stages for step in steps}

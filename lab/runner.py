@@ -25,7 +25,7 @@ from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
 from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
-from lab.vm import ConsoleLine, Guest, MachineConfig
+from lab.vm import INITRD_MAX_BYTES, ConsoleLine, Guest, MachineConfig
 
 POWEROFF_GRACE = 10.0
 
@@ -123,8 +123,9 @@ def _run_in(
     nonce: str,
 ) -> Report:
     s = options.scenario
+    compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
     images = build(layout, run_dir, [GuestFile("lab/scenario.sh", render(s).encode())],
-                   compress=options.compress)  # fmt: skip
+                   compress=compress)  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
@@ -138,6 +139,7 @@ def _run_in(
         cmdline=kernel_cmdline(options, marker, nonce),
         cpus=s.cpus,
         mem_mib=s.mem_mib,
+        machine=s.machine,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

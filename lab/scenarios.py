@@ -8,9 +8,11 @@ only in ``$KEXEC``.
 
 from __future__ import annotations
 
-from lab.model import ConsoleRule, Loader, Scenario, Stage, Step, render
+import dataclasses
 
-__all__ = ["SCENARIOS", "ConsoleRule", "Loader", "Scenario", "Stage", "Step", "render",
+from lab.model import BOOT_TIMEOUT, ConsoleRule, Loader, Machine, Scenario, Stage, Step, render
+
+__all__ = ["SCENARIOS", "ConsoleRule", "Loader", "Machine", "Scenario", "Stage", "Step", "render",
            "shell_scenario"]  # fmt: skip
 
 # Words every next kernel gets, on top of the lab.* words the steps add.
@@ -321,7 +323,55 @@ def _lockdown() -> Scenario:
     )
 
 
-def shell_scenario(command: str, *, cpus: int = 1, mem_mib: int = 1024) -> Scenario:
+# powernv: the same scenarios on QEMU's PowerNV machine (skiboot/OPAL firmware).
+SKIBOOT_START = r"OPAL v\S+ starting"  # skiboot core/init.c main_cpu_entry: the firmware (re)starts
+POWERNV_MEM_MIB = 2048  # QEMU 7.2 pnv.c: -initrd at 0x28000000, skiboot at 0x30000000 (>1 GiB)
+
+
+def _platform(key: str) -> Step:
+    """What says powernv: /ibm,opal's compatible, /proc/cpuinfo's platform, /sys/firmware/opal."""
+    return Step(
+        key,
+        f"lab_result {key}_opal_compatible "
+        "\"$(tr '\\0' ' ' < /proc/device-tree/ibm,opal/compatible 2>/dev/null)\"\n"
+        f"lab_result {key}_cpuinfo_platform "
+        "\"$(awk -F': ' '/^platform/ {print $2}' /proc/cpuinfo)\"\n"
+        "[ -d /sys/firmware/opal ] && opal=yes || opal=no\n"
+        f'lab_result {key}_sys_firmware_opal "$opal"\n'
+        "[ $opal = yes ] && grep -q '^platform.*PowerNV' /proc/cpuinfo",
+        timeout=10,
+        fatal=True,
+    )
+
+
+def _on_powernv(scenario: Scenario, name: str) -> Scenario:
+    """``scenario``'s steps on ``-M powernv9``, each stage starting with its platform facts.
+
+    A kexec or a crash hands over from kernel to kernel through the purgatory
+    (r8/r9 = OPAL base/entry); skiboot must not start again in between.
+    """
+    stages = tuple(
+        (stage, (_platform(f"platform_{stage}"), *steps)) for stage, steps in scenario.stages
+    )
+    leaving = [step.name for _, steps in scenario.stages for step in steps if step.leaves]
+    return dataclasses.replace(
+        scenario,
+        name=name,
+        description=f"powernv: {scenario.description}",
+        machine=Machine.POWERNV,
+        mem_mib=max(scenario.mem_mib, POWERNV_MEM_MIB),
+        boot_timeout=BOOT_TIMEOUT[Machine.POWERNV],
+        stages=stages,
+        console=(
+            *scenario.console,
+            *(ConsoleRule(SKIBOOT_START, step, present=False) for step in leaving),
+        ),
+    )
+
+
+def shell_scenario(
+    command: str, *, cpus: int = 1, mem_mib: int = 1024, machine: Machine = Machine.PSERIES
+) -> Scenario:
     """An ad-hoc scenario that runs one command in the first kernel (debugging)."""
     return Scenario(
         name="shell-cmd",
@@ -330,6 +380,8 @@ def shell_scenario(command: str, *, cpus: int = 1, mem_mib: int = 1024) -> Scena
         cpus=cpus,
         mem_mib=mem_mib,
         stages=((Stage.FIRST, (Step("cmd", command, timeout=600),)),),
+        machine=machine,
+        boot_timeout=BOOT_TIMEOUT[machine],
     )
 
 
@@ -348,3 +400,10 @@ SCENARIOS: dict[str, Scenario] = {
         _lockdown(),
     )
 }
+POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
+    "reference-powernv-kexec": "reference-kexec",
+    "powernv-kexec": "kexec",
+    "reference-powernv-kdump": "reference-kdump",
+    "powernv-kdump": "kdump",
+}
+SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWINS.items())

@@ -1,12 +1,16 @@
-"""One QEMU pseries guest: start it, read its console line by line, always kill it.
+"""One QEMU guest (pseries or powernv): start it, read its console line by line, always kill it.
 
-The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` under TCG with no
-network, no graphics and the console (spapr-vty, the guest's hvc0) on QEMU's
-stdout.  ``-no-reboot`` with ``panic=-1`` on the guest command line makes a
-guest panic end QEMU.  A reader thread timestamps every console line with the
-host's monotonic clock and writes it to a log file; :meth:`Guest.next_line`
-waits for one with a timeout.  The QEMU process is killed by its own pid in
-:meth:`Guest.close` (the context manager's exit), also on exceptions.
+The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` (a PAPR guest; the
+console is spapr-vty, the guest's hvc0) or ``-M powernv9`` (bare metal: QEMU's
+skiboot.lid as firmware, which reads ``-kernel``/``-initrd``/``-append`` from
+the tree QEMU hands it; skiboot drives the LPC UART and the kernel's
+hvc_opal makes that hvc0 too), under TCG with no network, no graphics and
+the serial console on QEMU's stdout.  ``-no-reboot`` with ``panic=-1`` on the
+guest command line makes a guest panic end QEMU.  A reader thread timestamps
+every console line with the host's monotonic clock and writes it to a log
+file; :meth:`Guest.next_line` waits for one with a timeout.  The QEMU process
+is killed by its own pid in :meth:`Guest.close` (the context manager's exit),
+also on exceptions.
 """
 
 from __future__ import annotations
@@ -23,26 +27,49 @@ from types import TracebackType
 from typing import IO
 
 from lab.errors import AssetError
+from lab.model import Machine
 
 QEMU = "qemu-system-ppc64"
 BASE_CMDLINE = ("console=hvc0", "panic=-1")
 TAIL_LINES = 40
+# -M per machine kind.  pseries: VOF instead of SLOF (faster, no Open Firmware
+# client interface needed by a -kernel boot).  powernv9 (= `powernv` in QEMU 7.2):
+# POWER9 with skiboot.lid from QEMU's data directory (its default -bios).
+MACHINE_ARGS: dict[Machine, tuple[str, ...]] = {
+    Machine.PSERIES: ("-M", "pseries,x-vof=on"),
+    Machine.POWERNV: ("-M", "powernv9"),
+}
+# QEMU 7.2 hw/ppc/pnv.c loads -initrd at INITRD_LOAD_ADDR 0x28000000 with at most
+# INITRD_MAX_SIZE (128 MiB) ("Could not load initial ram disk" beyond); the lab's
+# uncompressed first initramfs is ~150 MB, so powernv runs gzip it (~85 MB).
+INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20}
 
 
 @dataclass(frozen=True)
 class MachineConfig:
-    """What QEMU boots: kernel, initrd, command line, CPUs, memory."""
+    """What QEMU boots: machine kind, kernel, initrd, command line, CPUs, memory."""
 
     kernel: Path
     initrd: Path
     cmdline: tuple[str, ...]
     cpus: int = 1
     mem_mib: int = 1024
+    machine: Machine = Machine.PSERIES
+
+    def check(self) -> None:
+        """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
+        limit = INITRD_MAX_BYTES.get(self.machine)
+        size = self.initrd.stat().st_size
+        if limit is not None and size > limit:
+            raise AssetError(
+                f"initrd {self.initrd} is {size} bytes; QEMU's {self.machine} loads at most "
+                f"{limit} (hw/ppc/pnv.c INITRD_MAX_SIZE): gzip it (--gzip)"
+            )
 
     def argv(self) -> list[str]:
         return [
             QEMU,
-            "-M", "pseries,x-vof=on",
+            *MACHINE_ARGS[self.machine],
             "-accel", "tcg",
             "-smp", str(self.cpus),
             "-m", f"{self.mem_mib}M",
@@ -74,6 +101,7 @@ class Guest:
     def __init__(self, config: MachineConfig, log_path: Path) -> None:
         if not qemu_available():
             raise AssetError(f"{QEMU} not found; run `python3 -m lab setup` as root")
+        config.check()
         self.config = config
         self.log_path = log_path
         self.tail: deque[str] = deque(maxlen=TAIL_LINES)

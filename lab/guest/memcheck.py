@@ -2,7 +2,7 @@
 """Guest helper: the memory facts a kdump is judged by, as LAB-RESULT lines.
 
 Usage:
-  memcheck.py ram               System RAM (/proc/iomem), the crash region and RTAS
+  memcheck.py ram               System RAM (/proc/iomem), the crash region and RTAS/OPAL
                                 (/proc/device-tree), as [start, end) hex ranges
   memcheck.py kcore KEY         per-1 KiB CRC32 of live physical [0, 64 KiB) via /proc/kcore
   memcheck.py vmcore            /proc/vmcore's PT_LOADs (paddr:memsz:offset), PT_NOTE
@@ -29,6 +29,12 @@ DT = "/proc/device-tree"
 PAGE_OFFSET = 0xC000000000000000  # arch/powerpc/include/asm/page.h (64-bit, Book3S)
 LOW_SIZE = 0x10000  # the 64 KiB the ppc64 purgatory backs up (kexec-tools KDUMP_BACKUP_LIMIT)
 CRC_CHUNK = 1024
+# Firmware the kernel exports in the tree: pseries RTAS (arch/powerpc/kernel/rtas.c),
+# powernv OPAL (arch/powerpc/platforms/powernv/opal.c): name, base file, size file.
+FIRMWARE = (
+    ("rtas", "rtas/linux,rtas-base", "rtas/rtas-size"),
+    ("opal", "ibm,opal/opal-base-address", "ibm,opal/opal-runtime-size"),
+)
 PT_LOAD, PT_NOTE = 1, 4  # ELF gABI p_type
 ELFCLASS64, ELFDATA2LSB = 2, 1
 # Elf64_Ehdr: e_phoff at 32, e_phentsize/e_phnum at 54/56; Elf64_Phdr is 56 bytes.
@@ -108,12 +114,12 @@ def ram() -> int:
     base = _be_u64(f"{DT}/chosen/linux,crashkernel-base")
     size = _be_u64(f"{DT}/chosen/linux,crashkernel-size")
     result("crash_region", f"{base:#x}-{base + size:#x}")
-    rtas = f"{DT}/rtas/linux,rtas-base"
-    if os.path.exists(rtas):
-        rbase, rsize = _be_u64(rtas), _be_u64(f"{DT}/rtas/rtas-size")
-        result("firmware", f"rtas:{rbase:#x}-{rbase + rsize:#x}")
-    else:
-        result("firmware", "none")
+    firmware = []
+    for name, base_file, size_file in FIRMWARE:
+        if os.path.exists(f"{DT}/{base_file}"):
+            fbase, fsize = _be_u64(f"{DT}/{base_file}"), _be_u64(f"{DT}/{size_file}")
+            firmware.append(f"{name}:{fbase:#x}-{fbase + fsize:#x}")
+    result("firmware", ",".join(firmware) or "none")
     return 0 if spans else 1
 
 
