@@ -222,6 +222,11 @@ def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:
                     shutil.copyfileobj(src, sink, 1 << 20)
         if sink is not raw:
             sink.close()
+            # An archive appended after this one must start 4-byte aligned: Linux
+            # init/initramfs.c unpack_to_rootfs takes '0' as a cpio header only when
+            # `!(this_header & 3)`, else tries to decompress it ("invalid magic at
+            # start of compressed archive") and drops the rest.  Zeros are skipped.
+            raw.write(bytes(-raw.tell() % 4))
 
 
 def build(

@@ -11,6 +11,7 @@ import struct
 import subprocess
 import sys
 import tarfile
+import zlib
 from pathlib import Path
 from types import ModuleType
 
@@ -19,12 +20,23 @@ import pytest
 from lab.capture import _Collector, guest_script, unpack
 from lab.cpio import NEWC_FIELDS, NEWC_MAGIC, NewcWriter
 from lab.elfdeps import needed_sonames
-from lab.initramfs import GuestFile, overlay_archive
+from lab.errors import AssetError
+from lab.initramfs import GuestFile, _concat, overlay_archive
 from lab.judge import Judge, Report, parse_marker
 from lab.paths import GUEST_DIR
 from lab.runner import RunOptions, kernel_cmdline
-from lab.scenarios import SCENARIOS, Loader, Stage, Step, render, shell_scenario
-from lab.vm import ConsoleLine, MachineConfig
+from lab.scenarios import (
+    POWERNV_TWINS,
+    SCENARIOS,
+    SKIBOOT_START,
+    Loader,
+    Machine,
+    Stage,
+    Step,
+    render,
+    shell_scenario,
+)
+from lab.vm import INITRD_MAX_BYTES, ConsoleLine, MachineConfig
 
 
 def _parse_newc(data: bytes) -> list[tuple[str, int, bytes]]:
@@ -251,3 +263,41 @@ def test_step_names_are_shell_identifiers() -> None:
 def test_shell_scenario_is_one_step() -> None:
     s = shell_scenario("true", cpus=2)
     assert s.cpus == 2 and [st.name for st in s.steps(Stage.FIRST)] == ["cmd"]
+
+
+def test_gzip_part_is_padded_so_the_next_archive_is_aligned(tmp_path: Path) -> None:
+    """init/initramfs.c reads a cpio header after a compressed archive only at a 4-byte offset."""
+    out = tmp_path / "next.img"
+    for size in range(8):  # some of these gzip to a length that is not a multiple of 4
+        _concat(out, [bytes(range(size)) * 3], compress=True)
+        data = out.read_bytes()
+        assert len(data) % 4 == 0
+        inflate = zlib.decompressobj(wbits=31)
+        assert inflate.decompress(data) == bytes(range(size)) * 3
+        assert inflate.eof and set(inflate.unused_data) <= {0}
+
+
+def test_powernv_argv_and_initrd_limit(tmp_path: Path) -> None:
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(bytes(16))
+    config = MachineConfig(tmp_path / "k", initrd, ("x=1",), machine=Machine.POWERNV)
+    argv = config.argv()
+    assert argv[argv.index("-M") + 1] == "powernv9" and "x-vof=on" not in " ".join(argv)
+    config.check()
+    with initrd.open("r+b") as f:
+        f.truncate(INITRD_MAX_BYTES[Machine.POWERNV] + 1)
+    with pytest.raises(AssetError, match="INITRD_MAX_SIZE"):
+        config.check()
+
+
+def test_powernv_scenarios_reuse_the_pseries_steps() -> None:
+    for name, twin in POWERNV_TWINS.items():
+        ours, theirs = SCENARIOS[name], SCENARIOS[twin]
+        assert ours.machine is Machine.POWERNV and theirs.machine is Machine.PSERIES
+        assert ours.loader is theirs.loader and ours.crashkernel == theirs.crashkernel
+        for (stage, steps), (twin_stage, twin_steps) in zip(
+            ours.stages, theirs.stages, strict=True
+        ):
+            assert stage == twin_stage and steps[0].name == f"platform_{stage}"
+            assert steps[1:] == twin_steps
+        assert any(r.pattern == SKIBOOT_START and not r.present for r in ours.console)
