@@ -121,7 +121,9 @@ _KDUMP_CRASH = (
     Step(
         "makedumpfile",
         "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
-        'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\nreturn $rc',
+        'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\n'
+        "lab_result meminfo \"$(grep -E '^(MemTotal|MemFree|Shmem|CmaTotal|CmaFree):' "
+        "/proc/meminfo | tr -s ' ' | tr '\\n' ,)\"\nreturn $rc",
         timeout=40,
     ),
 )
@@ -344,14 +346,31 @@ def _platform(key: str) -> Step:
     )
 
 
+# The rootfs is a tmpfs of half the RAM by default (mm/shmem.c shmem_default_max_blocks).
+# A powernv crash kernel in crashkernel=512M has MemTotal 445568 kB (pseries: ~1 GiB,
+# its RMA is added), so the 52 MB unpacked initramfs, Python's work files and the
+# ~77 MB of `makedumpfile -d 31` hit ENOSPC at 73 MB; give the rootfs 90 % of RAM.
+_ROOTFS_ROOM = Step(
+    "rootfs_room",
+    "mount -o remount,size=90% / || return 1\n"
+    "lab_result rootfs_size \"$(grep -E '^(MemTotal|Shmem):' /proc/meminfo | tr -s ' ' | "
+    "tr '\\n' ,)\"",
+    timeout=10,
+    fatal=True,
+)
+_POWERNV_EXTRA: dict[Stage, tuple[Step, ...]] = {Stage.CRASH: (_ROOTFS_ROOM,)}
+
+
 def _on_powernv(scenario: Scenario, name: str) -> Scenario:
-    """``scenario``'s steps on ``-M powernv9``, each stage starting with its platform facts.
+    """``scenario``'s steps on ``-M powernv9``, each stage starting with its platform facts
+    (and, in a crash kernel, room on the rootfs for the dump).
 
     A kexec or a crash hands over from kernel to kernel through the purgatory
     (r8/r9 = OPAL base/entry); skiboot must not start again in between.
     """
     stages = tuple(
-        (stage, (_platform(f"platform_{stage}"), *steps)) for stage, steps in scenario.stages
+        (stage, (_platform(f"platform_{stage}"), *_POWERNV_EXTRA.get(stage, ()), *steps))
+        for stage, steps in scenario.stages
     )
     leaving = [step.name for _, steps in scenario.stages for step in steps if step.leaves]
     return dataclasses.replace(
