@@ -110,3 +110,58 @@ def page_round(span: Span, page: int = PAGE) -> Span:
 def differing(a: list[str], b: list[str]) -> list[int]:
     """Indexes of the 1 KiB chunks whose CRCs differ."""
     return [i for i, (x, y) in enumerate(zip(a, b, strict=True)) if x != y]
+
+
+# -- checks shared by the pseries and powernv kdump tests ------------------------
+
+
+def check_loads_are_ram_minus_crash(r: dict[str, str], label: str) -> None:
+    """The vmcore's PT_LOADs = System RAM - crash region (+ firmware inside it, whole pages)."""
+    ram = parse_spans(r["system_ram"], "System RAM")
+    (crash,) = parse_spans(r["crash_region"], "crash region")
+    firmware = parse_spans(r["firmware"], "firmware") if r.get("firmware", "none") != "none" else []
+    loads = parse_loads(r["vmcore_loads"])
+    covered = union(load.span for load in loads)
+    assert sum(s.end - s.start for s in covered) == sum(load.memsz for load in loads), (
+        f"PT_LOADs overlap: {loads}"
+    )
+    expected = subtract(ram, [crash])
+    missing = subtract(expected, covered)
+    extra = subtract(covered, expected)
+    print(f"{label}: PT_LOADs {[str(s) for s in covered]}, "
+          f"RAM - crash {[str(s) for s in expected]}, extra {[str(s) for s in extra]}")  # fmt: skip
+    assert not missing, f"RAM outside the crash region missing from the vmcore: {missing}"
+    pages = [page_round(fw) for fw in firmware]
+    for span in extra:
+        assert crash.contains(span) and any(fw.contains(span) for fw in pages), (
+            f"vmcore has {span} that is neither RAM outside {crash} nor firmware {firmware}"
+        )
+
+
+def check_same_vmcore_layout(ref: dict[str, str], ours: dict[str, str], label: str) -> None:
+    """pykexec's PT_LOADs (paddr, memsz), PT_NOTE count and note types = kexec-tools'."""
+    ref_loads, our_loads = parse_loads(ref["vmcore_loads"]), parse_loads(ours["vmcore_loads"])
+    notes = (f"PT_NOTEs: {ref['vmcore_notes']} / {ours['vmcore_notes']}; notes: "
+             f"{ref['vmcore_note_types']} / {ours['vmcore_note_types']}")  # fmt: skip
+    print(f"{label} PT_LOADs (paddr, memsz, offset)\n  kexec-tools: {ref_loads}\n"
+          f"  pykexec:     {our_loads}\n  {notes}")  # fmt: skip
+    # PT_LOAD order carries no meaning for a dump reader (kexec-tools appends RTAS
+    # last, crashdump-ppc64.c); each range and its size must be the same.
+    ref_set = sorted((x.paddr, x.memsz) for x in ref_loads)
+    our_set = sorted((x.paddr, x.memsz) for x in our_loads)
+    only_ref = [f"{p:#x}+{m:#x}" for p, m in ref_set if (p, m) not in our_set]
+    only_ours = [f"{p:#x}+{m:#x}" for p, m in our_set if (p, m) not in ref_set]
+    assert our_set == ref_set, f"only in kexec-tools': {only_ref}; only in pykexec's: {only_ours}"
+    assert ours["vmcore_notes"] == ref["vmcore_notes"]
+    assert ours["vmcore_note_types"] == ref["vmcore_note_types"]
+
+
+def check_low_64k(r: dict[str, str], label: str) -> None:
+    """The vmcore's [1 KiB, 64 KiB) is the first kernel's, read just before the crash."""
+    before = parse_crcs(r.get("low64k_before", ""), "first kernel's [0, 64 KiB) via /proc/kcore")
+    vmcore = parse_crcs(r.get("low64k_vmcore", ""), "vmcore's [0, 64 KiB)")
+    live = parse_crcs(r.get("low64k_live", ""), "crash kernel's [0, 64 KiB) via /proc/kcore")
+    changed, live_changed = differing(before, vmcore), differing(vmcore, live)
+    print(f"{label}: vmcore vs pre-crash differ in chunks {changed}; "
+          f"vmcore vs crash kernel's live copy differ in {len(live_changed)}/64")  # fmt: skip
+    assert [i for i in changed if i != 0] == [], "the backup of [1 KiB, 64 KiB) is not the old one"
