@@ -20,13 +20,23 @@ from __future__ import annotations
 
 from lab.kbuild import KbuildLayout, ensure_kernel
 from lab.paths import CacheLayout
-from lab.scenarios import CRASH_CMDLINE, NEXT_CMDLINE, Loader, Scenario, Stage, Step
+from lab.scenarios import (  # the kdump scenario's steps, shared as they are
+    _EXEC,
+    _FILL,
+    _KDUMP_CRASH,
+    _LOW64K,
+    _MEMMAP,
+    _SYSRQ_CRASH,
+    CRASH_APPEND,
+    FALLBACK_NOTE,
+    KERNEL_ARGS,
+    NEXT_APPEND,
+    Loader,
+    Scenario,
+    Stage,
+    Step,
+)
 
-# pykexec/loader.py load(): the note -a adds (shown with -d) when it falls back.
-FALLBACK_NOTE = "fell back to kexec_load"
-KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
-NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
-CRASH_APPEND = f'--append="{CRASH_CMDLINE} lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"'
 KEXEC_MEM_MIB = 1024
 KDUMP_MEM_MIB = 2048
 CRASHKERNEL = "512M"
@@ -59,42 +69,12 @@ def _load(flags: str, loaded_file: str, append: str) -> Step:
     )
 
 
-_EXEC = Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True)
-
 _SECOND = (
     Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]'),
     Step(
         "next_kernel",
         'lab_result next_kernel "$(uname -r)"\n'
         "zcat /proc/config.gz | grep -q '^CONFIG_KEXEC_FILE=y'",
-    ),
-)
-
-_FILL = Step(
-    "fill",
-    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
-    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 300 ]; do sleep 0.2; n=$((n+1)); done\n"
-    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
-    timeout=90,
-    fatal=True,
-)
-
-_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True)
-
-# The memory facts and vmcore checks of lab.scenarios' kdump scenario (the same
-# guest helpers, so tests/e2e can compare low64k_before/_vmcore/_live alike).
-_MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=30, fatal=True)
-_LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=30)
-_CRASH_STAGE = (
-    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=300),
-    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=30),
-    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=30),
-    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=120),
-    Step(
-        "makedumpfile",
-        "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
-        'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\nreturn $rc',
-        timeout=300,
     ),
 )
 
@@ -123,8 +103,8 @@ def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
         mem_mib=KDUMP_MEM_MIB,
         crashkernel=CRASHKERNEL,
         stages=(
-            (Stage.FIRST, (_KERNEL, _MEMMAP, load, _FILL, _LOW64K, _CRASH)),
-            (Stage.CRASH, _CRASH_STAGE),
+            (Stage.FIRST, (_KERNEL, _MEMMAP, load, _FILL, _LOW64K, _SYSRQ_CRASH)),
+            (Stage.CRASH, _KDUMP_CRASH),
         ),
     )
 
