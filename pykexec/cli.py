@@ -14,17 +14,17 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from pathlib import Path
+from typing import TYPE_CHECKING, NamedTuple
 
 from pykexec.errors import KexecError, UsageError
-from pykexec.options import LoadOptions, SyscallChoice
+
+if TYPE_CHECKING:
+    from pykexec.options import LoadOptions
 
 PROG = "pykexec"
 
 
-@dataclass(frozen=True)
-class Option:
+class Option(NamedTuple):
     """One kexec-tools option: its spellings, its argument, what pykexec does with it."""
 
     names: tuple[str, ...]  # "-l", "--load", ...
@@ -148,9 +148,13 @@ def parse_address(text: str, what: str) -> int:
         raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)") from None
 
 
-@dataclass(frozen=True)
-class Command:
-    """What the command line asks for: an action, and for loads the options."""
+class Command(NamedTuple):
+    """What the command line asks for: an action, and for loads the options.
+
+    Records here are named tuples and paths strings, and the load options are built
+    only for loads: `pykexec -e`, `-S` and `-u` then start without dataclasses and
+    pathlib (a third of their start-up in the emulated guest).
+    """
 
     action: str  # load, exec, load-exec, load-shutdown, unload, status, print-ckr-size, ...
     options: LoadOptions | None = None
@@ -160,9 +164,9 @@ class Command:
     json: bool = False
     no_sync: bool = False
     no_ifdown: bool = False
-    sysroot: Path = Path("/")
-    syscall: SyscallChoice = SyscallChoice.AUTO
-    flags: frozenset[str] = field(default_factory=frozenset)
+    sysroot: str = "/"
+    syscall: str = "auto"  # a pykexec.options.SyscallChoice value
+    flags: frozenset[str] = frozenset()
 
 
 def _long_option(name: str) -> Option:
@@ -229,14 +233,14 @@ def _refuse(seen: dict[str, str]) -> None:
             raise UsageError(f"{opt.names[0]} is not supported: {opt.status[9:]}")
 
 
-def _syscall(seen: dict[str, str]) -> SyscallChoice:
+def _syscall(seen: dict[str, str]) -> str:
     chosen = {k for k in ("syscall_file", "syscall_load", "syscall_auto") if k in seen}
     if len(chosen) > 1:
         raise UsageError("choose one of -s, -c and -a")
     return {
-        "syscall_file": SyscallChoice.FILE,
-        "syscall_load": SyscallChoice.LOAD,
-    }.get(chosen.pop() if chosen else "", SyscallChoice.AUTO)
+        "syscall_file": "file",
+        "syscall_load": "load",
+    }.get(chosen.pop() if chosen else "", "auto")
 
 
 def _action(seen: dict[str, str], kernel: str | None) -> str:
@@ -283,12 +287,12 @@ def parse(argv: Sequence[str]) -> Command:
     if action.startswith("load"):
         if kernel is None:
             raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
-        if syscall is SyscallChoice.FILE and "dtb" in seen:
+        if syscall == "file" and "dtb" in seen:
             raise UsageError(
                 "--dtb cannot be used with -s: kexec_file_load builds the "
                 "device tree in the kernel (use -c)"
             )
-        if syscall is SyscallChoice.FILE and "reuseinitrd" in seen:
+        if syscall == "file" and "reuseinitrd" in seen:
             raise UsageError(
                 "--reuseinitrd cannot be used with -s: kexec_file_load takes "
                 "the initrd as a file (use -c)"
@@ -297,25 +301,7 @@ def parse(argv: Sequence[str]) -> Command:
             raise UsageError("--reuseinitrd and --initrd exclude each other")
         if "hotplug" in seen and not crash:
             raise UsageError("--hotplug applies to crash kernels: use it with -p")
-        options = LoadOptions(
-            kernel=Path(kernel),
-            initrd=Path(seen["initrd"]) if "initrd" in seen else None,
-            command_line=seen.get("command_line"),
-            reuse_cmdline="reuse_cmdline" in seen,
-            dtb=Path(seen["dtb"]) if "dtb" in seen else None,
-            crash=crash,
-            mem_min=parse_address(seen["mem_min"], "--mem-min") if "mem_min" in seen else 0,
-            mem_max=parse_address(seen["mem_max"], "--mem-max") if "mem_max" in seen else None,
-            debug="debug" in seen,
-            skip_checks="no_checks" in seen,
-            dt_no_old_root="dt_no_old_root" in seen,
-            reuse_initrd="reuseinitrd" in seen,
-            hotplug="hotplug" in seen,
-            syscall=syscall,
-            no_cma="no_cma" in seen,
-            force_dtb="force_dtb" in seen,
-            corrupt_digest="corrupt_digest" in seen,
-        )
+        options = _load_options(seen, kernel, crash, syscall)
     return Command(
         action=action,
         options=options,
@@ -325,9 +311,35 @@ def parse(argv: Sequence[str]) -> Command:
         json="json" in seen,
         no_sync="no_sync" in seen,
         no_ifdown="no_ifdown" in seen,
-        sysroot=Path(seen.get("sysroot") or "/"),
+        sysroot=seen.get("sysroot") or "/",
         syscall=syscall,
         flags=frozenset(seen),
+    )
+
+
+def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) -> LoadOptions:
+    from pathlib import Path
+
+    from pykexec.options import LoadOptions, SyscallChoice
+
+    return LoadOptions(
+        kernel=Path(kernel),
+        initrd=Path(seen["initrd"]) if "initrd" in seen else None,
+        command_line=seen.get("command_line"),
+        reuse_cmdline="reuse_cmdline" in seen,
+        dtb=Path(seen["dtb"]) if "dtb" in seen else None,
+        crash=crash,
+        mem_min=parse_address(seen["mem_min"], "--mem-min") if "mem_min" in seen else 0,
+        mem_max=parse_address(seen["mem_max"], "--mem-max") if "mem_max" in seen else None,
+        debug="debug" in seen,
+        skip_checks="no_checks" in seen,
+        dt_no_old_root="dt_no_old_root" in seen,
+        reuse_initrd="reuseinitrd" in seen,
+        hotplug="hotplug" in seen,
+        syscall=SyscallChoice(syscall),
+        no_cma="no_cma" in seen,
+        force_dtb="force_dtb" in seen,
+        corrupt_digest="corrupt_digest" in seen,
     )
 
 

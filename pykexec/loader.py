@@ -9,21 +9,24 @@ subclasses; none exits.
 from __future__ import annotations
 
 import errno
-import mmap
 import os
 import sys
-from dataclasses import replace
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pykexec.errors import ImageError, SystemInfoError, UsageError
-from pykexec.memory import Range
-from pykexec.options import LoadOptions, SyscallChoice
 from pykexec.sysinfo import SystemView
 
+# Modules only loads need are imported by the functions that load: `pykexec -e`, `-S`
+# and `-u` start faster without dataclasses, pathlib and the planning core.
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pykexec.arch.ppc64 import Plan
     from pykexec.formats.elf import Endian, KernelImage
+    from pykexec.options import LoadOptions
+
+# SyscallChoice values (pykexec.options), compared as strings here.
+FILE, LOAD, AUTO = "file", "load", "auto"
 
 
 def read_file(path: Path, what: str) -> bytes | memoryview:
@@ -32,6 +35,8 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     The mapping is private and writable (ACCESS_COPY) so that ctypes can hand its
     address to the kernel without a copy; nothing ever writes to it.
     """
+    import mmap
+
     try:
         with open(path, "rb") as f:
             size = os.fstat(f.fileno()).st_size
@@ -73,6 +78,7 @@ def plan_load(
     from pykexec.arch.ppc64 import PlanInput, build_bootargs, plan
     from pykexec.devicetree.nexttree import old_root_param
     from pykexec.machine import describe
+    from pykexec.memory import Range
 
     view = view or SystemView()
     kernel = read_kernel(opts.kernel)
@@ -183,19 +189,23 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
 
     view = view or SystemView()
     fallback = None
-    if opts.syscall is not SyscallChoice.LOAD:
+    if opts.syscall != LOAD:
         try:
             file_load(opts, view)
             return None
         except SyscallError as err:
-            if opts.syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
+            if opts.syscall == FILE or err.errno not in FILE_LOAD_FALLBACK:
                 raise
             fallback = (
                 f"kexec_file_load failed ({errno.errorcode.get(err.errno, err.errno)}):"
                 " fell back to kexec_load"
             )
     result = _kexec_load(opts, view)
-    return replace(result, notes=(*result.notes, fallback)) if fallback else result
+    if fallback is None:
+        return result
+    from dataclasses import replace
+
+    return replace(result, notes=(*result.notes, fallback))
 
 
 def _kexec_load(opts: LoadOptions, view: SystemView) -> Plan:
@@ -277,10 +287,12 @@ def _kernel_fd(path: Path) -> int:
 
 def load_crash(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
     """Load a crash kernel (``kexec -p``)."""
+    from dataclasses import replace
+
     return load(replace(opts, crash=True), view)
 
 
-def unload(crash: bool = False, syscall: SyscallChoice = SyscallChoice.AUTO) -> None:
+def unload(crash: bool = False, syscall: str = AUTO) -> None:
     """Unload the kernel loaded for exec (or the crash kernel).
 
     With -s or -a the file syscall's unload is tried first (it frees an image loaded
@@ -290,13 +302,13 @@ def unload(crash: bool = False, syscall: SyscallChoice = SyscallChoice.AUTO) -> 
     from pykexec.errors import SyscallError
     from pykexec.layout import KEXEC_ARCH_PPC64, KexecFlags
 
-    if syscall is not SyscallChoice.LOAD:
+    if syscall != LOAD:
         try:
             flags = syscalls.KEXEC_FILE_UNLOAD | (syscalls.KEXEC_FILE_ON_CRASH if crash else 0)
             syscalls.kexec_file_load(-1, -1, "", flags)
             return
         except SyscallError as err:
-            if syscall is SyscallChoice.FILE or err.errno not in FILE_LOAD_FALLBACK:
+            if syscall == FILE or err.errno not in FILE_LOAD_FALLBACK:
                 raise
     syscalls.kexec_load(0, [], KEXEC_ARCH_PPC64 | (KexecFlags.ON_CRASH if crash else 0))
 

@@ -12,7 +12,7 @@ import ctypes
 import errno
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykexec.errors import SyscallError
 
@@ -47,8 +47,9 @@ class KexecSegmentStruct(ctypes.Structure):
     )
 
 
-@dataclass(frozen=True)
-class RawSegment:
+class RawSegment(NamedTuple):
+    """A segment as kexec_load(2) takes it: bytes, destination, size at destination."""
+
     buf: bytes | memoryview
     mem: int
     memsz: int

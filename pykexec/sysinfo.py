@@ -9,9 +9,7 @@ pykexec opens files under /proc or /sys.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from pykexec.errors import SystemInfoError
 
@@ -21,8 +19,7 @@ if TYPE_CHECKING:
 DEVICE_TREE = "proc/device-tree"
 
 
-@dataclass(frozen=True)
-class CpuNote:
+class CpuNote(NamedTuple):
     """A CPU's crash-notes buffer (/sys/devices/system/cpu/cpuN/crash_notes)."""
 
     cpu: int
@@ -30,23 +27,32 @@ class CpuNote:
     size: int
 
 
-@dataclass
 class SystemView:
-    """Reads the system under ``root``; every path is given relative to it."""
+    """Reads the system under ``root``; every path is given relative to it.
 
-    root: Path = Path("/")
-    _tree: Node | None = field(default=None, repr=False)
+    A plain class of strings, not a dataclass of ``Path``: ``pykexec -e``, ``-S`` and
+    ``-u`` load this module, and in the emulated guest ``dataclasses`` and ``pathlib``
+    cost a third of their start-up.
+    """
+
+    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
+        self.root = os.fspath(root)
+        self._tree: Node | None = None
+
+    def __repr__(self) -> str:
+        return f"SystemView({self.root!r})"
 
     @property
     def live(self) -> bool:
-        return self.root == Path("/")
+        return os.path.abspath(self.root) == "/"
 
-    def path(self, rel: str) -> Path:
-        return self.root / rel.lstrip("/")
+    def path(self, rel: str) -> str:
+        return os.path.join(self.root, rel.lstrip("/"))
 
     def read_bytes(self, rel: str) -> bytes | None:
         try:
-            return self.path(rel).read_bytes()
+            with open(self.path(rel), "rb") as f:
+                return f.read()
         except (FileNotFoundError, NotADirectoryError):
             return None
         except OSError as err:
@@ -68,9 +74,11 @@ class SystemView:
     def device_tree(self) -> Node:
         """The running kernel's device tree (read once)."""
         if self._tree is None:
+            from pathlib import Path
+
             from pykexec.devicetree.procfs import read_tree
 
-            path = self.path(DEVICE_TREE)
+            path = Path(self.path(DEVICE_TREE))
             if not path.is_dir():
                 raise SystemInfoError(
                     f"no device tree at {path}: pykexec needs /proc/device-tree "
