@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from enum import IntFlag, StrEnum
 
 from pykexec.devicetree.fdt import Node
+from pykexec.devicetree.props import cell_sizes
 from pykexec.errors import SystemInfoError
 from pykexec.memory import MemoryMap, Range
 
@@ -116,24 +117,8 @@ def cells(data: bytes, count: int) -> Iterator[int]:
         yield be(data[i : i + step])
 
 
-def child(node: Node, name: str) -> Node | None:
-    for c in node.children:
-        if c.name == name:
-            return c
-    return None
-
-
-def find(root: Node, path: str) -> Node | None:
-    node: Node | None = root
-    for part in filter(None, path.split("/")):
-        if node is None:
-            return None
-        node = child(node, part)
-    return node
-
-
 def prop(root: Node, path: str, name: str) -> bytes | None:
-    node = find(root, path)
+    node = root.find(path)
     return None if node is None else node.props.get(name)
 
 
@@ -146,12 +131,6 @@ def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
     """The range a pair of base and size properties of one node describe, if both exist."""
     start, length = prop_int(root, path, base), prop_int(root, path, size)
     return Range.sized(start, length) if start is not None and length else None
-
-
-def root_cells(root: Node) -> tuple[int, int]:
-    address = root.props.get("#address-cells")
-    size = root.props.get("#size-cells")
-    return (be(address) if address else 2, be(size) if size else 1)
 
 
 def decode_reg(data: bytes, address_cells: int, size_cells: int) -> list[Range]:
@@ -171,7 +150,7 @@ def is_memory_node(node: Node) -> bool:
 
 def memory_nodes(root: Node) -> list[MemoryNode]:
     """Every ``memory@`` node with all of its ``reg`` ranges (not only the first)."""
-    ac, sc = root_cells(root)
+    ac, sc = cell_sizes(root)
     out = []
     for node in root.children:
         if not is_memory_node(node):
@@ -186,7 +165,7 @@ def memory_nodes(root: Node) -> list[MemoryNode]:
 
 def dynamic_memory(root: Node) -> tuple[list[Lmb], int, int]:
     """The LMBs of ``ibm,dynamic-reconfiguration-memory``, its LMB size and format (1/2)."""
-    node = child(root, "ibm,dynamic-reconfiguration-memory")
+    node = root.child("ibm,dynamic-reconfiguration-memory")
     if node is None:
         return [], 0, 0
     size_prop = node.props.get("ibm,lmb-size")
@@ -246,7 +225,7 @@ def _firmware_regions(root: Node) -> list[Region]:
             out.append(Region(name, r))
     for r in decode_reg(root.props.get("reserved-ranges", b""), 2, 2):
         out.append(Region("reserved-ranges", r))
-    reserved_memory = child(root, "reserved-memory")
+    reserved_memory = root.child("reserved-memory")
     if reserved_memory is not None:
         # DTSpec 3.5: static reservations (OPAL's hostboot images on powernv, ...).
         ac = reserved_memory.props.get("#address-cells")
@@ -265,13 +244,13 @@ def _firmware_regions(root: Node) -> list[Region]:
 
 def _hvterm_console(root: Node) -> bool:
     """Whether /chosen's stdout is the pSeries hypervisor terminal (H_PUT_TERM_CHAR works)."""
-    chosen = child(root, "chosen")
+    chosen = root.child("chosen")
     if chosen is None:
         return False
     path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
     if not path:
         return False
-    node = find(root, path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+    node = root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
     compat = b"" if node is None else node.props.get("compatible", b"")
     return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
 
@@ -297,7 +276,7 @@ def describe(root: Node) -> Machine:
         reserved.append(Region("hash table", htab))
     # arch/powerpc/kexec/core.c export_crashk_values()
     crash = sized_range(root, "/chosen", "linux,crashkernel-base", "linux,crashkernel-size")
-    platform = Platform.POWERNV if child(root, "ibm,opal") else Platform.PSERIES
+    platform = Platform.POWERNV if root.child("ibm,opal") else Platform.PSERIES
     initrd_start = prop_int(root, "/chosen", "linux,initrd-start")
     initrd_end = prop_int(root, "/chosen", "linux,initrd-end")
     old_initrd = (

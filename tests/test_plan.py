@@ -200,3 +200,23 @@ def test_snapshot_tree_through_libfdt(snapshot: Path, kernel: Path, initrd: Path
             assert bytes(fdt.getprop(offset, name)) == value, (path, name)
     cpus = [c for c in running.child("cpus").children if c.props.get("device_type") == b"cpu\0"]
     assert len(cpus) >= 1
+
+
+def test_given_dtb_gets_command_line_initrd_and_reserve_map(
+    tmp_path: Path, kernel: Path, initrd: Path
+) -> None:
+    """--dtb (petitboot): the given blob, with the asked-for bootargs and initrd."""
+    libfdt = pytest.importorskip("libfdt")
+    from pykexec.devicetree.fdt import DeviceTree, build_fdt
+
+    root = write_sysroot(tmp_path / "root", pseries())
+    given = tmp_path / "given.dtb"
+    given.write_bytes(build_fdt(DeviceTree(root=pseries(), reserve_map=[Range(0x7000, 0x8000)])))
+    blob, seg = dtb_of(root, kernel, f"--dtb={given}", f"--initrd={initrd}", "--append=q")
+    fdt = libfdt.Fdt(blob)
+    chosen = fdt.path_offset("/chosen")
+    assert fdt.getprop(chosen, "bootargs").as_str().startswith("q")
+    start = fdt.getprop(chosen, "linux,initrd-start").as_uint64()
+    assert fdt.getprop(chosen, "linux,initrd-end").as_uint64() - start == initrd.stat().st_size
+    rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
+    assert {(0x7000, 0x1000), (start, initrd.stat().st_size), (seg.mem.start, len(blob))} <= rsv

@@ -22,6 +22,7 @@ from pykexec.devicetree.nexttree import (
     RESERVE_SELF_PLACEHOLDER,
     finish,
     next_tree,
+    set_initrd,
 )
 from pykexec.errors import UsageError
 from pykexec.formats.elf import Endian, KernelImage
@@ -305,15 +306,11 @@ def _tree_for(
     """
     if inp.dtb is not None:
         tree = inp.dtb.copy()
-        chosen = tree.root.child("chosen")
-        if chosen is None:
-            chosen = Node("chosen")
-            tree.root.children.append(chosen)
+        chosen = tree.root.ensure_child("chosen")
         if inp.bootargs:
             chosen.props["bootargs"] = bootargs.encode() + b"\0"
         if initrd is not None:
-            chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
-            chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
+            set_initrd(chosen, initrd)
         rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
         tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
         return tree

@@ -21,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from pykexec.devicetree.fdt import Node
+from pykexec.devicetree.props import cell_sizes
 from pykexec.formats.elfcore import CoreLoad
-from pykexec.machine import Machine, child, root_cells
+from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range, align_up
 
 BACKUP_SIZE = 0x10000  # the first 64 KiB of RAM
@@ -81,7 +82,7 @@ def _encode(values: list[int], cells: int) -> bytes:
 
 def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
     """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree."""
-    ac, sc = root_cells(root)
+    ac, sc = cell_sizes(root)
     by_path = {n.path: n for n in machine.memory_nodes}
     for node in root.children:
         mem = by_path.get("/" + node.name)
@@ -91,7 +92,7 @@ def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
         node.props["linux,usable-memory"] = b"".join(
             _encode([p.start], ac) + _encode([p.size], sc) for p in parts
         )
-    drconf = child(root, "ibm,dynamic-reconfiguration-memory")
+    drconf = root.child("ibm,dynamic-reconfiguration-memory")
     if drconf is None or not machine.lmbs:
         return
     out = bytearray()

@@ -37,13 +37,11 @@ DT_PAD = 0x1000
 RESERVE_SELF_PLACEHOLDER = Range(0, 1)
 
 
-def _chosen(root: Node) -> Node:
-    for c in root.children:
-        if c.name == "chosen":
-            return c
-    node = Node("chosen", {}, [])
-    root.children.append(node)
-    return node
+def set_initrd(chosen: Node, initrd: Range) -> None:
+    """``linux,initrd-start``/``-end`` as 8-byte big-endian cells (what kexec-tools and
+    the kernel's kexec_file code write; the kernel reads 4 or 8 bytes)."""
+    chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
+    chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
 
 
 def _strip(node: Node) -> None:
@@ -78,13 +76,12 @@ def next_tree(
     """
     root = copy.deepcopy(running)
     _strip(root)
-    chosen = _chosen(root)
+    chosen = root.ensure_child("chosen")
     for name in STALE_CHOSEN:
         chosen.props.pop(name, None)
     chosen.props["bootargs"] = bootargs.encode() + b"\0"
     if initrd is not None:
-        chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
-        chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
+        set_initrd(chosen, initrd)
     chosen.props["linux,booted-from-kexec"] = b""
     rsv = sorted(set(r for r in reserved if r))
     if initrd is not None and initrd not in rsv:
@@ -100,9 +97,9 @@ def finish(tree: DeviceTree, address: int | None, pad: int = DT_PAD) -> bytes:
     """
     placeholder = len(tree.reserve_map) - 1
     if address is None:
-        blob = build_fdt(tree, pad=pad)
+        blob = build_fdt(tree, pad=pad)  # the placeholder entry has the final entry's size
         tree.reserve_map[placeholder] = Range(0, len(blob))
-        return build_fdt(tree, pad=pad)
+        return blob
     size = tree.reserve_map[placeholder].size
     tree.reserve_map[placeholder] = Range.sized(address, size)
     return build_fdt(tree, pad=pad)
