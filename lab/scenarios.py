@@ -25,10 +25,10 @@ NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.
 CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
-FALLBACK_NOTE = "fell back to kexec_load"
+FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
 # What the dead kernel's exception vectors print if the purgatory traps into them
 # (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
-OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unrecoverable"  # pykexec/loader.py, -a with -d
+OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unrecoverable"
 
 _LOADER = 'lab_result loader "$(command -v "$KEXEC")"\n'
 
