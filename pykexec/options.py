@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 
 
-class SyscallChoice(StrEnum):
+class SyscallChoice(str, Enum):
     """Which system call loads the image (kexec-tools' -s, -c, -a)."""
 
     FILE = "file"  # -s: kexec_file_load only
     LOAD = "load"  # -c: kexec_load only
     AUTO = "auto"  # -a: kexec_file_load, falling back to kexec_load
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)

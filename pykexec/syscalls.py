@@ -141,7 +141,7 @@ def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
     """kexec_load(2); with no segments, unloads the image of that kind."""
     array = (KexecSegmentStruct * max(len(segments), 1))()
     buffers = [_address_of(s.buf) for s in segments]
-    for slot, seg, (address, _) in zip(array, segments, buffers, strict=False):
+    for slot, seg, (address, _) in zip(array, segments, buffers):
         slot.buf = address
         slot.bufsz = memoryview(seg.buf).nbytes
         slot.mem = seg.mem
