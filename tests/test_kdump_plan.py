@@ -52,7 +52,7 @@ def test_core_header_from_snapshot(snapshot: Path, kernel: Path) -> None:
     loads = [p for p in phdrs if p.p_type == "PT_LOAD"]
     cpus = view.crash_notes()
     assert len(notes) == len(cpus) + 1 == len(view.possible_cpus()) + 1
-    for p, cpu in zip(notes, cpus, strict=False):
+    for p, cpu in zip(notes, cpus):
         assert (p.p_offset, p.p_filesz) == (cpu.address, cpu.size)
     vmcoreinfo = view.vmcoreinfo()
     assert vmcoreinfo is not None and (notes[-1].p_offset, notes[-1].p_filesz) == vmcoreinfo

@@ -59,7 +59,7 @@ def check_plan(plan: dict[str, Any], sysroot: Path, crash: bool) -> None:
             assert machine.rma.contains(r), r
         for reserved in machine.reserved:
             assert not reserved.range.overlaps(r), (reserved, r)
-    for a, b in zip(sorted(segs), sorted(segs)[1:], strict=False):
+    for a, b in zip(sorted(segs), sorted(segs)[1:]):
         assert not a.overlaps(b)
     kinds = [s["kind"] for s in plan["segments"]]
     purgatory = plan["segments"][kinds.index("purgatory")]

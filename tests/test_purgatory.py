@@ -371,7 +371,7 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     a = Assembler(endian)
     a.load_imm64(R12, REPORT)
     a.std(R1, 0, R12)
-    for reg, value in zip(preserved, values, strict=True):
+    for reg, value in zip(preserved, values):
         a.load_imm64(reg, value)
     a.load_imm64(R3, state)
     a.load_imm64(R4, data)

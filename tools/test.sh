@@ -4,4 +4,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 export PYKEXEC_LAB=${PYKEXEC_LAB:-1}
+# The unit tests under Python 3.9 too (the oldest supported); PYKEXEC_PY39=0 skips it.
+if [ "${PYKEXEC_PY39:-1}" = 1 ]; then bash tools/test-py39.sh; fi
 $PY -m pytest -q -ra "$@"

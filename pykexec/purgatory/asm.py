@@ -15,9 +15,9 @@ decoder live in :mod:`.isa`.  Everything here is pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
+from enum import Enum
 from types import MappingProxyType
-from typing import Literal, NamedTuple
+from typing import Literal, NamedTuple, Union
 
 from pykexec.purgatory.isa import (
     BO,
@@ -35,7 +35,7 @@ from pykexec.purgatory.isa import (
 __all__ = ["Assembler", "AssemblyError", "Endian", "Operand", "Program", "Ref", "Slot", "Target"]
 
 
-class Endian(StrEnum):
+class Endian(str, Enum):
     """Byte order of the instruction stream and of the data slots."""
 
     LITTLE = "little"
@@ -44,6 +44,9 @@ class Endian(StrEnum):
     @property
     def struct_prefix(self) -> str:
         return "<" if self is Endian.LITTLE else ">"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class Ref(NamedTuple):
@@ -57,7 +60,7 @@ class Ref(NamedTuple):
     addend: int = 0
 
 
-Operand = int | Ref
+Operand = Union[int, Ref]
 Target = str
 
 
@@ -145,7 +148,7 @@ class Program(NamedTuple):
         d = decode(word)
         if d is None:
             return ""
-        for name, value in zip(d.opcode.operands, d.operands, strict=True):
+        for name, value in zip(d.opcode.operands, d.operands):
             if name in BRANCH_FIELDS:
                 names = [n for n, o in self.symbols.items() if o == pc + value]
                 return f"  <{names[0]}>" if names else ""
@@ -258,7 +261,7 @@ class Assembler:
         self, offset: int, mnemonic: str, operands: tuple[Operand | Target, ...]
     ) -> tuple[int, ...]:
         out: list[int] = []
-        for fname, v in zip(OPCODES[mnemonic].operands, operands, strict=True):
+        for fname, v in zip(OPCODES[mnemonic].operands, operands):
             if isinstance(v, str) and fname in BRANCH_FIELDS:
                 out.append(self._address(v, offset, mnemonic) - offset)
             elif isinstance(v, Ref):

@@ -43,7 +43,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from functools import lru_cache
 from typing import Final, Literal
 
@@ -76,12 +76,15 @@ from pykexec.purgatory.isa import (
 from pykexec.purgatory.sha256 import emit_address_of, emit_epilogue, emit_prologue
 
 
-class Console(StrEnum):
+class Console(str, Enum):
     """Where the purgatory prints."""
 
     HVTERM = "hvterm"  # pSeries hypervisor console: H_PUT_TERM_CHAR
     NONE = "none"
     LINUX_WRITE = "linux-write"  # write(1, ...) syscall: only for tests under qemu-user
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # ABI numbers and offsets, named in class namespaces: nothing iterates them or looks them up
