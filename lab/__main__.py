@@ -12,13 +12,12 @@ import sys
 from collections.abc import Sequence
 
 from lab import assets, kbuild
+from lab.catalog import ALL_SCENARIOS
 from lab.errors import LabError
-from lab.file_scenarios import FILE_SCENARIOS, kernel_layout
+from lab.model import Kernel
 from lab.paths import cache
 from lab.runner import RunOptions, StepEcho, run
-from lab.scenarios import SCENARIOS, Loader, Machine, Scenario, shell_scenario
-
-ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **FILE_SCENARIOS}
+from lab.scenarios import Loader, Machine, Scenario, shell_scenario
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -35,6 +34,8 @@ def _parser() -> argparse.ArgumentParser:
         q.add_argument("--timeout", type=float, default=900.0, help="overall seconds")
         q.add_argument("--append", action="append", default=[], help="extra kernel args")
         q.add_argument("--gzip", action="store_true", help="gzip the initramfs")
+        q.add_argument("--kernel", type=Kernel, choices=list(Kernel),
+                       help="the lab kernel (default: the scenario's)")  # fmt: skip
 
     r = sub.add_parser("run", help="run a scenario")
     r.add_argument("scenario", choices=sorted(ALL_SCENARIOS))
@@ -60,8 +61,10 @@ def _parser() -> argparse.ArgumentParser:
 def _scenario(args: argparse.Namespace) -> Scenario:
     if args.command == "shell-cmd":
         s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem, machine=args.machine)
-        return dataclasses.replace(s, crashkernel=args.crashkernel)
-    return ALL_SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
+        return dataclasses.replace(s, crashkernel=args.crashkernel, kernel=args.kernel or s.kernel)
+    return ALL_SCENARIOS[args.scenario].with_overrides(
+        loader=args.loader, cpus=args.cpus, kernel=args.kernel
+    )
 
 
 def _main(args: argparse.Namespace) -> int:
@@ -74,8 +77,9 @@ def _main(args: argparse.Namespace) -> int:
         return kbuild.main(layout)
     if args.command == "list":
         for s in ALL_SCENARIOS.values():
-            print(f"{s.name:18} loader={s.loader:8} cpus={s.cpus} mem={s.mem_mib}M "
-                  f"crashkernel={s.crashkernel or '-':5} {s.description}")  # fmt: skip
+            print(f"{s.name:18} loader={s.loader:8} kernel={s.kernel:14} cpus={s.cpus} "
+                  f"mem={s.mem_mib}M crashkernel={s.crashkernel or '-':5} "
+                  f"{s.description}")  # fmt: skip
         return 0
     assets.require(layout)
     if args.command == "capture":
@@ -87,7 +91,7 @@ def _main(args: argparse.Namespace) -> int:
         compress=args.gzip,
     )  # fmt: skip
     sink = StepEcho("cmd") if args.command == "shell-cmd" else None
-    report = run(kernel_layout(layout, options.scenario), options, sink)
+    report = run(layout, options, sink)
     print(report.format())
     return 0 if report.passed else 1
 

@@ -14,9 +14,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+from lab import kbuild
 from lab.elfdeps import missing_libraries
 from lab.errors import AssetError
-from lab.paths import CacheLayout
+from lab.model import Kernel
+from lab.paths import CacheLayout, KernelFiles
 
 GUEST_ARCH = "ppc64el"
 HOST_PACKAGES: tuple[str, ...] = ("qemu-system-ppc", "cpio", "dpkg")
@@ -193,3 +195,113 @@ def require(layout: CacheLayout) -> None:
     """Raise unless ``setup`` completed."""
     if not layout.ready():
         raise AssetError(f"lab assets missing in {layout.root}; run `python3 -m lab setup` as root")
+
+
+# --- the lab's kernels --------------------------------------------------------------
+# bookworm-backports, read through apt with a private sources file and state under
+# <cache>/apt-bpo/ (the host's apt configuration stays as it is): Debian's archive and
+# keyring, ppc64el only.
+BACKPORTS_SUITE = "bookworm-backports"
+BACKPORTS_SOURCES = f"""Types: deb
+URIs: http://deb.debian.org/debian
+Suites: {BACKPORTS_SUITE}
+Components: main
+Architectures: {GUEST_ARCH}
+Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
+"""
+# Kernel -> the meta package whose dependency names the versioned image package.
+BACKPORTS_KERNELS: dict[Kernel, str] = {
+    Kernel.BPO_612: "linux-image-powerpc64le",  # 4k pages
+    Kernel.BPO_612_64K: "linux-image-powerpc64le-64k",
+}
+_IMAGE_DEPENDS = re.compile(r"Depends:\s+(linux-image-[0-9][^\s:]*-powerpc64le(?:-64k)?)\b")
+
+
+def _apt_bpo_options(layout: CacheLayout) -> list[str]:
+    """apt options that see only bookworm-backports, with lists and debs under the cache."""
+    root = layout.root / "apt-bpo"
+    parts = root / "sources.list.d"
+    for d in (parts, root / "lists" / "partial", root / "cache" / "archives" / "partial"):
+        d.mkdir(parents=True, exist_ok=True)
+    (parts / "bookworm-backports.sources").write_text(BACKPORTS_SOURCES)
+    return [
+        "-o", f"Dir::Etc::SourceList={root / 'none.list'}",
+        "-o", f"Dir::Etc::SourceParts={parts}",
+        "-o", f"Dir::State::Lists={root / 'lists'}",
+        "-o", f"Dir::Cache={root / 'cache'}",
+        "-o", f"APT::Architecture={GUEST_ARCH}",
+    ]  # fmt: skip
+
+
+def image_package(depends_output: str, meta: str) -> str:
+    """The versioned image package in ``apt-cache depends META`` output."""
+    match = _IMAGE_DEPENDS.search(depends_output)
+    if match is None:
+        raise AssetError(f"cannot find the kernel behind {meta}:\n{depends_output}")
+    return match.group(1)
+
+
+def kernel_dir(layout: CacheLayout, kernel: Kernel) -> Path:
+    return layout.root / "kernels" / str(kernel)
+
+
+def _stored(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
+    d = kernel_dir(layout, kernel)
+    return KernelFiles(d / "vmlinux", d / "version")
+
+
+def fetch_backports_kernel(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
+    """Download (or refresh) ``kernel`` from bookworm-backports into the cache.
+
+    Keyed by the .deb's file name (package and version): an unchanged package
+    is not extracted again.  The config is kept beside the vmlinux.
+    """
+    meta = BACKPORTS_KERNELS[kernel]
+    apt = _apt_bpo_options(layout)
+    _run(["apt-get", *apt, "update"])
+    package = image_package(_run(["apt-cache", *apt, "depends", f"{meta}:{GUEST_ARCH}"]), meta)
+    d = kernel_dir(layout, kernel)
+    debs = d / "debs"
+    debs.mkdir(parents=True, exist_ok=True)
+    _run(["apt-get", *apt, "download", f"{package}:{GUEST_ARCH}"], cwd=debs)
+    found = sorted(debs.glob(f"{package}_*.deb"))
+    if len(found) != 1:
+        raise AssetError(f"expected one {package} .deb in {debs}, found {found}")
+    files = _stored(layout, kernel)
+    key = d / "key"
+    if files.vmlinux.is_file() and key.is_file() and key.read_text().strip() == found[0].name:
+        return files
+    for old in debs.glob("*.deb"):
+        if old != found[0]:
+            old.unlink()
+    extracted = d / "extract"
+    if extracted.exists():
+        shutil.rmtree(extracted)
+    _run(["dpkg-deb", "-x", str(found[0]), str(extracted)])
+    release = package.removeprefix("linux-image-")
+    shutil.copyfile(extracted / "boot" / f"vmlinux-{release}", files.vmlinux)
+    shutil.copyfile(extracted / "boot" / f"config-{release}", d / "config")
+    deb_version = _run(["dpkg-deb", "-f", str(found[0]), "Version"]).strip()
+    files.version_file.write_text(f"{release} ({deb_version}, {BACKPORTS_SUITE})\n")
+    shutil.rmtree(extracted)
+    key.write_text(found[0].name + "\n")
+    return files
+
+
+def kernel_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles | None:
+    """``kernel``'s vmlinux and version file, fetched or built on first use; None for
+    the kernel ``setup`` staged (Debian 12's)."""
+    if kernel is Kernel.DEBIAN_61:
+        return None
+    if kernel in BACKPORTS_KERNELS:
+        files = _stored(layout, kernel)
+        if files.vmlinux.is_file() and files.version_file.is_file():
+            return files
+        return fetch_backports_kernel(layout, kernel)
+    return kbuild.ensure_files(layout, kernel)  # slow: built on first use only
+
+
+def kernel_layout(layout: CacheLayout, kernel: Kernel) -> CacheLayout:
+    """``layout`` booting ``kernel`` (as the first kernel and the payload's /boot/vmlinux)."""
+    files = kernel_files(layout, kernel)
+    return layout if files is None else layout.with_kernel(files)

@@ -3,7 +3,8 @@
 Debian's ppc64el kernel has no ``CONFIG_KEXEC_FILE``, so these scenarios boot
 the kernel ``python3 -m lab build-kernel`` makes, both as the first kernel
 (QEMU ``-kernel``) and as the next one (the payload's ``/boot/vmlinux``):
-:func:`kernel_layout` swaps it into the cache layout, built on demand.
+their ``kernel`` field says so (:data:`lab.model.Kernel.KEXEC_FILE_61`), and
+:func:`lab.assets.kernel_layout` builds it on demand.
 
 * ``reference-file-kexec``: kexec-tools ``kexec -s -l`` + ``-e`` (proves the lab);
 * ``file-kexec`` / ``file-kexec-auto``: ``pykexec -s -l`` / ``pykexec -d -l``
@@ -18,8 +19,7 @@ must be the KEXEC_FILE one (``/proc/config.gz``).
 
 from __future__ import annotations
 
-from lab.kbuild import KbuildLayout, ensure_kernel
-from lab.paths import CacheLayout
+from lab.model import Kernel
 from lab.scenarios import (  # the kdump scenario's steps, shared as they are
     _EXEC,
     _FILL,
@@ -86,6 +86,7 @@ def _kexec(name: str, loader: Loader, flags: str) -> Scenario:
         loader=loader,
         cpus=1,
         mem_mib=KEXEC_MEM_MIB,
+        kernel=Kernel.KEXEC_FILE_61,
         stages=(
             (Stage.FIRST, (_KERNEL, _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND), _EXEC)),
             (Stage.SECOND, _SECOND),
@@ -102,6 +103,7 @@ def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
         cpus=1,
         mem_mib=KDUMP_MEM_MIB,
         crashkernel=CRASHKERNEL,
+        kernel=Kernel.KEXEC_FILE_61,
         stages=(
             (Stage.FIRST, (_KERNEL, _MEMMAP, load, _FILL, _LOW64K, _SYSRQ_CRASH)),
             (Stage.CRASH, _KDUMP_CRASH),
@@ -110,7 +112,7 @@ def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
 
 
 def file_scenarios() -> list[Scenario]:
-    """The scenarios that need the KEXEC_FILE kernel (see :func:`kernel_layout`)."""
+    """The scenarios of the file syscall, all on the KEXEC_FILE kernel."""
     return [
         _kexec("reference-file-kexec", Loader.KEXEC, "-s -l"),
         _kexec("file-kexec", Loader.PYKEXEC, "-s -l"),
@@ -121,15 +123,3 @@ def file_scenarios() -> list[Scenario]:
 
 
 FILE_SCENARIOS: dict[str, Scenario] = {s.name: s for s in file_scenarios()}
-
-
-def needs_kexec_file_kernel(scenario: Scenario) -> bool:
-    return scenario.name in FILE_SCENARIOS
-
-
-def kernel_layout(layout: CacheLayout, scenario: Scenario) -> CacheLayout:
-    """``layout`` with the KEXEC_FILE kernel (built if needed) when ``scenario`` needs it."""
-    if not needs_kexec_file_kernel(scenario):
-        return layout
-    ensure_kernel(layout)
-    return layout.with_kernel(KbuildLayout.of(layout).files())

@@ -28,6 +28,7 @@ from enum import Enum
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.model import Kernel
 from lab.paths import CacheLayout, KernelFiles
 
 SOURCE_PACKAGE = "linux-source-6.1"
@@ -325,6 +326,14 @@ def ensure_kernel(layout: CacheLayout, *, force: bool = False) -> BuildResult:
     _make(kb, "vmlinux", jobs=jobs, log=kb.root / "build.log")
     version = _store(kb, key, source_version)
     return BuildResult(kb.vmlinux, version, key, time.monotonic() - started, built=True)
+
+
+def ensure_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
+    """The lab-built ``kernel`` (see :class:`lab.model.Kernel`), built if needed."""
+    if kernel is not Kernel.KEXEC_FILE_61:
+        raise KernelBuildError(f"the lab builds no kernel named {kernel}")
+    ensure_kernel(layout)
+    return KbuildLayout.of(layout).files()
 
 
 def main(layout: CacheLayout) -> int:

@@ -45,6 +45,19 @@ class Machine(str, Enum):
         return self.value
 
 
+class Kernel(str, Enum):
+    """Which lab kernel boots first and is loaded next (:func:`lab.assets.kernel_layout`)."""
+
+    DEBIAN_61 = "debian-6.1"  # Debian 12's linux-image-powerpc64le (64k pages), staged by setup
+    BPO_612 = "bpo-6.12"  # bookworm-backports linux-image-*-powerpc64le (4k pages)
+    BPO_612_64K = "bpo-6.12-64k"  # bookworm-backports linux-image-*-powerpc64le-64k
+    KEXEC_FILE_61 = "kexec-file-6.1"  # lab.kbuild's build: CONFIG_KEXEC_FILE=y
+    BE_61 = "be-6.1"  # lab.kbuild's big-endian build (with its own tiny init)
+
+    def __str__(self) -> str:
+        return self.value
+
+
 # QEMU start to the first userspace marker, per machine: the slowest boot seen x ~3.
 BOOT_TIMEOUT: dict[Machine, float] = {
     Machine.PSERIES: 20.0,  # slowest 5.4 s
@@ -124,6 +137,7 @@ class Scenario:
     boot_timeout: float = 20.0  # QEMU start to the first userspace marker (slowest 5.4 s)
     machine: Machine = Machine.PSERIES
     emulation_knobs: bool = True  # export EMULATION_KNOBS (the bench measures without them)
+    kernel: Kernel = Kernel.DEBIAN_61  # the first kernel and the payload's /boot/vmlinux
 
     def __post_init__(self) -> None:
         names = {step.name for _, steps in self.stages for step in steps}
@@ -134,9 +148,14 @@ class Scenario:
     def steps(self, stage: Stage) -> tuple[Step, ...]:
         return dict(self.stages).get(stage, ())
 
-    def with_overrides(self, *, loader: Loader | None = None, cpus: int | None = None) -> Scenario:
+    def with_overrides(
+        self, *, loader: Loader | None = None, cpus: int | None = None, kernel: Kernel | None = None
+    ) -> Scenario:
         return dataclasses.replace(
-            self, loader=loader or self.loader, cpus=cpus if cpus is not None else self.cpus
+            self,
+            loader=loader or self.loader,
+            cpus=cpus if cpus is not None else self.cpus,
+            kernel=kernel or self.kernel,
         )
 
 

@@ -11,6 +11,7 @@ quiet.  QEMU is killed by its pid in every case.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 import shutil
@@ -19,10 +20,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab.assets import kernel_layout
 from lab.errors import GuestFailure, GuestTimeout
-from lab.file_scenarios import kernel_layout
 from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
+from lab.kernels import for_kernel
 from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
 from lab.vm import INITRD_MAX_BYTES, ConsoleLine, Guest, MachineConfig
@@ -104,8 +106,9 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
 
     ``sink`` (if given) sees every console line, e.g. to collect a data block.
     """
-    s = options.scenario
-    layout = kernel_layout(layout, s)  # the KEXEC_FILE kernel for the file-* scenarios
+    s = for_kernel(options.scenario)
+    options = dataclasses.replace(options, scenario=s)
+    layout = kernel_layout(layout, s.kernel)
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
     run_dir = layout.root / "run" / f"{s.name}-{os.getpid()}"
     try:

@@ -4,13 +4,8 @@ from pathlib import Path
 
 import pytest
 
-from lab.file_scenarios import (
-    FALLBACK_NOTE,
-    FILE_SCENARIOS,
-    file_scenarios,
-    kernel_layout,
-    needs_kexec_file_kernel,
-)
+from lab.assets import kernel_layout
+from lab.file_scenarios import FALLBACK_NOTE, FILE_SCENARIOS, file_scenarios
 from lab.kbuild import (
     FRAGMENT,
     REQUIRED_OPTIONS,
@@ -22,6 +17,7 @@ from lab.kbuild import (
     config_problems,
     parse_config,
 )
+from lab.model import Kernel
 from lab.paths import CacheLayout
 from lab.scenarios import SCENARIOS, render
 
@@ -136,11 +132,12 @@ def test_file_scenarios_are_data_on_the_file_syscall() -> None:
         script = render(s)
         steps = [step.name for _, stage in s.stages for step in stage]
         assert len(steps) == len(set(steps)), f"{s.name}: a step function defined twice"
-        assert needs_kexec_file_kernel(s)
+        assert s.kernel is Kernel.KEXEC_FILE_61
         assert "grep -q '^CONFIG_KEXEC_FILE=y'" in script
         assert f'grep -q "{FALLBACK_NOTE}" /tmp/load.out' in script
         assert ("$KEXEC -s " in script) != s.name.endswith("-auto")
         assert ("$KEXEC -d " in script) == s.name.endswith("-auto")
     for s in SCENARIOS.values():
         if s.name not in FILE_SCENARIOS:
-            assert kernel_layout(layout, s) is layout  # no build for the others
+            assert s.kernel is Kernel.DEBIAN_61
+            assert kernel_layout(layout, s.kernel) is layout  # no build, no download

@@ -1,0 +1,9 @@
+"""Every named scenario of the lab, in one registry (each says its kernel in a field)."""
+
+from __future__ import annotations
+
+from lab.file_scenarios import FILE_SCENARIOS
+from lab.model import Scenario
+from lab.scenarios import SCENARIOS
+
+ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **FILE_SCENARIOS}
