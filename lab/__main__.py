@@ -1,4 +1,5 @@
-"""Command line of the lab: ``python3 -m lab {setup,build-kernel,list,run,shell-cmd,capture}``.
+"""Command line of the lab: ``python3 -m lab COMMAND`` (setup, build-kernel, list, run,
+shell-cmd, matrix, capture).
 
 Exit status 0 only when the requested run passed; lab errors print one
 message (``--debug`` shows the traceback).
@@ -10,12 +11,14 @@ import argparse
 import dataclasses
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
-from lab import assets, kbuild
+from lab import assets, kbuild, matrix
 from lab.catalog import ALL_SCENARIOS
 from lab.errors import LabError
+from lab.judge import Report
 from lab.model import Kernel
-from lab.paths import cache
+from lab.paths import CacheLayout, cache
 from lab.runner import RunOptions, StepEcho, run
 from lab.scenarios import Loader, Machine, Scenario, shell_scenario
 
@@ -27,7 +30,9 @@ def _parser() -> argparse.ArgumentParser:
     setup = sub.add_parser("setup", help="install host tools, download and stage guest assets")
     setup.add_argument("--no-host-install", action="store_true")
     sub.add_parser("list", help="list scenarios")
-    sub.add_parser("build-kernel", help="build (or reuse) the KEXEC_FILE kernel (lab/kbuild.py)")
+    b = sub.add_parser("build-kernel", help="build (or reuse) a lab-built kernel (lab/kbuild.py)")
+    b.add_argument("--kernel", type=Kernel, choices=sorted(kbuild.RECIPES),
+                   default=Kernel.KEXEC_FILE_61)  # fmt: skip
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -47,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
     sh.add_argument("--crashkernel")
     sh.add_argument("--machine", type=Machine, choices=list(Machine), default=Machine.PSERIES)
     machine_args(sh)
+    m = sub.add_parser("matrix", help="kernel x machine x scenario x CPUs, both loaders")
+    m.add_argument("--ci", action="store_true", help="only the cells CI runs")
+    m.add_argument("--kernel", type=Kernel, choices=list(Kernel), action="append")
+    m.add_argument("--machine", type=Machine, choices=list(Machine), action="append")
+    m.add_argument("--scenario", action="append", help="kexec, kdump, file-kexec")
+    m.add_argument("--lock", type=Path, help="flock this file around each run")
+    m.add_argument("--timeout", type=float, default=600.0, help="overall seconds per run")
     c = sub.add_parser("capture", help="capture a /proc + /sys snapshot into tests/fixtures")
     c.add_argument("name")
     c.add_argument("--cpus", type=int, default=1)
@@ -74,7 +86,7 @@ def _main(args: argparse.Namespace) -> int:
         print(f"lab assets ready in {layout.root}: kernel {layout.kernel_version()}")
         return 0
     if args.command == "build-kernel":
-        return kbuild.main(layout)
+        return kbuild.main(layout, args.kernel)
     if args.command == "list":
         for s in ALL_SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} kernel={s.kernel:14} cpus={s.cpus} "
@@ -86,6 +98,8 @@ def _main(args: argparse.Namespace) -> int:
         from lab.capture import capture
 
         return 0 if capture(layout, args) else 1
+    if args.command == "matrix":
+        return _matrix(layout, args)
     options = RunOptions(
         _scenario(args), timeout=args.timeout, extra_cmdline=tuple(args.append),
         compress=args.gzip,
@@ -94,6 +108,28 @@ def _main(args: argparse.Namespace) -> int:
     report = run(layout, options, sink)
     print(report.format())
     return 0 if report.passed else 1
+
+
+def _matrix(layout: CacheLayout, args: argparse.Namespace) -> int:
+    cells = [
+        c for c in (matrix.CI if args.ci else matrix.FULL)
+        if (not args.kernel or c.kernel in args.kernel)
+        and (not args.machine or c.machine in args.machine)
+        and (not args.scenario or c.scenario in args.scenario)
+    ]  # fmt: skip
+    failed = 0
+
+    def one(name: str, cell: matrix.Cell) -> Report:
+        nonlocal failed
+        report = run(layout, RunOptions(matrix.scenario_for(name, cell), timeout=args.timeout))
+        if not report.passed:
+            failed += 1
+            print(f"{name} on {cell.label()} FAILED: {report.reason} ({report.log})", flush=True)
+        return report
+
+    for line in matrix.run_matrix(cells, one, args.lock):
+        print(line, flush=True)
+    return 1 if failed else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -49,6 +49,7 @@ HOST_PACKAGES: tuple[str, ...] = (
     "libelf-dev", "make", "cpio", "kmod", "dwarves",
 )  # fmt: skip
 QEMU_PATTERN = "qemu-system-ppc64"
+NICE = "15"  # builds yield the CPUs to QEMU guests and other work
 
 
 class KernelBuildError(LabError):
@@ -96,6 +97,37 @@ REQUIRED_OPTIONS: Mapping[str, Want] = {
     "CONFIG_NETDEVICES": Want.UNSET,
 }
 
+BE_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "be.config"
+# The big-endian kernel (Kernel.BE_61): a next kernel for pykexec -l/-p from the
+# little-endian first kernel, so no KEXEC_FILE, but a crash kernel's options.
+BE_REQUIRED_OPTIONS: Mapping[str, Want] = {
+    **{k: v for k, v in REQUIRED_OPTIONS.items() if k not in ("CONFIG_CPU_LITTLE_ENDIAN",
+                                                              "CONFIG_KEXEC_FILE")},
+    "CONFIG_CPU_BIG_ENDIAN": Want.YES,
+    "CONFIG_CPU_LITTLE_ENDIAN": Want.UNSET,
+}  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """One lab kernel build: defconfig + fragment, compiler, the options that must stick."""
+
+    name: str  # suffix of the stored files (vmlinux-<name>, ...) and of LOCALVERSION
+    base_defconfig: str
+    fragment: Path
+    cross_compile: str
+    required: Mapping[str, Want]
+    build_dir: str  # make O=, under <cache>/kbuild/
+
+
+KEXEC_FILE = Recipe(
+    "kexec-file", BASE_DEFCONFIG, FRAGMENT, CROSS_COMPILE, REQUIRED_OPTIONS, "build"
+)
+# arch/powerpc/configs/pseries_defconfig is big-endian (pseries_le_defconfig adds le.config).
+BIG_ENDIAN = Recipe(
+    "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be"
+)
+
 
 def parse_config(text: str, *, origin: str = ".config") -> dict[str, str | None]:
     """Kconfig assignments: ``CONFIG_X=v`` -> ``v``, ``# CONFIG_X is not set`` -> None.
@@ -130,13 +162,13 @@ def config_problems(
     return problems
 
 
-def check_config(path: Path, required: Mapping[str, Want] = REQUIRED_OPTIONS) -> None:
-    """Raise unless the ``.config`` at ``path`` has every required value."""
-    problems = config_problems(parse_config(path.read_text(), origin=str(path)), required)
+def check_config(path: Path, recipe: Recipe = KEXEC_FILE) -> None:
+    """Raise unless the ``.config`` at ``path`` has every value ``recipe`` requires."""
+    problems = config_problems(parse_config(path.read_text(), origin=str(path)), recipe.required)
     if problems:
         raise KernelBuildError(
-            f"{path}: required options did not stick after merging {FRAGMENT.name} onto "
-            f"{BASE_DEFCONFIG} (a dependency is missing; fix the fragment):\n  "
+            f"{path}: required options did not stick after merging {recipe.fragment.name} onto "
+            f"{recipe.base_defconfig} (a dependency is missing; fix the fragment):\n  "
             + "\n  ".join(problems)
         )
 
@@ -146,10 +178,11 @@ class KbuildLayout:
     """``<cache>/kbuild/``: source tree, build tree and the stored results."""
 
     root: Path
+    recipe: Recipe = KEXEC_FILE
 
     @classmethod
-    def of(cls, layout: CacheLayout) -> KbuildLayout:
-        return cls(layout.root / "kbuild")
+    def of(cls, layout: CacheLayout, recipe: Recipe = KEXEC_FILE) -> KbuildLayout:
+        return cls(layout.root / "kbuild", recipe)
 
     @property
     def source(self) -> Path:
@@ -162,24 +195,24 @@ class KbuildLayout:
 
     @property
     def build(self) -> Path:
-        return self.root / "build"  # make O=
+        return self.root / self.recipe.build_dir  # make O=
 
     @property
     def vmlinux(self) -> Path:
-        return self.root / "vmlinux-kexec-file"
+        return self.root / f"vmlinux-{self.recipe.name}"
 
     @property
     def config(self) -> Path:
-        return self.root / "config-kexec-file"
+        return self.root / f"config-{self.recipe.name}"
 
     @property
     def version_file(self) -> Path:
-        return self.root / "version-kexec-file"
+        return self.root / f"version-{self.recipe.name}"
 
     @property
     def key_file(self) -> Path:
         """Written last: the inputs' hash of the stored vmlinux."""
-        return self.root / "key-kexec-file"
+        return self.root / f"key-{self.recipe.name}"
 
     def version(self) -> str:
         return self.version_file.read_text().strip()
@@ -230,29 +263,32 @@ def _package_version(package: str) -> str | None:
     return version if done.returncode == 0 and status.endswith(" installed") else None
 
 
-def ensure_host_tools() -> str:
+def ensure_host_tools(recipe: Recipe = KEXEC_FILE) -> str:
     """Install the build's host packages if any is missing; the source package version."""
-    tools = (f"{CROSS_COMPILE}gcc", "bc", "bison", "flex", "make", "cpio", "pahole")
+    tools = (f"{recipe.cross_compile}gcc", "bc", "bison", "flex", "make", "cpio", "pahole")
     if not SOURCE_TARBALL.is_file() or not all(shutil.which(t) for t in tools):
         if os.geteuid() != 0:
             raise KernelBuildError(
                 f"host packages missing; run as root or `apt-get install {' '.join(HOST_PACKAGES)}`"
             )
-        _run(["apt-get", "install", "-y", "--no-install-recommends", *HOST_PACKAGES])
+        packages = (*HOST_PACKAGES, f"gcc-{recipe.cross_compile.rstrip('-')}")
+        _run(["apt-get", "install", "-y", "--no-install-recommends", *packages])
     version = _package_version(SOURCE_PACKAGE)
     if version is None or not SOURCE_TARBALL.is_file():
         raise KernelBuildError(f"{SOURCE_PACKAGE} is not installed ({SOURCE_TARBALL} missing)")
     return version
 
 
-def _compiler_version() -> str:
-    return _run([f"{CROSS_COMPILE}gcc", "--version"]).splitlines()[0]
+def _compiler_version(recipe: Recipe) -> str:
+    return _run([f"{recipe.cross_compile}gcc", "--version"]).splitlines()[0]
 
 
-def build_key(source_version: str, fragment: bytes, compiler: str) -> str:
+def build_key(
+    source_version: str, fragment: bytes, compiler: str, defconfig: str = BASE_DEFCONFIG
+) -> str:
     """The hash naming one build's inputs."""
     h = hashlib.sha256()
-    for part in (BUILD_FORMAT, SOURCE_PACKAGE, source_version, BASE_DEFCONFIG, compiler):
+    for part in (BUILD_FORMAT, SOURCE_PACKAGE, source_version, defconfig, compiler):
         h.update(part.encode() + b"\0")
     h.update(fragment)
     return h.hexdigest()[:16]
@@ -262,7 +298,7 @@ def _unpack(kb: KbuildLayout, source_version: str) -> None:
     stamp = kb.source_stamp
     if kb.source.is_dir() and stamp.is_file() and stamp.read_text().strip() == source_version:
         return
-    for stale in (kb.source, kb.build):
+    for stale in (kb.source, kb.root / KEXEC_FILE.build_dir, kb.root / BIG_ENDIAN.build_dir):
         if stale.exists():
             shutil.rmtree(stale)
     stamp.unlink(missing_ok=True)
@@ -273,25 +309,28 @@ def _unpack(kb: KbuildLayout, source_version: str) -> None:
 
 def _make(kb: KbuildLayout, *targets: str, jobs: int = 1, log: Path | None = None) -> str:
     argv = ["make", "-C", str(kb.source), f"O={kb.build}", f"ARCH={ARCH}",
-            f"CROSS_COMPILE={CROSS_COMPILE}", f"-j{jobs}", *targets]  # fmt: skip
-    return _run(["nice", "-n", "19", *argv], log=log)
+            f"CROSS_COMPILE={kb.recipe.cross_compile}", f"-j{jobs}", *targets]  # fmt: skip
+    return _run(["nice", "-n", NICE, *argv], log=log)
 
 
 def _configure(kb: KbuildLayout) -> None:
     kb.build.mkdir(parents=True, exist_ok=True)
-    _make(kb, BASE_DEFCONFIG)
+    _make(kb, kb.recipe.base_defconfig)
     config = kb.build / ".config"
     merge = kb.source / "scripts" / "kconfig" / "merge_config.sh"
     # -m: merge only; olddefconfig below resolves dependencies; check_config
     # then proves that what we asked for stuck.
-    _run(["sh", str(merge), "-m", "-O", str(kb.build), str(config), str(FRAGMENT)],
+    _run(["sh", str(merge), "-m", "-O", str(kb.build), str(config), str(kb.recipe.fragment)],
          cwd=kb.build)  # fmt: skip
     _make(kb, "olddefconfig")
-    check_config(config)
+    check_config(config, kb.recipe)
 
 
 def build_jobs() -> int:
-    """``-j1`` while any QEMU guest runs (their TCG threads must not starve), else all CPUs."""
+    """``-j1`` while any QEMU guest runs (their TCG threads must not starve), else all CPUs;
+    ``$PYKEXEC_LAB_JOBS`` overrides."""
+    if os.environ.get("PYKEXEC_LAB_JOBS", "").isdigit():
+        return max(1, int(os.environ["PYKEXEC_LAB_JOBS"]))
     busy = subprocess.run(["pgrep", "-f", QEMU_PATTERN], capture_output=True, check=False)
     return 1 if busy.returncode == 0 else max(1, os.cpu_count() or 1)
 
@@ -304,41 +343,49 @@ def _store(kb: KbuildLayout, key: str, source_version: str) -> str:
     shutil.copyfile(kb.build / "vmlinux", partial)
     partial.rename(kb.vmlinux)
     shutil.copyfile(kb.build / ".config", kb.config)
-    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {BASE_DEFCONFIG}+{FRAGMENT.name})"
+    r = kb.recipe
+    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {r.base_defconfig}+{r.fragment.name})"
     kb.version_file.write_text(version + "\n")
     kb.key_file.write_text(key + "\n")
     return version
 
 
-def ensure_kernel(layout: CacheLayout, *, force: bool = False) -> BuildResult:
-    """The KEXEC_FILE ``vmlinux`` in the cache, built if missing or its inputs changed."""
-    kb = KbuildLayout.of(layout)
-    source_version = ensure_host_tools()
-    key = build_key(source_version, FRAGMENT.read_bytes(), _compiler_version())
+def ensure_kernel(
+    layout: CacheLayout, *, force: bool = False, recipe: Recipe = KEXEC_FILE
+) -> BuildResult:
+    """``recipe``'s ``vmlinux`` in the cache, built if missing or its inputs changed."""
+    kb = KbuildLayout.of(layout, recipe)
+    source_version = ensure_host_tools(recipe)
+    compiler = _compiler_version(recipe)
+    key = build_key(source_version, recipe.fragment.read_bytes(), compiler, recipe.base_defconfig)
     if not force and kb.up_to_date(key):
         return BuildResult(kb.vmlinux, kb.version(), key, 0.0, built=False)
     started = time.monotonic()
     _unpack(kb, source_version)
     _configure(kb)
     jobs = build_jobs()
-    print(f"building vmlinux with -j{jobs} (nice 19); log: {kb.root / 'build.log'}",
-          file=sys.stderr, flush=True)  # fmt: skip
-    _make(kb, "vmlinux", jobs=jobs, log=kb.root / "build.log")
+    log = kb.root / ("build.log" if recipe is KEXEC_FILE else f"build-{recipe.name}.log")
+    print(f"building vmlinux with -j{jobs} (nice {NICE}); log: {log}", file=sys.stderr, flush=True)
+    _make(kb, "vmlinux", jobs=jobs, log=log)
     version = _store(kb, key, source_version)
     return BuildResult(kb.vmlinux, version, key, time.monotonic() - started, built=True)
 
 
 def ensure_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
     """The lab-built ``kernel`` (see :class:`lab.model.Kernel`), built if needed."""
-    if kernel is not Kernel.KEXEC_FILE_61:
+    recipe = RECIPES.get(kernel)
+    if recipe is None:
         raise KernelBuildError(f"the lab builds no kernel named {kernel}")
-    ensure_kernel(layout)
-    return KbuildLayout.of(layout).files()
+    ensure_kernel(layout, recipe=recipe)
+    return KbuildLayout.of(layout, recipe).files()
 
 
-def main(layout: CacheLayout) -> int:
+RECIPES: dict[Kernel, Recipe] = {Kernel.KEXEC_FILE_61: KEXEC_FILE, Kernel.BE_61: BIG_ENDIAN}
+
+
+def main(layout: CacheLayout, kernel: Kernel = Kernel.KEXEC_FILE_61) -> int:
     """``build-kernel``: build or reuse, print what and how long."""
-    result = ensure_kernel(layout)
+    result = ensure_kernel(layout, recipe=RECIPES[kernel])
     how = f"built in {result.seconds:.0f} s" if result.built else "up to date"
     print(f"{result.vmlinux}: {result.version} [key {result.key}] {how}")
     return 0

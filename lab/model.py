@@ -138,8 +138,11 @@ class Scenario:
     machine: Machine = Machine.PSERIES
     emulation_knobs: bool = True  # export EMULATION_KNOBS (the bench measures without them)
     kernel: Kernel = Kernel.DEBIAN_61  # the first kernel and the payload's /boot/vmlinux
+    threads: int = 1  # SMT threads per core (QEMU -smp cpus,cores=cpus/threads,threads=N)
 
     def __post_init__(self) -> None:
+        if self.threads < 1 or self.cpus % self.threads:
+            raise ValueError(f"{self.name}: {self.cpus} CPUs are not whole cores of {self.threads}")
         names = {step.name for _, steps in self.stages for step in steps}
         for rule in self.console:
             if rule.step not in names:
@@ -149,13 +152,19 @@ class Scenario:
         return dict(self.stages).get(stage, ())
 
     def with_overrides(
-        self, *, loader: Loader | None = None, cpus: int | None = None, kernel: Kernel | None = None
+        self,
+        *,
+        loader: Loader | None = None,
+        cpus: int | None = None,
+        kernel: Kernel | None = None,
+        threads: int | None = None,
     ) -> Scenario:
         return dataclasses.replace(
             self,
             loader=loader or self.loader,
             cpus=cpus if cpus is not None else self.cpus,
             kernel=kernel or self.kernel,
+            threads=threads if threads is not None else self.threads,
         )
 
 

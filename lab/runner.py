@@ -143,6 +143,7 @@ def _run_in(
         cpus=s.cpus,
         mem_mib=s.mem_mib,
         machine=s.machine,
+        threads=s.threads,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

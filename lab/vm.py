@@ -55,6 +55,7 @@ class MachineConfig:
     cpus: int = 1
     mem_mib: int = 1024
     machine: Machine = Machine.PSERIES
+    threads: int = 1  # SMT threads per core
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -66,12 +67,18 @@ class MachineConfig:
                 f"{limit} (hw/ppc/pnv.c INITRD_MAX_SIZE): gzip it (--gzip)"
             )
 
+    def smp(self) -> str:
+        """``-smp``: CPUs, as cores of ``threads`` SMT threads when threads > 1."""
+        if self.threads == 1:
+            return str(self.cpus)
+        return f"{self.cpus},cores={self.cpus // self.threads},threads={self.threads}"
+
     def argv(self) -> list[str]:
         return [
             QEMU,
             *MACHINE_ARGS[self.machine],
             "-accel", "tcg",
-            "-smp", str(self.cpus),
+            "-smp", self.smp(),
             "-m", f"{self.mem_mib}M",
             "-nodefaults",
             "-display", "none",
