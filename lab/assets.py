@@ -14,7 +14,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from lab import kbuild
+from lab import beinit, kbuild
 from lab.elfdeps import missing_libraries
 from lab.errors import AssetError
 from lab.model import Kernel
@@ -299,6 +299,17 @@ def kernel_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles | None:
             return files
         return fetch_backports_kernel(layout, kernel)
     return kbuild.ensure_files(layout, kernel)  # slow: built on first use only
+
+
+def payload_files(layout: CacheLayout, kernel: Kernel) -> tuple[tuple[str, Path], ...]:
+    """``kernel`` as extra payload files: /boot/<kernel>/vmlinux and, for a kernel with
+    an initramfs of its own (the big-endian one), /boot/<kernel>/initrd.img."""
+    files = kernel_files(layout, kernel)
+    vmlinux = layout.vmlinux if files is None else files.vmlinux
+    out = [(f"boot/{kernel}/vmlinux", vmlinux)]
+    if kernel is Kernel.BE_61:
+        out.append((f"boot/{kernel}/initrd.img", beinit.ensure_initrd(layout.root)))
+    return tuple(out)
 
 
 def kernel_layout(layout: CacheLayout, kernel: Kernel) -> CacheLayout:

@@ -2,8 +2,15 @@
 
 from __future__ import annotations
 
+from lab.endian_scenarios import ENDIAN_SCENARIOS
 from lab.file_scenarios import FILE_SCENARIOS
+from lab.hotplug_scenarios import HOTPLUG_SCENARIOS
 from lab.model import Scenario
 from lab.scenarios import SCENARIOS
 
-ALL_SCENARIOS: dict[str, Scenario] = {**SCENARIOS, **FILE_SCENARIOS}
+ALL_SCENARIOS: dict[str, Scenario] = {
+    **SCENARIOS,
+    **FILE_SCENARIOS,
+    **HOTPLUG_SCENARIOS,
+    **ENDIAN_SCENARIOS,
+}

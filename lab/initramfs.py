@@ -186,12 +186,21 @@ def overlay_archive(extra: Iterable[GuestFile], *, with_pyc: bool = True) -> byt
         return f.read()
 
 
-def payload_archive(vmlinux: Path, next_initrd: Path) -> bytes:
-    """The archive carrying /boot/vmlinux and /boot/initrd.img for the next kernel."""
+def payload_archive(
+    vmlinux: Path, next_initrd: Path, extra: Iterable[tuple[str, Path]] = ()
+) -> bytes:
+    """The archive carrying /boot/vmlinux and /boot/initrd.img for the next kernel, and
+    ``extra`` (guest path, host file) pairs such as another kernel under /boot/<name>/."""
     with tempfile.TemporaryFile() as f:
         w = NewcWriter(f)
         w.file("boot/vmlinux", vmlinux.read_bytes(), 0o644)
         w.file("boot/initrd.img", next_initrd.read_bytes(), 0o644)
+        for name, path in extra:
+            for i in range(1, name.count("/") + 1):
+                parent = "/".join(name.split("/")[:i])
+                if not w.has(parent):
+                    w.directory(parent)
+            w.file(name, path.read_bytes(), 0o644)
         w.finish()
         f.seek(0)
         return f.read()
@@ -230,7 +239,12 @@ def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:
 
 
 def build(
-    layout: CacheLayout, run_dir: Path, extra: Iterable[GuestFile], *, compress: bool = False
+    layout: CacheLayout,
+    run_dir: Path,
+    extra: Iterable[GuestFile],
+    *,
+    compress: bool = False,
+    payload: Iterable[tuple[str, Path]] = (),
 ) -> BootImages:
     """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``."""
     base = base_archive(layout)
@@ -239,5 +253,5 @@ def build(
     nxt = run_dir / "next-initrd.img"
     _concat(nxt, [base, overlay], compress)
     first = run_dir / "initrd.img"
-    _concat(first, [nxt, payload_archive(layout.vmlinux, nxt)], False)
+    _concat(first, [nxt, payload_archive(layout.vmlinux, nxt, payload)], False)
     return BootImages(first, nxt)

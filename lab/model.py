@@ -22,6 +22,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from lab.hotplug import Hotplug
+
 _SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -139,6 +141,8 @@ class Scenario:
     emulation_knobs: bool = True  # export EMULATION_KNOBS (the bench measures without them)
     kernel: Kernel = Kernel.DEBIAN_61  # the first kernel and the payload's /boot/vmlinux
     threads: int = 1  # SMT threads per core (QEMU -smp cpus,cores=cpus/threads,threads=N)
+    hotplug: Hotplug | None = None  # room to grow and the host's QMP actions (lab.hotplug)
+    extra_kernel: Kernel | None = None  # also in the payload: /boot/<kernel>/{vmlinux,initrd.img}
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.cpus % self.threads:

@@ -20,13 +20,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.assets import kernel_layout
+from lab.assets import kernel_layout, payload_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
 from lab.kernels import for_kernel
 from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
+from lab.qmp import Qmp, QmpError
 from lab.vm import INITRD_MAX_BYTES, ConsoleLine, Guest, MachineConfig
 
 POWEROFF_GRACE = 10.0
@@ -63,6 +64,28 @@ def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, .
 LineSink = Callable[[ConsoleLine], None]
 
 
+def _host_action(guest: Guest, judge: Judge, line: ConsoleLine) -> None:
+    """At ``LAB-BEGIN <step>`` of a step with a host action, send its QMP commands."""
+    hotplug, ev = judge.scenario.hotplug, parse_marker(line)
+    if hotplug is None or ev is None or ev.kind is not Marker.BEGIN:
+        return
+    action = hotplug.action(ev.text)
+    if action is None or guest.config.qmp is None:
+        return
+    started = guest.now()
+    try:
+        with Qmp(guest.config.qmp) as qmp:
+            for command in action.commands:
+                qmp.execute(command.name, **command.kwargs())
+    except QmpError as exc:
+        raise GuestFailure(f"host action at step {action.step}: {exc}") from exc
+    judge.report.timings.append((f"host QMP at {action.step}", guest.now() - started))
+    judge.report.results[f"host_{action.step}"] = ",".join(
+        f"{c.name}:{c.kwargs().get('driver', c.kwargs().get('qom-type', ''))}"
+        for c in action.commands
+    )
+
+
 def _watch(guest: Guest, judge: Judge, overall: float, sink: LineSink | None) -> None:
     while not judge.done:
         now = guest.now()
@@ -82,6 +105,7 @@ def _watch(guest: Guest, judge: Judge, overall: float, sink: LineSink | None) ->
         if sink is not None:
             sink(line)
         judge.line(line)
+        _host_action(guest, judge, line)
 
 
 class StepEcho:
@@ -108,11 +132,12 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
     """
     s = for_kernel(options.scenario)
     options = dataclasses.replace(options, scenario=s)
+    payload = payload_files(layout, s.extra_kernel) if s.extra_kernel else ()
     layout = kernel_layout(layout, s.kernel)
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
     run_dir = layout.root / "run" / f"{s.name}-{os.getpid()}"
     try:
-        return _run_in(layout, options, sink, run_dir, marker, nonce)
+        return _run_in(layout, options, sink, run_dir, marker, nonce, payload)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -124,11 +149,12 @@ def _run_in(
     run_dir: Path,
     marker: str,
     nonce: str,
+    payload: tuple[tuple[str, Path], ...] = (),
 ) -> Report:
     s = options.scenario
     compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
     images = build(layout, run_dir, [GuestFile("lab/scenario.sh", render(s).encode())],
-                   compress=compress)  # fmt: skip
+                   compress=compress, payload=payload)  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
@@ -144,6 +170,8 @@ def _run_in(
         mem_mib=s.mem_mib,
         machine=s.machine,
         threads=s.threads,
+        hotplug=s.hotplug,
+        qmp=run_dir / "qmp.sock" if s.hotplug else None,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

@@ -27,6 +27,7 @@ from types import TracebackType
 from typing import IO
 
 from lab.errors import AssetError
+from lab.hotplug import Hotplug
 from lab.model import Machine
 
 QEMU = "qemu-system-ppc64"
@@ -56,6 +57,8 @@ class MachineConfig:
     mem_mib: int = 1024
     machine: Machine = Machine.PSERIES
     threads: int = 1  # SMT threads per core
+    hotplug: Hotplug | None = None  # maxcpus, memory slots
+    qmp: Path | None = None  # -qmp unix socket
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -69,9 +72,17 @@ class MachineConfig:
 
     def smp(self) -> str:
         """``-smp``: CPUs, as cores of ``threads`` SMT threads when threads > 1."""
-        if self.threads == 1:
-            return str(self.cpus)
-        return f"{self.cpus},cores={self.cpus // self.threads},threads={self.threads}"
+        most = self.cpus if self.hotplug is None else self.hotplug.max_cpus
+        smp = str(self.cpus) if self.hotplug is None else f"{self.cpus},maxcpus={most}"
+        if self.threads > 1:
+            smp += f",cores={most // self.threads},threads={self.threads}"
+        return smp
+
+    def memory(self) -> str:
+        """``-m``: boot RAM, and with hotplug the pc-dimm slots and the maximum."""
+        if self.hotplug is None:
+            return f"{self.mem_mib}M"
+        return f"{self.mem_mib}M,slots={self.hotplug.slots},maxmem={self.hotplug.max_mem_mib}M"
 
     def argv(self) -> list[str]:
         return [
@@ -79,7 +90,7 @@ class MachineConfig:
             *MACHINE_ARGS[self.machine],
             "-accel", "tcg",
             "-smp", self.smp(),
-            "-m", f"{self.mem_mib}M",
+            "-m", self.memory(),
             "-nodefaults",
             "-display", "none",
             "-serial", "stdio",
@@ -87,6 +98,7 @@ class MachineConfig:
             "-kernel", str(self.kernel),
             "-initrd", str(self.initrd),
             "-append", " ".join((*BASE_CMDLINE, *self.cmdline)),
+            *(("-qmp", f"unix:{self.qmp},server=on,wait=off") if self.qmp else ()),
         ]  # fmt: skip
 
 

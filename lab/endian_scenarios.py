@@ -1,0 +1,55 @@
+"""Little-endian to big-endian kexec (issue 12): the purgatory's MSR_LE switch on a real kernel.
+
+The first kernel is Debian's little-endian 6.1; the payload also carries the
+lab's big-endian build (:data:`lab.model.Kernel.BE_61`, :mod:`lab.kbuild`'s
+``BIG_ENDIAN`` recipe) at ``/boot/be-6.1/vmlinux`` with its own initramfs (a
+static big-endian ``/init``, :mod:`lab.beinit`).  ``pykexec inspect`` describes
+the image; ``pykexec -l`` + ``-e`` hands over; the big-endian init echoes the
+marker and the byte order it runs in (``lab/be/init.c``).
+"""
+
+from __future__ import annotations
+
+from lab.model import Kernel, Loader, Scenario, Stage, Step
+
+BE_DIR = f"/boot/{Kernel.BE_61}"
+BE_ARGS = f"{BE_DIR}/vmlinux --initrd={BE_DIR}/initrd.img"
+# lab_marker without a dot: the kernel hands it to init as an environment variable.
+BE_APPEND = '--append="console=hvc0 panic=-1 lab.scenario=$LAB_scenario lab_marker=$LAB_marker"'
+
+_INSPECT = Step(
+    "inspect",
+    f"pykexec inspect {BE_DIR}/vmlinux > /tmp/inspect.out 2>&1\nrc=$?\ncat /tmp/inspect.out\n"
+    "lab_result inspect \"$(tr '\\n' '|' < /tmp/inspect.out | cut -c1-400)\"\n"
+    "[ $rc = 0 ] && grep -qi big /tmp/inspect.out",
+    timeout=20,
+)
+_LOAD = Step(
+    "load",
+    f"lab_try load $KEXEC -l {BE_ARGS} {BE_APPEND}\nrc=$?\n"
+    'lab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
+    timeout=20,
+    fatal=True,
+)
+_EXEC = Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True)
+# Stage 2 runs lab/be/init.c, not /init.sh: it prints this step's markers itself.
+_BE_MARKER = Step("marker", ": printed by the big-endian /init (lab/be/init.c)", timeout=10)
+
+
+def _le_to_be(name: str, loader: Loader) -> Scenario:
+    return Scenario(
+        name=name,
+        description=f"{loader} -l of a big-endian kernel from the little-endian one, -e; "
+        "the big-endian init echoes the marker",
+        loader=loader,
+        cpus=1,
+        mem_mib=1024,
+        extra_kernel=Kernel.BE_61,
+        stages=((Stage.FIRST, (_INSPECT, _LOAD, _EXEC)), (Stage.SECOND, (_BE_MARKER,))),
+    )
+
+
+ENDIAN_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (_le_to_be("reference-le-to-be", Loader.KEXEC), _le_to_be("le-to-be", Loader.PYKEXEC))
+}

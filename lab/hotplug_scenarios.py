@@ -1,0 +1,129 @@
+"""Crash hotplug proven live (issue 12): CPUs and memory added after ``pykexec -p``.
+
+On a kernel with ``CONFIG_CRASH_HOTPLUG`` (Linux >= 6.10 on powerpc; the lab's
+bookworm-backports 6.12), ``pykexec -p --hotplug`` loads a crash image the kernel
+itself updates when CPUs or memory come and go.  The host then adds one pseries
+CPU core and one 512 MiB pc-dimm over QMP (:mod:`lab.hotplug`); the kernel's
+pseries DLPAR code brings them online (the first kernel boots with
+``memhp_default_state=online_movable``, so user pages come from the new memory);
+the nonce is written into the hot-added memory (checked through pagemap) and the
+crash is taken on the hot-added CPU (``taskset``).  The crash kernel then finds
+the nonce in /proc/vmcore and one CPU note per CPU, the hot-added one included.
+
+``hotplug-stale`` is the same without ``--hotplug``: the image keeps the
+machine as it was at load time, so the vmcore misses the new memory and the new
+CPU's note; that scenario passes when the dump shows exactly that.
+"""
+
+from __future__ import annotations
+
+from lab.hotplug import HostAction, Hotplug, add_core, add_dimm
+from lab.model import ConsoleRule, Kernel, Loader, Scenario, Stage, Step
+from lab.scenarios import (  # the kdump scenario's steps, shared as they are
+    _KDUMP_CRASH,
+    _MEMMAP,
+    CRASH_APPEND,
+    KERNEL_ARGS,
+)
+
+BOOT_CPUS, MAX_CPUS = 1, 2
+HOT_DIMM_MIB = 512
+HOTPLUG_WAIT = 30.0  # seconds the guest waits for the kernel to online what QEMU added
+HOTPLUG = Hotplug(
+    max_cpus=MAX_CPUS,
+    slots=2,
+    max_mem_mib=4096,
+    actions=(HostAction("hotplug", (add_core(1), *add_dimm(0, HOT_DIMM_MIB))),),
+)
+_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
+
+
+def _load(flags: str) -> Step:
+    return Step(
+        "load",
+        f"lab_try load $KEXEC {flags} {KERNEL_ARGS} {CRASH_APPEND}\nrc=$?\n"
+        f"lab_result kexec_crash_loaded {_LOADED}\n[ $rc = 0 ] && [ {_LOADED} = 1 ]",
+        timeout=20,
+        fatal=True,
+    )
+
+
+_FACTS = Step("facts", "python3 /lab/hotplug.py facts boot", timeout=10, fatal=True)
+_HOTPLUG = Step(
+    "hotplug",
+    f"python3 /lab/hotplug.py wait {MAX_CPUS} {HOTPLUG_WAIT:.0f} || return 1\n"
+    f"lab_result after_hotplug_crash_loaded {_LOADED}\n[ {_LOADED} = 1 ]",
+    timeout=HOTPLUG_WAIT + 15,
+    fatal=True,
+)
+_FILL_HOT = Step(
+    "fill_hot",
+    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\necho $! > /tmp/fill.pid\n'
+    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
+    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ] || return 1\n'
+    'python3 /lab/hotplug.py placement "$(cat /tmp/fill.pid)"',
+    timeout=15,
+    fatal=True,
+)
+_CRASH_ON_HOT_CPU = Step(
+    "crash",
+    "cpu=$(($(nproc) - 1))\nlab_result crash_cpu $cpu\n"
+    "taskset -c $cpu sh -c 'echo c > /proc/sysrq-trigger'",
+    timeout=60,
+    fatal=True,
+    leaves=True,
+)
+_CRASH_FACTS = Step(
+    "crash_facts",
+    'lab_result crash_cmdline "$(cat /proc/cmdline)"',
+)
+
+
+def _scenario(name: str, flags: str, description: str, crash: tuple[Step, ...]) -> Scenario:
+    return Scenario(
+        name=name,
+        description=description,
+        loader=Loader.PYKEXEC,
+        cpus=BOOT_CPUS,
+        mem_mib=2048,
+        crashkernel="512M",
+        cmdline=("memhp_default_state=online_movable",),
+        kernel=Kernel.BPO_612,
+        hotplug=HOTPLUG,
+        stages=(
+            (Stage.FIRST, (_FACTS, _MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, _CRASH_ON_HOT_CPU)),
+            (Stage.CRASH, (_CRASH_FACTS, *crash)),
+        ),
+        console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False),),
+    )
+
+
+# The stale image: the nonce in hot-added memory must be absent from the dump.
+_STALE_CRASH = (
+    Step(
+        "vmcore",
+        'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"\nlab_result vmcore_check_rc $?',
+        timeout=70,
+    ),
+    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=10),
+)
+
+HOTPLUG_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for s in (
+        _scenario(
+            "hotplug",
+            "-p --hotplug",
+            "pykexec -p --hotplug on 6.12; QEMU adds a CPU core and a DIMM; nonce in the new "
+            "memory, crash on the new CPU; the vmcore holds both",
+            _KDUMP_CRASH,
+        ),
+        _scenario(
+            "hotplug-stale",
+            "-p",
+            "pykexec -p (no --hotplug) on 6.12, then the same hotplug and crash: what the "
+            "stale image misses",
+            _STALE_CRASH,
+        ),
+    )
+}
