@@ -7,10 +7,12 @@ from lab.file_scenarios import FILE_SCENARIOS
 from lab.hotplug_scenarios import HOTPLUG_SCENARIOS
 from lab.model import Scenario
 from lab.scenarios import SCENARIOS
+from lab.smt_scenarios import SMT_SCENARIOS
 
 ALL_SCENARIOS: dict[str, Scenario] = {
     **SCENARIOS,
     **FILE_SCENARIOS,
     **HOTPLUG_SCENARIOS,
     **ENDIAN_SCENARIOS,
+    **SMT_SCENARIOS,
 }

@@ -29,9 +29,14 @@ PAIRS: dict[tuple[Machine, str], tuple[str, str]] = {
     (Machine.POWERNV, "kexec"): ("reference-powernv-kexec", "powernv-kexec"),
     (Machine.POWERNV, "kdump"): ("reference-powernv-kdump", "powernv-kdump"),
     (Machine.PSERIES, "file-kexec"): ("reference-file-kexec", "file-kexec"),
+    (Machine.PSERIES, "smt-kexec"): ("reference-smt-kexec", "smt-kexec"),
+    (Machine.PSERIES, "smt-kdump"): ("reference-smt-kdump", "smt-kdump"),
+    (Machine.POWERNV, "smt-kexec"): ("reference-powernv-smt-kexec", "powernv-smt-kexec"),
+    (Machine.POWERNV, "smt-kdump"): ("reference-powernv-smt-kdump", "powernv-smt-kdump"),
 }
 # (CPUs, threads per core)
-SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (4, 1), (4, 2))
+SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (4, 1))
+SMT_SHAPE = (4, 2)  # the smt-* scenarios: 2 cores x 2 threads, crash on a secondary thread
 DISTRO_KERNELS = (Kernel.DEBIAN_61, Kernel.BPO_612, Kernel.BPO_612_64K)
 
 
@@ -67,6 +72,7 @@ def _cells(
 
 FULL: tuple[Cell, ...] = (
     *_cells(DISTRO_KERNELS, Machine, ("kexec", "kdump"), SHAPES),
+    *_cells(DISTRO_KERNELS, Machine, ("smt-kexec", "smt-kdump"), [SMT_SHAPE]),
     Cell(Kernel.KEXEC_FILE_61, Machine.PSERIES, "file-kexec", 1, 1),
 )
 CI: tuple[Cell, ...] = tuple(

@@ -1,0 +1,69 @@
+"""SMT (issue 12): kexec and kdump on machines whose cores run two hardware threads.
+
+The lab's other scenarios boot single-threaded cores; POWER machines run with
+SMT.  These are the pseries and powernv kexec/kdump twins on ``-smp
+4,cores=2,threads=2``: after kexec every thread is online again (the second
+kernel's ``nproc`` = 4, and CPU 1 is CPU 0's sibling thread), and the crash is
+taken on a secondary thread (CPU 3, core 1's second thread, via ``taskset``),
+so the crash kernel starts from a thread that was not its core's first.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from lab.model import Scenario, Stage, Step
+from lab.scenarios import SCENARIOS
+
+CPUS, THREADS = 4, 2
+SECONDARY_THREAD = 3  # core 1, thread 1 (Linux numbers a core's threads consecutively)
+
+_TOPOLOGY = Step(
+    "topology",
+    "for c in 0 1 2 3; do\n"
+    "  lab_result thread_siblings_$c "
+    '"$(cat /sys/devices/system/cpu/cpu$c/topology/thread_siblings_list)"\ndone\n'
+    '[ "$(cat /sys/devices/system/cpu/cpu1/topology/thread_siblings_list)" = 0-1 ]',
+    timeout=10,
+)
+_CRASH_ON_THREAD = Step(
+    "crash",
+    f"lab_result crash_cpu {SECONDARY_THREAD}\n"
+    f"taskset -c {SECONDARY_THREAD} sh -c 'echo c > /proc/sysrq-trigger'",
+    timeout=60,
+    fatal=True,
+    leaves=True,
+)
+
+
+def _smt(scenario: Scenario, name: str) -> Scenario:
+    """``scenario`` on 2 cores x 2 threads, topology recorded, crash on a secondary thread."""
+    stages = []
+    for stage, steps in scenario.stages:
+        swapped = tuple(_CRASH_ON_THREAD if s.name == "crash" else s for s in steps)
+        if stage is not Stage.CRASH:  # the crash kernel runs with nr_cpus=1
+            swapped = (_TOPOLOGY, *swapped)
+        stages.append((stage, swapped))
+    return dataclasses.replace(
+        scenario,
+        name=name,
+        description=f"SMT 2x2: {scenario.description}",
+        cpus=CPUS,
+        threads=THREADS,
+        stages=tuple(stages),
+    )
+
+
+SMT_TWINS = {  # SMT scenario: the scenario it runs on threads
+    "reference-smt-kexec": "reference-kexec",
+    "smt-kexec": "kexec",
+    "reference-smt-kdump": "reference-kdump",
+    "smt-kdump": "kdump",
+    "reference-powernv-smt-kexec": "reference-powernv-kexec",
+    "powernv-smt-kexec": "powernv-kexec",
+    "reference-powernv-smt-kdump": "reference-powernv-kdump",
+    "powernv-smt-kdump": "powernv-kdump",
+}
+SMT_SCENARIOS: dict[str, Scenario] = {
+    name: _smt(SCENARIOS[twin], name) for name, twin in SMT_TWINS.items()
+}
