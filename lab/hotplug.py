@@ -68,7 +68,7 @@ def add_dimm(index: int, mib: int) -> tuple[QmpCommand, QmpCommand]:
     backend = f"hotmem{index}"
     return (
         QmpCommand(
-            "object_add",
+            "object-add",  # QMP's name (HMP's is object_add); qapi/qom.json
             (("qom-type", "memory-backend-ram"), ("id", backend), ("size", mib << 20)),
         ),
         QmpCommand(

@@ -42,7 +42,8 @@ def _load(flags: str) -> Step:
     return Step(
         "load",
         f"lab_try load $KEXEC {flags} {KERNEL_ARGS} {CRASH_APPEND}\nrc=$?\n"
-        f"lab_result kexec_crash_loaded {_LOADED}\n[ $rc = 0 ] && [ {_LOADED} = 1 ]",
+        f"lab_result kexec_crash_loaded {_LOADED}\n[ $rc = 0 ] && [ {_LOADED} = 1 ] || return 1\n"
+        "python3 /lab/hotplug.py facts loaded",
         timeout=20,
         fatal=True,
     )

@@ -68,7 +68,7 @@ def _hot_ram_dumped(r: dict[str, str]) -> list[str]:
 def test_crash_hotplug_live(lab_cache: CacheLayout) -> None:
     """-p --hotplug, then a CPU core and a DIMM added: the kernel updated the image itself."""
     r = _passed(lab_cache, "hotplug").results
-    assert r["boot_cpu_crash_hotplug"] == r["boot_memory_crash_hotplug"] == "1"
+    assert r["loaded_cpu_crash_hotplug"] == r["loaded_memory_crash_hotplug"] == "1"
     assert r["hot_cpus_online"] == "0-1"
     assert r["crash_cpu"] == "1"
     inside, present = map(int, r["fill_pages_in_hot_ram"].split("/"))
@@ -80,6 +80,7 @@ def test_crash_hotplug_live(lab_cache: CacheLayout) -> None:
 def test_crash_hotplug_stale_image_misses_the_new_memory_and_cpu(lab_cache: CacheLayout) -> None:
     """The same without --hotplug: what a stale image misses (recorded, not hidden)."""
     r = _passed(lab_cache, "hotplug-stale").results
+    assert r["loaded_cpu_crash_hotplug"] == r["loaded_memory_crash_hotplug"] == "0"
     assert r["crash_cpu"] == "1"
     assert _hot_ram_dumped(r) != []
     assert r["vmcore_check_rc"] != "0"  # the nonce lived in the hot-added memory
