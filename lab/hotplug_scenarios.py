@@ -66,21 +66,39 @@ _FILL_HOT = Step(
     timeout=15,
     fatal=True,
 )
-_CRASH_ON_HOT_CPU = Step(
-    "crash",
-    "cpu=$(($(nproc) - 1))\nlab_result crash_cpu $cpu\n"
-    "taskset -c $cpu sh -c 'echo c > /proc/sysrq-trigger'",
-    timeout=60,
-    fatal=True,
-    leaves=True,
-)
+SYSRQ_CRASH = "sysrq: Trigger a crash"  # drivers/tty/sysrq.c sysrq_handle_crash's key op
+NEXT_KERNEL_BANNER = "Linux version"  # init/version.c linux_banner: the crash kernel starts
+
+
+def _crash_on(cpu: str, stops_with: str | None = None) -> Step:
+    """sysrq-c from CPU ``cpu`` (a shell expression); with ``stops_with``, the machine
+    is expected to stop there (no crash kernel)."""
+    return Step(
+        "crash",
+        f"cpu={cpu}\nlab_result crash_cpu $cpu\n"
+        "taskset -c $cpu sh -c 'echo c > /proc/sysrq-trigger'",
+        timeout=60,
+        fatal=True,
+        leaves=True,
+        stops_with=stops_with,
+    )
+
+
+_CRASH_ON_HOT_CPU = _crash_on("$(($(nproc) - 1))")
 _CRASH_FACTS = Step(
     "crash_facts",
     'lab_result crash_cmdline "$(cat /proc/cmdline)"',
 )
 
 
-def _scenario(name: str, flags: str, description: str, crash: tuple[Step, ...]) -> Scenario:
+def _scenario(
+    name: str,
+    flags: str,
+    description: str,
+    crash: tuple[Step, ...],
+    crash_step: Step = _CRASH_ON_HOT_CPU,
+    console: tuple[ConsoleRule, ...] = (),
+) -> Scenario:
     return Scenario(
         name=name,
         description=description,
@@ -92,10 +110,10 @@ def _scenario(name: str, flags: str, description: str, crash: tuple[Step, ...]) 
         kernel=Kernel.BPO_612,
         hotplug=HOTPLUG,
         stages=(
-            (Stage.FIRST, (_FACTS, _MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, _CRASH_ON_HOT_CPU)),
+            (Stage.FIRST, (_FACTS, _MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, crash_step)),
             (Stage.CRASH, (_CRASH_FACTS, *crash)),
         ),
-        console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False),),
+        console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False), *console),
     )
 
 
@@ -122,9 +140,19 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
         _scenario(
             "hotplug-stale",
             "-p",
-            "pykexec -p (no --hotplug) on 6.12, then the same hotplug and crash: what the "
-            "stale image misses",
+            "pykexec -p (no --hotplug) on 6.12, the same hotplug, crash on the boot CPU: the "
+            "stale image's vmcore misses the new memory (and the nonce in it) and CPU",
             _STALE_CRASH,
+            crash_step=_crash_on("0"),
+        ),
+        _scenario(
+            "hotplug-stale-hot-cpu",
+            "-p",
+            "pykexec -p (no --hotplug) on 6.12, the same hotplug, crash on the new CPU: the "
+            "stale image's crash kernel never starts",
+            _STALE_CRASH,
+            crash_step=_crash_on("$(($(nproc) - 1))", stops_with=SYSRQ_CRASH),
+            console=(ConsoleRule(NEXT_KERNEL_BANNER, "crash", present=False),),
         ),
     )
 }
