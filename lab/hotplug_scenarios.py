@@ -52,7 +52,7 @@ def _load(flags: str) -> Step:
 _FACTS = Step("facts", "python3 /lab/hotplug.py facts boot", timeout=10, fatal=True)
 _HOTPLUG = Step(
     "hotplug",
-    f"python3 /lab/hotplug.py wait {MAX_CPUS} {HOTPLUG_WAIT:.0f} || return 1\n"
+    f"python3 /lab/hotplug.py wait {MAX_CPUS} {HOT_DIMM_MIB} {HOTPLUG_WAIT:.0f} || return 1\n"
     f"lab_result after_hotplug_crash_loaded {_LOADED}\n[ {_LOADED} = 1 ]",
     timeout=HOTPLUG_WAIT + 15,
     fatal=True,

@@ -5,9 +5,11 @@ Usage:
   hotplug.py facts KEY          crash hotplug switches (/sys/devices/system/{cpu,memory}/
                                 crash_hotplug), crash_elfcorehdr_size, CPUs present and
                                 online, System RAM; saves the RAM list for `wait`
-  hotplug.py wait CPUS SECONDS  wait (bounded) until CPUS CPUs are online and System RAM
-                                grew; online offline memory blocks as movable; the new
-                                RAM as hot_ram=[start, end) ranges (saved for `placement`)
+  hotplug.py wait CPUS MIB SECONDS
+                                wait (bounded) until CPUS CPUs are online and System RAM
+                                grew by MIB (a DIMM arrives one memory block at a time);
+                                online offline blocks as movable; the new RAM as
+                                hot_ram=[start, end) ranges (saved for `placement`)
   hotplug.py placement PID      how many pages of PID's largest anonymous mapping lie in
                                 the hot-added RAM (/proc/PID/pagemap, root only)
 
@@ -113,14 +115,15 @@ def hot_ranges(boot: list[tuple[int, int]]) -> list[tuple[int, int]]:
     return [(a, b) for a, b in system_ram() if not any(a < e and s < b for s, e in boot)]
 
 
-def wait(cpus: int, seconds: float) -> int:
+def wait(cpus: int, mib: int, seconds: float) -> int:
     boot = load(BOOT_RAM)
     end = time.monotonic() + seconds
     onlined = 0
     while True:
         onlined += online_blocks()
         hot = hot_ranges(boot)
-        if (online_cpus() >= cpus and hot) or time.monotonic() > end:
+        grown = sum(b - a for a, b in hot) >= mib << 20
+        if (online_cpus() >= cpus and grown) or time.monotonic() > end:
             break
         time.sleep(0.2)
     result("hot_cpus_online", read(f"{CPU}/online"))
@@ -128,7 +131,7 @@ def wait(cpus: int, seconds: float) -> int:
     result("hot_blocks_onlined_here", onlined)
     result("hot_ram", fmt(hot))
     save(HOT_RAM, hot)
-    return 0 if online_cpus() >= cpus and hot else 1
+    return 0 if online_cpus() >= cpus and grown else 1
 
 
 def largest_anon(pid: str) -> tuple[int, int]:
@@ -164,8 +167,8 @@ def placement(pid: str) -> int:
 def main(argv: list[str]) -> int:
     if len(argv) == 3 and argv[1] == "facts":
         return facts(argv[2])
-    if len(argv) == 4 and argv[1] == "wait":
-        return wait(int(argv[2]), float(argv[3]))
+    if len(argv) == 5 and argv[1] == "wait":
+        return wait(int(argv[2]), int(argv[3]), float(argv[4]))
     if len(argv) == 3 and argv[1] == "placement":
         return placement(argv[2])
     print(__doc__, file=sys.stderr)
