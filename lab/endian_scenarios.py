@@ -33,7 +33,7 @@ _LOAD = Step(
 )
 _EXEC = Step("exec", "$KEXEC -e", timeout=60, fatal=True, leaves=True)
 # Stage 2 runs lab/be/init.c, not /init.sh: it prints this step's markers itself.
-_BE_MARKER = Step("marker", ": printed by the big-endian /init (lab/be/init.c)", timeout=10)
+_BE_MARKER = Step("marker", ": printed by the big-endian init, lab/be/init.c", timeout=10)
 
 
 def _le_to_be(name: str, loader: Loader) -> Scenario:
