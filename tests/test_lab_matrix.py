@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,12 @@ def test_run_matrix_puts_both_loaders_side_by_side(tmp_path: Path) -> None:
     lines = list(matrix.run_matrix([cell], fake, tmp_path / "lock"))
     assert seen == ["reference-kdump", "kdump"]
     assert lines[-1] == "| bpo-6.12 | pseries | kdump | 1 | pass 12.3 s | FAIL 12.3 s |"
+
+
+@pytest.mark.parametrize("name", sorted(ALL_SCENARIOS))
+def test_every_rendered_scenario_parses_as_shell(name: str) -> None:
+    """``sh -n`` (the host's POSIX shell) reads every scenario the guest's /init sources."""
+    done = subprocess.run(
+        ["sh", "-n"], input=render(ALL_SCENARIOS[name]), text=True, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr
