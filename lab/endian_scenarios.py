@@ -49,7 +49,43 @@ def _le_to_be(name: str, loader: Loader) -> Scenario:
     )
 
 
+# -p into the big-endian kernel: does its /proc/vmcore accept the little-endian
+# kernel's ELF core header (and notes)?  The big-endian init records it.
+BE_CRASH_APPEND = (
+    '--append="console=hvc0 panic=-1 lab.scenario=$LAB_scenario irqpoll nr_cpus=1 '
+    'reset_devices lab_stage=crash"'
+)
+_CRASH_LOAD = Step(
+    "load",
+    f"lab_try load $KEXEC -p {BE_ARGS} {BE_CRASH_APPEND}\nrc=$?\n"
+    'lab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\nreturn $rc',
+    timeout=20,
+    fatal=True,
+)
+_SYSRQ = Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True)
+_BE_VMCORE = Step("vmcore", ": printed by the big-endian init, lab/be/init.c", timeout=10)
+
+
+def _le_to_be_kdump(name: str, loader: Loader) -> Scenario:
+    return Scenario(
+        name=name,
+        description=f"{loader} -p of the big-endian kernel from the little-endian one, "
+        "sysrq crash; the big-endian crash kernel records whether /proc/vmcore exists",
+        loader=loader,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel="512M",
+        extra_kernel=Kernel.BE_61,
+        stages=((Stage.FIRST, (_CRASH_LOAD, _SYSRQ)), (Stage.CRASH, (_BE_VMCORE,))),
+    )
+
+
 ENDIAN_SCENARIOS: dict[str, Scenario] = {
     s.name: s
-    for s in (_le_to_be("reference-le-to-be", Loader.KEXEC), _le_to_be("le-to-be", Loader.PYKEXEC))
+    for s in (
+        _le_to_be("reference-le-to-be", Loader.KEXEC),
+        _le_to_be("le-to-be", Loader.PYKEXEC),
+        _le_to_be_kdump("reference-le-to-be-kdump", Loader.KEXEC),
+        _le_to_be_kdump("le-to-be-kdump", Loader.PYKEXEC),
+    )
 }
