@@ -6,6 +6,15 @@ lab's big-endian build (:data:`lab.model.Kernel.BE_61`, :mod:`lab.kbuild`'s
 static big-endian ``/init``, :mod:`lab.beinit`).  ``pykexec inspect`` describes
 the image; ``pykexec -l`` + ``-e`` hands over; the big-endian init echoes the
 marker and the byte order it runs in (``lab/be/init.c``).
+
+The first kernel runs with the hash MMU (``disable_radix``): a pseries guest
+takes interrupts in the byte order set by H_SET_MODE (LPCR[ILE]); the
+little-endian kernel sets it little at boot (arch/powerpc/kernel/setup_64.c)
+and resets it to big on kexec only in the hash MMU's teardown
+(arch/powerpc/platforms/pseries/lpar.c pSeries_lpar_hptab_clear; Linux 6.1),
+not under radix, so under radix the big-endian kernel stops at its first
+interrupt (measured: silent after "printk: console [hvc0] enabled", with
+kexec-tools and pykexec alike).
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from __future__ import annotations
 from lab.model import Kernel, Loader, Scenario, Stage, Step
 
 BE_DIR = f"/boot/{Kernel.BE_61}"
+HASH_MMU = "disable_radix"  # Documentation/admin-guide/kernel-parameters.txt
 BE_ARGS = f"{BE_DIR}/vmlinux --initrd={BE_DIR}/initrd.img"
 # lab_marker without a dot: the kernel hands it to init as an environment variable.
 BE_APPEND = '--append="console=hvc0 panic=-1 lab.scenario=$LAB_scenario lab_marker=$LAB_marker"'
@@ -45,6 +55,7 @@ def _le_to_be(name: str, loader: Loader) -> Scenario:
         cpus=1,
         mem_mib=1024,
         extra_kernel=Kernel.BE_61,
+        cmdline=(HASH_MMU,),
         stages=((Stage.FIRST, (_INSPECT, _LOAD, _EXEC)), (Stage.SECOND, (_BE_MARKER,))),
     )
 
@@ -76,6 +87,7 @@ def _le_to_be_kdump(name: str, loader: Loader) -> Scenario:
         mem_mib=2048,
         crashkernel="512M",
         extra_kernel=Kernel.BE_61,
+        cmdline=(HASH_MMU,),
         stages=((Stage.FIRST, (_CRASH_LOAD, _SYSRQ)), (Stage.CRASH, (_BE_VMCORE,))),
     )
 
