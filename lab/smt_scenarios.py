@@ -1,8 +1,9 @@
 """SMT (issue 12): kexec and kdump on machines whose cores run two hardware threads.
 
 The lab's other scenarios boot single-threaded cores; POWER machines run with
-SMT.  These are the powernv kexec/kdump twins on ``-smp 4,cores=2,threads=2``: after kexec every thread is online again (the second
-kernel's ``nproc`` = 4, and CPU 1 is CPU 0's sibling thread), and the crash is
+SMT.  These are the powernv kexec/kdump twins on ``-smp 4,cores=2,threads=2``:
+after kexec every thread is online again (the second kernel's ``nproc`` = 4,
+and CPU 1 is CPU 0's sibling thread), and the crash is
 taken on a secondary thread (CPU 3, core 1's second thread, via ``taskset``),
 so the crash kernel starts from a thread that was not its core's first.
 
