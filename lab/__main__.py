@@ -56,7 +56,8 @@ def _parser() -> argparse.ArgumentParser:
     m.add_argument("--ci", action="store_true", help="only the cells CI runs")
     m.add_argument("--kernel", type=Kernel, choices=list(Kernel), action="append")
     m.add_argument("--machine", type=Machine, choices=list(Machine), action="append")
-    m.add_argument("--scenario", action="append", help="kexec, kdump, file-kexec")
+    m.add_argument("--scenario", action="append", help="kexec, kdump, file-kexec, smt-...")
+    m.add_argument("--cpus", type=int, action="append", help="only cells with these CPUs")
     m.add_argument("--lock", type=Path, help="flock this file around each run")
     m.add_argument("--timeout", type=float, default=600.0, help="overall seconds per run")
     c = sub.add_parser("capture", help="capture a /proc + /sys snapshot into tests/fixtures")
@@ -116,6 +117,7 @@ def _matrix(layout: CacheLayout, args: argparse.Namespace) -> int:
         if (not args.kernel or c.kernel in args.kernel)
         and (not args.machine or c.machine in args.machine)
         and (not args.scenario or c.scenario in args.scenario)
+        and (not args.cpus or c.cpus in args.cpus)
     ]  # fmt: skip
     failed = 0
 
