@@ -7,14 +7,17 @@ from pathlib import Path
 
 import pytest
 
-from lab import matrix
+from lab import beinit, matrix
 from lab.assets import BACKPORTS_KERNELS, image_package, kernel_layout
 from lab.catalog import ALL_SCENARIOS
 from lab.errors import AssetError
+from lab.hotplug import add_core, add_dimm
 from lab.judge import Report
+from lab.kbuild import BIG_ENDIAN, config_problems, parse_config
 from lab.kernels import KERNEL_FACTS, MAKEDUMPFILE, for_kernel
 from lab.model import Kernel, Machine, Stage, render
 from lab.paths import CacheLayout
+from lab.vm import MachineConfig
 
 # `apt-cache depends linux-image-powerpc64le-64k:ppc64el` against bookworm-backports.
 DEPENDS_64K = """linux-image-powerpc64le-64k:ppc64el
@@ -80,3 +83,39 @@ def test_every_rendered_scenario_parses_as_shell(name: str) -> None:
         ["sh", "-n"], input=render(ALL_SCENARIOS[name]), text=True, capture_output=True
     )
     assert done.returncode == 0, done.stderr
+
+
+def test_big_endian_fragment_states_every_required_option() -> None:
+    fragment = parse_config(BIG_ENDIAN.fragment.read_text(), origin=str(BIG_ENDIAN.fragment))
+    assert config_problems(fragment, BIG_ENDIAN.required) == []
+    assert set(BIG_ENDIAN.required) <= set(fragment)
+    assert fragment["CONFIG_CPU_BIG_ENDIAN"] == "y"
+    assert KERNEL_FACTS[Kernel.BE_61].big_endian
+
+
+def test_be_init_archive_is_newc_with_console_and_init() -> None:
+    archive = beinit.archive(b"\x7fELF-stand-in")
+    assert archive.startswith(b"070701")  # newc magic (cpio(5))
+    for name in (b"dev/console\0", b"init\0", b"TRAILER!!!\0"):
+        assert name in archive
+    with pytest.raises(beinit.BeInitError, match="big-endian ELF64"):
+        beinit.check_binary(b"\x7fELF\x02\x01" + bytes(60))  # little-endian
+
+
+def test_hotplug_room_and_qmp_in_qemu_argv(tmp_path: Path) -> None:
+    hot = ALL_SCENARIOS["hotplug"]
+    assert hot.hotplug is not None
+    config = MachineConfig(
+        kernel=tmp_path / "k", initrd=tmp_path / "i", cmdline=(), cpus=1, mem_mib=2048,
+        hotplug=hot.hotplug, qmp=tmp_path / "qmp.sock",
+    )  # fmt: skip
+    argv = config.argv()
+    assert argv[argv.index("-smp") + 1] == "1,maxcpus=2"
+    assert argv[argv.index("-m") + 1] == "2048M,slots=2,maxmem=4096M"
+    assert argv[argv.index("-qmp") + 1] == f"unix:{tmp_path / 'qmp.sock'},server=on,wait=off"
+    smt = MachineConfig(kernel=tmp_path, initrd=tmp_path, cmdline=(), cpus=4, threads=2)
+    assert smt.smp() == "4,cores=2,threads=2"
+    with pytest.raises(ValueError, match="multiples of 256"):
+        add_dimm(0, 100)
+    with pytest.raises(ValueError, match="multiple of 2 threads"):
+        add_core(1, threads=2)
