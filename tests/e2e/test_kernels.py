@@ -120,3 +120,10 @@ def test_smt_kdump_crash_on_a_secondary_thread(lab_cache: CacheLayout, name: str
     assert r["thread_siblings_3"] == "2-3"
     assert r["vmcore_note_types"] == "CORE/1:4,VMCOREINFO/0:1"
     check_loads_are_ram_minus_crash(r, name)
+
+
+def test_big_endian_crash_kernel_has_no_vmcore(lab_cache: CacheLayout) -> None:
+    """-p into the big-endian kernel: it boots, but rejects the little-endian core header."""
+    r = _passed(lab_cache, "le-to-be-kdump").results
+    assert r["be_byte_order"] == "big"
+    assert r["be_vmcore"] == "absent"
