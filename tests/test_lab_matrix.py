@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -119,3 +120,19 @@ def test_hotplug_room_and_qmp_in_qemu_argv(tmp_path: Path) -> None:
         add_dimm(0, 100)
     with pytest.raises(ValueError, match="multiple of 2 threads"):
         add_core(1, threads=2)
+
+
+# What shellcheck cannot know about a rendered scenario: /init sets LAB_* (SC2154)
+# and calls the step functions by name (SC2317); KEXEC is set for every scenario,
+# also one whose steps name their commands (SC2034).
+SHELLCHECK_EXCLUDE = "SC2154,SC2317,SC2034"
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+@pytest.mark.parametrize("name", sorted(ALL_SCENARIOS))
+def test_every_rendered_scenario_passes_shellcheck(name: str) -> None:
+    done = subprocess.run(
+        ["shellcheck", "-s", "sh", "-S", "warning", "-e", SHELLCHECK_EXCLUDE, "-f", "gcc", "-"],
+        input=render(ALL_SCENARIOS[name]), text=True, capture_output=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
