@@ -52,31 +52,21 @@ def _load(flags: str) -> Step:
 _FACTS = Step("facts", "python3 /lab/hotplug.py facts boot", timeout=10, fatal=True)
 _HOTPLUG = Step(
     "hotplug",
-    f"python3 /lab/hotplug.py wait {MAX_CPUS} {HOT_DIMM_MIB} {HOTPLUG_WAIT:.0f} || return 1\n"
-    f"lab_result after_hotplug_crash_loaded {_LOADED}\n[ {_LOADED} = 1 ]",
+    f"sh /lab/steps/hotplug_wait.sh {MAX_CPUS} {HOT_DIMM_MIB} {HOTPLUG_WAIT:.0f}",
     timeout=HOTPLUG_WAIT + 15,
     fatal=True,
 )
-_FILL_HOT = Step(
-    "fill_hot",
-    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\necho $! > /tmp/fill.pid\n'
-    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
-    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ] || return 1\n'
-    'python3 /lab/hotplug.py placement "$(cat /tmp/fill.pid)"',
-    timeout=15,
-    fatal=True,
-)
+_FILL_HOT = Step("fill_hot", "sh /lab/steps/fill_hot.sh", timeout=15, fatal=True)
 SYSRQ_CRASH = "sysrq: Trigger a crash"  # drivers/tty/sysrq.c sysrq_handle_crash's key op
 NEXT_KERNEL_BANNER = "Linux version"  # init/version.c linux_banner: the crash kernel starts
 
 
 def _crash_on(cpu: str, stops_with: str | None = None) -> Step:
-    """sysrq-c from CPU ``cpu`` (a shell expression); with ``stops_with``, the machine
-    is expected to stop there (no crash kernel)."""
+    """sysrq-c from CPU ``cpu`` (a number, or ``last``); with ``stops_with``, the
+    machine is expected to stop there (no crash kernel)."""
     return Step(
         "crash",
-        f"cpu={cpu}\nlab_result crash_cpu $cpu\n"
-        "taskset -c $cpu sh -c 'echo c > /proc/sysrq-trigger'",
+        f"sh /lab/steps/crash_on_cpu.sh {cpu}",
         timeout=60,
         fatal=True,
         leaves=True,
@@ -84,7 +74,7 @@ def _crash_on(cpu: str, stops_with: str | None = None) -> Step:
     )
 
 
-_CRASH_ON_HOT_CPU = _crash_on("$(($(nproc) - 1))")
+_CRASH_ON_HOT_CPU = _crash_on("last")
 _CRASH_FACTS = Step(
     "crash_facts",
     'lab_result crash_cmdline "$(cat /proc/cmdline)"',
@@ -151,7 +141,7 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
             "pykexec -p (no --hotplug) on 6.12, the same hotplug, crash on the new CPU: the "
             "stale image's crash kernel never starts",
             _STALE_CRASH,
-            crash_step=_crash_on("$(($(nproc) - 1))", stops_with=SYSRQ_CRASH),
+            crash_step=_crash_on("last", stops_with=SYSRQ_CRASH),
             console=(ConsoleRule(NEXT_KERNEL_BANNER, "crash", present=False),),
         ),
     )

@@ -171,8 +171,10 @@ def overlay_archive(extra: Iterable[GuestFile], *, with_pyc: bool = True) -> byt
     with tempfile.TemporaryFile() as f:
         tree = _Tree(NewcWriter(f))
         tree.file("init", (GUEST_DIR / "init.sh").read_bytes(), 0o755)
-        for helper in sorted(GUEST_DIR.glob("*.py")):
+        for helper in sorted([*GUEST_DIR.glob("*.py"), GUEST_DIR / "lib.sh"]):
             tree.file(f"lab/{helper.name}", helper.read_bytes(), 0o755)
+        for step in sorted(GUEST_DIR.glob("steps/*.sh")):  # shell steps, run as sh FILE ARGS
+            tree.file(f"lab/steps/{step.name}", step.read_bytes(), 0o755)
         for item in extra:
             tree.file(item.path.strip("/"), item.data, item.mode)
         package = REPO_ROOT / "pykexec"

@@ -181,7 +181,10 @@ EMULATION_KNOBS = (("OPENSSL_ppccap", "0"),)
 
 def render(scenario: Scenario) -> str:
     """The guest's /lab/scenario.sh: loader variable, step functions, stage functions."""
-    lines = [f"# scenario {scenario.name}: {scenario.description}", f"KEXEC={scenario.loader}"]
+    lines = [
+        f"# scenario {scenario.name}: {scenario.description}",
+        f"export KEXEC={scenario.loader}  # for the step files (lab/guest/steps) too",
+    ]
     if scenario.emulation_knobs:
         lines += [
             f"export {name}={value}  # lab.model.EMULATION_KNOBS" for name, value in EMULATION_KNOBS

@@ -22,18 +22,10 @@ from lab.scenarios import SCENARIOS
 CPUS, THREADS = 4, 2
 SECONDARY_THREAD = 3  # core 1, thread 1 (Linux numbers a core's threads consecutively)
 
-_TOPOLOGY = Step(
-    "topology",
-    "for c in 0 1 2 3; do\n"
-    "  lab_result thread_siblings_$c "
-    '"$(cat /sys/devices/system/cpu/cpu$c/topology/thread_siblings_list)"\ndone\n'
-    '[ "$(cat /sys/devices/system/cpu/cpu1/topology/thread_siblings_list)" = 0-1 ]',
-    timeout=10,
-)
+_TOPOLOGY = Step("topology", f"sh /lab/steps/thread_siblings.sh {CPUS}", timeout=10)
 _CRASH_ON_THREAD = Step(
     "crash",
-    f"lab_result crash_cpu {SECONDARY_THREAD}\n"
-    f"taskset -c {SECONDARY_THREAD} sh -c 'echo c > /proc/sysrq-trigger'",
+    f"sh /lab/steps/crash_on_cpu.sh {SECONDARY_THREAD}",
     timeout=60,
     fatal=True,
     leaves=True,

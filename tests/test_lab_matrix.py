@@ -153,3 +153,17 @@ def test_every_rendered_scenario_passes_shellcheck(
     shellcheck_findings: dict[str, str], name: str
 ) -> None:
     assert shellcheck_findings.get(name, "") == ""
+
+
+def test_guest_shell_files_pass_shellcheck() -> None:
+    """/init, its function library and every step file, as shellcheck reads them (-x)."""
+    if shutil.which("shellcheck") is None:
+        pytest.skip("shellcheck not installed")
+    guest = Path(__file__).resolve().parent.parent / "lab" / "guest"
+    files = [guest / "init.sh", guest / "lib.sh", *sorted(guest.glob("steps/*.sh"))]
+    done = subprocess.run(
+        ["shellcheck", "-x", "-s", "sh", "-S", "warning", "-f", "gcc", *map(str, files)],
+        cwd=guest.parent.parent, text=True, capture_output=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert len(files) > 2

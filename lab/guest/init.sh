@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2154  # LAB_stage, LAB_scenario, ...: set by eval below
 # /init of the pykexec lab guest (busybox sh).
 # Mounts the pseudo file systems, reads the lab.* words of the kernel command
 # line into LAB_* variables, runs the rendered scenario's function for this
@@ -18,6 +19,7 @@ for word in $(cat /proc/cmdline); do
             key=${word%%=*}
             key=${key#lab.}
             eval "LAB_${key}=\${word#*=}"
+            export "LAB_${key}"  # for the step files too
             ;;
     esac
 done
@@ -29,22 +31,11 @@ lab_finish() {
     echo "LAB-FAIL poweroff returned"
     exit 1
 }
-lab_result() { echo "LAB-RESULT $1=$2"; }
 lab_pass() { echo "LAB-PASS"; lab_finish; }
 lab_fail() { echo "LAB-FAIL $*"; lab_finish; }
-
-# lab_try KEY CMD...: run CMD; echo its stderr to the console and record it,
-# one line, as LAB-RESULT KEY_err=, and its exit code as KEY_rc=; return that code.
-lab_try() {
-    key=$1
-    shift
-    "$@" 2>"/tmp/lab-$key.err"
-    rc=$?
-    cat "/tmp/lab-$key.err" >&2
-    lab_result "${key}_rc" "$rc"
-    lab_result "${key}_err" "$(tr '\n' '|' < "/tmp/lab-$key.err" | cut -c1-400)"
-    return $rc
-}
+# lab_result, lab_try (also for the step files under /lab/steps/)
+# shellcheck source=lab/guest/lib.sh
+. /lab/lib.sh
 
 # lab_run NAME: run the scenario's step function lab_step_NAME between markers.
 lab_run() {

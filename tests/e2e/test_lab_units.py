@@ -116,6 +116,7 @@ def test_rendered_stage_runs_in_host_sh(tmp_path: Path) -> None:
     helpers = (GUEST_DIR / "init.sh").read_text()
     helpers = helpers[helpers.index("lab_finish()") : helpers.index('echo "LAB-USERSPACE')]
     helpers = helpers.replace("poweroff -f", "exit 0")
+    helpers = helpers.replace(". /lab/lib.sh", (GUEST_DIR / "lib.sh").read_text())
     script = tmp_path / "t.sh"
     script.write_text(
         helpers + render(SCENARIOS["reference-kexec"]) + "LAB_marker=abc\nLAB_cpus=$(nproc)\n"
