@@ -189,6 +189,8 @@ def setup(layout: CacheLayout, *, install_host: bool = True) -> None:
     _stage_userspace(layout, kernel_debs[0])
     _stage_kernel(layout, kernel_debs[0], package)
     layout.stamp.write_text(layout.kernel_version())
+    for kernel in BACKPORTS_KERNELS:  # refreshed here; otherwise fetched on first use
+        fetch_backports_kernel(layout, kernel)
 
 
 def require(layout: CacheLayout) -> None:
