@@ -107,6 +107,7 @@ class Tree:
         return None if value is None else int.from_bytes(value, "big")
 
     def children(self, path: str) -> list[str]:
+        out: list[str]
         off, out = self.offset(path), []
         if off is None:
             return out
@@ -165,7 +166,7 @@ class Snapshot:
 
 
 def _firmware(tree: Tree) -> list[tuple[str, Span]]:
-    out = []
+    out: list[tuple[str, Span]] = []
     for name, path, base, size in (
         ("rtas", "/rtas", "linux,rtas-base", "rtas-size"),
         ("opal", "/ibm,opal", "opal-base-address", "opal-runtime-size"),
@@ -175,11 +176,9 @@ def _firmware(tree: Tree) -> list[tuple[str, Span]]:
             out.append((name, span))
     ranges = tree.raw("/", "reserved-ranges") or b""
     for i in range(0, len(ranges) - 15, 16):
-        base, size = (
-            int.from_bytes(ranges[i : i + 8], "big"),
-            int.from_bytes(ranges[i + 8 : i + 16], "big"),
-        )
-        out.append(("reserved-ranges", (base, base + size)))
+        first = int.from_bytes(ranges[i : i + 8], "big")
+        length = int.from_bytes(ranges[i + 8 : i + 16], "big")
+        out.append(("reserved-ranges", (first, first + length)))
     ac = tree.number("/reserved-memory", "#address-cells") or 2
     sc = tree.number("/reserved-memory", "#size-cells") or 2
     for child in tree.children("/reserved-memory"):

@@ -303,3 +303,22 @@ def test_plain_pytest_deselects_the_lab() -> None:
     assert any("test_file_load.py" in t for t in lab)  # the one that builds a kernel
     asked = _collect(**{oracles.LAB_ENV: "1"})
     assert set(asked) == set(plain) | set(lab)
+
+
+@pytest.mark.parametrize("ci,outcome", [("true", "1 failed"), ("", "1 skipped")])
+def test_ci_turns_any_skip_into_a_failure(tmp_path: Path, ci: str, outcome: str) -> None:
+    """tests/conftest.py's backstop: under CI, a bare pytest.skip() fails too."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_runtest_makereport  # noqa: F401\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_skips.py").write_text(
+        "import pytest\n\n\ndef test_x() -> None:\n    pytest.skip('no dtc')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(CI=ci, PYTHONPATH=str(ROOT))
+    out = _run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-c", str(tmp_path / "pytest.ini"), str(tmp_path), env=env,
+    )  # fmt: skip
+    assert outcome in out.stdout, out.stdout + out.stderr
