@@ -61,7 +61,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 
 @pytest.fixture(autouse=True)
-def _no_guest_outside_the_lab(request: pytest.FixtureRequest, monkeypatch: Any) -> None:
+def _no_guest_outside_the_lab(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Without the lab marker, booting a guest or building the lab kernel fails the test."""
     if request.node.get_closest_marker(LAB_MARK) is not None:
         return

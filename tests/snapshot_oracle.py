@@ -1,16 +1,20 @@
 """What a captured snapshot says about its machine, read without pykexec's readers.
 
 The plan tests take their expectations from here instead of from pykexec.machine,
-pykexec.memory or pykexec.sysinfo: RAM from the snapshot's /proc/iomem ("System
-RAM" lines); the device-tree facts from its /proc/device-tree compiled by dtc
-(``dtc -I fs -O dtb``) and read with libfdt: the memory nodes, the crash region
-(/chosen linux,crashkernel-base and -size, arch/powerpc/kexec/core.c
-export_crashk_values), the running kernel's end (/chosen linux,kernel-end), the
-firmware regions (/rtas linux,rtas-base + rtas-size, arch/powerpc/kernel/rtas.c;
-/ibm,opal opal-base-address + opal-runtime-size, arch/powerpc/platforms/powernv/opal.c;
-the root's reserved-ranges and /reserved-memory's children, DTSpec 3.5); the CPUs'
-crash notes and vmcoreinfo from /sys. Ranges are plain ``(start, end)`` pairs,
-end exclusive, with the interval arithmetic written here.
+pykexec.memory or pykexec.sysinfo:
+
+- RAM from the snapshot's /proc/iomem ("System RAM"; "Crash kernel" where present);
+- from its /proc/device-tree, compiled by dtc (``dtc -I fs -O dtb``) and read with
+  libfdt: the memory nodes, the crash region (/chosen linux,crashkernel-base and
+  -size, arch/powerpc/kexec/core.c export_crashk_values), the running kernel's end
+  (/chosen linux,kernel-end), the firmware regions (/rtas linux,rtas-base and
+  rtas-size, arch/powerpc/kernel/rtas.c; /ibm,opal opal-base-address and
+  opal-runtime-size, arch/powerpc/platforms/powernv/opal.c; the root's
+  reserved-ranges and /reserved-memory's children, DTSpec 3.5);
+- from /sys: the crash size (kexec_crash_size), the CPUs' crash notes, vmcoreinfo.
+
+Ranges are plain ``(start, end)`` pairs, end exclusive, with the interval
+arithmetic written here.
 """
 
 from __future__ import annotations
@@ -60,13 +64,14 @@ def inside_any(inner: Span, spans: list[Span]) -> bool:
     return any(inside(inner, s) for s in merge(spans))
 
 
-def iomem_spans(text: str, name: str) -> list[Span]:
-    """Top-level /proc/iomem lines called ``name`` (``start-end : name``, end inclusive)."""
+def iomem_spans(text: str, name: str, *, nested: bool = False) -> list[Span]:
+    """/proc/iomem lines called ``name`` (``start-end : name``, end inclusive): top-level
+    ones only, or also indented ones (``Crash kernel`` sits inside ``System RAM``)."""
     out = []
     for line in text.splitlines():
-        if line.startswith(" "):
+        if line.startswith(" ") and not nested:
             continue
-        span, _, what = line.partition(" : ")
+        span, _, what = line.strip().partition(" : ")
         if what.strip() == name:
             first, last = (int(x, 16) for x in span.split("-"))
             out.append((first, last + 1))
@@ -158,6 +163,7 @@ class Snapshot:
     rma: Span  # the reg range of the memory node at address 0 (PAPR: the RMA)
     crash: Span | None
     crash_size_sysfs: int
+    crash_iomem: list[Span]  # /proc/iomem "Crash kernel" (when the capture kept it)
     kernel_end: int | None
     firmware: list[tuple[str, Span]]
     crash_notes: list[tuple[int, int]]  # per possible CPU: (address, size), /sys
@@ -228,6 +234,7 @@ def read_snapshot(root: Path) -> Snapshot:
         rma=rma,
         crash=tree.pair("/chosen", "linux,crashkernel-base", "linux,crashkernel-size"),
         crash_size_sysfs=int(crash_size.read_text()) if crash_size.is_file() else 0,
+        crash_iomem=iomem_spans((root / "proc/iomem").read_text(), "Crash kernel", nested=True),
         kernel_end=tree.number("/chosen", "linux,kernel-end"),
         firmware=_firmware(tree),
         crash_notes=_crash_notes(root),

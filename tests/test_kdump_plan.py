@@ -1,6 +1,7 @@
 """Crash loads planned from the captured guests and from synthetic big machines,
 checked field by field: the ELF core header (against pyelftools) and the crash
-kernel's device tree (against libfdt)."""
+kernel's device tree (against libfdt). RAM, crash region, firmware regions, crash
+notes and vmcoreinfo come from each snapshot's own files (tests/snapshot_oracle.py)."""
 
 from __future__ import annotations
 

@@ -3,7 +3,9 @@
 Each plan is checked for what kexec_load and the ppc64 handshake need: at most 16
 page-aligned segments, no overlaps, inside RAM (the RMA; for -p the crash region),
 outside firmware regions and the running kernel, and a device tree that libfdt
-reads back with the expected /chosen and reserve map.
+reads back with the expected /chosen and reserve map. The expected RAM, windows and
+firmware regions come from each snapshot's own files (tests/snapshot_oracle.py) or
+from the synthetic machine's inputs, never from pykexec.machine.
 """
 
 from __future__ import annotations
@@ -248,6 +250,7 @@ def test_snapshot_files_agree() -> None:
         else:
             assert snap.crash[1] - snap.crash[0] == snap.crash_size_sysfs, snap.name
             assert inside_any(snap.crash, snap.system_ram), snap.name
+            assert snap.crash_iomem in ([], [snap.crash]), snap.name
 
 
 def test_iomem_reader() -> None:
@@ -256,6 +259,8 @@ def test_iomem_reader() -> None:
         "40000000-7fffffff : System RAM\n200000000-2ffffffff : pci@1\n"
     )
     assert iomem_spans(text, "System RAM") == [(0, 0x80000000)]
+    assert iomem_spans(text, "Kernel code") == []
+    assert iomem_spans(text, "Kernel code", nested=True) == [(0, 0x10000000)]
 
 
 def test_given_dtb_gets_command_line_initrd_and_reserve_map(
