@@ -119,7 +119,7 @@ def plan_record(case: Case) -> dict[str, Any]:
 
 
 def differences(golden: dict[str, Any], actual: dict[str, Any]) -> list[str]:
-    """What differs, one readable line per field: ``segment 3 (device-tree): mem A -> B``."""
+    """What differs, one line per field, golden -> actual: ``segment 3 (kernel): mem A -> B``."""
     out = [
         f"{key}: {golden.get(key)!r} -> {actual.get(key)!r}"
         for key in ("case", "entry", "flags", "run_at_load", "command_line")
@@ -153,6 +153,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--update", action="store_true", help="rewrite the golden files")
     args = parser.parse_args(argv)
     changed = 0
+    print("golden plans (differences: golden -> planned)")
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for case in cases():
         actual, golden = plan_record(case), load(case)

@@ -17,7 +17,7 @@ def test_plan_matches_golden(case: Case) -> None:
     assert golden is not None, f"no golden plan {case.path.name}: review it, then `{UPDATE}`"
     diff = differences(golden, plan_record(case))
     assert not diff, (
-        f"{case.name} differs from {case.path.name}:\n  "
+        f"{case.name} differs from {case.path.name} (golden -> planned):\n  "
         + "\n  ".join(diff)
         + f"\nif the change is intended: `{UPDATE}` and commit the diff"
     )
