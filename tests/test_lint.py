@@ -49,6 +49,7 @@ def test_mypy() -> None:
 #: The planning core: computes addresses, bytes and trees, returns values, touches nothing.
 PURE = (
     "abi",
+    "uapi",
     "memory",
     "layout",
     "machine",
@@ -123,6 +124,18 @@ def _import_allowed(name: str) -> bool:
     return any(name == f"pykexec.{p}" or name.startswith(f"pykexec.{p}.") for p in PURE)
 
 
+def _type_only(tree: ast.AST) -> set[ast.AST]:
+    """The statements under ``if TYPE_CHECKING:``: imported for annotations, never run."""
+    out: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+        if name == "TYPE_CHECKING":
+            assert isinstance(node, ast.If)
+            out.update(n for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
 def purity_violations(root: Path) -> list[str]:
     """Each forbidden import or call in the pure modules under ``root``, as ``file:line: what``."""
     found = []
@@ -131,7 +144,11 @@ def purity_violations(root: Path) -> list[str]:
         if rel in NOT_YET_MOVED:
             continue
         module = _module_name(root, path)
-        for node in ast.walk(ast.parse(path.read_text(), rel)):
+        tree = ast.parse(path.read_text(), rel)
+        type_only = _type_only(tree)
+        for node in ast.walk(tree):
+            if node in type_only and isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
             for name in _imported(node, module, path.name == "__init__.py"):
                 if not _import_allowed(name):
                     found.append(f"{rel}:{node.lineno}: imports {name}")
@@ -203,6 +220,13 @@ def test_purity_checker_names_the_line_and_passes_a_pure_module(tmp_path: Path) 
     assert purity_violations(tmp_path) == []
     (tmp_path / "pykexec" / "layout.py").write_text("x = 1\n\nwith open('f') as f:\n    pass\n")
     assert purity_violations(tmp_path) == ["pykexec/layout.py:3: calls open()"]
+    typing_only = (
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pathlib import Path\n"
+    )
+    (tmp_path / "pykexec" / "layout.py").write_text(typing_only)
+    assert purity_violations(tmp_path) == []
+    (tmp_path / "pykexec" / "layout.py").write_text(typing_only + "import pathlib\n")
+    assert purity_violations(tmp_path) == ["pykexec/layout.py:5: imports pathlib"]
 
 
 # -- every test dependency is declared --------------------------------------------------
