@@ -68,9 +68,10 @@ NOT_YET_MOVED_MODULES = frozenset({"pykexec.devicetree.procfs"})
 #: (gzip and lzma decompress bytes; their open() is forbidden below like every open().)
 PURE_STDLIB = frozenset(
     {
-        "__future__", "abc", "bisect", "collections", "collections.abc", "copy",
+        "__future__", "abc", "bisect", "collections", "collections.abc", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "math", "operator", "re", "struct", "types", "typing", "zlib",
+        "pathlib.PurePath", "pathlib.PurePosixPath",
     }
 )  # fmt: skip
 PURE_PACKAGE = frozenset({"pykexec.errors"})
@@ -111,9 +112,10 @@ def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
             target = f"{base}.{node.module}" if node.module else base
         else:
             target = node.module or ""
-        # "from pykexec import sysinfo" imports the module pykexec.sysinfo
-        if target == "pykexec" or target.startswith("pykexec."):
-            return [f"{target}.{a.name}" for a in node.names] if target == "pykexec" else [target]
+        # "from pykexec import sysinfo" imports the module pykexec.sysinfo; pathlib's
+        # pure classes are told from Path (which reads files) by name
+        if target in ("pykexec", "pathlib"):
+            return [f"{target}.{a.name}" for a in node.names]
         return [target]
     return []
 
@@ -189,6 +191,7 @@ def size(data: bytes) -> int:
         ("import os\n", "imports os"),
         ("from os import path\n", "imports os"),
         ("import pathlib\n", "imports pathlib"),
+        ("from pathlib import Path\n", "imports pathlib.Path"),
         ("def f(p):\n    return p.read_bytes()\n", "calls .read_bytes()"),
         ("import gzip\ndef f(p):\n    return gzip.open(p).read()\n", "calls .open()"),
         ("import mmap\n", "imports mmap"),
@@ -224,6 +227,8 @@ def test_purity_checker_names_the_line_and_passes_a_pure_module(tmp_path: Path) 
         "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pathlib import Path\n"
     )
     (tmp_path / "pykexec" / "layout.py").write_text(typing_only)
+    assert purity_violations(tmp_path) == []
+    (tmp_path / "pykexec" / "layout.py").write_text("from pathlib import PurePosixPath\n")
     assert purity_violations(tmp_path) == []
     (tmp_path / "pykexec" / "layout.py").write_text(typing_only + "import pathlib\n")
     assert purity_violations(tmp_path) == ["pykexec/layout.py:5: imports pathlib"]
