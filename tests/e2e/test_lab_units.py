@@ -6,7 +6,6 @@ import base64
 import hashlib
 import importlib.util
 import io
-import shutil
 import struct
 import subprocess
 import sys
@@ -37,6 +36,7 @@ from lab.scenarios import (
     shell_scenario,
 )
 from lab.vm import INITRD_MAX_BYTES, ConsoleLine, MachineConfig
+from tests.oracles import require_tool
 
 
 def _parse_newc(data: bytes) -> list[tuple[str, int, bytes]]:
@@ -83,10 +83,9 @@ def test_cpio_roundtrip() -> None:
     assert entries[1][2] == b"hello\n" and entries[2][2] == b"usr/bin"
 
 
-@pytest.mark.skipif(shutil.which("cpio") is None, reason="GNU cpio not installed")
 def test_cpio_gnu_reads_it() -> None:
     done = subprocess.run(
-        ["cpio", "-it", "--quiet"], input=_archive(), capture_output=True, check=True
+        [require_tool("cpio"), "-it", "--quiet"], input=_archive(), capture_output=True, check=True
     )
     assert done.stdout.decode().split() == ["usr", "usr/hello", "bin", "dev/console"]
 
