@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -204,3 +205,26 @@ def test_every_option_is_in_the_help_of_kexec() -> None:
     for opt in OPTIONS:
         if opt.key not in hidden:
             assert all(n in done.stdout for n in opt.names), opt.names
+
+
+def _python(minor: int) -> str | None:
+    """A working python3.<minor> here: pyenv's (the machine image has 3.9-3.13) or on PATH."""
+    pyenv = sorted(Path("/root/.pyenv/versions").glob(f"3.{minor}.*/bin/python3"))
+    for candidate in [*map(str, pyenv[-1:]), shutil.which(f"python3.{minor}")]:
+        if candidate and _run(candidate, "-c", "").returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_zipapp_on_every_supported_python(zipapp_file: Path, tmp_path: Path, minor: int) -> None:
+    python = _python(minor)
+    if python is None:
+        pytest.skip(f"no Python 3.{minor} here")
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux(endian="big"))
+    argv = ["-p", str(kernel), "--dry-run", "--json", "--sysroot", f"{SNAPSHOT}-crash"]
+    ours = _run(python, zipapp_file, *argv, cwd=tmp_path)
+    tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)
+    assert ours.returncode == tree.returncode == 0, ours.stderr
+    assert ours.stdout == tree.stdout
