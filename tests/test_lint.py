@@ -58,6 +58,10 @@ PURE = (
     "crash",
     "purgatory",
     "arch",
+    "options",
+    "policy",
+    "planner",
+    "report",
 )
 #: Reads /proc/device-tree: the coordinator moves it next to pykexec/sysinfo.py; until
 #: then it is the one impure file inside a pure package, exempt by name (and importable).
@@ -70,7 +74,7 @@ PURE_STDLIB = frozenset(
     {
         "__future__", "abc", "bisect", "collections", "collections.abc", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
-        "math", "operator", "re", "struct", "types", "typing", "zlib",
+        "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
         "pathlib.PurePath", "pathlib.PurePosixPath",
     }
 )  # fmt: skip
