@@ -37,7 +37,7 @@ from pykexec.layout import (
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range
 from pykexec.purgatory.asm import Endian as PurgatoryEndian
-from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
+from pykexec.purgatory.ppc64 import PurgatoryParams, console_for, region_digest
 from pykexec.purgatory.ppc64 import render as render_purgatory
 
 if TYPE_CHECKING:  # the crash modules are imported by crash loads only
@@ -243,12 +243,16 @@ def plan(inp: PlanInput) -> Plan:
         dt_offset=0,
         kernel_head=kernel.head(),
         run_at_load=run_at_load,
-        debug=inp.debug and m.hvterm_console,
+        debug=inp.debug,
         skip_checks=inp.skip_checks,
         panic_kernel=inp.crash,
         backup_start=crash.backup.mem.start if crash else 0,
         opal_base=m.opal_base,
         opal_entry=m.opal_entry,
+        opal_terminal=m.opal_console or 0,
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
     )
     # The purgatory's size does not depend on its values: render once to size it.
     purgatory_hole = placer.take(len(render_purgatory(pparams)))

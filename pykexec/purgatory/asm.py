@@ -496,6 +496,12 @@ class Assembler:
     def rfid(self) -> None:
         self.emit("rfid")
 
+    def hrfid(self) -> None:
+        self.emit("hrfid")
+
+    def tdi(self, to: int, ra: int, si: int) -> None:
+        self.emit("tdi", to, ra, si)
+
     def sc(self, lev: int = 0) -> None:
         self.emit("sc", lev)
 

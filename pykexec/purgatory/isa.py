@@ -101,6 +101,8 @@ class SPR(IntEnum):
     CTR = 9
     SRR0 = 26
     SRR1 = 27
+    HSRR0 = 314  # ISA Book III-S §4.3 (hypervisor save/restore registers)
+    HSRR1 = 315
 
 
 class Field(NamedTuple):
@@ -160,6 +162,7 @@ FIELDS: dict[str, Field] = {
         _f("RT", 6, 10),
         _f("RS", 6, 10),
         _f("BO", 6, 10),
+        _f("TO", 6, 10),  # trap conditions
         _f("BF", 6, 8),
         _f("L", 10),  # compare: 64-bit (1) or 32-bit (0)
         _f("LS", 9, 10),  # sync
@@ -227,6 +230,7 @@ OPCODES: dict[str, Opcode] = {
         _op("bc", "B", 16, "BO BI BD", AA=0, LK=0),
         _op("bcl", "B", 16, "BO BI BD", AA=0, LK=1),
         _op("sc", "SC", 17, "LEV", SC1=1),
+        _op("tdi", "D", 2, "TO RA SI"),
         _op("mulli", "D", 7, "RT RA SI"),
         _op("cmpli", "D", 10, "BF L RA UI"),
         _op("cmpi", "D", 11, "BF L RA SI"),
@@ -252,6 +256,7 @@ OPCODES: dict[str, Opcode] = {
         _op("bclr", "XL", 19, "BO BI BH", XO_X=16, LK=0),
         _op("bclrl", "XL", 19, "BO BI BH", XO_X=16, LK=1),
         _op("rfid", "XL", 19, "", XO_X=18),
+        _op("hrfid", "XL", 19, "", XO_X=274),
         _op("isync", "XL", 19, "", XO_X=150),
         _op("bcctr", "XL", 19, "BO BI BH", XO_X=528, LK=0),
         _op("bcctrl", "XL", 19, "BO BI BH", XO_X=528, LK=1),
@@ -441,7 +446,8 @@ _CMP_ALIAS = {("cmp", 1): "cmpd", ("cmp", 0): "cmpw", ("cmpl", 1): "cmpld", ("cm
 _BC_ALIAS = {(BO.TRUE, CRBit.LT): "blt", (BO.TRUE, CRBit.GT): "bgt", (BO.TRUE, CRBit.EQ): "beq",
              (BO.TRUE, CRBit.SO): "bso", (BO.FALSE, CRBit.LT): "bge", (BO.FALSE, CRBit.GT): "ble",
              (BO.FALSE, CRBit.EQ): "bne", (BO.FALSE, CRBit.SO): "bns"}  # fmt: skip
-_SPR_ALIAS = {SPR.LR: "lr", SPR.CTR: "ctr", SPR.SRR0: "srr0", SPR.SRR1: "srr1", SPR.XER: "xer"}
+_SPR_ALIAS = {SPR.LR: "lr", SPR.CTR: "ctr", SPR.SRR0: "srr0", SPR.SRR1: "srr1", SPR.XER: "xer",
+              SPR.HSRR0: "hsrr0", SPR.HSRR1: "hsrr1"}  # fmt: skip
 _XL_SUFFIX = {"bclr": "lr", "bclrl": "lrl", "bcctr": "ctr", "bcctrl": "ctrl"}
 
 
