@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import re
+import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -298,6 +300,77 @@ def test_range_errors(emit: Callable[[Assembler], None], message: str) -> None:
     with pytest.raises(AssemblyError, match=message):
         emit(a)
         a.assemble()
+
+
+@pytest.mark.parametrize(
+    ("operands", "message"),
+    [
+        (("stw", R4, R3, 8), "r3 cannot be operand D"),  # swapped: stw r4,8(r3) meant
+        (("stw", R4, 8, 3), None),  # the untyped level takes a number for a register
+        (("addi", R3, R4, "label"), "'label' cannot be operand SI"),
+        (("b", 8), "8 cannot be operand LI"),
+        (("cmp", R3, 1, R4, R5), "r3 cannot be operand BF"),
+        (("cmp", CR1, 1, CR0, R5), "cr0 cannot be operand RA"),
+        (("bc", 12, 2, asm.Ref("x")), "cannot be operand BD"),
+    ],
+)
+def test_operand_kinds(operands: tuple[asm.Operand, ...], message: str | None) -> None:
+    """emit() checks each operand's kind against the table's field (isa.KINDS)."""
+    a = Assembler(Endian.BIG)
+    if message is None:
+        a.emit(*operands)  # type: ignore[arg-type]
+        assert a.assemble().code == encode(str(operands[0]), 4, 8, 3).to_bytes(4, "big")
+        return
+    with pytest.raises(AssemblyError, match=re.escape(message)):
+        a.emit(*operands)  # type: ignore[arg-type]
+
+
+_TYPED_OK = """
+from pykexec.purgatory.asm import Assembler, Ref
+from pykexec.purgatory.isa import CR1, R3, R4, SPR
+
+a = Assembler("big")
+a.stw(R4, 8, R3)
+a.addi(R3, R4, Ref("x"))
+a.cmpd(R3, R4, cr=CR1)
+a.mtspr(SPR.CTR, R3)
+a.label("x")
+a.b("x")
+"""
+
+# (line, what mypy must say about it)
+_TYPED_BAD = [
+    ("a.stw(R4, R3, 8)", 'Argument 2 to "stw" of "Assembler" has incompatible type "GPR"'),
+    ("a.stw(R4, R3, 8)", 'Argument 3 to "stw" of "Assembler" has incompatible type "int"'),
+    ("a.addi(3, R4, 1)", 'Argument 1 to "addi" of "Assembler" has incompatible type "int"'),
+    ("a.cmpd(R3, R4, cr=1)", 'Argument "cr" to "cmpd" of "Assembler" has incompatible type'),
+    ("a.mtspr(9, R3)", 'Argument 1 to "mtspr" of "Assembler" has incompatible type "int"'),
+    ("a.b(8)", 'Argument 1 to "b" of "Assembler" has incompatible type "int"'),
+    ("a.mtctr(SPR.CTR)", 'Argument 1 to "mtctr" of "Assembler" has incompatible type "SPR"'),
+]
+
+
+def test_swapped_operands_fail_type_checking(tmp_path: Path) -> None:
+    """mypy --strict (the oracle) rejects a register where a number belongs and vice versa."""
+    pytest.importorskip("mypy")
+    project = Path(__file__).resolve().parent.parent
+    bad = "".join(f"{line}  # line {i}\n" for i, (line, _) in enumerate(_TYPED_BAD))
+    for name, text in (("ok.py", _TYPED_OK), ("bad.py", _TYPED_OK + bad)):
+        (tmp_path / name).write_text(text)
+    env = {**os.environ, "MYPYPATH": str(project), "PYTHONPATH": str(project)}
+    cmd = [sys.executable, "-m", "mypy", "--strict", "--no-error-summary",
+           "--cache-dir", str(tmp_path / "cache")]  # fmt: skip
+    ok = subprocess.run([*cmd, "ok.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert (ok.returncode, ok.stdout) == (0, ""), ok.stdout + ok.stderr
+    out = subprocess.run([*cmd, "bad.py"], cwd=tmp_path, env=env, capture_output=True, text=True)
+    assert out.returncode == 1, out.stdout + out.stderr
+    first = len(_TYPED_OK.splitlines()) + 1
+    errors = [line for line in out.stdout.splitlines() if ": error:" in line]
+    for i, (_, message) in enumerate(_TYPED_BAD):
+        assert any(e.startswith(f"bad.py:{first + i}:") and message in e for e in errors), (
+            message, out.stdout,
+        )  # fmt: skip
+    assert {int(e.split(":")[1]) for e in errors} == set(range(first, first + len(_TYPED_BAD)))
 
 
 def test_every_operand_is_range_checked() -> None:

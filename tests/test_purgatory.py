@@ -386,7 +386,7 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     digest of the padded message, and r1, r2, r13..r31 come back unchanged."""
     message = _pattern(119, 4)  # pads to two blocks
     state, data = BACKUP, DATA + 3
-    preserved = (R2, *(GPR(r) for r in range(R13, R31 + 1)))
+    preserved = (R2, *(GPR(r) for r in range(R13.number, R31.number + 1)))
     values = [0x0123_4567_0000_0000 + 0x1_0001 * (i + 1) for i in range(len(preserved))]
     program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
                              console=Console.LINUX_WRITE)  # fmt: skip

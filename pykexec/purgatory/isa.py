@@ -16,14 +16,16 @@ instructions).  Everything here is pure: no I/O.
 Speed matters here: the loader generates the purgatory at run time, inside
 emulated POWER guests where Python is ~30x slower.  So each mnemonic's fields
 are compiled once, on first use, into plain tuples of bounds, masks and shifts
-(:func:`encode`), and the registers are ``int`` subclasses rather than a
-32-member ``IntEnum`` (whose class creation alone costs ~0.5 ms on a fast host).
+(:func:`encode`), and the registers are 32 plain instances rather than a 32-member
+``IntEnum`` (whose class creation alone costs ~0.5 ms on a fast host).  :func:`encode`
+takes plain numbers; the typed operands (:class:`GPR`, :class:`CRF`, :class:`SPR`,
+labels) are the assembler's, checked against :data:`KINDS`.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Literal, NamedTuple, NoReturn
+from typing import Final, Literal, NamedTuple, NoReturn
 
 from pykexec.errors import KexecError
 
@@ -32,46 +34,67 @@ class AssemblyError(KexecError):
     """An operand does not fit its field, a label is unknown, or a slot is misused."""
 
 
-class GPR(int):
-    """A general purpose register, r0..r31 (an ``int``: it goes straight into a field)."""
+class GPR:
+    """A general purpose register, r0..r31.
 
-    __slots__ = ()
+    Deliberately *not* an ``int``: the type checker rejects a register where a
+    displacement or immediate is expected, and a number where a register is (the
+    operand kinds of :data:`OPCODES`).  One instance per register, so identity is
+    equality and hashing is cheap.
+    """
+
+    __slots__ = ("number",)
+    number: int
 
     def __new__(cls, number: int) -> GPR:
         if not 0 <= number < 32:
             raise ValueError(f"no general purpose register r{number}")
-        return super().__new__(cls, number)
+        if number < len(_GPRS):
+            return _GPRS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
 
     def __repr__(self) -> str:
-        return f"r{int(self)}"
-
-    __str__ = int.__repr__
+        return f"r{self.number}"
 
 
-_GPRS = tuple(GPR(n) for n in range(32))
+_GPRS: list[GPR] = []
+_GPRS.extend(GPR(n) for n in range(32))
 R0, R1, R2, R3, R4, R5, R6, R7 = _GPRS[0:8]
 R8, R9, R10, R11, R12, R13, R14, R15 = _GPRS[8:16]
 R16, R17, R18, R19, R20, R21, R22, R23 = _GPRS[16:24]
 R24, R25, R26, R27, R28, R29, R30, R31 = _GPRS[24:32]
 
 
-class CRF(int):
-    """A condition register field, cr0..cr7 (the BF operand of compares)."""
+class CRF:
+    """A condition register field, cr0..cr7 (the BF operand of compares; not an ``int``)."""
 
-    __slots__ = ()
+    __slots__ = ("number",)
+    number: int
 
     def __new__(cls, number: int) -> CRF:
         if not 0 <= number < 8:
             raise ValueError(f"no condition register field cr{number}")
-        return super().__new__(cls, number)
+        if number < len(_CRFS):
+            return _CRFS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
 
     def __repr__(self) -> str:
-        return f"cr{int(self)}"
-
-    __str__ = int.__repr__
+        return f"cr{self.number}"
 
 
-CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = (CRF(n) for n in range(8))
+_CRFS: list[CRF] = []
+_CRFS.extend(CRF(n) for n in range(8))
+CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = _CRFS
 
 
 class CRBit(IntEnum):
@@ -310,6 +333,31 @@ OPCODES: dict[str, Opcode] = {
 }
 
 BRANCH_FIELDS = frozenset({"BD", "LI"})  # operands that are byte displacements from the insn
+
+
+class Kind:
+    """What an operand field takes (names, not an Enum: nothing iterates them)."""
+
+    GPR: Final = "register"  # a GPR instance
+    CRF: Final = "CR field"  # a CRF instance
+    SPR: Final = "SPR number"  # an SPR member (or an int)
+    LABEL: Final = "label"  # a label name (str): the displacement is computed
+    NUMBER: Final = "number"  # an int, or in the assembler a Ref resolved later
+
+
+# The operand kind of each field the table uses as an operand.
+KINDS: dict[str, str] = {
+    **dict.fromkeys(("RT", "RS", "RA", "RB"), Kind.GPR),
+    "BF": Kind.CRF,
+    "SPR": Kind.SPR,
+    **dict.fromkeys(BRANCH_FIELDS, Kind.LABEL),
+}
+
+
+def kind(field: str) -> str:
+    """The operand kind of ``field`` (:class:`Kind`)."""
+    return KINDS.get(field, Kind.NUMBER)
+
 
 # ---- encoding ------------------------------------------------------------------------------
 # A compiled operand: (lowest, highest, alignment mask, implied shift, mask of the least

@@ -197,20 +197,20 @@ def _say(a: Assembler, console: Console, message_label: str) -> None:
     a.label(quiet)
 
 
-def _load_be32(a: Assembler, endian: Endian, rt: int, ra: int, offset: int) -> None:
+def _load_be32(a: Assembler, endian: Endian, rt: GPR, ra: GPR, offset: int) -> None:
     if endian is Endian.BIG:
         a.lwz(rt, offset, ra)
     else:
         a.addi(R7, ra, offset)
-        a.lwbrx(rt, 0, R7)
+        a.lwbrx(rt, R0, R7)
 
 
-def _store_be32(a: Assembler, endian: Endian, rs: int, ra: int, offset: int) -> None:
+def _store_be32(a: Assembler, endian: Endian, rs: GPR, ra: GPR, offset: int) -> None:
     if endian is Endian.BIG:
         a.stw(rs, offset, ra)
     else:
         a.addi(R7, ra, offset)
-        a.stwbrx(rs, 0, R7)
+        a.stwbrx(rs, R0, R7)
 
 
 def _emit_setup(a: Assembler, console: Console) -> None:
@@ -274,9 +274,9 @@ def _emit_enter_kernel(a: Assembler, endian: Endian, kernel_big_endian: bool) ->
     a.lwz(R6, HeadOffset.RUN_AT_LOAD, R15)  # a verbatim word copy: no byte order involved
     a.stw(R6, HeadOffset.RUN_AT_LOAD, R4)
     a.addi(R7, R4, HeadOffset.RUN_AT_LOAD)
-    a.dcbst(0, R7)  # the kernel executes this line in real mode next: flush it
+    a.dcbst(R0, R7)  # the kernel executes this line in real mode next: flush it
     a.sync()
-    a.icbi(0, R7)
+    a.icbi(R0, R7)
     a.isync()
     a.li(R5, 0)
     if endian is Endian.LITTLE and kernel_big_endian:
@@ -499,14 +499,14 @@ def _store_be64(a: Assembler, rs: GPR, ra: GPR) -> None:
     if a.endian is Endian.BIG:
         a.std(rs, 0, ra)
     else:
-        a.stdbrx(rs, 0, ra)
+        a.stdbrx(rs, R0, ra)
 
 
 def _load_be64(a: Assembler, rt: GPR, ra: GPR) -> None:
     if a.endian is Endian.BIG:
         a.ld(rt, 0, ra)
     else:
-        a.ldbrx(rt, 0, ra)
+        a.ldbrx(rt, R0, ra)
 
 
 def _emit_opal_call(a: Assembler) -> None:

@@ -90,10 +90,10 @@ _LOCAL = 16 + 6 * 8
 # sha256_blocks' registers (27 of them besides r1, r3, r4, so r14..r31 are saved).
 _STATE, _DATA = R3, R4
 _VARS = (R7, R8, R9, R10, R11, R12, R14, R15)  # a b c d e f g h, renamed each round
-_W = tuple(GPR(R16 + i) for i in range(16))  # W[t] lives in _W[t % 16]
+_W = tuple(GPR(R16.number + i) for i in range(16))  # W[t] lives in _W[t % 16]
 _T0 = R0  # only ever an operand: r0 as a base or addi/addis source means 0
 _XBC, _AB = R6, R5  # b ^ c and a ^ b for Maj; they swap roles every round
-_BLOCK_SAVED = tuple(GPR(r) for r in range(R14, R31 + 1))
+_BLOCK_SAVED = tuple(GPR(r) for r in range(R14.number, R31.number + 1))
 _BLOCK_FRAME = 16 + 8 * len(_BLOCK_SAVED)  # back chain, LR, r14..r31
 
 # FIPS 180-4 §4.1.2 (4.4)-(4.7): rotate counts; the small sigmas shift by the last one.
@@ -144,7 +144,7 @@ def _load_message(a: Assembler, endian: Endian) -> None:
     for i in range(8):
         w_even, w_odd = _W[2 * i], _W[2 * i + 1]
         if endian is Endian.LITTLE:
-            a.ldbrx(w_odd, 0, _DATA)
+            a.ldbrx(w_odd, R0, _DATA)
             a.addi(_DATA, _DATA, 8)
         else:
             a.ld(w_odd, 8 * i, _DATA)
@@ -357,7 +357,7 @@ def emit_final(a: Assembler, endian: Endian) -> None:
     a.label(length)
     if endian is Endian.LITTLE:
         a.addi(R4, R1, _LOCAL)
-        a.stdbrx(R28, 0, R4)
+        a.stdbrx(R28, R0, R4)
     else:
         a.std(R28, _LOCAL, R1)
     _update_local(a, 8)
@@ -365,7 +365,7 @@ def emit_final(a: Assembler, endian: Endian) -> None:
         a.lwz(R0, CTX.state + 4 * i, R26)
         if endian is Endian.LITTLE:
             a.addi(R4, R27, 4 * i)
-            a.stwbrx(R0, 0, R4)
+            a.stwbrx(R0, R0, R4)
         else:
             a.stw(R0, 4 * i, R27)
     emit_epilogue(a, _CALL_FRAME, saved)

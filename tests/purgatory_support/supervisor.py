@@ -94,7 +94,7 @@ def handler_code(endian: Endian, sprs: int) -> bytes:
     a.clrldi(R9, R8, 63)  # the interrupted context's MSR_LE
     a.cmpdi(R9, home_le)
     a.beq("native")
-    a.lwbrx(R10, 0, R7)  # fetched in the other byte order than ours
+    a.lwbrx(R10, R0, R7)  # fetched in the other byte order than ours
     a.b("have")
     a.label("native")
     a.lwz(R10, 0, R7)
