@@ -41,7 +41,9 @@ def initrd(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def dry_run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     assert main([*argv, "--dry-run", "--json"]) == 0
-    return json.loads(capsys.readouterr().out)  # type: ignore[no-any-return]
+    document = json.loads(capsys.readouterr().out)
+    assert document["format"] == 1
+    return document["kexec_load"]  # type: ignore[no-any-return]
 
 
 def check_plan(plan: dict[str, Any], sysroot: Path, crash: bool) -> None:

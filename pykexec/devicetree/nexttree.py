@@ -79,7 +79,7 @@ def next_tree(
     chosen = root.ensure_child("chosen")
     for name in STALE_CHOSEN:
         chosen.props.pop(name, None)
-    chosen.props["bootargs"] = bootargs.encode() + b"\0"
+    chosen.props["bootargs"] = bootargs.encode("utf-8", "surrogateescape") + b"\0"
     if initrd is not None:
         set_initrd(chosen, initrd)
     chosen.props["linux,booted-from-kexec"] = b""

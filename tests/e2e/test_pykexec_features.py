@@ -32,7 +32,7 @@ def test_lockdown_refuses_kexec_load(lab_runs: LabRuns) -> None:
     r = lab_runs.passed("lockdown").results
     assert "[integrity]" in r["lockdown"]
     assert r["pykexec_c_rc"] != "0"
-    assert "locked down" in r["pykexec_c_err"], r["pykexec_c_err"]
+    assert "lockdown=integrity" in r["pykexec_c_err"], r["pykexec_c_err"]
     assert r["pykexec_a_rc"] != "0" and r["kexec_tools_rc"] != "0", (
         f"pykexec -a: {r['pykexec_a_rc']} {r['pykexec_a_err']!r}; "
         f"kexec-tools: {r['kexec_tools_rc']} {r['kexec_tools_err']!r}"
