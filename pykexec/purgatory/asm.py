@@ -200,7 +200,7 @@ def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
         raise AssemblyError(f"{mnemonic} takes {len(kinds)} operands, got {len(operands)}")
     out: list[int] = []
     deferred = False
-    for k, v in zip(kinds, operands):  # noqa: B905 (lengths checked; 3.9 has no strict=)
+    for k, v in zip(kinds, operands):  # lengths checked above
         if isinstance(v, GPR):
             ok, n = k == Kind.GPR, v.number
         elif isinstance(v, CRF):
