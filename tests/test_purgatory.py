@@ -19,10 +19,12 @@ from pathlib import Path
 
 import pytest
 
+from pykexec import abi
+from pykexec.abi import Endian, struct_prefix
 from pykexec.errors import UsageError
 from pykexec.memory import Range
 from pykexec.purgatory import ppc64, sha256
-from pykexec.purgatory.asm import Assembler, Endian, Program
+from pykexec.purgatory.asm import Assembler, Program
 from pykexec.purgatory.isa import (
     GPR,
     R0,
@@ -45,7 +47,7 @@ from pykexec.purgatory.ppc64 import Console, PurgatoryParams
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils, qemu, supervisor  # type: ignore[import-not-found]
 
-ENDIANS = [Endian.LITTLE, Endian.BIG]
+ENDIANS: list[Endian] = ["little", "big"]
 BASE = 0x10000000  # harness code
 PURGATORY = BASE + 0x100000
 KERNEL = BASE + 0x200000
@@ -62,7 +64,7 @@ OPAL_TERMINAL = 3
 CPU_ID = 0x1234
 
 
-@pytest.fixture(params=ENDIANS, ids=lambda e: e.value)
+@pytest.fixture(params=ENDIANS, ids=lambda e: e)
 def endian(request: pytest.FixtureRequest) -> Endian:
     e: Endian = request.param
     if not qemu.available(e):
@@ -88,14 +90,14 @@ def _kernel_stub(endian: Endian, backup_bytes: int) -> bytes:
     the word at 0x5c, the FDT header and (optionally) the backup area, then exits."""
     a = Assembler(endian)
     a.b("report")
-    a.space(ppc64.HeadOffset.RUN_AT_LOAD - 4)
-    a.long(ppc64.RUN_AT_LOAD_DEFAULT)
+    a.space(abi.RUN_AT_LOAD_OFFSET - 4)
+    a.long(abi.RUN_AT_LOAD_MAGIC)
     a.bytes(bytes(range(0x60, 0x100)))
     a.label("report")
     a.load_imm64(R12, REPORT)
     for i, reg in enumerate((R3, R4, R5, R8, R9)):
         a.std(reg, 8 * i, R12)
-    a.lwz(R6, ppc64.HeadOffset.RUN_AT_LOAD, R4)
+    a.lwz(R6, abi.RUN_AT_LOAD_OFFSET, R4)
     a.std(R6, 40, R12)
     _write(a, REPORT, 48)
     _write(a, FDT, 32)
@@ -114,7 +116,7 @@ def _fdt_header(version: int) -> bytes:
 
 def _params(endian: Endian, head: bytes, **kw: object) -> PurgatoryParams:
     base = PurgatoryParams(
-        endian=endian, kernel_big_endian=endian is Endian.BIG, kernel=KERNEL, dt_offset=FDT,
+        endian=endian, kernel_big_endian=endian == "big", kernel=KERNEL, dt_offset=FDT,
         kernel_head=head, console=Console.LINUX_WRITE, opal_base=OPAL_BASE, opal_entry=OPAL_ENTRY,
     )  # fmt: skip
     return replace(base, **kw)  # type: ignore[arg-type]
@@ -132,7 +134,7 @@ def _harness(endian: Endian, *, call: str | None, console: Console = Console.LIN
         a.mtctr(R4)
         a.bctr()
     else:
-        program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+        program = ppc64.generate(endian, kernel_big_endian=endian == "big",
                                  console=console)  # fmt: skip
         a.load_imm64(R12, PURGATORY + program.symbols[call])
         a.mtctr(R12)
@@ -153,9 +155,9 @@ def _run(
         qemu.Segment(BASE, _harness(endian, call=call, console=params.console)),
         *_supervised(endian),
         qemu.Segment(PURGATORY, ppc64.render(params)),
-        qemu.Segment(KERNEL, _kernel_stub(endian, ppc64.BACKUP_SIZE if low else 0)),
+        qemu.Segment(KERNEL, _kernel_stub(endian, abi.BACKUP_SIZE if low else 0)),
         qemu.Segment(FDT, _fdt_header(17)),
-        qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE),
+        qemu.Segment(BACKUP, b"", abi.BACKUP_SIZE),
         qemu.Segment(REPORT, b"", 0x1000),
         *(qemu.Segment(addr, buf) for addr, buf in data),
     ]
@@ -224,7 +226,7 @@ def test_sha256_verify_accepts_right_digest(endian: Endian) -> None:
 
 
 def _report(endian: Endian, stdout: bytes) -> tuple[tuple[int, ...], bytes]:
-    regs = struct.unpack(endian.struct_prefix + "6Q", stdout[:48])
+    regs = struct.unpack(struct_prefix(endian) + "6Q", stdout[:48])
     return regs, stdout[48:80]
 
 
@@ -232,10 +234,10 @@ def test_full_flow_enters_kernel(endian: Endian) -> None:
     """Entry like kexec_sequence; checksum ok; debug greeting; backup; FDT; registers."""
     buffers = [_pattern(70000), _pattern(3, 9)]
     placed, regions = _regions(buffers)
-    low = _pattern(ppc64.BACKUP_SIZE, 5)
-    stub = _kernel_stub(endian, ppc64.BACKUP_SIZE)
+    low = _pattern(abi.BACKUP_SIZE, 5)
+    stub = _kernel_stub(endian, abi.BACKUP_SIZE)
     params = _params(
-        endian, stub[:256], run_at_load=ppc64.RUN_AT_LOAD_STAY, debug=True, panic_kernel=True,
+        endian, stub[:256], run_at_load=abi.RUN_AT_LOAD_STAY, debug=True, panic_kernel=True,
         backup_start=BACKUP, sha256_regions=regions, sha256_digest=ppc64.region_digest(buffers),
     )  # fmt: skip
     result = _run(endian, params, placed, low=low)
@@ -248,10 +250,11 @@ def test_full_flow_enters_kernel(endian: Endian) -> None:
     )
     assert result.stdout.startswith(progress)
     regs, fdt = _report(endian, result.stdout[len(progress) :])
-    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, ppc64.RUN_AT_LOAD_STAY)
-    assert struct.unpack_from(">I", fdt, ppc64.FdtHeader.BOOT_CPUID_PHYS)[0] == CPU_ID
-    assert fdt[: ppc64.FdtHeader.BOOT_CPUID_PHYS] == _fdt_header(17)[:28]
-    assert result.stdout[-ppc64.BACKUP_SIZE :] == low
+    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, abi.RUN_AT_LOAD_STAY)
+    boot_cpuid_phys = 4 * 7  # the 8th u32 of the header (devicetree specification §5.2)
+    assert struct.unpack_from(">I", fdt, boot_cpuid_phys)[0] == CPU_ID
+    assert fdt[:boot_cpuid_phys] == _fdt_header(17)[:boot_cpuid_phys]
+    assert result.stdout[-abi.BACKUP_SIZE :] == low
 
 
 def test_full_flow_mismatch_hangs_with_message(endian: Endian) -> None:
@@ -273,28 +276,28 @@ def test_full_flow_skip_checks_and_kernel_word(endian: Endian) -> None:
     result = _run(endian, params, placed)
     assert result.returncode == 0, result
     regs, _ = _report(endian, result.stdout)
-    assert regs[5] == ppc64.RUN_AT_LOAD_DEFAULT
+    assert regs[5] == abi.RUN_AT_LOAD_MAGIC
 
 
 def test_copy_memory_routine(endian: Endian) -> None:
     """The 64 KiB backup copy, called directly with a source other than 0."""
     a = Assembler(endian)
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big",
                              console=Console.LINUX_WRITE)  # fmt: skip
     a.load_imm64(R3, DATA)
     a.load_imm64(R4, BACKUP)
-    a.load_imm64(R5, ppc64.BACKUP_SIZE)
+    a.load_imm64(R5, abi.BACKUP_SIZE)
     a.load_imm64(R12, PURGATORY + program.symbols["copy_memory"])
     a.mtctr(R12)
     a.bctrl()
-    _write(a, BACKUP, ppc64.BACKUP_SIZE)
+    _write(a, BACKUP, abi.BACKUP_SIZE)
     a.li(R3, 0)
     _syscall_exit(a)
-    src = _pattern(ppc64.BACKUP_SIZE, 11)
+    src = _pattern(abi.BACKUP_SIZE, 11)
     params = _params(endian, HEAD)
     segments = [qemu.Segment(BASE, a.assemble().code),
                 qemu.Segment(PURGATORY, ppc64.render(params)),
-                qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE), qemu.Segment(DATA, src)]  # fmt: skip
+                qemu.Segment(BACKUP, b"", abi.BACKUP_SIZE), qemu.Segment(DATA, src)]  # fmt: skip
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     assert (result.returncode, result.stdout) == (0, src)
 
@@ -313,7 +316,7 @@ def test_head_layout_and_slots() -> None:
             assert image[4:0x5C] == head[4:0x5C] and image[0x60:0x100] == head[0x60:0x100]
             assert image[0x5C:0x60] == (1).to_bytes(4, "big" if kernel_be else "little")
             slot = program.slot("kernel")
-            assert image[slot.offset : slot.offset + 8] == KERNEL.to_bytes(8, endian.value)
+            assert image[slot.offset : slot.offset + 8] == KERNEL.to_bytes(8, endian)
             slot = program.slot("debug")
             assert image[slot.offset : slot.offset + 4] == bytes(4)
             assert program.symbols["stack_top"] == len(image)
@@ -330,35 +333,35 @@ def test_run_at_load_for_crash() -> None:
 
 def test_params_validation() -> None:
     with pytest.raises(UsageError, match="at most 16"):
-        _params(Endian.LITTLE, HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
+        _params("little", HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
     with pytest.raises(UsageError, match="32 bytes"):
-        _params(Endian.LITTLE, HEAD, sha256_digest=b"x")
+        _params("little", HEAD, sha256_digest=b"x")
     with pytest.raises(UsageError, match="first 256 bytes"):
-        _params(Endian.LITTLE, b"short")
+        _params("little", b"short")
     with pytest.raises(UsageError, match="cannot hold"):
-        ppc64.render(_params(Endian.LITTLE, HEAD, kernel=1 << 64))
+        ppc64.render(_params("little", HEAD, kernel=1 << 64))
 
 
 def test_cross_endian_entry_uses_rfid() -> None:
     """An LE purgatory entering a BE kernel clears MSR_LE with rfid; otherwise plain bctr."""
-    lst = ppc64.generate(Endian.LITTLE, kernel_big_endian=True).listing()
+    lst = ppc64.generate("little", kernel_big_endian=True).listing()
     assert "mfmsr r10" in lst and "rfid" in lst and "mtsrr1 r10" in lst
-    for endian, kbe in ((Endian.LITTLE, False), (Endian.BIG, True), (Endian.BIG, False)):
+    for endian, kbe in (("little", False), ("big", True), ("big", False)):
         lst = ppc64.generate(endian, kernel_big_endian=kbe).listing()
         assert "rfid" not in lst and "mfmsr" not in lst
 
 
 def test_only_power7_instructions_and_hcall_encoding() -> None:
-    program = ppc64.generate(Endian.LITTLE, kernel_big_endian=False)
+    program = ppc64.generate("little", kernel_big_endian=False)
     words = {program.read_word(off) for off in program.instructions}
     assert 0x44000022 in words  # sc 1 (H_PUT_TERM_CHAR)
     assert all(decode(w) is not None for w in words)
 
 
-@pytest.mark.parametrize(("endian_", "kernel_be"), [(Endian.LITTLE, True), (Endian.BIG, True)])
+@pytest.mark.parametrize(("endian_", "kernel_be"), [("little", True), ("big", True)])
 def test_objdump_disassembles_code_cleanly(endian_: Endian, kernel_be: bool) -> None:
     """Every word between code_start and code_end is an instruction objdump agrees on."""
-    if binutils.tool(Endian.LITTLE, "objdump") is None:
+    if binutils.tool("little", "objdump") is None:
         pytest.skip("powerpc64le-linux-gnu-objdump not installed")
     program = ppc64.generate(endian_, kernel_big_endian=kernel_be)
     image = ppc64.render(_params(endian_, HEAD, kernel_big_endian=kernel_be,
@@ -388,12 +391,12 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     state, data = BACKUP, DATA + 3
     preserved = (R2, *(GPR(r) for r in range(R13.number, R31.number + 1)))
     values = [0x0123_4567_0000_0000 + 0x1_0001 * (i + 1) for i in range(len(preserved))]
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big",
                              console=Console.LINUX_WRITE)  # fmt: skip
     a = Assembler(endian)
     a.load_imm64(R12, REPORT)
     a.std(R1, 0, R12)
-    for reg, value in zip(preserved, values, strict=True):
+    for reg, value in zip(preserved, values):
         a.load_imm64(reg, value)
     a.load_imm64(R3, state)
     a.load_imm64(R4, data)
@@ -408,16 +411,16 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     _write(a, state, 32)
     a.li(R3, 0)
     _syscall_exit(a)
-    h0 = struct.pack(endian.struct_prefix + "8I", *sha256.H0)
+    h0 = struct.pack(struct_prefix(endian) + "8I", *sha256.H0)
     segments = [qemu.Segment(BASE, a.assemble().code),
                 qemu.Segment(PURGATORY, ppc64.render(_params(endian, HEAD))),
                 qemu.Segment(REPORT, b"", 0x1000), qemu.Segment(state, h0),
                 qemu.Segment(DATA, bytes(3) + _padded(message))]  # fmt: skip
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     assert result.returncode == 0, result
-    regs = struct.unpack(endian.struct_prefix + f"{len(preserved) + 2}Q", result.stdout[:-32])
+    regs = struct.unpack(struct_prefix(endian) + f"{len(preserved) + 2}Q", result.stdout[:-32])
     assert regs == (regs[0], regs[0], *values)
-    words = struct.unpack(endian.struct_prefix + "8I", result.stdout[-32:])
+    words = struct.unpack(struct_prefix(endian) + "8I", result.stdout[-32:])
     assert struct.pack(">8I", *words) == hashlib.sha256(message).digest()
 
 
@@ -433,7 +436,7 @@ def test_sha256_block_loop_memory_ops() -> None:
     """Full-system TCG pays a softmmu TLB lookup per access: per block, the message is
     8 doubleword loads and the state 4 loads + 4 stores; W and K live in registers."""
     for endian in ENDIANS:
-        program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG)
+        program = ppc64.generate(endian, kernel_big_endian=endian == "big")
         assert _block_loop_memory_ops(program) == 16
 
 
@@ -449,11 +452,11 @@ def test_sha256_throughput(endian: Endian, capsys: pytest.CaptureFixture[str]) -
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     elapsed = time.monotonic() - start
     assert (result.returncode, result.stdout) == (0, b"")
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG)
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big")
     per_block = _block_loop_length(program)
     with capsys.disabled():
         print(
-            f"\n[{endian.value}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
+            f"\n[{endian}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
             f"{per_block} instructions per 64-byte block = {per_block / 64:.1f}/byte, "
             f"{_block_loop_memory_ops(program)} memory ops"
         )
@@ -551,7 +554,7 @@ def _code_words(program: Program) -> list[int]:
     return [
         int.from_bytes(program.code[off : off + 4], order)
         for off in range(start, end, 4)
-        for order in ("little", "big")
+        for order in ENDIANS
     ]
 
 
@@ -570,7 +573,7 @@ def test_sc_only_with_a_hypervisor(console: Console) -> None:
 def test_opal_trampoline_words() -> None:
     """The little-endian OPAL path: hrfid into OPAL with HSRR1 = MSR minus LE/EE/IR/DR, and
     the return trampoline, whose other-endian words objdump -EB reads as the switch back."""
-    program = ppc64.generate(Endian.LITTLE, kernel_big_endian=False, console=Console.OPAL)
+    program = ppc64.generate("little", kernel_big_endian=False, console=Console.OPAL)
     start = program.symbols["opal_return"]
     word0 = program.code[start : start + 4]
     assert int.from_bytes(word0, "big") == 0x48000008  # "b .+8" fetched big-endian
@@ -581,8 +584,8 @@ def test_opal_trampoline_words() -> None:
     assert texts[:2] == ["mfmsr r11", "xori r11,r11,1"]
     assert texts[-3:] == ["mthsrr0 r12", "mthsrr1 r11", "hrfid"]
     assert texts[4] == f"addi r12,r12,{back - (other + 12)}"  # LR (word 3) to opal_back
-    if binutils.tool(Endian.BIG, "objdump") is not None:
-        theirs = binutils.objdump_binary(Endian.BIG, program.code[other:back], raw=False)
+    if binutils.tool("big", "objdump") is not None:
+        theirs = binutils.objdump_binary("big", program.code[other:back], raw=False)
         assert [theirs[4 * i] for i in range(len(words))] == texts
     listing = program.listing()
     assert "mthsrr1 r11" in listing and "hrfid" in listing and "mfmsr r11" in listing

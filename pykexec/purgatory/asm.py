@@ -21,10 +21,10 @@ decoder live in :mod:`.isa`.  Everything here is pure: no I/O.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import StrEnum
 from types import MappingProxyType
-from typing import TYPE_CHECKING, Literal, NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
+from pykexec.abi import Endian
 from pykexec.purgatory.isa import (
     BO,
     BRANCH_FIELDS,
@@ -50,17 +50,6 @@ __all__ = [
     "Assembler", "AssemblyError", "Endian", "Imm", "Label", "Operand", "Program", "Ref", "Slot",
     "Target",
 ]  # fmt: skip
-
-
-class Endian(StrEnum):
-    """Byte order of the instruction stream and of the data slots."""
-
-    LITTLE = "little"
-    BIG = "big"
-
-    @property
-    def struct_prefix(self) -> str:
-        return "<" if self is Endian.LITTLE else ">"
 
 
 class Ref(NamedTuple):
@@ -116,7 +105,7 @@ class Program(NamedTuple):
             return value.ljust(s.size, b"\0")
         if not 0 <= value < (1 << (8 * s.size)):
             raise AssemblyError(f"slot {name!r} ({s.size} bytes) cannot hold {value:#x}")
-        return value.to_bytes(s.size, self.endian.value)
+        return value.to_bytes(s.size, self.endian)
 
     def patch(self, name: str, value: int | bytes, code: bytes | None = None) -> bytes:
         """``code`` (default: this program) with slot ``name`` set to ``value``."""
@@ -134,7 +123,7 @@ class Program(NamedTuple):
         buf = self.code if code is None else code
         if not 0 <= offset <= len(buf) - 4:
             raise AssemblyError(f"no 4-byte word at offset {offset:#x} of {len(buf)} bytes")
-        return int.from_bytes(buf[offset : offset + 4], self.endian.value)
+        return int.from_bytes(buf[offset : offset + 4], self.endian)
 
     def listing(self, *, raw: bool = False, code: bytes | None = None) -> str:
         """Offset, word and disassembly per instruction; labels and data as directives."""
@@ -165,7 +154,7 @@ class Program(NamedTuple):
         d = decode(word)
         if d is None:
             return ""
-        for name, value in zip(d.opcode.operands, d.operands, strict=True):
+        for name, value in zip(d.opcode.operands, d.operands):
             if name in BRANCH_FIELDS:
                 names = [n for n, o in self.symbols.items() if o == pc + value]
                 return f"  <{names[0]}>" if names else ""
@@ -226,9 +215,11 @@ class Assembler:
     instruction is emitted, the others by ``assemble()``.
     """
 
-    def __init__(self, endian: Endian | str) -> None:
-        self.endian = Endian(endian)
-        self._order: Literal["little", "big"] = "little" if self.endian is Endian.LITTLE else "big"
+    def __init__(self, endian: Endian) -> None:
+        if endian not in ("little", "big"):
+            raise AssemblyError(f"byte order {endian!r}: 'little' or 'big'")
+        self.endian: Endian = endian
+        self._order = endian
         self._buf = bytearray()
         self._labels: dict[str, int] = {}
         self._slots: dict[str, Slot] = {}

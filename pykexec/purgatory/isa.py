@@ -404,7 +404,7 @@ def _reject(mnemonic: str, operands: tuple[int, ...]) -> NoReturn:
     op = OPCODES[mnemonic]
     if len(operands) != len(op.operands):
         raise AssemblyError(f"{mnemonic} takes {len(op.operands)} operands, got {len(operands)}")
-    for name, value in zip(op.operands, operands, strict=True):
+    for name, value in zip(op.operands, operands):
         _insert(mnemonic, name, value)
     raise AssertionError(f"{mnemonic} {operands}: every operand fits")  # pragma: no cover
 
@@ -418,7 +418,7 @@ def encode(mnemonic: str, *operands: int) -> int:
     word, checks = _ENCODERS.get(mnemonic) or _compile(mnemonic)
     if len(operands) != len(checks):
         _reject(mnemonic, operands)
-    for value, (lo, hi, align, shift, mask, pos, others) in zip(operands, checks, strict=True):
+    for value, (lo, hi, align, shift, mask, pos, others) in zip(operands, checks):
         if value < lo or value > hi or value & align:
             _reject(mnemonic, operands)
         v = value >> shift
@@ -482,7 +482,7 @@ def _operand_text(op: Opcode, name: str, value: int, pc: int) -> str:
 def format_raw(d: Decoded, pc: int = 0) -> str:
     """Text in the style of ``objdump -M raw``: base mnemonics, branch targets absolute."""
     op = d.opcode
-    texts = [_operand_text(op, n, v, pc) for n, v in zip(op.operands, d.operands, strict=True)]
+    texts = [_operand_text(op, n, v, pc) for n, v in zip(op.operands, d.operands)]
     if op.mem:
         texts = [texts[0], f"{texts[1]}({texts[2]})"]
     return f"{op.mnemonic} {','.join(texts)}".rstrip()

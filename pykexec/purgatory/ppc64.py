@@ -44,15 +44,26 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import StrEnum
+from dataclasses import dataclass, fields
+from enum import Enum
 from functools import lru_cache
-from typing import Final, Literal
+from typing import Final
 
+from pykexec import abi
+from pykexec.abi import (
+    BACKUP_SIZE,
+    HEAD_SIZE,
+    RUN_AT_LOAD_OFFSET,
+    SECONDARY_HOLD_OFFSET,
+    SHA256_DIGEST_SIZE,
+    SHA256_REGIONS,
+    Endian,
+)
+from pykexec.devicetree.fdt import FdtHeader
 from pykexec.errors import UsageError
 from pykexec.memory import Range
 from pykexec.purgatory import sha256
-from pykexec.purgatory.asm import Assembler, AssemblyError, Endian, Program, Ref
+from pykexec.purgatory.asm import Assembler, AssemblyError, Program, Ref
 from pykexec.purgatory.isa import (
     CR0,
     GPR,
@@ -82,7 +93,7 @@ from pykexec.purgatory.isa import (
 from pykexec.purgatory.sha256 import emit_address_of, emit_epilogue, emit_prologue
 
 
-class Console(StrEnum):
+class Console(str, Enum):
     """Where the purgatory prints (debug progress and the digest mismatch report)."""
 
     HVTERM = "hvterm"  # pSeries: H_PUT_TERM_CHAR, a hypervisor call (sc 1)
@@ -145,28 +156,15 @@ class LinuxSyscall:
     WRITE: Final = 4
 
 
-class HeadOffset:
-    """Offsets in the kernel's first 256 bytes (arch/powerpc/kernel/head_64.S)."""
-
-    RUN_AT_LOAD: Final = 0x5C  # __run_at_load
-    SECONDARY_HOLD: Final = 0x60  # __secondary_hold: where kexec_sequence releases other CPUs
-    END: Final = 0x100  # kexec_sequence copies this many bytes to physical 0
+def _fdt_offset(name: str) -> int:
+    """Offset of a ``struct fdt_header`` field: the u32 fields of FdtHeader, in order."""
+    return 4 * [f.name for f in fields(FdtHeader)].index(name)
 
 
-class FdtHeader:
-    """FDT header fields (devicetree specification v0.4 §5.2), all big-endian u32."""
-
-    VERSION: Final = 20
-    BOOT_CPUID_PHYS: Final = 28
-
-
-RUN_AT_LOAD_DEFAULT = 0x72756E30  # "run0" in head_64.S
-RUN_AT_LOAD_STAY = 1  # set by the loader for a crash kernel: run where loaded
+FDT_VERSION = _fdt_offset("version")
+FDT_BOOT_CPUID_PHYS = _fdt_offset("boot_cpuid_phys")
 MSR_LE = Msr.LE
 ENTRY_OFFSET = 0
-BACKUP_SIZE = 0x10000  # first 64 KiB, kexec-tools' BACKUP_SRC_SIZE
-MAX_REGIONS = 16  # kexec-tools' SHA256_REGIONS
-DIGEST_SIZE = 32
 STACK_SIZE = 16 * 1024
 SETTLE_SPINS = 0x10000  # v2wrap.S: "spin for slaves to catch up"
 _FRAME = 64
@@ -198,7 +196,7 @@ def _say(a: Assembler, console: Console, message_label: str) -> None:
 
 
 def _load_be32(a: Assembler, endian: Endian, rt: GPR, ra: GPR, offset: int) -> None:
-    if endian is Endian.BIG:
+    if endian == "big":
         a.lwz(rt, offset, ra)
     else:
         a.addi(R7, ra, offset)
@@ -206,7 +204,7 @@ def _load_be32(a: Assembler, endian: Endian, rt: GPR, ra: GPR, offset: int) -> N
 
 
 def _store_be32(a: Assembler, endian: Endian, rs: GPR, ra: GPR, offset: int) -> None:
-    if endian is Endian.BIG:
+    if endian == "big":
         a.stw(rs, offset, ra)
     else:
         a.addi(R7, ra, offset)
@@ -263,23 +261,23 @@ def _emit_enter_kernel(a: Assembler, endian: Endian, kernel_big_endian: bool) ->
     a.label(spin)
     a.bdnz(spin)
     a.ld(R3, Ref("dt_offset"), R15)
-    _load_be32(a, endian, R6, R3, FdtHeader.VERSION)
+    _load_be32(a, endian, R6, R3, FDT_VERSION)
     a.cmplwi(R6, 2)
     a.blt(old_fdt)
-    _store_be32(a, endian, R14, R3, FdtHeader.BOOT_CPUID_PHYS)
+    _store_be32(a, endian, R14, R3, FDT_BOOT_CPUID_PHYS)
     a.label(old_fdt)
     a.ld(R8, Ref("opal_base"), R15)
     a.ld(R9, Ref("opal_entry"), R15)
     a.ld(R4, Ref("kernel"), R15)
-    a.lwz(R6, HeadOffset.RUN_AT_LOAD, R15)  # a verbatim word copy: no byte order involved
-    a.stw(R6, HeadOffset.RUN_AT_LOAD, R4)
-    a.addi(R7, R4, HeadOffset.RUN_AT_LOAD)
+    a.lwz(R6, RUN_AT_LOAD_OFFSET, R15)  # a verbatim word copy: no byte order involved
+    a.stw(R6, RUN_AT_LOAD_OFFSET, R4)
+    a.addi(R7, R4, RUN_AT_LOAD_OFFSET)
     a.dcbst(R0, R7)  # the kernel executes this line in real mode next: flush it
     a.sync()
     a.icbi(R0, R7)
     a.isync()
     a.li(R5, 0)
-    if endian is Endian.LITTLE and kernel_big_endian:
+    if endian == "little" and kernel_big_endian:
         a.mfmsr(R10)
         a.andi_dot(R11, R10, MSR_LE)
         a.beq(bctr, cr=CR0)
@@ -299,14 +297,14 @@ def _emit_verify(a: Assembler) -> None:
     """``sha256_verify``: r3 = 0 if the regions hash to ``sha256_digest``, else 1 (printed)."""
     saved = (R26, R27, R28, R29, R30, R31)
     ctx, digest = 16 + 8 * len(saved), 16 + 8 * len(saved) + sha256.CTX.size
-    frame = digest + DIGEST_SIZE
+    frame = digest + SHA256_DIGEST_SIZE
     loop, skip, cmp, bad, out = (a.new_label(n) for n in ("rgn", "skip", "cmp", "bad", "out"))
     a.label("sha256_verify")
     emit_prologue(a, frame, saved)
     a.addi(R3, R1, ctx)
     a.bl("sha256_init")
     emit_address_of(a, R27, "sha256_regions")
-    a.li(R28, MAX_REGIONS)
+    a.li(R28, SHA256_REGIONS)
     a.label(loop)
     a.ld(R4, 0, R27)
     a.ld(R5, 8, R27)
@@ -324,7 +322,7 @@ def _emit_verify(a: Assembler) -> None:
     a.bl("sha256_final")
     emit_address_of(a, R27, "sha256_digest")
     a.addi(R29, R1, digest)
-    a.li(R28, DIGEST_SIZE // 8)
+    a.li(R28, SHA256_DIGEST_SIZE // 8)
     a.label(cmp)
     a.ld(R3, 0, R27)
     a.ld(R4, 0, R29)
@@ -347,7 +345,7 @@ def _emit_verify(a: Assembler) -> None:
         elif source is not None:
             a.addi(R3, R1, source)
         if source is not None:
-            a.li(R4, DIGEST_SIZE)
+            a.li(R4, SHA256_DIGEST_SIZE)
             a.bl("print_hex")
     a.li(R3, 1)
     a.label(out)
@@ -496,14 +494,14 @@ def _emit_opal_byte(a: Assembler) -> None:
 
 
 def _store_be64(a: Assembler, rs: GPR, ra: GPR) -> None:
-    if a.endian is Endian.BIG:
+    if a.endian == "big":
         a.std(rs, 0, ra)
     else:
         a.stdbrx(rs, R0, ra)
 
 
 def _load_be64(a: Assembler, rt: GPR, ra: GPR) -> None:
-    if a.endian is Endian.BIG:
+    if a.endian == "big":
         a.ld(rt, 0, ra)
     else:
         a.ldbrx(rt, R0, ra)
@@ -527,7 +525,7 @@ def _emit_opal_call(a: Assembler) -> None:
     emit_address_of(a, R11, "opal_base")
     a.ld(R2, 0, R11)
     a.ld(R12, Ref("opal_entry", "opal_base"), R11)
-    if a.endian is Endian.BIG:
+    if a.endian == "big":
         a.mtctr(R12)
         a.bctrl()
     else:
@@ -557,7 +555,7 @@ def _emit_endian_trampoline(a: Assembler, name: str, back: str) -> None:
     a.label(name)
     a.tdi(0, R0, _TRAP_NEVER_IS_B8)
     a.b(back)
-    other = Assembler(Endian.BIG if a.endian is Endian.LITTLE else Endian.LITTLE)
+    other = Assembler("big" if a.endian == "little" else "little")
     other.mfmsr(R11)
     other.xori(R11, R11, Msr.LE)  # the other byte order's LE bit is the opposite of ours
     other.bcl(20, 31, "next")
@@ -643,8 +641,8 @@ def _emit_data(a: Assembler) -> None:
         a.slot(name, 8)
     for name in _SLOTS_U32:
         a.slot(name, 4)
-    a.slot("sha256_regions", 16 * MAX_REGIONS)
-    a.slot("sha256_digest", DIGEST_SIZE)
+    a.slot("sha256_regions", 16 * SHA256_REGIONS)
+    a.slot("sha256_digest", SHA256_DIGEST_SIZE)
     a.align(16)
     a.label("stack_bottom")
     a.space(STACK_SIZE)
@@ -653,16 +651,16 @@ def _emit_data(a: Assembler) -> None:
 
 @lru_cache(maxsize=16)
 def generate(
-    endian: Endian | str, *, kernel_big_endian: bool, console: Console | str = Console.HVTERM
+    endian: Endian, *, kernel_big_endian: bool, console: Console | str = Console.HVTERM
 ) -> Program:
     """The purgatory program, slots zero, the head area (4..0xff) zero."""
-    endian, console = Endian(endian), Console(console)
+    console = Console(console)
     a = Assembler(endian)
     a.label("purgatory_start")
     a.b("main")
-    a.define_slot("head", 4, HeadOffset.END - 4)
-    a.define_slot("run_at_load", HeadOffset.RUN_AT_LOAD, 4)
-    a.space(HeadOffset.END - 4)
+    a.define_slot("head", 4, HEAD_SIZE - 4)
+    a.define_slot("run_at_load", RUN_AT_LOAD_OFFSET, 4)
+    a.space(HEAD_SIZE - 4)
     a.label("code_start")
     _emit_setup(a, console)
     _emit_enter_kernel(a, endian, kernel_big_endian)
@@ -685,7 +683,7 @@ class PurgatoryParams:
 
     ``kernel_head`` is the new kernel's first 256 bytes (its first PT_LOAD's data);
     ``run_at_load`` overrides the word at 0x5c (new kernel's byte order), e.g.
-    :data:`RUN_AT_LOAD_STAY` for a relocatable crash kernel.  ``sha256_regions`` are
+    :data:`pykexec.abi.RUN_AT_LOAD_STAY` for a relocatable crash kernel.  ``sha256_regions`` are
     the destination ranges of the other segments' buffers (bufsz, not memsz: the
     kernel zero-fills beyond bufsz) and ``sha256_digest`` their SHA-256, in order.
     ``stack`` = 0 uses the stack inside the purgatory image.
@@ -698,7 +696,7 @@ class PurgatoryParams:
     kernel_head: bytes
     run_at_load: int | None = None
     sha256_regions: tuple[Range, ...] = ()
-    sha256_digest: bytes = bytes(DIGEST_SIZE)
+    sha256_digest: bytes = bytes(SHA256_DIGEST_SIZE)
     skip_checks: bool = False
     debug: bool = False
     panic_kernel: bool = False
@@ -710,17 +708,17 @@ class PurgatoryParams:
     console: Console = Console.HVTERM
 
     def __post_init__(self) -> None:
-        if len(self.sha256_regions) > MAX_REGIONS:
+        if len(self.sha256_regions) > SHA256_REGIONS:
             raise UsageError(
-                f"purgatory: {len(self.sha256_regions)} SHA-256 regions, at most {MAX_REGIONS}"
+                f"purgatory: {len(self.sha256_regions)} SHA-256 regions, at most {SHA256_REGIONS}"
             )
-        if len(self.sha256_digest) != DIGEST_SIZE:
+        if len(self.sha256_digest) != SHA256_DIGEST_SIZE:
             raise UsageError(
                 f"purgatory: sha256_digest must be 32 bytes, got {len(self.sha256_digest)}"
             )
-        if len(self.kernel_head) < HeadOffset.END:
+        if len(self.kernel_head) < HEAD_SIZE:
             raise UsageError(
-                f"purgatory: kernel_head must hold the kernel's first {HeadOffset.END} bytes, "
+                f"purgatory: kernel_head must hold the kernel's first {HEAD_SIZE} bytes, "
                 f"got {len(self.kernel_head)}"
             )
         if self.console is Console.OPAL and not (self.opal_base and self.opal_entry):
@@ -734,13 +732,13 @@ def render(params: PurgatoryParams) -> bytes:
     program = generate(params.endian, kernel_big_endian=params.kernel_big_endian,
                        console=params.console)  # fmt: skip
     regions = b"".join(
-        r.start.to_bytes(8, params.endian.value) + r.size.to_bytes(8, params.endian.value)
+        r.start.to_bytes(8, params.endian) + r.size.to_bytes(8, params.endian)
         for r in params.sha256_regions
     )
-    head = bytearray(params.kernel_head[4 : HeadOffset.END])
+    head = bytearray(params.kernel_head[4:HEAD_SIZE])
     if params.run_at_load is not None:
-        kernel_order: Literal["little", "big"] = "big" if params.kernel_big_endian else "little"
-        head[HeadOffset.RUN_AT_LOAD - 4 : HeadOffset.RUN_AT_LOAD] = params.run_at_load.to_bytes(
+        kernel_order: Endian = "big" if params.kernel_big_endian else "little"
+        head[RUN_AT_LOAD_OFFSET - 4 : RUN_AT_LOAD_OFFSET] = params.run_at_load.to_bytes(
             4, kernel_order
         )
     values: dict[str, int | bytes] = {
@@ -764,7 +762,7 @@ def region_digest(buffers: Iterable[bytes]) -> bytes:
 
 
 def run_at_load_for_crash(kernel_head: bytes, *, kernel_big_endian: bool) -> int | None:
-    """kexec-tools' rule: a crash kernel whose word at 0x5c is "run0" gets 1, else untouched."""
-    order: Literal["little", "big"] = "big" if kernel_big_endian else "little"
-    word = int.from_bytes(kernel_head[HeadOffset.RUN_AT_LOAD : HeadOffset.SECONDARY_HOLD], order)
-    return RUN_AT_LOAD_STAY if word == RUN_AT_LOAD_DEFAULT else None
+    """:func:`pykexec.abi.run_at_load_for_crash` of the word in ``kernel_head``."""
+    order: Endian = "big" if kernel_big_endian else "little"
+    word = int.from_bytes(kernel_head[RUN_AT_LOAD_OFFSET:SECONDARY_HOLD_OFFSET], order)
+    return abi.run_at_load_for_crash(word)

@@ -25,7 +25,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from pykexec.purgatory.asm import Assembler, Endian, Ref
+from pykexec.abi import Endian
+from pykexec.purgatory.asm import Assembler, Ref
 from pykexec.purgatory.isa import (
     GPR,
     R0,
@@ -134,7 +135,7 @@ def emit_address_of(a: Assembler, rt: GPR, label: str) -> None:
 def _word_pair(endian: Endian, first: GPR, second: GPR) -> tuple[GPR, GPR]:
     """(low, high): which of two native words at 8i, 8i+4 a doubleword load puts in the
     low and which in the high half of a register."""
-    return (first, second) if endian is Endian.LITTLE else (second, first)
+    return (first, second) if endian == "little" else (second, first)
 
 
 def _load_message(a: Assembler, endian: Endian) -> None:
@@ -143,13 +144,13 @@ def _load_message(a: Assembler, endian: Endian) -> None:
     earlier word lands in the high half."""
     for i in range(8):
         w_even, w_odd = _W[2 * i], _W[2 * i + 1]
-        if endian is Endian.LITTLE:
+        if endian == "little":
             a.ldbrx(w_odd, R0, _DATA)
             a.addi(_DATA, _DATA, 8)
         else:
             a.ld(w_odd, 8 * i, _DATA)
         a.srdi(w_even, w_odd, 32)
-    if endian is Endian.BIG:
+    if endian == "big":
         a.addi(_DATA, _DATA, 64)
 
 
@@ -355,7 +356,7 @@ def emit_final(a: Assembler, endian: Endian) -> None:
     _update_local(a, 1)
     a.b(zeros)
     a.label(length)
-    if endian is Endian.LITTLE:
+    if endian == "little":
         a.addi(R4, R1, _LOCAL)
         a.stdbrx(R28, R0, R4)
     else:
@@ -363,7 +364,7 @@ def emit_final(a: Assembler, endian: Endian) -> None:
     _update_local(a, 8)
     for i in range(8):
         a.lwz(R0, CTX.state + 4 * i, R26)
-        if endian is Endian.LITTLE:
+        if endian == "little":
             a.addi(R4, R27, 4 * i)
             a.stwbrx(R0, R0, R4)
         else:

@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import struct
 
-from pykexec.purgatory.asm import Assembler, Endian
+from pykexec.abi import Endian, struct_prefix
+from pykexec.purgatory.asm import Assembler
 from pykexec.purgatory.isa import (
     R0,
     R2,
@@ -60,7 +61,7 @@ _RFID, _HRFID = 0x4C000024, 0x4C000224
 
 
 def _other(endian: Endian) -> Endian:
-    return Endian.BIG if endian is Endian.LITTLE else Endian.LITTLE
+    return "big" if endian == "little" else "little"
 
 
 def emit_install(a: Assembler, sigaction: int) -> None:
@@ -75,7 +76,7 @@ def emit_install(a: Assembler, sigaction: int) -> None:
 
 def sigaction_data(endian: Endian, handler: int) -> bytes:
     """struct sigaction as the kernel takes it: handler, flags, restorer, mask."""
-    return struct.pack(endian.struct_prefix + "4Q", handler, SA_SIGINFO, 0, 0)
+    return struct.pack(struct_prefix(endian) + "4Q", handler, SA_SIGINFO, 0, 0)
 
 
 def _exit(a: Assembler, status: int) -> None:
@@ -87,7 +88,7 @@ def _exit(a: Assembler, status: int) -> None:
 def handler_code(endian: Endian, sprs: int) -> bytes:
     """The SIGILL handler (r5 = ucontext); ``sprs`` is a 1024 x u64 emulated SPR file."""
     a = Assembler(endian)
-    home_le = 1 if endian is Endian.LITTLE else 0
+    home_le = 1 if endian == "little" else 0
     a.ld(R6, UC_REGS, R5)  # pt_regs
     a.ld(R7, PT_NIP, R6)
     a.ld(R8, PT_MSR, R6)
@@ -152,10 +153,10 @@ def _match(a: Assembler, mask: int, value: int, otherwise: str) -> None:
 
 def opal_code(records: int) -> bytes:
     """The fake OPAL entry (big-endian code); ``records`` is a 48-byte scratch area."""
-    a = Assembler(Endian.BIG)
+    a = Assembler("big")
     a.tdi(0, R0, 0x48)  # "b .+8" when fetched little-endian
     a.b("big_endian")
-    probe = Assembler(Endian.LITTLE)
+    probe = Assembler("little")
     _exit(probe, EXIT_OPAL_LE)
     a.bytes(probe.assemble().code)
     a.label("big_endian")
