@@ -151,11 +151,12 @@ def _run(
     low: bytes = b"",
     timeout: float = 120,
 ) -> qemu.Result:
+    kernel_endian: Endian = "big" if params.kernel_big_endian else "little"
     segments = [
         qemu.Segment(BASE, _harness(endian, call=call, console=params.console)),
         *_supervised(endian),
         qemu.Segment(PURGATORY, ppc64.render(params)),
-        qemu.Segment(KERNEL, _kernel_stub(endian, abi.BACKUP_SIZE if low else 0)),
+        qemu.Segment(KERNEL, _kernel_stub(kernel_endian, abi.BACKUP_SIZE if low else 0)),
         qemu.Segment(FDT, _fdt_header(17)),
         qemu.Segment(BACKUP, b"", abi.BACKUP_SIZE),
         qemu.Segment(REPORT, b"", 0x1000),
@@ -340,6 +341,27 @@ def test_params_validation() -> None:
         _params("little", b"short")
     with pytest.raises(UsageError, match="cannot hold"):
         ppc64.render(_params("little", HEAD, kernel=1 << 64))
+
+
+def test_cross_endian_entry_runs() -> None:
+    """A little-endian purgatory (running kernel) enters a big-endian kernel: mfmsr, MSR_LE
+    cleared into SRR1, rfid, emulated by the supervisor; the stub kernel runs big-endian and
+    reports what a crash load must hand it, in its own byte order."""
+    if not qemu.available("little"):
+        pytest.skip("qemu-ppc64le not installed")
+    buffers = [_pattern(999)]
+    placed, regions = _regions(buffers)
+    low = _pattern(abi.BACKUP_SIZE, 6)
+    stub = _kernel_stub("big", abi.BACKUP_SIZE)
+    params = _params("little", stub[:256], kernel_big_endian=True, run_at_load=abi.RUN_AT_LOAD_STAY,
+                     panic_kernel=True, backup_start=BACKUP, sha256_regions=regions,
+                     sha256_digest=ppc64.region_digest(buffers))  # fmt: skip
+    result = _run("little", params, placed, low=low)
+    assert result.returncode == 0, result
+    regs, fdt = _report("big", result.stdout)
+    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, abi.RUN_AT_LOAD_STAY)
+    assert struct.unpack_from(">I", fdt, 4 * 7)[0] == CPU_ID  # boot_cpuid_phys (DTSpec §5.2)
+    assert result.stdout[-abi.BACKUP_SIZE :] == low
 
 
 def test_cross_endian_entry_uses_rfid() -> None:
