@@ -23,7 +23,7 @@ from pykexec import abi
 from pykexec.abi import Endian, struct_prefix
 from pykexec.errors import UsageError
 from pykexec.memory import Range
-from pykexec.purgatory import ppc64, sha256
+from pykexec.purgatory import isa, ppc64, sha256
 from pykexec.purgatory.asm import Assembler, Program
 from pykexec.purgatory.isa import (
     GPR,
@@ -122,7 +122,7 @@ def _params(endian: Endian, head: bytes, **kw: object) -> PurgatoryParams:
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def _harness(endian: Endian, *, call: str | None, console: Console = Console.LINUX_WRITE) -> bytes:
+def _harness(endian: Endian, *, call: str | None, params: PurgatoryParams) -> bytes:
     """Enter the purgatory like kexec_sequence (r3 = CPU id, r4 = entry, r5 = 0), or call
     one of its routines and exit with its r3."""
     a = Assembler(endian)
@@ -135,7 +135,8 @@ def _harness(endian: Endian, *, call: str | None, console: Console = Console.LIN
         a.bctr()
     else:
         program = ppc64.generate(endian, kernel_big_endian=endian == "big",
-                                 console=console)  # fmt: skip
+                                 console=params.console,
+                                 sha256_vector=params.sha256_vector)  # fmt: skip
         a.load_imm64(R12, PURGATORY + program.symbols[call])
         a.mtctr(R12)
         a.bctrl()
@@ -150,10 +151,11 @@ def _run(
     call: str | None = None,
     low: bytes = b"",
     timeout: float = 120,
+    cpu: str | None = None,
 ) -> qemu.Result:
     kernel_endian: Endian = "big" if params.kernel_big_endian else "little"
     segments = [
-        qemu.Segment(BASE, _harness(endian, call=call, console=params.console)),
+        qemu.Segment(BASE, _harness(endian, call=call, params=params)),
         *_supervised(endian),
         qemu.Segment(PURGATORY, ppc64.render(params)),
         qemu.Segment(KERNEL, _kernel_stub(kernel_endian, abi.BACKUP_SIZE if low else 0)),
@@ -164,7 +166,7 @@ def _run(
     ]
     if low:
         segments.insert(0, qemu.Segment(0, low))
-    return qemu.run(endian, qemu.elf_executable(endian, segments, BASE), timeout)
+    return qemu.run(endian, qemu.elf_executable(endian, segments, BASE), timeout, cpu)
 
 
 def _supervised(endian: Endian) -> list[qemu.Segment]:
@@ -215,6 +217,44 @@ def test_sha256_matches_hashlib(endian: Endian, sizes: list[int]) -> None:
     assert _computed(result.stdout) == ppc64.region_digest(buffers).hex()
     assert b"purgatory: sha256 mismatch" in result.stdout
     assert b"expected: " + b"5a" * 32 in result.stdout
+
+
+@pytest.mark.parametrize("cpu", ["power8", "power9"])
+@pytest.mark.parametrize(
+    "sizes",
+    [[0], [1], [55], [56], [63], [64], [65], [1000], [200_000], [3, 64, 1000, 0, 129, 65536]],
+    ids=lambda s: "+".join(map(str, s)),
+)
+def test_sha256_vector_matches_hashlib(endian: Endian, sizes: list[int], cpu: str) -> None:
+    """The POWER8 vector sha256_blocks (vshasigmaw) on a POWER8/POWER9 CPU model: the
+    computed digest printed on a mismatch is hashlib's."""
+    buffers = [_pattern(n, i + 5) for i, n in enumerate(sizes)]
+    placed, regions = _regions(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_digest=b"\x5a" * 32,
+                     sha256_vector=True)  # fmt: skip
+    result = _run(endian, params, placed, call="sha256_verify", cpu=cpu)
+    assert result.returncode == 1, result
+    assert _computed(result.stdout) == ppc64.region_digest(buffers).hex()
+
+
+def test_sha256_vector_accepts_right_digest(endian: Endian) -> None:
+    buffers = [_pattern(5000), _pattern(77, 3)]
+    placed, regions = _regions(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_vector=True,
+                     sha256_digest=ppc64.region_digest(buffers))  # fmt: skip
+    result = _run(endian, params, placed, call="sha256_verify", cpu="power8")
+    assert (result.returncode, result.stdout) == (0, b"")
+
+
+def test_sha256_vector_only_in_vector_builds() -> None:
+    """POWER8 instructions appear only when asked for: the default build runs on POWER7."""
+    for endian in ENDIANS:
+        for vector in (False, True):
+            program = ppc64.generate(endian, kernel_big_endian=False, sha256_vector=vector)
+            words = [program.read_word(off) for off in sorted(program.instructions)]
+            mnemonics = {d.mnemonic for d in map(decode, words) if d is not None}
+            assert bool(mnemonics & isa.POWER8_ONLY) == vector
+            assert ("vshasigmaw" in mnemonics) == vector
 
 
 def test_sha256_verify_accepts_right_digest(endian: Endian) -> None:
@@ -467,7 +507,7 @@ def test_sha256_throughput(endian: Endian, capsys: pytest.CaptureFixture[str]) -
     size = 16 << 20
     params = _params(endian, HEAD, sha256_regions=(Range.sized(DATA, size),),
                      sha256_digest=hashlib.sha256(bytes(size)).digest())  # fmt: skip
-    segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify")),
+    segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify", params=params)),
                 qemu.Segment(PURGATORY, ppc64.render(params)),
                 qemu.Segment(DATA, b"", size)]  # fmt: skip
     start = time.monotonic()

@@ -2,7 +2,8 @@
 
 :mod:`.isa` holds the PowerPC instruction set as data (registers, fields, opcode table)
 with the encoder and decoder built from it, :mod:`.asm` the assembler (labels, data
-slots, listings), :mod:`.sha256` the SHA-256 routines in PowerPC assembly, :mod:`.ppc64`
+slots, listings), :mod:`.sha256` the SHA-256 routines in PowerPC assembly
+(:mod:`.sha256_vmx` the POWER8 vector crypto block function), :mod:`.ppc64`
 the purgatory program and its loader-facing API (:class:`PurgatoryParams`, :func:`render`).
 """
 

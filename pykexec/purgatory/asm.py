@@ -34,6 +34,7 @@ from pykexec.purgatory.isa import (
     OPCODES,
     R0,
     SPR,
+    VR,
     AssemblyError,
     CRBit,
     Kind,
@@ -67,7 +68,7 @@ Label = str  # a label name: what branch operands take (their displacement is co
 Target = Label  # the former name
 # Quoted: ``X | Y`` outside annotations needs Python 3.10.
 Imm: TypeAlias = "int | Ref"  # an immediate or displacement: a number, or a Ref resolved later
-Operand: TypeAlias = "GPR | CRF | SPR | int | Ref | Label"  # anything emit() takes
+Operand: TypeAlias = "GPR | CRF | VR | SPR | int | Ref | Label"  # anything emit() takes
 
 
 class Slot(NamedTuple):
@@ -166,6 +167,7 @@ class Program(NamedTuple):
 _Pending = tuple[int, str, tuple[Operand, ...]]
 
 
+_REGISTER_KIND: dict[type, str] = {GPR: Kind.GPR, CRF: Kind.CRF, VR: Kind.VR}
 _KINDS: dict[str, tuple[str, ...]] = {}  # mnemonic -> kind of each operand, built on use
 
 
@@ -190,10 +192,8 @@ def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
     out: list[int] = []
     deferred = False
     for k, v in zip(kinds, operands):  # lengths checked above
-        if isinstance(v, GPR):
-            ok, n = k == Kind.GPR, v.number
-        elif isinstance(v, CRF):
-            ok, n = k == Kind.CRF, v.number
+        if isinstance(v, (GPR, CRF, VR)):
+            ok, n = k == _REGISTER_KIND[type(v)], v.number
         elif isinstance(v, int):
             ok, n = k != Kind.LABEL, v
         else:
@@ -308,7 +308,7 @@ class Assembler:
     def _resolve(self, offset: int, mnemonic: str, operands: tuple[Operand, ...]) -> list[int]:
         out: list[int] = []
         for v in operands:  # _numbers() checked the kinds when the instruction was emitted
-            if isinstance(v, (GPR, CRF)):
+            if isinstance(v, (GPR, CRF, VR)):
                 out.append(v.number)
             elif isinstance(v, int):
                 out.append(v)
@@ -584,6 +584,39 @@ class Assembler:
 
     def bcctrl(self, bo: int, bi: int, bh: int = 0) -> None:
         self.emit("bcctrl", bo, bi, bh)
+
+    # ---- POWER8 vector instructions (ISA 2.07; VSX loads name v<n> as vs<32+n>) ----------
+    def vadduwm(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vadduwm", vrt, vra, vrb)
+
+    def vmrghw(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vmrghw", vrt, vra, vrb)
+
+    def vand(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vand", vrt, vra, vrb)
+
+    def vxor(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vxor", vrt, vra, vrb)
+
+    def vshasigmaw(self, vrt: VR, vra: VR, st: int, six: int) -> None:
+        self.emit("vshasigmaw", vrt, vra, st, six)
+
+    def vsel(self, vrt: VR, vra: VR, vrb: VR, vrc: VR) -> None:
+        """vrt = bits of vrb where vrc is 1, of vra where it is 0."""
+        self.emit("vsel", vrt, vra, vrb, vrc)
+
+    def vperm(self, vrt: VR, vra: VR, vrb: VR, vrc: VR) -> None:
+        self.emit("vperm", vrt, vra, vrb, vrc)
+
+    def vsldoi(self, vrt: VR, vra: VR, vrb: VR, shb: int) -> None:
+        self.emit("vsldoi", vrt, vra, vrb, shb)
+
+    def lxvw4x(self, vrt: VR, ra: GPR, rb: GPR) -> None:
+        """Four words, element 0 from the lowest address, each in the current byte order."""
+        self.emit("lxvw4x", 32 + vrt.number, ra, rb)
+
+    def stxvw4x(self, vrs: VR, ra: GPR, rb: GPR) -> None:
+        self.emit("stxvw4x", 32 + vrs.number, ra, rb)
 
     # ---- extended mnemonics (ISA Appendix E) -------------------------------------------------
     def li(self, rt: GPR, si: Imm) -> None:

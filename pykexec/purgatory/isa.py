@@ -10,7 +10,8 @@ opcode and operand order.  The same table encodes (:func:`encode`) and decodes
 Sources: Power ISA v2.06B, Book I §1.6 (instruction formats), the per-instruction
 pages in Books I-III, and Appendix E (extended mnemonics).
 
-Only instructions POWER7 implements are in the table (no prefixed or ISA 3.0
+The table holds POWER7 instructions (Power ISA 2.06) and, in :data:`POWER8_ONLY`, the
+few ISA 2.07 vector instructions of the vector SHA-256 (no prefixed or ISA 3.0
 instructions).  Everything here is pure: no I/O.
 
 Speed matters here: the loader generates the purgatory at run time, inside
@@ -95,6 +96,36 @@ class CRF:
 _CRFS: list[CRF] = []
 _CRFS.extend(CRF(n) for n in range(8))
 CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = _CRFS
+
+
+class VR:
+    """A vector register, v0..v31 (VMX; VSX calls it vs32..vs63; not an ``int``)."""
+
+    __slots__ = ("number",)
+    number: int
+
+    def __new__(cls, number: int) -> VR:
+        if not 0 <= number < 32:
+            raise ValueError(f"no vector register v{number}")
+        if number < len(_VRS):
+            return _VRS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
+
+    def __repr__(self) -> str:
+        return f"v{self.number}"
+
+
+_VRS: list[VR] = []
+_VRS.extend(VR(n) for n in range(32))
+V0, V1, V2, V3, V4, V5, V6, V7 = _VRS[0:8]
+V8, V9, V10, V11, V12, V13, V14, V15 = _VRS[8:16]
+V16, V17, V18, V19, V20, V21, V22, V23 = _VRS[16:24]
+V24, V25, V26, V27, V28, V29, V30, V31 = _VRS[24:32]
 
 
 class CRBit(IntEnum):
@@ -219,13 +250,28 @@ FIELDS: dict[str, Field] = {
         Field("MB6", ((26, 26), (21, 25))),
         # XFX form: SPR number with its two 5-bit halves swapped.
         Field("SPR", ((16, 20), (11, 15))),
+        # Vector forms (ISA 2.07 Book I §1.6.1.18 VA, .19 VX; §1.6.1.20 XX1).
+        _f("VRT", 6, 10),
+        _f("VRA", 11, 15),
+        _f("VRB", 16, 20),
+        _f("VRC", 21, 25),
+        _f("ST", 16),  # vshasigmaw: 0 = lower-case sigma, 1 = upper-case Sigma
+        _f("SIX", 17, 20),  # vshasigmaw: per element, which of the two functions
+        _f("SHB", 22, 25),  # vsldoi: shift in bytes
+        _f("XO_VX", 21, 31),
+        _f("XO_VA", 26, 31),
+        _f("XO_XX1", 21, 30),
+        # XX1 form: a VSX register number 0..63 whose high bit (TX) sits at bit 31.
+        Field("XT", ((31, 31), (6, 10))),
     )
 }
 
 
 # Instruction formats (ISA Book I §1.6.1).  Only a label in the table (the fields say how
 # to encode), so a checked ``Literal`` rather than an Enum, whose creation costs more at import.
-Form = Literal["I", "B", "SC", "D", "DS", "X", "XL", "XFX", "XO", "M", "MD"]
+Form = Literal[
+    "I", "B", "SC", "D", "DS", "X", "XL", "XFX", "XO", "M", "MD", "VX", "VA", "XX1"
+]  # fmt: skip
 
 
 class Opcode(NamedTuple):
@@ -329,8 +375,25 @@ OPCODES: dict[str, Opcode] = {
         _op("stwbrx", "X", 31, "RS RA RB", ra0=True, XO_X=662),
         _op("icbi", "X", 31, "RA RB", ra0=True, XO_X=982),
         _op("extsw", "X", 31, "RA RS", XO_X=986, Rc=0),
+        # POWER8 (ISA 2.07) vector and VSX instructions: see POWER8_ONLY.
+        _op("vadduwm", "VX", 4, "VRT VRA VRB", XO_VX=128),
+        _op("vmrghw", "VX", 4, "VRT VRA VRB", XO_VX=140),
+        _op("vand", "VX", 4, "VRT VRA VRB", XO_VX=1028),
+        _op("vxor", "VX", 4, "VRT VRA VRB", XO_VX=1220),
+        _op("vshasigmaw", "VX", 4, "VRT VRA ST SIX", XO_VX=1666),
+        _op("vsel", "VA", 4, "VRT VRA VRB VRC", XO_VA=42),
+        _op("vperm", "VA", 4, "VRT VRA VRB VRC", XO_VA=43),
+        _op("vsldoi", "VA", 4, "VRT VRA VRB SHB", XO_VA=44),
+        _op("lxvw4x", "XX1", 31, "XT RA RB", ra0=True, XO_XX1=780),
+        _op("stxvw4x", "XX1", 31, "XT RA RB", ra0=True, XO_XX1=908),
     )
 }
+
+# Not in POWER7: only the vector SHA-256 (generated for CPUs that have it) uses them.
+POWER8_ONLY = frozenset(
+    ("vadduwm", "vmrghw", "vand", "vxor", "vshasigmaw", "vsel", "vperm", "vsldoi", "lxvw4x",
+     "stxvw4x")
+)  # fmt: skip
 
 BRANCH_FIELDS = frozenset({"BD", "LI"})  # operands that are byte displacements from the insn
 
@@ -339,6 +402,7 @@ class Kind:
     """What an operand field takes (names, not an Enum: nothing iterates them)."""
 
     GPR: Final = "register"  # a GPR instance
+    VR: Final = "vector register"  # a VR instance
     CRF: Final = "CR field"  # a CRF instance
     SPR: Final = "SPR number"  # an SPR member (or an int)
     LABEL: Final = "label"  # a label name (str): the displacement is computed
@@ -348,6 +412,7 @@ class Kind:
 # The operand kind of each field the table uses as an operand.
 KINDS: dict[str, str] = {
     **dict.fromkeys(("RT", "RS", "RA", "RB"), Kind.GPR),
+    **dict.fromkeys(("VRT", "VRA", "VRB", "VRC"), Kind.VR),
     "BF": Kind.CRF,
     "SPR": Kind.SPR,
     **dict.fromkeys(BRANCH_FIELDS, Kind.LABEL),
@@ -457,6 +522,7 @@ def decode(word: int) -> Decoded | None:
 
 
 _GPR_FIELDS = frozenset({"RT", "RS", "RA", "RB"})
+_VR_FIELDS = frozenset({"VRT", "VRA", "VRB", "VRC"})
 
 
 def _bi_text(bi: int) -> str:
@@ -470,6 +536,10 @@ def _operand_text(op: Opcode, name: str, value: int, pc: int) -> str:
         return "0"  # RA=0 means "no register"
     if name in _GPR_FIELDS:
         return f"r{value}"
+    if name in _VR_FIELDS:
+        return f"v{value}"
+    if name == "XT":
+        return f"vs{value}"
     if name == "BF":
         return f"cr{value}"
     if name == "BI":

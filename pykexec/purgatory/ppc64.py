@@ -62,7 +62,7 @@ from pykexec.abi import (
 from pykexec.devicetree.fdt import FdtHeader
 from pykexec.errors import UsageError
 from pykexec.memory import Range
-from pykexec.purgatory import sha256
+from pykexec.purgatory import sha256, sha256_vmx
 from pykexec.purgatory.asm import Assembler, AssemblyError, Program, Ref
 from pykexec.purgatory.isa import (
     CR0,
@@ -631,8 +631,10 @@ _MESSAGES = {
 }
 
 
-def _emit_data(a: Assembler) -> None:
+def _emit_data(a: Assembler, sha256_vector: bool) -> None:
     sha256.emit_data(a)
+    if sha256_vector:
+        sha256_vmx.emit_data(a)
     for name, text in _MESSAGES.items():
         a.label(name)
         a.bytes(text + b"\0")
@@ -651,7 +653,11 @@ def _emit_data(a: Assembler) -> None:
 
 @lru_cache(maxsize=16)
 def generate(
-    endian: Endian, *, kernel_big_endian: bool, console: Console | str = Console.HVTERM
+    endian: Endian,
+    *,
+    kernel_big_endian: bool,
+    console: Console | str = Console.HVTERM,
+    sha256_vector: bool = False,
 ) -> Program:
     """The purgatory program, slots zero, the head area (4..0xff) zero."""
     console = Console(console)
@@ -671,9 +677,12 @@ def generate(
         _emit_opal_call(a)
     _emit_puts(a)
     _emit_print_hex(a)
-    sha256.emit_code(a, endian)
+    if sha256_vector:  # POWER8 vector crypto (ISA 2.07)
+        sha256.emit_code(a, endian, blocks=sha256_vmx.emit_blocks)
+    else:
+        sha256.emit_code(a, endian)
     a.label("code_end")
-    _emit_data(a)
+    _emit_data(a, sha256_vector)
     return a.assemble()
 
 
@@ -706,6 +715,7 @@ class PurgatoryParams:
     opal_terminal: int = 0
     stack: int = 0
     console: Console = Console.HVTERM
+    sha256_vector: bool = False  # the CPU has vshasigmaw (POWER8 and later, not P7 compat)
 
     def __post_init__(self) -> None:
         if len(self.sha256_regions) > SHA256_REGIONS:
@@ -730,7 +740,7 @@ class PurgatoryParams:
 def render(params: PurgatoryParams) -> bytes:
     """The purgatory segment: code, head, filled slots and stack (its memsz = its size)."""
     program = generate(params.endian, kernel_big_endian=params.kernel_big_endian,
-                       console=params.console)  # fmt: skip
+                       console=params.console, sha256_vector=params.sha256_vector)  # fmt: skip
     regions = b"".join(
         r.start.to_bytes(8, params.endian) + r.size.to_bytes(8, params.endian)
         for r in params.sha256_regions

@@ -23,6 +23,7 @@ word may hold garbage and is never stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
 from pykexec.abi import Endian
@@ -372,12 +373,15 @@ def emit_final(a: Assembler, endian: Endian) -> None:
     emit_epilogue(a, _CALL_FRAME, saved)
 
 
-def emit_code(a: Assembler, endian: Endian) -> None:
-    """All four routines (code only; :func:`emit_data` places their constants)."""
+def emit_code(
+    a: Assembler, endian: Endian, blocks: Callable[[Assembler, Endian], None] = emit_blocks
+) -> None:
+    """All four routines (code only; :func:`emit_data` places their constants), with
+    ``blocks`` emitting ``sha256_blocks`` (this module's, or :mod:`.sha256_vmx`'s)."""
     emit_init(a)
     emit_update(a)
     emit_final(a, endian)
-    emit_blocks(a, endian)
+    blocks(a, endian)
 
 
 def emit_data(a: Assembler) -> None:

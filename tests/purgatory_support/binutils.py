@@ -21,14 +21,14 @@ def tool(endian: Endian, name: str) -> str | None:
     return shutil.which(f"{TRIPLET[endian]}-{name}")
 
 
-def gas_text(endian: Endian, source: str) -> bytes:
-    """Assemble ``source`` with ``as -mpower7`` and return the bytes of .text."""
+def gas_text(endian: Endian, source: str, cpu: str = "power8") -> bytes:
+    """Assemble ``source`` with ``as -m<cpu>`` and return the bytes of .text."""
     gas = tool(endian, "as")
     assert gas is not None
     with tempfile.TemporaryDirectory() as tmp:
         src, obj = Path(tmp, "t.s"), Path(tmp, "t.o")
         src.write_text(source)
-        done = subprocess.run([gas, "-mpower7", *AS_FLAGS[endian], "-o", str(obj), str(src)],
+        done = subprocess.run([gas, f"-m{cpu}", *AS_FLAGS[endian], "-o", str(obj), str(src)],
                               capture_output=True, text=True)  # fmt: skip
         assert done.returncode == 0, f"{gas} failed:\n{done.stderr}"
         elf = ELFFile(io.BytesIO(obj.read_bytes()))

@@ -68,13 +68,15 @@ def available(endian: Endian) -> bool:
     return shutil.which(QEMU[endian]) is not None
 
 
-def run(endian: Endian, elf: bytes, timeout: float = 60.0) -> Result:
-    """Run the executable; a program that spins forever is killed after ``timeout``."""
+def run(endian: Endian, elf: bytes, timeout: float = 60.0, cpu: str | None = None) -> Result:
+    """Run the executable (on ``cpu``, qemu's default if None); a program that spins
+    forever is killed after ``timeout``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "prog")
         path.write_bytes(elf)
         path.chmod(0o755)
-        proc = subprocess.Popen([QEMU[endian], str(path)], stdout=subprocess.PIPE,
+        cpu_args = ["-cpu", cpu] if cpu else []
+        proc = subprocess.Popen([QEMU[endian], *cpu_args, str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)  # fmt: skip
         try:
             out, err = proc.communicate(timeout=timeout)

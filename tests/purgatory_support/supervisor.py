@@ -7,7 +7,8 @@ instructions on the interrupted context (the ``pt_regs`` behind the ucontext),
 including MSR_LE: the kernel (and qemu-user's linux-user/ppc/signal.c) restores the
 interrupted context's MSR_LE bit on sigreturn, so an emulated ``hrfid`` really switches
 the CPU's byte order.  The handler itself always runs in the executable's byte order.
-Any other privileged instruction ends the program with :data:`EXIT_UNKNOWN`.
+``mtmsrd`` is accepted and ignored.  Any other privileged instruction ends the program
+with :data:`EXIT_UNKNOWN`.
 
 :func:`opal_code` is a fake OPAL entry point, big-endian as OPAL is: it writes a record
 of each call (r0, r3, r4, r5, its MSR_LE, r2: six big-endian u64) to stderr, writes the
@@ -57,6 +58,7 @@ RECORD = 48  # bytes per OPAL call record on stderr
 # Instruction patterns (primary opcode 31 / 19, extended opcode; Power ISA Book III-S).
 _MFMSR, _MFMSR_MASK = 0x7C0000A6, 0xFC1FFFFF
 _MTSPR, _MTSPR_MASK = 0x7C0003A6, 0xFC0007FF
+_MTMSRD, _MTMSRD_MASK = 0x7C000164, 0xFC1EFFFF  # either L
 _RFID, _HRFID = 0x4C000024, 0x4C000224
 
 
@@ -122,6 +124,11 @@ def handler_code(endian: Endian, sprs: int) -> bytes:
     a.stdx(R2, R12, R0)
     a.b("advance")
     a.label("not_mtspr")
+    # mtmsrd: accepted and ignored (qemu-user runs with FP, VEC and VSX enabled; MSR_LE
+    # changes only through (h)rfid here).
+    _match(a, _MTMSRD_MASK, _MTMSRD, "not_mtmsrd")
+    a.b("advance")
+    a.label("not_mtmsrd")
     for word, srr0 in ((_RFID, SPR.SRR0), (_HRFID, SPR.HSRR0)):
         skip = a.new_label("not_rfi")
         _match(a, 0xFFFFFFFF, word, skip)
