@@ -20,23 +20,29 @@ from __future__ import annotations
 import dataclasses
 import re
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 
 _SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
-class Loader(StrEnum):
+class Loader(str, Enum):
     """Which program loads the next kernel inside the guest."""
 
     KEXEC = "kexec"  # kexec-tools, the reference
     PYKEXEC = "pykexec"
 
+    def __str__(self) -> str:
+        return self.value
 
-class Machine(StrEnum):
+
+class Machine(str, Enum):
     """Which QEMU machine the guest runs on (:mod:`lab.vm` builds its argv)."""
 
     PSERIES = "pseries"  # PAPR guest: VOF firmware, RTAS, spapr-vty console
     POWERNV = "powernv"  # bare metal: skiboot (OPAL), the OPAL console on the LPC UART
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # QEMU start to the first userspace marker, per machine: the slowest boot seen x ~3.
@@ -48,12 +54,15 @@ BOOT_TIMEOUT: dict[Machine, float] = {
 }
 
 
-class Stage(StrEnum):
+class Stage(str, Enum):
     """Boot stage, passed to the guest as ``lab.stage=``."""
 
     FIRST = "1"
     SECOND = "2"
     CRASH = "crash"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)

@@ -437,13 +437,21 @@ def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) 
     return opts
 
 
+def invoked_name(argv0: str | None = None) -> str:
+    """``kexec`` when run under that name (console script, link, zipapp named kexec),
+    else ``pykexec``: the name that usage and error messages use."""
+    base = os.path.basename(sys.argv[0] if argv0 is None else argv0)
+    return "kexec" if base.split(".")[0] == "kexec" else PROG
+
+
 def usage() -> str:
     lines = [
-        f"usage: {PROG} [options] [KERNEL]",
+        f"usage: {invoked_name()} [options] [KERNEL]",
         "       pykexec inspect KERNEL [--json]",
         "",
         "Load and start a new ppc64 kernel (kexec), or load a crash kernel (kdump).",
-        "Accepts kexec-tools' options with the same meanings.",
+        "Accepts kexec-tools' options with the same meanings; installed or linked as",
+        "kexec, it is the system's kexec.",
         "",
     ]
     for opt in OPTIONS:
@@ -465,9 +473,9 @@ def run(cmd: Command) -> int:
         print(usage())
         return 0
     if cmd.action == "version":
-        from pykexec import __version__
+        from pykexec import KEXEC_TOOLS_COMPAT, __version__
 
-        print(f"{PROG} {__version__}")
+        print(f"{PROG} {__version__} (kexec-tools {KEXEC_TOOLS_COMPAT} compatible command line)")
         return 0
     from pykexec import control
     from pykexec.sysinfo import SystemView
@@ -542,22 +550,31 @@ def _save_dir(cmd: Command) -> Path:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    name = invoked_name()
     try:
-        if argv[:1] == ["inspect"]:
+        if argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
 
-            return inspect_main(argv[1:])
-        return run(parse(argv))
+            code = inspect_main(argv[1:])
+        else:
+            code = run(parse(argv))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pykexec --help | head -1`): end quietly, as a C program
+        # killed by SIGPIPE would, but with status 0; stdout must not be flushed again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KexecError as err:
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(f"{PROG}: {err}", file=sys.stderr)
+        print(f"{name}: {err}", file=sys.stderr)
         return err.exit_code
     except OSError as err:  # an I/O error no layer below anticipated: still one line
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
         print(
-            f"{PROG}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
+            f"{name}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
             file=sys.stderr,
         )
         return 1

@@ -8,9 +8,8 @@ most :data:`pykexec.uapi.KEXEC_SEGMENT_MAX` non-overlapping segments and the fla
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from enum import IntFlag, StrEnum
+from enum import Enum, IntFlag
 
 from pykexec import uapi
 from pykexec.errors import PlacementError
@@ -31,13 +30,16 @@ class KexecFlags(IntFlag):
     DEBUG = uapi.KEXEC_DEBUG
 
 
-class SegmentKind(StrEnum):
+class SegmentKind(str, Enum):
     KERNEL = "kernel"
     INITRD = "initrd"
     DEVICE_TREE = "device-tree"
     PURGATORY = "purgatory"
     BACKUP = "backup"
     ELFCOREHDR = "elfcorehdr"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -84,7 +86,7 @@ def check_segments(segments: tuple[Segment, ...]) -> None:
             raise PlacementError(f"{s.kind} segment {s.mem} is not aligned to {SEGMENT_ALIGN:#x}")
         if s.bufsz > s.mem.size:
             raise PlacementError(f"{s.kind} segment holds {s.bufsz:#x} bytes in {s.mem}")
-    for a, b in itertools.pairwise(ordered):
+    for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
             raise PlacementError(f"{a.kind} segment {a.mem} overlaps {b.kind} segment {b.mem}")
 

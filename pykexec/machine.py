@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from enum import IntFlag, StrEnum
+from enum import Enum, IntFlag
 
 from pykexec.devicetree.fdt import Node
 from pykexec.devicetree.props import cell_sizes
@@ -19,9 +19,12 @@ from pykexec.errors import SystemInfoError
 from pykexec.memory import MemoryMap, Range
 
 
-class Platform(StrEnum):
+class Platform(str, Enum):
     PSERIES = "pseries"
     POWERNV = "powernv"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 class LmbFlags(IntFlag):

@@ -8,7 +8,6 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 
 from __future__ import annotations
 
-import itertools
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -206,9 +205,7 @@ def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
     ehdr_struct = layout(EHDR_FIELDS, endian)
     if len(data) < EI_NIDENT + ehdr_struct.size:
         raise ImageError(f"{name}: truncated ELF header ({len(data)} bytes)")
-    ehdr = dict(
-        zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT), strict=True)
-    )
+    ehdr = dict(zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT)))
     if ehdr["e_machine"] != Machine.EM_PPC64:
         raise ImageError(
             f"{name}: ELF machine {ehdr['e_machine']} is not PowerPC 64 (EM_PPC64 = 21)"
@@ -237,7 +234,7 @@ def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
     if not loads:
         raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
     loads.sort(key=lambda p: p.p_paddr)
-    for a, b in itertools.pairwise(loads):
+    for a, b in zip(loads, loads[1:]):
         if a.p_paddr + a.p_memsz > b.p_paddr:
             raise ImageError(f"{name}: overlapping PT_LOAD segments")
     return KernelImage(

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from types import MappingProxyType
-from typing import TYPE_CHECKING, NamedTuple
+from typing import NamedTuple, Union
 
 from pykexec.abi import Endian
 from pykexec.purgatory.isa import (
@@ -44,9 +44,6 @@ from pykexec.purgatory.isa import (
     kind,
 )
 
-if TYPE_CHECKING:  # typing.TypeAlias is Python 3.10+; the annotations below are not evaluated
-    from typing import TypeAlias
-
 __all__ = [
     "Assembler", "AssemblyError", "Endian", "Imm", "Label", "Operand", "Program", "Ref", "Slot",
     "Target",
@@ -66,9 +63,8 @@ class Ref(NamedTuple):
 
 Label = str  # a label name: what branch operands take (their displacement is computed)
 Target = Label  # the former name
-# Quoted: ``X | Y`` outside annotations needs Python 3.10.
-Imm: TypeAlias = "int | Ref"  # an immediate or displacement: a number, or a Ref resolved later
-Operand: TypeAlias = "GPR | CRF | VR | SPR | int | Ref | Label"  # anything emit() takes
+Imm = Union[int, Ref]  # an immediate or displacement: a number, or a Ref resolved later
+Operand = Union[GPR, CRF, VR, SPR, int, Ref, Label]  # anything emit() takes
 
 
 class Slot(NamedTuple):

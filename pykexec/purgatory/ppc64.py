@@ -101,6 +101,9 @@ class Console(str, Enum):
     NONE = "none"  # no known console: print nothing
     LINUX_WRITE = "linux-write"  # write(1, ...) syscall: only for tests under qemu-user
 
+    def __str__(self) -> str:
+        return self.value
+
 
 def console_for(*, hvterm: bool, opal_terminal: int | None, opal_entry: int) -> Console:
     """The console kind for a machine: hvterm stdout, else an OPAL console, else none."""
