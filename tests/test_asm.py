@@ -13,9 +13,10 @@ from pathlib import Path
 import pytest
 
 from pykexec.abi import Endian
-from pykexec.purgatory import asm, isa
+from pykexec.purgatory import asm, disasm, isa
 from pykexec.purgatory.asm import Assembler, AssemblyError
-from pykexec.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, decode, encode
+from pykexec.purgatory.disasm import decode
+from pykexec.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, encode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils  # type: ignore[import-not-found]
@@ -258,7 +259,7 @@ def test_listing_matches_objdump_raw(
     theirs = binutils.objdump_binary(endian, program.code, raw=True)
     bad = []
     for off, case in placed:
-        ours = isa.disassemble(program.read_word(off), off, raw=True)
+        ours = disasm.disassemble(program.read_word(off), off, raw=True)
         if binutils.normalise(ours) != theirs[off]:
             bad.append(f"{case.gas!r}: ours {ours!r} objdump {theirs[off]!r}")
     assert not bad, "\n".join(bad)
@@ -272,7 +273,7 @@ def test_listing_matches_objdump_aliases(
     theirs = binutils.objdump_binary(endian, program.code, raw=False)
     bad = []
     for off, _case in placed:
-        ours = isa.disassemble(program.read_word(off), off)
+        ours = disasm.disassemble(program.read_word(off), off)
         if binutils.normalise(ours) != theirs[off]:
             bad.append(f"{off:#x}: ours {ours!r} objdump {theirs[off]!r}")
     assert not bad, "\n".join(bad)

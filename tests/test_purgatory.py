@@ -25,6 +25,7 @@ from pykexec.errors import UsageError
 from pykexec.memory import Range
 from pykexec.purgatory import isa, ppc64, sha256
 from pykexec.purgatory.asm import Assembler, Program
+from pykexec.purgatory.disasm import decode, disassemble
 from pykexec.purgatory.isa import (
     GPR,
     R0,
@@ -39,8 +40,6 @@ from pykexec.purgatory.isa import (
     R12,
     R13,
     R31,
-    decode,
-    disassemble,
 )
 from pykexec.purgatory.ppc64 import Console, PurgatoryParams
 
