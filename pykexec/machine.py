@@ -248,13 +248,7 @@ def _firmware_regions(root: Node) -> list[Region]:
 
 def _hvterm_console(root: Node) -> bool:
     """Whether /chosen's stdout is the pSeries hypervisor terminal (H_PUT_TERM_CHAR works)."""
-    chosen = root.child("chosen")
-    if chosen is None:
-        return False
-    path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
-    if not path:
-        return False
-    node = root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+    node = _stdout_node(root)
     compat = b"" if node is None else node.props.get("compatible", b"")
     return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
 
