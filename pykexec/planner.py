@@ -60,6 +60,7 @@ class LoadFacts:
     page_size: int = 0x10000
     total_ram: int = 0  # MemTotal, bytes
     running_endian: Endian = "little"
+    vector_crypto: bool = False  # AT_HWCAP2 has PPC_FEATURE2_VEC_CRYPTO (POWER8 and later)
     notes: tuple[str, ...] = field(default=())
 
 
@@ -235,6 +236,7 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         hotplug_elfcorehdr_size=hotplug_size,
         hotplug_cpu_room=cpu_room,
         page_size=facts.page_size,
+        sha256_vector=facts.vector_crypto,
     )
 
 

@@ -72,6 +72,7 @@ class PlanInput:
     hotplug_elfcorehdr_size: int | None = None
     hotplug_cpu_room: int = 0
     page_size: int = 0x10000
+    sha256_vector: bool = False  # the purgatory hashes with vshasigmaw (the CPU has it)
 
 
 @dataclass(frozen=True)
@@ -221,6 +222,7 @@ def plan(inp: PlanInput) -> Plan:
         console=console_for(
             hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
         ),
+        sha256_vector=inp.sha256_vector,
     )
     # The purgatory's size does not depend on its values: render once to size it.
     purgatory_hole = placer.take(len(render_purgatory(pparams)))
