@@ -270,15 +270,12 @@ def _unchecked_pyc(source: bytes, path: str) -> bytes:
     """``source`` compiled for this interpreter as an unchecked-hash .pyc (PEP 552): zipimport
     loads it without comparing times, and falls back to the .py under another Python."""
     import importlib.util
+    import marshal
 
     code = compile(source, path, "exec", dont_inherit=True)
     flags = (0b01).to_bytes(4, "little")  # hash-based, not checked
-    return (
-        importlib.util.MAGIC_NUMBER
-        + flags
-        + importlib.util.source_hash(source)
-        + __import__("marshal").dumps(code)
-    )
+    body: bytes = marshal.dumps(code)
+    return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + body
 
 
 def build_zipapp(out: Path, root: Path = ROOT, *, compiled: bool = False) -> Path:
