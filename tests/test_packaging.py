@@ -228,3 +228,27 @@ def test_zipapp_on_every_supported_python(zipapp_file: Path, tmp_path: Path, min
     tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)
     assert ours.returncode == tree.returncode == 0, ours.stderr
     assert ours.stdout == tree.stdout
+
+
+@pytest.mark.parametrize("minor", [9, 11])
+def test_compiled_zipapp_uses_its_pyc_only_on_its_own_python(tmp_path: Path, minor: int) -> None:
+    """``zipapp --compiled``: the building Python runs its .pyc files (proved by breaking
+    every source beside them); another version ignores them and runs the sources."""
+    python = _python(minor)
+    if python is None:
+        pytest.skip(f"no Python 3.{minor} here")
+    out = build.build_zipapp(tmp_path / "kexec", compiled=True)
+    done = _run(python, out, "--version", cwd=tmp_path)
+    assert done.returncode == 0 and "compatible command line" in done.stdout, done.stderr
+    broken = tmp_path / "broken"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(broken, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(
+                name,
+                b"syntax error (\n"
+                if name.startswith("pykexec/") and name.endswith(".py")
+                else data,
+            )
+    done = _run(python, broken, "--version", cwd=tmp_path)
+    assert (done.returncode == 0) is (sys.version_info[:2] == (3, minor)), done.stderr[-500:]
