@@ -108,9 +108,9 @@ def _parser() -> argparse.ArgumentParser:
     prof.add_argument("--lmbs16k", action="store_true", help="on the 16384-LMB guest")
     prof.add_argument("args", nargs=argparse.REMAINDER, help="-- then pykexec's arguments")
     host = sub.add_parser("host-plan", help="a big -p plan on the host: time and memory")
-    host.add_argument("--lmbs", type=int, default=65536)
+    host.add_argument("--lmbs", type=int, nargs="+", default=[65536])
     host.add_argument("--layout", choices=("contiguous", "fragmented"), default="contiguous")
-    host.add_argument("--initrd-mib", type=int, default=512)
+    host.add_argument("--initrd-mib", type=int, default=512, help="0: no initrd")
     host.add_argument("--synthetic-kernel", action="store_true",
                       help="a small synthetic vmlinux instead of the lab's")  # fmt: skip
     return p
@@ -123,7 +123,8 @@ def main(argv: list[str] | None = None) -> int:
 
         layout = cache()
         kernel = None if args.synthetic_kernel or not layout.vmlinux.exists() else layout.vmlinux
-        print(measure(args.lmbs, args.layout, args.initrd_mib, kernel).format())
+        for lmbs in args.lmbs:
+            print(measure(lmbs, args.layout, args.initrd_mib, kernel).format())
         return 0
     layout = cache()
     if args.command == "profile":

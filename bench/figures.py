@@ -6,7 +6,8 @@ readings is ``ticks * 1e9 / tbfreq`` instructions (idle time, which a jump over
 to the next timer fills with ``sleep=off``, counts too: the bench's steps do not
 sleep).  A measured command's count is net of the ``null`` floor (the readers'
 own start and exit around an empty command); the hops across a kernel change are
-counted raw.  Wall-clock is the host's arrival time of the two readings' console
+counted raw, and so is the next kernel's share of them (its uptime at the
+marker: from its timekeeping start to userspace).  Wall-clock is the host's arrival time of the two readings' console
 lines: TCG's time, a secondary column.
 """
 
@@ -28,8 +29,13 @@ STEPS: dict[str, tuple[str, float | None]] = {
     "S": ("-S start-up", None),
     "u": ("-u start-up", None),
     "exec": ("exec to marker", 0.8),
+    "exec_boot": (" of which boot", None),
     "crash": ("crash to marker", 0.8),
+    "crash_boot": (" of which boot", None),
 }
+# The next kernel's own share of a hand-over: its /proc/uptime at the userspace
+# marker (lab/guest/init.sh, recorded by lab.judge), 10 ms = 10 M instructions.
+UPTIME = {"exec": "guest_uptime_stage_2", "crash": "guest_uptime_stage_crash"}
 HOPS = ("exec", "crash")  # counted across a kernel change: raw, no floor subtracted
 FLOORS = ("null", "python")
 OK_RC = {"e": False}  # -e with nothing loaded must fail; everything else must succeed
@@ -81,6 +87,9 @@ def collect(
     for (what, tool, _), count in raw.items():
         net = count if what in HOPS or what == "null" else count - floor
         into.setdefault(what, Samples()).add(tool, net, walls[(what, tool, _)])
+        if what in UPTIME and UPTIME[what] in results:
+            uptime = float(results[UPTIME[what]]) * 1e9
+            into.setdefault(f"{what}_boot", Samples()).add(tool, uptime, None)
 
 
 def _g(counts: Iterable[float]) -> str:
@@ -90,6 +99,10 @@ def _g(counts: Iterable[float]) -> str:
     med = statistics.median(values)
     spread = (max(values) - min(values)) / med * 100 if med else 0.0
     return f"{med / 1e9:.4f} ±{spread / 2:.1f}%"
+
+
+def _s(seconds: float | None) -> str:
+    return "-" if seconds is None else f"{seconds:.2f}"
 
 
 def _median(values: list[float] | None) -> float | None:
@@ -117,7 +130,7 @@ def table(samples: Mapping[str, Samples]) -> list[str]:
         n = f"{len(s.counts.get(kt, []))}+{len(s.counts.get(py, []))}"
         lines.append(
             f"{label:<17}{_g(s.counts.get(kt, [])):>17}{_g(s.counts.get(py, [])):>17}"
-            f"{ratio:>7}{verdict:>9}  {wref or 0:>10.2f}{wours or 0:>10.2f}{wratio:>7}  {n}"
+            f"{ratio:>7}{verdict:>9}  {_s(wref):>10}{_s(wours):>10}{wratio:>7}  {n}"
         )
     for what in FLOORS:
         s = samples.get(what)

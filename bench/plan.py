@@ -62,6 +62,7 @@ class BenchPlan:
     cpus: int = 1
     mem_mib: int = 2048
     round_timeout: float = 400.0
+    boot_timeout: float = 60.0  # QEMU start to userspace (33 s seen with maxmem=4T)
 
     def order(self, n: int) -> tuple[str, str]:
         a, b = tuple(TOOLS)
@@ -122,5 +123,6 @@ def scenario(plan: BenchPlan) -> Scenario:
         mem_mib=plan.mem_mib,
         crashkernel=CRASHKERNEL,
         stages=stages,
+        boot_timeout=plan.boot_timeout,
         emulation_knobs=False,  # the product as it ships
     )
