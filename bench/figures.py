@@ -7,8 +7,8 @@ to the next timer fills with ``sleep=off``, counts too: the bench's steps do not
 sleep).  A measured command's count is net of the ``null`` floor (the readers'
 own start and exit around an empty command); the hops across a kernel change are
 counted raw, and so is the next kernel's share of them (its uptime at the
-marker: from its timekeeping start to userspace).  Wall-clock is the host's arrival time of the two readings' console
-lines: TCG's time, a secondary column.
+marker: from its timekeeping start to userspace).  Wall-clock is the host's
+arrival time of the two readings' console lines: TCG's time, a secondary column.
 """
 
 from __future__ import annotations
