@@ -13,7 +13,7 @@ import shlex
 import time
 from pathlib import Path
 
-from bench.plan import CRASHKERNEL
+from bench.plan import CRASHKERNEL, BenchPlan
 from bench.tools import guest_files
 from lab.judge import Report
 from lab.model import Loader, Scenario, Stage, Step
@@ -67,6 +67,7 @@ def profile(layout: CacheLayout, args: list[str], *, top: int, importtime: bool,
         mem_mib=2048,
         crashkernel=CRASHKERNEL,
         stages=((Stage.FIRST, (Step("profile", profile_script(args, top, importtime), 600.0),)),),
+        boot_timeout=BenchPlan.boot_timeout,  # maxmem=4T boots slowly
         emulation_knobs=False,
     )
     sink = Collect("profile")
