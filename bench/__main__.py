@@ -53,7 +53,9 @@ def _plans(args: argparse.Namespace) -> list[BenchPlan]:
         return [BenchPlan(rounds=args.rounds, kinds=("l", "p"), start_ups=(), hand_over=None,
                           first=b % 2) for b in range(args.boots)]  # fmt: skip
     cycle = [HAND_OVERS[b % len(HAND_OVERS)] for b in range(args.boots)]
-    return [BenchPlan(rounds=args.rounds, hand_over=what, hand_tool=tool, first=b % 2)
+    flags = "-i" if args.no_checks else ""
+    return [BenchPlan(rounds=args.rounds, hand_over=what, hand_tool=tool, hand_flags=flags,
+                      first=b % 2)
             for b, (what, tool) in enumerate(cycle)]  # fmt: skip
 
 
@@ -99,6 +101,11 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--boots", type=int, default=4,
                    help="boots; each ends in one hand-over: exec kt, exec py, crash kt, crash py, "
                    "then again")  # fmt: skip
+    p.add_argument(
+        "--no-checks",
+        action="store_true",
+        help="hand-overs loaded with -i (no purgatory digest check): its share",
+    )
     p.add_argument("--lmbs16k", action="store_true", help="-l/-p on a 16384-LMB guest")
     p.add_argument("--timeout", type=float, default=800.0, help="overall seconds per boot")
     sub = p.add_subparsers(dest="command")

@@ -58,6 +58,7 @@ class BenchPlan:
     start_ups: tuple[str, ...] = START_UPS
     hand_over: str | None = "exec"  # "exec", "crash" or None (the boot ends in stage 1)
     hand_tool: str = "py"
+    hand_flags: str = ""  # e.g. "-i": the purgatory skips its digest check
     first: int = 0  # which tool goes first in round 0 (index into TOOLS)
     cpus: int = 1
     mem_mib: int = 2048
@@ -89,10 +90,10 @@ def hand_over_script(plan: BenchPlan) -> str:
     tool = TOOLS[plan.hand_tool]
     key = f"{plan.hand_over}_{plan.hand_tool}_0"
     if plan.hand_over == "exec":
-        load = f'{tool} -l {KERNEL} --append="{NEXT} lab.stage=2 lab.key={key}"'
+        load = f'{tool} -l {plan.hand_flags} {KERNEL} --append="{NEXT} lab.stage=2 lab.key={key}"'
         go = f"{tool} -e"
     else:
-        load = f'{tool} -p {KERNEL} --append="{NEXT} {CRASH_WORDS} lab.stage=crash lab.key={key}"'
+        load = f'{tool} -p {plan.hand_flags} {KERNEL} --append="{NEXT} {CRASH_WORDS} lab.stage=crash lab.key={key}"'
         go = "echo c > /proc/sysrq-trigger"
     return f'{load} || return 1\nt=$(/{GUEST_PATH}); lab_result b_{key}_0 "$t"\n{go}'
 
