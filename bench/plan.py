@@ -93,7 +93,8 @@ def hand_over_script(plan: BenchPlan) -> str:
         load = f'{tool} -l {plan.hand_flags} {KERNEL} --append="{NEXT} lab.stage=2 lab.key={key}"'
         go = f"{tool} -e"
     else:
-        load = f'{tool} -p {plan.hand_flags} {KERNEL} --append="{NEXT} {CRASH_WORDS} lab.stage=crash lab.key={key}"'
+        words = f"{NEXT} {CRASH_WORDS} lab.stage=crash lab.key={key}"
+        load = f'{tool} -p {plan.hand_flags} {KERNEL} --append="{words}"'
         go = "echo c > /proc/sysrq-trigger"
     return f'{load} || return 1\nt=$(/{GUEST_PATH}); lab_result b_{key}_0 "$t"\n{go}'
 
