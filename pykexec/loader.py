@@ -191,11 +191,13 @@ def gather(
     *,
     segments: bool,
     thorough: bool = False,
+    base: LoadFacts | None = None,
 ) -> LoadFacts:
-    """Read everything the load needs, once: the system's facts and, when a
-    kexec_load plan is wanted (``segments``), the kernel, initrd, blob and tree."""
+    """Read everything the load needs, once: the system's facts (or those of ``base``,
+    read before) and, when a kexec_load plan is wanted (``segments``), the kernel,
+    initrd, blob and tree."""
     check(opts)
-    facts = LoadFacts(
+    facts = base or LoadFacts(
         cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
     )
     if not segments:
@@ -271,7 +273,7 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
                 raise
             note = f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load"
             result = replace(result, notes=(*result.notes, note))
-    segments = segment_plan(opts, gather(opts, view, segments=True))
+    segments = segment_plan(opts, gather(opts, view, segments=True, base=facts))
     image = segments.image
     syscalls.kexec_load(
         image.entry,

@@ -38,6 +38,7 @@ from pykexec.layout import (
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range
 from pykexec.purgatory.ppc64 import PurgatoryParams, console_for, region_digest
+from pykexec.purgatory.ppc64 import image_size as purgatory_size
 from pykexec.purgatory.ppc64 import render as render_purgatory
 
 if TYPE_CHECKING:  # the crash modules are imported by crash loads only
@@ -224,8 +225,7 @@ def plan(inp: PlanInput) -> Plan:
         ),
         sha256_vector=inp.sha256_vector,
     )
-    # The purgatory's size does not depend on its values: render once to size it.
-    purgatory_hole = placer.take(len(render_purgatory(pparams)))
+    purgatory_hole = placer.take(purgatory_size(pparams))
 
     reserved = [r.range for r in m.firmware] + (crash.reserved if crash else [])
     tree = _tree_for(inp, bootargs, initrd_range, reserved)

@@ -477,10 +477,19 @@ class PurgatoryParams:
             raise UsageError("purgatory: panic_kernel needs backup_start (64 KiB backup area)")
 
 
+def _program(params: PurgatoryParams) -> Program:
+    return generate(params.endian, kernel_big_endian=params.kernel_big_endian,
+                    console=params.console, sha256_vector=params.sha256_vector)  # fmt: skip
+
+
+def image_size(params: PurgatoryParams) -> int:
+    """The size of :func:`render`'s bytes, which no slot value changes."""
+    return len(_program(params).code)
+
+
 def render(params: PurgatoryParams) -> bytes:
     """The purgatory segment: code, head, filled slots and stack (its memsz = its size)."""
-    program = generate(params.endian, kernel_big_endian=params.kernel_big_endian,
-                       console=params.console, sha256_vector=params.sha256_vector)  # fmt: skip
+    program = _program(params)
     regions = b"".join(
         r.start.to_bytes(8, params.endian) + r.size.to_bytes(8, params.endian)
         for r in params.sha256_regions
