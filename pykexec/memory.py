@@ -7,6 +7,7 @@ Everything here is pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -94,6 +95,21 @@ def _normalise(ranges: Iterable[Range]) -> tuple[Range, ...]:
     return tuple(merged)
 
 
+class _Ends:
+    """The end addresses of sorted ranges, as a sequence :mod:`bisect` can search."""
+
+    __slots__ = ("_ranges",)
+
+    def __init__(self, ranges: tuple[Range, ...]) -> None:
+        self._ranges = ranges
+
+    def __len__(self) -> int:
+        return len(self._ranges)
+
+    def __getitem__(self, index: int) -> int:
+        return self._ranges[index].end
+
+
 class MemoryMap:
     """An immutable set of physical addresses, kept as sorted, merged ranges."""
 
@@ -101,6 +117,13 @@ class MemoryMap:
 
     def __init__(self, ranges: Iterable[Range] = ()) -> None:
         self._ranges = _normalise(ranges)
+
+    @classmethod
+    def _from_normalised(cls, ranges: tuple[Range, ...]) -> MemoryMap:
+        """A map of ranges already sorted, disjoint and non-adjacent (no second sort)."""
+        new = cls.__new__(cls)
+        new._ranges = ranges
+        return new
 
     @property
     def ranges(self) -> tuple[Range, ...]:
@@ -151,19 +174,45 @@ class MemoryMap:
         return MemoryMap(out)
 
     def intersect(self, other: Iterable[Range]) -> MemoryMap:
-        out = []
-        for a in self._ranges:
-            for b in _normalise(other):
-                part = a.intersect(b)
-                if part:
-                    out.append(part)
-        return MemoryMap(out)
+        """The addresses in both sets (one merge pass over both sorted lists)."""
+        mine, theirs = self._ranges, _normalise(other)
+        out: list[Range] = []
+        i = j = 0
+        while i < len(mine) and j < len(theirs):
+            a, b = mine[i], theirs[j]
+            start, end = max(a.start, b.start), min(a.end, b.end)
+            if start < end:
+                out.append(Range(start, end))
+            if a.end <= b.end:
+                i += 1
+            else:
+                j += 1
+        return MemoryMap._from_normalised(tuple(out))
+
+    def within(self, r: Range) -> list[Range]:
+        """The parts of this set inside ``r``, in order (a binary search, then the parts)."""
+        out: list[Range] = []
+        index = self._first_ending_after(r.start)
+        for m in self._ranges[index:]:
+            if m.start >= r.end:
+                break
+            part = m.intersect(r)
+            if part is not None:
+                out.append(part)
+        return out
+
+    def _first_ending_after(self, address: int) -> int:
+        """The index of the first range whose end lies above ``address``."""
+        ends = _Ends(self._ranges)
+        return bisect.bisect_right(ends, address)
 
     def contains(self, r: Range) -> bool:
-        return any(m.contains(r) for m in self._ranges)
+        index = bisect.bisect_left(_Ends(self._ranges), r.start)
+        return index < len(self._ranges) and self._ranges[index].contains(r)
 
     def overlaps(self, r: Range) -> bool:
-        return any(m.overlaps(r) for m in self._ranges)
+        index = self._first_ending_after(r.start)
+        return index < len(self._ranges) and self._ranges[index].overlaps(r)
 
     def clamp(self, low: int, high: int) -> MemoryMap:
         """Only the addresses in ``[low, high)``."""
