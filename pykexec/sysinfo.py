@@ -231,8 +231,11 @@ def read_regular(
     except OSError as err:
         raise error(f"cannot open {what} {path}: {err.strerror}") from None
     try:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
             raise error(f"{what} {path} is not a regular file")
+        if info.st_size > limit:  # /proc and /sys files say 0: the read below bounds them
+            raise error(f"{what} {path} is larger than {limit:#x} bytes")
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
