@@ -354,7 +354,7 @@ def _hvterm_console(root: Node) -> bool:
     path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
     if not path:
         return False
-    node = root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+    node = root.find(path.rstrip(b"\0").decode("utf-8", "replace").split(":")[0])
     compat = b"" if node is None else node.props.get("compatible", b"")
     return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
 

@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),
                         help="directory for reproducers")  # fmt: skip
+    parser.add_argument("--seconds", type=float, help="stop after this long (a report follows)")
     parser.add_argument("--replay", metavar="FAMILY-SEED-INDEX", help="rerun one saved input")
     parser.add_argument("--max-memory", type=int, default=6 << 30,
                         help="address-space limit in bytes: an input that allocates more "
@@ -59,8 +60,16 @@ def main(argv: list[str] | None = None) -> int:
         families = FAMILIES if args.family == "all" else tuple(args.family.split(","))
         per_family = max(args.count // len(families), 1)
         start = time.perf_counter()
-        stats = run(families, per_family, args.seed, tmp, args.keep)
-        print(report(stats, time.perf_counter() - start))
+        stats = run(
+            families,
+            per_family,
+            args.seed,
+            tmp,
+            args.keep,
+            seconds=args.seconds,
+            progress=lambda s: print(report(s, time.perf_counter() - start), flush=True),
+        )
+        print(report(stats, time.perf_counter() - start), flush=True)
     finally:
         remove(tmp)
     return 1 if stats.failures else 0

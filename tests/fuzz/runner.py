@@ -22,7 +22,7 @@ import sys
 import time
 import traceback
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -201,12 +201,23 @@ def make_case(family: str, rng: random.Random, directory: Path, shared: Path) ->
     return cli_case(rng, directory, shared)
 
 
-def run(families: tuple[str, ...], count: int, seed: int, work: Path, keep: Path | None) -> Stats:
-    """``count`` inputs per family, round robin; failures saved under ``keep``."""
+def run(
+    families: tuple[str, ...],
+    count: int,
+    seed: int,
+    work: Path,
+    keep: Path | None,
+    *,
+    seconds: float | None = None,
+    progress: Callable[[Stats], None] | None = None,
+) -> Stats:
+    """``count`` inputs per family, round robin, or fewer if ``seconds`` run out;
+    failures saved under ``keep``; ``progress`` called about once a minute."""
     stats = Stats()
     shared = work / "shared"
     shared.mkdir(parents=True, exist_ok=True)
     seen: set[tuple[str, str]] = set()
+    start = last = time.monotonic()
     for index in range(count):
         for family in families:
             label = f"{family}-{seed}-{index}"
@@ -220,6 +231,12 @@ def run(families: tuple[str, ...], count: int, seed: int, work: Path, keep: Path
                 seen.add((family, outcome.result))
                 _save(case, outcome, label, keep)
             remove(directory)
+        now = time.monotonic()
+        if progress is not None and now - last > 60:
+            progress(stats)
+            last = now
+        if seconds is not None and now - start > seconds:
+            break
     return stats
 
 
