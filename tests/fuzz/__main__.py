@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),
                         help="directory for reproducers")  # fmt: skip
+    parser.add_argument("--weights", default="", help="inputs per round, e.g. elf=50,fdt=4")
     parser.add_argument("--seconds", type=float, help="stop after this long (a report follows)")
     parser.add_argument("--replay", metavar="FAMILY-SEED-INDEX", help="rerun one saved input")
     parser.add_argument("--max-memory", type=int, default=6 << 30,
@@ -58,15 +59,19 @@ def main(argv: list[str] | None = None) -> int:
             print(outcome.result, f"{outcome.seconds:.3f} s", outcome.detail)
             return 0 if outcome.ok else 1
         families = FAMILIES if args.family == "all" else tuple(args.family.split(","))
-        per_family = max(args.count // len(families), 1)
+        weights = {
+            k: int(v) for k, _, v in (w.partition("=") for w in args.weights.split(",") if w)
+        }
+        rounds = max(args.count // sum(weights.get(f, 1) for f in families), 1)
         start = time.perf_counter()
         stats = run(
             families,
-            per_family,
+            rounds,
             args.seed,
             tmp,
             args.keep,
             seconds=args.seconds,
+            weights=weights,
             progress=lambda s: print(report(s, time.perf_counter() - start), flush=True),
         )
         print(report(stats, time.perf_counter() - start), flush=True)

@@ -40,7 +40,7 @@ from tests.fuzz.families import (
 
 #: The rule's time limit per input, and the alarm that catches a hang outright.
 LIMIT_SECONDS = 2.0
-HANG_SECONDS = 5
+HANG_SECONDS = 3
 
 
 #: What the fake kernel answers with when a call fails (the fallback's and others).
@@ -210,17 +210,20 @@ def run(
     *,
     seconds: float | None = None,
     progress: Callable[[Stats], None] | None = None,
+    weights: dict[str, int] | None = None,
 ) -> Stats:
-    """``count`` inputs per family, round robin, or fewer if ``seconds`` run out;
-    failures saved under ``keep``; ``progress`` called about once a minute."""
+    """``count`` rounds over the families (``weights[family]`` inputs of it per round,
+    default 1), or fewer if ``seconds`` run out; failures saved under ``keep``;
+    ``progress`` called about once a minute."""
     stats = Stats()
     shared = work / "shared"
     shared.mkdir(parents=True, exist_ok=True)
     seen: set[tuple[str, str]] = set()
     start = last = time.monotonic()
+    weight = weights or {}
     for index in range(count):
-        for family in families:
-            label = f"{family}-{seed}-{index}"
+        for family, turn in ((f, t) for f in families for t in range(weight.get(f, 1))):
+            label = f"{family}-{seed}-{index * weight.get(family, 1) + turn}"
             rng = random.Random(label)
             directory = work / label
             directory.mkdir()
