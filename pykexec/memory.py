@@ -215,7 +215,8 @@ class MemoryMap:
         return index < len(self._ranges) and self._ranges[index].overlaps(r)
 
     def clamp(self, low: int, high: int) -> MemoryMap:
-        """Only the addresses in ``[low, high)``."""
+        """Only the addresses in ``[low, high)`` (a negative ``low`` means 0)."""
+        low = max(low, 0)
         return self.intersect([Range(low, high)]) if low < high else MemoryMap()
 
     def find_hole(self, size: int, align: int, *, top_down: bool = False) -> Range:

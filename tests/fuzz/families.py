@@ -383,6 +383,7 @@ ADDRESSES = ("0", "16M", "0x1000000", "-1", "-0x10", "garbage", "", "0x", "99999
              "1k", "0x1_000")  # fmt: skip
 APPENDS = ("root=/dev/sda2", "", " ", "x" * 5000, "\udcff\udcfe bad utf-8", "a\tb\nc",
            "irqpoll nr_cpus=1")  # fmt: skip
+PLAUSIBLE = ("-l", "-p", "-f", "-lc", "-ls", "-pc", "-ps", "-l", "-p")
 GARBAGE_WORDS = ("-", "--", "---", "-z", "--nope", "--lo", "--app=x", "-lpe", "-tx", "=", "\udcff")
 
 
@@ -414,7 +415,14 @@ def cli_case(rng: random.Random, directory: Path, shared: Path) -> Case:
     from pykexec.cli import OPTIONS
 
     argv: list[str] = []
-    for _ in range(rng.randint(0, 6)):
+    if rng.random() < 0.6:  # a plausible command, then a few options on top
+        argv.append(rng.choice(PLAUSIBLE))
+        argv.append(str(_kernel_file(str(shared))))
+        if rng.random() < 0.5:
+            argv.append("--append=" + rng.choice(APPENDS))
+        if rng.random() < 0.3:
+            argv.append("--dtb=" + file_argument(rng, directory, shared, "dtb"))
+    for _ in range(rng.randint(0, 6 - 4 * bool(argv))):
         opt = rng.choice(OPTIONS)
         name = rng.choice(opt.names)
         if not opt.arg:
@@ -423,7 +431,8 @@ def cli_case(rng: random.Random, directory: Path, shared: Path) -> Case:
         value = _option_value(rng, opt.arg, directory, shared)
         joined = name.startswith("--") and rng.random() < 0.5
         argv += [f"{name}={value}"] if joined else [name, value]
-    if rng.random() < 0.8:
+    plausible = bool(argv) and argv[0] in PLAUSIBLE
+    if rng.random() < (0.05 if plausible else 0.8):
         argv.append(file_argument(rng, directory, shared, "kernel"))
     if rng.random() < 0.15:
         argv.append(rng.choice(GARBAGE_WORDS))
