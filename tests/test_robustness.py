@@ -398,3 +398,9 @@ def test_inspect_without_argument_is_one_line(capsys: pytest.CaptureFixture[str]
     assert main(["inspect"]) == 2
     err = capsys.readouterr().err
     assert len(err.strip().splitlines()) == 1 and "inspect" in err
+
+
+def test_clamp_below_zero() -> None:
+    # --mem-min=-1 reached Range(-1, ...) and its ValueError escaped the API.
+    ram = MemoryMap([Range(0, 0x1000), Range(0x2000, 0x3000)])
+    assert ram.clamp(-1, 0x2800) == MemoryMap([Range(0, 0x1000), Range(0x2000, 0x2800)])
