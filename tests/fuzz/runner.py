@@ -144,7 +144,10 @@ def _run_api(case: Case) -> Outcome:
 def _run_cli(case: Case) -> Outcome:
     from pykexec.cli import main
 
-    out, err = io.StringIO(), io.StringIO()
+    # UTF-8 streams as CPython sets them up with PYTHONIOENCODING=utf-8: stdout strict,
+    # stderr with backslashreplace (its fixed error handler).
+    out = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="strict")
+    err = io.TextIOWrapper(io.BytesIO(), encoding="utf-8", errors="backslashreplace")
     code: object
     try:
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
@@ -155,11 +158,13 @@ def _run_cli(case: Case) -> Outcome:
         code = 0
     except Exception as exc:
         return Outcome(False, 0, _signature(exc), traceback.format_exc())
-    lines = [line for line in err.getvalue().splitlines() if line.strip()]
+    err.flush()
+    text = err.buffer.getvalue().decode("utf-8", "replace")  # type: ignore[attr-defined]
+    lines = [line for line in text.splitlines() if line.strip()]
     if code not in (0, 1, 2):
-        return Outcome(False, 0, f"exit {code!r}", err.getvalue())
+        return Outcome(False, 0, f"exit {code!r}", text)
     if len(lines) > 1:
-        return Outcome(False, 0, f"{len(lines)} lines on stderr: {lines[0][:60]}", err.getvalue())
+        return Outcome(False, 0, f"{len(lines)} lines on stderr: {lines[0][:60]}", text)
     return Outcome(True, 0, f"exit {code}")
 
 
