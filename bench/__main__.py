@@ -55,6 +55,7 @@ def load_scenario(rounds: int, cpus: int) -> Scenario:
         mem_mib=2048,
         crashkernel="512M",
         stages=((Stage.FIRST, (Step("loads", "\n".join(script), timeout=60.0 * rounds),)),),
+        emulation_knobs=False,  # the product as it ships
     )
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 
 from lab.model import ConsoleRule, Scenario, Stage, Step
@@ -28,13 +28,16 @@ STOP_GRACE = 5.0
 MARKER_RE = re.compile(r"LAB-(USERSPACE|BEGIN|END|RESULT|PASS|FAIL)\b ?(.*)")
 
 
-class Marker(StrEnum):
+class Marker(str, Enum):
     USERSPACE = "USERSPACE"
     BEGIN = "BEGIN"
     END = "END"
     RESULT = "RESULT"
     PASS = "PASS"
     FAIL = "FAIL"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)

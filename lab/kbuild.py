@@ -24,7 +24,7 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import StrEnum
+from enum import Enum
 from pathlib import Path
 
 from lab.errors import LabError
@@ -54,11 +54,14 @@ class KernelBuildError(LabError):
     """Building the KEXEC_FILE kernel failed; the message names the step."""
 
 
-class Want(StrEnum):
+class Want(str, Enum):
     """What a required Kconfig symbol must be in the final ``.config``."""
 
     YES = "y"
     UNSET = "not set"  # ``# CONFIG_X is not set``, or absent (symbol does not exist)
+
+    def __str__(self) -> str:
+        return self.value
 
 
 # The options the lab's kexec_file scenarios depend on, checked after

@@ -26,6 +26,9 @@ CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
 FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
+# What the dead kernel's exception vectors print if the purgatory traps into them
+# (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
+OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unrecoverable"
 
 _LOADER = 'lab_result loader "$(command -v "$KEXEC")"\n'
 
@@ -83,35 +86,40 @@ _FILL = Step(
 _LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10)
 _SYSRQ_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True)
 
-_KDUMP_STAGE1 = (
-    _MEMMAP,
-    Step(
-        "load",
-        _LOADER + f"{_CRASH_LOAD}\n"
-        f"rc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
-        timeout=15,
-        fatal=True,
-    ),
-    Step(
-        "loaded",
-        "$KEXEC -p -S; s=$?; kexec -p -S; ks=$?\n"
-        'lab_result status_p_loaded "$s"\nlab_result status_p_loaded_kexec_tools "$ks"\n'
-        f"[ {_CRASH_LOADED} = 1 ] && [ $s = 1 ] && [ $ks = 1 ]",
-        timeout=10,
-        fatal=True,
-    ),
-    Step(
-        "reload",
-        f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
-        f"[ {_CRASH_LOADED} = 0 ] || return 1\n{_CRASH_LOAD} || return 1\n"
-        f"lab_result reloaded_crash_loaded {_CRASH_LOADED}\n[ {_CRASH_LOADED} = 1 ]",
-        timeout=15,
-        fatal=True,
-    ),
-    _FILL,
-    _LOW64K,
-    _SYSRQ_CRASH,
-)
+
+def _kdump_stage1(load: str = _CRASH_LOAD) -> tuple[Step, ...]:
+    """Load the crash kernel with ``load``, -p -S, unload and reload, fill, crash."""
+    return (
+        _MEMMAP,
+        Step(
+            "load",
+            _LOADER + f"{load}\nrc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
+            timeout=15,
+            fatal=True,
+        ),
+        Step(
+            "loaded",
+            "$KEXEC -p -S; s=$?; kexec -p -S; ks=$?\n"
+            'lab_result status_p_loaded "$s"\nlab_result status_p_loaded_kexec_tools "$ks"\n'
+            f"[ {_CRASH_LOADED} = 1 ] && [ $s = 1 ] && [ $ks = 1 ]",
+            timeout=10,
+            fatal=True,
+        ),
+        Step(
+            "reload",
+            f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
+            f"[ {_CRASH_LOADED} = 0 ] || return 1\n{load} || return 1\n"
+            f"lab_result reloaded_crash_loaded {_CRASH_LOADED}\n[ {_CRASH_LOADED} = 1 ]",
+            timeout=15,
+            fatal=True,
+        ),
+        _FILL,
+        _LOW64K,
+        _SYSRQ_CRASH,
+    )
+
+
+_KDUMP_STAGE1 = _kdump_stage1()
 
 _KDUMP_CRASH = (
     Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=70),
@@ -143,16 +151,96 @@ def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
     )
 
 
-def _kdump(name: str, loader: Loader) -> Scenario:
+def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p") -> Scenario:
     return Scenario(
         name=name,
-        description=f"{loader} -p, -p -S, -p -u + reload, sysrq crash; vmcore layout, "
+        description=f"{loader} {what}, -p -S, -p -u + reload, sysrq crash; vmcore layout, "
         "low 64 KiB and nonce; makedumpfile -d 31",
         loader=loader,
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
-        stages=((Stage.FIRST, _KDUMP_STAGE1), (Stage.CRASH, _KDUMP_CRASH)),
+        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, _KDUMP_CRASH)),
+    )
+
+
+# petitboot's and op-build's form: the boot-time blob, with the default syscall choice.
+FIRMWARE_FDT = "/sys/firmware/fdt"
+_DTB_CRASH_LOAD = f"$KEXEC -p --dtb={FIRMWARE_FDT} {KERNEL_ARGS} {CRASH_APPEND}"
+
+
+def _kexec_dtb() -> Scenario:
+    return Scenario(
+        name="kexec-dtb",
+        description=f"pykexec -l --dtb={FIRMWARE_FDT} --initrd --append (petitboot's form, "
+        "default -a) + -e into a second kernel",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=1024,
+        stages=(
+            (Stage.FIRST, (_kexec_load(f"-l --dtb={FIRMWARE_FDT}"), _EXEC)),
+            (Stage.SECOND, _KEXEC_STAGE2),
+        ),
+    )
+
+
+# Every harmless twin of an action: (result key, arguments). With an image and a
+# crash image loaded, each must leave both loaded and the machine running.
+DRY_RUNS = (
+    ("dry_e", "-e --dry-run"),
+    ("dry_f", "-f --dry-run"),
+    ("dry_ef", "-e -f --dry-run"),
+    ("dry_u", "-u --dry-run"),
+    ("dry_pu", "-p -u --dry-run"),
+)
+_BOTH_LOADED = '[ "$(cat /sys/kernel/kexec_loaded)$(cat /sys/kernel/kexec_crash_loaded)" = 11 ]'
+# A snapshot of this machine, laid out as a sysroot (as lab/capture.py does).
+_SNAPSHOT = (
+    "d=/tmp/snap; mkdir -p $d/proc $d/sys/kernel\n"
+    "cp -r /sys/firmware/devicetree/base $d/proc/device-tree || return 1\n"
+    "for f in iomem cmdline meminfo; do cat /proc/$f > $d/proc/$f; done\n"
+)
+
+
+def _dry_run_safety() -> Scenario:
+    dry = "".join(
+        f"$KEXEC {args} > /tmp/{key}.out 2>&1; lab_result {key}_rc $?\n"
+        f"lab_result {key}_out \"$(head -c 300 /tmp/{key}.out | tr '\\n' '|')\"\n"
+        f"{_BOTH_LOADED} || return 1\n"
+        for key, args in DRY_RUNS
+    )
+    sysroot = (
+        _SNAPSHOT + "$KEXEC -u || return 1\n"
+        f"lab_try sysroot_live $KEXEC -l --sysroot=/tmp/snap {KERNEL_ARGS} {NEXT_APPEND}\n"
+        'lab_result sysroot_live_loaded "$(cat /sys/kernel/kexec_loaded)"\n'
+        f"lab_try sysroot_dry $KEXEC -l --sysroot=/tmp/snap --dry-run {KERNEL_ARGS} {NEXT_APPEND}\n"
+        'lab_result sysroot_dry_loaded "$(cat /sys/kernel/kexec_loaded)"\n'
+        '[ "$(cat /sys/kernel/kexec_loaded)" = 0 ]'
+    )
+    return Scenario(
+        name="dry-run",
+        description="with -l and -p images loaded: -e/-f/-e -f/-u/-p -u --dry-run leave both "
+        "loaded; -l --sysroot without --dry-run refused, with it planned",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel="512M",
+        stages=(
+            (
+                Stage.FIRST,
+                (
+                    _kexec_load(),
+                    Step(
+                        "crash_load",
+                        f"{_CRASH_LOAD} || return 1\n{_BOTH_LOADED}",
+                        timeout=15,
+                        fatal=True,
+                    ),
+                    Step("dry_runs", dry + "lab_result still_running yes", timeout=30, fatal=True),
+                    Step("sysroot", sysroot, timeout=30),
+                ),
+            ),
+        ),
     )
 
 
@@ -269,6 +357,7 @@ def _kexec_bad_digest() -> Scenario:
             ConsoleRule("expected: [0-9a-f]{64}", "exec"),
             ConsoleRule("computed: [0-9a-f]{64}", "exec"),
             ConsoleRule(PURGATORY_HELLO, "exec", present=False),  # no -d: no hello
+            ConsoleRule(OLD_KERNEL_TRAP, "exec", present=False),
         ),
     )
 
@@ -417,6 +506,9 @@ SCENARIOS: dict[str, Scenario] = {
         _kexec_bad_digest(),
         _kexec_auto(),
         _lockdown(),
+        _kexec_dtb(),
+        _kdump("kdump-dtb", Loader.PYKEXEC, _DTB_CRASH_LOAD, f"-p --dtb={FIRMWARE_FDT}"),
+        _dry_run_safety(),
     )
 }
 POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
@@ -424,5 +516,8 @@ POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
     "powernv-kexec": "kexec",
     "reference-powernv-kdump": "reference-kdump",
     "powernv-kdump": "kdump",
+    "powernv-dry-run": "dry-run",
+    "powernv-kexec-debug": "kexec-debug",
+    "powernv-kexec-bad-digest": "kexec-bad-digest",
 }
 SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWINS.items())

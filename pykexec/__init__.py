@@ -7,3 +7,6 @@ together and ``cli`` turns kexec-tools' command line into calls.
 """
 
 __version__ = "0.1.0"
+# The kexec-tools release whose command line pykexec follows (2.0.32, 2025-10-16, the newest;
+# shared/reference/kexec-ppc64-facts.md): `kexec --version` names it.
+KEXEC_TOOLS_COMPAT = "2.0.32"

@@ -19,19 +19,29 @@ from typing import TYPE_CHECKING, NamedTuple
 from pykexec.errors import KexecError, UsageError
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pykexec.options import LoadOptions
+    from pykexec.sysinfo import SystemView
 
 PROG = "pykexec"
 
 
 class Option(NamedTuple):
-    """One kexec-tools option: its spellings, its argument, what pykexec does with it."""
+    """One kexec-tools option: its spellings, its argument, what pykexec does with it.
+
+    ``dest`` names the :class:`~pykexec.options.LoadOptions` field the option sets
+    (empty when it is not a load option) and ``kind`` how its text becomes that
+    field's value: ``flag`` (True when given), ``path``, ``text`` or ``address``.
+    """
 
     names: tuple[str, ...]  # "-l", "--load", ...
     key: str
     help: str
     arg: str = ""  # metavar when the option takes a value
     status: str = "supported"  # or "ignored", or "refused: why"
+    dest: str = ""
+    kind: str = "flag"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -49,8 +59,18 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(("-x", "--no-ifdown"), "no_ifdown", "with -e: do not take network interfaces down"),
     Option(("-y", "--no-sync"), "no_sync", "with -e: do not sync file systems"),
-    Option(("-d", "--debug"), "debug", "print the plan; the purgatory prints progress"),
-    Option(("-i", "--no-checks"), "no_checks", "the purgatory skips its SHA-256 check"),
+    Option(
+        ("-d", "--debug"),
+        "debug",
+        "print the plan; the purgatory prints progress",
+        dest="debug",
+    ),
+    Option(
+        ("-i", "--no-checks"),
+        "no_checks",
+        "the purgatory skips its SHA-256 check",
+        dest="skip_checks",
+    ),
     Option(("-t", "--type"), "type", "image type: only elf-ppc64 exists on ppc64", "TYPE"),
     Option(("-s", "--kexec-file-syscall"), "syscall_file", "use kexec_file_load only"),
     Option(("-c", "--kexec-syscall"), "syscall_load", "use kexec_load only"),
@@ -61,27 +81,64 @@ OPTIONS: tuple[Option, ...] = (
         "ENOTSUP (the default)",
     ),
     Option(
-        ("--command-line", "--append"), "command_line", "command line for the new kernel", "STRING"
+        ("--command-line", "--append"),
+        "command_line",
+        "command line for the new kernel",
+        "STRING",
+        dest="command_line",
+        kind="text",
     ),
     Option(
         ("--reuse-cmdline",),
         "reuse_cmdline",
         "start from the running kernel's command line (less BOOT_IMAGE=, and crashkernel= for -p)",
+        dest="reuse_cmdline",
     ),
-    Option(("--initrd", "--ramdisk"), "initrd", "initial ramdisk for the new kernel", "FILE"),
-    Option(("--dtb", "--devicetreeblob"), "dtb", "use this device tree blob (not with -s)", "FILE"),
+    Option(
+        ("--initrd", "--ramdisk"),
+        "initrd",
+        "initial ramdisk for the new kernel",
+        "FILE",
+        dest="initrd",
+        kind="path",
+    ),
+    Option(
+        ("--dtb", "--devicetreeblob"),
+        "dtb",
+        "use this device tree blob, its /chosen/bootargs replaced by --append when given "
+        "(needs kexec_load: not with -s)",
+        "FILE",
+        dest="dtb",
+        kind="path",
+    ),
     Option(
         ("--reuseinitrd",),
         "reuseinitrd",
         "keep the running kernel's initrd (needs retain_initrd on its command line)",
+        dest="reuse_initrd",
     ),
     Option(
         ("--dt-no-old-root",),
         "dt_no_old_root",
         "do not copy root= from the running kernel's bootargs",
+        dest="dt_no_old_root",
     ),
-    Option(("--mem-min",), "mem_min", "lowest address a segment may use", "ADDR"),
-    Option(("--mem-max",), "mem_max", "highest address a segment may use", "ADDR"),
+    Option(
+        ("--mem-min",),
+        "mem_min",
+        "lowest address a segment may use",
+        "ADDR",
+        dest="mem_min",
+        kind="address",
+    ),
+    Option(
+        ("--mem-max",),
+        "mem_max",
+        "highest address a segment may use",
+        "ADDR",
+        dest="mem_max",
+        kind="address",
+    ),
     Option(
         ("--args-linux",), "args_linux", "accepted for compatibility; no effect", status="ignored"
     ),
@@ -96,14 +153,20 @@ OPTIONS: tuple[Option, ...] = (
         "hotplug",
         "with -p: let the kernel update the crash kernel's tree and core header on "
         "CPU and memory hotplug",
+        dest="hotplug",
     ),
     Option(
         ("--print-ckr-size",),
         "print_ckr_size",
         "print the size of the crash kernel reservation and exit",
     ),
-    Option(("--no-cma",), "no_cma", "with -s: do not use CMA memory for the image"),
-    Option(("--force-dtb",), "force_dtb", "with -s: ask the kernel to pass a device tree"),
+    Option(("--no-cma",), "no_cma", "with -s: do not use CMA memory for the image", dest="no_cma"),
+    Option(
+        ("--force-dtb",),
+        "force_dtb",
+        "with -s: ask the kernel to pass a device tree",
+        dest="force_dtb",
+    ),
     Option(
         ("--load-preserve-context",),
         "preserve_context",
@@ -125,13 +188,34 @@ OPTIONS: tuple[Option, ...] = (
     ),
     Option(("--load-live-update",), "live_update", "", status="refused: Xen only"),
     Option(("--exec-live-update",), "exec_live_update", "", status="refused: Xen only"),
-    Option(("--dry-run",), "dry_run", "pykexec: plan the load and print it, do not load"),
-    Option(("--json",), "json", "pykexec: with --dry-run, print the plan as JSON"),
-    Option(("--sysroot",), "sysroot", "pykexec: read /proc and /sys under DIR (a snapshot)", "DIR"),
+    Option(
+        ("--dry-run",),
+        "dry_run",
+        "pykexec: do nothing, say what would be done: a load prints its plan (the syscall "
+        "and what the kernel would get); -e, -f and -u say what they would do",
+    ),
+    Option(
+        ("--json",),
+        "json",
+        "pykexec: print the plan (with --dry-run) or the record of what was loaded as JSON",
+    ),
+    Option(
+        ("--save",),
+        "save",
+        "pykexec: with --dry-run, also write plan.json and each segment's bytes into DIR",
+        "DIR",
+    ),
+    Option(
+        ("--sysroot",),
+        "sysroot",
+        "pykexec: with --dry-run or -S, read /proc and /sys under DIR (a snapshot)",
+        "DIR",
+    ),
     Option(
         ("--test-corrupt-digest",),
         "corrupt_digest",
         "pykexec, tests only: store a wrong digest so the purgatory must stop",
+        dest="corrupt_digest",
     ),
 )
 BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
@@ -142,10 +226,14 @@ def parse_address(text: str, what: str) -> int:
     """An address or size as kexec-tools reads them: decimal or 0x-prefixed, K/M/G suffix."""
     text = text.strip()
     scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
+    digits = text[:-1] if scale != 1 else text
     try:
-        return int(text[:-1] if scale != 1 else text, 0) * scale
+        value = int(digits, 0) * scale if digits.isascii() and not digits.startswith("-") else -1
     except ValueError:
-        raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)") from None
+        value = -1
+    if not 0 <= value < 1 << 64:
+        raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)")
+    return value
 
 
 class Command(NamedTuple):
@@ -165,6 +253,7 @@ class Command(NamedTuple):
     no_sync: bool = False
     no_ifdown: bool = False
     sysroot: str = "/"
+    save_dir: str = ""
     syscall: str = "auto"  # a pykexec.options.SyscallChoice value
     flags: frozenset[str] = frozenset()
 
@@ -287,21 +376,8 @@ def parse(argv: Sequence[str]) -> Command:
     if action.startswith("load"):
         if kernel is None:
             raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
-        if syscall == "file" and "dtb" in seen:
-            raise UsageError(
-                "--dtb cannot be used with -s: kexec_file_load builds the "
-                "device tree in the kernel (use -c)"
-            )
-        if syscall == "file" and "reuseinitrd" in seen:
-            raise UsageError(
-                "--reuseinitrd cannot be used with -s: kexec_file_load takes "
-                "the initrd as a file (use -c)"
-            )
-        if "reuseinitrd" in seen and "initrd" in seen:
-            raise UsageError("--reuseinitrd and --initrd exclude each other")
-        if "hotplug" in seen and not crash:
-            raise UsageError("--hotplug applies to crash kernels: use it with -p")
         options = _load_options(seen, kernel, crash, syscall)
+    _check_modes(seen, action)
     return Command(
         action=action,
         options=options,
@@ -312,44 +388,70 @@ def parse(argv: Sequence[str]) -> Command:
         no_sync="no_sync" in seen,
         no_ifdown="no_ifdown" in seen,
         sysroot=seen.get("sysroot") or "/",
+        save_dir=seen.get("save", ""),
         syscall=syscall,
         flags=frozenset(seen),
     )
 
 
+def _check_modes(seen: dict[str, str], action: str) -> None:
+    """--sysroot, --save and --json never turn into a live action by surprise."""
+    live = "dry_run" not in seen and action not in ("status", "print-ckr-size")
+    if "sysroot" in seen and live:
+        raise UsageError(
+            "--sysroot reads a snapshot, never the machine a live action acts on: "
+            "add --dry-run to plan from it"
+        )
+    if "save" in seen and "dry_run" not in seen:
+        raise UsageError("--save writes what a dry run would hand the kernel: add --dry-run")
+    if "json" in seen and live and not action.startswith("load"):
+        raise UsageError("--json prints plans and load records: use it with -l, -p or --dry-run")
+
+
 def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) -> LoadOptions:
+    """The load options, built from the option table's ``dest`` and ``kind`` columns."""
     from pathlib import Path
 
-    from pykexec.options import LoadOptions, SyscallChoice
+    from pykexec.options import LoadOptions, SyscallChoice, check
 
-    return LoadOptions(
+    values: dict[str, object] = {}
+    for opt in OPTIONS:
+        if not opt.dest or opt.key not in seen:
+            continue
+        text = seen[opt.key]
+        if opt.kind == "flag":
+            values[opt.dest] = True
+        elif opt.kind == "path":
+            values[opt.dest] = Path(text)
+        elif opt.kind == "address":
+            values[opt.dest] = parse_address(text, opt.names[0])
+        else:
+            values[opt.dest] = text
+    opts = LoadOptions(
         kernel=Path(kernel),
-        initrd=Path(seen["initrd"]) if "initrd" in seen else None,
-        command_line=seen.get("command_line"),
-        reuse_cmdline="reuse_cmdline" in seen,
-        dtb=Path(seen["dtb"]) if "dtb" in seen else None,
         crash=crash,
-        mem_min=parse_address(seen["mem_min"], "--mem-min") if "mem_min" in seen else 0,
-        mem_max=parse_address(seen["mem_max"], "--mem-max") if "mem_max" in seen else None,
-        debug="debug" in seen,
-        skip_checks="no_checks" in seen,
-        dt_no_old_root="dt_no_old_root" in seen,
-        reuse_initrd="reuseinitrd" in seen,
-        hotplug="hotplug" in seen,
         syscall=SyscallChoice(syscall),
-        no_cma="no_cma" in seen,
-        force_dtb="force_dtb" in seen,
-        corrupt_digest="corrupt_digest" in seen,
+        **values,  # type: ignore[arg-type]
     )
+    check(opts)
+    return opts
+
+
+def invoked_name(argv0: str | None = None) -> str:
+    """``kexec`` when run under that name (console script, link, zipapp named kexec),
+    else ``pykexec``: the name that usage and error messages use."""
+    base = os.path.basename(sys.argv[0] if argv0 is None else argv0)
+    return "kexec" if base.split(".")[0] == "kexec" else PROG
 
 
 def usage() -> str:
     lines = [
-        f"usage: {PROG} [options] [KERNEL]",
+        f"usage: {invoked_name()} [options] [KERNEL]",
         "       pykexec inspect KERNEL [--json]",
         "",
         "Load and start a new ppc64 kernel (kexec), or load a crash kernel (kdump).",
-        "Accepts kexec-tools' options with the same meanings.",
+        "Accepts kexec-tools' options with the same meanings; installed or linked as",
+        "kexec, it is the system's kexec.",
         "",
     ]
     for opt in OPTIONS:
@@ -367,75 +469,112 @@ def usage() -> str:
 
 
 def run(cmd: Command) -> int:
-    from pykexec import loader
-
     if cmd.action == "help":
         print(usage())
         return 0
     if cmd.action == "version":
-        from pykexec import __version__
+        from pykexec import KEXEC_TOOLS_COMPAT, __version__
 
-        print(f"{PROG} {__version__}")
+        print(f"{PROG} {__version__} (kexec-tools {KEXEC_TOOLS_COMPAT} compatible command line)")
         return 0
+    from pykexec import control
     from pykexec.sysinfo import SystemView
 
     view = SystemView(cmd.sysroot)
     if cmd.action == "print-ckr-size":
-        print(loader.crash_reservation_size(view))
+        print(control.crash_reservation_size(view))
         return 0
     if cmd.action == "status":
         # kexec-tools' k_status(): the exit code is the content of the sysfs file.
-        return int(loader.status(crash=not cmd.status_of_exec_kernel, view=view))
+        return int(control.status(crash=not cmd.status_of_exec_kernel, view=view))
     if cmd.action == "unload":
-        loader.unload(crash=cmd.crash, syscall=cmd.syscall)
+        if cmd.dry_run:
+            print(control.describe_unload(cmd.crash, cmd.syscall, view))
+            return 0
+        control.unload(crash=cmd.crash, syscall=cmd.syscall)
         return 0
     if cmd.action == "exec":
-        loader.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
+        if cmd.dry_run:
+            print(control.describe_execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown))
+            return 0
+        control.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
         return 1
     assert cmd.options is not None
+    return _run_load(cmd, cmd.options, view)
+
+
+def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
+    from pykexec import loader, report
+
     if cmd.dry_run:
-        from pykexec.report import plan_json, plan_text
-
-        plan = loader.plan_load(cmd.options, view)
-        print(plan_json(plan) if cmd.json else plan_text(plan))
+        plan = loader.plan(opts, view)
+        then = _afterwards(cmd)
+        document = report.plan_dict(plan, then)
+        print(report.to_json(document) if cmd.json else report.plan_text(plan, then))
+        if "save" in cmd.flags:
+            loader.save_plan(plan, _save_dir(cmd), document)
         return 0
-    result = loader.load(cmd.options, view)
-    if cmd.options.debug:
-        from pykexec.report import describe_result
-
-        print(describe_result(result), file=sys.stderr)
+    result = loader.load(opts, view)
+    if cmd.json:
+        print(report.to_json(report.plan_dict(result, None)))
+    elif opts.debug:
+        print(report.plan_text(result, None), file=sys.stderr)
     if cmd.action == "load-exec":
-        loader.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
+        from pykexec import control
+
+        control.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
         return 1
     if cmd.action == "load-shutdown":
-        loader.shutdown_reboot()
+        from pykexec import control
+
+        control.shutdown_reboot()
     return 0
+
+
+def _afterwards(cmd: Command) -> str | None:
+    """What a dry run of -f or of a bare KERNEL would do after the load."""
+    if cmd.action == "load-exec":
+        steps = [] if cmd.no_sync else ["sync"]
+        steps += [] if cmd.no_ifdown else ["take network interfaces down"]
+        return "then " + ", ".join([*steps, "jump into it at once (-f: no shutdown)"])
+    if cmd.action == "load-shutdown":
+        return "then run `shutdown -r now`, which ends in the kexec"
+    return None
+
+
+def _save_dir(cmd: Command) -> Path:
+    from pathlib import Path
+
+    return Path(cmd.save_dir)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    # OpenSSL's SHA-256 for POWER8+ vector crypto runs ~10x slower than its generic C
-    # code under emulation (measured in the lab's TCG guest: 2.5 s vs 0.25 s for 50 MB),
-    # and the generic code costs only a fraction of a second for a whole load on real
-    # hardware: prefer it, as kexec-tools' own portable SHA-256 does. Must be set before
-    # libcrypto is loaded (the first hashlib import); an explicit setting wins.
-    os.environ.setdefault("OPENSSL_ppccap", "0")
+    name = invoked_name()
     try:
-        if argv[:1] == ["inspect"]:
+        if argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
 
-            return inspect_main(argv[1:])
-        return run(parse(argv))
+            code = inspect_main(argv[1:])
+        else:
+            code = run(parse(argv))
+        sys.stdout.flush()  # a closed pipe shows here, not at interpreter exit
+        return code
+    except BrokenPipeError:
+        # The reader went away (`pykexec --help | head -1`): end quietly, as a C program
+        # killed by SIGPIPE would, but with status 0; stdout must not be flushed again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except KexecError as err:
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(f"{PROG}: {err}", file=sys.stderr)
+        print(f"{name}: {err}", file=sys.stderr)
         return err.exit_code
     except OSError as err:  # an I/O error no layer below anticipated: still one line
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
         print(
-            f"{PROG}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
+            f"{name}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
             file=sys.stderr,
         )
         return 1

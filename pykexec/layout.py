@@ -3,44 +3,43 @@
 A :class:`Placer` starts from the memory a load may use and hands out
 page-aligned holes, bottom-up or top-down, never overlapping what it already
 handed out.  :class:`KexecImage` is the finished plan: an entry address, at
-most :data:`KEXEC_SEGMENT_MAX` non-overlapping segments and the flags.
+most :data:`pykexec.uapi.KEXEC_SEGMENT_MAX` non-overlapping segments and the flags.
 """
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass, field
-from enum import IntFlag, StrEnum
+from enum import Enum, IntFlag
 
+from pykexec import uapi
 from pykexec.errors import PlacementError
 from pykexec.memory import MemoryMap, Range, align_up
 
-KEXEC_SEGMENT_MAX = 16  # include/uapi/linux/kexec.h
 # Segments are aligned to the largest base page size of ppc64 kernels (64 KiB) so
 # one plan is valid whatever the running kernel's page size.
 SEGMENT_ALIGN = 0x10000
 
 
 class KexecFlags(IntFlag):
-    """kexec_load(2) flags (include/uapi/linux/kexec.h)."""
+    """kexec_load(2) flags (include/uapi/linux/kexec.h, values in :mod:`pykexec.uapi`)."""
 
-    ON_CRASH = 0x1
-    PRESERVE_CONTEXT = 0x2
-    UPDATE_ELFCOREHDR = 0x4
-    CRASH_HOTPLUG_SUPPORT = 0x8
-    DEBUG = 0x10
-
-
-KEXEC_ARCH_PPC64 = 21 << 16  # KEXEC_ARCH_PPC64, include/uapi/linux/kexec.h
+    ON_CRASH = uapi.KEXEC_ON_CRASH
+    PRESERVE_CONTEXT = uapi.KEXEC_PRESERVE_CONTEXT
+    UPDATE_ELFCOREHDR = uapi.KEXEC_UPDATE_ELFCOREHDR
+    CRASH_HOTPLUG_SUPPORT = uapi.KEXEC_CRASH_HOTPLUG_SUPPORT
+    DEBUG = uapi.KEXEC_DEBUG
 
 
-class SegmentKind(StrEnum):
+class SegmentKind(str, Enum):
     KERNEL = "kernel"
     INITRD = "initrd"
     DEVICE_TREE = "device-tree"
     PURGATORY = "purgatory"
     BACKUP = "backup"
     ELFCOREHDR = "elfcorehdr"
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -77,9 +76,9 @@ class KexecImage:
 
 def check_segments(segments: tuple[Segment, ...]) -> None:
     """The rules kexec_load enforces, checked before the call so errors are clear."""
-    if len(segments) > KEXEC_SEGMENT_MAX:
+    if len(segments) > uapi.KEXEC_SEGMENT_MAX:
         raise PlacementError(
-            f"{len(segments)} segments planned; kexec_load takes at most {KEXEC_SEGMENT_MAX}"
+            f"{len(segments)} segments planned; kexec_load takes at most {uapi.KEXEC_SEGMENT_MAX}"
         )
     ordered = sorted(segments, key=lambda s: s.mem.start)
     for s in ordered:
@@ -87,7 +86,7 @@ def check_segments(segments: tuple[Segment, ...]) -> None:
             raise PlacementError(f"{s.kind} segment {s.mem} is not aligned to {SEGMENT_ALIGN:#x}")
         if s.bufsz > s.mem.size:
             raise PlacementError(f"{s.kind} segment holds {s.bufsz:#x} bytes in {s.mem}")
-    for a, b in itertools.pairwise(ordered):
+    for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
             raise PlacementError(f"{a.kind} segment {a.mem} overlaps {b.kind} segment {b.mem}")
 

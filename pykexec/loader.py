@@ -1,57 +1,85 @@
-"""The one place that reads files and the system, plans, and calls the kernel.
+"""The I/O shell of a load: gather the facts once, plan purely, then call the kernel.
 
-This is also pykexec's small public API: :func:`plan_load`, :func:`load`,
-:func:`load_crash`, :func:`unload`, :func:`execute`, :func:`status` and
-:func:`inspect`.  Every function raises :class:`~pykexec.errors.KexecError`
-subclasses; none exits.
+This is also pykexec's small public API: :func:`plan`, :func:`plan_load`,
+:func:`load`, :func:`load_crash`, :func:`save_plan`, and (re-exported from
+:mod:`pykexec.control`) :func:`unload`, :func:`execute`, :func:`status`.  Every
+function raises :class:`~pykexec.errors.KexecError` subclasses; none exits.
 """
 
 from __future__ import annotations
 
-import errno
+import json
 import os
-import sys
+import stat
+from dataclasses import replace
+from pathlib import Path
 from typing import TYPE_CHECKING
 
-from pykexec.errors import ImageError, SystemInfoError, UsageError
+from pykexec import syscalls
+from pykexec.control import crash_reservation_size, execute, shutdown_reboot, status, unload
+from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
+from pykexec.options import LoadOptions, check
+from pykexec.planner import FileCall, LoadFacts, LoadPlan, segment_plan
+from pykexec.planner import plan as plan_pure
+from pykexec.policy import FILE_LOAD_FALLBACK, LOCKDOWN_LEVELS, KexecSupport, decide_syscall
 from pykexec.sysinfo import SystemView
 
-# Modules only loads need are imported by the functions that load: `pykexec -e`, `-S`
-# and `-u` start faster without dataclasses, pathlib and the planning core.
 if TYPE_CHECKING:
-    from pathlib import Path
-
     from pykexec.arch.ppc64 import Plan
     from pykexec.formats.elf import Endian, KernelImage
-    from pykexec.options import LoadOptions
+    from pykexec.formats.elfcore import CoreNote
 
-# SyscallChoice values (pykexec.options), compared as strings here.
-FILE, LOAD, AUTO = "file", "load", "auto"
+__all__ = [
+    "crash_reservation_size",
+    "execute",
+    "gather",
+    "load",
+    "load_crash",
+    "plan",
+    "plan_load",
+    "read_kernel",
+    "save_plan",
+    "shutdown_reboot",
+    "status",
+    "unload",
+]
+
+KALLSYMS_KEXEC_FILE = (b" kexec_add_buffer\n", b" kexec_image_probe_default\n")  # kexec_file.c
 
 
 def read_file(path: Path, what: str) -> bytes | memoryview:
-    """The file's bytes, mapped rather than copied where possible.
+    """A regular file's bytes, mapped rather than copied where possible.
 
-    The mapping is private and writable (ACCESS_COPY) so that ctypes can hand its
-    address to the kernel without a copy; nothing ever writes to it.
+    Anything but a regular file (a FIFO, a device, a directory) is refused before it
+    is read, so that no input can make pykexec wait forever.  The mapping is private
+    and writable (ACCESS_COPY) so that ctypes can hand its address to the kernel
+    without a copy; nothing ever writes to it.
     """
     import mmap
 
     try:
-        with open(path, "rb") as f:
-            size = os.fstat(f.fileno()).st_size
-            if size == 0:
-                raise ImageError(f"{what} {path} is empty")
-            try:
-                return memoryview(mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_COPY))
-            except (OSError, ValueError):
-                return f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ImageError(f"{what} {path} does not exist") from None
     except IsADirectoryError:
         raise ImageError(f"{what} {path} is a directory, not a file") from None
     except PermissionError:
         raise ImageError(f"{what} {path} cannot be read: permission denied") from None
+    except OSError as err:
+        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+    with open(fd, "rb", closefd=True) as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+        if st.st_size == 0:
+            raise ImageError(f"{what} {path} is empty")
+        try:
+            return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_COPY))
+        except (OSError, ValueError):
+            try:
+                return f.read()
+            except OSError as err:
+                raise ImageError(f"{what} {path} cannot be read: {err.strerror}") from None
 
 
 def read_kernel(path: Path) -> KernelImage:
@@ -65,192 +93,182 @@ def kernel_end_from_iomem(iomem: str) -> int | None:
     end = None
     for line in iomem.splitlines():
         span, _, name = line.strip().partition(" : ")
-        if name.startswith("Kernel ") and "-" in span:
+        if not name.startswith("Kernel ") or "-" not in span:
+            continue
+        try:
             last = int(span.split("-")[1], 16)
-            end = max(end or 0, last + 1)
+        except ValueError:
+            continue
+        end = max(end or 0, last + 1)
     return end
+
+
+def _lockdown(text: str | None) -> str | None:
+    """The active level of /sys/kernel/security/lockdown: ``none [integrity] ...``."""
+    for word in (text or "").split():
+        if word.startswith("[") and word.endswith("]") and word[1:-1] in LOCKDOWN_LEVELS:
+            return word[1:-1]
+    return None
+
+
+def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, str]:
+    """Whether the running kernel has kexec_file_load, and how that was told."""
+    release = (view.read_text("proc/sys/kernel/osrelease") or "").strip()
+    if release and "/" not in release:
+        config = view.read_text(f"boot/config-{release}")
+        if config is not None:
+            return "\nCONFIG_KEXEC_FILE=y" in "\n" + config, f"/boot/config-{release}"
+    if thorough:
+        symbols = view.read_bytes("proc/kallsyms")
+        if symbols:
+            found = any(name in symbols for name in KALLSYMS_KEXEC_FILE)
+            return found, "/proc/kallsyms"
+    return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
+
+
+def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> KexecSupport:
+    """What the running kernel offers, read without loading anything.
+
+    ``thorough`` (dry runs) also scans /proc/kallsyms when no kernel config says
+    whether kexec_file_load exists; a live load then simply tries it, as kexec-tools.
+    """
+    file_load, source = _file_load_support(view, thorough)
+    limit = view.read_int(f"proc/sys/kernel/kexec_load_limit_{'panic' if crash else 'reboot'}")
+    return KexecSupport(
+        file_load=file_load,
+        file_load_source=source,
+        load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
+        lockdown=_lockdown(view.read_text("sys/kernel/security/lockdown")),
+        loads_left=limit,
+    )
+
+
+def _running_endian(view: SystemView) -> Endian:
+    """The running kernel's byte order (the purgatory runs in it): uname's machine."""
+    arch = (view.read_text("proc/sys/kernel/arch") or "").strip()
+    if not arch and view.live:
+        arch = os.uname().machine
+    return "big" if arch == "ppc64" else "little"
+
+
+def _mem_total(view: SystemView) -> int:
+    for line in (view.read_text("proc/meminfo") or "").splitlines():
+        name, _, value = line.partition(":")
+        if name == "MemTotal":
+            words = value.split()
+            if words and words[0].isdigit() and words[0].isascii():
+                return int(words[0]) * 1024
+    return 0
+
+
+def gather(
+    opts: LoadOptions,
+    view: SystemView,
+    *,
+    segments: bool,
+    thorough: bool = False,
+) -> LoadFacts:
+    """Read everything the load needs, once: the system's facts and, when a
+    kexec_load plan is wanted (``segments``), the kernel, initrd, blob and tree."""
+    check(opts)
+    facts = LoadFacts(
+        cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
+    )
+    if not segments:
+        return facts
+    from pykexec.devicetree.fdt import parse_fdt
+
+    core_notes: tuple[CoreNote, ...] = ()
+    if opts.crash:
+        from pykexec.formats.elfcore import CoreNote
+
+        notes = [CoreNote(n.address, n.size) for n in view.crash_notes()]
+        vmcoreinfo = view.vmcoreinfo()
+        if vmcoreinfo is not None:
+            notes.append(CoreNote(*vmcoreinfo))
+        core_notes = tuple(notes)
+    return replace(
+        facts,
+        kernel=read_kernel(opts.kernel),
+        initrd=read_file(opts.initrd, "initrd") if opts.initrd is not None else None,
+        dtb=parse_fdt(bytes(read_file(opts.dtb, "device tree blob"))) if opts.dtb else None,
+        tree=view.device_tree(),
+        kernel_end_iomem=kernel_end_from_iomem(view.iomem()),
+        core_notes=core_notes,
+        possible_cpus=len(view.possible_cpus()) if opts.hotplug else 0,
+        hotplug_elfcorehdr_size=view.crash_elfcorehdr_size() if opts.hotplug else None,
+        page_size=view.page_size(),
+        total_ram=_mem_total(view),
+        running_endian=_running_endian(view),
+    )
+
+
+def plan(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
+    """Everything the kernel would get, read and planned without touching it (a dry run)."""
+    view = view or SystemView()
+    check(opts)
+    support = read_support(view, opts.crash, thorough=True)
+    needs = decide_syscall(opts, support).needs_segments
+    return plan_pure(opts, gather(opts, view, segments=needs, thorough=True))
 
 
 def plan_load(
     opts: LoadOptions, view: SystemView | None = None, purgatory_endian: Endian | None = None
 ) -> Plan:
-    """Read everything a load needs and plan it, without touching the kernel."""
-    from pykexec.arch.ppc64 import PlanInput, build_bootargs, plan
-    from pykexec.devicetree.nexttree import old_root_param
-    from pykexec.machine import describe
-    from pykexec.memory import Range
-
-    view = view or SystemView()
-    kernel = read_kernel(opts.kernel)
-    tree = view.device_tree()
-    machine = describe(tree)
-    extra: tuple[Range, ...] = ()
-    if machine.kernel_end is None:
-        end = kernel_end_from_iomem(view.iomem())
-        if end is None:
-            raise SystemInfoError(
-                "cannot tell where the running kernel ends: neither "
-                "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem"
-            )
-        extra = (Range(0, end),)
-    dtb = None
-    if opts.dtb is not None:
-        from pykexec.devicetree.fdt import parse_fdt
-
-        if opts.crash and opts.initrd is not None:
-            raise UsageError(
-                "--dtb with --initrd is not supported for -p: the crash "
-                "kernel's tree must be built from the running system"
-            )
-        dtb = parse_fdt(bytes(read_file(opts.dtb, "device tree blob")))
-    initrd = read_file(opts.initrd, "initrd") if opts.initrd is not None else None
-    bootargs = build_bootargs(
-        opts.command_line,
-        reuse=view.cmdline() if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=old_root_param(tree),
-        dt_no_old_root=opts.dt_no_old_root,
-    )
-    reuse_initrd = None
-    if opts.reuse_initrd:
-        if not view.cmdline_has("retain_initrd"):
-            raise UsageError(
-                "--reuseinitrd needs the running kernel booted with retain_initrd "
-                "(otherwise its initrd memory has been freed)"
-            )
-        if machine.old_initrd is None:
-            raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
-        reuse_initrd = machine.old_initrd
-    hotplug_size, cpu_room = None, 0
-    if opts.hotplug:
-        from pykexec.arch.ppc64 import cpu_node_room
-
-        hotplug_size = view.crash_elfcorehdr_size()
-        if hotplug_size is None:
-            raise UsageError(
-                "--hotplug: this kernel has no crash hotplug support "
-                "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
-            )
-        cpu_room = cpu_node_room(tree, len(view.possible_cpus()))
-    core_notes = []
-    if opts.crash:
-        from pykexec.formats.elfcore import CoreNote
-
-        core_notes = [CoreNote(n.address, n.size) for n in view.crash_notes()]
-        vmcoreinfo = view.vmcoreinfo()
-        if vmcoreinfo is not None:
-            core_notes.append(CoreNote(*vmcoreinfo))
-    if purgatory_endian is None:
-        purgatory_endian = "little" if sys.byteorder == "little" or not view.live else "big"
-    return plan(
-        PlanInput(
-            kernel=kernel,
-            machine=machine,
-            running_tree=tree,
-            bootargs=bootargs,
-            initrd=initrd,
-            dtb=dtb,
-            crash=opts.crash,
-            mem_min=opts.mem_min,
-            mem_max=opts.mem_max,
-            debug=opts.debug,
-            skip_checks=opts.skip_checks,
-            purgatory_endian=purgatory_endian,
-            corrupt_digest=opts.corrupt_digest,
-            extra_reserved=extra,
-            core_notes=tuple(core_notes),
-            reuse_initrd=reuse_initrd,
-            hotplug=opts.hotplug,
-            hotplug_elfcorehdr_size=hotplug_size,
-            hotplug_cpu_room=cpu_room,
-            page_size=view.page_size(),
-        )
-    )
+    """The kexec_load plan (segments, entry, flags) for ``opts``, whatever the syscall."""
+    facts = gather(opts, view or SystemView(), segments=True)
+    if purgatory_endian is not None:
+        facts = replace(facts, running_endian=purgatory_endian)
+    return segment_plan(opts, facts)
 
 
-# kexec-tools' do_kexec_file_load(): with -a, only these errors mean "try kexec_load".
-# 524 is the kernel-internal ENOTSUPP that ppc64 kexec_file_load returned for crash
-# images before Linux 5.9 (include/linux/errno.h).
-ENOTSUPP_KERNEL = 524
-FILE_LOAD_FALLBACK = frozenset(
-    {errno.ENOSYS, errno.EINVAL, errno.ENOEXEC, errno.ENOTSUP, ENOTSUPP_KERNEL}
-)
-
-
-def load(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
+def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     """Load a kernel for ``kexec -e`` (or, with ``opts.crash``, for a panic).
 
-    With ``opts.syscall`` FILE or AUTO, kexec_file_load is tried first (the kernel then
-    builds every segment and ``None`` is returned); AUTO falls back to a planned
-    kexec_load only on the errors kexec-tools falls back on.  Nothing is handed to the
-    kernel before the whole plan is built, so a failed load leaves the loaded kernel be.
+    The syscall is chosen by :func:`pykexec.policy.decide_syscall`; with -a a
+    kexec_file_load failing with one of the fallback errors is followed by a planned
+    kexec_load.  Nothing is handed to the kernel before its whole plan is built and
+    checked against the kernel's rules.  Returns the plan that was loaded.
     """
-    from pykexec.errors import SyscallError
-
     view = view or SystemView()
-    fallback = None
-    if opts.syscall != LOAD:
+    if not view.live:
+        raise UsageError(
+            f"refusing a live load planned from {view.root}: --sysroot is for --dry-run only"
+        )
+    facts = gather(opts, view, segments=False)
+    result = plan_pure(opts, facts, need_segments=False)
+    if result.file_call is not None:
         try:
-            file_load(opts, view)
-            return None
+            _file_load(result.file_call)
+            return replace(result, notes=(*result.notes, "loaded with kexec_file_load"))
         except SyscallError as err:
-            if opts.syscall == FILE or err.errno not in FILE_LOAD_FALLBACK:
+            if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
                 raise
-            fallback = (
-                f"kexec_file_load failed ({errno.errorcode.get(err.errno, err.errno)}):"
-                " fell back to kexec_load"
-            )
-    result = _kexec_load(opts, view)
-    if fallback is None:
-        return result
-    from dataclasses import replace
-
-    return replace(result, notes=(*result.notes, fallback))
-
-
-def _kexec_load(opts: LoadOptions, view: SystemView) -> Plan:
-    from pykexec import syscalls
-    from pykexec.layout import KEXEC_ARCH_PPC64
-
-    result = plan_load(opts, view)
-    image = result.image
+            note = f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load"
+            result = replace(result, notes=(*result.notes, note))
+    segments = segment_plan(opts, gather(opts, view, segments=True))
+    image = segments.image
     syscalls.kexec_load(
         image.entry,
         [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments],
-        int(image.flags) | KEXEC_ARCH_PPC64,
+        int(image.flags) | syscalls.KEXEC_ARCH_PPC64,
     )
-    return result
+    return replace(result, segments=segments, notes=(*result.notes, "loaded with kexec_load"))
 
 
-def file_load_command_line(opts: LoadOptions, view: SystemView) -> str:
-    """The command line given to kexec_file_load (the kernel adds elfcorehdr= itself)."""
-    from pykexec.arch.ppc64 import build_bootargs
+def _errname(err: int) -> str:
+    import errno
 
-    return build_bootargs(
-        opts.command_line,
-        reuse=view.cmdline() if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=None,
-        dt_no_old_root=True,
-    )
+    return errno.errorcode.get(err, str(err))
 
 
-def file_load(opts: LoadOptions, view: SystemView) -> None:
-    """kexec_file_load(2): the kernel reads, verifies and places the image itself."""
-    from pykexec import syscalls
-
-    if opts.dtb is not None or opts.reuse_initrd:
-        raise UsageError("--dtb and --reuseinitrd need kexec_load: use -c")
-    flags = syscalls.KEXEC_FILE_ON_CRASH if opts.crash else 0
-    flags |= 0 if opts.initrd else syscalls.KEXEC_FILE_NO_INITRAMFS
-    flags |= syscalls.KEXEC_FILE_NO_CMA if opts.no_cma else 0
-    flags |= syscalls.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
-    kernel_fd = _kernel_fd(opts.kernel)
+def _file_load(call: FileCall) -> None:
+    kernel_fd = _kernel_fd(call.kernel)
     initrd_fd = -1
     try:
-        if opts.initrd is not None:
-            initrd_fd = _open(opts.initrd, "initrd")
-        syscalls.kexec_file_load(kernel_fd, initrd_fd, file_load_command_line(opts, view), flags)
+        if call.initrd is not None:
+            initrd_fd = _open(call.initrd, "initrd")
+        syscalls.kexec_file_load(kernel_fd, initrd_fd, call.command_line, call.flags)
     finally:
         os.close(kernel_fd)
         if initrd_fd >= 0:
@@ -259,11 +277,15 @@ def file_load(opts: LoadOptions, view: SystemView) -> None:
 
 def _open(path: Path, what: str) -> int:
     try:
-        return os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
         raise ImageError(f"{what} {path} does not exist") from None
     except OSError as err:
         raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+    return fd
 
 
 def _kernel_fd(path: Path) -> int:
@@ -278,106 +300,38 @@ def _kernel_fd(path: Path) -> int:
     os.close(fd)
     kernel = parse_kernel(read_file(path, "kernel"), str(path))
     memfd = os.memfd_create("pykexec-kernel", os.MFD_CLOEXEC)
-    view = memoryview(kernel.data)
-    while view:
-        view = view[os.write(memfd, view) :]
+    data = memoryview(kernel.data)
+    while data:
+        data = data[os.write(memfd, data) :]
     os.lseek(memfd, 0, os.SEEK_SET)
     return memfd
 
 
-def load_crash(opts: LoadOptions, view: SystemView | None = None) -> Plan | None:
+def load_crash(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     """Load a crash kernel (``kexec -p``)."""
-    from dataclasses import replace
-
     return load(replace(opts, crash=True), view)
 
 
-def unload(crash: bool = False, syscall: str = AUTO) -> None:
-    """Unload the kernel loaded for exec (or the crash kernel).
-
-    With -s or -a the file syscall's unload is tried first (it frees an image loaded
-    either way), then, with -a or -c, kexec_load with no segments, as kexec-tools does.
-    """
-    from pykexec import syscalls
-    from pykexec.errors import SyscallError
-    from pykexec.layout import KEXEC_ARCH_PPC64, KexecFlags
-
-    if syscall != LOAD:
-        try:
-            flags = syscalls.KEXEC_FILE_UNLOAD | (syscalls.KEXEC_FILE_ON_CRASH if crash else 0)
-            syscalls.kexec_file_load(-1, -1, "", flags)
-            return
-        except SyscallError as err:
-            if syscall == FILE or err.errno not in FILE_LOAD_FALLBACK:
-                raise
-    syscalls.kexec_load(0, [], KEXEC_ARCH_PPC64 | (KexecFlags.ON_CRASH if crash else 0))
-
-
-def status(crash: bool = True, view: SystemView | None = None) -> bool:
-    """Whether a crash kernel (or, with ``crash=False``, an exec kernel) is loaded."""
-    view = view or SystemView()
-    return view.kexec_crash_loaded() if crash else view.kexec_loaded()
-
-
-def crash_reservation_size(view: SystemView | None = None) -> int:
-    """The size of the crashkernel= reservation (kexec --print-ckr-size)."""
-    view = view or SystemView()
-    size = view.dt_prop("chosen", "linux,crashkernel-size")
-    return int.from_bytes(size, "big") if size else 0
-
-
-def take_interfaces_down(view: SystemView) -> None:
-    """Take every network interface but loopback down before jumping, as kexec-tools'
-    -e does (kexec/ifdown.c), with SIOCGIFFLAGS/SIOCSIFFLAGS (linux/sockios.h)."""
-    import fcntl
-    import struct
-
-    from pykexec import syscalls
-    from pykexec.errors import SyscallError
-
-    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
-    names = [n for n in view.network_interfaces() if n != "lo"]
-    if not names:
-        return
+def save_plan(result: LoadPlan, directory: Path, document: dict[str, object]) -> list[Path]:
+    """Write what the kernel would get into ``directory``: ``plan.json`` and, for a
+    kexec_load plan, each segment's bytes (``NN-kind.bin``; the device tree as
+    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump."""
+    suffix = {"device-tree": ".dtb", "elfcorehdr": ".elf"}
     try:
-        fd = syscalls.inet_dgram_socket()
-    except SyscallError:
-        return
-    try:
-        for name in names:
-            req = struct.pack("16sH14x", name.encode()[:15], 0)
-            try:
-                flags = struct.unpack_from("16sH", fcntl.ioctl(fd, siocgifflags, req))[1]
-                if flags & iff_up:
-                    down = struct.pack("16sH14x", name.encode()[:15], flags & ~iff_up)
-                    fcntl.ioctl(fd, siocsifflags, down)
-            except OSError:
-                continue
-    finally:
-        os.close(fd)
-
-
-def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
-    """Jump into the loaded kernel (``kexec -e``). Returns only on failure."""
-    from pykexec import syscalls
-
-    view = view or SystemView()
-    if not view.kexec_loaded():
-        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
-    if sync:
-        os.sync()
-    if ifdown:
-        take_interfaces_down(view)
-    syscalls.reboot_kexec()
-
-
-SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
-
-
-def shutdown_reboot() -> None:
-    """After a load without -l: hand over to the init system (``shutdown -r now``),
-    which ends with kexec, as kexec-tools does. Does not return on success."""
-    for program in SHUTDOWN_PROGRAMS:
-        if os.access(program, os.X_OK):
-            os.execv(program, [program, "-r", "now"])
-    raise UsageError("loaded; no shutdown program found to reboot into it: run pykexec -e")
+        directory.mkdir(parents=True, exist_ok=True)
+        written = []
+        if result.segments is not None:
+            for i, seg in enumerate(result.segments.image.segments):
+                path = directory / f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
+                path.write_bytes(bytes(seg.buf))
+                written.append(path)
+        if result.file_call is not None:
+            path = directory / "kexec_file_load-cmdline.txt"
+            path.write_bytes(result.file_call.command_line.encode("utf-8", "surrogateescape"))
+            written.append(path)
+        path = directory / "plan.json"
+        path.write_text(json.dumps(document, indent=2) + "\n")
+        written.append(path)
+    except OSError as err:
+        raise KexecError(f"cannot save the plan in {directory}: {err.strerror or err}") from None
+    return written

@@ -95,34 +95,21 @@ def _normalise(ranges: Iterable[Range]) -> tuple[Range, ...]:
     return tuple(merged)
 
 
-class _Ends:
-    """The end addresses of sorted ranges, as a sequence :mod:`bisect` can search."""
-
-    __slots__ = ("_ranges",)
-
-    def __init__(self, ranges: tuple[Range, ...]) -> None:
-        self._ranges = ranges
-
-    def __len__(self) -> int:
-        return len(self._ranges)
-
-    def __getitem__(self, index: int) -> int:
-        return self._ranges[index].end
-
-
 class MemoryMap:
     """An immutable set of physical addresses, kept as sorted, merged ranges."""
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_end_list", "_ranges")
 
     def __init__(self, ranges: Iterable[Range] = ()) -> None:
         self._ranges = _normalise(ranges)
+        self._end_list: tuple[int, ...] | None = None
 
     @classmethod
     def _from_normalised(cls, ranges: tuple[Range, ...]) -> MemoryMap:
         """A map of ranges already sorted, disjoint and non-adjacent (no second sort)."""
         new = cls.__new__(cls)
         new._ranges = ranges
+        new._end_list = None
         return new
 
     @property
@@ -192,22 +179,27 @@ class MemoryMap:
     def within(self, r: Range) -> list[Range]:
         """The parts of this set inside ``r``, in order (a binary search, then the parts)."""
         out: list[Range] = []
+        ranges = self._ranges
         index = self._first_ending_after(r.start)
-        for m in self._ranges[index:]:
-            if m.start >= r.end:
-                break
-            part = m.intersect(r)
+        while index < len(ranges) and ranges[index].start < r.end:
+            part = ranges[index].intersect(r)
             if part is not None:
                 out.append(part)
+            index += 1
         return out
 
     def _first_ending_after(self, address: int) -> int:
         """The index of the first range whose end lies above ``address``."""
-        ends = _Ends(self._ranges)
-        return bisect.bisect_right(ends, address)
+        return bisect.bisect_right(self._ends(), address)
+
+    def _ends(self) -> tuple[int, ...]:
+        """Every range's end, in order (made once: binary searches run over it)."""
+        if self._end_list is None:
+            self._end_list = tuple(r.end for r in self._ranges)
+        return self._end_list
 
     def contains(self, r: Range) -> bool:
-        index = bisect.bisect_left(_Ends(self._ranges), r.start)
+        index = bisect.bisect_left(self._ends(), r.start)
         return index < len(self._ranges) and self._ranges[index].contains(r)
 
     def overlaps(self, r: Range) -> bool:

@@ -1,18 +1,29 @@
-"""What a load asks for: the frozen record the CLI and the API both build."""
+"""What a load asks for: the frozen record the CLI and the API both build, and the
+rules its fields obey among themselves, checked here and nowhere else."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
-from pathlib import Path
+from enum import Enum
+from typing import TYPE_CHECKING
+
+from pykexec.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+ADDRESS_LIMIT = 1 << 64  # --mem-min/--mem-max are 64-bit physical addresses
 
 
-class SyscallChoice(StrEnum):
+class SyscallChoice(str, Enum):
     """Which system call loads the image (kexec-tools' -s, -c, -a)."""
 
     FILE = "file"  # -s: kexec_file_load only
     LOAD = "load"  # -c: kexec_load only
     AUTO = "auto"  # -a: kexec_file_load, falling back to kexec_load
+
+    def __str__(self) -> str:
+        return self.value
 
 
 @dataclass(frozen=True)
@@ -37,3 +48,33 @@ class LoadOptions:
     force_dtb: bool = False
     # Test only: store a digest that cannot match, to prove the purgatory's check.
     corrupt_digest: bool = False
+
+
+def file_syscall_obstacle(opts: LoadOptions) -> str | None:
+    """Why kexec_file_load cannot do this load (the kernel builds the tree and takes the
+    initrd as a file there), or None when it can."""
+    if opts.dtb is not None:
+        return "--dtb needs kexec_load: kexec_file_load builds the device tree in the kernel"
+    if opts.reuse_initrd:
+        return "--reuseinitrd needs kexec_load: kexec_file_load takes the initrd as a file"
+    return None
+
+
+def check(opts: LoadOptions) -> None:
+    """The rules between options; raises :class:`UsageError` naming the conflict."""
+    obstacle = file_syscall_obstacle(opts)
+    if opts.syscall is SyscallChoice.FILE and obstacle is not None:
+        raise UsageError(f"{obstacle} (use -c, or -a)")
+    if opts.reuse_initrd and opts.initrd is not None:
+        raise UsageError("--reuseinitrd and --initrd exclude each other")
+    if opts.hotplug and not opts.crash:
+        raise UsageError("--hotplug applies to crash kernels: use it with -p")
+    for name, value in (("--mem-min", opts.mem_min), ("--mem-max", opts.mem_max)):
+        if value is not None and not 0 <= value < ADDRESS_LIMIT:
+            raise UsageError(f"{name} {value:#x} is not a 64-bit physical address")
+    if opts.mem_max is not None and opts.mem_max <= opts.mem_min:
+        raise UsageError(
+            f"--mem-max {opts.mem_max:#x} is not above --mem-min {opts.mem_min:#x}: no memory left"
+        )
+    if opts.command_line is not None and "\0" in opts.command_line:
+        raise UsageError("the command line holds a NUL byte; the kernel would cut it there")

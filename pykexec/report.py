@@ -6,9 +6,12 @@ import json
 from typing import TYPE_CHECKING, Any
 
 from pykexec.memory import Range
+from pykexec.planner import PLAN_FORMAT_VERSION
+from pykexec.uapi import file_flag_names
 
 if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan
+    from pykexec.planner import LoadPlan
 
 # One letter per thing on the map; later rows paint over earlier ones.
 LEGEND = (
@@ -90,26 +93,42 @@ def segment_table(plan: Plan) -> str:
     return "\n".join(lines)
 
 
-def plan_text(plan: Plan) -> str:
+def segments_text(plan: Plan) -> str:
+    """A kexec_load plan: the segment table, entry, command line and memory map."""
     lines = [segment_table(plan)]
     lines.append(
         f"entry {plan.image.entry:#x}, flags {int(plan.image.flags):#x}, "
         f"run_at_load {plan.run_at_load:#x}"
     )
-    lines.append(f"command line: {plan.bootargs}")
+    lines.append(f"command line (in the tree's /chosen/bootargs): {plan.bootargs}")
     lines += [f"note: {n}" for n in plan.notes]
     lines.append("")
     lines.append(memory_map(plan))
     return "\n".join(lines)
 
 
-def describe_result(plan: Plan | None) -> str:
-    if plan is None:
-        return "loaded with kexec_file_load: the kernel placed the segments"
-    return plan_text(plan)
+def plan_text(plan: LoadPlan, then: str | None = None) -> str:
+    """What a load hands the kernel: the syscall and why, then each call's arguments."""
+    lines = [f"syscall: {plan.decision.describe()}"]
+    if plan.file_call is not None:
+        fc = plan.file_call
+        lines.append(
+            f"kexec_file_load: flags {fc.flags:#x} ({file_flag_names(fc.flags)}), "
+            f"kernel {fc.kernel}, initrd {fc.initrd or '-'}"
+        )
+        extra = " (the kernel adds elfcorehdr= itself)" if plan.options.crash else ""
+        lines.append(f"kexec_file_load command line{extra}: {fc.command_line}")
+    if plan.segments is not None:
+        if plan.file_call is not None:
+            lines += ["", "kexec_load plan, if kexec_file_load fails with a fallback error:"]
+        lines.append(segments_text(plan.segments))
+    lines += [f"note: {n}" for n in plan.notes]
+    if then:
+        lines.append(then)
+    return "\n".join(lines)
 
 
-def plan_dict(plan: Plan) -> dict[str, Any]:
+def _segments_dict(plan: Plan) -> dict[str, Any]:
     m = plan.machine
     return {
         "entry": plan.image.entry,
@@ -139,5 +158,31 @@ def plan_dict(plan: Plan) -> dict[str, Any]:
     }
 
 
-def plan_json(plan: Plan) -> str:
-    return json.dumps(plan_dict(plan), indent=2)
+def plan_dict(plan: LoadPlan, then: str | None = None) -> dict[str, Any]:
+    """The JSON form of :func:`plan_text` (``format`` is :data:`PLAN_FORMAT_VERSION`)."""
+    fc = plan.file_call
+    return {
+        "format": PLAN_FORMAT_VERSION,
+        "crash": plan.options.crash,
+        "syscall": {
+            "first": str(plan.decision.first),
+            "fallback_to_kexec_load": plan.decision.fallback,
+            "why": plan.decision.why,
+        },
+        "kexec_file_load": None
+        if fc is None
+        else {
+            "kernel": str(fc.kernel),
+            "initrd": None if fc.initrd is None else str(fc.initrd),
+            "flags": fc.flags,
+            "flag_names": file_flag_names(fc.flags),
+            "command_line": fc.command_line,
+        },
+        "kexec_load": None if plan.segments is None else _segments_dict(plan.segments),
+        "notes": list(plan.notes),
+        "then": then,
+    }
+
+
+def to_json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2)

@@ -15,6 +15,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from pykexec.errors import SyscallError
+from pykexec.uapi import (  # re-exported: the loader and the control module use them here
+    KEXEC_ARCH_PPC64,
+    LINUX_REBOOT_CMD_KEXEC,
+    LINUX_REBOOT_MAGIC1,
+    LINUX_REBOOT_MAGIC2,
+)
 
 # arch/powerpc/kernel/syscalls/syscall.tbl
 SYSCALLS = {
@@ -22,18 +28,7 @@ SYSCALLS = {
     "ppc64le": {"reboot": 88, "kexec_load": 268, "kexec_file_load": 382},
 }
 
-# include/uapi/linux/reboot.h
-LINUX_REBOOT_MAGIC1 = 0xFEE1DEAD
-LINUX_REBOOT_MAGIC2 = 672274793
-LINUX_REBOOT_CMD_KEXEC = 0x45584543
-
-# include/uapi/linux/kexec.h: kexec_file_load flags
-KEXEC_FILE_UNLOAD = 0x1
-KEXEC_FILE_ON_CRASH = 0x2
-KEXEC_FILE_NO_INITRAMFS = 0x4
-KEXEC_FILE_DEBUG = 0x8
-KEXEC_FILE_NO_CMA = 0x10
-KEXEC_FILE_FORCE_DTB = 0x20
+__all__ = ["KEXEC_ARCH_PPC64", "RawSegment", "explain", "kexec_file_load", "kexec_load"]
 
 
 class KexecSegmentStruct(ctypes.Structure):
@@ -94,41 +89,119 @@ def _number(name: str) -> int:
     return table[name]
 
 
+_SIGNATURE = (
+    "the kernel's signature check refused the image ({}): sign it with a key this kernel trusts"
+)
+# What each errno means for a kexec call and what to do: (errno, applies to, advice).
+# "both", "load" (kexec_load) or "file" (kexec_file_load). Sources: kernel/kexec.c,
+# kernel/kexec_file.c, kernel/kexec_core.c, arch/powerpc/kexec/{core_64,file_load_64,elf_64}.c.
+ERRNO_ADVICE: tuple[tuple[int, str, str], ...] = (
+    (
+        errno.EPERM,
+        "load",
+        "not permitted: kexec_load is disabled (kernel.kexec_load_disabled), "
+        "refused under lockdown, or its load limit (kernel.kexec_load_limit_*) is used up; "
+        "with lockdown try -s with a signed kernel",
+    ),
+    (
+        errno.EPERM,
+        "file",
+        "not permitted: kexec is disabled (kernel.kexec_load_disabled), its "
+        "load limit is used up, or the image failed the IMA or lockdown policy",
+    ),
+    (errno.ENOSYS, "load", "this kernel was built without CONFIG_KEXEC: use -s"),
+    (errno.ENOSYS, "file", "this kernel was built without CONFIG_KEXEC_FILE: use -c"),
+    (
+        errno.EBUSY,
+        "both",
+        "kexec is busy: another load or unload is running (retry), or a crash is being handled",
+    ),
+    (
+        errno.ENOMEM,
+        "both",
+        "the kernel ran out of memory for the image's pages (free memory, "
+        "or for -p check that crashkernel= is large enough)",
+    ),
+    (
+        errno.EADDRNOTAVAIL,
+        "both",
+        "a segment lies outside the memory the kernel allows (for -p: "
+        "outside the crashkernel= region); check --mem-min/--mem-max",
+    ),
+    (
+        errno.ETXTBSY,
+        "load",
+        "a segment overlaps the running kernel or a TCE table; pykexec "
+        "avoids both, so report this with `pykexec --dry-run -d` output",
+    ),
+    (
+        errno.EINVAL,
+        "load",
+        "the kernel rejected the segment list or flags (overlap, more than "
+        "16 segments, more than half of RAM, or a flag this kernel does not know)",
+    ),
+    (
+        errno.EINVAL,
+        "file",
+        "the kernel rejected the call: an unknown flag, a command line not "
+        "NUL-terminated, or an image its ppc64 loader cannot place",
+    ),
+    (
+        errno.ENOEXEC,
+        "file",
+        "the kernel does not recognise the image: kexec_file_load on ppc64 "
+        "takes an uncompressed ELF vmlinux",
+    ),
+    (errno.ENOEXEC, "load", "the kernel refused the image format"),
+    (errno.EKEYREJECTED, "file", _SIGNATURE.format("key rejected")),
+    (errno.ENOKEY, "file", _SIGNATURE.format("no key")),
+    (errno.EBADMSG, "file", _SIGNATURE.format("bad signature message")),
+    (errno.EKEYEXPIRED, "file", _SIGNATURE.format("key expired")),
+    (errno.EKEYREVOKED, "file", _SIGNATURE.format("key revoked")),
+    (
+        errno.ENODATA,
+        "file",
+        "the image carries no signature and this kernel requires one "
+        "(KEXEC_SIG_FORCE or lockdown): sign the kernel",
+    ),
+    (
+        errno.EACCES,
+        "file",
+        "the kernel or initrd was refused by the security policy (IMA "
+        "appraisal or LSM): check the audit log",
+    ),
+    (errno.EBADF, "file", "a file descriptor was not valid: the kernel or initrd file went away"),
+    (errno.EFBIG, "file", "the kernel or initrd file is larger than the kernel will read"),
+    (errno.EINTR, "both", "interrupted by a signal: run pykexec again"),
+    (errno.EFAULT, "both", "the kernel could not read pykexec's buffers: report this bug"),
+    (
+        errno.ENOENT,
+        "load",
+        "this platform cannot kexec (no way to clear the hash table, "
+        "machine_kexec_prepare): the machine does not support kexec",
+    ),
+    (
+        errno.EOPNOTSUPP,
+        "file",
+        "this kernel's kexec_file_load does not support this image or flag: use -c",
+    ),
+    (
+        524,
+        "file",
+        "this kernel's kexec_file_load does not support crash images on ppc64 "
+        "(before Linux 5.9): use -c",
+    ),
+)
+
+
 def explain(call: str, err: int, *, file_load: bool = False) -> str:
     """One line: what the errno means for a kexec call and what to do."""
-    if err == errno.EPERM:
-        if os.geteuid() != 0:
-            return f"{call}: permission denied: run pykexec as root (CAP_SYS_BOOT)"
-        if file_load:
-            return (
-                f"{call}: not permitted: the kernel refused the image (signature or "
-                "IMA policy) or kexec is disabled (kernel.kexec_load_disabled)"
-            )
-        return (
-            f"{call}: not permitted: the kernel is locked down or kexec_load is "
-            "disabled (kernel.kexec_load_disabled); try -s (kexec_file_load)"
-        )
-    if err == errno.ENOSYS:
-        what = "kexec_file_load (CONFIG_KEXEC_FILE)" if file_load else "kexec (CONFIG_KEXEC)"
-        return f"{call}: this kernel was built without {what}"
-    if err == errno.EBUSY:
-        return f"{call}: kexec is busy: another load is in progress or a crash is being handled"
-    if err in (errno.ENOMEM, errno.EADDRNOTAVAIL):
-        return (
-            f"{call}: no room: a segment lies outside the memory the kernel allows "
-            "(for -p: outside the crashkernel= reservation); check --mem-min/--mem-max"
-        )
-    if err == errno.ETXTBSY:
-        return f"{call}: a segment overlaps the running kernel or a TCE table"
-    if err == errno.EINVAL:
-        return (
-            f"{call}: the kernel rejected the arguments (overlapping or oversized "
-            "segments, or a flag this kernel does not know)"
-        )
-    if err == errno.ENOEXEC:
-        return f"{call}: the kernel does not recognise the image format"
-    if err in (errno.EKEYREJECTED, errno.ENOKEY, errno.EBADMSG):
-        return f"{call}: the kernel's signature check failed ({os.strerror(err)})"
+    if err == errno.EPERM and os.geteuid() != 0:
+        return f"{call}: permission denied: run pykexec as root (CAP_SYS_BOOT)"
+    which = "file" if file_load else "load"
+    for number, applies, advice in ERRNO_ADVICE:
+        if number == err and applies in (which, "both"):
+            return f"{call}: {advice}"
     return f"{call}: {os.strerror(err)}"
 
 
@@ -141,7 +214,7 @@ def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
     """kexec_load(2); with no segments, unloads the image of that kind."""
     array = (KexecSegmentStruct * max(len(segments), 1))()
     buffers = [_address_of(s.buf) for s in segments]
-    for slot, seg, (address, _) in zip(array, segments, buffers, strict=False):
+    for slot, seg, (address, _) in zip(array, segments, buffers):
         slot.buf = address
         slot.bufsz = memoryview(seg.buf).nbytes
         slot.mem = seg.mem
@@ -161,7 +234,7 @@ def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
 
 def kexec_file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
     """kexec_file_load(2); ``initrd_fd`` is -1 when there is none."""
-    text = cmdline.encode() + b"\0" if cmdline else b""
+    text = cmdline.encode("utf-8", "surrogateescape") + b"\0" if cmdline else b""
     buf = ctypes.create_string_buffer(text, len(text)) if text else None
     call = (
         f"kexec_file_load(kernel_fd={kernel_fd}, initrd_fd={initrd_fd}, "

@@ -108,17 +108,23 @@ class SystemView:
     def iomem(self) -> str:
         return self.read_text("proc/iomem") or ""
 
+    def kexec_int(self, name: str, old: str) -> int | None:
+        """A kexec sysfs number: /sys/kernel/kexec/NAME first (Linux 6.19's layout,
+        Documentation/ABI/testing/sysfs-kernel-kexec-kdump), then /sys/kernel/OLD."""
+        value = self.read_int(f"sys/kernel/kexec/{name}")
+        return value if value is not None else self.read_int(f"sys/kernel/{old}")
+
     def kexec_loaded(self) -> bool:
-        return self.read_int("sys/kernel/kexec_loaded") == 1
+        return self.kexec_int("loaded", "kexec_loaded") == 1
 
     def kexec_crash_loaded(self) -> bool:
-        return self.read_int("sys/kernel/kexec_crash_loaded") == 1
+        return self.kexec_int("crash_loaded", "kexec_crash_loaded") == 1
 
     def kexec_crash_size(self) -> int | None:
-        return self.read_int("sys/kernel/kexec_crash_size")
+        return self.kexec_int("crash_size", "kexec_crash_size")
 
     def crash_elfcorehdr_size(self) -> int | None:
-        return self.read_int("sys/kernel/crash_elfcorehdr_size")
+        return self.kexec_int("crash_elfcorehdr_size", "crash_elfcorehdr_size")
 
     def vmcoreinfo(self) -> tuple[int, int] | None:
         """(physical address, size) of the vmcoreinfo note, from /sys/kernel/vmcoreinfo."""

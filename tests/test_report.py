@@ -23,6 +23,6 @@ def test_picture_shows_segments_regions_and_legend(tmp_path: Path, capsys) -> No
     assert zoom.index("P") < zoom.index("D")  # purgatory bottom-up, tree top-down
     assert "crash region" in out and "elfcorehdr" in out
     assert main(["-p", str(k), "--sysroot", str(root), "--dry-run", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["kexec_load"]
     assert data["machine"]["crash"] == [512 << 20, 768 << 20]
     assert {s["kind"] for s in data["segments"]} >= {"kernel", "backup", "elfcorehdr"}

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from pykexec.abi import run_at_load_for_crash
 from pykexec.devicetree.fdt import DeviceTree, Node
 from pykexec.devicetree.nexttree import (
     DT_PAD,
@@ -36,8 +37,7 @@ from pykexec.layout import (
 )
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range
-from pykexec.purgatory.asm import Endian as PurgatoryEndian
-from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
+from pykexec.purgatory.ppc64 import PurgatoryParams, console_for, region_digest
 from pykexec.purgatory.ppc64 import render as render_purgatory
 
 if TYPE_CHECKING:  # the crash modules are imported by crash loads only
@@ -82,38 +82,6 @@ class Plan:
     free: MemoryMap
     machine: Machine
     notes: tuple[str, ...] = ()
-
-
-def build_bootargs(
-    command_line: str | None,
-    *,
-    reuse: str | None,
-    crash: bool,
-    old_root: str | None,
-    dt_no_old_root: bool,
-) -> str:
-    """The new kernel's command line, as kexec-tools builds it on ppc64.
-
-    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
-    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
-    --append follows.  Without ``root=``, the old tree's ``root=`` is added
-    unless --dt-no-old-root.
-    """
-    words: list[str] = []
-    if reuse is not None:
-        drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
-        words += [w for w in reuse.split() if not w.startswith(drop)]
-    if command_line:
-        words.append(command_line.strip())
-    text = " ".join(words)
-    if (
-        old_root
-        and not dt_no_old_root
-        and "root=" not in text.split()
-        and not any(w.startswith("root=") for w in text.split())
-    ):
-        text = f"{text} {old_root}".strip()
-    return text
 
 
 def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
@@ -218,14 +186,14 @@ def plan(inp: PlanInput) -> Plan:
     crash = None
     if inp.crash:
         crash = _crash_parts(inp, placer)
-        run_at_load = 1  # head_64.S: stay where loaded, inside the crash region
+        run_at_load = run_at_load_for_crash(kernel.run_at_load) or run_at_load  # "run0" -> 1
         notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
         from pykexec.crash.kdump import elfcorehdr_param
 
         bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
-    if len(bootargs) >= COMMAND_LINE_SIZE:
+    if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
         raise UsageError(
-            f"the command line has {len(bootargs)} bytes; the ppc64 kernel "
+            f"the command line has {len(encode_cmdline(bootargs)) - 1} bytes; the ppc64 kernel "
             f"takes at most {COMMAND_LINE_SIZE - 1}"
         )
 
@@ -237,18 +205,22 @@ def plan(inp: PlanInput) -> Plan:
         notes.append(f"reusing the running kernel's initrd at {initrd_range}")
 
     pparams = PurgatoryParams(
-        endian=PurgatoryEndian(inp.purgatory_endian),
+        endian=inp.purgatory_endian,
         kernel_big_endian=kernel.endian == "big",
         kernel=ksec.mem.start,
         dt_offset=0,
         kernel_head=kernel.head(),
         run_at_load=run_at_load,
-        debug=inp.debug and m.hvterm_console,
+        debug=inp.debug,
         skip_checks=inp.skip_checks,
         panic_kernel=inp.crash,
         backup_start=crash.backup.mem.start if crash else 0,
         opal_base=m.opal_base,
         opal_entry=m.opal_entry,
+        opal_terminal=m.opal_console or 0,
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
     )
     # The purgatory's size does not depend on its values: render once to size it.
     purgatory_hole = placer.take(len(render_purgatory(pparams)))
@@ -301,22 +273,31 @@ def _tree_for(
 ) -> DeviceTree:
     """The next kernel's tree: the given --dtb, or the running tree, adjusted.
 
-    A given blob keeps its own bootargs unless a command line was asked for (petitboot
-    passes --dtb with --append and means both).
+    Either way /chosen carries the final command line (for a crash kernel, with its
+    ``elfcorehdr=``), and ``linux,initrd-start/-end`` describe this load's initrd or
+    are gone, never left pointing at whatever the blob's first boot had there.
     """
-    if inp.dtb is not None:
-        tree = inp.dtb.copy()
-        chosen = tree.root.ensure_child("chosen")
-        if inp.bootargs:
-            chosen.props["bootargs"] = bootargs.encode() + b"\0"
-        if initrd is not None:
-            set_initrd(chosen, initrd)
-        rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
-        tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
-        return tree
-    if inp.running_tree is None:
-        raise UsageError("no device tree: give --dtb or run on a system with one")
-    return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
+    if inp.dtb is None:
+        if inp.running_tree is None:
+            raise UsageError("no device tree: give --dtb or run on a system with one")
+        return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
+    tree = inp.dtb.copy()
+    chosen = tree.root.ensure_child("chosen")
+    chosen.set("bootargs", encode_cmdline(bootargs))
+    if initrd is not None:
+        set_initrd(chosen, initrd)
+    else:
+        chosen.delete("linux,initrd-start")
+        chosen.delete("linux,initrd-end")
+    rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
+    tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
+    return tree
+
+
+def encode_cmdline(text: str) -> bytes:
+    """A command line as the NUL-terminated bytes the kernel reads; words that came from
+    arguments which were not UTF-8 keep their original bytes (surrogateescape)."""
+    return text.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def _round(size: int) -> int:

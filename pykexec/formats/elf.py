@@ -8,25 +8,22 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 
 from __future__ import annotations
 
-import itertools
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal, Protocol
+from typing import Protocol
 
+from pykexec.abi import HEAD_SIZE as HEAD_SIZE
+from pykexec.abi import RUN_AT_LOAD_MAGIC as RUN_AT_LOAD_MAGIC
+from pykexec.abi import RUN_AT_LOAD_OFFSET as RUN_AT_LOAD_OFFSET
+from pykexec.abi import SECONDARY_HOLD_OFFSET as SECONDARY_HOLD_OFFSET
+from pykexec.abi import Endian as Endian
 from pykexec.errors import ImageError
-
-Endian = Literal["little", "big"]
 
 ELF_MAGIC = b"\x7fELF"
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
-# arch/powerpc/kernel/head_64.S: the run-at-load word and the secondary CPU hold
-RUN_AT_LOAD_OFFSET = 0x5C
-RUN_AT_LOAD_MAGIC = 0x72756E30  # "run0"
-SECONDARY_HOLD_OFFSET = 0x60
-HEAD_SIZE = 0x100  # kexec_sequence copies this much of the entry to address 0
 #: The largest kernel image (inflated file, or memory from its lowest to highest load
 #: address) pykexec accepts: Debian 12's ppc64el vmlinux is 44 MiB; more than 256 MiB
 #: means damage (and inflating 1 GiB takes seconds: a gzip bomb must stop sooner).
@@ -257,9 +254,7 @@ def parse_kernel(
     ehdr_struct = layout(EHDR_FIELDS, endian)
     if len(data) < EI_NIDENT + ehdr_struct.size:
         raise ImageError(f"{name}: truncated ELF header ({len(data)} bytes)")
-    ehdr = dict(
-        zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT), strict=True)
-    )
+    ehdr = dict(zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT)))
     if ehdr["e_machine"] != Machine.EM_PPC64:
         raise ImageError(
             f"{name}: ELF machine {ehdr['e_machine']} is not PowerPC 64 (EM_PPC64 = 21)"
@@ -307,7 +302,7 @@ def _inflate_error(kind: str, why: str) -> ImageError:
 def _check_span(loads: list[ProgramHeader], name: str, max_size: int) -> None:
     """PT_LOADs (sorted by address) that do not overlap, end inside the 64-bit address
     space, and span at most ``max_size`` bytes of memory together."""
-    for a, b in itertools.pairwise(loads):
+    for a, b in zip(loads, loads[1:]):
         if a.p_paddr + a.p_memsz > b.p_paddr:
             raise ImageError(f"{name}: overlapping PT_LOAD segments")
     end = max(p.p_paddr + p.p_memsz for p in loads)

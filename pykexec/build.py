@@ -1,0 +1,303 @@
+"""Packaging with the standard library only: the PEP 517/660 build backend and the zipapp.
+
+pyproject.toml names this module as its build backend (``backend-path = ["."]``), so
+``pip install`` of a checkout needs nothing from a package index: :func:`build_wheel`,
+:func:`build_sdist` and :func:`build_editable` (a ``.pth`` file pointing at the
+checkout) write the archives with :mod:`zipfile` and :mod:`tarfile`.  The project's
+metadata is read from pyproject.toml's ``[project]`` table by :func:`read_project`, a
+reader for the TOML subset that file uses (``tomllib`` arrived in Python 3.11).
+
+``python3 -m pykexec.build zipapp OUT`` writes the single-file form: a zipapp of the
+package's sources (plain ``.py``, so any Python 3.9+ runs it) whose ``__main__`` is the
+command line; named or linked ``kexec`` it behaves as kexec (see :mod:`pykexec.cli`).
+
+Archive formats: the wheel layout, ``RECORD`` and ``entry_points.txt`` follow the
+PyPA "Binary distribution format" and "Entry points" specifications, ``METADATA`` the
+"Core metadata" specification 2.1, the sdist the "Source distribution format".
+"""
+
+from __future__ import annotations
+
+import ast
+import base64
+import hashlib
+import io
+import os
+import re
+import sys
+import tarfile
+import time
+import zipapp
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGE = "pykexec"
+WHEEL_TAG = "py3-none-any"
+# Files installed outside site-packages: (source in the tree, path under the prefix).
+DATA_FILES = (
+    ("doc/pykexec.8", "share/man/man8/pykexec.8"),
+    ("completion/pykexec", "share/bash-completion/completions/pykexec"),
+)
+# What an sdist holds besides the package: enough to build the wheel from it.
+SDIST_EXTRA = ("pyproject.toml", "README.md", "doc", "completion")
+# 1980-01-01, the earliest time a zip entry can carry, unless SOURCE_DATE_EPOCH is set.
+_EPOCH_DEFAULT = 315532800
+ZIPAPP_SHEBANG = "/usr/bin/env python3"
+
+
+class BuildError(Exception):
+    """The tree cannot be packaged (a missing file, a pyproject.toml outside the subset)."""
+
+
+# ---- pyproject.toml -------------------------------------------------------------------------
+
+
+def _toml_value(text: str) -> Any:
+    """One value of the subset: a basic string, an array of them, an inline table."""
+    text = text.strip()
+    if text.startswith("{"):
+        table: dict[str, Any] = {}
+        for item in re.findall(r'(\w[\w-]*)\s*=\s*("(?:[^"\\]|\\.)*")', text):
+            table[item[0]] = ast.literal_eval(item[1])
+        return table
+    if text in ("true", "false"):
+        return text == "true"
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        raise BuildError(f"pyproject.toml: value {text!r} is outside the subset read") from None
+
+
+def read_project(path: Path) -> dict[str, Any]:
+    """The ``[project]`` table and its sub-tables (``project.scripts``, ...)."""
+    project: dict[str, Any] = {}
+    table: dict[str, Any] | None = None
+    pending = ""
+    for raw in path.read_text(encoding="utf-8").splitlines():
+        line = raw if pending else raw.strip()
+        if not pending and (not line or line.startswith("#")):
+            continue
+        if not pending and line.startswith("["):
+            name = line.strip("[]").strip()
+            table = None
+            if name == "project":
+                table = project
+            elif name.startswith("project."):
+                table = project.setdefault(name[len("project.") :], {})
+            continue
+        if table is None:
+            continue
+        pending += re.sub(r"\s#[^\"]*$", "", line) + " "
+        if pending.count("[") > pending.count("]") or pending.count("{") > pending.count("}"):
+            continue
+        key, _, value = pending.partition("=")
+        table[key.strip().strip('"')] = _toml_value(value)
+        pending = ""
+    return project
+
+
+# ---- archive contents -------------------------------------------------------------------------
+
+
+def _epoch() -> int:
+    return max(int(os.environ.get("SOURCE_DATE_EPOCH", _EPOCH_DEFAULT)), _EPOCH_DEFAULT)
+
+
+def package_files(root: Path = ROOT) -> list[Path]:
+    """The package's source files, relative to ``root``, sorted (no caches)."""
+    files = [
+        p.relative_to(root)
+        for p in (root / PACKAGE).rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts and p.suffix not in (".pyc", ".pyo")
+    ]
+    return sorted(files)
+
+
+def _dist(project: dict[str, Any]) -> str:
+    return f"{project['name']}-{project['version']}"
+
+
+def metadata(project: dict[str, Any], root: Path = ROOT) -> str:
+    """Core metadata 2.1 (``METADATA`` in a wheel, ``PKG-INFO`` in an sdist)."""
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {project['name']}",
+        f"Version: {project['version']}",
+        f"Summary: {project.get('description', '')}",
+        f"Requires-Python: {project.get('requires-python', '')}",
+    ]
+    if "license" in project:
+        lines.append(f"License: {project['license'].get('text', '')}")
+    lines += [f"Requires-Dist: {dep}" for dep in project.get("dependencies", [])]
+    for extra, deps in project.get("optional-dependencies", {}).items():
+        lines.append(f"Provides-Extra: {extra}")
+        lines += [f'Requires-Dist: {dep}; extra == "{extra}"' for dep in deps]
+    body = ""
+    if "readme" in project:
+        lines.append("Description-Content-Type: text/markdown")
+        body = "\n" + (root / project["readme"]).read_text(encoding="utf-8")
+    return "\n".join(lines) + "\n" + body
+
+
+def entry_points(project: dict[str, Any]) -> str:
+    """``entry_points.txt``: the console scripts (``pykexec`` and ``kexec``)."""
+    scripts = project.get("scripts", {})
+    return "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
+
+
+class _Wheel:
+    """A wheel being written: every file is hashed into ``RECORD``, written last."""
+
+    def __init__(self, path: Path, dist_info: str) -> None:
+        self.zip = zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED)
+        self.dist_info = dist_info
+        self.records: list[str] = []
+        self.date = time.gmtime(_epoch())[:6]
+
+    def add(self, name: str, data: bytes, mode: int = 0o644) -> None:
+        info = zipfile.ZipInfo(name, date_time=self.date)
+        info.external_attr = (0o100000 | mode) << 16
+        info.compress_type = zipfile.ZIP_DEFLATED
+        self.zip.writestr(info, data)
+        digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=")
+        self.records.append(f"{name},sha256={digest.decode()},{len(data)}")
+
+    def close(self) -> None:
+        record = f"{self.dist_info}/RECORD"
+        text = "\n".join([*self.records, f"{record},,"]) + "\n"
+        info = zipfile.ZipInfo(record, date_time=self.date)
+        info.external_attr = (0o100644) << 16
+        self.zip.writestr(info, text, zipfile.ZIP_DEFLATED)
+        self.zip.close()
+
+
+def _write_wheel(directory: str, editable: bool, root: Path = ROOT) -> str:
+    project = read_project(root / "pyproject.toml")
+    dist = _dist(project)
+    dist_info = f"{dist}.dist-info"
+    name = f"{dist}-{WHEEL_TAG}.whl"
+    wheel = _Wheel(Path(directory) / name, dist_info)
+    if editable:
+        wheel.add(f"__editable__.{project['name']}.pth", f"{root}\n".encode())
+    else:
+        for rel in package_files(root):
+            wheel.add(rel.as_posix(), (root / rel).read_bytes())
+    for source, target in DATA_FILES:
+        if not (root / source).is_file():
+            raise BuildError(f"{source} is missing (regenerate it: python3 -m pykexec.manpage)")
+        wheel.add(f"{dist}.data/data/{target}", (root / source).read_bytes())
+    generator = "pykexec.build"
+    wheel_text = f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\n"
+    wheel.add(f"{dist_info}/WHEEL", (wheel_text + f"Tag: {WHEEL_TAG}\n").encode())
+    wheel.add(f"{dist_info}/METADATA", metadata(project, root).encode())
+    wheel.add(f"{dist_info}/entry_points.txt", entry_points(project).encode())
+    wheel.close()
+    return name
+
+
+# ---- PEP 517 / PEP 660 hooks ------------------------------------------------------------------
+
+
+def get_requires_for_build_wheel(config_settings: Any = None) -> list[str]:
+    return []
+
+
+def get_requires_for_build_sdist(config_settings: Any = None) -> list[str]:
+    return []
+
+
+def get_requires_for_build_editable(config_settings: Any = None) -> list[str]:
+    return []
+
+
+def build_wheel(
+    wheel_directory: str, config_settings: Any = None, metadata_directory: Any = None
+) -> str:
+    return _write_wheel(wheel_directory, editable=False)
+
+
+def build_editable(
+    wheel_directory: str, config_settings: Any = None, metadata_directory: Any = None
+) -> str:
+    return _write_wheel(wheel_directory, editable=True)
+
+
+def _sdist_members(root: Path) -> Iterator[Path]:
+    for entry in SDIST_EXTRA:
+        path = root / entry
+        if path.is_dir():
+            yield from sorted(p for p in path.rglob("*") if p.is_file())
+        elif path.is_file():
+            yield path
+    yield from (root / rel for rel in package_files(root))
+
+
+def build_sdist(sdist_directory: str, config_settings: Any = None) -> str:
+    project = read_project(ROOT / "pyproject.toml")
+    dist = _dist(project)
+    name = f"{dist}.tar.gz"
+    with tarfile.open(Path(sdist_directory) / name, "w:gz", format=tarfile.PAX_FORMAT) as tar:
+
+        def add(arcname: str, data: bytes) -> None:
+            info = tarfile.TarInfo(f"{dist}/{arcname}")
+            info.size, info.mtime, info.mode = len(data), _epoch(), 0o644
+            tar.addfile(info, io.BytesIO(data))
+
+        for path in _sdist_members(ROOT):
+            add(path.relative_to(ROOT).as_posix(), path.read_bytes())
+        add("PKG-INFO", metadata(project).encode())
+    return name
+
+
+# ---- zipapp -----------------------------------------------------------------------------------
+
+_ZIPAPP_MAIN = '''\
+"""pykexec as one file: python3 THIS_FILE [kexec options]; named kexec, it is kexec."""
+import sys
+
+from pykexec.cli import main
+
+sys.exit(main())
+'''
+
+
+def build_zipapp(out: Path, root: Path = ROOT) -> Path:
+    """Write the single-file executable zipapp of the package to ``out``."""
+    buf = io.BytesIO()
+    date = time.gmtime(_epoch())[:6]
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        for rel in package_files(root):
+            if rel.name == "build.py" and rel.parent.name == PACKAGE:
+                continue  # packaging is not needed at run time
+            info = zipfile.ZipInfo(rel.as_posix(), date_time=date)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            z.writestr(info, (root / rel).read_bytes())
+        info = zipfile.ZipInfo("__main__.py", date_time=date)
+        info.compress_type = zipfile.ZIP_DEFLATED
+        z.writestr(info, _ZIPAPP_MAIN)
+    buf.seek(0)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    zipapp.create_archive(buf, out, interpreter=ZIPAPP_SHEBANG)
+    out.chmod(0o755)  # zipapp gives only the owner the x bit
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if len(args) != 2 or args[0] != "zipapp":
+        print("usage: python3 -m pykexec.build zipapp OUT", file=sys.stderr)
+        return 2
+    try:
+        out = build_zipapp(Path(args[1]))
+    except (BuildError, OSError) as err:
+        print(f"pykexec.build: {err}", file=sys.stderr)
+        return 1
+    print(out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

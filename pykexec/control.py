@@ -1,0 +1,144 @@
+"""The quick actions: ``-e`` (exec), ``-S`` (status), ``-u`` (unload), ``--print-ckr-size``.
+
+They need no planning, so this module imports only :mod:`os`, the syscall wrappers
+and the plain-int uapi numbers: no dataclasses, pathlib or enums, which cost a third
+of their start-up in the emulated guest.  Each action has a ``describe_*`` twin that
+says what it would do and touches nothing: that is what ``--dry-run`` runs.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pykexec import uapi
+from pykexec.errors import SyscallError, UsageError
+from pykexec.sysinfo import SystemView
+
+# SyscallChoice values (pykexec.options), compared as strings here.
+FILE, LOAD, AUTO = "file", "load", "auto"
+# pykexec.policy.FILE_LOAD_FALLBACK, as plain numbers (ENOSYS, EINVAL, ENOEXEC,
+# EOPNOTSUPP, the kernel's ENOTSUPP): -a falls back to kexec_load on these.
+_FALLBACK = frozenset({38, 22, 8, 95, 524})
+SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
+
+
+def status(crash: bool = True, view: SystemView | None = None) -> bool:
+    """Whether a crash kernel (or, with ``crash=False``, an exec kernel) is loaded."""
+    view = view or SystemView()
+    return view.kexec_crash_loaded() if crash else view.kexec_loaded()
+
+
+def crash_reservation_size(view: SystemView | None = None) -> int:
+    """The size of the crashkernel= reservation (kexec --print-ckr-size)."""
+    view = view or SystemView()
+    data = view.dt_prop("chosen", "linux,crashkernel-size")  # kexec-tools reads the same
+    if data and len(data) <= 8:
+        return int.from_bytes(data, "big")
+    return view.kexec_crash_size() or 0
+
+
+def _kind(crash: bool) -> str:
+    return "crash kernel" if crash else "kernel loaded for -e"
+
+
+def describe_unload(crash: bool, syscall: str, view: SystemView) -> str:
+    """What ``-u`` would do, without doing it."""
+    loaded = status(crash, view)
+    calls = {
+        FILE: "kexec_file_load(KEXEC_FILE_UNLOAD)",
+        LOAD: "kexec_load with no segments",
+        AUTO: "kexec_file_load(KEXEC_FILE_UNLOAD), then kexec_load with no segments "
+        "if that fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP",
+    }
+    now = "loaded now" if loaded else "none is loaded now, so nothing would change"
+    return f"dry run: would unload the {_kind(crash)} ({now}) with {calls[syscall]}"
+
+
+def unload(crash: bool = False, syscall: str = AUTO) -> None:
+    """Unload the kernel loaded for exec (or the crash kernel).
+
+    With -s or -a the file syscall's unload is tried first (it frees an image loaded
+    either way), then, with -a or -c, kexec_load with no segments, as kexec-tools does.
+    """
+    from pykexec import syscalls
+
+    if syscall != LOAD:
+        try:
+            flags = uapi.KEXEC_FILE_UNLOAD | (uapi.KEXEC_FILE_ON_CRASH if crash else 0)
+            syscalls.kexec_file_load(-1, -1, "", flags)
+            return
+        except SyscallError as err:
+            if syscall == FILE or err.errno not in _FALLBACK:
+                raise
+    flags = uapi.KEXEC_ARCH_PPC64 | (uapi.KEXEC_ON_CRASH if crash else 0)
+    syscalls.kexec_load(0, [], flags)
+
+
+def describe_execute(view: SystemView, sync: bool = True, ifdown: bool = True) -> str:
+    """What ``-e`` would do, without doing it; raises as :func:`execute` would."""
+    if not view.kexec_loaded():
+        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+    steps = ["sync file systems" if sync else "not sync file systems (-y)"]
+    if ifdown:
+        names = [n for n in view.network_interfaces() if n != "lo"]
+        steps.append(f"take down {', '.join(names)}" if names else "find no interface to take down")
+    else:
+        steps.append("leave network interfaces up (-x)")
+    steps.append("jump into the loaded kernel with reboot(LINUX_REBOOT_CMD_KEXEC)")
+    return "dry run: a kernel is loaded for -e; pykexec -e would " + ", ".join(steps)
+
+
+def take_interfaces_down(view: SystemView) -> None:
+    """Take every network interface but loopback down before jumping, as kexec-tools'
+    -e does (kexec/ifdown.c), with SIOCGIFFLAGS/SIOCSIFFLAGS (linux/sockios.h)."""
+    import fcntl
+    import struct
+
+    from pykexec import syscalls
+
+    siocgifflags, siocsifflags, iff_up = 0x8913, 0x8914, 0x1
+    names = [n for n in view.network_interfaces() if n != "lo"]
+    if not names:
+        return
+    try:
+        fd = syscalls.inet_dgram_socket()
+    except SyscallError:
+        return
+    try:
+        for name in names:
+            raw = os.fsencode(name)[:15]
+            try:
+                req = struct.pack("16sH14x", raw, 0)
+                flags = struct.unpack_from("16sH", fcntl.ioctl(fd, siocgifflags, req))[1]
+                if flags & iff_up:
+                    down = struct.pack("16sH14x", raw, flags & ~iff_up)
+                    fcntl.ioctl(fd, siocsifflags, down)
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+
+
+def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
+    """Jump into the loaded kernel (``kexec -e``). Returns only on failure."""
+    from pykexec import syscalls
+
+    view = view or SystemView()
+    if not view.live:
+        raise UsageError(f"refusing to jump with facts from {view.root}: --sysroot needs --dry-run")
+    if not view.kexec_loaded():
+        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+    if sync:
+        os.sync()
+    if ifdown:
+        take_interfaces_down(view)
+    syscalls.reboot_kexec()
+
+
+def shutdown_reboot() -> None:
+    """After a load without -l: hand over to the init system (``shutdown -r now``),
+    which ends with kexec, as kexec-tools does. Does not return on success."""
+    for program in SHUTDOWN_PROGRAMS:
+        if os.access(program, os.X_OK):
+            os.execv(program, [program, "-r", "now"])
+    raise UsageError("loaded; no shutdown program found to reboot into it: run pykexec -e")

@@ -1,0 +1,255 @@
+"""From a load's options and the facts gathered for it to everything the kernel gets. Pure.
+
+:class:`LoadFacts` is the one frozen record the loader fills from files and the
+system (:func:`pykexec.loader.gather`); :func:`plan` derives the rest: which
+syscall, what kexec_file_load would be given, and the kexec_load segments,
+checked against the kernel's own rules.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from pykexec import uapi
+from pykexec.arch.ppc64 import Plan, PlanInput, cpu_node_room
+from pykexec.arch.ppc64 import plan as plan_segments
+from pykexec.devicetree.nexttree import old_root_param
+from pykexec.errors import SystemInfoError, UsageError
+from pykexec.machine import Machine, describe
+from pykexec.memory import Range
+from pykexec.options import LoadOptions, check
+from pykexec.policy import (
+    KernelLimits,
+    KexecSupport,
+    PlannedSegment,
+    Syscall,
+    SyscallDecision,
+    check_kernel_rules,
+    decide_syscall,
+)
+
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from pykexec.devicetree.fdt import DeviceTree, Node
+    from pykexec.formats.elf import Endian, KernelImage
+    from pykexec.formats.elfcore import CoreNote
+
+PLAN_FORMAT_VERSION = 1  # the "format" of --json plans; raised on incompatible changes
+
+
+@dataclass(frozen=True)
+class LoadFacts:
+    """Everything a load needs from files and the running system, read once.
+
+    The fields after ``support`` are filled only when a kexec_load plan is needed
+    (``tree`` is None otherwise).
+    """
+
+    cmdline: str  # the running kernel's /proc/cmdline
+    support: KexecSupport
+    kernel: KernelImage | None = None
+    initrd: bytes | memoryview | None = None
+    dtb: DeviceTree | None = None
+    tree: Node | None = None  # the running kernel's device tree
+    kernel_end_iomem: int | None = None  # from /proc/iomem, when the tree lacks it
+    core_notes: tuple[CoreNote, ...] = ()
+    possible_cpus: int = 0
+    hotplug_elfcorehdr_size: int | None = None
+    page_size: int = 0x10000
+    total_ram: int = 0  # MemTotal, bytes
+    running_endian: Endian = "little"
+    notes: tuple[str, ...] = field(default=())
+
+
+@dataclass(frozen=True)
+class FileCall:
+    """What kexec_file_load(2) will be given."""
+
+    kernel: Path
+    initrd: Path | None
+    command_line: str
+    flags: int
+
+    def describe(self) -> str:
+        return (
+            f"kexec_file_load(kernel={self.kernel}, initrd={self.initrd or '-'}, "
+            f"flags={self.flags:#x} {uapi.file_flag_names(self.flags)}, "
+            f"command line {self.command_line!r})"
+        )
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """The whole answer to "what will the kernel get": the syscall and why, the
+    kexec_file_load call, and the kexec_load segments (when that call may be made)."""
+
+    options: LoadOptions
+    decision: SyscallDecision
+    file_call: FileCall | None
+    segments: Plan | None
+    notes: tuple[str, ...] = ()
+
+
+def build_bootargs(
+    command_line: str | None,
+    *,
+    reuse: str | None,
+    crash: bool,
+    old_root: str | None,
+    dt_no_old_root: bool,
+) -> str:
+    """The new kernel's command line, as kexec-tools builds it on ppc64.
+
+    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
+    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
+    --append follows.  Without ``root=``, the old tree's ``root=`` is added
+    unless --dt-no-old-root.
+    """
+    words: list[str] = []
+    if reuse is not None:
+        drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
+        words += [w for w in reuse.split() if not w.startswith(drop)]
+    if command_line:
+        words.append(command_line.strip())
+    text = " ".join(words)
+    if old_root and not dt_no_old_root and not any(w.startswith("root=") for w in text.split()):
+        text = f"{text} {old_root}".strip()
+    return text
+
+
+def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
+    """kexec_file_load's arguments: the kernel adds ``elfcorehdr=`` itself for -p."""
+    flags = uapi.KEXEC_FILE_ON_CRASH if opts.crash else 0
+    flags |= 0 if opts.initrd else uapi.KEXEC_FILE_NO_INITRAMFS
+    flags |= uapi.KEXEC_FILE_NO_CMA if opts.no_cma else 0
+    flags |= uapi.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
+    command_line = build_bootargs(
+        opts.command_line,
+        reuse=facts.cmdline if opts.reuse_cmdline else None,
+        crash=opts.crash,
+        old_root=None,
+        dt_no_old_root=True,
+    )
+    return FileCall(opts.kernel, opts.initrd, command_line, flags)
+
+
+def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = None) -> LoadPlan:
+    """The syscall decision, its kexec_file_load call and, when kexec_load may be used
+    (or ``need_segments``), the segments. Raises KexecError subclasses."""
+    check(opts)
+    decision = decide_syscall(opts, facts.support)
+    fcall = file_call(opts, facts) if decision.first is Syscall.FILE else None
+    wanted = decision.needs_segments if need_segments is None else need_segments
+    segments = segment_plan(opts, facts) if wanted else None
+    return LoadPlan(opts, decision, fcall, segments, facts.notes)
+
+
+def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:
+    m = plan.machine
+    end = m.kernel_end if m.kernel_end is not None else facts.kernel_end_iomem
+    return KernelLimits(
+        page_size=facts.page_size,
+        total_ram=facts.total_ram,
+        crash=m.crash,
+        kernel_end=end or 0,
+        tce=tuple(r.range for r in m.firmware if r.name.startswith("tce")),
+    )
+
+
+def segment_plan(opts: LoadOptions, facts: LoadFacts) -> Plan:
+    """The kexec_load plan (segments, entry, flags), checked against the kernel's rules."""
+    if facts.kernel is None or facts.tree is None:
+        raise SystemInfoError("a kexec_load plan needs the kernel image and the running tree")
+    machine = describe(facts.tree)
+    result = plan_segments(_plan_input(opts, facts, machine))
+    image = result.image
+    check_kernel_rules(
+        image.entry,
+        tuple(PlannedSegment(s.mem, s.bufsz, f"{s.kind} segment") for s in image.segments),
+        opts.crash,
+        _kernel_limits(facts, result),
+    )
+    return result
+
+
+def _running_kernel(machine: Machine, facts: LoadFacts) -> tuple[Range, ...]:
+    """The running kernel's image, when the tree does not reserve it (linux,kernel-end)."""
+    if machine.kernel_end is not None:
+        return ()
+    if facts.kernel_end_iomem is None:
+        raise SystemInfoError(
+            "cannot tell where the running kernel ends: neither "
+            "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem"
+        )
+    return (Range(0, facts.kernel_end_iomem),)
+
+
+def _reused_initrd(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> Range | None:
+    if not opts.reuse_initrd:
+        return None
+    if "retain_initrd" not in facts.cmdline.split():
+        raise UsageError(
+            "--reuseinitrd needs the running kernel booted with retain_initrd "
+            "(otherwise its initrd memory has been freed)"
+        )
+    if machine.old_initrd is None:
+        raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
+    return machine.old_initrd
+
+
+def _hotplug_room(opts: LoadOptions, facts: LoadFacts, tree: Node) -> tuple[int | None, int]:
+    """(the core header's size the kernel asks for, bytes for absent CPUs' nodes)."""
+    if not opts.hotplug:
+        return None, 0
+    if facts.hotplug_elfcorehdr_size is None:
+        raise UsageError(
+            "--hotplug: this kernel has no crash hotplug support "
+            "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
+        )
+    return facts.hotplug_elfcorehdr_size, cpu_node_room(tree, facts.possible_cpus)
+
+
+def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanInput:
+    assert facts.kernel is not None and facts.tree is not None
+    hotplug_size, cpu_room = _hotplug_room(opts, facts, facts.tree)
+    return PlanInput(
+        kernel=facts.kernel,
+        machine=machine,
+        running_tree=facts.tree,
+        bootargs=_kexec_load_bootargs(opts, facts, old_root_param(facts.tree)),
+        initrd=facts.initrd,
+        dtb=facts.dtb,
+        crash=opts.crash,
+        mem_min=opts.mem_min,
+        mem_max=opts.mem_max,
+        debug=opts.debug,
+        skip_checks=opts.skip_checks,
+        purgatory_endian=facts.running_endian,
+        corrupt_digest=opts.corrupt_digest,
+        extra_reserved=_running_kernel(machine, facts),
+        core_notes=facts.core_notes,
+        reuse_initrd=_reused_initrd(opts, facts, machine),
+        hotplug=opts.hotplug,
+        hotplug_elfcorehdr_size=hotplug_size,
+        hotplug_cpu_room=cpu_room,
+        page_size=facts.page_size,
+    )
+
+
+def _kexec_load_bootargs(opts: LoadOptions, facts: LoadFacts, old_root: str | None) -> str:
+    """The command line the tree carries, before a crash load adds ``elfcorehdr=``.
+
+    A given --dtb keeps its own bootargs unless a command line was asked for
+    (petitboot passes --dtb with --append and means both)."""
+    if facts.dtb is not None and opts.command_line is None and not opts.reuse_cmdline:
+        chosen = facts.dtb.root.child("chosen")
+        return chosen.get_string("bootargs") if chosen and chosen.has("bootargs") else ""
+    return build_bootargs(
+        opts.command_line,
+        reuse=facts.cmdline if opts.reuse_cmdline else None,
+        crash=opts.crash,
+        old_root=old_root,
+        dt_no_old_root=opts.dt_no_old_root,
+    )

@@ -1,0 +1,230 @@
+"""Packaging: the in-tree build backend, offline installs, the zipapp, kexec by name.
+
+Oracles: ``tomllib`` for pyproject.toml, :mod:`zipfile` and :mod:`hashlib` for the wheel,
+pip itself (a fresh venv, ``--no-index``) for the install, and the source tree's own
+``python -m pykexec`` for what the zipapp must print.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import os
+import shutil
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from pykexec import __version__, build
+from pykexec.cli import OPTIONS
+from tests.kernels import make_vmlinux
+
+ROOT = Path(__file__).resolve().parent.parent
+SNAPSHOT = ROOT / "tests/fixtures/snapshots/pseries-1cpu"
+
+
+def _pyproject() -> dict[str, object]:
+    tomllib = pytest.importorskip("tomllib")
+    with open(ROOT / "pyproject.toml", "rb") as f:
+        data: dict[str, object] = tomllib.load(f)
+    return data
+
+
+def test_backend_reads_the_project_table_as_tomllib_does() -> None:
+    data = _pyproject()
+    assert build.read_project(ROOT / "pyproject.toml") == data["project"]
+    assert data["build-system"] == {
+        "requires": [],
+        "build-backend": "pykexec.build",
+        "backend-path": ["."],
+    }
+
+
+def test_versions_agree() -> None:
+    assert build.read_project(ROOT / "pyproject.toml")["version"] == __version__
+
+
+def _record_ok(whl: zipfile.ZipFile, record: str) -> None:
+    rows = [line.split(",") for line in whl.read(record).decode().splitlines()]
+    listed = {name for name, _, _ in rows}
+    assert listed == set(whl.namelist())
+    for name, digest, size in rows:
+        if name == record:
+            assert digest == size == ""
+            continue
+        data = whl.read(name)
+        want = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert (digest, int(size)) == (f"sha256={want}", len(data)), name
+
+
+def test_wheel_contents(tmp_path: Path) -> None:
+    name = build.build_wheel(str(tmp_path))
+    assert name == f"pykexec-{__version__}-py3-none-any.whl"
+    dist_info = f"pykexec-{__version__}.dist-info"
+    with zipfile.ZipFile(tmp_path / name) as whl:
+        names = set(whl.namelist())
+        sources = {
+            p.relative_to(ROOT).as_posix()
+            for p in (ROOT / "pykexec").rglob("*.py")
+            if "__pycache__" not in p.parts
+        }
+        assert sources <= names
+        assert not [n for n in names if n.endswith(".pyc")]
+        data = f"pykexec-{__version__}.data/data/share"
+        assert whl.read(f"{data}/man/man8/pykexec.8") == (ROOT / "doc/pykexec.8").read_bytes()
+        completion = f"{data}/bash-completion/completions/pykexec"
+        assert whl.read(completion) == (ROOT / "completion/pykexec").read_bytes()
+        entry = whl.read(f"{dist_info}/entry_points.txt").decode().splitlines()
+        assert entry[0] == "[console_scripts]"
+        assert set(entry[1:]) == {"pykexec = pykexec.cli:main", "kexec = pykexec.cli:main"}
+        meta = whl.read(f"{dist_info}/METADATA").decode()
+        assert f"\nVersion: {__version__}\n" in meta and "\nName: pykexec\n" in meta
+        assert "\nRequires-Python: >=3.9\n" in meta
+        assert "Tag: py3-none-any" in whl.read(f"{dist_info}/WHEEL").decode()
+        _record_ok(whl, f"{dist_info}/RECORD")
+
+
+def test_editable_wheel_points_at_the_checkout(tmp_path: Path) -> None:
+    name = build.build_editable(str(tmp_path))
+    with zipfile.ZipFile(tmp_path / name) as whl:
+        pth = [n for n in whl.namelist() if n.endswith(".pth")]
+        assert len(pth) == 1 and whl.read(pth[0]).decode().strip() == str(ROOT)
+        assert not [n for n in whl.namelist() if n.startswith("pykexec/")]
+
+
+def test_sdist_builds_the_same_wheel(tmp_path: Path) -> None:
+    import tarfile
+
+    name = build.build_sdist(str(tmp_path))
+    with tarfile.open(tmp_path / name) as tar:
+        tar.extractall(tmp_path / "src")
+    src = tmp_path / "src" / name[: -len(".tar.gz")]
+    assert (src / "PKG-INFO").is_file() and (src / "doc/pykexec.8").is_file()
+    out = subprocess.run(
+        [sys.executable, "-c", "import pykexec.build as b; print(b.build_wheel('.'))"],
+        cwd=src,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    from_sdist = zipfile.ZipFile(src / out.stdout.strip())
+    from_tree = zipfile.ZipFile(tmp_path / build.build_wheel(str(tmp_path)))
+    assert sorted(from_sdist.namelist()) == sorted(from_tree.namelist())
+
+
+def _run(*argv: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
+    return subprocess.run(
+        [str(a) for a in argv], capture_output=True, text=True, env=env, timeout=300, **kw
+    )  # type: ignore[call-overload]
+
+
+@pytest.mark.parametrize("editable", [False, True], ids=["install", "editable"])
+def test_offline_install_in_a_fresh_venv(tmp_path: Path, editable: bool) -> None:
+    """pip needs no index: the backend is in the tree and needs nothing."""
+    venv = tmp_path / "venv"
+    assert _run(sys.executable, "-m", "venv", venv).returncode == 0
+    pip = [venv / "bin/python", "-m", "pip", "install", "--no-index"]
+    done = _run(*pip, *(["-e"] if editable else []), ROOT, cwd=tmp_path)
+    assert done.returncode == 0, done.stdout + done.stderr
+    version = _run(venv / "bin/kexec", "--version", cwd=tmp_path)
+    assert version.returncode == 0 and version.stdout.startswith(f"pykexec {__version__} (")
+    helped = _run(venv / "bin/kexec", "--help", cwd=tmp_path)
+    assert helped.stdout.startswith("usage: kexec ")
+    assert (venv / "share/man/man8/pykexec.8").read_bytes() == (ROOT / "doc/pykexec.8").read_bytes()
+
+
+@pytest.fixture(scope="module")
+def zipapp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("zipapp") / "pykexec.pyz"
+    done = subprocess.run(
+        [sys.executable, "-m", "pykexec.build", "zipapp", str(out)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    return out
+
+
+def test_zipapp_is_one_executable_file_of_sources(zipapp_file: Path) -> None:
+    assert zipapp_file.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert zipapp_file.stat().st_mode & 0o111 == 0o111
+    with zipfile.ZipFile(zipapp_file) as z:
+        names = z.namelist()
+    assert "__main__.py" in names and "pykexec/cli.py" in names
+    assert not [n for n in names if not n.endswith(".py")]
+
+
+def test_zipapp_runs_like_the_tree(zipapp_file: Path, tmp_path: Path) -> None:
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux())
+    link = tmp_path / "kexec"
+    link.symlink_to(zipapp_file)
+    argvs = (
+        ["--version"],
+        ["--help"],
+        ["-l", str(kernel), "--dry-run", "--json", "--sysroot", str(SNAPSHOT)],
+    )
+    for argv in argvs:
+        ours = _run(sys.executable, zipapp_file, *argv, cwd=tmp_path)
+        tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)
+        assert ours.returncode == tree.returncode == 0, ours.stderr
+        assert ours.stdout == tree.stdout and ours.stdout
+    as_kexec = _run(sys.executable, link, "--help", cwd=tmp_path)
+    assert as_kexec.stdout.startswith("usage: kexec [options] [KERNEL]")
+    bad = _run(link, "--no-such-option", cwd=tmp_path)  # the shebang's python3
+    assert bad.returncode == 2 and bad.stderr.startswith("kexec: ")
+
+
+def test_help_to_a_closed_pipe_ends_quietly() -> None:
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # every write now fails with EPIPE
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "pykexec", "--help"],
+            cwd=ROOT,
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=60,
+        )
+    finally:
+        os.close(write_end)
+    assert (done.returncode, done.stderr) == (0, "")
+
+
+def test_every_option_is_in_the_help_of_kexec() -> None:
+    done = _run(sys.executable, "-c", "import sys; from pykexec.cli import main; "
+                "sys.argv[0] = 'kexec'; sys.exit(main(['-h']))", cwd=ROOT)  # fmt: skip
+    assert done.stdout.startswith("usage: kexec ")
+    hidden = {"corrupt_digest"}
+    for opt in OPTIONS:
+        if opt.key not in hidden:
+            assert all(n in done.stdout for n in opt.names), opt.names
+
+
+def _python(minor: int) -> str | None:
+    """A working python3.<minor> here: pyenv's (the machine image has 3.9-3.13) or on PATH."""
+    pyenv = sorted(Path("/root/.pyenv/versions").glob(f"3.{minor}.*/bin/python3"))
+    for candidate in [*map(str, pyenv[-1:]), shutil.which(f"python3.{minor}")]:
+        if candidate and _run(candidate, "-c", "").returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_zipapp_on_every_supported_python(zipapp_file: Path, tmp_path: Path, minor: int) -> None:
+    python = _python(minor)
+    if python is None:
+        pytest.skip(f"no Python 3.{minor} here")
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux(endian="big"))
+    argv = ["-p", str(kernel), "--dry-run", "--json", "--sysroot", f"{SNAPSHOT}-crash"]
+    ours = _run(python, zipapp_file, *argv, cwd=tmp_path)
+    tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)
+    assert ours.returncode == tree.returncode == 0, ours.stderr
+    assert ours.stdout == tree.stdout
