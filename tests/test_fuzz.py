@@ -27,15 +27,17 @@ def work(tmp_path: Path) -> Iterator[Path]:
     remove(path)
 
 
-# pykexec.loader.read_file (the coordinator's) opens KERNEL, --initrd and --dtb with a
-# blocking open(): a FIFO hangs the CLI.  Drop the mark once it refuses non-regular files.
-LOADER_FIFO = pytest.mark.xfail(
-    strict=True, reason="loader.read_file blocks on a FIFO given as kernel, initrd or dtb"
+# pykexec/cli.py (the coordinator's) prints the plan, which carries --append, to a stdout
+# that may not take it: an --append holding bytes that are not UTF-8 (os.fsdecode's
+# surrogates) ends in UnicodeEncodeError under PYTHONIOENCODING=utf-8.  Drop the mark
+# once it is written out explicitly (surrogateescape or bytes).
+CLI_STDOUT = pytest.mark.xfail(
+    strict=True, reason="cli prints a plan holding non-UTF-8 --append with a strict stdout"
 )
 
 
 @pytest.mark.parametrize(
-    "family", [pytest.param(f, marks=LOADER_FIFO) if f == "cli" else f for f in COUNTS]
+    "family", [pytest.param(f, marks=CLI_STDOUT) if f == "cli" else f for f in COUNTS]
 )
 def test_fuzz_family(family: str, tmp_path: Path, work: Path) -> None:
     keep = tmp_path / "failures"
