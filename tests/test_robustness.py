@@ -404,3 +404,17 @@ def test_clamp_below_zero() -> None:
     # --mem-min=-1 reached Range(-1, ...) and its ValueError escaped the API.
     ram = MemoryMap([Range(0, 0x1000), Range(0x2000, 0x3000)])
     assert ram.clamp(-1, 0x2800) == MemoryMap([Range(0, 0x1000), Range(0x2000, 0x2800)])
+
+
+def test_dumped_range_inside_the_backup() -> None:
+    # Found by the long fuzz run: a crash region at 0x80 left RAM [0, 0x80) to dump, and
+    # the part above the backup became Range(0x10000, 0x80): ValueError.
+    from pykexec.crash.kdump import BACKUP_SIZE, core_loads
+
+    dumped = MemoryMap([Range(0, 0x80), Range(0x20000, 0x30000)])
+    loads = core_loads(dumped, backup=0x100_0000)
+    assert loads == [
+        CoreLoad(Range(0, 0x80), 0x100_0000),
+        CoreLoad(Range(0x20000, 0x30000), 0x20000),
+    ]
+    assert all(ld.range.end <= BACKUP_SIZE or ld.range.start >= BACKUP_SIZE for ld in loads)

@@ -69,9 +69,9 @@ def core_loads(dumped: MemoryMap, backup: int) -> list[CoreLoad]:
             low = r.intersect(BACKUP_SOURCE)
             assert low is not None
             loads.append(CoreLoad(low, backup + low.start))
-            r = Range(max(r.start, BACKUP_SIZE), r.end)
-            if not r:
+            if r.end <= BACKUP_SIZE:
                 continue
+            r = Range(max(r.start, BACKUP_SIZE), r.end)
         loads.append(CoreLoad(r, r.start))
     return loads
 
