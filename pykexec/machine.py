@@ -9,9 +9,12 @@ firmware kind (pseries or powernv).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import itertools
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntFlag
+from typing import overload
 
 from pykexec.devicetree.fdt import Node
 from pykexec.devicetree.props import cell_sizes
@@ -48,6 +51,12 @@ DRMEM_V2 = {
     "flags": (20, 4),
 }
 DRMEM_ENTRY_SIZE = 24
+#: The most LMBs pykexec accepts: 64 TiB (PowerVM's largest partition) in 16 MiB blocks
+#: (the smallest memory block, SECTION_SIZE_BITS = 24 in arch/powerpc/include/asm/sparsemem.h).
+#: A count beyond it comes from a damaged tree, not a machine.
+MAX_LMBS = (64 << 40) // (16 << 20)
+#: Physical addresses are 64 bits wide (PAPR ibm,dynamic-memory base: 2 cells).
+ADDRESS_LIMIT = 1 << 64
 
 
 @dataclass(frozen=True)
@@ -60,11 +69,75 @@ class Lmb:
 
     @property
     def usable(self) -> bool:
-        return LmbFlags.ASSIGNED in self.flags and LmbFlags.RESERVED not in self.flags
+        return _usable(self.flags)
 
     @property
     def range(self) -> Range:
         return Range.sized(self.base, self.size)
+
+
+def _usable(flags: int) -> bool:
+    """Assigned to the partition and not reserved (plain bit tests: called per LMB)."""
+    value = int(flags)
+    return bool(value & _ASSIGNED) and not value & _RESERVED
+
+
+_ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
+
+
+@dataclass(frozen=True)
+class LmbRun:
+    """``count`` LMBs of ``size`` bytes back to back from ``base``, sharing their flags:
+    an ``ibm,dynamic-memory-v2`` set, or consecutive ``ibm,dynamic-memory`` entries."""
+
+    base: int
+    count: int
+    size: int
+    flags: LmbFlags
+
+    @property
+    def usable(self) -> bool:
+        return _usable(self.flags)
+
+    @property
+    def range(self) -> Range:
+        return Range.sized(self.base, self.count * self.size)
+
+    def lmb(self, index: int) -> Lmb:
+        return Lmb(self.base + index * self.size, self.size, self.flags)
+
+
+class LmbTable(Sequence[Lmb]):
+    """Every LMB in device-tree order, expanded from runs only when indexed."""
+
+    def __init__(self, runs: tuple[LmbRun, ...] = ()) -> None:
+        self.runs = runs
+        self._starts = list(itertools.accumulate((r.count for r in runs), initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> Lmb: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Lmb]: ...
+
+    def __getitem__(self, index: int | slice) -> Lmb | Sequence[Lmb]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        run = bisect.bisect_right(self._starts, index) - 1
+        return self.runs[run].lmb(index - self._starts[run])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LmbTable) and self.runs == other.runs
+
+    def __hash__(self) -> int:
+        return hash(self.runs)
 
 
 @dataclass(frozen=True)
@@ -90,7 +163,7 @@ class Machine:
     platform: Platform
     ram: MemoryMap
     memory_nodes: tuple[MemoryNode, ...]
-    lmbs: tuple[Lmb, ...]
+    lmbs: LmbTable
     lmb_size: int
     drmem_version: int
     rma: Range
@@ -126,9 +199,18 @@ def prop(root: Node, path: str, name: str) -> bytes | None:
     return None if node is None else node.props.get(name)
 
 
+def number(data: bytes, what: str) -> int:
+    """A ``<u32>`` or ``<u64>`` property value; any other length is a damaged tree."""
+    if len(data) not in (4, 8):
+        raise SystemInfoError(
+            f"{what} holds {len(data)} bytes, not a 4- or 8-byte number: the tree is damaged"
+        )
+    return be(data)
+
+
 def prop_int(root: Node, path: str, name: str) -> int | None:
     data = prop(root, path, name)
-    return None if data is None or not data else be(data)
+    return None if data is None or not data else number(data, f"{path}/{name}")
 
 
 def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
@@ -167,20 +249,25 @@ def memory_nodes(root: Node) -> list[MemoryNode]:
     return out
 
 
-def dynamic_memory(root: Node) -> tuple[list[Lmb], int, int]:
+def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     """The LMBs of ``ibm,dynamic-reconfiguration-memory``, its LMB size and format (1/2)."""
     node = root.child("ibm,dynamic-reconfiguration-memory")
     if node is None:
-        return [], 0, 0
+        return LmbTable(), 0, 0
     size_prop = node.props.get("ibm,lmb-size")
-    if not size_prop:
-        raise SystemInfoError("ibm,dynamic-reconfiguration-memory has no ibm,lmb-size")
+    if size_prop is None or len(size_prop) not in (4, 8) or not be(size_prop):
+        raise SystemInfoError(
+            "ibm,dynamic-reconfiguration-memory has no usable ibm,lmb-size "
+            f"({'missing' if size_prop is None else size_prop.hex() or 'empty'}): "
+            "the device tree is damaged"
+        )
     lmb_size = be(size_prop)
     if "ibm,dynamic-memory-v2" in node.props:
-        return _drmem_v2(node.props["ibm,dynamic-memory-v2"], lmb_size), lmb_size, 2
+        runs = _drmem_v2(node.props["ibm,dynamic-memory-v2"], lmb_size)
+        return LmbTable(runs), lmb_size, 2
     if "ibm,dynamic-memory" in node.props:
-        return _drmem_v1(node.props["ibm,dynamic-memory"], lmb_size), lmb_size, 1
-    return [], lmb_size, 0
+        return LmbTable(_drmem_v1(node.props["ibm,dynamic-memory"], lmb_size)), lmb_size, 1
+    return LmbTable(), lmb_size, 0
 
 
 def _field(entry: bytes, layout: dict[str, tuple[int, int]], name: str) -> int:
@@ -192,28 +279,54 @@ def _entries(data: bytes, what: str) -> Iterator[bytes]:
     if len(data) < 4:
         raise SystemInfoError(f"{what} is truncated ({len(data)} bytes)")
     count = be(data[:4])
-    if 4 + count * DRMEM_ENTRY_SIZE > len(data):
-        raise SystemInfoError(f"{what} announces {count} entries but holds {(len(data) - 4) // 24}")
+    held = (len(data) - 4) // DRMEM_ENTRY_SIZE
+    if count > held:
+        raise SystemInfoError(f"{what} announces {count} entries but holds {held}")
     for i in range(count):
         yield data[4 + i * DRMEM_ENTRY_SIZE : 4 + (i + 1) * DRMEM_ENTRY_SIZE]
 
 
-def _drmem_v1(data: bytes, lmb_size: int) -> list[Lmb]:
-    return [
-        Lmb(_field(e, DRMEM_V1, "base"), lmb_size, LmbFlags(_field(e, DRMEM_V1, "flags")))
-        for e in _entries(data, "ibm,dynamic-memory")
-    ]
-
-
-def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
-    out: list[Lmb] = []
-    for e in _entries(data, "ibm,dynamic-memory-v2"):
-        base = _field(e, DRMEM_V2, "base")
-        flags = LmbFlags(_field(e, DRMEM_V2, "flags"))
-        out.extend(
-            Lmb(base + i * lmb_size, lmb_size, flags) for i in range(_field(e, DRMEM_V2, "count"))
+def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
+    """Refuse LMBs past the 64-bit address space or more of them than any machine has."""
+    total = 0
+    for run in runs:
+        total += run.count
+        if run.base + run.count * run.size > ADDRESS_LIMIT:
+            raise SystemInfoError(
+                f"{what}: {run.count} LMBs of {run.size:#x} bytes from {run.base:#x} "
+                "run past the 64-bit address space: the device tree is damaged"
+            )
+    if total > MAX_LMBS:
+        raise SystemInfoError(
+            f"{what} describes {total} LMBs; pykexec handles at most {MAX_LMBS} "
+            "(64 TiB of 16 MiB blocks): the device tree is damaged"
         )
-    return out
+    return tuple(runs)
+
+
+def _drmem_v1(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+    runs: list[LmbRun] = []
+    for e in _entries(data, "ibm,dynamic-memory"):
+        base, flags = _field(e, DRMEM_V1, "base"), LmbFlags(_field(e, DRMEM_V1, "flags"))
+        last = runs[-1] if runs else None
+        if last is not None and last.flags == flags and last.base + last.count * lmb_size == base:
+            runs[-1] = LmbRun(last.base, last.count + 1, lmb_size, flags)
+        else:
+            runs.append(LmbRun(base, 1, lmb_size, flags))
+    return _check_runs(runs, "ibm,dynamic-memory")
+
+
+def _drmem_v2(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+    runs = [
+        LmbRun(
+            _field(e, DRMEM_V2, "base"),
+            _field(e, DRMEM_V2, "count"),
+            lmb_size,
+            LmbFlags(_field(e, DRMEM_V2, "flags")),
+        )
+        for e in _entries(data, "ibm,dynamic-memory-v2")
+    ]
+    return _check_runs([r for r in runs if r.count], "ibm,dynamic-memory-v2")
 
 
 def _firmware_regions(root: Node) -> list[Region]:
@@ -232,17 +345,17 @@ def _firmware_regions(root: Node) -> list[Region]:
     reserved_memory = root.child("reserved-memory")
     if reserved_memory is not None:
         # DTSpec 3.5: static reservations (OPAL's hostboot images on powernv, ...).
-        ac = reserved_memory.props.get("#address-cells")
-        sc = reserved_memory.props.get("#size-cells")
+        ac, sc = cell_sizes(reserved_memory, defaults=(2, 2))
         for node in reserved_memory.children:
-            for r in decode_reg(
-                node.props.get("reg", b""), be(ac) if ac else 2, be(sc) if sc else 2
-            ):
+            for r in decode_reg(node.props.get("reg", b""), ac, sc):
                 out.append(Region(f"reserved-memory {node.name}", r))
     for node in root.children:
         tce_base, tce_size = node.props.get("linux,tce-base"), node.props.get("linux,tce-size")
         if node.name.startswith("pci") and tce_base and tce_size:
-            out.append(Region(f"tce {node.name}", Range.sized(be(tce_base), be(tce_size))))
+            tce = Range.sized(
+                number(tce_base, "linux,tce-base"), number(tce_size, "linux,tce-size")
+            )
+            out.append(Region(f"tce {node.name}", tce))
     return out
 
 
@@ -261,7 +374,7 @@ def _stdout_node(root: Node) -> Node | None:
     path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
     if not path:
         return None
-    return root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+    return root.find(path.rstrip(b"\0").decode("utf-8", "replace").split(":")[0])
 
 
 def _opal_console(root: Node) -> int | None:
@@ -288,7 +401,7 @@ def describe(root: Node) -> Machine:
     nodes = memory_nodes(root)
     lmbs, lmb_size, version = dynamic_memory(root)
     ram = MemoryMap(
-        [r for n in nodes for r in n.ranges] + [lmb.range for lmb in lmbs if lmb.usable]
+        [r for n in nodes for r in n.ranges] + [run.range for run in lmbs.runs if run.usable]
     )
     if not ram:
         raise SystemInfoError("the device tree describes no memory (no memory@ node, no LMB)")
@@ -316,7 +429,7 @@ def describe(root: Node) -> Machine:
         platform=platform,
         ram=ram,
         memory_nodes=tuple(nodes),
-        lmbs=tuple(lmbs),
+        lmbs=lmbs,
         lmb_size=lmb_size,
         drmem_version=version,
         rma=rma,

@@ -30,6 +30,8 @@ CELL_SIZE = 4
 #: DTSpec v0.4 §2.3.5: "#address-cells" and "#size-cells" defaults when absent.
 DEFAULT_ADDRESS_CELLS = 2
 DEFAULT_SIZE_CELLS = 1
+#: libfdt.h FDT_MAX_NCELLS: the most cells an address or size may span.
+MAX_NCELLS = 4
 
 _BE_U32 = struct.Struct(">I")
 _BE_U64 = struct.Struct(">Q")
@@ -157,19 +159,27 @@ def decode_string(data: bytes) -> str:
     return decode_text(data[:end])
 
 
-def cell_sizes(parent: Node | None) -> tuple[int, int]:
+def cell_sizes(
+    parent: Node | None, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+) -> tuple[int, int]:
     """``(#address-cells, #size-cells)`` a node's parent gives its ``reg``.
 
-    DTSpec v0.4 §2.3.5: absent properties default to 2 and 1.
+    DTSpec v0.4 §2.3.5: absent properties default to 2 and 1 (or ``defaults``).
+    As libfdt's ``fdt_address_cells``/``fdt_size_cells`` do, an address of 0 cells
+    or either count above :data:`MAX_NCELLS` raises :class:`DeviceTreeError`.
     """
     if parent is None:
-        return DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS
+        return defaults
     address = parent.get_u32("#address-cells") if parent.has("#address-cells") else None
     size = parent.get_u32("#size-cells") if parent.has("#size-cells") else None
-    return (
-        DEFAULT_ADDRESS_CELLS if address is None else address,
-        DEFAULT_SIZE_CELLS if size is None else size,
-    )
+    address = defaults[0] if address is None else address
+    size = defaults[1] if size is None else size
+    if not 1 <= address <= MAX_NCELLS or size > MAX_NCELLS:
+        raise DeviceTreeError(
+            f"node {parent.name or '/'!r} has #address-cells {address} and #size-cells "
+            f"{size}; valid are 1 to {MAX_NCELLS} and 0 to {MAX_NCELLS}: the tree is damaged"
+        )
+    return address, size
 
 
 def decode_reg(node: Node, parent: Node | None) -> list[Range]:
