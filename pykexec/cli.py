@@ -548,6 +548,14 @@ def _save_dir(cmd: Command) -> Path:
     return Path(cmd.save_dir)
 
 
+def one_line(text: str) -> str:
+    """An error message on one line: the words it quotes from arguments or files may
+    hold newlines and other control characters; they are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
 def _keep_argument_bytes() -> None:
     """Arguments that were not UTF-8 reach Python as surrogate escapes (PEP 383); echoing
     them (a plan's command line) writes their original bytes instead of failing."""
@@ -578,15 +586,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KexecError as err:
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(f"{name}: {err}", file=sys.stderr)
+        print(one_line(f"{name}: {err}"), file=sys.stderr)
         return err.exit_code
     except OSError as err:  # an I/O error no layer below anticipated: still one line
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(
-            f"{name}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
-            file=sys.stderr,
-        )
+        where = f": {err.filename}" if err.filename else ""
+        print(one_line(f"{name}: {err.strerror or err}{where}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

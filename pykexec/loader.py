@@ -88,21 +88,6 @@ def read_kernel(path: Path) -> KernelImage:
     return parse_kernel(read_file(path, "kernel"), str(path))
 
 
-def kernel_end_from_iomem(iomem: str) -> int | None:
-    """The end of the running kernel's image, from /proc/iomem's "Kernel ..." lines."""
-    end = None
-    for line in iomem.splitlines():
-        span, _, name = line.strip().partition(" : ")
-        if not name.startswith("Kernel ") or "-" not in span:
-            continue
-        try:
-            last = int(span.split("-")[1], 16)
-        except ValueError:
-            continue
-        end = max(end or 0, last + 1)
-    return end
-
-
 def _lockdown(text: str | None) -> str | None:
     """The active level of /sys/kernel/security/lockdown: ``none [integrity] ...``."""
     for word in (text or "").split():
@@ -219,7 +204,7 @@ def gather(
         initrd=read_file(opts.initrd, "initrd") if opts.initrd is not None else None,
         dtb=parse_fdt(bytes(read_file(opts.dtb, "device tree blob"))) if opts.dtb else None,
         tree=view.device_tree(),
-        kernel_end_iomem=kernel_end_from_iomem(view.iomem()),
+        kernel_end_iomem=view.kernel_end(),
         core_notes=core_notes,
         possible_cpus=len(view.possible_cpus()) if opts.hotplug else 0,
         hotplug_elfcorehdr_size=view.crash_elfcorehdr_size() if opts.hotplug else None,

@@ -27,18 +27,7 @@ def work(tmp_path: Path) -> Iterator[Path]:
     remove(path)
 
 
-# pykexec/cli.py (the coordinator's) prints the plan, which carries --append, to a stdout
-# that may not take it: an --append holding bytes that are not UTF-8 (os.fsdecode's
-# surrogates) ends in UnicodeEncodeError under PYTHONIOENCODING=utf-8.  Drop the mark
-# once it is written out explicitly (surrogateescape or bytes).
-CLI_STDOUT = pytest.mark.xfail(
-    strict=True, reason="cli prints a plan holding non-UTF-8 --append with a strict stdout"
-)
-
-
-@pytest.mark.parametrize(
-    "family", [pytest.param(f, marks=CLI_STDOUT) if f == "cli" else f for f in COUNTS]
-)
+@pytest.mark.parametrize("family", list(COUNTS))
 def test_fuzz_family(family: str, tmp_path: Path, work: Path) -> None:
     keep = tmp_path / "failures"
     stats = run((family,), COUNTS[family], seed=20261129, work=work, keep=keep)

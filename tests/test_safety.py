@@ -430,3 +430,9 @@ def test_non_utf8_argument_is_echoed_as_its_bytes(tmp_path: Path) -> None:
     done = subprocess.run(argv, cwd=Path(__file__).parent.parent, capture_output=True, check=False)
     assert done.returncode == 0 and done.stderr == b""
     assert b"/chosen/bootargs): lab.x=\xff\n" in done.stdout
+
+
+def test_error_quoting_control_characters_stays_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["-l", "k1", "a\tb\nc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a\\tb\\nc" in err
