@@ -17,7 +17,6 @@ from enum import Enum, IntFlag
 from typing import overload
 
 from pykexec.devicetree.fdt import Node
-from pykexec.devicetree.props import cell_sizes
 from pykexec.errors import SystemInfoError
 from pykexec.memory import MemoryMap, Range
 
@@ -187,30 +186,10 @@ def be(data: bytes) -> int:
     return int.from_bytes(data, "big")
 
 
-def cells(data: bytes, count: int) -> Iterator[int]:
-    """Big-endian numbers of ``count`` 32-bit cells each."""
-    step = 4 * count
-    for i in range(0, len(data) - step + 1, step):
-        yield be(data[i : i + step])
-
-
-def prop(root: Node, path: str, name: str) -> bytes | None:
-    node = root.find(path)
-    return None if node is None else node.props.get(name)
-
-
-def number(data: bytes, what: str) -> int:
-    """A ``<u32>`` or ``<u64>`` property value; any other length is a damaged tree."""
-    if len(data) not in (4, 8):
-        raise SystemInfoError(
-            f"{what} holds {len(data)} bytes, not a 4- or 8-byte number: the tree is damaged"
-        )
-    return be(data)
-
-
 def prop_int(root: Node, path: str, name: str) -> int | None:
-    data = prop(root, path, name)
-    return None if data is None or not data else number(data, f"{path}/{name}")
+    """The ``<u32>``/``<u64>`` property ``name`` of the node at ``path``, if both exist."""
+    node = root.find(path)
+    return None if node is None else node.number(name)
 
 
 def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
@@ -219,15 +198,9 @@ def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
     return Range.sized(start, length) if start is not None and length else None
 
 
-def decode_reg(data: bytes, address_cells: int, size_cells: int) -> list[Range]:
-    step = 4 * (address_cells + size_cells)
-    out = []
-    for i in range(0, len(data) - step + 1, step):
-        base = be(data[i : i + 4 * address_cells])
-        size = be(data[i + 4 * address_cells : i + step])
-        if size:
-            out.append(Range.sized(base, size))
-    return out
+def nonempty(ranges: list[Range]) -> list[Range]:
+    """The ranges that hold something: a ``reg`` entry of size 0 describes nothing."""
+    return [r for r in ranges if r.size]
 
 
 def is_memory_node(node: Node) -> bool:
@@ -236,16 +209,13 @@ def is_memory_node(node: Node) -> bool:
 
 def memory_nodes(root: Node) -> list[MemoryNode]:
     """Every ``memory@`` node with all of its ``reg`` ranges (not only the first)."""
-    ac, sc = cell_sizes(root)
     out = []
     for node in root.children:
         if not is_memory_node(node):
             continue
-        if node.props.get("compatible", b"").startswith(b"ibm,coherent-device-memory"):
+        if any(c.startswith("ibm,coherent-device-memory") for c in node.compatible()):
             continue
-        out.append(
-            MemoryNode("/" + node.name, tuple(decode_reg(node.props.get("reg", b""), ac, sc)))
-        )
+        out.append(MemoryNode("/" + node.name, tuple(nonempty(node.reg(root)))))
     return out
 
 
@@ -254,7 +224,7 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     node = root.child("ibm,dynamic-reconfiguration-memory")
     if node is None:
         return LmbTable(), 0, 0
-    size_prop = node.props.get("ibm,lmb-size")
+    size_prop = node.optional("ibm,lmb-size")
     if size_prop is None or len(size_prop) not in (4, 8) or not be(size_prop):
         raise SystemInfoError(
             "ibm,dynamic-reconfiguration-memory has no usable ibm,lmb-size "
@@ -262,11 +232,11 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
             "the device tree is damaged"
         )
     lmb_size = be(size_prop)
-    if "ibm,dynamic-memory-v2" in node.props:
-        runs = _drmem_v2(node.props["ibm,dynamic-memory-v2"], lmb_size)
+    if node.has("ibm,dynamic-memory-v2"):
+        runs = _drmem_v2(node.get("ibm,dynamic-memory-v2"), lmb_size)
         return LmbTable(runs), lmb_size, 2
-    if "ibm,dynamic-memory" in node.props:
-        return LmbTable(_drmem_v1(node.props["ibm,dynamic-memory"], lmb_size)), lmb_size, 1
+    if node.has("ibm,dynamic-memory"):
+        return LmbTable(_drmem_v1(node.get("ibm,dynamic-memory"), lmb_size)), lmb_size, 1
     return LmbTable(), lmb_size, 0
 
 
@@ -340,30 +310,28 @@ def _firmware_regions(root: Node) -> list[Region]:
         r = sized_range(root, path, base, size)
         if r is not None:
             out.append(Region(name, r))
-    for r in decode_reg(root.props.get("reserved-ranges", b""), 2, 2):
+    # skiboot's reserved-ranges: (address, size) pairs of 2 cells each
+    for r in nonempty(root.get_ranges("reserved-ranges", 2, 2)):
         out.append(Region("reserved-ranges", r))
     reserved_memory = root.child("reserved-memory")
     if reserved_memory is not None:
         # DTSpec 3.5: static reservations (OPAL's hostboot images on powernv, ...).
-        ac, sc = cell_sizes(reserved_memory, defaults=(2, 2))
+        ac, sc = reserved_memory.cell_sizes(defaults=(2, 2))
         for node in reserved_memory.children:
-            for r in decode_reg(node.props.get("reg", b""), ac, sc):
+            for r in nonempty(node.get_ranges("reg", ac, sc)):
                 out.append(Region(f"reserved-memory {node.name}", r))
     for node in root.children:
-        tce_base, tce_size = node.props.get("linux,tce-base"), node.props.get("linux,tce-size")
-        if node.name.startswith("pci") and tce_base and tce_size:
-            tce = Range.sized(
-                number(tce_base, "linux,tce-base"), number(tce_size, "linux,tce-size")
-            )
-            out.append(Region(f"tce {node.name}", tce))
+        tce_base, tce_size = node.number("linux,tce-base"), node.number("linux,tce-size")
+        if node.name.startswith("pci") and tce_base is not None and tce_size:
+            out.append(Region(f"tce {node.name}", Range.sized(tce_base, tce_size)))
     return out
 
 
 def _hvterm_console(root: Node) -> bool:
     """Whether /chosen's stdout is the pSeries hypervisor terminal (H_PUT_TERM_CHAR works)."""
     node = _stdout_node(root)
-    compat = b"" if node is None else node.props.get("compatible", b"")
-    return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
+    compat = [] if node is None else node.compatible()
+    return any(c in ("hvterm1", "hvterm-protocol") for c in compat)
 
 
 def _stdout_node(root: Node) -> Node | None:
@@ -371,10 +339,10 @@ def _stdout_node(root: Node) -> Node | None:
     chosen = root.child("chosen")
     if chosen is None:
         return None
-    path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
+    path = chosen.string("linux,stdout-path") or chosen.string("stdout-path")
     if not path:
         return None
-    return root.find(path.rstrip(b"\0").decode("utf-8", "replace").split(":")[0])
+    return root.find(path.split(":")[0])
 
 
 def _opal_console(root: Node) -> int | None:
@@ -389,9 +357,8 @@ def _opal_console(root: Node) -> int | None:
     consoles = root.find("/ibm,opal/consoles")
     if node is None or consoles is None or not any(c is node for c in consoles.children):
         return None
-    compat = node.props.get("compatible", b"").split(b"\0")
-    reg = node.props.get("reg", b"")
-    if b"ibm,opal-console-raw" not in compat or len(reg) != 4:
+    reg = node.optional("reg")
+    if "ibm,opal-console-raw" not in node.compatible() or reg is None or len(reg) != 4:
         return None
     return be(reg)
 

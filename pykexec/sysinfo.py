@@ -86,7 +86,7 @@ class SystemView:
         if self._tree is None:
             from pathlib import Path
 
-            from pykexec.devicetree.procfs import read_tree
+            from pykexec.procfs import read_tree
 
             path = Path(self.path(DEVICE_TREE))
             if not path.is_dir():

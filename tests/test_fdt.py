@@ -556,7 +556,7 @@ def test_decode_reg(
 def test_decode_reg_errors_and_missing() -> None:
     parent = Node("", {"#address-cells": ints_to_cells([2], 1)})
     assert decode_reg(Node("dev"), parent) == []
-    with pytest.raises(DeviceTreeError, match=r"reg of node 'dev' \(8 bytes\).*2\+1-cell"):
+    with pytest.raises(DeviceTreeError, match=r"'reg' of node 'dev' \(8 bytes\).*2\+1-cell"):
         decode_reg(Node("dev", {"reg": bytes(8)}), parent)
     assert cell_sizes(None) == (2, 1)
 

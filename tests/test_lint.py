@@ -63,11 +63,6 @@ PURE = (
     "planner",
     "report",
 )
-#: Reads /proc/device-tree: the coordinator moves it next to pykexec/sysinfo.py; until
-#: then it is the one impure file inside a pure package, exempt by name (and importable).
-NOT_YET_MOVED = frozenset({"pykexec/devicetree/procfs.py"})
-NOT_YET_MOVED_MODULES = frozenset({"pykexec.devicetree.procfs"})
-
 #: What a pure module may import from the standard library: data, not the system.
 #: (gzip and lzma decompress bytes; their open() is forbidden below like every open().)
 PURE_STDLIB = frozenset(
@@ -125,7 +120,7 @@ def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
 
 
 def _import_allowed(name: str) -> bool:
-    if name in PURE_STDLIB or name in PURE_PACKAGE or name in NOT_YET_MOVED_MODULES:
+    if name in PURE_STDLIB or name in PURE_PACKAGE:
         return True
     return any(name == f"pykexec.{p}" or name.startswith(f"pykexec.{p}.") for p in PURE)
 
@@ -147,8 +142,6 @@ def purity_violations(root: Path) -> list[str]:
     found = []
     for path in pure_files(root):
         rel = path.relative_to(root).as_posix()
-        if rel in NOT_YET_MOVED:
-            continue
         module = _module_name(root, path)
         tree = ast.parse(path.read_text(), rel)
         type_only = _type_only(tree)

@@ -1,4 +1,4 @@
-"""Tests for pykexec.devicetree.procfs: trees read from /proc/device-tree-style directories.
+"""Tests for pykexec.procfs: trees read from /proc/device-tree-style directories.
 
 Synthetic directories are written in ``tmp_path``; captured snapshots under
 tests/fixtures/snapshots/<name>/proc/device-tree are read too. Oracles: libfdt
@@ -15,15 +15,15 @@ from pathlib import Path
 import pytest
 
 from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, decode_reg, parse_fdt
-from pykexec.devicetree.procfs import (
+from pykexec.errors import DeviceTreeError
+from pykexec.memory import Range
+from pykexec.procfs import (
     NAME_PROPERTY,
     drop_name_properties,
     entry_order,
     read_prop,
     read_tree,
 )
-from pykexec.errors import DeviceTreeError
-from pykexec.memory import Range
 from tests import oracles
 
 SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"

@@ -677,8 +677,8 @@ SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SNAPSHOTS.iterdir()))
 def test_console_kind_per_snapshot(name: str) -> None:
-    from pykexec.devicetree.procfs import read_tree
     from pykexec.machine import describe
+    from pykexec.procfs import read_tree
 
     root = SNAPSHOTS / name
     expected, terminal = _snapshot_console(root)

@@ -23,12 +23,12 @@ from pykexec.cli import main
 from pykexec.crash.kdump import add_usable_memory, crash_layout
 from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, parse_fdt
 from pykexec.devicetree.nexttree import finish, next_tree
-from pykexec.devicetree.procfs import read_prop, read_tree
 from pykexec.errors import DeviceTreeError, ImageError, KexecError, SystemInfoError
 from pykexec.formats.elf import MAX_KERNEL_SIZE, parse_kernel
 from pykexec.formats.elfcore import MAX_PHNUM, CoreLoad, core_header
 from pykexec.machine import describe
 from pykexec.memory import MemoryMap, Range
+from pykexec.procfs import read_prop, read_tree
 from pykexec.sysinfo import SystemView, kernel_end_from_iomem, parse_cpu_list
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, drmem_v1, drmem_v2, pseries, u32, u64, write_sysroot
@@ -242,7 +242,7 @@ def test_property_length_checked() -> None:
     chosen = tree.child("chosen")
     assert chosen is not None
     chosen.props["linux,kernel-end"] = b"\1\2\3"
-    with pytest.raises(SystemInfoError, match="linux,kernel-end"):
+    with pytest.raises(DeviceTreeError, match="linux,kernel-end"):
         describe(tree)
 
 

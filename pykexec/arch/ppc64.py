@@ -310,11 +310,11 @@ def cpu_node_room(running: Node, possible_cpus: int) -> int:
     """Bytes to leave free in a crash kernel's tree so that the kernel can add the CPU
     nodes of every possible but absent CPU on hotplug (kexec-tools --hotplug does too)."""
     cpus = running.child("cpus")
-    nodes = [c for c in cpus.children if c.props.get("device_type") == b"cpu\0"] if cpus else []
+    nodes = [c for c in cpus.children if c.string("device_type") == "cpu"] if cpus else []
     if not nodes:
         return 0
-    threads = max(len(nodes[0].props.get("ibm,ppc-interrupt-server#s", b"")) // 4, 1)
+    # one node per core; its ibm,ppc-interrupt-server#s lists one u32 per thread
+    servers = nodes[0].optional("ibm,ppc-interrupt-server#s") or b""
+    threads = max(len(servers) // 4, 1)
     absent = max(-(-possible_cpus // threads) - len(nodes), 0)
-    one = nodes[0]
-    size = 8 + len(one.name) + 4 + sum(12 + len(v) + 3 + len(k) + 1 for k, v in one.props.items())
-    return absent * size
+    return absent * nodes[0].flat_size()

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
 from pykexec.devicetree.fdt import Node
-from pykexec.devicetree.props import cell_sizes, ints_to_cells
+from pykexec.devicetree.props import encode_reg, ints_to_cells
 from pykexec.formats.elfcore import CoreLoad
 from pykexec.machine import LmbRun, Machine
 from pykexec.memory import MemoryMap, Range, align_up
@@ -76,32 +76,27 @@ def core_loads(dumped: MemoryMap, backup: int) -> list[CoreLoad]:
     return loads
 
 
-def _reg(parts: list[Range], ac: int, sc: int) -> bytes:
-    """(address, size) pairs in the root's cell sizes; a value too wide is a typed error."""
-    return b"".join(ints_to_cells([p.start], ac) + ints_to_cells([p.size], sc) for p in parts)
-
-
 def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
     """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree.
 
     One pass over the memory nodes and the LMB runs: each lookup in ``usable`` is a
     binary search, and runs of LMBs outside it are written as one repeated entry.
     """
-    ac, sc = cell_sizes(root)
+    ac, sc = root.cell_sizes()
     by_path = {n.path: n for n in machine.memory_nodes}
     for node in root.children:
         mem = by_path.get("/" + node.name)
         if mem is None:
             continue
         parts = [p for r in mem.ranges for p in usable.within(r)] or [Range(0, 0)]
-        node.props["linux,usable-memory"] = _reg(parts, ac, sc)
+        node.set_ranges("linux,usable-memory", parts, ac, sc)
     drconf = root.child("ibm,dynamic-reconfiguration-memory")
     if drconf is None or not machine.lmbs:
         return
     out = bytearray()
     for run in machine.lmbs.runs:
         out += _drconf_run(run, usable, ac, sc)
-    drconf.props["linux,drconf-usable-memory"] = bytes(out)
+    drconf.set("linux,drconf-usable-memory", bytes(out))
 
 
 def _drconf_run(run: LmbRun, usable: MemoryMap, ac: int, sc: int) -> bytes:
@@ -123,7 +118,7 @@ def _drconf_run(run: LmbRun, usable: MemoryMap, ac: int, sc: int) -> bytes:
     done = 0
     for index, pieces in by_lmb.items():
         out += none * (index - done)
-        out += ints_to_cells([len(pieces)], sc) + _reg(pieces, ac, sc)
+        out += ints_to_cells([len(pieces)], sc) + encode_reg(pieces, ac, sc)
         done = index + 1
     out += none * (run.count - done)
     return bytes(out)

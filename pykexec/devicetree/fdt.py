@@ -28,14 +28,17 @@ from typing import TypeVar
 
 from pykexec.devicetree.props import (
     CELL_SIZE,
-    cell_sizes,
+    DEFAULT_ADDRESS_CELLS,
+    DEFAULT_SIZE_CELLS,
     cells_to_ints,
-    decode_reg,
+    check_cell_sizes,
+    decode_ranges,
     decode_string,
     decode_strings,
     decode_text,
     decode_u32,
     decode_u64,
+    decode_uint,
     encode_reg,
     encode_string,
     encode_strings,
@@ -287,6 +290,67 @@ class Node:
         """A ``<stringlist>`` property."""
         return self._decoded(name, decode_strings)
 
+    def optional(self, name: str) -> bytes | None:
+        """The raw value of a property, or None when it is absent."""
+        return self.props.get(name)
+
+    def get_number(self, name: str) -> int:
+        """A ``<u32>`` or ``<u64>`` property (the kernel's ``of_read_number`` takes either)."""
+        return self._decoded(name, decode_uint)
+
+    def number(self, name: str) -> int | None:
+        """:meth:`get_number`, or None when the property is absent or empty."""
+        return self.get_number(name) if self.props.get(name) else None
+
+    def string(self, name: str, default: str = "") -> str:
+        """A ``<string>`` property, or ``default`` when it is absent."""
+        return self.get_string(name) if name in self.props else default
+
+    def compatible(self) -> list[str]:
+        """The ``compatible`` strings, most specific first (``[]`` when absent)."""
+        return self.get_strings("compatible") if "compatible" in self.props else []
+
+    def cell_sizes(
+        self, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+    ) -> tuple[int, int]:
+        """``(#address-cells, #size-cells)`` this node gives its children's ``reg``.
+
+        DTSpec v0.4 §2.3.5: absent properties default to 2 and 1 (or ``defaults``);
+        counts libfdt refuses raise :class:`DeviceTreeError`.
+        """
+        address = self.get_u32("#address-cells") if self.has("#address-cells") else defaults[0]
+        size = self.get_u32("#size-cells") if self.has("#size-cells") else defaults[1]
+        return check_cell_sizes(address, size, self.name or "/")
+
+    def get_ranges(self, name: str, address_cells: int, size_cells: int) -> list[Range]:
+        """A property of (address, size) pairs laid out like ``reg``; ``[]`` when absent."""
+        data = self.props.get(name)
+        what = f"property {name!r} of node {self.name!r}"
+        return [] if data is None else decode_ranges(data, address_cells, size_cells, what)
+
+    def reg(self, parent: Node | None) -> list[Range]:
+        """This node's ``reg`` in the cell sizes ``parent`` gives (DTSpec v0.4 §2.3.6)."""
+        ac, sc = parent.cell_sizes() if parent else (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+        return self.get_ranges("reg", ac, sc)
+
+    def set_ranges(
+        self, name: str, ranges: Iterable[Range], address_cells: int, size_cells: int
+    ) -> None:
+        """Set a property of (address, size) pairs laid out like ``reg``."""
+        self.props[name] = encode_reg(ranges, address_cells, size_cells)
+
+    def flat_size(self) -> int:
+        """At most what this node (not its children) adds to a flattened tree: its
+        FDT_BEGIN_NODE/FDT_END_NODE, name, FDT_PROP records and their names in the
+        strings block (DTSpec v0.4 §5.4)."""
+        name = len(encode_text(self.name)) + 1
+        tokens = 2 * _TOKEN.size + name + _pad4(name)
+        props = sum(
+            3 * _TOKEN.size + len(value) + _pad4(len(value)) + len(encode_text(prop)) + 1
+            for prop, value in self.props.items()
+        )
+        return tokens + props
+
     def set(self, name: str, value: bytes) -> None:
         """Set a raw property value (appended at the end if new)."""
         self.props[name] = bytes(value)
@@ -314,6 +378,18 @@ class Node:
     def delete(self, name: str) -> bool:
         """Remove a property; returns whether it existed."""
         return self.props.pop(name, None) is not None
+
+
+def cell_sizes(
+    parent: Node | None, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+) -> tuple[int, int]:
+    """``parent.cell_sizes(defaults)``, or ``defaults`` without a parent."""
+    return defaults if parent is None else parent.cell_sizes(defaults)
+
+
+def decode_reg(node: Node, parent: Node | None) -> list[Range]:
+    """``node.reg(parent)``: the ``reg`` of ``node`` as ranges, cell sizes from ``parent``."""
+    return node.reg(parent)
 
 
 @dataclass

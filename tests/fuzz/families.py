@@ -116,8 +116,8 @@ def _use_kernel(path: Path, plan_chance: float) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _machine_and_tree():  # type: ignore[no-untyped-def]
-    from pykexec.devicetree.procfs import drop_name_properties, read_tree
     from pykexec.machine import describe
+    from pykexec.procfs import drop_name_properties, read_tree
 
     tree = drop_name_properties(read_tree(SNAPSHOTS / "pseries-1cpu-crash/proc/device-tree"))
     return describe(tree), tree
@@ -189,14 +189,14 @@ def _snapshot_names() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _snapshot_tree(name: str):  # type: ignore[no-untyped-def]
-    from pykexec.devicetree.procfs import read_tree
+    from pykexec.procfs import read_tree
 
     return read_tree(SNAPSHOTS / name / "proc/device-tree")
 
 
 def fdt_blob(rng: random.Random) -> tuple[bytearray, list[str]]:
     from pykexec.devicetree.fdt import DeviceTree, build_fdt
-    from pykexec.devicetree.procfs import drop_name_properties
+    from pykexec.procfs import drop_name_properties
 
     root = drop_name_properties(base_tree(rng))
     what = [damage_tree(rng, root) for _ in range(rng.choice((0, 1, 1, 2)))]
