@@ -1,4 +1,6 @@
-"""Command line of the lab: ``python3 -m lab {setup,build-kernel,list,run,shell-cmd,capture}``.
+"""Command line of the lab: ``python3 -m lab COMMAND``.
+
+Commands: setup, build-kernel, list, run, shell-cmd, capture, calibrate-crashkernel.
 
 Exit status 0 only when the requested run passed; lab errors print one
 message (``--debug`` shows the traceback).
@@ -29,6 +31,11 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--no-host-install", action="store_true")
     sub.add_parser("list", help="list scenarios")
     sub.add_parser("build-kernel", help="build (or reuse) the KEXEC_FILE kernel (lab/kbuild.py)")
+    cal = sub.add_parser(
+        "calibrate-crashkernel",
+        help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
+    )
+    cal.add_argument("--rows", help="CPUS[:gzip],... (default: 1,4,1:gzip)")
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -78,6 +85,13 @@ def _main(args: argparse.Namespace) -> int:
                   f"crashkernel={s.crashkernel or '-':5} {s.description}")  # fmt: skip
         return 0
     assets.require(layout)
+    if args.command == "calibrate-crashkernel":
+        from lab.calibrate import ROWS, calibrate
+
+        rows = ROWS
+        if args.rows:
+            rows = tuple((int(r.split(":")[0]), r.endswith(":gzip")) for r in args.rows.split(","))
+        return calibrate(layout, rows)
     if args.command == "capture":
         from lab.capture import capture
 
