@@ -11,8 +11,10 @@ initrd is a plain cpio followed by one compressed archive.
 sizes when it can read them (plain cpio; gzip, bzip2, xz and lzma through the
 standard library's decoders, streamed, nothing kept), else the size of the
 unpacked stream from the format's own headers (a zstd frame's content size, or
-an upper bound from its block headers; an lz4 legacy stream's block count) and
-no per-file sizes.  Every size is bounded by what the file can hold: a member
+an upper bound from its block headers; an lz4 legacy stream's block count; an
+lzo member is assumed to unpack to :data:`LZO_GUESS_RATIO` times its size) and
+no per-file sizes.  Data that is no archive at all is what the kernel keeps as
+a ramdisk image, one file of its size.  Every size is bounded by what the file can hold: a member
 claiming more than :data:`MAX_RATIO` times its compressed size is refused.
 """
 
@@ -40,6 +42,7 @@ LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"  # lib/decompress_unlz4.c ARCHIVE_MAGICNU
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 section 3.1.1
 LZ4_LEGACY_CHUNK = 8 << 20  # lib/decompress_unlz4.c: each block inflates to <= 8 MiB
 ZSTD_BLOCK_MAX = 128 << 10  # RFC 8878 3.1.1.2.3: Block_Maximum_Size <= 128 KiB
+LZO_GUESS_RATIO = 4  # lzo members cannot be sized: assumed to unpack to 4x their size
 MAX_RATIO = 1100  # deflate's limit is 1032:1; xz, bzip2, zstd and lz4 stay below it too
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
 _CHUNK = 1 << 20
@@ -79,8 +82,9 @@ class Initramfs:
         return all(p.exact and p.files is not None for p in self.parts)
 
     def describe(self) -> str:
-        words = [f"{p.format} {p.size} B -> {'' if p.exact else '<= '}{p.stream} B"
-                 for p in self.parts]  # fmt: skip
+        words = [
+            f"{p.format} {p.size} B -> {'' if p.exact else '<= '}{p.stream} B" for p in self.parts
+        ]
         return ", ".join(words) or "empty"
 
 
@@ -173,9 +177,7 @@ class _Decoder(Protocol):
     def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
 
 
-def _stream_part(
-    data: memoryview, offset: int, fmt: str, decoder: _Decoder, what: str
-) -> Part:  # fmt: skip
+def _stream_part(data: memoryview, offset: int, fmt: str, decoder: _Decoder, what: str) -> Part:
     """A compressed member decoded in chunks into a cpio walker; nothing is kept."""
     walker = _NewcWalker(what)
     pos, out = offset, 0
@@ -189,8 +191,10 @@ def _stream_part(
             piece = decoder.decompress(chunk)
             out += len(piece)
             if out > limit:
-                raise ImageError(f"{what}: {fmt} member at byte {offset} unpacks to more "
-                                 f"than {MAX_RATIO}x its size: not an initramfs")  # fmt: skip
+                raise ImageError(
+                    f"{what}: {fmt} member at byte {offset} unpacks to more "
+                    f"than {MAX_RATIO}x its size: not an initramfs"
+                )
             walker.feed(piece)
     except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as err:
         raise ImageError(f"{what}: {fmt} member at byte {offset} is corrupt: {err}") from None
@@ -253,8 +257,10 @@ def _lz4_part(data: memoryview, offset: int, what: str) -> Part:
 
 def _check_ratio(stream: int, size: int, fmt: str, offset: int, what: str) -> None:
     if stream > MAX_RATIO * size:
-        raise ImageError(f"{what}: {fmt} member at byte {offset} claims {stream} bytes "
-                         f"from {size}: not an initramfs")  # fmt: skip
+        raise ImageError(
+            f"{what}: {fmt} member at byte {offset} claims {stream} bytes "
+            f"from {size}: not an initramfs"
+        )
 
 
 _DECODERS: tuple[tuple[tuple[bytes, ...], str, Callable[[], _Decoder]], ...] = (
@@ -276,9 +282,12 @@ def _part(data: memoryview, offset: int, what: str) -> Part:
         return _zstd_part(data, offset, what)
     if head.startswith(LZ4_LEGACY_MAGIC):
         return _lz4_part(data, offset, what)
-    name = "lzo" if head.startswith(LZO_MAGIC) else "an unknown format"
-    raise ImageError(f"{what}: {name} at byte {offset} cannot be sized: recompress the "
-                     "initrd with gzip, xz, zstd or lz4")  # fmt: skip
+    rest = len(data) - offset
+    if head.startswith(LZO_MAGIC):  # no stdlib decoder and no size in its headers
+        return Part("lzo", offset, rest, LZO_GUESS_RATIO * rest, False, None)
+    # Not an archive: the kernel keeps it as /initrd.image, a ramdisk image
+    # (init/initramfs.c populate_rootfs: "rootfs image is not initramfs").
+    return Part("image", offset, rest, rest, True, (rest,), 1)
 
 
 def summarize(data: bytes | memoryview, what: str = "initrd") -> Initramfs:
