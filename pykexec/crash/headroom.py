@@ -7,7 +7,11 @@ peak it holds, at once:
   purgatory, core header, backup area): :attr:`HeadroomInput.footprint`;
 * the initramfs unpacked into its tmpfs root: every regular file rounded up
   to whole pages (tmpfs stores file data in page-cache pages), plus an inode
-  and a dentry per entry (:data:`ENTRY_BYTES`);
+  and a dentry per entry (:data:`ENTRY_BYTES`); and as much again, because a
+  tmpfs may fill only half of RAM (mm/shmem.c ``shmem_default_max_blocks``:
+  ``totalram_pages() / 2``, fixed when the root is mounted, before the initrd's
+  memory is freed): below that the kernel says "Initramfs unpacking failed:
+  write error" and cannot mount a root;
 * the kernel's own allocations and the dump's user space: a base figure per
   page size (:data:`BASE_BYTES`), a figure per CPU it brings up
   (:data:`PER_CPU_BYTES`) and the memory map, one ``struct page`` per page of
@@ -155,6 +159,7 @@ def estimate(inp: HeadroomInput) -> Headroom:
     if inp.initramfs is not None:
         unpacked, exact = unpacked_bytes(inp.initramfs, inp.page_size)
         terms.append(("unpacked initramfs", unpacked))
+        terms.append(("tmpfs half-RAM limit", unpacked))
         if not exact:
             notes.append(f"initramfs estimated from its headers ({inp.initramfs.describe()})")
     base = BASE_BYTES.get(inp.page_size, DEFAULT_BASE_BYTES)
