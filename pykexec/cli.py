@@ -225,6 +225,13 @@ OPTIONS: tuple[Option, ...] = (
         "as a crash kernel (-d: the estimate term by term) and exit",
     ),
     Option(
+        ("--ignore-headroom",),
+        "ignore_headroom",
+        "pykexec: with -p, load even when the crash kernel's estimated needs exceed its "
+        "region (a warning instead of a refusal)",
+        dest="ignore_headroom",
+    ),
+    Option(
         ("--test-reject-load",),
         "test_reject_load",
         "pykexec, tests only: with -p, make the kernel reject the load after it freed the "

@@ -48,6 +48,8 @@ class LoadOptions:
     # Test only: with -p, move a segment outside the crash region so that the kernel
     # rejects the load after it freed the loaded crash kernel (kernel/kexec.c).
     test_reject_load: bool = False
+    # With -p: load even when the headroom estimate says it will not fit (a warning).
+    ignore_headroom: bool = False
 
 
 def file_syscall_obstacle(opts: LoadOptions) -> str | None:

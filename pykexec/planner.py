@@ -152,7 +152,9 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     segments = segment_plan(opts, facts) if wanted else None
     headroom = crash_headroom(opts, facts, segments) if opts.crash else None
     warnings: tuple[str, ...] = ()
-    if headroom is not None and headroom.tight:
+    if headroom is not None and not headroom.fits:
+        warnings = (f"the crash kernel will not fit (--ignore-headroom): {headroom.summary()}",)
+    elif headroom is not None and headroom.tight:
         warnings = (f"the crash region is nearly full: {headroom.summary()}",)
     return LoadPlan(opts, decision, fcall, segments, facts.notes, headroom, warnings)
 
@@ -176,7 +178,7 @@ def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
 def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -> Headroom:
     """What the crash kernel needs against its region; raises
     :class:`~pykexec.errors.CrashRegionTooSmall` when it cannot fit."""
-    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate
+    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate, rootfs_is_tmpfs
     from pykexec.errors import CrashRegionTooSmall
 
     region = facts.crash_size
@@ -191,12 +193,13 @@ def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -
         footprint = sum(s.mem.size for s in segments.image.segments)
     else:
         footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
-    cpus = crash_cpus(crash_command_line(opts, facts), facts.cpu_count)
+    line = segments.bootargs if segments is not None else crash_command_line(opts, facts)
+    cpus = crash_cpus(line, facts.cpu_count)
     result = estimate(
         HeadroomInput(region, footprint, facts.initramfs, facts.page_size, cpus,
-                      footprint_exact=segments is not None)
+                      footprint_exact=segments is not None, tmpfs_root=rootfs_is_tmpfs(line))
     )  # fmt: skip
-    if not result.fits:
+    if not result.fits and not opts.ignore_headroom:
         raise CrashRegionTooSmall(f"refusing the crash kernel: {result.summary()}", result.needed)
     return result
 

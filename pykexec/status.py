@@ -140,25 +140,36 @@ def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
 def recommend(opts: LoadOptions, view: SystemView, *, detail: bool = False) -> str:
     """``--recommend-crashkernel``: the crashkernel= size the crash kernel needs."""
     from pykexec import loader
-    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate
+    from pykexec.crash.headroom import (
+        Headroom,
+        HeadroomInput,
+        crash_cpus,
+        estimate,
+        rootfs_is_tmpfs,
+    )
     from pykexec.planner import FILE_LOAD_EXTRA, crash_command_line
 
     facts = loader.gather(opts, view, segments=False)
-    cpus = crash_cpus(crash_command_line(opts, facts), facts.cpu_count)
+    line = crash_command_line(opts, facts)
+    cpus, tmpfs = crash_cpus(line, facts.cpu_count), rootfs_is_tmpfs(line)
     footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
     region = 0
+
+    def at(size: int) -> Headroom:
+        inp = HeadroomInput(
+            size,
+            footprint,
+            facts.initramfs,
+            facts.page_size,
+            cpus,
+            footprint_exact=False,
+            tmpfs_root=tmpfs,
+        )
+        return estimate(inp)
+
     for _ in range(3):  # the memory map term grows with the region: settle it
-        h = estimate(
-            HeadroomInput(
-                region, footprint, facts.initramfs, facts.page_size, cpus, footprint_exact=False
-            )
-        )
-        region = h.recommended
-    h = estimate(
-        HeadroomInput(
-            region, footprint, facts.initramfs, facts.page_size, cpus, footprint_exact=False
-        )
-    )
+        region = at(region).recommended
+    h = at(region)
     lines = [f"crashkernel={h.recommended // MIB}M"]
     if detail:
         lines += [f"{name}: {size / MIB:.1f} MiB" for name, size in h.terms]

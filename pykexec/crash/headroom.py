@@ -11,7 +11,9 @@ peak it holds, at once:
   tmpfs may fill only half of RAM (mm/shmem.c ``shmem_default_max_blocks``:
   ``totalram_pages() / 2``, fixed when the root is mounted, before the initrd's
   memory is freed): below that the kernel says "Initramfs unpacking failed:
-  write error" and cannot mount a root;
+  write error" and cannot mount a root.  The root is a tmpfs only when the
+  command line has neither ``root=`` nor ``rootfstype=`` (or the latter names
+  tmpfs), else a ramfs without that limit (init/do_mounts.c ``init_rootfs``, 6.1);
 * the kernel's own allocations and the dump's user space: a base figure per
   page size (:data:`BASE_BYTES`), a figure per CPU it brings up
   (:data:`PER_CPU_BYTES`) and the memory map, one ``struct page`` per page of
@@ -68,6 +70,7 @@ class HeadroomInput:
     page_size: int
     cpus: int  # CPUs the crash kernel brings up (nr_cpus=, maxcpus=, or all)
     footprint_exact: bool = True  # False: kexec_file_load builds the segments itself
+    tmpfs_root: bool = True  # see rootfs_is_tmpfs()
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,16 @@ def crash_cpus(command_line: str, possible: int) -> int:
     return min(limits) if limits else 1
 
 
+def rootfs_is_tmpfs(command_line: str) -> bool:
+    """Whether the initramfs root is a tmpfs (half-RAM limit) rather than a ramfs:
+    init/do_mounts.c init_rootfs() (6.1): no root= and no rootfstype=, or a
+    rootfstype= naming tmpfs."""
+    words = dict(w.partition("=")[::2] for w in command_line.split())
+    if "rootfstype" in words:
+        return "tmpfs" in words["rootfstype"]
+    return "root" not in words
+
+
 def unpacked_bytes(initramfs: Initramfs, page_size: int) -> tuple[int, bool]:
     """Bytes the initramfs takes once unpacked into tmpfs, and whether that is exact."""
     total, exact = 0, True
@@ -159,7 +172,8 @@ def estimate(inp: HeadroomInput) -> Headroom:
     if inp.initramfs is not None:
         unpacked, exact = unpacked_bytes(inp.initramfs, inp.page_size)
         terms.append(("unpacked initramfs", unpacked))
-        terms.append(("tmpfs half-RAM limit", unpacked))
+        if inp.tmpfs_root:
+            terms.append(("tmpfs half-RAM limit", unpacked))
         if not exact:
             notes.append(f"initramfs estimated from its headers ({inp.initramfs.describe()})")
     base = BASE_BYTES.get(inp.page_size, DEFAULT_BASE_BYTES)
