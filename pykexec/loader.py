@@ -181,8 +181,8 @@ def headroom_facts(
     kernel = kernel if kernel is not None else read_kernel(opts.kernel)
     if initrd is None and opts.initrd is not None:
         initrd = read_file(opts.initrd, "initrd")
-    initramfs, notes = None, facts.notes
-    if initrd is not None:
+    initramfs, notes = facts.initramfs, facts.notes
+    if initrd is not None and initramfs is None:
         try:
             initramfs = summarize(initrd, f"initrd {opts.initrd}")
         except ImageError as err:
@@ -210,13 +210,18 @@ def gather(
     segments: bool,
     thorough: bool = False,
     headroom: bool = True,
+    known: LoadFacts | None = None,
 ) -> LoadFacts:
     """Read everything the load needs, once: the system's facts and, when a
     kexec_load plan is wanted (``segments``), the kernel, initrd, blob and tree;
-    for a crash load (unless not ``headroom``) what its headroom needs."""
+    for a crash load (unless not ``headroom``) what its headroom needs; the initrd's
+    summary is taken from ``known`` facts of the same load when given."""
     check(opts)
     facts = LoadFacts(
-        cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
+        cmdline=view.cmdline(),
+        support=read_support(view, opts.crash, thorough=thorough),
+        initramfs=known.initramfs if known is not None else None,
+        notes=known.notes if known is not None else (),
     )
     if not segments:
         return headroom_facts(opts, view, facts) if opts.crash and headroom else facts
@@ -316,7 +321,7 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
             if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
                 raise
             notes = (f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load",)
-    facts = gather(opts, view, segments=True)
+    facts = gather(opts, view, segments=True, known=facts)
     result = plan_pure(opts, facts, need_segments=True)
     assert result.segments is not None
     image = result.segments.image

@@ -94,12 +94,10 @@ class _Sink(Protocol):
 
 class _NewcWalker:
     """A streaming newc parser: fed bytes in any chunks, it counts entries and
-    records regular files' sizes; zero padding between archives is skipped.
-    With ``one_archive`` it stops at the first trailer (a plain cpio part)."""
+    records regular files' sizes; zero padding between archives is skipped."""
 
-    def __init__(self, what: str, *, one_archive: bool = False) -> None:
+    def __init__(self, what: str) -> None:
         self.what = what
-        self.one_archive = one_archive
         self.files: list[int] = []
         self.entries = 0
         self.consumed = 0  # bytes parsed (headers, names, data, padding)
@@ -109,8 +107,6 @@ class _NewcWalker:
         self._skip = 0  # data bytes still to skip in later chunks
 
     def feed(self, data: bytes) -> None:
-        if self.finished and self.one_archive:
-            return
         if self._skip:
             taken = min(self._skip, len(data))
             self._skip -= taken
@@ -123,8 +119,6 @@ class _NewcWalker:
 
     def _step(self) -> bool:
         buf, pos = self._buf, self._pos
-        if self.finished and self.one_archive:
-            return False
         while pos < len(buf) and buf[pos] == 0:
             pos += 1
         self.consumed += pos - self._pos
@@ -156,17 +150,33 @@ class _NewcWalker:
 
 
 def _cpio_part(data: memoryview, offset: int, what: str) -> Part:
-    """A plain cpio archive from ``offset`` to its trailer (headers read in place)."""
-    walker = _NewcWalker(what, one_archive=True)
-    pos = offset
-    while pos < len(data) and not walker.finished:
-        end = min(len(data), pos + _CHUNK)
-        walker.feed(bytes(data[pos:end]))
-        pos = end
-    if not walker.finished or walker._skip:
-        raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
-    size = walker.consumed
-    return Part("cpio", offset, size, size, True, tuple(walker.files), walker.entries)
+    """A plain cpio archive from ``offset`` to its trailer: headers read in place,
+    file data skipped without a copy."""
+    files: list[int] = []
+    pos, entries, end = offset, 0, len(data)
+    while True:
+        while pos < end and data[pos] == 0:
+            pos += 1
+        head = bytes(data[pos : pos + NEWC_HEADER])
+        if len(head) < NEWC_HEADER:
+            raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
+        if head[:6] not in NEWC_MAGICS:
+            raise ImageError(f"{what}: not a newc cpio header at byte {pos}")
+        try:
+            mode, size, namesize = (int(head[o : o + 8], 16) for o in (14, 54, 94))
+        except ValueError:
+            raise ImageError(f"{what}: corrupt cpio header at byte {pos}") from None
+        name = bytes(data[pos + NEWC_HEADER : pos + NEWC_HEADER + namesize]).rstrip(b"\0")
+        pos += NEWC_HEADER + namesize
+        pos += -pos % 4 + size
+        pos += -pos % 4
+        if pos > end:
+            raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
+        if name == NEWC_TRAILER:
+            return Part("cpio", offset, pos - offset, pos - offset, True, tuple(files), entries)
+        entries += 1
+        if mode & _S_IFMT == _S_IFREG:
+            files.append(size)
 
 
 class _Decoder(Protocol):
