@@ -122,3 +122,31 @@ def test_planner_refuses_with_figures(tmp_path: Path) -> None:
     assert "crashkernel=" in str(err.value) and err.value.needed > 64 * MIB
     plan = loader.plan(replace(opts, ignore_headroom=True), SystemView(root))
     assert plan.warnings and "will not fit" in plan.warnings[0]
+
+
+def test_recommendation_loads_without_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """--recommend-crashkernel's size: a -p dry run into it plans without a warning,
+    and into a quarter of it is refused."""
+    from pykexec.cli import main
+    from tests.kernels import make_vmlinux
+    from tests.machines import pseries, write_sysroot
+
+    k = tmp_path / "vmlinux"
+    k.write_bytes(make_vmlinux(size=0x40000, memsz=40 * MIB))
+    initrd = tmp_path / "initrd"
+    initrd.write_bytes(b"not an archive: a ramdisk image" * 100_000)
+    args = [str(k), f"--initrd={initrd}", "--append=nr_cpus=1"]
+    probe = write_sysroot(tmp_path / "probe", pseries(crash=(512 * MIB, 256 * MIB)))
+    assert main(["--recommend-crashkernel", *args, f"--sysroot={probe}"]) == 0
+    out = capsys.readouterr().out.strip()
+    assert out.startswith("crashkernel=") and out.endswith("M")
+    size = int(out[len("crashkernel=") : -1]) * MIB
+    fits = write_sysroot(tmp_path / "fits", pseries(crash=(512 * MIB, size)))
+    assert main(["-p", "-c", *args, f"--sysroot={fits}", "--dry-run"]) == 0
+    text = capsys.readouterr().out
+    assert "headroom: " in text and "warning" not in text
+    small = write_sysroot(tmp_path / "small", pseries(crash=(512 * MIB, size // 4)))
+    assert main(["-p", "-c", *args, f"--sysroot={small}", "--dry-run"]) == 1
+    assert "crashkernel=" in capsys.readouterr().err
