@@ -300,9 +300,12 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
         if before is not None:
             _recover_crash(err, view, *before)
         raise
-    record.write(
-        view, opts.crash, record.new_record(view, opts.crash, record_fields(result, loaded))
-    )
+    fields = record_fields(result, loaded)
+    try:
+        record.write(view, opts.crash, record.new_record(view, opts.crash, fields))
+    except KexecError as err:  # loaded all the same: say what is missing
+        note = f"{err}: -S -d, --verify and a failed -p reload cannot use it"
+        result = replace(result, warnings=(*result.warnings, note))
     return result
 
 
