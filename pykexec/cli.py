@@ -367,7 +367,7 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
         return "print-ckr-size"
     if "recommend" in asked:
         return "recommend"
-    if "verify" in asked:
+    if "verify" in asked:  # -S --verify and -p --verify mean the same
         return "verify"
     if "status" in asked:
         return "status"

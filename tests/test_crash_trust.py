@@ -251,3 +251,13 @@ def test_new_sysfs_layout_plans_the_same(
     assert plans[0] == plans[1]
     assert plans[0]["kexec_load"]["segments"]
     assert (plans[0]["headroom"] is not None) == (mode == "-p")
+
+
+def test_command_line_forms() -> None:
+    from pykexec.cli import parse
+
+    assert parse(["-S", "--verify"]).action == parse(["-p", "--verify"]).action == "verify"
+    assert parse(["-l", "--verify"]).status_of_exec_kernel
+    cmd = parse(["--recommend-crashkernel", "/k", "--initrd=/i", "--append=x"])
+    assert cmd.action == "recommend" and cmd.options is not None and cmd.options.crash
+    assert parse(["-S", "-d"]).action == "status" and "debug" in parse(["-S", "-d"]).flags
