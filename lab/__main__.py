@@ -35,7 +35,7 @@ def _parser() -> argparse.ArgumentParser:
         "calibrate-crashkernel",
         help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
     )
-    cal.add_argument("--rows", help="CPUS[:gzip],... (default: 1,4,1:gzip)")
+    cal.add_argument("--rows", help="CPUS[:gzip][:nrN],... (default: 1,4,1:gzip,4:nr4)")
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -71,6 +71,13 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return ALL_SCENARIOS[args.scenario].with_overrides(loader=args.loader, cpus=args.cpus)
 
 
+def _calibration_row(text: str) -> tuple[int, bool, int]:
+    """``CPUS[:gzip][:nrN]``: guest CPUs, a gzip payload initrd, the crash nr_cpus=."""
+    words = text.split(":")
+    nr = [int(w[2:]) for w in words[1:] if w.startswith("nr") and w[2:].isdigit()]
+    return int(words[0]), "gzip" in words[1:], nr[0] if nr else 1
+
+
 def _main(args: argparse.Namespace) -> int:
     layout = cache()
     if args.command == "setup":
@@ -90,7 +97,7 @@ def _main(args: argparse.Namespace) -> int:
 
         rows = ROWS
         if args.rows:
-            rows = tuple((int(r.split(":")[0]), r.endswith(":gzip")) for r in args.rows.split(","))
+            rows = tuple(_calibration_row(r) for r in args.rows.split(","))
         return calibrate(layout, rows)
     if args.command == "capture":
         from lab.capture import capture

@@ -41,7 +41,9 @@ COMMAND = "python3 -m lab calibrate-crashkernel"
 LOCK = os.environ.get("PYKEXEC_LAB_LOCK", "/tmp/pykexec-lab.lock")
 STEP_MIB = 8
 LOW_MIB, HIGH_MIB = 128, 512  # the issue's failing and the kdump scenario's passing size
-ROWS: tuple[tuple[int, bool], ...] = ((1, False), (4, False), (1, True))  # (cpus, gzip)
+# (guest CPUs, gzip the payload initrd, the crash kernel's nr_cpus=)
+Row = tuple[int, bool, int]
+ROWS: tuple[Row, ...] = ((1, False, 1), (4, False, 1), (1, True, 1), (4, False, 4))
 # Debian's linux-image-*-powerpc64le: CONFIG_PPC_64K_PAGES=y (its config-* file).
 GUEST_PAGE_SIZE = 65536
 _NEWC = (b"070701", b"070702")
@@ -58,22 +60,30 @@ def _lab_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _scenario(cpus: int, crashkernel_mib: int) -> Scenario:
+def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1) -> Scenario:
     base = SCENARIOS["reference-kdump"]
+    words = CRASH_WORDS.replace("nr_cpus=1", f"nr_cpus={nr_cpus}")
+    stages = tuple(
+        (stage, tuple(dataclasses.replace(st, script=st.script.replace(CRASH_WORDS, words))
+                      for st in steps))
+        for stage, steps in base.stages
+    )  # fmt: skip
     return dataclasses.replace(
         base, name="reference-kdump", loader=Loader.KEXEC, cpus=cpus,
-        crashkernel=f"{crashkernel_mib}M",
+        crashkernel=f"{crashkernel_mib}M", stages=stages,
     )  # fmt: skip
 
 
-def _probe(layout: CacheLayout, cpus: int, gzip_: bool, mib: int) -> dict[str, object]:
+def _probe(layout: CacheLayout, row: Row, mib: int) -> dict[str, object]:
+    cpus, gzip_, nr_cpus = row
     started = time.monotonic()
     with _lab_lock():
-        report = run(layout, RunOptions(_scenario(cpus, mib), timeout=400.0, compress=gzip_))
+        scenario = _scenario(cpus, mib, nr_cpus)
+        report = run(layout, RunOptions(scenario, timeout=400.0, compress=gzip_))
     reason = report.reason.splitlines()[0][:200] if report.reason else ""
     probe = {"crashkernel_mib": mib, "passed": report.passed, "reason": reason,
              "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
-    print(f"calibrate: cpus={cpus} gzip={gzip_} crashkernel={mib}M -> "
+    print(f"calibrate: cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} crashkernel={mib}M -> "
           f"{'PASS' if report.passed else 'FAIL ' + reason}", flush=True)  # fmt: skip
     return probe
 
@@ -140,24 +150,30 @@ def _payload_facts(layout: CacheLayout, gzip_: bool) -> dict[str, object]:
                 **unpacked}  # fmt: skip
 
 
-def _bisect(layout: CacheLayout, cpus: int, gzip_: bool) -> dict[str, object]:
-    probes = [_probe(layout, cpus, gzip_, HIGH_MIB)]
+def _bisect(layout: CacheLayout, row: Row) -> dict[str, object]:
+    probes = [_probe(layout, row, HIGH_MIB)]
     if not probes[-1]["passed"]:
         return {"probes": probes, "min_passing_mib": None, "max_failing_mib": None}
-    probes.append(_probe(layout, cpus, gzip_, LOW_MIB))
+    probes.append(_probe(layout, row, LOW_MIB))
     if probes[-1]["passed"]:
         return {"probes": probes, "min_passing_mib": LOW_MIB, "max_failing_mib": None}
     lo, hi = LOW_MIB, HIGH_MIB
     while hi - lo > STEP_MIB:
         mid = (lo + hi) // 2 // STEP_MIB * STEP_MIB
-        probes.append(_probe(layout, cpus, gzip_, mid))
+        probes.append(_probe(layout, row, mid))
         lo, hi = (lo, mid) if probes[-1]["passed"] else (mid, hi)
     return {"probes": probes, "min_passing_mib": hi, "max_failing_mib": lo}
 
 
-def calibrate(layout: CacheLayout, rows: tuple[tuple[int, bool], ...] = ROWS,
-              table: Path = TABLE) -> int:  # fmt: skip
-    """Bisect every row and write the table; 0 when every row found its edge."""
+def _key(row: dict[str, object]) -> tuple[object, ...]:
+    initrd = row["initrd"]
+    assert isinstance(initrd, dict)
+    return (row["cpus"], initrd["format"], row["crash_nr_cpus"])
+
+
+def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = TABLE) -> int:
+    """Bisect every row and write the table, keeping the rows of other
+    configurations already in it; 0 when every row found its edge."""
     document: dict[str, object] = {
         "command": COMMAND,
         "what": "smallest crashkernel= (MiB, to the step) with which the lab's kdump "
@@ -170,13 +186,15 @@ def calibrate(layout: CacheLayout, rows: tuple[tuple[int, bool], ...] = ROWS,
         "kernel_image": _kernel_facts(layout.vmlinux),
         "rows": [],
     }
-    payloads = {g: _payload_facts(layout, g) for g in sorted({g for _, g in rows})}
-    rows_out: list[dict[str, object]] = []
-    for cpus, gzip_ in rows:
-        row = {"cpus": cpus, "crash_nr_cpus": 1, "initrd": payloads[gzip_],
-               **_bisect(layout, cpus, gzip_)}  # fmt: skip
-        rows_out.append(row)
-        document["rows"] = rows_out
+    old = json.loads(table.read_text()).get("rows", []) if table.is_file() else []
+    payloads = {g: _payload_facts(layout, g) for g in sorted({g for _, g, _ in rows})}
+    done: list[dict[str, object]] = []
+    for cpus, gzip_, nr_cpus in rows:
+        row = {"cpus": cpus, "crash_nr_cpus": nr_cpus, "initrd": payloads[gzip_],
+               **_bisect(layout, (cpus, gzip_, nr_cpus))}  # fmt: skip
+        done.append(row)
+        keys = {_key(r) for r in done}
+        document["rows"] = [r for r in old if _key(r) not in keys] + done
         table.parent.mkdir(parents=True, exist_ok=True)
         table.write_text(json.dumps(document, indent=2) + "\n")
-    return 0 if all(r["min_passing_mib"] is not None for r in rows_out) else 1
+    return 0 if all(r["min_passing_mib"] is not None for r in done) else 1
