@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
+    from pykexec.purgatory.asm import Program
 
 __all__ = [
     "crash_reservation_size",
@@ -361,17 +362,32 @@ def options_from_record(rec: dict[str, Any]) -> LoadOptions:
         raise KexecError(f"the load record's options cannot be used again: {err}") from None
 
 
+def _purgatory_program(buf: bytes, facts: LoadFacts) -> Program | None:
+    """The purgatory program ``buf`` was rendered from: the one whose code (up to
+    its first data slot) the buffer starts with, whichever console it prints on."""
+    from pykexec.purgatory.ppc64 import Console, generate
+
+    assert facts.kernel is not None
+    for console in (Console.HVTERM, *Console):  # the loader's default first (cached)
+        program = generate(
+            facts.running_endian, kernel_big_endian=facts.kernel.endian == "big", console=console
+        )
+        data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
+        if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
+            return program
+    return None
+
+
 def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
     """Where the loaded purgatory keeps its regions and digest, and their values."""
     from pykexec.crash.verify import slot_regions
     from pykexec.layout import SegmentKind
-    from pykexec.purgatory.ppc64 import DIGEST_SIZE, generate
+    from pykexec.purgatory.ppc64 import DIGEST_SIZE
 
-    assert facts.kernel is not None
     purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
-    if purg is None:
+    program = None if purg is None else _purgatory_program(bytes(purg.buf), facts)
+    if purg is None or program is None:
         return None
-    program = generate(facts.running_endian, kernel_big_endian=facts.kernel.endian == "big")
     regions, digest = program.slot("sha256_regions"), program.slot("sha256_digest")
     buf = bytes(purg.buf)
     return {
