@@ -41,9 +41,13 @@ STRUCT_PAGE_BYTES = 64
 # dentry (192 B, dentry cache): what each unpacked entry costs besides its data.
 ENTRY_BYTES = 1024
 # Calibrated: lab/calibration/crashkernel.json (Debian 6.1, 64 KiB pages, pseries):
-# the largest "smallest passing size minus the other terms" over its rows.  4 KiB-page
-# kernels use the same figure until the lab has one (issue 12): their page tables
-# and per-page structures are smaller, so it errs on the safe side.
+# the largest "smallest passing size minus the other terms" over its rows (tests/
+# test_headroom.py checks it).  Of these 171 MiB about 19 MiB are the crash kernel's
+# own reservations besides its image (MemTotal 517 MiB in a 576 MiB region with a
+# 40.5 MiB image) and most of the rest is twice the lab's dump: makedumpfile -d 31
+# writes 63-75 MiB into the same half-RAM tmpfs.  A payload that dumps to disk needs
+# less: the figure errs on the safe side.  4 KiB-page kernels use the same figure
+# until the lab has one (issue 12).
 BASE_BYTES: dict[int, int] = {65536: 171 * MIB, 4096: 171 * MIB}
 DEFAULT_BASE_BYTES = 171 * MIB
 # Per CPU the crash kernel brings up: per-CPU areas (the first chunk is 1 MiB with
