@@ -161,3 +161,18 @@ def test_size_claim_beyond_the_file_is_refused() -> None:
     frame = b"\x28\xb5\x2f\xfd" + bytes([fhd]) + (1 << 40).to_bytes(8, "little") + block
     with pytest.raises(ImageError):
         summarize(frame)
+
+
+def test_agrees_with_the_labs_own_walker(tmp_path: Path) -> None:
+    """lab/calibrate.py counts the calibration payload with its own cpio walk: the
+    table's facts and the headroom model's must describe archives the same way."""
+    import io
+
+    from lab.calibrate import _walk_newc
+
+    archive = _cpio(_tree(tmp_path, "w"))
+    theirs = _walk_newc(io.BytesIO(archive))
+    (part,) = summarize(gzip.compress(archive)).parts
+    assert theirs["entries"] == part.entries and theirs["files"] == len(part.files or ())
+    assert theirs["data_bytes"] == sum(part.files or ())
+    assert theirs["pages_64k_bytes"] == sum(-(-f // 65536) * 65536 for f in part.files or ())
