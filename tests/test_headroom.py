@@ -42,7 +42,8 @@ def _input(row: dict[str, Any], region_mib: int) -> HeadroomInput:
     pages = initrd["pages_64k_bytes"] if DOC["page_size"] == 65536 else initrd["pages_4k_bytes"]
     part = Part(initrd["format"], 0, initrd["file_bytes"], initrd["stream_bytes"], True,
                 (pages,), initrd["entries"])  # fmt: skip
-    line = f"console=hvc0 {DOC['crash_words']}"
+    words = DOC["crash_words"].replace("nr_cpus=1", f"nr_cpus={row['crash_nr_cpus']}")
+    line = f"console=hvc0 {words}"
     return HeadroomInput(
         region=region_mib * MIB,
         footprint=DOC["kernel_image"]["memsz"] + initrd["file_bytes"] + FILE_LOAD_EXTRA,
@@ -66,6 +67,17 @@ def test_model_against_the_table(row: dict[str, Any]) -> None:
     assert needed <= (passing + MARGIN_MIB) * MIB, "the model asks for far more than needed"
     assert estimate(_input(row, failing)).fits is False
     assert estimate(_input(row, passing + MARGIN_MIB)).fits
+
+
+def test_per_cpu_covers_the_tables_slope() -> None:
+    """Rows that differ only in the crash kernel's nr_cpus= bound the per-CPU figure."""
+    by_key = {(r["cpus"], r["initrd"]["format"], r["crash_nr_cpus"]): r for r in ROWS}
+    pairs = [(r, by_key.get((c, f, 1))) for (c, f, n), r in by_key.items() if n > 1]
+    assert pairs and all(one is not None for _, one in pairs)
+    for many, one in pairs:
+        assert one is not None
+        extra = many["min_passing_mib"] - one["min_passing_mib"]
+        assert headroom.PER_CPU_BYTES * (many["crash_nr_cpus"] - 1) >= extra * MIB
 
 
 def test_base_is_the_tables_fit() -> None:
