@@ -38,6 +38,9 @@ class RunOptions:
     timeout: float = 900.0
     extra_cmdline: tuple[str, ...] = ()
     compress: bool = False
+    icount: bool = False  # count instructions instead of time (lab.vm.ICOUNT_ARGS)
+    maxmem: str | None = None  # e.g. "4T": a pseries guest with 16k LMBs (lab.vm.HOTPLUG_SLOTS)
+    files: tuple[GuestFile, ...] = ()  # extra files for the overlay (first and next kernels)
 
 
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
@@ -124,8 +127,8 @@ def _run_in(
 ) -> Report:
     s = options.scenario
     compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
-    images = build(layout, run_dir, [GuestFile("lab/scenario.sh", render(s).encode())],
-                   compress=compress)  # fmt: skip
+    scenario_file = GuestFile("lab/scenario.sh", render(s).encode())
+    images = build(layout, run_dir, [scenario_file, *options.files], compress=compress)
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
@@ -140,6 +143,8 @@ def _run_in(
         cpus=s.cpus,
         mem_mib=s.mem_mib,
         machine=s.machine,
+        icount=options.icount,
+        maxmem=options.maxmem,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

@@ -25,6 +25,7 @@ NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.
 CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
+DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/purgatory/ppc64.py, -d
 FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
 # What the dead kernel's exception vectors print if the purgatory traps into them
 # (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
@@ -338,6 +339,24 @@ def _kexec_debug() -> Scenario:
     )
 
 
+def _kexec_shipped() -> Scenario:
+    """The product exactly as it ships: no lab emulation knobs (lab.model.EMULATION_KNOBS),
+    so the loader hashes with OpenSSL's POWER8 code and the purgatory with vshasigmaw
+    (QEMU's POWER9 has vector crypto in AT_HWCAP2)."""
+    return dataclasses.replace(
+        _kexec_debug(),
+        name="kexec-shipped",
+        description="pykexec -d -l + -e as shipped (no emulation knobs): vector SHA-256 in "
+        "the purgatory verifies, 2nd kernel",
+        emulation_knobs=False,
+        console=(
+            ConsoleRule(PURGATORY_HELLO, "exec"),
+            ConsoleRule(DIGEST_VERIFIED, "exec"),
+            ConsoleRule(DIGEST_MISMATCH, "exec", present=False),
+        ),
+    )
+
+
 def _kexec_bad_digest() -> Scenario:
     exec_ = Step(
         "exec", "$KEXEC -e", timeout=10, fatal=True, leaves=True, stops_with=DIGEST_MISMATCH
@@ -504,6 +523,7 @@ SCENARIOS: dict[str, Scenario] = {
         _kdump_tools("kdump-tools", Loader.PYKEXEC),
         _kexec_debug(),
         _kexec_bad_digest(),
+        _kexec_shipped(),
         _kexec_auto(),
         _lockdown(),
         _kexec_dtb(),

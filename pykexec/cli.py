@@ -603,9 +603,19 @@ def _save_dir(cmd: Command) -> Path:
     return Path(cmd.save_dir)
 
 
+def _keep_argument_bytes() -> None:
+    """Arguments that were not UTF-8 reach Python as surrogate escapes (PEP 383); echoing
+    them (a plan's command line) writes their original bytes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "encoding", "").lower() in ("utf-8", "utf8"):
+            reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
+    _keep_argument_bytes()
     try:
         if argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main

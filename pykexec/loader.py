@@ -158,6 +158,30 @@ def _running_endian(view: SystemView) -> Endian:
     return "big" if arch == "ppc64" else "little"
 
 
+# arch/powerpc/include/uapi/asm/cputable.h; include/uapi/linux/auxvec.h
+AT_HWCAP2 = 26
+PPC_FEATURE2_VEC_CRYPTO = 0x02000000
+PURGATORY_SHA256 = "PYKEXEC_PURGATORY_SHA256"  # "scalar" or "vector": overrides the CPU's say
+
+
+def _vector_crypto(view: SystemView) -> bool:
+    """Whether the purgatory may hash with the POWER8 vector crypto instructions: the
+    CPU says so in AT_HWCAP2 (a POWER8 in POWER7 compatibility mode does not), unless
+    PYKEXEC_PURGATORY_SHA256 says otherwise."""
+    choice = os.environ.get(PURGATORY_SHA256, "")
+    if choice in ("scalar", "vector"):
+        return choice == "vector"
+    if not view.live:
+        return False
+    import struct
+
+    auxv = view.read_bytes("proc/self/auxv") or b""
+    for key, value in struct.iter_unpack("=QQ", auxv[: len(auxv) // 16 * 16]):
+        if key == AT_HWCAP2:
+            return bool(value & PPC_FEATURE2_VEC_CRYPTO)
+    return False
+
+
 def _mem_total(view: SystemView) -> int:
     for line in (view.read_text("proc/meminfo") or "").splitlines():
         name, _, value = line.partition(":")
@@ -254,6 +278,7 @@ def gather(
         page_size=view.page_size(),
         total_ram=_mem_total(view),
         running_endian=_running_endian(view),
+        vector_crypto=_vector_crypto(view),
     )
 
 
@@ -380,9 +405,9 @@ def _purgatory_program(buf: bytes, facts: LoadFacts) -> Program | None:
 
 def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
     """Where the loaded purgatory keeps its regions and digest, and their values."""
+    from pykexec.abi import SHA256_DIGEST_SIZE as DIGEST_SIZE
     from pykexec.crash.verify import slot_regions
     from pykexec.layout import SegmentKind
-    from pykexec.purgatory.ppc64 import DIGEST_SIZE
 
     purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
     program = None if purg is None else _purgatory_program(bytes(purg.buf), facts)

@@ -101,6 +101,7 @@ class Machine:
     opal_base: int = 0
     opal_entry: int = 0
     hvterm_console: bool = False
+    opal_console: int | None = None  # OPAL terminal number of /chosen's stdout, if raw
     firmware: tuple[Region, ...] = field(default=())
     old_initrd: Range | None = None
 
@@ -247,15 +248,39 @@ def _firmware_regions(root: Node) -> list[Region]:
 
 def _hvterm_console(root: Node) -> bool:
     """Whether /chosen's stdout is the pSeries hypervisor terminal (H_PUT_TERM_CHAR works)."""
-    chosen = root.child("chosen")
-    if chosen is None:
-        return False
-    path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
-    if not path:
-        return False
-    node = root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+    node = _stdout_node(root)
     compat = b"" if node is None else node.props.get("compatible", b"")
     return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
+
+
+def _stdout_node(root: Node) -> Node | None:
+    """The node /chosen's (linux,)stdout-path names (DTSpec 3.6), if any."""
+    chosen = root.child("chosen")
+    if chosen is None:
+        return None
+    path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
+    if not path:
+        return None
+    return root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
+
+
+def _opal_console(root: Node) -> int | None:
+    """The OPAL terminal number of /chosen's stdout when it is a raw OPAL console.
+
+    skiboot puts its consoles under /ibm,opal/consoles with ``reg`` = the terminal number
+    OPAL_CONSOLE_WRITE takes (core/console.c ``dummy_console_add_nodes``, hw/fsp/fsp-console.c);
+    "ibm,opal-console-raw" takes bytes as they are, "ibm,opal-console-hvsi" wants the HVSI
+    protocol (Linux drivers/tty/hvc/hvc_opal.c), which the purgatory does not speak.
+    """
+    node = _stdout_node(root)
+    consoles = root.find("/ibm,opal/consoles")
+    if node is None or consoles is None or not any(c is node for c in consoles.children):
+        return None
+    compat = node.props.get("compatible", b"").split(b"\0")
+    reg = node.props.get("reg", b"")
+    if b"ibm,opal-console-raw" not in compat or len(reg) != 4:
+        return None
+    return be(reg)
 
 
 def describe(root: Node) -> Machine:
@@ -302,6 +327,7 @@ def describe(root: Node) -> Machine:
         opal_base=prop_int(root, "/ibm,opal", "opal-base-address") or 0,
         opal_entry=prop_int(root, "/ibm,opal", "opal-entry-address") or 0,
         hvterm_console=_hvterm_console(root),
+        opal_console=_opal_console(root),
         firmware=tuple(firmware),
         old_initrd=old_initrd,
     )

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from typing import TYPE_CHECKING
 
 from pykexec.errors import UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ADDRESS_LIMIT = 1 << 64  # --mem-min/--mem-max are 64-bit physical addresses
 

@@ -78,11 +78,14 @@ CORPUS = [
         {"debug": True, "command_line": '""'},
     ),
     (
+        # discover/boot.c kexec_load(): the kexec_file form puts -s where -l was, so as
+        # in kexec-tools it is a load followed by `shutdown -r now` (kexec-lite: a load).
         "petitboot -s",
-        ["-s", "-l", "--append=console=hvc0", f"--initrd={I}", K],
-        "load",
-        {"syscall": SyscallChoice.FILE},
+        ["-s", "--append=console=hvc0", f"--initrd={I}", K],
+        "load-shutdown",
+        {"syscall": SyscallChoice.FILE, "command_line": "console=hvc0", "crash": False},
     ),
+    ("petitboot last fallback", ["-e", "-f"], "exec", {}),  # boot.c kexec_reboot()
     (
         "kexecboot",
         [

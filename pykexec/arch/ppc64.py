@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from pykexec.abi import run_at_load_for_crash
 from pykexec.devicetree.fdt import DeviceTree, Node
 from pykexec.devicetree.nexttree import (
     DT_PAD,
@@ -36,8 +37,7 @@ from pykexec.layout import (
 )
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range
-from pykexec.purgatory.asm import Endian as PurgatoryEndian
-from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
+from pykexec.purgatory.ppc64 import PurgatoryParams, console_for, region_digest
 from pykexec.purgatory.ppc64 import render as render_purgatory
 
 if TYPE_CHECKING:  # the crash modules are imported by crash loads only
@@ -72,6 +72,7 @@ class PlanInput:
     hotplug_elfcorehdr_size: int | None = None
     hotplug_cpu_room: int = 0
     page_size: int = 0x10000
+    sha256_vector: bool = False  # the purgatory hashes with vshasigmaw (the CPU has it)
 
 
 @dataclass(frozen=True)
@@ -186,7 +187,7 @@ def plan(inp: PlanInput) -> Plan:
     crash = None
     if inp.crash:
         crash = _crash_parts(inp, placer)
-        run_at_load = 1  # head_64.S: stay where loaded, inside the crash region
+        run_at_load = run_at_load_for_crash(kernel.run_at_load) or run_at_load  # "run0" -> 1
         notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
         from pykexec.crash.kdump import elfcorehdr_param
 
@@ -205,18 +206,23 @@ def plan(inp: PlanInput) -> Plan:
         notes.append(f"reusing the running kernel's initrd at {initrd_range}")
 
     pparams = PurgatoryParams(
-        endian=PurgatoryEndian(inp.purgatory_endian),
+        endian=inp.purgatory_endian,
         kernel_big_endian=kernel.endian == "big",
         kernel=ksec.mem.start,
         dt_offset=0,
         kernel_head=kernel.head(),
         run_at_load=run_at_load,
-        debug=inp.debug and m.hvterm_console,
+        debug=inp.debug,
         skip_checks=inp.skip_checks,
         panic_kernel=inp.crash,
         backup_start=crash.backup.mem.start if crash else 0,
         opal_base=m.opal_base,
         opal_entry=m.opal_entry,
+        opal_terminal=m.opal_console or 0,
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
+        sha256_vector=inp.sha256_vector,
     )
     # The purgatory's size does not depend on its values: render once to size it.
     purgatory_hole = placer.take(len(render_purgatory(pparams)))

@@ -20,13 +20,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
 from pykexec.devicetree.fdt import Node
 from pykexec.devicetree.props import cell_sizes
 from pykexec.formats.elfcore import CoreLoad
 from pykexec.machine import Machine
 from pykexec.memory import MemoryMap, Range, align_up
 
-BACKUP_SIZE = 0x10000  # the first 64 KiB of RAM
 BACKUP_SOURCE = Range(0, BACKUP_SIZE)
 
 

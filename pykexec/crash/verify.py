@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pykexec.abi import SHA256_DIGEST_SIZE
 from pykexec.errors import KexecError
 from pykexec.formats.elf import (
     EHDR_FIELDS,
@@ -120,7 +121,7 @@ def verify(record: dict[str, Any], read: Reader) -> tuple[bool, list[str]]:
         if not same:
             differ.append(seg["kind"])
     base, order = purgatory["mem_start"], purgatory["endian"]
-    held_digest = read(base + purgatory["digest_offset"], 32).hex()
+    held_digest = read(base + purgatory["digest_offset"], SHA256_DIGEST_SIZE).hex()
     held_regions = slot_regions(
         read(base + purgatory["regions_offset"], purgatory["regions_size"]), order
     )

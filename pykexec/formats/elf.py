@@ -11,21 +11,17 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
 
+from pykexec.abi import HEAD_SIZE as HEAD_SIZE
+from pykexec.abi import RUN_AT_LOAD_MAGIC as RUN_AT_LOAD_MAGIC
+from pykexec.abi import RUN_AT_LOAD_OFFSET as RUN_AT_LOAD_OFFSET
+from pykexec.abi import SECONDARY_HOLD_OFFSET as SECONDARY_HOLD_OFFSET
+from pykexec.abi import Endian as Endian
 from pykexec.errors import ImageError
-
-Endian = Literal["little", "big"]
 
 ELF_MAGIC = b"\x7fELF"
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
-
-# arch/powerpc/kernel/head_64.S: the run-at-load word and the secondary CPU hold
-RUN_AT_LOAD_OFFSET = 0x5C
-RUN_AT_LOAD_MAGIC = 0x72756E30  # "run0"
-SECONDARY_HOLD_OFFSET = 0x60
-HEAD_SIZE = 0x100  # kexec_sequence copies this much of the entry to address 0
 
 
 class ElfClass(IntEnum):
