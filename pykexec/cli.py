@@ -55,7 +55,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("-S", "--status"),
         "status",
-        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0",
+        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0; with -d "
+        "or --json also print what is loaded, since when, and what changed since",
     ),
     Option(("-x", "--no-ifdown"), "no_ifdown", "with -e: do not take network interfaces down"),
     Option(("-y", "--no-sync"), "no_sync", "with -e: do not sync file systems"),
@@ -212,6 +213,32 @@ OPTIONS: tuple[Option, ...] = (
         "DIR",
     ),
     Option(
+        ("--verify",),
+        "verify",
+        "pykexec: check the loaded crash kernel (with -l: the -e kernel) in memory, through "
+        "/proc/kcore, against its load record and its purgatory's digest; exit 0 if intact",
+    ),
+    Option(
+        ("--recommend-crashkernel",),
+        "recommend",
+        "pykexec: print the crashkernel= size that KERNEL with --initrd and --append needs "
+        "as a crash kernel (-d: the estimate term by term) and exit",
+    ),
+    Option(
+        ("--ignore-headroom",),
+        "ignore_headroom",
+        "pykexec: with -p, load even when the crash kernel's estimated needs exceed its "
+        "region (a warning instead of a refusal)",
+        dest="ignore_headroom",
+    ),
+    Option(
+        ("--test-reject-load",),
+        "test_reject_load",
+        "pykexec, tests only: with -p, make the kernel reject the load after it freed the "
+        "loaded crash kernel",
+        dest="test_reject_load",
+    ),
+    Option(
         ("--test-corrupt-digest",),
         "corrupt_digest",
         "pykexec, tests only: store a wrong digest so the purgatory must stop",
@@ -219,7 +246,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
-ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size")
+ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size", "verify",
+           "recommend")  # fmt: skip
+HIDDEN = frozenset({"corrupt_digest", "test_reject_load"})  # test switches: not in --help
 
 
 def parse_address(text: str, what: str) -> int:
@@ -336,6 +365,10 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
     asked = [a for a in ACTIONS if a in seen]
     if "print_ckr_size" in asked:
         return "print-ckr-size"
+    if "recommend" in asked:
+        return "recommend"
+    if "verify" in asked:  # -S --verify and -p --verify mean the same
+        return "verify"
     if "status" in asked:
         return "status"
     if "unload" in asked:
@@ -373,9 +406,10 @@ def parse(argv: Sequence[str]) -> Command:
     crash = "panic" in seen
     syscall = _syscall(seen)
     options = None
-    if action.startswith("load"):
+    if action.startswith("load") or action == "recommend":
         if kernel is None:
             raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
+        crash = crash or action == "recommend"
         options = _load_options(seen, kernel, crash, syscall)
     _check_modes(seen, action)
     return Command(
@@ -396,7 +430,7 @@ def parse(argv: Sequence[str]) -> Command:
 
 def _check_modes(seen: dict[str, str], action: str) -> None:
     """--sysroot, --save and --json never turn into a live action by surprise."""
-    live = "dry_run" not in seen and action not in ("status", "print-ckr-size")
+    live = "dry_run" not in seen and action not in ("status", "print-ckr-size", "recommend")
     if "sysroot" in seen and live:
         raise UsageError(
             "--sysroot reads a snapshot, never the machine a live action acts on: "
@@ -455,7 +489,7 @@ def usage() -> str:
         "",
     ]
     for opt in OPTIONS:
-        if opt.key == "corrupt_digest":
+        if opt.key in HIDDEN:
             continue
         spell = ", ".join(
             n + (f"={opt.arg}" if opt.arg and n.startswith("--") else "") for n in opt.names
@@ -486,12 +520,26 @@ def run(cmd: Command) -> int:
         return 0
     if cmd.action == "status":
         # kexec-tools' k_status(): the exit code is the content of the sysfs file.
-        return int(control.status(crash=not cmd.status_of_exec_kernel, view=view))
+        crash = not cmd.status_of_exec_kernel
+        if cmd.json or "debug" in cmd.flags:
+            from pykexec import status
+
+            print(status.describe(view, crash, as_json=cmd.json))
+        return int(control.status(crash=crash, view=view))
+    if cmd.action == "verify":
+        from pykexec import status
+
+        intact, lines = status.verify_loaded(view, crash=not cmd.status_of_exec_kernel)
+        print("\n".join(lines))
+        return 0 if intact else 1
     if cmd.action == "unload":
         if cmd.dry_run:
             print(control.describe_unload(cmd.crash, cmd.syscall, view))
             return 0
         control.unload(crash=cmd.crash, syscall=cmd.syscall)
+        from pykexec import record
+
+        record.remove(view, cmd.crash)
         return 0
     if cmd.action == "exec":
         if cmd.dry_run:
@@ -506,6 +554,11 @@ def run(cmd: Command) -> int:
 def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
     from pykexec import loader, report
 
+    if cmd.action == "recommend":
+        from pykexec import status
+
+        print(status.recommend(opts, view, detail=opts.debug))
+        return 0
     if cmd.dry_run:
         plan = loader.plan(opts, view)
         then = _afterwards(cmd)
@@ -515,6 +568,8 @@ def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
             loader.save_plan(plan, _save_dir(cmd), document)
         return 0
     result = loader.load(opts, view)
+    for warning in result.warnings:
+        print(f"{invoked_name()}: warning: {warning}", file=sys.stderr)
     if cmd.json:
         print(report.to_json(report.plan_dict(result, None)))
     elif opts.debug:

@@ -31,6 +31,14 @@ class PlacementError(KexecError):
     """Segments cannot be placed in the available memory."""
 
 
+class CrashRegionTooSmall(PlacementError):
+    """The crash kernel would not fit its crashkernel= region; ``needed`` in bytes."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = needed
+
+
 class SyscallError(KexecError):
     """A system call failed; carries the errno and the call with its arguments."""
 

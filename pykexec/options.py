@@ -48,6 +48,11 @@ class LoadOptions:
     force_dtb: bool = False
     # Test only: store a digest that cannot match, to prove the purgatory's check.
     corrupt_digest: bool = False
+    # Test only: with -p, move a segment outside the crash region so that the kernel
+    # rejects the load after it freed the loaded crash kernel (kernel/kexec.c).
+    test_reject_load: bool = False
+    # With -p: load even when the headroom estimate says it will not fit (a warning).
+    ignore_headroom: bool = False
 
 
 def file_syscall_obstacle(opts: LoadOptions) -> str | None:
@@ -67,6 +72,8 @@ def check(opts: LoadOptions) -> None:
         raise UsageError(f"{obstacle} (use -c, or -a)")
     if opts.reuse_initrd and opts.initrd is not None:
         raise UsageError("--reuseinitrd and --initrd exclude each other")
+    if opts.test_reject_load and (not opts.crash or opts.syscall is SyscallChoice.FILE):
+        raise UsageError("--test-reject-load applies to -p loads with kexec_load (-c or -a)")
     if opts.hotplug and not opts.crash:
         raise UsageError("--hotplug applies to crash kernels: use it with -p")
     for name, value in (("--mem-min", opts.mem_min), ("--mem-max", opts.mem_max)):

@@ -32,9 +32,11 @@ from pykexec.policy import (
 if TYPE_CHECKING:
     from pathlib import Path
 
+    from pykexec.crash.headroom import Headroom
     from pykexec.devicetree.fdt import DeviceTree, Node
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
+    from pykexec.formats.initramfs import Initramfs
 
 PLAN_FORMAT_VERSION = 1  # the "format" of --json plans; raised on incompatible changes
 
@@ -62,6 +64,13 @@ class LoadFacts:
     running_endian: Endian = "little"
     vector_crypto: bool = False  # AT_HWCAP2 has PPC_FEATURE2_VEC_CRYPTO (POWER8 and later)
     notes: tuple[str, ...] = field(default=())
+    # For a crash load's headroom (read whatever the syscall): the kernel's memsz,
+    # the initrd's size and what it unpacks to, the crash region, the possible CPUs.
+    kernel_memsz: int = 0
+    initrd_size: int = 0
+    initramfs: Initramfs | None = None
+    crash_size: int | None = None
+    cpu_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -91,6 +100,8 @@ class LoadPlan:
     file_call: FileCall | None
     segments: Plan | None
     notes: tuple[str, ...] = ()
+    headroom: Headroom | None = None  # -p: what the crash kernel needs against its region
+    warnings: tuple[str, ...] = ()
 
 
 def build_bootargs(
@@ -144,7 +155,58 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     fcall = file_call(opts, facts) if decision.first is Syscall.FILE else None
     wanted = decision.needs_segments if need_segments is None else need_segments
     segments = segment_plan(opts, facts) if wanted else None
-    return LoadPlan(opts, decision, fcall, segments, facts.notes)
+    headroom = crash_headroom(opts, facts, segments) if opts.crash else None
+    warnings: tuple[str, ...] = ()
+    if headroom is not None and not headroom.fits:
+        warnings = (f"the crash kernel will not fit (--ignore-headroom): {headroom.summary()}",)
+    elif headroom is not None and headroom.tight:
+        warnings = (f"the crash region is nearly full: {headroom.summary()}",)
+    return LoadPlan(opts, decision, fcall, segments, facts.notes, headroom, warnings)
+
+
+# Segments kexec_file_load adds besides the kernel and initrd (device tree, purgatory,
+# core header, 64 KiB backup): an allowance, as their sizes are the kernel's business.
+FILE_LOAD_EXTRA = 2 << 20
+
+
+def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
+    """The crash kernel's command line as far as the options tell it."""
+    return build_bootargs(
+        opts.command_line,
+        reuse=facts.cmdline if opts.reuse_cmdline else None,
+        crash=True,
+        old_root=None,
+        dt_no_old_root=True,
+    )
+
+
+def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -> Headroom:
+    """What the crash kernel needs against its region; raises
+    :class:`~pykexec.errors.CrashRegionTooSmall` when it cannot fit."""
+    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate, rootfs_is_tmpfs
+    from pykexec.errors import CrashRegionTooSmall
+
+    region = facts.crash_size
+    if segments is not None and segments.machine.crash is not None:
+        region = segments.machine.crash.size
+    if not region:
+        raise UsageError(
+            "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
+            "(pykexec --recommend-crashkernel KERNEL ... names one)"
+        )
+    if segments is not None:
+        footprint = sum(s.mem.size for s in segments.image.segments)
+    else:
+        footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
+    line = segments.bootargs if segments is not None else crash_command_line(opts, facts)
+    cpus = crash_cpus(line, facts.cpu_count)
+    result = estimate(
+        HeadroomInput(region, footprint, facts.initramfs, facts.page_size, cpus,
+                      footprint_exact=segments is not None, tmpfs_root=rootfs_is_tmpfs(line))
+    )  # fmt: skip
+    if not result.fits and not opts.ignore_headroom:
+        raise CrashRegionTooSmall(f"refusing the crash kernel: {result.summary()}", result.needed)
+    return result
 
 
 def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:

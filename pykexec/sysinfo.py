@@ -180,6 +180,33 @@ class SystemView:
         except OSError:
             return []
 
+    def count_entries(self, rel: str, prefix: str) -> int:
+        """How many entries of directory ``rel`` start with ``prefix`` (0 if none)."""
+        try:
+            return sum(1 for name in os.listdir(self.path(rel)) if name.startswith(prefix))
+        except OSError:
+            return 0
+
+    def read_at(self, rel: str, offset: int, size: int) -> bytes:
+        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors."""
+        try:
+            fd = os.open(self.path(rel), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise SystemInfoError(f"cannot open {self.path(rel)}: {err.strerror}") from None
+        try:
+            chunks = []
+            while size > 0:
+                data = os.pread(fd, min(size, 1 << 24), offset)
+                if not data:
+                    raise SystemInfoError(f"{self.path(rel)}: nothing to read at {offset:#x}")
+                chunks.append(data)
+                offset, size = offset + len(data), size - len(data)
+            return b"".join(chunks)
+        except OSError as err:
+            raise SystemInfoError(f"cannot read {self.path(rel)}: {err.strerror}") from None
+        finally:
+            os.close(fd)
+
     def cmdline_has(self, word: str) -> bool:
         return word in self.cmdline().split()
 

@@ -67,7 +67,7 @@ PURE = (
 #: (gzip and lzma decompress bytes; their open() is forbidden below like every open().)
 PURE_STDLIB = frozenset(
     {
-        "__future__", "abc", "bisect", "collections", "collections.abc", "copy", "errno",
+        "__future__", "abc", "bisect", "bz2", "collections", "collections.abc", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
         "pathlib.PurePath", "pathlib.PurePosixPath",
