@@ -65,8 +65,29 @@ def test_model_against_the_table(row: dict[str, Any]) -> None:
     needed = estimate(_input(row, passing)).needed
     assert needed > failing * MIB, "the model calls a size enough that failed in the lab"
     assert needed <= (passing + MARGIN_MIB) * MIB, "the model asks for far more than needed"
-    assert estimate(_input(row, failing)).fits is False
+    at_failing = estimate(_input(row, failing))
+    assert at_failing.tight or not at_failing.fits, "a size that failed passes unwarned"
     assert estimate(_input(row, passing + MARGIN_MIB)).fits
+    roomy = estimate(_input(row, recommend(needed) // MIB))
+    assert roomy.fits and not roomy.tight
+
+
+def _booted(probe: dict[str, Any]) -> bool:
+    """Whether the crash kernel reached its userspace: it passed, or failed in the crash
+    stage (makedumpfile); a failure "in stage 1" is a crash kernel that never booted."""
+    return bool(probe["passed"]) or "stage crash" in probe["reason"]
+
+
+@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['cpus']}cpu-{r['initrd']['format']}")
+def test_refusals_match_what_booted(row: dict[str, Any]) -> None:
+    """A load is refused only below what booting takes: every probed size at which the
+    crash kernel booted is accepted (perhaps warned), every one at which it did not
+    boot is refused."""
+    probes = row["probes"]
+    assert any(_booted(p) for p in probes) and any(not _booted(p) for p in probes)
+    for probe in probes:
+        est = estimate(_input(row, probe["crashkernel_mib"]))
+        assert est.fits is _booted(probe), (probe, est.summary())
 
 
 def test_per_cpu_covers_the_tables_slope() -> None:
@@ -94,7 +115,9 @@ def test_refusal_and_warning_at_the_edges() -> None:
     row = ROWS[0]
     needed = estimate(_input(row, 512)).needed
     small = estimate(_input(row, needed // MIB - 1))
-    assert not small.fits and "short by" in small.summary()
+    assert small.fits and small.tight and "short by" in small.summary()
+    floor = estimate(_input(row, small.boot_needed // MIB - 1))
+    assert not floor.fits and "short by" in floor.summary()
     assert f"crashkernel={small.recommended // MIB}M" in small.summary()
     tight = estimate(replace(_input(row, 0), region=needed + needed // 20))
     assert tight.fits and tight.tight
