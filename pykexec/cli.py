@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
 from pykexec.errors import KexecError, UsageError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from pykexec.options import LoadOptions
@@ -27,21 +27,33 @@ if TYPE_CHECKING:
 PROG = "pykexec"
 
 
-class Option(NamedTuple):
+class Option:
     """One kexec-tools option: its spellings, its argument, what pykexec does with it.
 
     ``dest`` names the :class:`~pykexec.options.LoadOptions` field the option sets
     (empty when it is not a load option) and ``kind`` how its text becomes that
     field's value: ``flag`` (True when given), ``path``, ``text`` or ``address``.
+    A plain slotted class, not a named tuple: ``-e``, ``-S`` and ``-u`` then start
+    without importing :mod:`typing` (measured in the guest on the instruction clock).
     """
 
-    names: tuple[str, ...]  # "-l", "--load", ...
-    key: str
-    help: str
-    arg: str = ""  # metavar when the option takes a value
-    status: str = "supported"  # or "ignored", or "refused: why"
-    dest: str = ""
-    kind: str = "flag"
+    __slots__ = ("arg", "dest", "help", "key", "kind", "names", "status")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],  # "-l", "--load", ...
+        key: str,
+        help: str,
+        arg: str = "",  # metavar when the option takes a value
+        status: str = "supported",  # or "ignored", or "refused: why"
+        dest: str = "",
+        kind: str = "flag",
+    ) -> None:
+        self.names, self.key, self.help, self.arg = names, key, help, arg
+        self.status, self.dest, self.kind = status, dest, kind
+
+    def __repr__(self) -> str:
+        return f"Option({self.names!r}, {self.key!r})"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -265,26 +277,41 @@ def parse_address(text: str, what: str) -> int:
     return value
 
 
-class Command(NamedTuple):
+class Command:
     """What the command line asks for: an action, and for loads the options.
 
-    Records here are named tuples and paths strings, and the load options are built
-    only for loads: `pykexec -e`, `-S` and `-u` then start without dataclasses and
-    pathlib (a third of their start-up in the emulated guest).
+    Paths are strings, and the load options are built only for loads: `pykexec -e`,
+    `-S` and `-u` then start without dataclasses, pathlib and typing.
     """
 
-    action: str  # load, exec, load-exec, load-shutdown, unload, status, print-ckr-size, ...
-    options: LoadOptions | None = None
-    crash: bool = False
-    status_of_exec_kernel: bool = False
-    dry_run: bool = False
-    json: bool = False
-    no_sync: bool = False
-    no_ifdown: bool = False
-    sysroot: str = "/"
-    save_dir: str = ""
-    syscall: str = "auto"  # a pykexec.options.SyscallChoice value
-    flags: frozenset[str] = frozenset()
+    __slots__ = (
+        "action", "crash", "dry_run", "flags", "json", "no_ifdown", "no_sync", "options",
+        "save_dir", "status_of_exec_kernel", "syscall", "sysroot",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        action: str,  # load, exec, load-exec, load-shutdown, unload, status, ...
+        options: LoadOptions | None = None,
+        *,
+        crash: bool = False,
+        status_of_exec_kernel: bool = False,
+        dry_run: bool = False,
+        json: bool = False,
+        no_sync: bool = False,
+        no_ifdown: bool = False,
+        sysroot: str = "/",
+        save_dir: str = "",
+        syscall: str = "auto",  # a pykexec.options.SyscallChoice value
+        flags: frozenset[str] = frozenset(),
+    ) -> None:
+        self.action, self.options, self.crash = action, options, crash
+        self.status_of_exec_kernel, self.dry_run, self.json = status_of_exec_kernel, dry_run, json
+        self.no_sync, self.no_ifdown, self.sysroot = no_sync, no_ifdown, sysroot
+        self.save_dir, self.syscall, self.flags = save_dir, syscall, flags
+
+    def __repr__(self) -> str:
+        return f"Command({self.action!r}, flags={sorted(self.flags)})"
 
 
 def _long_option(name: str) -> Option:

@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import os
 import stat
-from typing import TYPE_CHECKING, NamedTuple
 
 from pykexec.errors import KexecError, SystemInfoError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
 if TYPE_CHECKING:
     from pykexec.devicetree.fdt import Node
@@ -27,12 +28,25 @@ DECIMAL_DIGITS = frozenset("0123456789")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-class CpuNote(NamedTuple):
+class CpuNote:
     """A CPU's crash-notes buffer (/sys/devices/system/cpu/cpuN/crash_notes)."""
 
-    cpu: int
-    address: int
-    size: int
+    __slots__ = ("address", "cpu", "size")
+
+    def __init__(self, cpu: int, address: int, size: int) -> None:
+        self.cpu, self.address, self.size = cpu, address, size
+
+    def _key(self) -> tuple[int, int, int]:
+        return self.cpu, self.address, self.size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CpuNote) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"CpuNote({self.cpu}, {self.address:#x}, {self.size})"
 
 
 class SystemView:
