@@ -10,7 +10,9 @@ firmware kind (pseries or powernv).
 from __future__ import annotations
 
 import bisect
+import functools
 import itertools
+import struct
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntFlag
@@ -40,15 +42,10 @@ class LmbFlags(IntFlag):
 
 
 # PAPR "ibm,dynamic-memory" (v1) and "ibm,dynamic-memory-v2" entries, 24 bytes each,
-# after a big-endian u32 entry count: field -> (offset, size)
-DRMEM_V1 = {"base": (0, 8), "drc_index": (8, 4), "aa_index": (16, 4), "flags": (20, 4)}
-DRMEM_V2 = {
-    "count": (0, 4),
-    "base": (4, 8),
-    "drc_index": (12, 4),
-    "aa_index": (16, 4),
-    "flags": (20, 4),
-}
+# after a big-endian u32 entry count (arch/powerpc/include/asm/drmem.h struct
+# of_drconf_cell_v1 and of_drconf_cell_v2).
+DRMEM_V1 = struct.Struct(">QIIII")  # base_addr, drc_index, reserved, aa_index, flags
+DRMEM_V2 = struct.Struct(">IQIII")  # seq_lmbs, base_addr, drc_index, aa_index, flags
 DRMEM_ENTRY_SIZE = 24
 #: The most LMBs pykexec accepts: 64 TiB (PowerVM's largest partition) in 16 MiB blocks
 #: (the smallest memory block, SECTION_SIZE_BITS = 24 in arch/powerpc/include/asm/sparsemem.h).
@@ -240,20 +237,22 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     return LmbTable(), lmb_size, 0
 
 
-def _field(entry: bytes, layout: dict[str, tuple[int, int]], name: str) -> int:
-    offset, size = layout[name]
-    return be(entry[offset : offset + size])
-
-
-def _entries(data: bytes, what: str) -> Iterator[bytes]:
+def _entries(data: bytes, layout: struct.Struct, what: str) -> Iterator[tuple[int, ...]]:
+    """The entries after the u32 count, each unpacked by ``layout``."""
     if len(data) < 4:
         raise SystemInfoError(f"{what} is truncated ({len(data)} bytes)")
     count = be(data[:4])
     held = (len(data) - 4) // DRMEM_ENTRY_SIZE
     if count > held:
         raise SystemInfoError(f"{what} announces {count} entries but holds {held}")
-    for i in range(count):
-        yield data[4 + i * DRMEM_ENTRY_SIZE : 4 + (i + 1) * DRMEM_ENTRY_SIZE]
+    return layout.iter_unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
+
+
+@functools.lru_cache(maxsize=256)
+def _lmb_flags(value: int) -> LmbFlags:
+    """LmbFlags(value), made once per distinct value (a machine has a handful, and
+    building an IntFlag member costs more than the rest of an LMB's parsing)."""
+    return LmbFlags(value)
 
 
 def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
@@ -275,26 +274,22 @@ def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
 
 
 def _drmem_v1(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
-    runs: list[LmbRun] = []
-    for e in _entries(data, "ibm,dynamic-memory"):
-        base, flags = _field(e, DRMEM_V1, "base"), LmbFlags(_field(e, DRMEM_V1, "flags"))
-        last = runs[-1] if runs else None
-        if last is not None and last.flags == flags and last.base + last.count * lmb_size == base:
-            runs[-1] = LmbRun(last.base, last.count + 1, lmb_size, flags)
+    # consecutive LMBs with the same flags, as (base, count, flags), merged first
+    merged: list[list[int]] = []
+    for base, _, _, _, flags in _entries(data, DRMEM_V1, "ibm,dynamic-memory"):
+        last = merged[-1] if merged else None
+        if last is not None and last[2] == flags and last[0] + last[1] * lmb_size == base:
+            last[1] += 1
         else:
-            runs.append(LmbRun(base, 1, lmb_size, flags))
+            merged.append([base, 1, flags])
+    runs = [LmbRun(base, count, lmb_size, _lmb_flags(flags)) for base, count, flags in merged]
     return _check_runs(runs, "ibm,dynamic-memory")
 
 
 def _drmem_v2(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
     runs = [
-        LmbRun(
-            _field(e, DRMEM_V2, "base"),
-            _field(e, DRMEM_V2, "count"),
-            lmb_size,
-            LmbFlags(_field(e, DRMEM_V2, "flags")),
-        )
-        for e in _entries(data, "ibm,dynamic-memory-v2")
+        LmbRun(base, count, lmb_size, _lmb_flags(flags))
+        for count, base, _, _, flags in _entries(data, DRMEM_V2, "ibm,dynamic-memory-v2")
     ]
     return _check_runs([r for r in runs if r.count], "ibm,dynamic-memory-v2")
 

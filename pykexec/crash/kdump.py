@@ -18,6 +18,7 @@ crashdump-ppc64.c does the same).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
 from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
@@ -99,15 +100,24 @@ def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
     drconf.set("linux,drconf-usable-memory", bytes(out))
 
 
+@functools.lru_cache(maxsize=64)
+def _count_cells(count: int, sc: int) -> bytes:
+    """A range count as drconf-usable-memory writes it: in the size cells."""
+    return ints_to_cells([count], sc)
+
+
 def _drconf_run(run: LmbRun, usable: MemoryMap, ac: int, sc: int) -> bytes:
     """The ``linux,drconf-usable-memory`` entries of one LMB run (arch/powerpc/mm/numa.c and
     drmem.c read, per LMB in tree order, a count of ranges and then the ranges)."""
-    none = ints_to_cells([0], sc)
+    none = _count_cells(0, sc)
     if not run.usable:
         return none * run.count
+    parts = usable.within(run.range)
+    if run.count == 1:  # the common case of fragmented memory: one LMB, its parts
+        return _count_cells(len(parts), sc) + encode_reg(parts, ac, sc)
     # The usable parts of the run, grouped by the LMB they fall in (ascending).
     by_lmb: dict[int, list[Range]] = {}
-    for part in usable.within(run.range):
+    for part in parts:
         first = (part.start - run.base) // run.size
         last = (part.end - 1 - run.base) // run.size
         for index in range(first, last + 1):
