@@ -230,6 +230,32 @@ def _stream(engine: _Decompressor, data: bytes | memoryview, kind: str, limit: i
     return memoryview(out)  # no copy of what may be hundreds of MiB
 
 
+def _load_segments(
+    data: bytes | memoryview, ehdr: dict[str, int], endian: Endian, name: str
+) -> list[ProgramHeader]:
+    """The PT_LOAD program headers that load something, each checked against the file."""
+    phdr_struct = layout(PHDR_FIELDS, endian)
+    phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
+    if phnum and phentsize < phdr_struct.size:
+        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
+    if phoff + phnum * phentsize > len(data):
+        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
+    loads = []
+    for i in range(phnum):
+        ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
+        if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
+            continue
+        if ph.p_offset + ph.p_filesz > len(data):
+            raise ImageError(
+                f"{name}: truncated (segment {i} needs bytes up to "
+                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
+            )
+        if ph.p_filesz > ph.p_memsz:
+            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
+        loads.append(ph)
+    return loads
+
+
 def parse_kernel(
     data: bytes | memoryview, name: str = "kernel", *, max_size: int = MAX_KERNEL_SIZE
 ) -> KernelImage:
@@ -261,25 +287,7 @@ def parse_kernel(
         )
     if ehdr["e_type"] not in (ElfType.ET_EXEC, ElfType.ET_DYN):
         raise ImageError(f"{name}: ELF type {ehdr['e_type']} is not an executable kernel")
-    phdr_struct = layout(PHDR_FIELDS, endian)
-    phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
-    if phnum and phentsize < phdr_struct.size:
-        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
-    if phoff + phnum * phentsize > len(data):
-        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
-    loads = []
-    for i in range(phnum):
-        ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
-        if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
-            continue
-        if ph.p_offset + ph.p_filesz > len(data):
-            raise ImageError(
-                f"{name}: truncated (segment {i} needs bytes up to "
-                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
-            )
-        if ph.p_filesz > ph.p_memsz:
-            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
-        loads.append(ph)
+    loads = _load_segments(data, ehdr, endian, name)
     if not loads:
         raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
     loads.sort(key=lambda p: p.p_paddr)
