@@ -348,3 +348,57 @@ def test_ci_turns_any_skip_into_a_failure(tmp_path: Path, ci: str, outcome: str)
         "-c", str(tmp_path / "pytest.ini"), str(tmp_path), env=env,
     )  # fmt: skip
     assert outcome in out.stdout, out.stdout + out.stderr
+
+
+# -- no import cycles ------------------------------------------------------------------
+
+
+def _module_imports(root: Path) -> dict[str, set[str]]:
+    """pykexec module -> the pykexec modules it imports at module level (not under
+    ``if TYPE_CHECKING``, not inside functions); ``from P import m`` counts P and P.m."""
+    files = {".".join(p.relative_to(root).with_suffix("").parts): p
+             for p in (root / "pykexec").rglob("*.py")}  # fmt: skip
+    names = {n.removesuffix(".__init__") for n in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module in names:
+                deps.add(node.module)
+                deps |= {f"{node.module}.{a.name}" for a in node.names} & names
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names} & names
+        graph[name.removesuffix(".__init__")] = deps
+    return graph
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    graph, cycles = _module_imports(root), []
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append([*stack[stack.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(ROOT) == []
+
+
+def test_import_cycle_checker_sees_a_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "pykexec"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pykexec.b import x\n")
+    (package / "b.py").write_text("from pykexec import a\nx = 1\n")
+    assert import_cycles(tmp_path) == [["pykexec.a", "pykexec.b", "pykexec.a"]]

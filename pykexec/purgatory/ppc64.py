@@ -48,6 +48,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, fields
 from functools import lru_cache
 
+import pykexec.purgatory.sha256 as sha256
+import pykexec.purgatory.sha256_vmx as sha256_vmx
 from pykexec import abi
 from pykexec.abi import (
     BACKUP_SIZE,
@@ -61,7 +63,6 @@ from pykexec.abi import (
 from pykexec.devicetree.fdt import FdtHeader
 from pykexec.errors import UsageError
 from pykexec.memory import Range
-from pykexec.purgatory import sha256, sha256_vmx
 from pykexec.purgatory.asm import Assembler, AssemblyError, Program, Ref
 from pykexec.purgatory.console import Console as Console
 from pykexec.purgatory.console import HCall as HCall
