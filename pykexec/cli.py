@@ -14,7 +14,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pykexec.errors import KexecError, UsageError
+from pykexec.errors import KexecError, OptionError
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
@@ -273,7 +273,9 @@ def parse_address(text: str, what: str) -> int:
     except ValueError:
         value = -1
     if not 0 <= value < 1 << 64:
-        raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)")
+        raise OptionError(
+            f"{what}: {text!r} is not an address (use 0x1000000 or 16M)", what, "bad-value"
+        )
     return value
 
 
@@ -324,7 +326,8 @@ def _long_option(name: str) -> Option:
     if len(matches) == 1:
         return next(iter(matches.values()))
     what = "is ambiguous" if matches else "not recognized"
-    raise UsageError(f"option --{name} {what} (see {PROG} --help)")
+    problem = "ambiguous" if matches else "unknown"
+    raise OptionError(f"option --{name} {what} (see {PROG} --help)", f"--{name}", problem)
 
 
 def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[str]]:
@@ -346,23 +349,37 @@ def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[s
             opt = _long_option(name)
             if opt.arg and not eq:
                 if i == len(words):
-                    raise UsageError(f"option --{name} requires an argument")
+                    raise OptionError(
+                        f"option --{name} requires an argument", f"--{name}", "missing-argument"
+                    )
                 value, i = words[i], i + 1
             elif eq and not opt.arg:
-                raise UsageError(f"option --{name} must not have an argument")
+                raise OptionError(
+                    f"option --{name} must not have an argument",
+                    f"--{name}",
+                    "unexpected-argument",
+                )
             pairs.append((opt, value))
         elif word.startswith("-") and word != "-":
             for j, letter in enumerate(word[1:], start=2):
                 opt = BY_NAME.get("-" + letter)  # type: ignore[assignment]
                 if opt is None:
-                    raise UsageError(f"option -{letter} not recognized (see {PROG} --help)")
+                    raise OptionError(
+                        f"option -{letter} not recognized (see {PROG} --help)",
+                        f"-{letter}",
+                        "unknown",
+                    )
                 if not opt.arg:
                     pairs.append((opt, ""))
                     continue
                 value = word[j:]
                 if not value:
                     if i == len(words):
-                        raise UsageError(f"option -{letter} requires an argument")
+                        raise OptionError(
+                            f"option -{letter} requires an argument",
+                            f"-{letter}",
+                            "missing-argument",
+                        )
                     value, i = words[i], i + 1
                 pairs.append((opt, value))
                 break
@@ -375,13 +392,15 @@ def _refuse(seen: dict[str, str]) -> None:
     for key in seen:
         opt = next(o for o in OPTIONS if o.key == key)
         if opt.status.startswith("refused"):
-            raise UsageError(f"{opt.names[0]} is not supported: {opt.status[9:]}")
+            raise OptionError(
+                f"{opt.names[0]} is not supported: {opt.status[9:]}", opt.names[0], "unsupported"
+            )
 
 
 def _syscall(seen: dict[str, str]) -> str:
     chosen = {k for k in ("syscall_file", "syscall_load", "syscall_auto") if k in seen}
     if len(chosen) > 1:
-        raise UsageError("choose one of -s, -c and -a")
+        raise OptionError("choose one of -s, -c and -a", "-s", "conflict")
     return {
         "syscall_file": "file",
         "syscall_load": "load",
@@ -402,9 +421,11 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
         return "unload"
     loads = {"load", "panic"} & set(asked)
     if "exec" in asked and loads:
-        raise UsageError(
+        raise OptionError(
             "-e starts the kernel already loaded; load with -l first, or "
-            "use -f KERNEL to load and start at once"
+            "use -f KERNEL to load and start at once",
+            "-e",
+            "conflict",
         )
     if "force" in asked:
         return "load-exec" if kernel else "exec"
@@ -414,7 +435,9 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
         return "load"
     if kernel:
         return "load-shutdown"
-    raise UsageError("nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)")
+    raise OptionError(
+        "nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)", "", "nothing-to-do"
+    )
 
 
 def parse(argv: Sequence[str]) -> Command:
@@ -425,17 +448,23 @@ def parse(argv: Sequence[str]) -> Command:
         return Command("help" if "help" in seen else "version")
     _refuse(seen)
     if len(rest) > 1:
-        raise UsageError(f"one kernel image at most, got {' '.join(rest)}")
+        raise OptionError(f"one kernel image at most, got {' '.join(rest)}", "", "extra-kernel")
     kernel = rest[0] if rest else None
     if "type" in seen and seen["type"] not in ("elf-ppc64", "elf64-ppc64"):
-        raise UsageError(f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only")
+        raise OptionError(
+            f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only", "--type", "bad-value"
+        )
     action = _action(seen, kernel)
     crash = "panic" in seen
     syscall = _syscall(seen)
     options = None
     if action.startswith("load") or action == "recommend":
         if kernel is None:
-            raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
+            raise OptionError(
+                f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]",
+                "",
+                "no-kernel",
+            )
         crash = crash or action == "recommend"
         options = _load_options(seen, kernel, crash, syscall)
     _check_modes(seen, action)
@@ -459,14 +488,24 @@ def _check_modes(seen: dict[str, str], action: str) -> None:
     """--sysroot, --save and --json never turn into a live action by surprise."""
     live = "dry_run" not in seen and action not in ("status", "print-ckr-size", "recommend")
     if "sysroot" in seen and live:
-        raise UsageError(
+        raise OptionError(
             "--sysroot reads a snapshot, never the machine a live action acts on: "
-            "add --dry-run to plan from it"
+            "add --dry-run to plan from it",
+            "--sysroot",
+            "needs-dry-run",
         )
     if "save" in seen and "dry_run" not in seen:
-        raise UsageError("--save writes what a dry run would hand the kernel: add --dry-run")
+        raise OptionError(
+            "--save writes what a dry run would hand the kernel: add --dry-run",
+            "--save",
+            "needs-dry-run",
+        )
     if "json" in seen and live and not action.startswith("load"):
-        raise UsageError("--json prints plans and load records: use it with -l, -p or --dry-run")
+        raise OptionError(
+            "--json prints plans and load records: use it with -l, -p or --dry-run",
+            "--json",
+            "needs-dry-run",
+        )
 
 
 def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) -> LoadOptions:

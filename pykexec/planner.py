@@ -15,7 +15,7 @@ from pykexec import uapi
 from pykexec.arch.ppc64 import Plan, PlanInput, cpu_node_room
 from pykexec.arch.ppc64 import plan as plan_segments
 from pykexec.devicetree.nexttree import old_root_param
-from pykexec.errors import SystemInfoError, UsageError
+from pykexec.errors import NoCrashRegion, SystemInfoError, UsageError
 from pykexec.machine import Machine, describe
 from pykexec.memory import Range
 from pykexec.options import LoadOptions, check
@@ -190,7 +190,7 @@ def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -
     if segments is not None and segments.machine.crash is not None:
         region = segments.machine.crash.size
     if not region:
-        raise UsageError(
+        raise NoCrashRegion(
             "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
             "(pykexec --recommend-crashkernel KERNEL ... names one)"
         )

@@ -175,6 +175,13 @@ def test_no_crash_region(tmp_path: Path, kernel: Path, capsys: pytest.CaptureFix
     root = write_sysroot(tmp_path, pseries(crash=None))
     assert main(["-p", str(kernel), "--sysroot", str(root), "--dry-run"]) == 2
     assert "crashkernel=" in capsys.readouterr().err
+    from pykexec import loader
+    from pykexec.errors import NoCrashRegion
+    from pykexec.options import LoadOptions, SyscallChoice
+
+    opts = LoadOptions(kernel=kernel, crash=True, syscall=SyscallChoice.LOAD)
+    with pytest.raises(NoCrashRegion):  # which step refused, by type
+        loader.plan(opts, SystemView(root))
 
 
 def test_not_relocatable_refused_for_crash(

@@ -25,7 +25,7 @@ from pykexec.devicetree.nexttree import (
     next_tree,
     set_initrd,
 )
-from pykexec.errors import UsageError
+from pykexec.errors import NoCrashRegion, UsageError
 from pykexec.formats.elf import Endian, KernelImage
 from pykexec.layout import (
     SEGMENT_ALIGN,
@@ -92,7 +92,7 @@ def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
     high = inp.mem_max if inp.mem_max is not None else 1 << 64
     if inp.crash:
         if m.crash is None:
-            raise UsageError(
+            raise NoCrashRegion(
                 "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
                 "(for example crashkernel=512M) on the kernel command line"
             )
