@@ -1,114 +1,151 @@
-"""``python3 -m bench [--rounds N] [--cpus N] [--boots N]``: pykexec vs kexec-tools, as ratios.
+"""``python3 -m bench``: pykexec against kexec-tools on QEMU's instruction-count clock.
 
-Load time counts from the process start (the command run by the guest's shell), measured
-with the guest's /proc/uptime around each command, alternating the two tools so that
-drift hits both alike; each load is followed by an unload.  Exec time is the host-clock
-"exec to userspace" stage of the lab's kexec scenarios (reference-kexec vs kexec), and
-crash time the "crash to userspace" stage of reference-kdump vs kdump.
+``python3 -m bench [--rounds N] [--boots N]`` boots the lab's pseries guest under
+``-icount shift=0`` ``--boots`` times (default 4: each runs ``--rounds`` rounds of
+loads and start-ups, alternating the tools, then ends in one hand-over: exec by
+kexec-tools, exec by pykexec, crash by kexec-tools, crash by pykexec) and prints,
+per step, the guest instructions (G) of kexec-tools and pykexec, their ratio, the
+issue's goal, and TCG's wall-clock as a secondary column (:mod:`bench.plan` says
+what is counted and how, :mod:`bench.figures` how it is computed).  ``--lmbs16k``
+measures ``-l``/``-p`` on a guest with 16384 LMBs (``-m 2G,slots=4,maxmem=4T``)
+instead.
+
+``python3 -m bench profile -- ARGS`` profiles ``pykexec ARGS`` in the guest
+(:mod:`bench.profile`); ``python3 -m bench host-plan`` plans a 64k-LMB ``-p`` on
+the host (:mod:`bench.hostplan`).  Every run is saved under the lab cache's
+``bench/`` directory.
 """
 
 from __future__ import annotations
 
 import argparse
-import statistics
+import json
 import sys
+import time
 
-from lab.paths import cache
+from bench.figures import BenchError, Samples, collect, table
+from bench.plan import BenchPlan, scenario
+from bench.tools import guest_files
+from lab.judge import Marker, parse_marker
+from lab.paths import CacheLayout, cache
 from lab.runner import RunOptions, run
-from lab.scenarios import SCENARIOS, Scenario, Stage, Step
+from lab.vm import ConsoleLine
 
-# name -> (timed load, untimed unload that follows it)
-LOADS = {
-    "kexec -l": ("kexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -u"),
-    "pykexec -l": ("pykexec -l /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -u"),
-    "kexec -p": ("kexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x", "kexec -p -u"),
-    "pykexec -p": (
-        "pykexec -p /boot/vmlinux --initrd=/boot/initrd.img --append=x",
-        "kexec -p -u",
-    ),
-}
+# One hand-over per boot (bench.plan): exec and crash, each tool, in this order.
+HAND_OVERS = (("exec", "kt"), ("exec", "py"), ("crash", "kt"), ("crash", "py"))
+LMBS_16K = "4T"  # maxmem: 4 TiB / 256 MiB LMBs = 16384 (lab.vm.HOTPLUG_SLOTS)
 
 
-def _timed(key: str, command: str, after: str) -> str:
-    """Shell that runs ``command``, records its wall time (0.01 s) as a result, then
-    runs ``after`` untimed."""
-    return (
-        "t0=$(cut -d' ' -f1 /proc/uptime)\n"
-        f"{command} >/dev/null 2>&1 || lab_result {key}_failed 1\n"
-        "t1=$(cut -d' ' -f1 /proc/uptime)\n"
-        f'lab_result {key} "$(echo "$t1 $t0" | awk \'{{printf "%.2f", $1 - $2}}\')"\n'
-        f"{after} >/dev/null 2>&1"
+class Arrivals:
+    """Line sink: the host time each bench reading's console line arrived."""
+
+    def __init__(self) -> None:
+        self.at: dict[str, float] = {}
+
+    def __call__(self, line: ConsoleLine) -> None:
+        ev = parse_marker(line)
+        if ev is not None and ev.kind is Marker.RESULT and ev.text.startswith("b_"):
+            self.at[ev.text.partition("=")[0]] = ev.at
+
+
+def _plans(args: argparse.Namespace) -> list[BenchPlan]:
+    if args.lmbs16k:
+        return [BenchPlan(rounds=args.rounds, kinds=("l", "p"), start_ups=(), hand_over=None,
+                          first=b % 2) for b in range(args.boots)]  # fmt: skip
+    cycle = [HAND_OVERS[b % len(HAND_OVERS)] for b in range(args.boots)]
+    flags = "-i" if args.no_checks else ""
+    return [BenchPlan(rounds=args.rounds, hand_over=what, hand_tool=tool, hand_flags=flags,
+                      first=b % 2)
+            for b, (what, tool) in enumerate(cycle)]  # fmt: skip
+
+
+def bench(layout: CacheLayout, args: argparse.Namespace) -> int:
+    samples: dict[str, Samples] = {}
+    saved: list[dict[str, object]] = []
+    kernel = ""
+    for plan in _plans(args):
+        arrivals = Arrivals()
+        options = RunOptions(scenario(plan), timeout=args.timeout, icount=True,
+                             maxmem=LMBS_16K if args.lmbs16k else None,
+                             files=guest_files(layout))  # fmt: skip
+        report = run(layout, options, arrivals)
+        saved.append({"plan": repr(plan), "passed": report.passed, "results": report.results,
+                      "arrivals": arrivals.at, "timings": report.timings})  # fmt: skip
+        if not report.passed:
+            print(report.format())
+            return 1
+        kernel = report.kernel_version
+        try:
+            collect(report.results, arrivals.at, samples)
+        except BenchError as exc:
+            print(f"bench: {exc} (console log {report.log})", file=sys.stderr)
+            return 1
+    what = "16384-LMB guest (-m 2G,slots=4,maxmem=4T)" if args.lmbs16k else "guest, 2 GiB"
+    lines = [
+        f"pseries {what}, kernel {kernel}, QEMU -icount shift=0: guest instructions "
+        f"(median ±half the spread), {args.boots} boot(s)",
+        *table(samples),
+    ]
+    print("\n".join(lines))
+    out = layout.root / "bench" / f"bench-{time.strftime('%Y%m%d-%H%M%S')}.json"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps({"table": lines, "boots": saved}, indent=1))
+    print(f"saved {out}")
+    return 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    p.add_argument("--rounds", type=int, default=2, help="rounds of loads and start-ups per boot")
+    p.add_argument("--boots", type=int, default=4,
+                   help="boots; each ends in one hand-over: exec kt, exec py, crash kt, crash py, "
+                   "then again")  # fmt: skip
+    p.add_argument(
+        "--no-checks",
+        action="store_true",
+        help="hand-overs loaded with -i (no purgatory digest check): its share",
     )
-
-
-def load_scenario(rounds: int, cpus: int) -> Scenario:
-    script = []
-    for i in range(rounds):
-        for name, (command, after) in LOADS.items():
-            key = name.replace(" -", "_").replace(" ", "_") + f"_{i}"
-            script.append(_timed(key, command, after))
-    return Scenario(
-        name="bench-load",
-        description="alternating kexec-tools and pykexec loads",
-        loader=SCENARIOS["kexec"].loader,
-        cpus=cpus,
-        mem_mib=2048,
-        crashkernel="512M",
-        stages=((Stage.FIRST, (Step("loads", "\n".join(script), timeout=60.0 * rounds),)),),
-        emulation_knobs=False,  # the product as it ships
-    )
-
-
-def _stage(report_timings: list[tuple[str, float]], prefix: str) -> float:
-    return next(t for name, t in report_timings if name.startswith(prefix))
+    p.add_argument("--lmbs16k", action="store_true", help="-l/-p on a 16384-LMB guest")
+    p.add_argument("--timeout", type=float, default=800.0, help="overall seconds per boot")
+    sub = p.add_subparsers(dest="command")
+    prof = sub.add_parser("profile", help="cProfile of `pykexec ARGS` in the guest, under icount")
+    prof.add_argument("--top", type=int, default=45, help="rows per listing")
+    prof.add_argument("--importtime", action="store_true", help="also python3 -X importtime")
+    prof.add_argument("--lmbs16k", action="store_true", help="on the 16384-LMB guest")
+    prof.add_argument("args", nargs=argparse.REMAINDER, help="-- then pykexec's arguments")
+    host = sub.add_parser("host-plan", help="a big -p plan on the host: time and memory")
+    host.add_argument("--lmbs", type=int, nargs="+", default=[65536])
+    host.add_argument("--layout", choices=("contiguous", "fragmented"), default="contiguous")
+    host.add_argument("--initrd-mib", type=int, default=512, help="0: no initrd")
+    host.add_argument("--synthetic-kernel", action="store_true",
+                      help="a small synthetic vmlinux instead of the lab's")  # fmt: skip
+    return p
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python3 -m bench", description=__doc__)
-    parser.add_argument("--rounds", type=int, default=5, help="loads of each kind")
-    parser.add_argument("--boots", type=int, default=3, help="runs of each exec scenario")
-    parser.add_argument("--cpus", type=int, default=1)
-    args = parser.parse_args(argv)
+    args = _parser().parse_args(argv)
+    if args.command == "host-plan":
+        from bench.hostplan import measure
+
+        layout = cache()
+        kernel = None if args.synthetic_kernel or not layout.vmlinux.exists() else layout.vmlinux
+        for lmbs in args.lmbs:
+            print(measure(lmbs, args.layout, args.initrd_mib, kernel).format())
+        return 0
     layout = cache()
-    report = run(layout, RunOptions(load_scenario(args.rounds, args.cpus), timeout=900))
-    if not report.passed:
-        print(report.format())
-        return 1
-    times: dict[str, list[float]] = {}
-    for key, value in report.results.items():
-        if not key.startswith(("kexec_", "pykexec_")):
-            continue
-        base = key.rsplit("_", 1)[0]
-        if base.endswith("failed"):
-            print(f"a load failed: {key}")
+    if args.command == "profile":
+        from bench.profile import profile
+
+        pargs = args.args[1:] if args.args[:1] == ["--"] else args.args
+        report, out = profile(layout, pargs, top=args.top, importtime=args.importtime,
+                              maxmem=LMBS_16K if args.lmbs16k else None)  # fmt: skip
+        print(f"saved {out}")
+        if not report.passed:
+            print(report.format())
             return 1
-        times.setdefault(base, []).append(float(value))
-    print(
-        f"load time, median of {args.rounds} (s), {args.cpus} CPU(s), "
-        f"kernel {report.kernel_version}:"
-    )
-    for kind in ("l", "p"):
-        ref, ours = (statistics.median(times[f"{tool}_{kind}"]) for tool in ("kexec", "pykexec"))
-        print(f"  -{kind}: kexec-tools {ref:.2f}  pykexec {ours:.2f}  ratio {ours / ref:.2f}")
-    for ref_name, our_name, stage in (
-        ("reference-kexec", "kexec", "exec to"),
-        ("reference-kdump", "kdump", "crash to"),
-    ):
-        got: dict[str, list[float]] = {ref_name: [], our_name: []}
-        for _ in range(args.boots):
-            for name in got:
-                scenario = SCENARIOS[name].with_overrides(cpus=args.cpus)
-                r = run(layout, RunOptions(scenario, timeout=600))
-                if not r.passed:
-                    print(r.format())
-                    return 1
-                got[name].append(_stage(r.timings, stage))
-        ref, ours = statistics.median(got[ref_name]), statistics.median(got[our_name])
-        print(
-            f"  {stage} userspace, median of {args.boots}: kexec-tools {ref:.2f}  "
-            f"pykexec {ours:.2f}  ratio {ours / ref:.2f}"
-        )
-    return 0
+        return 0
+    return bench(layout, args)
 
 
 if __name__ == "__main__":

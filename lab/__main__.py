@@ -1,5 +1,6 @@
-"""Command line of the lab: ``python3 -m lab COMMAND`` (setup, build-kernel, list, run,
-shell-cmd, matrix, capture).
+"""Command line of the lab: ``python3 -m lab COMMAND``.
+
+Commands: setup, build-kernel, list, run, shell-cmd, matrix, capture, calibrate-crashkernel.
 
 Exit status 0 only when the requested run passed; lab errors print one
 message (``--debug`` shows the traceback).
@@ -33,6 +34,11 @@ def _parser() -> argparse.ArgumentParser:
     b = sub.add_parser("build-kernel", help="build (or reuse) a lab-built kernel (lab/kbuild.py)")
     b.add_argument("--kernel", type=Kernel, choices=sorted(kbuild.RECIPES),
                    default=Kernel.KEXEC_FILE_61)  # fmt: skip
+    cal = sub.add_parser(
+        "calibrate-crashkernel",
+        help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
+    )
+    cal.add_argument("--rows", help="CPUS[:gzip][:nrN],... (default: 1,4,1:gzip,4:nr4)")
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -80,6 +86,13 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     )
 
 
+def _calibration_row(text: str) -> tuple[int, bool, int]:
+    """``CPUS[:gzip][:nrN]``: guest CPUs, a gzip payload initrd, the crash nr_cpus=."""
+    words = text.split(":")
+    nr = [int(w[2:]) for w in words[1:] if w.startswith("nr") and w[2:].isdigit()]
+    return int(words[0]), "gzip" in words[1:], nr[0] if nr else 1
+
+
 def _main(args: argparse.Namespace) -> int:
     layout = cache()
     if args.command == "setup":
@@ -95,6 +108,13 @@ def _main(args: argparse.Namespace) -> int:
                   f"{s.description}")  # fmt: skip
         return 0
     assets.require(layout)
+    if args.command == "calibrate-crashkernel":
+        from lab.calibrate import ROWS, calibrate
+
+        rows = ROWS
+        if args.rows:
+            rows = tuple(_calibration_row(r) for r in args.rows.split(","))
+        return calibrate(layout, rows)
     if args.command == "capture":
         from lab.capture import capture
 

@@ -6,7 +6,7 @@ Three concatenated newc archives make the first kernel's initrd:
   and mount-point directories, and precompiled ``.pyc`` files; large, cached in
   the lab cache under a key of its inputs.
 * ``overlay``: ``/init``, the guest helper scripts, the rendered scenario and
-  the working tree's ``pykexec`` (+ ``/usr/sbin/pykexec`` wrapper); small,
+  the working tree's ``pykexec`` as its one-file zipapp, ``/usr/sbin/pykexec``; small,
   rebuilt at every run because pykexec changes constantly.
 * ``payload``: ``/boot/vmlinux`` and ``/boot/initrd.img`` (= base + overlay),
   what the guest hands to its loader for the next kernel.
@@ -42,7 +42,6 @@ GUEST_PYTHON_DIRS: tuple[str, ...] = ("usr/lib/python3.11", "usr/lib/python3/dis
 USR_MERGED: tuple[str, ...] = ("bin", "sbin", "lib", "lib64")
 MOUNT_POINTS: tuple[str, ...] = ("proc", "sys", "dev", "tmp", "run", "root", "mnt", "boot")
 CONSOLE_DEV = (5, 1)  # Documentation/admin-guide/devices.txt: /dev/console
-PYKEXEC_WRAPPER = '#!/bin/sh\nPYTHONPATH=/opt/pykexec exec python3 -m pykexec "$@"\n'
 
 
 @dataclass(frozen=True)
@@ -177,15 +176,19 @@ def overlay_archive(extra: Iterable[GuestFile], *, with_pyc: bool = True) -> byt
             tree.file(f"lab/steps/{step.name}", step.read_bytes(), 0o755)
         for item in extra:
             tree.file(item.path.strip("/"), item.data, item.mode)
-        package = REPO_ROOT / "pykexec"
-        sources = [p for p in package.rglob("*") if "__pycache__" not in p.parts]
-        _add_tree(tree, package, "opt/pykexec/pykexec", sources)
-        if with_pyc:
-            _compile_into(tree, package, "opt/pykexec/pykexec")
-        tree.file("usr/sbin/pykexec", PYKEXEC_WRAPPER.encode(), 0o755)
+        tree.file("usr/sbin/pykexec", zipapp_bytes(with_pyc and host_can_compile()), 0o755)
         tree.w.finish()
         f.seek(0)
         return f.read()
+
+
+def zipapp_bytes(compiled: bool) -> bytes:
+    """pykexec as users get it: the one-file zipapp (``python3 -m pykexec.build zipapp``),
+    with .pyc files for the guest's Python when the host's is the same version."""
+    from pykexec.build import build_zipapp
+
+    with tempfile.TemporaryDirectory() as tmp:
+        return build_zipapp(Path(tmp) / "pykexec", REPO_ROOT, compiled=compiled).read_bytes()
 
 
 def payload_archive(

@@ -41,6 +41,9 @@ class RunOptions:
     timeout: float = 900.0
     extra_cmdline: tuple[str, ...] = ()
     compress: bool = False
+    icount: bool = False  # count instructions instead of time (lab.vm.ICOUNT_ARGS)
+    maxmem: str | None = None  # e.g. "4T": a pseries guest with 16k LMBs (lab.vm.HOTPLUG_SLOTS)
+    files: tuple[GuestFile, ...] = ()  # extra files for the overlay (first and next kernels)
 
 
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
@@ -153,8 +156,9 @@ def _run_in(
 ) -> Report:
     s = options.scenario
     compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
-    images = build(layout, run_dir, [GuestFile("lab/scenario.sh", render(s).encode())],
-                   compress=compress, payload=payload)  # fmt: skip
+    scenario_file = GuestFile("lab/scenario.sh", render(s).encode())
+    images = build(layout, run_dir, [scenario_file, *options.files], compress=compress,
+                   payload=payload)  # fmt: skip
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
@@ -172,6 +176,8 @@ def _run_in(
         threads=s.threads,
         hotplug=s.hotplug,
         qmp=run_dir / "qmp.sock" if s.hotplug else None,
+        icount=options.icount,
+        maxmem=options.maxmem,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

@@ -25,6 +25,7 @@ NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.
 CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
+DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/purgatory/ppc64.py, -d
 FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
 # What the dead kernel's exception vectors print if the purgatory traps into them
 # (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
@@ -338,6 +339,24 @@ def _kexec_debug() -> Scenario:
     )
 
 
+def _kexec_shipped() -> Scenario:
+    """The product exactly as it ships: no lab emulation knobs (lab.model.EMULATION_KNOBS),
+    so the loader hashes with OpenSSL's POWER8 code and the purgatory with vshasigmaw
+    (QEMU's POWER9 has vector crypto in AT_HWCAP2)."""
+    return dataclasses.replace(
+        _kexec_debug(),
+        name="kexec-shipped",
+        description="pykexec -d -l + -e as shipped (no emulation knobs): vector SHA-256 in "
+        "the purgatory verifies, 2nd kernel",
+        emulation_knobs=False,
+        console=(
+            ConsoleRule(PURGATORY_HELLO, "exec"),
+            ConsoleRule(DIGEST_VERIFIED, "exec"),
+            ConsoleRule(DIGEST_MISMATCH, "exec", present=False),
+        ),
+    )
+
+
 def _kexec_bad_digest() -> Scenario:
     exec_ = Step(
         "exec", "$KEXEC -e", timeout=10, fatal=True, leaves=True, stops_with=DIGEST_MISMATCH
@@ -504,6 +523,7 @@ SCENARIOS: dict[str, Scenario] = {
         _kdump_tools("kdump-tools", Loader.PYKEXEC),
         _kexec_debug(),
         _kexec_bad_digest(),
+        _kexec_shipped(),
         _kexec_auto(),
         _lockdown(),
         _kexec_dtb(),
@@ -521,3 +541,118 @@ POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
     "powernv-kexec-bad-digest": "kexec-bad-digest",
 }
 SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWINS.items())
+
+
+# Issue 9: a crash kernel you can trust.  The lab's payload needs about 500 MiB of
+# crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot work.
+HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/planner.py crash_headroom
+RELOADED_NOTE = "reloaded it"  # pykexec/loader.py _recover_crash
+TRUST_CRASHKERNEL = "576M"  # above --recommend-crashkernel's 560M for the lab payload
+_CRASH_ARGS = f"{KERNEL_ARGS} {CRASH_APPEND}"
+
+
+def _crash_refused() -> Step:
+    """-p into a region too small: exit 1, the figures and a crashkernel= on stderr,
+    nothing loaded; --recommend-crashkernel names a size."""
+    return Step(
+        "refused",
+        f"lab_try refused $KEXEC -p {_CRASH_ARGS}\nrc=$?\n"
+        f"lab_result refused_crash_loaded {_CRASH_LOADED}\n"
+        f'lab_result recommended "$($KEXEC --recommend-crashkernel {_CRASH_ARGS})"\n'
+        f"[ $rc = 1 ] && [ {_CRASH_LOADED} = 0 ] && "
+        f"grep -q '{HEADROOM_REFUSAL}.*needs about.*crashkernel=[0-9]*M would' "
+        "/tmp/lab-refused.err",
+        timeout=30,
+        fatal=True,
+    )
+
+
+def _kdump_small(size: str) -> Scenario:
+    return Scenario(
+        name=f"kdump-small-{size.lower()}",
+        description=f"crashkernel={size}: pykexec -p refuses with the figures and the "
+        "crashkernel= that would do; nothing loaded",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel=size,
+        stages=((Stage.FIRST, (_crash_refused(),)),),
+    )
+
+
+def _out(key: str, command: str) -> str:
+    """Run COMMAND with stdout and stderr in /tmp/KEY.out; record its rc and output."""
+    return (
+        f"{command} > /tmp/{key}.out 2>&1\nrc=$?\nlab_result {key}_rc $rc\n"
+        f"lab_result {key}_out \"$(tr '\\n' '|' < /tmp/{key}.out | cut -c1-700)\"\n"
+    )
+
+
+_TRUST_STAGE1 = (
+    _MEMMAP,
+    Step(
+        "corrupt",
+        _out("corrupt_load", f"$KEXEC -p --test-corrupt-digest {_CRASH_ARGS}")
+        + "[ $rc = 0 ] || return 1\n"
+        + _out("verify_corrupt", "$KEXEC --verify")
+        + "[ $rc = 1 ] && grep -q 'NOT intact: purgatory digest' /tmp/verify_corrupt.out",
+        timeout=60,
+        fatal=True,
+    ),
+    Step(
+        "load",
+        _LOADER
+        + _out("load", f"$KEXEC -p {_CRASH_ARGS}")
+        + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
+        + f"[ $rc = 0 ] && [ ! -s /tmp/load.out ] && [ {_CRASH_LOADED} = 1 ]",
+        timeout=30,
+        fatal=True,
+    ),
+    Step(
+        "verify",
+        _out("verify", "$KEXEC --verify") + "[ $rc = 0 ] && grep -q 'image intact' /tmp/verify.out",
+        timeout=60,
+        fatal=True,
+    ),
+    Step(
+        "status_d",
+        _out("status_d", "$KEXEC -S -d") + "kexec -S; ks=$?\nlab_result status_kexec_tools $ks\n"
+        "[ $rc = 1 ] && [ $ks = 1 ] && grep -q 'kernel: /boot/vmlinux' /tmp/status_d.out && "
+        "grep -q '^loaded at ' /tmp/status_d.out && grep -q 'machine: unchanged' /tmp/status_d.out",
+        timeout=20,
+        fatal=True,
+    ),
+    Step(
+        "reject",
+        f"lab_try reject $KEXEC -p --test-reject-load {_CRASH_ARGS}\nrc=$?\n"
+        f"lab_result reject_crash_loaded {_CRASH_LOADED}\n"
+        f"[ $rc = 1 ] && [ {_CRASH_LOADED} = 1 ] && grep -q '{RELOADED_NOTE}' /tmp/lab-reject.err",
+        timeout=60,
+        fatal=True,
+    ),
+    Step(
+        "verify_after",
+        _out("verify_after", "$KEXEC --verify") + "[ $rc = 0 ]",
+        timeout=60,
+        fatal=True,
+    ),
+    _FILL,
+    _SYSRQ_CRASH,
+)
+
+
+def _kdump_trust() -> Scenario:
+    return Scenario(
+        name="kdump-trust",
+        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; -p "
+        "loads without a warning, --verify intact, -S -d; a -p reload the kernel rejects "
+        "leaves the previous one loaded; sysrq crash; vmcore with the nonce",
+        loader=Loader.PYKEXEC,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel=TRUST_CRASHKERNEL,
+        stages=((Stage.FIRST, _TRUST_STAGE1), (Stage.CRASH, _KDUMP_CRASH)),
+    )
+
+
+SCENARIOS.update((s.name, s) for s in (_kdump_small("128M"), _kdump_small("256M"), _kdump_trust()))

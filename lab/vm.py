@@ -44,6 +44,18 @@ MACHINE_ARGS: dict[Machine, tuple[str, ...]] = {
 # INITRD_MAX_SIZE (128 MiB) ("Could not load initial ram disk" beyond); the lab's
 # uncompressed first initramfs is ~150 MB, so powernv runs gzip it (~85 MB).
 INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20}
+# The instruction-count clock (QEMU docs/devel/tcg-icount.rst, qemu-options.hx -icount):
+# shift=0 advances the virtual clock 1 ns per guest instruction, and the ppc
+# timebase follows the virtual clock (hw/ppc/ppc.c cpu_ppc_get_tb on
+# QEMU_CLOCK_VIRTUAL), so timebase and /proc/uptime differences count
+# instructions.  sleep=off: an idle guest jumps to its next timer instead of
+# waiting for the host's clock, so idle time is deterministic too.  icount
+# forces single-threaded TCG (accel/tcg/tcg-all.c default_mttcg_enabled).
+ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
+# -m SIZE,slots=N,maxmem=MAX: pseries describes the whole of maxmem as LMBs
+# (256 MiB each, hw/ppc/spapr.c SPAPR_MEMORY_BLOCK_SIZE) in
+# ibm,dynamic-memory(-v2): maxmem=4T gives 16384 LMBs.
+HOTPLUG_SLOTS = 4
 
 
 @dataclass(frozen=True)
@@ -59,6 +71,8 @@ class MachineConfig:
     threads: int = 1  # SMT threads per core
     hotplug: Hotplug | None = None  # maxcpus, memory slots
     qmp: Path | None = None  # -qmp unix socket
+    icount: bool = False  # QEMU's instruction-count clock (see ICOUNT_ARGS)
+    maxmem: str | None = None  # hotpluggable memory size (-m ...,slots=,maxmem=), e.g. "4T"
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -79,10 +93,13 @@ class MachineConfig:
         return smp
 
     def memory(self) -> str:
-        """``-m``: boot RAM, and with hotplug the pc-dimm slots and the maximum."""
-        if self.hotplug is None:
-            return f"{self.mem_mib}M"
-        return f"{self.mem_mib}M,slots={self.hotplug.slots},maxmem={self.hotplug.max_mem_mib}M"
+        """``-m``: boot RAM, and with hotplug (or ``maxmem``) the pc-dimm slots and maximum."""
+        if self.hotplug is not None:
+            hot = self.hotplug
+            return f"{self.mem_mib}M,slots={hot.slots},maxmem={hot.max_mem_mib}M"
+        if self.maxmem is not None:
+            return f"{self.mem_mib}M,slots={HOTPLUG_SLOTS},maxmem={self.maxmem}"
+        return f"{self.mem_mib}M"
 
     def argv(self) -> list[str]:
         return [
@@ -91,6 +108,7 @@ class MachineConfig:
             "-accel", "tcg",
             "-smp", self.smp(),
             "-m", self.memory(),
+            *(ICOUNT_ARGS if self.icount else ()),
             "-nodefaults",
             "-display", "none",
             "-serial", "stdio",

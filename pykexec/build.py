@@ -7,9 +7,11 @@ checkout) write the archives with :mod:`zipfile` and :mod:`tarfile`.  The projec
 metadata is read from pyproject.toml's ``[project]`` table by :func:`read_project`, a
 reader for the TOML subset that file uses (``tomllib`` arrived in Python 3.11).
 
-``python3 -m pykexec.build zipapp OUT`` writes the single-file form: a zipapp of the
-package's sources (plain ``.py``, so any Python 3.9+ runs it) whose ``__main__`` is the
-command line; named or linked ``kexec`` it behaves as kexec (see :mod:`pykexec.cli`).
+``python3 -m pykexec.build zipapp OUT [--compiled]`` writes the single-file form: a
+zipapp of the package's sources (plain ``.py``, so any Python 3.9+ runs it; with
+``--compiled`` also ``.pyc`` files for the building Python, which then starts faster)
+whose ``__main__`` is the command line; named or linked ``kexec`` it behaves as kexec
+(see :mod:`pykexec.cli`).
 
 Archive formats: the wheel layout, ``RECORD`` and ``entry_points.txt`` follow the
 PyPA "Binary distribution format" and "Entry points" specifications, ``METADATA`` the
@@ -264,17 +266,41 @@ sys.exit(main())
 '''
 
 
-def build_zipapp(out: Path, root: Path = ROOT) -> Path:
-    """Write the single-file executable zipapp of the package to ``out``."""
+def _unchecked_pyc(source: bytes, path: str) -> bytes:
+    """``source`` compiled for this interpreter as an unchecked-hash .pyc (PEP 552): zipimport
+    loads it without comparing times, and falls back to the .py under another Python."""
+    import importlib.util
+    import marshal
+
+    code = compile(source, path, "exec", dont_inherit=True)
+    flags = (0b01).to_bytes(4, "little")  # hash-based, not checked
+    body: bytes = marshal.dumps(code)
+    return importlib.util.MAGIC_NUMBER + flags + importlib.util.source_hash(source) + body
+
+
+def build_zipapp(out: Path, root: Path = ROOT, *, compiled: bool = False) -> Path:
+    """Write the single-file executable zipapp of the package to ``out``.
+
+    With ``compiled``, each module also gets a ``.pyc`` beside its ``.py`` (the layout
+    zipimport looks for) for the Python that builds it: that Python then starts without
+    compiling; any other 3.9+ ignores them (their magic number differs) and uses the
+    sources.  Build it with the target system's python3.
+    """
     buf = io.BytesIO()
     date = time.gmtime(_epoch())[:6]
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
         for rel in package_files(root):
             if rel.name == "build.py" and rel.parent.name == PACKAGE:
                 continue  # packaging is not needed at run time
-            info = zipfile.ZipInfo(rel.as_posix(), date_time=date)
-            info.compress_type = zipfile.ZIP_DEFLATED
-            z.writestr(info, (root / rel).read_bytes())
+            data = (root / rel).read_bytes()
+            entries = [(rel.as_posix(), data)]
+            if compiled and rel.suffix == ".py":
+                pyc = rel.with_suffix(".pyc").as_posix()
+                entries.append((pyc, _unchecked_pyc(data, rel.as_posix())))
+            for name, content in entries:
+                info = zipfile.ZipInfo(name, date_time=date)
+                info.compress_type = zipfile.ZIP_DEFLATED
+                z.writestr(info, content)
         info = zipfile.ZipInfo("__main__.py", date_time=date)
         info.compress_type = zipfile.ZIP_DEFLATED
         z.writestr(info, _ZIPAPP_MAIN)
@@ -287,11 +313,13 @@ def build_zipapp(out: Path, root: Path = ROOT) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
+    compiled = "--compiled" in args
+    args = [a for a in args if a != "--compiled"]
     if len(args) != 2 or args[0] != "zipapp":
-        print("usage: python3 -m pykexec.build zipapp OUT", file=sys.stderr)
+        print("usage: python3 -m pykexec.build zipapp OUT [--compiled]", file=sys.stderr)
         return 2
     try:
-        out = build_zipapp(Path(args[1]))
+        out = build_zipapp(Path(args[1]), compiled=compiled)
     except (BuildError, OSError) as err:
         print(f"pykexec.build: {err}", file=sys.stderr)
         return 1

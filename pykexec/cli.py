@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import os
 import sys
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
 
-from pykexec.errors import KexecError, UsageError
+from pykexec.errors import KexecError, OptionError
 
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
+    from collections.abc import Sequence
     from pathlib import Path
 
     from pykexec.options import LoadOptions
@@ -27,21 +27,33 @@ if TYPE_CHECKING:
 PROG = "pykexec"
 
 
-class Option(NamedTuple):
+class Option:
     """One kexec-tools option: its spellings, its argument, what pykexec does with it.
 
     ``dest`` names the :class:`~pykexec.options.LoadOptions` field the option sets
     (empty when it is not a load option) and ``kind`` how its text becomes that
     field's value: ``flag`` (True when given), ``path``, ``text`` or ``address``.
+    A plain slotted class, not a named tuple: ``-e``, ``-S`` and ``-u`` then start
+    without importing :mod:`typing` (measured in the guest on the instruction clock).
     """
 
-    names: tuple[str, ...]  # "-l", "--load", ...
-    key: str
-    help: str
-    arg: str = ""  # metavar when the option takes a value
-    status: str = "supported"  # or "ignored", or "refused: why"
-    dest: str = ""
-    kind: str = "flag"
+    __slots__ = ("arg", "dest", "help", "key", "kind", "names", "status")
+
+    def __init__(
+        self,
+        names: tuple[str, ...],  # "-l", "--load", ...
+        key: str,
+        help: str,
+        arg: str = "",  # metavar when the option takes a value
+        status: str = "supported",  # or "ignored", or "refused: why"
+        dest: str = "",
+        kind: str = "flag",
+    ) -> None:
+        self.names, self.key, self.help, self.arg = names, key, help, arg
+        self.status, self.dest, self.kind = status, dest, kind
+
+    def __repr__(self) -> str:
+        return f"Option({self.names!r}, {self.key!r})"
 
 
 OPTIONS: tuple[Option, ...] = (
@@ -55,7 +67,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("-S", "--status"),
         "status",
-        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0",
+        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0; with -d "
+        "or --json also print what is loaded, since when, and what changed since",
     ),
     Option(("-x", "--no-ifdown"), "no_ifdown", "with -e: do not take network interfaces down"),
     Option(("-y", "--no-sync"), "no_sync", "with -e: do not sync file systems"),
@@ -212,6 +225,32 @@ OPTIONS: tuple[Option, ...] = (
         "DIR",
     ),
     Option(
+        ("--verify",),
+        "verify",
+        "pykexec: check the loaded crash kernel (with -l: the -e kernel) in memory, through "
+        "/proc/kcore, against its load record and its purgatory's digest; exit 0 if intact",
+    ),
+    Option(
+        ("--recommend-crashkernel",),
+        "recommend",
+        "pykexec: print the crashkernel= size that KERNEL with --initrd and --append needs "
+        "as a crash kernel (-d: the estimate term by term) and exit",
+    ),
+    Option(
+        ("--ignore-headroom",),
+        "ignore_headroom",
+        "pykexec: with -p, load even when the crash kernel's estimated needs exceed its "
+        "region (a warning instead of a refusal)",
+        dest="ignore_headroom",
+    ),
+    Option(
+        ("--test-reject-load",),
+        "test_reject_load",
+        "pykexec, tests only: with -p, make the kernel reject the load after it freed the "
+        "loaded crash kernel",
+        dest="test_reject_load",
+    ),
+    Option(
         ("--test-corrupt-digest",),
         "corrupt_digest",
         "pykexec, tests only: store a wrong digest so the purgatory must stop",
@@ -219,7 +258,9 @@ OPTIONS: tuple[Option, ...] = (
     ),
 )
 BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
-ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size")
+ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size", "verify",
+           "recommend")  # fmt: skip
+HIDDEN = frozenset({"corrupt_digest", "test_reject_load"})  # test switches: not in --help
 
 
 def parse_address(text: str, what: str) -> int:
@@ -232,30 +273,47 @@ def parse_address(text: str, what: str) -> int:
     except ValueError:
         value = -1
     if not 0 <= value < 1 << 64:
-        raise UsageError(f"{what}: {text!r} is not an address (use 0x1000000 or 16M)")
+        raise OptionError(
+            f"{what}: {text!r} is not an address (use 0x1000000 or 16M)", what, "bad-value"
+        )
     return value
 
 
-class Command(NamedTuple):
+class Command:
     """What the command line asks for: an action, and for loads the options.
 
-    Records here are named tuples and paths strings, and the load options are built
-    only for loads: `pykexec -e`, `-S` and `-u` then start without dataclasses and
-    pathlib (a third of their start-up in the emulated guest).
+    Paths are strings, and the load options are built only for loads: `pykexec -e`,
+    `-S` and `-u` then start without dataclasses, pathlib and typing.
     """
 
-    action: str  # load, exec, load-exec, load-shutdown, unload, status, print-ckr-size, ...
-    options: LoadOptions | None = None
-    crash: bool = False
-    status_of_exec_kernel: bool = False
-    dry_run: bool = False
-    json: bool = False
-    no_sync: bool = False
-    no_ifdown: bool = False
-    sysroot: str = "/"
-    save_dir: str = ""
-    syscall: str = "auto"  # a pykexec.options.SyscallChoice value
-    flags: frozenset[str] = frozenset()
+    __slots__ = (
+        "action", "crash", "dry_run", "flags", "json", "no_ifdown", "no_sync", "options",
+        "save_dir", "status_of_exec_kernel", "syscall", "sysroot",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        action: str,  # load, exec, load-exec, load-shutdown, unload, status, ...
+        options: LoadOptions | None = None,
+        *,
+        crash: bool = False,
+        status_of_exec_kernel: bool = False,
+        dry_run: bool = False,
+        json: bool = False,
+        no_sync: bool = False,
+        no_ifdown: bool = False,
+        sysroot: str = "/",
+        save_dir: str = "",
+        syscall: str = "auto",  # a pykexec.options.SyscallChoice value
+        flags: frozenset[str] = frozenset(),
+    ) -> None:
+        self.action, self.options, self.crash = action, options, crash
+        self.status_of_exec_kernel, self.dry_run, self.json = status_of_exec_kernel, dry_run, json
+        self.no_sync, self.no_ifdown, self.sysroot = no_sync, no_ifdown, sysroot
+        self.save_dir, self.syscall, self.flags = save_dir, syscall, flags
+
+    def __repr__(self) -> str:
+        return f"Command({self.action!r}, flags={sorted(self.flags)})"
 
 
 def _long_option(name: str) -> Option:
@@ -268,7 +326,8 @@ def _long_option(name: str) -> Option:
     if len(matches) == 1:
         return next(iter(matches.values()))
     what = "is ambiguous" if matches else "not recognized"
-    raise UsageError(f"option --{name} {what} (see {PROG} --help)")
+    problem = "ambiguous" if matches else "unknown"
+    raise OptionError(f"option --{name} {what} (see {PROG} --help)", f"--{name}", problem)
 
 
 def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[str]]:
@@ -290,23 +349,37 @@ def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[s
             opt = _long_option(name)
             if opt.arg and not eq:
                 if i == len(words):
-                    raise UsageError(f"option --{name} requires an argument")
+                    raise OptionError(
+                        f"option --{name} requires an argument", f"--{name}", "missing-argument"
+                    )
                 value, i = words[i], i + 1
             elif eq and not opt.arg:
-                raise UsageError(f"option --{name} must not have an argument")
+                raise OptionError(
+                    f"option --{name} must not have an argument",
+                    f"--{name}",
+                    "unexpected-argument",
+                )
             pairs.append((opt, value))
         elif word.startswith("-") and word != "-":
             for j, letter in enumerate(word[1:], start=2):
                 opt = BY_NAME.get("-" + letter)  # type: ignore[assignment]
                 if opt is None:
-                    raise UsageError(f"option -{letter} not recognized (see {PROG} --help)")
+                    raise OptionError(
+                        f"option -{letter} not recognized (see {PROG} --help)",
+                        f"-{letter}",
+                        "unknown",
+                    )
                 if not opt.arg:
                     pairs.append((opt, ""))
                     continue
                 value = word[j:]
                 if not value:
                     if i == len(words):
-                        raise UsageError(f"option -{letter} requires an argument")
+                        raise OptionError(
+                            f"option -{letter} requires an argument",
+                            f"-{letter}",
+                            "missing-argument",
+                        )
                     value, i = words[i], i + 1
                 pairs.append((opt, value))
                 break
@@ -319,13 +392,15 @@ def _refuse(seen: dict[str, str]) -> None:
     for key in seen:
         opt = next(o for o in OPTIONS if o.key == key)
         if opt.status.startswith("refused"):
-            raise UsageError(f"{opt.names[0]} is not supported: {opt.status[9:]}")
+            raise OptionError(
+                f"{opt.names[0]} is not supported: {opt.status[9:]}", opt.names[0], "unsupported"
+            )
 
 
 def _syscall(seen: dict[str, str]) -> str:
     chosen = {k for k in ("syscall_file", "syscall_load", "syscall_auto") if k in seen}
     if len(chosen) > 1:
-        raise UsageError("choose one of -s, -c and -a")
+        raise OptionError("choose one of -s, -c and -a", "-s", "conflict")
     return {
         "syscall_file": "file",
         "syscall_load": "load",
@@ -336,15 +411,21 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
     asked = [a for a in ACTIONS if a in seen]
     if "print_ckr_size" in asked:
         return "print-ckr-size"
+    if "recommend" in asked:
+        return "recommend"
+    if "verify" in asked:  # -S --verify and -p --verify mean the same
+        return "verify"
     if "status" in asked:
         return "status"
     if "unload" in asked:
         return "unload"
     loads = {"load", "panic"} & set(asked)
     if "exec" in asked and loads:
-        raise UsageError(
+        raise OptionError(
             "-e starts the kernel already loaded; load with -l first, or "
-            "use -f KERNEL to load and start at once"
+            "use -f KERNEL to load and start at once",
+            "-e",
+            "conflict",
         )
     if "force" in asked:
         return "load-exec" if kernel else "exec"
@@ -354,7 +435,9 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
         return "load"
     if kernel:
         return "load-shutdown"
-    raise UsageError("nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)")
+    raise OptionError(
+        "nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)", "", "nothing-to-do"
+    )
 
 
 def parse(argv: Sequence[str]) -> Command:
@@ -365,17 +448,24 @@ def parse(argv: Sequence[str]) -> Command:
         return Command("help" if "help" in seen else "version")
     _refuse(seen)
     if len(rest) > 1:
-        raise UsageError(f"one kernel image at most, got {' '.join(rest)}")
+        raise OptionError(f"one kernel image at most, got {' '.join(rest)}", "", "extra-kernel")
     kernel = rest[0] if rest else None
     if "type" in seen and seen["type"] not in ("elf-ppc64", "elf64-ppc64"):
-        raise UsageError(f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only")
+        raise OptionError(
+            f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only", "--type", "bad-value"
+        )
     action = _action(seen, kernel)
     crash = "panic" in seen
     syscall = _syscall(seen)
     options = None
-    if action.startswith("load"):
+    if action.startswith("load") or action == "recommend":
         if kernel is None:
-            raise UsageError(f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]")
+            raise OptionError(
+                f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]",
+                "",
+                "no-kernel",
+            )
+        crash = crash or action == "recommend"
         options = _load_options(seen, kernel, crash, syscall)
     _check_modes(seen, action)
     return Command(
@@ -396,16 +486,26 @@ def parse(argv: Sequence[str]) -> Command:
 
 def _check_modes(seen: dict[str, str], action: str) -> None:
     """--sysroot, --save and --json never turn into a live action by surprise."""
-    live = "dry_run" not in seen and action not in ("status", "print-ckr-size")
+    live = "dry_run" not in seen and action not in ("status", "print-ckr-size", "recommend")
     if "sysroot" in seen and live:
-        raise UsageError(
+        raise OptionError(
             "--sysroot reads a snapshot, never the machine a live action acts on: "
-            "add --dry-run to plan from it"
+            "add --dry-run to plan from it",
+            "--sysroot",
+            "needs-dry-run",
         )
     if "save" in seen and "dry_run" not in seen:
-        raise UsageError("--save writes what a dry run would hand the kernel: add --dry-run")
+        raise OptionError(
+            "--save writes what a dry run would hand the kernel: add --dry-run",
+            "--save",
+            "needs-dry-run",
+        )
     if "json" in seen and live and not action.startswith("load"):
-        raise UsageError("--json prints plans and load records: use it with -l, -p or --dry-run")
+        raise OptionError(
+            "--json prints plans and load records: use it with -l, -p or --dry-run",
+            "--json",
+            "needs-dry-run",
+        )
 
 
 def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) -> LoadOptions:
@@ -455,7 +555,7 @@ def usage() -> str:
         "",
     ]
     for opt in OPTIONS:
-        if opt.key == "corrupt_digest":
+        if opt.key in HIDDEN:
             continue
         spell = ", ".join(
             n + (f"={opt.arg}" if opt.arg and n.startswith("--") else "") for n in opt.names
@@ -486,12 +586,26 @@ def run(cmd: Command) -> int:
         return 0
     if cmd.action == "status":
         # kexec-tools' k_status(): the exit code is the content of the sysfs file.
-        return int(control.status(crash=not cmd.status_of_exec_kernel, view=view))
+        crash = not cmd.status_of_exec_kernel
+        if cmd.json or "debug" in cmd.flags:
+            from pykexec import status
+
+            print(status.describe(view, crash, as_json=cmd.json))
+        return int(control.status(crash=crash, view=view))
+    if cmd.action == "verify":
+        from pykexec import status
+
+        intact, lines = status.verify_loaded(view, crash=not cmd.status_of_exec_kernel)
+        print("\n".join(lines))
+        return 0 if intact else 1
     if cmd.action == "unload":
         if cmd.dry_run:
             print(control.describe_unload(cmd.crash, cmd.syscall, view))
             return 0
         control.unload(crash=cmd.crash, syscall=cmd.syscall)
+        from pykexec import record
+
+        record.remove(view, cmd.crash)
         return 0
     if cmd.action == "exec":
         if cmd.dry_run:
@@ -506,6 +620,11 @@ def run(cmd: Command) -> int:
 def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
     from pykexec import loader, report
 
+    if cmd.action == "recommend":
+        from pykexec import status
+
+        print(status.recommend(opts, view, detail=opts.debug))
+        return 0
     if cmd.dry_run:
         plan = loader.plan(opts, view)
         then = _afterwards(cmd)
@@ -515,6 +634,8 @@ def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
             loader.save_plan(plan, _save_dir(cmd), document)
         return 0
     result = loader.load(opts, view)
+    for warning in result.warnings:
+        print(f"{invoked_name()}: warning: {warning}", file=sys.stderr)
     if cmd.json:
         print(report.to_json(report.plan_dict(result, None)))
     elif opts.debug:
@@ -548,9 +669,27 @@ def _save_dir(cmd: Command) -> Path:
     return Path(cmd.save_dir)
 
 
+def one_line(text: str) -> str:
+    """An error message on one line: the words it quotes from arguments or files may
+    hold newlines and other control characters; they are shown escaped."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
+
+
+def _keep_argument_bytes() -> None:
+    """Arguments that were not UTF-8 reach Python as surrogate escapes (PEP 383); echoing
+    them (a plan's command line) writes their original bytes instead of failing."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None and getattr(stream, "encoding", "").lower() in ("utf-8", "utf8"):
+            reconfigure(errors="surrogateescape")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
+    _keep_argument_bytes()
     try:
         if argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
@@ -568,15 +707,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KexecError as err:
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(f"{name}: {err}", file=sys.stderr)
+        print(one_line(f"{name}: {err}"), file=sys.stderr)
         return err.exit_code
     except OSError as err:  # an I/O error no layer below anticipated: still one line
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(
-            f"{name}: {err.strerror or err}" + (f": {err.filename}" if err.filename else ""),
-            file=sys.stderr,
-        )
+        where = f": {err.filename}" if err.filename else ""
+        print(one_line(f"{name}: {err.strerror or err}{where}"), file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         return 130

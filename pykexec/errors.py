@@ -15,6 +15,25 @@ class UsageError(KexecError):
     exit_code = 2
 
 
+class OptionError(UsageError):
+    """A command line or option set the program cannot act on.
+
+    ``option`` is the option at fault as the user spelled it (``""`` when none is),
+    ``problem`` what is wrong with it: one of ``unknown``, ``ambiguous``,
+    ``missing-argument``, ``unexpected-argument``, ``unsupported``, ``bad-value``,
+    ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``.
+    """
+
+    def __init__(self, message: str, option: str, problem: str) -> None:
+        super().__init__(message)
+        self.option = option
+        self.problem = problem
+
+
+class NoCrashRegion(UsageError):
+    """A crash load on a kernel booted without crashkernel= (no region to load into)."""
+
+
 class ImageError(KexecError):
     """A kernel, initrd or device-tree file cannot be used."""
 
@@ -29,6 +48,14 @@ class SystemInfoError(KexecError):
 
 class PlacementError(KexecError):
     """Segments cannot be placed in the available memory."""
+
+
+class CrashRegionTooSmall(PlacementError):
+    """The crash kernel would not fit its crashkernel= region; ``needed`` in bytes."""
+
+    def __init__(self, message: str, needed: int) -> None:
+        super().__init__(message)
+        self.needed = needed
 
 
 class SyscallError(KexecError):

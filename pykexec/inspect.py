@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import re
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
+from pykexec.errors import UsageError
 from pykexec.formats.elf import (
     RUN_AT_LOAD_MAGIC,
     RUN_AT_LOAD_OFFSET,
@@ -47,7 +46,7 @@ def describe_image(kernel: KernelImage) -> dict[str, Any]:
         "run_at_load": kernel.run_at_load,
         "relocatable": kernel.relocatable,
         "secondary_hold_words": secondary,
-        "version": match.group().decode(errors="replace").strip() if match else None,
+        "version": match.group().decode("utf-8", "replace").strip() if match else None,
         "crash_kernel": crash_ok,
         "crash_kernel_reason": None
         if crash_ok
@@ -83,13 +82,26 @@ def render(info: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
+USAGE = "usage: pykexec inspect KERNEL [--json]"
+
+
 def main(argv: Sequence[str]) -> int:
+    """``pykexec inspect``: a wrong command line is a :class:`UsageError` (one line)."""
+    from pathlib import Path
+
     from pykexec.loader import read_kernel
 
-    parser = argparse.ArgumentParser(prog="pykexec inspect", description="Describe a kernel image.")
-    parser.add_argument("image", type=Path)
-    parser.add_argument("--json", action="store_true")
-    args = parser.parse_args(list(argv))
-    info = describe_image(read_kernel(args.image))
-    print(json.dumps(info, indent=2) if args.json else render(info))
+    words = list(argv)
+    if "-h" in words or "--help" in words:
+        print(f"{USAGE}\n\nDescribe a kernel image: format, entry, segments, crash use.")
+        return 0
+    as_json = "--json" in words
+    images = [w for w in words if w != "--json"]
+    unknown = [w for w in images if w.startswith("-") and w != "-"]
+    if unknown:
+        raise UsageError(f"inspect: option {unknown[0]!r} not recognized ({USAGE})")
+    if len(images) != 1:
+        raise UsageError(f"inspect takes one kernel image, got {len(images)} ({USAGE})")
+    info = describe_image(read_kernel(Path(images[0])))
+    print(json.dumps(info, indent=2) if as_json else render(info))
     return 0

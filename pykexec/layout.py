@@ -129,6 +129,10 @@ class Placer:
         self.segments.append(seg)
         return seg
 
+    def release(self, hole: Range) -> None:
+        """Give back a hole from :meth:`take`, to :meth:`put` a segment into it."""
+        self.free = self.free.union([hole])
+
     def take(self, size: int, *, top_down: bool = False) -> Range:
         """Reserve a hole that is not a segment (scratch space)."""
         hole = self.free.find_hole(align_up(size, SEGMENT_ALIGN), SEGMENT_ALIGN, top_down=top_down)

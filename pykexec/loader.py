@@ -13,7 +13,7 @@ import os
 import stat
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from pykexec import syscalls
 from pykexec.control import crash_reservation_size, execute, shutdown_reboot, status, unload
@@ -21,13 +21,20 @@ from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
 from pykexec.options import LoadOptions, check
 from pykexec.planner import FileCall, LoadFacts, LoadPlan, segment_plan
 from pykexec.planner import plan as plan_pure
-from pykexec.policy import FILE_LOAD_FALLBACK, LOCKDOWN_LEVELS, KexecSupport, decide_syscall
+from pykexec.policy import (
+    FILE_LOAD_FALLBACK,
+    LOCKDOWN_LEVELS,
+    KexecSupport,
+    Syscall,
+    decide_syscall,
+)
 from pykexec.sysinfo import SystemView
 
 if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
+    from pykexec.purgatory.asm import Program
 
 __all__ = [
     "crash_reservation_size",
@@ -88,21 +95,6 @@ def read_kernel(path: Path) -> KernelImage:
     return parse_kernel(read_file(path, "kernel"), str(path))
 
 
-def kernel_end_from_iomem(iomem: str) -> int | None:
-    """The end of the running kernel's image, from /proc/iomem's "Kernel ..." lines."""
-    end = None
-    for line in iomem.splitlines():
-        span, _, name = line.strip().partition(" : ")
-        if not name.startswith("Kernel ") or "-" not in span:
-            continue
-        try:
-            last = int(span.split("-")[1], 16)
-        except ValueError:
-            continue
-        end = max(end or 0, last + 1)
-    return end
-
-
 def _lockdown(text: str | None) -> str | None:
     """The active level of /sys/kernel/security/lockdown: ``none [integrity] ...``."""
     for word in (text or "").split():
@@ -151,6 +143,30 @@ def _running_endian(view: SystemView) -> Endian:
     return "big" if arch == "ppc64" else "little"
 
 
+# arch/powerpc/include/uapi/asm/cputable.h; include/uapi/linux/auxvec.h
+AT_HWCAP2 = 26
+PPC_FEATURE2_VEC_CRYPTO = 0x02000000
+PURGATORY_SHA256 = "PYKEXEC_PURGATORY_SHA256"  # "scalar" or "vector": overrides the CPU's say
+
+
+def _vector_crypto(view: SystemView) -> bool:
+    """Whether the purgatory may hash with the POWER8 vector crypto instructions: the
+    CPU says so in AT_HWCAP2 (a POWER8 in POWER7 compatibility mode does not), unless
+    PYKEXEC_PURGATORY_SHA256 says otherwise."""
+    choice = os.environ.get(PURGATORY_SHA256, "")
+    if choice in ("scalar", "vector"):
+        return choice == "vector"
+    if not view.live:
+        return False
+    import struct
+
+    auxv = view.read_bytes("proc/self/auxv") or b""
+    for key, value in struct.iter_unpack("=QQ", auxv[: len(auxv) // 16 * 16]):
+        if key == AT_HWCAP2:
+            return bool(value & PPC_FEATURE2_VEC_CRYPTO)
+    return False
+
+
 def _mem_total(view: SystemView) -> int:
     for line in (view.read_text("proc/meminfo") or "").splitlines():
         name, _, value = line.partition(":")
@@ -161,21 +177,61 @@ def _mem_total(view: SystemView) -> int:
     return 0
 
 
+def headroom_facts(
+    opts: LoadOptions,
+    view: SystemView,
+    facts: LoadFacts,
+    kernel: KernelImage | None = None,
+    initrd: bytes | memoryview | None = None,
+) -> LoadFacts:
+    """``facts`` with what a crash load's headroom needs: the kernel's memsz, the
+    initrd's size and contents' sizes, the crash region and the possible CPUs."""
+    from pykexec.formats.initramfs import Initramfs, Part, summarize
+
+    kernel = kernel if kernel is not None else read_kernel(opts.kernel)
+    if initrd is None and opts.initrd is not None:
+        initrd = read_file(opts.initrd, "initrd")
+    initramfs, notes = facts.initramfs, facts.notes
+    if initrd is not None and initramfs is None:
+        try:
+            initramfs = summarize(initrd, f"initrd {opts.initrd}")
+        except ImageError as err:
+            # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
+            initramfs = Initramfs(
+                len(initrd), (Part("image", 0, len(initrd), len(initrd), True, (len(initrd),), 1),)
+            )
+            notes = (*notes, f"{err}: the crash kernel would keep it as a ramdisk image")
+    return replace(
+        facts,
+        notes=notes,
+        kernel_memsz=kernel.memsz,
+        initrd_size=len(initrd) if initrd is not None else 0,
+        initramfs=initramfs,
+        crash_size=crash_reservation_size(view) or None,
+        cpu_count=len(view.possible_cpus()),
+        page_size=view.page_size(),
+    )
+
+
 def gather(
     opts: LoadOptions,
     view: SystemView,
     *,
     segments: bool,
     thorough: bool = False,
+    headroom: bool = True,
+    known: LoadFacts | None = None,
 ) -> LoadFacts:
-    """Read everything the load needs, once: the system's facts and, when a
-    kexec_load plan is wanted (``segments``), the kernel, initrd, blob and tree."""
+    """Read everything the load needs, once: the system's facts (or those ``known``
+    from an earlier gather of the same load) and, when a kexec_load plan is wanted
+    (``segments``), the kernel, initrd, blob and tree; for a crash load (unless not
+    ``headroom``) what its headroom needs."""
     check(opts)
-    facts = LoadFacts(
+    facts = known or LoadFacts(
         cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
     )
     if not segments:
-        return facts
+        return headroom_facts(opts, view, facts) if opts.crash and headroom else facts
     from pykexec.devicetree.fdt import parse_fdt
 
     core_notes: tuple[CoreNote, ...] = ()
@@ -187,19 +243,24 @@ def gather(
         if vmcoreinfo is not None:
             notes.append(CoreNote(*vmcoreinfo))
         core_notes = tuple(notes)
+    kernel = read_kernel(opts.kernel)
+    initrd = read_file(opts.initrd, "initrd") if opts.initrd is not None else None
+    if opts.crash and headroom:
+        facts = headroom_facts(opts, view, facts, kernel, initrd)
     return replace(
         facts,
-        kernel=read_kernel(opts.kernel),
-        initrd=read_file(opts.initrd, "initrd") if opts.initrd is not None else None,
+        kernel=kernel,
+        initrd=initrd,
         dtb=parse_fdt(bytes(read_file(opts.dtb, "device tree blob"))) if opts.dtb else None,
         tree=view.device_tree(),
-        kernel_end_iomem=kernel_end_from_iomem(view.iomem()),
+        kernel_end_iomem=view.kernel_end(),
         core_notes=core_notes,
         possible_cpus=len(view.possible_cpus()) if opts.hotplug else 0,
         hotplug_elfcorehdr_size=view.crash_elfcorehdr_size() if opts.hotplug else None,
         page_size=view.page_size(),
         total_ram=_mem_total(view),
         running_endian=_running_endian(view),
+        vector_crypto=_vector_crypto(view),
     )
 
 
@@ -228,32 +289,227 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     The syscall is chosen by :func:`pykexec.policy.decide_syscall`; with -a a
     kexec_file_load failing with one of the fallback errors is followed by a planned
     kexec_load.  Nothing is handed to the kernel before its whole plan is built and
-    checked against the kernel's rules.  Returns the plan that was loaded.
+    checked against the kernel's rules (and, for -p, its headroom).  A successful
+    load is recorded in /run/pykexec (:mod:`pykexec.record`).  When a -p load fails
+    after the kernel freed the crash kernel loaded before, the recorded one is
+    loaded again (see :func:`_recover_crash`).  Returns the plan that was loaded.
     """
     view = view or SystemView()
     if not view.live:
         raise UsageError(
             f"refusing a live load planned from {view.root}: --sysroot is for --dry-run only"
         )
-    facts = gather(opts, view, segments=False)
-    result = plan_pure(opts, facts, need_segments=False)
-    if result.file_call is not None:
+    from pykexec import record
+
+    before = (view.kexec_crash_loaded(), record.read(view, True)) if opts.crash else None
+    try:
+        result, loaded = _load(opts, view)
+    except SyscallError as err:
+        if before is not None:
+            _recover_crash(err, view, *before)
+        raise
+    fields = record_fields(result, loaded)
+    try:
+        record.write(view, opts.crash, record.new_record(view, opts.crash, fields))
+    except KexecError as err:  # loaded all the same: say what is missing
+        note = f"{err}: -S -d, --verify and a failed -p reload cannot use it"
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
+
+
+def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | None]:
+    """The load itself: the plan and, for kexec_load, the facts it was planned from."""
+    facts = gather(opts, view, segments=False, headroom=False)
+    notes: tuple[str, ...] = ()
+    if decide_syscall(opts, facts.support).first is Syscall.FILE:
+        if opts.crash:
+            facts = headroom_facts(opts, view, facts)
+        result = plan_pure(opts, facts, need_segments=False)
         try:
-            _file_load(result.file_call)
-            return replace(result, notes=(*result.notes, "loaded with kexec_file_load"))
+            _file_load(result.file_call)  # type: ignore[arg-type]
+            return replace(result, notes=(*result.notes, "loaded with kexec_file_load")), None
         except SyscallError as err:
             if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
                 raise
-            note = f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load"
-            result = replace(result, notes=(*result.notes, note))
-    segments = segment_plan(opts, gather(opts, view, segments=True))
-    image = segments.image
-    syscalls.kexec_load(
-        image.entry,
-        [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments],
-        int(image.flags) | syscalls.KEXEC_ARCH_PPC64,
-    )
-    return replace(result, segments=segments, notes=(*result.notes, "loaded with kexec_load"))
+            notes = (f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load",)
+    facts = gather(opts, view, segments=True, known=facts)
+    result = plan_pure(opts, facts, need_segments=True)
+    assert result.segments is not None
+    image = result.segments.image
+    raw = [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments]
+    if opts.test_reject_load:
+        raw = _outside_crash_region(raw, result.segments)
+    syscalls.kexec_load(image.entry, raw, int(image.flags) | syscalls.KEXEC_ARCH_PPC64)
+    return replace(result, notes=(*notes, *result.notes, "loaded with kexec_load")), facts
+
+
+def options_dict(opts: LoadOptions) -> dict[str, Any]:
+    """The load options as JSON values (paths and choices as strings)."""
+    from dataclasses import fields
+
+    out: dict[str, Any] = {}
+    for f in fields(opts):
+        value = getattr(opts, f.name)
+        out[f.name] = value if value is None or isinstance(value, (bool, int)) else str(value)
+    return out
+
+
+def options_from_record(rec: dict[str, Any]) -> LoadOptions:
+    """The load options a record was made with (to load the same again)."""
+    from pykexec.options import SyscallChoice
+
+    o = dict(rec.get("options") or {})
+    try:
+        for name in ("kernel", "initrd", "dtb"):
+            o[name] = Path(o[name]) if o.get(name) is not None else None
+        o["syscall"] = SyscallChoice(o.get("syscall", "auto"))
+        o["test_reject_load"] = False
+        return LoadOptions(**o)
+    except (TypeError, ValueError) as err:
+        raise KexecError(f"the load record's options cannot be used again: {err}") from None
+
+
+def _purgatory_program(buf: bytes, facts: LoadFacts) -> Program | None:
+    """The purgatory program ``buf`` was rendered from: the one whose code (up to
+    its first data slot) the buffer starts with, whichever console it prints on."""
+    from pykexec.purgatory.ppc64 import Console, generate
+
+    assert facts.kernel is not None
+    for console in (Console.HVTERM, *Console):  # the loader's default first (cached)
+        program = generate(
+            facts.running_endian, kernel_big_endian=facts.kernel.endian == "big", console=console
+        )
+        data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
+        if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
+            return program
+    return None
+
+
+def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
+    """Where the loaded purgatory keeps its regions and digest, and their values."""
+    from pykexec.abi import SHA256_DIGEST_SIZE as DIGEST_SIZE
+    from pykexec.crash.verify import slot_regions
+    from pykexec.layout import SegmentKind
+
+    purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
+    program = None if purg is None else _purgatory_program(bytes(purg.buf), facts)
+    if purg is None or program is None:
+        return None
+    regions, digest = program.slot("sha256_regions"), program.slot("sha256_digest")
+    buf = bytes(purg.buf)
+    return {
+        "mem_start": purg.mem.start,
+        "endian": facts.running_endian,
+        "regions_offset": regions.offset,
+        "regions_size": regions.size,
+        "digest_offset": digest.offset,
+        "regions": slot_regions(
+            buf[regions.offset : regions.offset + regions.size], facts.running_endian
+        ),
+        "digest": buf[digest.offset : digest.offset + DIGEST_SIZE].hex(),
+    }
+
+
+def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
+    """What :mod:`pykexec.record` keeps of a successful load."""
+    import hashlib
+    import zlib
+
+    from pykexec import record
+
+    opts = result.options
+    fields: dict[str, Any] = {
+        "options": options_dict(opts),
+        "files": {
+            name: record.file_identity(getattr(opts, name))
+            for name in ("kernel", "initrd", "dtb")
+            if getattr(opts, name) is not None
+        },
+        "hotplug": opts.hotplug,
+        "notes": list(result.notes),
+    }
+    if result.headroom is not None:
+        h = result.headroom
+        fields["headroom"] = {"region": h.region, "needed": h.needed, "summary": h.summary()}
+    if facts is None or result.segments is None:
+        fc = result.file_call
+        assert fc is not None
+        fields.update(syscall="kexec_file_load", command_line=fc.command_line)
+        digest_input: Any = [fc.describe(), fields["files"]]
+    else:
+        image = result.segments.image
+        segments = [
+            {
+                "kind": str(s.kind),
+                "mem_start": s.mem.start,
+                "mem_size": s.mem.size,
+                "bufsz": s.bufsz,
+                "crc32": zlib.crc32(s.buf),
+            }
+            for s in image.segments
+        ]
+        fields.update(
+            syscall="kexec_load",
+            entry=image.entry,
+            flags=int(image.flags),
+            command_line=result.segments.bootargs,
+            segments=segments,
+            purgatory=_purgatory_record(result.segments, facts),
+        )
+        digest_input = [image.entry, int(image.flags), segments]
+    blob = json.dumps(digest_input, sort_keys=True).encode()
+    fields["plan_digest"] = hashlib.sha256(blob).hexdigest()
+    return fields
+
+
+def _outside_crash_region(raw: list[syscalls.RawSegment], plan: Plan) -> list[syscalls.RawSegment]:
+    """--test-reject-load: the last segment moved just below the crash region, past the
+    kernel-rules check, so that kexec_load fails with EADDRNOTAVAIL in
+    sanity_check_segment_list() (kernel/kexec_core.c), called from kimage_alloc_init()
+    after do_kexec_load() freed the loaded crash image (kernel/kexec.c)."""
+    region = plan.machine.crash
+    assert region is not None
+    last = raw[-1]
+    below = region.start - -(-last.memsz // 0x10000) * 0x10000
+    return [*raw[:-1], syscalls.RawSegment(last.buf, below, last.memsz)]
+
+
+def _recover_crash(
+    err: SyscallError, view: SystemView, was_loaded: bool, previous: dict[str, Any] | None
+) -> None:
+    """After a failed -p load: when the kernel had already freed the crash kernel
+    loaded before (kernel/kexec.c do_kexec_load and kernel/kexec_file.c
+    kexec_file_load both free it before building the new image), load the recorded
+    one again and say so; raise in every case."""
+    if not was_loaded or view.kexec_crash_loaded():
+        raise err
+    gone = "no crash kernel is loaded now"
+    if previous is None:
+        raise SyscallError(
+            f"{err}; the kernel freed the crash kernel loaded before (not "
+            f"by pykexec: no record to reload it from): {gone}",
+            err.errno,
+            err.call,
+        ) from None
+    from pykexec import record
+
+    try:
+        load(options_from_record(previous), view)
+    except KexecError as again:
+        record.remove(view, True)
+        raise SyscallError(
+            f"{err}; the kernel freed the crash kernel loaded before and "
+            f"reloading it failed ({again}): {gone}",
+            err.errno,
+            err.call,
+        ) from None
+    kernel = previous.get("options", {}).get("kernel")
+    raise SyscallError(
+        f"{err}; the kernel had freed the crash kernel loaded before: "
+        f"reloaded it ({kernel}, first loaded {previous.get('loaded_at_utc')})",
+        err.errno,
+        err.call,
+    ) from None
 
 
 def _errname(err: int) -> str:

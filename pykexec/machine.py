@@ -9,12 +9,16 @@ firmware kind (pseries or powernv).
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+import functools
+import itertools
+import struct
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntFlag
+from typing import overload
 
 from pykexec.devicetree.fdt import Node
-from pykexec.devicetree.props import cell_sizes
 from pykexec.errors import SystemInfoError
 from pykexec.memory import MemoryMap, Range
 
@@ -38,16 +42,17 @@ class LmbFlags(IntFlag):
 
 
 # PAPR "ibm,dynamic-memory" (v1) and "ibm,dynamic-memory-v2" entries, 24 bytes each,
-# after a big-endian u32 entry count: field -> (offset, size)
-DRMEM_V1 = {"base": (0, 8), "drc_index": (8, 4), "aa_index": (16, 4), "flags": (20, 4)}
-DRMEM_V2 = {
-    "count": (0, 4),
-    "base": (4, 8),
-    "drc_index": (12, 4),
-    "aa_index": (16, 4),
-    "flags": (20, 4),
-}
+# after a big-endian u32 entry count (arch/powerpc/include/asm/drmem.h struct
+# of_drconf_cell_v1 and of_drconf_cell_v2).
+DRMEM_V1 = struct.Struct(">QIIII")  # base_addr, drc_index, reserved, aa_index, flags
+DRMEM_V2 = struct.Struct(">IQIII")  # seq_lmbs, base_addr, drc_index, aa_index, flags
 DRMEM_ENTRY_SIZE = 24
+#: The most LMBs pykexec accepts: 64 TiB (PowerVM's largest partition) in 16 MiB blocks
+#: (the smallest memory block, SECTION_SIZE_BITS = 24 in arch/powerpc/include/asm/sparsemem.h).
+#: A count beyond it comes from a damaged tree, not a machine.
+MAX_LMBS = (64 << 40) // (16 << 20)
+#: Physical addresses are 64 bits wide (PAPR ibm,dynamic-memory base: 2 cells).
+ADDRESS_LIMIT = 1 << 64
 
 
 @dataclass(frozen=True)
@@ -60,11 +65,75 @@ class Lmb:
 
     @property
     def usable(self) -> bool:
-        return LmbFlags.ASSIGNED in self.flags and LmbFlags.RESERVED not in self.flags
+        return _usable(self.flags)
 
     @property
     def range(self) -> Range:
         return Range.sized(self.base, self.size)
+
+
+def _usable(flags: int) -> bool:
+    """Assigned to the partition and not reserved (plain bit tests: called per LMB)."""
+    value = int(flags)
+    return bool(value & _ASSIGNED) and not value & _RESERVED
+
+
+_ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
+
+
+@dataclass(frozen=True)
+class LmbRun:
+    """``count`` LMBs of ``size`` bytes back to back from ``base``, sharing their flags:
+    an ``ibm,dynamic-memory-v2`` set, or consecutive ``ibm,dynamic-memory`` entries."""
+
+    base: int
+    count: int
+    size: int
+    flags: LmbFlags
+
+    @property
+    def usable(self) -> bool:
+        return _usable(self.flags)
+
+    @property
+    def range(self) -> Range:
+        return Range.sized(self.base, self.count * self.size)
+
+    def lmb(self, index: int) -> Lmb:
+        return Lmb(self.base + index * self.size, self.size, self.flags)
+
+
+class LmbTable(Sequence[Lmb]):
+    """Every LMB in device-tree order, expanded from runs only when indexed."""
+
+    def __init__(self, runs: tuple[LmbRun, ...] = ()) -> None:
+        self.runs = runs
+        self._starts = list(itertools.accumulate((r.count for r in runs), initial=0))
+
+    def __len__(self) -> int:
+        return self._starts[-1]
+
+    @overload
+    def __getitem__(self, index: int) -> Lmb: ...
+
+    @overload
+    def __getitem__(self, index: slice) -> Sequence[Lmb]: ...
+
+    def __getitem__(self, index: int | slice) -> Lmb | Sequence[Lmb]:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        run = bisect.bisect_right(self._starts, index) - 1
+        return self.runs[run].lmb(index - self._starts[run])
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, LmbTable) and self.runs == other.runs
+
+    def __hash__(self) -> int:
+        return hash(self.runs)
 
 
 @dataclass(frozen=True)
@@ -90,7 +159,7 @@ class Machine:
     platform: Platform
     ram: MemoryMap
     memory_nodes: tuple[MemoryNode, ...]
-    lmbs: tuple[Lmb, ...]
+    lmbs: LmbTable
     lmb_size: int
     drmem_version: int
     rma: Range
@@ -101,6 +170,7 @@ class Machine:
     opal_base: int = 0
     opal_entry: int = 0
     hvterm_console: bool = False
+    opal_console: int | None = None  # OPAL terminal number of /chosen's stdout, if raw
     firmware: tuple[Region, ...] = field(default=())
     old_initrd: Range | None = None
 
@@ -113,21 +183,10 @@ def be(data: bytes) -> int:
     return int.from_bytes(data, "big")
 
 
-def cells(data: bytes, count: int) -> Iterator[int]:
-    """Big-endian numbers of ``count`` 32-bit cells each."""
-    step = 4 * count
-    for i in range(0, len(data) - step + 1, step):
-        yield be(data[i : i + step])
-
-
-def prop(root: Node, path: str, name: str) -> bytes | None:
-    node = root.find(path)
-    return None if node is None else node.props.get(name)
-
-
 def prop_int(root: Node, path: str, name: str) -> int | None:
-    data = prop(root, path, name)
-    return None if data is None or not data else be(data)
+    """The ``<u32>``/``<u64>`` property ``name`` of the node at ``path``, if both exist."""
+    node = root.find(path)
+    return None if node is None else node.number(name)
 
 
 def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
@@ -136,15 +195,9 @@ def sized_range(root: Node, path: str, base: str, size: str) -> Range | None:
     return Range.sized(start, length) if start is not None and length else None
 
 
-def decode_reg(data: bytes, address_cells: int, size_cells: int) -> list[Range]:
-    step = 4 * (address_cells + size_cells)
-    out = []
-    for i in range(0, len(data) - step + 1, step):
-        base = be(data[i : i + 4 * address_cells])
-        size = be(data[i + 4 * address_cells : i + step])
-        if size:
-            out.append(Range.sized(base, size))
-    return out
+def nonempty(ranges: list[Range]) -> list[Range]:
+    """The ranges that hold something: a ``reg`` entry of size 0 describes nothing."""
+    return [r for r in ranges if r.size]
 
 
 def is_memory_node(node: Node) -> bool:
@@ -153,66 +206,92 @@ def is_memory_node(node: Node) -> bool:
 
 def memory_nodes(root: Node) -> list[MemoryNode]:
     """Every ``memory@`` node with all of its ``reg`` ranges (not only the first)."""
-    ac, sc = cell_sizes(root)
     out = []
     for node in root.children:
         if not is_memory_node(node):
             continue
-        if node.props.get("compatible", b"").startswith(b"ibm,coherent-device-memory"):
+        if any(c.startswith("ibm,coherent-device-memory") for c in node.compatible()):
             continue
-        out.append(
-            MemoryNode("/" + node.name, tuple(decode_reg(node.props.get("reg", b""), ac, sc)))
-        )
+        out.append(MemoryNode("/" + node.name, tuple(nonempty(node.reg(root)))))
     return out
 
 
-def dynamic_memory(root: Node) -> tuple[list[Lmb], int, int]:
+def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     """The LMBs of ``ibm,dynamic-reconfiguration-memory``, its LMB size and format (1/2)."""
     node = root.child("ibm,dynamic-reconfiguration-memory")
     if node is None:
-        return [], 0, 0
-    size_prop = node.props.get("ibm,lmb-size")
-    if not size_prop:
-        raise SystemInfoError("ibm,dynamic-reconfiguration-memory has no ibm,lmb-size")
+        return LmbTable(), 0, 0
+    size_prop = node.optional("ibm,lmb-size")
+    if size_prop is None or len(size_prop) not in (4, 8) or not be(size_prop):
+        raise SystemInfoError(
+            "ibm,dynamic-reconfiguration-memory has no usable ibm,lmb-size "
+            f"({'missing' if size_prop is None else size_prop.hex() or 'empty'}): "
+            "the device tree is damaged"
+        )
     lmb_size = be(size_prop)
-    if "ibm,dynamic-memory-v2" in node.props:
-        return _drmem_v2(node.props["ibm,dynamic-memory-v2"], lmb_size), lmb_size, 2
-    if "ibm,dynamic-memory" in node.props:
-        return _drmem_v1(node.props["ibm,dynamic-memory"], lmb_size), lmb_size, 1
-    return [], lmb_size, 0
+    if node.has("ibm,dynamic-memory-v2"):
+        runs = _drmem_v2(node.get("ibm,dynamic-memory-v2"), lmb_size)
+        return LmbTable(runs), lmb_size, 2
+    if node.has("ibm,dynamic-memory"):
+        return LmbTable(_drmem_v1(node.get("ibm,dynamic-memory"), lmb_size)), lmb_size, 1
+    return LmbTable(), lmb_size, 0
 
 
-def _field(entry: bytes, layout: dict[str, tuple[int, int]], name: str) -> int:
-    offset, size = layout[name]
-    return be(entry[offset : offset + size])
-
-
-def _entries(data: bytes, what: str) -> Iterator[bytes]:
+def _entries(data: bytes, layout: struct.Struct, what: str) -> Iterator[tuple[int, ...]]:
+    """The entries after the u32 count, each unpacked by ``layout``."""
     if len(data) < 4:
         raise SystemInfoError(f"{what} is truncated ({len(data)} bytes)")
     count = be(data[:4])
-    if 4 + count * DRMEM_ENTRY_SIZE > len(data):
-        raise SystemInfoError(f"{what} announces {count} entries but holds {(len(data) - 4) // 24}")
-    for i in range(count):
-        yield data[4 + i * DRMEM_ENTRY_SIZE : 4 + (i + 1) * DRMEM_ENTRY_SIZE]
+    held = (len(data) - 4) // DRMEM_ENTRY_SIZE
+    if count > held:
+        raise SystemInfoError(f"{what} announces {count} entries but holds {held}")
+    return layout.iter_unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
 
 
-def _drmem_v1(data: bytes, lmb_size: int) -> list[Lmb]:
-    return [
-        Lmb(_field(e, DRMEM_V1, "base"), lmb_size, LmbFlags(_field(e, DRMEM_V1, "flags")))
-        for e in _entries(data, "ibm,dynamic-memory")
-    ]
+@functools.lru_cache(maxsize=256)
+def _lmb_flags(value: int) -> LmbFlags:
+    """LmbFlags(value), made once per distinct value (a machine has a handful, and
+    building an IntFlag member costs more than the rest of an LMB's parsing)."""
+    return LmbFlags(value)
 
 
-def _drmem_v2(data: bytes, lmb_size: int) -> list[Lmb]:
-    out: list[Lmb] = []
-    for e in _entries(data, "ibm,dynamic-memory-v2"):
-        base = _field(e, DRMEM_V2, "base")
-        flags = LmbFlags(_field(e, DRMEM_V2, "flags"))
-        out.extend(
-            Lmb(base + i * lmb_size, lmb_size, flags) for i in range(_field(e, DRMEM_V2, "count"))
+def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
+    """Refuse LMBs past the 64-bit address space or more of them than any machine has."""
+    total = 0
+    for run in runs:
+        total += run.count
+        if run.base + run.count * run.size > ADDRESS_LIMIT:
+            raise SystemInfoError(
+                f"{what}: {run.count} LMBs of {run.size:#x} bytes from {run.base:#x} "
+                "run past the 64-bit address space: the device tree is damaged"
+            )
+    if total > MAX_LMBS:
+        raise SystemInfoError(
+            f"{what} describes {total} LMBs; pykexec handles at most {MAX_LMBS} "
+            "(64 TiB of 16 MiB blocks): the device tree is damaged"
         )
-    return out
+    return tuple(runs)
+
+
+def _drmem_v1(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+    # consecutive LMBs with the same flags, as (base, count, flags), merged first
+    merged: list[list[int]] = []
+    for base, _, _, _, flags in _entries(data, DRMEM_V1, "ibm,dynamic-memory"):
+        last = merged[-1] if merged else None
+        if last is not None and last[2] == flags and last[0] + last[1] * lmb_size == base:
+            last[1] += 1
+        else:
+            merged.append([base, 1, flags])
+    runs = [LmbRun(base, count, lmb_size, _lmb_flags(flags)) for base, count, flags in merged]
+    return _check_runs(runs, "ibm,dynamic-memory")
+
+
+def _drmem_v2(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+    runs = [
+        LmbRun(base, count, lmb_size, _lmb_flags(flags))
+        for count, base, _, _, flags in _entries(data, DRMEM_V2, "ibm,dynamic-memory-v2")
+    ]
+    return _check_runs([r for r in runs if r.count], "ibm,dynamic-memory-v2")
 
 
 def _firmware_regions(root: Node) -> list[Region]:
@@ -226,36 +305,57 @@ def _firmware_regions(root: Node) -> list[Region]:
         r = sized_range(root, path, base, size)
         if r is not None:
             out.append(Region(name, r))
-    for r in decode_reg(root.props.get("reserved-ranges", b""), 2, 2):
+    # skiboot's reserved-ranges: (address, size) pairs of 2 cells each
+    for r in nonempty(root.get_ranges("reserved-ranges", 2, 2)):
         out.append(Region("reserved-ranges", r))
     reserved_memory = root.child("reserved-memory")
     if reserved_memory is not None:
         # DTSpec 3.5: static reservations (OPAL's hostboot images on powernv, ...).
-        ac = reserved_memory.props.get("#address-cells")
-        sc = reserved_memory.props.get("#size-cells")
+        ac, sc = reserved_memory.cell_sizes(defaults=(2, 2))
         for node in reserved_memory.children:
-            for r in decode_reg(
-                node.props.get("reg", b""), be(ac) if ac else 2, be(sc) if sc else 2
-            ):
+            for r in nonempty(node.get_ranges("reg", ac, sc)):
                 out.append(Region(f"reserved-memory {node.name}", r))
     for node in root.children:
-        tce_base, tce_size = node.props.get("linux,tce-base"), node.props.get("linux,tce-size")
-        if node.name.startswith("pci") and tce_base and tce_size:
-            out.append(Region(f"tce {node.name}", Range.sized(be(tce_base), be(tce_size))))
+        tce_base, tce_size = node.number("linux,tce-base"), node.number("linux,tce-size")
+        if node.name.startswith("pci") and tce_base is not None and tce_size:
+            out.append(Region(f"tce {node.name}", Range.sized(tce_base, tce_size)))
     return out
 
 
 def _hvterm_console(root: Node) -> bool:
     """Whether /chosen's stdout is the pSeries hypervisor terminal (H_PUT_TERM_CHAR works)."""
+    node = _stdout_node(root)
+    compat = [] if node is None else node.compatible()
+    return any(c in ("hvterm1", "hvterm-protocol") for c in compat)
+
+
+def _stdout_node(root: Node) -> Node | None:
+    """The node /chosen's (linux,)stdout-path names (DTSpec 3.6), if any."""
     chosen = root.child("chosen")
     if chosen is None:
-        return False
-    path = chosen.props.get("linux,stdout-path") or chosen.props.get("stdout-path")
+        return None
+    path = chosen.string("linux,stdout-path") or chosen.string("stdout-path")
     if not path:
-        return False
-    node = root.find(path.rstrip(b"\0").decode(errors="replace").split(":")[0])
-    compat = b"" if node is None else node.props.get("compatible", b"")
-    return any(c in (b"hvterm1", b"hvterm-protocol") for c in compat.split(b"\0"))
+        return None
+    return root.find(path.split(":")[0])
+
+
+def _opal_console(root: Node) -> int | None:
+    """The OPAL terminal number of /chosen's stdout when it is a raw OPAL console.
+
+    skiboot puts its consoles under /ibm,opal/consoles with ``reg`` = the terminal number
+    OPAL_CONSOLE_WRITE takes (core/console.c ``dummy_console_add_nodes``, hw/fsp/fsp-console.c);
+    "ibm,opal-console-raw" takes bytes as they are, "ibm,opal-console-hvsi" wants the HVSI
+    protocol (Linux drivers/tty/hvc/hvc_opal.c), which the purgatory does not speak.
+    """
+    node = _stdout_node(root)
+    consoles = root.find("/ibm,opal/consoles")
+    if node is None or consoles is None or not any(c is node for c in consoles.children):
+        return None
+    reg = node.optional("reg")
+    if "ibm,opal-console-raw" not in node.compatible() or reg is None or len(reg) != 4:
+        return None
+    return be(reg)
 
 
 def describe(root: Node) -> Machine:
@@ -263,7 +363,7 @@ def describe(root: Node) -> Machine:
     nodes = memory_nodes(root)
     lmbs, lmb_size, version = dynamic_memory(root)
     ram = MemoryMap(
-        [r for n in nodes for r in n.ranges] + [lmb.range for lmb in lmbs if lmb.usable]
+        [r for n in nodes for r in n.ranges] + [run.range for run in lmbs.runs if run.usable]
     )
     if not ram:
         raise SystemInfoError("the device tree describes no memory (no memory@ node, no LMB)")
@@ -291,7 +391,7 @@ def describe(root: Node) -> Machine:
         platform=platform,
         ram=ram,
         memory_nodes=tuple(nodes),
-        lmbs=tuple(lmbs),
+        lmbs=lmbs,
         lmb_size=lmb_size,
         drmem_version=version,
         rma=rma,
@@ -302,6 +402,7 @@ def describe(root: Node) -> Machine:
         opal_base=prop_int(root, "/ibm,opal", "opal-base-address") or 0,
         opal_entry=prop_int(root, "/ibm,opal", "opal-entry-address") or 0,
         hvterm_console=_hvterm_console(root),
+        opal_console=_opal_console(root),
         firmware=tuple(firmware),
         old_initrd=old_initrd,
     )

@@ -152,6 +152,11 @@ Interrupted.
 .TP
 .B PYKEXEC_TRACEBACK
 If set, an error ends with the Python traceback instead of the one\\-line message.
+.TP
+.B PYKEXEC_PURGATORY_SHA256
+\\fBscalar\\fR or \\fBvector\\fR: the purgatory's SHA\\-256 code. By default vector
+(vshasigmaw) when AT_HWCAP2 has PPC_FEATURE2_VEC_CRYPTO (POWER8 and later, not in
+POWER7 compatibility mode), else scalar.
 .SH FILES
 .TP
 .I /proc/device\\-tree

@@ -7,6 +7,7 @@ Everything here is pure: no I/O.
 
 from __future__ import annotations
 
+import bisect
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -97,10 +98,19 @@ def _normalise(ranges: Iterable[Range]) -> tuple[Range, ...]:
 class MemoryMap:
     """An immutable set of physical addresses, kept as sorted, merged ranges."""
 
-    __slots__ = ("_ranges",)
+    __slots__ = ("_end_list", "_ranges")
 
     def __init__(self, ranges: Iterable[Range] = ()) -> None:
         self._ranges = _normalise(ranges)
+        self._end_list: tuple[int, ...] | None = None
+
+    @classmethod
+    def _from_normalised(cls, ranges: tuple[Range, ...]) -> MemoryMap:
+        """A map of ranges already sorted, disjoint and non-adjacent (no second sort)."""
+        new = cls.__new__(cls)
+        new._ranges = ranges
+        new._end_list = None
+        return new
 
     @property
     def ranges(self) -> tuple[Range, ...]:
@@ -151,22 +161,54 @@ class MemoryMap:
         return MemoryMap(out)
 
     def intersect(self, other: Iterable[Range]) -> MemoryMap:
-        out = []
-        for a in self._ranges:
-            for b in _normalise(other):
-                part = a.intersect(b)
-                if part:
-                    out.append(part)
-        return MemoryMap(out)
+        """The addresses in both sets (one merge pass over both sorted lists)."""
+        mine, theirs = self._ranges, _normalise(other)
+        out: list[Range] = []
+        i = j = 0
+        while i < len(mine) and j < len(theirs):
+            a, b = mine[i], theirs[j]
+            start, end = max(a.start, b.start), min(a.end, b.end)
+            if start < end:
+                out.append(Range(start, end))
+            if a.end <= b.end:
+                i += 1
+            else:
+                j += 1
+        return MemoryMap._from_normalised(tuple(out))
+
+    def within(self, r: Range) -> list[Range]:
+        """The parts of this set inside ``r``, in order (a binary search, then the parts)."""
+        out: list[Range] = []
+        ranges = self._ranges
+        index = self._first_ending_after(r.start)
+        while index < len(ranges) and ranges[index].start < r.end:
+            part = ranges[index].intersect(r)
+            if part is not None:
+                out.append(part)
+            index += 1
+        return out
+
+    def _first_ending_after(self, address: int) -> int:
+        """The index of the first range whose end lies above ``address``."""
+        return bisect.bisect_right(self._ends(), address)
+
+    def _ends(self) -> tuple[int, ...]:
+        """Every range's end, in order (made once: binary searches run over it)."""
+        if self._end_list is None:
+            self._end_list = tuple(r.end for r in self._ranges)
+        return self._end_list
 
     def contains(self, r: Range) -> bool:
-        return any(m.contains(r) for m in self._ranges)
+        index = bisect.bisect_left(self._ends(), r.start)
+        return index < len(self._ranges) and self._ranges[index].contains(r)
 
     def overlaps(self, r: Range) -> bool:
-        return any(m.overlaps(r) for m in self._ranges)
+        index = self._first_ending_after(r.start)
+        return index < len(self._ranges) and self._ranges[index].overlaps(r)
 
     def clamp(self, low: int, high: int) -> MemoryMap:
-        """Only the addresses in ``[low, high)``."""
+        """Only the addresses in ``[low, high)`` (a negative ``low`` means 0)."""
+        low = max(low, 0)
         return self.intersect([Range(low, high)]) if low < high else MemoryMap()
 
     def find_hole(self, size: int, align: int, *, top_down: bool = False) -> Range:

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
-from pathlib import Path
+from typing import TYPE_CHECKING
 
-from pykexec.errors import UsageError
+from pykexec.errors import OptionError, UsageError
+
+if TYPE_CHECKING:
+    from pathlib import Path
 
 ADDRESS_LIMIT = 1 << 64  # --mem-min/--mem-max are 64-bit physical addresses
 
@@ -45,6 +48,11 @@ class LoadOptions:
     force_dtb: bool = False
     # Test only: store a digest that cannot match, to prove the purgatory's check.
     corrupt_digest: bool = False
+    # Test only: with -p, move a segment outside the crash region so that the kernel
+    # rejects the load after it freed the loaded crash kernel (kernel/kexec.c).
+    test_reject_load: bool = False
+    # With -p: load even when the headroom estimate says it will not fit (a warning).
+    ignore_headroom: bool = False
 
 
 def file_syscall_obstacle(opts: LoadOptions) -> str | None:
@@ -61,17 +69,28 @@ def check(opts: LoadOptions) -> None:
     """The rules between options; raises :class:`UsageError` naming the conflict."""
     obstacle = file_syscall_obstacle(opts)
     if opts.syscall is SyscallChoice.FILE and obstacle is not None:
-        raise UsageError(f"{obstacle} (use -c, or -a)")
+        culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
+        raise OptionError(f"{obstacle} (use -c, or -a)", culprit, "conflict")
     if opts.reuse_initrd and opts.initrd is not None:
-        raise UsageError("--reuseinitrd and --initrd exclude each other")
+        raise OptionError(
+            "--reuseinitrd and --initrd exclude each other", "--reuseinitrd", "conflict"
+        )
+    if opts.test_reject_load and (not opts.crash or opts.syscall is SyscallChoice.FILE):
+        raise UsageError("--test-reject-load applies to -p loads with kexec_load (-c or -a)")
     if opts.hotplug and not opts.crash:
-        raise UsageError("--hotplug applies to crash kernels: use it with -p")
+        raise OptionError(
+            "--hotplug applies to crash kernels: use it with -p", "--hotplug", "conflict"
+        )
     for name, value in (("--mem-min", opts.mem_min), ("--mem-max", opts.mem_max)):
         if value is not None and not 0 <= value < ADDRESS_LIMIT:
-            raise UsageError(f"{name} {value:#x} is not a 64-bit physical address")
+            raise OptionError(
+                f"{name} {value:#x} is not a 64-bit physical address", name, "bad-value"
+            )
     if opts.mem_max is not None and opts.mem_max <= opts.mem_min:
-        raise UsageError(
-            f"--mem-max {opts.mem_max:#x} is not above --mem-min {opts.mem_min:#x}: no memory left"
+        raise OptionError(
+            f"--mem-max {opts.mem_max:#x} is not above --mem-min {opts.mem_min:#x}: no memory left",
+            "--mem-max",
+            "conflict",
         )
     if opts.command_line is not None and "\0" in opts.command_line:
         raise UsageError("the command line holds a NUL byte; the kernel would cut it there")

@@ -9,11 +9,14 @@ checked against the kernel's own rules.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pykexec import uapi
-from pykexec.errors import SystemInfoError, UsageError
+from pykexec.arch.ppc64 import Plan, PlanInput, cpu_node_room
+from pykexec.arch.ppc64 import plan as plan_segments
+from pykexec.devicetree.nexttree import old_root_param
+from pykexec.errors import NoCrashRegion, SystemInfoError, UsageError
+from pykexec.machine import Machine, describe
 from pykexec.memory import Range
 from pykexec.options import LoadOptions, check
 from pykexec.policy import (
@@ -27,10 +30,13 @@ from pykexec.policy import (
 )
 
 if TYPE_CHECKING:
-    from pykexec.arch.ppc64 import Plan
+    from pathlib import Path
+
+    from pykexec.crash.headroom import Headroom
     from pykexec.devicetree.fdt import DeviceTree, Node
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
+    from pykexec.formats.initramfs import Initramfs
 
 PLAN_FORMAT_VERSION = 1  # the "format" of --json plans; raised on incompatible changes
 
@@ -56,7 +62,15 @@ class LoadFacts:
     page_size: int = 0x10000
     total_ram: int = 0  # MemTotal, bytes
     running_endian: Endian = "little"
+    vector_crypto: bool = False  # AT_HWCAP2 has PPC_FEATURE2_VEC_CRYPTO (POWER8 and later)
     notes: tuple[str, ...] = field(default=())
+    # For a crash load's headroom (read whatever the syscall): the kernel's memsz,
+    # the initrd's size and what it unpacks to, the crash region, the possible CPUs.
+    kernel_memsz: int = 0
+    initrd_size: int = 0
+    initramfs: Initramfs | None = None
+    crash_size: int | None = None
+    cpu_count: int = 0
 
 
 @dataclass(frozen=True)
@@ -86,6 +100,8 @@ class LoadPlan:
     file_call: FileCall | None
     segments: Plan | None
     notes: tuple[str, ...] = ()
+    headroom: Headroom | None = None  # -p: what the crash kernel needs against its region
+    warnings: tuple[str, ...] = ()
 
 
 def build_bootargs(
@@ -139,7 +155,58 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     fcall = file_call(opts, facts) if decision.first is Syscall.FILE else None
     wanted = decision.needs_segments if need_segments is None else need_segments
     segments = segment_plan(opts, facts) if wanted else None
-    return LoadPlan(opts, decision, fcall, segments, facts.notes)
+    headroom = crash_headroom(opts, facts, segments) if opts.crash else None
+    warnings: tuple[str, ...] = ()
+    if headroom is not None and not headroom.fits:
+        warnings = (f"the crash kernel will not fit (--ignore-headroom): {headroom.summary()}",)
+    elif headroom is not None and headroom.tight:
+        warnings = (f"the crash region is nearly full: {headroom.summary()}",)
+    return LoadPlan(opts, decision, fcall, segments, facts.notes, headroom, warnings)
+
+
+# Segments kexec_file_load adds besides the kernel and initrd (device tree, purgatory,
+# core header, 64 KiB backup): an allowance, as their sizes are the kernel's business.
+FILE_LOAD_EXTRA = 2 << 20
+
+
+def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
+    """The crash kernel's command line as far as the options tell it."""
+    return build_bootargs(
+        opts.command_line,
+        reuse=facts.cmdline if opts.reuse_cmdline else None,
+        crash=True,
+        old_root=None,
+        dt_no_old_root=True,
+    )
+
+
+def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -> Headroom:
+    """What the crash kernel needs against its region; raises
+    :class:`~pykexec.errors.CrashRegionTooSmall` when it cannot fit."""
+    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate, rootfs_is_tmpfs
+    from pykexec.errors import CrashRegionTooSmall
+
+    region = facts.crash_size
+    if segments is not None and segments.machine.crash is not None:
+        region = segments.machine.crash.size
+    if not region:
+        raise NoCrashRegion(
+            "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
+            "(pykexec --recommend-crashkernel KERNEL ... names one)"
+        )
+    if segments is not None:
+        footprint = sum(s.mem.size for s in segments.image.segments)
+    else:
+        footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
+    line = segments.bootargs if segments is not None else crash_command_line(opts, facts)
+    cpus = crash_cpus(line, facts.cpu_count)
+    result = estimate(
+        HeadroomInput(region, footprint, facts.initramfs, facts.page_size, cpus,
+                      footprint_exact=segments is not None, tmpfs_root=rootfs_is_tmpfs(line))
+    )  # fmt: skip
+    if not result.fits and not opts.ignore_headroom:
+        raise CrashRegionTooSmall(f"refusing the crash kernel: {result.summary()}", result.needed)
+    return result
 
 
 def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:
@@ -156,68 +223,10 @@ def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:
 
 def segment_plan(opts: LoadOptions, facts: LoadFacts) -> Plan:
     """The kexec_load plan (segments, entry, flags), checked against the kernel's rules."""
-    from pykexec.arch.ppc64 import PlanInput
-    from pykexec.arch.ppc64 import plan as plan_segments
-    from pykexec.devicetree.nexttree import old_root_param
-    from pykexec.machine import describe
-
     if facts.kernel is None or facts.tree is None:
         raise SystemInfoError("a kexec_load plan needs the kernel image and the running tree")
-    tree = facts.tree
-    machine = describe(tree)
-    extra: tuple[Range, ...] = ()
-    if machine.kernel_end is None:
-        if facts.kernel_end_iomem is None:
-            raise SystemInfoError(
-                "cannot tell where the running kernel ends: neither "
-                "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem"
-            )
-        extra = (Range(0, facts.kernel_end_iomem),)
-    reuse_initrd = None
-    if opts.reuse_initrd:
-        if "retain_initrd" not in facts.cmdline.split():
-            raise UsageError(
-                "--reuseinitrd needs the running kernel booted with retain_initrd "
-                "(otherwise its initrd memory has been freed)"
-            )
-        if machine.old_initrd is None:
-            raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
-        reuse_initrd = machine.old_initrd
-    hotplug_size, cpu_room = None, 0
-    if opts.hotplug:
-        from pykexec.arch.ppc64 import cpu_node_room
-
-        hotplug_size = facts.hotplug_elfcorehdr_size
-        if hotplug_size is None:
-            raise UsageError(
-                "--hotplug: this kernel has no crash hotplug support "
-                "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
-            )
-        cpu_room = cpu_node_room(tree, facts.possible_cpus)
-    result = plan_segments(
-        PlanInput(
-            kernel=facts.kernel,
-            machine=machine,
-            running_tree=tree,
-            bootargs=_kexec_load_bootargs(opts, facts, old_root_param(tree)),
-            initrd=facts.initrd,
-            dtb=facts.dtb,
-            crash=opts.crash,
-            mem_min=opts.mem_min,
-            mem_max=opts.mem_max,
-            debug=opts.debug,
-            skip_checks=opts.skip_checks,
-            purgatory_endian=facts.running_endian,
-            corrupt_digest=opts.corrupt_digest,
-            extra_reserved=extra,
-            core_notes=facts.core_notes,
-            reuse_initrd=reuse_initrd,
-            hotplug=opts.hotplug,
-            hotplug_elfcorehdr_size=hotplug_size,
-            hotplug_cpu_room=cpu_room,
-            page_size=facts.page_size,
-        )
-    )
+    machine = describe(facts.tree)
+    result = plan_segments(_plan_input(opts, facts, machine))
     image = result.image
     check_kernel_rules(
         image.entry,
@@ -226,6 +235,71 @@ def segment_plan(opts: LoadOptions, facts: LoadFacts) -> Plan:
         _kernel_limits(facts, result),
     )
     return result
+
+
+def _running_kernel(machine: Machine, facts: LoadFacts) -> tuple[Range, ...]:
+    """The running kernel's image, when the tree does not reserve it (linux,kernel-end)."""
+    if machine.kernel_end is not None:
+        return ()
+    if facts.kernel_end_iomem is None:
+        raise SystemInfoError(
+            "cannot tell where the running kernel ends: neither "
+            "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem"
+        )
+    return (Range(0, facts.kernel_end_iomem),)
+
+
+def _reused_initrd(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> Range | None:
+    if not opts.reuse_initrd:
+        return None
+    if "retain_initrd" not in facts.cmdline.split():
+        raise UsageError(
+            "--reuseinitrd needs the running kernel booted with retain_initrd "
+            "(otherwise its initrd memory has been freed)"
+        )
+    if machine.old_initrd is None:
+        raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
+    return machine.old_initrd
+
+
+def _hotplug_room(opts: LoadOptions, facts: LoadFacts, tree: Node) -> tuple[int | None, int]:
+    """(the core header's size the kernel asks for, bytes for absent CPUs' nodes)."""
+    if not opts.hotplug:
+        return None, 0
+    if facts.hotplug_elfcorehdr_size is None:
+        raise UsageError(
+            "--hotplug: this kernel has no crash hotplug support "
+            "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
+        )
+    return facts.hotplug_elfcorehdr_size, cpu_node_room(tree, facts.possible_cpus)
+
+
+def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanInput:
+    assert facts.kernel is not None and facts.tree is not None
+    hotplug_size, cpu_room = _hotplug_room(opts, facts, facts.tree)
+    return PlanInput(
+        kernel=facts.kernel,
+        machine=machine,
+        running_tree=facts.tree,
+        bootargs=_kexec_load_bootargs(opts, facts, old_root_param(facts.tree)),
+        initrd=facts.initrd,
+        dtb=facts.dtb,
+        crash=opts.crash,
+        mem_min=opts.mem_min,
+        mem_max=opts.mem_max,
+        debug=opts.debug,
+        skip_checks=opts.skip_checks,
+        purgatory_endian=facts.running_endian,
+        corrupt_digest=opts.corrupt_digest,
+        extra_reserved=_running_kernel(machine, facts),
+        core_notes=facts.core_notes,
+        reuse_initrd=_reused_initrd(opts, facts, machine),
+        hotplug=opts.hotplug,
+        hotplug_elfcorehdr_size=hotplug_size,
+        hotplug_cpu_room=cpu_room,
+        page_size=facts.page_size,
+        sha256_vector=facts.vector_crypto,
+    )
 
 
 def _kexec_load_bootargs(opts: LoadOptions, facts: LoadFacts, old_root: str | None) -> str:

@@ -11,6 +11,7 @@ from pykexec.uapi import file_flag_names
 
 if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan
+    from pykexec.crash.headroom import Headroom
     from pykexec.planner import LoadPlan
 
 # One letter per thing on the map; later rows paint over earlier ones.
@@ -123,6 +124,10 @@ def plan_text(plan: LoadPlan, then: str | None = None) -> str:
             lines += ["", "kexec_load plan, if kexec_file_load fails with a fallback error:"]
         lines.append(segments_text(plan.segments))
     lines += [f"note: {n}" for n in plan.notes]
+    if plan.headroom is not None:
+        lines.append(f"headroom: {plan.headroom.summary()}")
+        lines += [f"headroom note: {n}" for n in plan.headroom.notes]
+    lines += [f"warning: {w}" for w in plan.warnings]
     if then:
         lines.append(then)
     return "\n".join(lines)
@@ -180,7 +185,22 @@ def plan_dict(plan: LoadPlan, then: str | None = None) -> dict[str, Any]:
         },
         "kexec_load": None if plan.segments is None else _segments_dict(plan.segments),
         "notes": list(plan.notes),
+        "headroom": None if plan.headroom is None else headroom_dict(plan.headroom),
+        "warnings": list(plan.warnings),
         "then": then,
+    }
+
+
+def headroom_dict(h: Headroom) -> dict[str, Any]:
+    """A crash load's headroom: every term, the region, and the crashkernel= that would do."""
+    return {
+        "region": h.region,
+        "needed": h.needed,
+        "spare": h.spare,
+        "terms": {name: size for name, size in h.terms},
+        "tight": h.tight,
+        "recommended_crashkernel": f"{h.recommended >> 20}M",
+        "notes": list(h.notes),
     }
 
 

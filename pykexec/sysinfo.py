@@ -9,22 +9,44 @@ pykexec opens files under /proc or /sys.
 from __future__ import annotations
 
 import os
-from typing import TYPE_CHECKING, NamedTuple
+import stat
 
-from pykexec.errors import SystemInfoError
+from pykexec.errors import KexecError, SystemInfoError
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
 if TYPE_CHECKING:
     from pykexec.devicetree.fdt import Node
 
 DEVICE_TREE = "proc/device-tree"
+#: arch/powerpc/platforms/Kconfig.cputype: NR_CPUS ranges up to 8192 on ppc64.
+MAX_CPUS = 8192
+#: The largest file pykexec reads from /proc, /sys or a snapshot of them.
+MAX_FILE_SIZE = 256 << 20
+U64_LIMIT = 1 << 64
+DECIMAL_DIGITS = frozenset("0123456789")
+HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
 
 
-class CpuNote(NamedTuple):
+class CpuNote:
     """A CPU's crash-notes buffer (/sys/devices/system/cpu/cpuN/crash_notes)."""
 
-    cpu: int
-    address: int
-    size: int
+    __slots__ = ("address", "cpu", "size")
+
+    def __init__(self, cpu: int, address: int, size: int) -> None:
+        self.cpu, self.address, self.size = cpu, address, size
+
+    def _key(self) -> tuple[int, int, int]:
+        return self.cpu, self.address, self.size
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, CpuNote) and self._key() == other._key()
+
+    def __hash__(self) -> int:
+        return hash(self._key())
+
+    def __repr__(self) -> str:
+        return f"CpuNote({self.cpu}, {self.address:#x}, {self.size})"
 
 
 class SystemView:
@@ -50,33 +72,35 @@ class SystemView:
         return os.path.join(self.root, rel.lstrip("/"))
 
     def read_bytes(self, rel: str) -> bytes | None:
-        try:
-            with open(self.path(rel), "rb") as f:
-                return f.read()
-        except (FileNotFoundError, NotADirectoryError):
-            return None
-        except OSError as err:
-            raise SystemInfoError(f"cannot read {self.path(rel)}: {err.strerror}") from None
+        """The bytes of a regular file under the root; ``None`` if it does not exist."""
+        return read_regular(self.path(rel), "system file", SystemInfoError)
 
     def read_text(self, rel: str) -> str | None:
         data = self.read_bytes(rel)
         return None if data is None else data.decode("utf-8", "replace")
 
     def read_int(self, rel: str, base: int = 10) -> int | None:
+        """The first word of the file as a non-negative number (``None`` if absent/empty)."""
         text = self.read_text(rel)
         if text is None or not text.strip():
             return None
-        try:
-            return int(text.split()[0], base)
-        except ValueError:
-            raise SystemInfoError(f"{self.path(rel)}: expected a number, found {text!r}") from None
+        word = text.split()[0]
+        digits = HEX_DIGITS if base == 16 else DECIMAL_DIGITS
+        if base == 16 and word[:2].lower() == "0x":
+            word = word[2:]
+        if not word or not set(word) <= digits:
+            raise SystemInfoError(
+                f"{self.path(rel)}: expected a {'hexadecimal ' if base == 16 else ''}"
+                f"number, found {text[:40]!r}"
+            )
+        return int(word, base)
 
     def device_tree(self) -> Node:
         """The running kernel's device tree (read once)."""
         if self._tree is None:
             from pathlib import Path
 
-            from pykexec.devicetree.procfs import read_tree
+            from pykexec.procfs import read_tree
 
             path = Path(self.path(DEVICE_TREE))
             if not path.is_dir():
@@ -118,15 +142,25 @@ class SystemView:
 
     def vmcoreinfo(self) -> tuple[int, int] | None:
         """(physical address, size) of the vmcoreinfo note, from /sys/kernel/vmcoreinfo."""
-        text = self.read_text("sys/kernel/vmcoreinfo")
-        if not text:
+        rel = "sys/kernel/vmcoreinfo"
+        text = self.read_text(rel)
+        if not text or not text.strip():
             return None
-        addr, size = text.split()[:2]
-        return int(addr, 16), int(size, 16)
+        words = text.split()
+        try:
+            addr, size = (int(w, 16) for w in words[:2])
+        except ValueError:
+            addr = size = -1
+        if len(words) < 2 or not 0 <= addr < U64_LIMIT or not 0 < size < U64_LIMIT:
+            raise SystemInfoError(
+                f"{self.path(rel)}: expected a hexadecimal address and size, found {text[:40]!r}"
+            )
+        return addr, size
 
     def possible_cpus(self) -> list[int]:
-        text = self.read_text("sys/devices/system/cpu/possible")
-        return parse_cpu_list(text.strip()) if text else []
+        rel = "sys/devices/system/cpu/possible"
+        text = self.read_text(rel)
+        return parse_cpu_list(text.strip(), self.path(rel)) if text else []
 
     def crash_notes(self) -> list[CpuNote]:
         """Every possible CPU's crash notes (address and size), in CPU order."""
@@ -137,8 +171,17 @@ class SystemView:
             if addr is None:
                 continue
             size = self.read_int(f"{base}/crash_notes_size") or 1024
+            if addr >= U64_LIMIT or size >= U64_LIMIT:
+                raise SystemInfoError(
+                    f"{self.path(base)}: crash notes at {addr:#x} of {size:#x} bytes "
+                    "lie outside the 64-bit address space"
+                )
             notes.append(CpuNote(cpu, addr, size))
         return notes
+
+    def kernel_end(self) -> int | None:
+        """The end of the running kernel's image from /proc/iomem's "Kernel" lines."""
+        return kernel_end_from_iomem(self.iomem(), self.path("proc/iomem"))
 
     def page_size(self) -> int:
         if self.live:
@@ -151,14 +194,105 @@ class SystemView:
         except OSError:
             return []
 
+    def count_entries(self, rel: str, prefix: str) -> int:
+        """How many entries of directory ``rel`` start with ``prefix`` (0 if none)."""
+        try:
+            return sum(1 for name in os.listdir(self.path(rel)) if name.startswith(prefix))
+        except OSError:
+            return 0
+
+    def read_at(self, rel: str, offset: int, size: int) -> bytes:
+        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors."""
+        try:
+            fd = os.open(self.path(rel), os.O_RDONLY | os.O_CLOEXEC)
+        except OSError as err:
+            raise SystemInfoError(f"cannot open {self.path(rel)}: {err.strerror}") from None
+        try:
+            chunks = []
+            while size > 0:
+                data = os.pread(fd, min(size, 1 << 24), offset)
+                if not data:
+                    raise SystemInfoError(f"{self.path(rel)}: nothing to read at {offset:#x}")
+                chunks.append(data)
+                offset, size = offset + len(data), size - len(data)
+            return b"".join(chunks)
+        except OSError as err:
+            raise SystemInfoError(f"cannot read {self.path(rel)}: {err.strerror}") from None
+        finally:
+            os.close(fd)
+
     def cmdline_has(self, word: str) -> bool:
         return word in self.cmdline().split()
 
 
-def parse_cpu_list(text: str) -> list[int]:
-    """Parse the kernel's CPU list format (``0-3,8,10-11``)."""
+def parse_cpu_list(text: str, where: str = "CPU list") -> list[int]:
+    """Parse the kernel's CPU list format (``0-3,8,10-11``); ids stop below :data:`MAX_CPUS`."""
     cpus: list[int] = []
     for part in filter(None, text.split(",")):
-        lo, _, hi = part.partition("-")
-        cpus.extend(range(int(lo), int(hi or lo) + 1))
+        lo, dash, hi = part.partition("-")
+        if not lo or not set(lo + hi) <= DECIMAL_DIGITS or (dash and not hi):
+            raise SystemInfoError(f"{where}: {part!r} is not a CPU number or range")
+        first, last = int(lo), int(hi) if dash else int(lo)
+        if not first <= last < MAX_CPUS:
+            raise SystemInfoError(
+                f"{where}: CPU range {part!r} is reversed or reaches past {MAX_CPUS - 1}"
+            )
+        cpus.extend(range(first, last + 1))
+        if len(cpus) > MAX_CPUS:
+            raise SystemInfoError(f"{where}: more than {MAX_CPUS} CPUs listed")
     return cpus
+
+
+def kernel_end_from_iomem(iomem: str, where: str = "/proc/iomem") -> int | None:
+    """The end of the running kernel's image, from /proc/iomem's "Kernel ..." lines."""
+    end = None
+    for line in iomem.splitlines():
+        span, _, name = line.strip().partition(" : ")
+        if not name.startswith("Kernel "):
+            continue
+        first, dash, last = span.partition("-")
+        ok = dash and first and last and set(first + last) <= HEX_DIGITS
+        value = int(last, 16) if ok else -1
+        if not 0 <= value < U64_LIMIT:
+            raise SystemInfoError(f"{where}: cannot read the range of {line.strip()[:60]!r}")
+        end = max(end or 0, value + 1)
+    return end
+
+
+def read_regular(
+    path: str, what: str, error: type[KexecError], limit: int = MAX_FILE_SIZE
+) -> bytes | None:
+    """The bytes of the regular file at ``path`` (``None`` if it does not exist).
+
+    Anything else (a FIFO, a device, a directory) raises ``error`` without being read,
+    so a stray FIFO or device cannot hang or harm the caller: it is checked with stat
+    before the open, opened non-blocking, and checked again on the open descriptor.
+    Files larger than ``limit`` bytes raise ``error`` too.
+    """
+    try:
+        if not stat.S_ISREG(os.stat(path).st_mode):
+            raise error(f"{what} {path} is not a regular file")
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise error(f"cannot open {what} {path}: {err.strerror}") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise error(f"{what} {path} is not a regular file")
+        if info.st_size > limit:  # /proc and /sys files say 0: the read below bounds them
+            raise error(f"{what} {path} is larger than {limit:#x} bytes")
+        chunks: list[bytes] = []
+        size = 0
+        while size <= limit:
+            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
+            if not chunk:
+                return b"".join(chunks)
+            chunks.append(chunk)
+            size += len(chunk)
+        raise error(f"{what} {path} is larger than {limit:#x} bytes")
+    except OSError as err:
+        raise error(f"cannot read {what} {path}: {err.strerror}") from None
+    finally:
+        os.close(fd)

@@ -1,57 +1,404 @@
-"""Linters are tests: ruff and mypy --strict over the package, and the purity rule."""
+"""Linters are tests: ruff and mypy --strict, the purity rule, and the test gates themselves."""
+
+from __future__ import annotations
 
 import ast
-import shutil
+import os
+import re
 import subprocess
 import sys
+import sysconfig
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from tests import oracles
+
 ROOT = Path(__file__).resolve().parent.parent
-PURE = ("memory", "layout", "machine", "formats", "devicetree", "crash", "purgatory", "arch")
-IMPURE_MODULES = {"subprocess", "ctypes", "pykexec.syscalls", "pykexec.loader", "socket"}
+
+# -- ruff and mypy ------------------------------------------------------------------
 
 
-def _run(*cmd: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False)
+def _run(*cmd: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, check=False, env=env)
 
 
 def test_ruff() -> None:
-    if shutil.which("ruff") is None:
-        pytest.skip("ruff is not installed (pip install ruff)")
-    out = _run("ruff", "check", "pykexec", "tests", "lab", "bench")
+    oracles.require_module("ruff")
+    out = _run(sys.executable, "-m", "ruff", "check", "pykexec", "tests", "lab", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_ruff_format() -> None:
-    if shutil.which("ruff") is None:
-        pytest.skip("ruff is not installed (pip install ruff)")
-    out = _run("ruff", "format", "--check", "pykexec", "tests", "lab", "bench")
+    oracles.require_module("ruff")
+    out = _run(
+        sys.executable, "-m", "ruff", "format", "--check", "pykexec", "tests", "lab", "bench"
+    )
     assert out.returncode == 0, out.stdout + out.stderr
 
 
 def test_mypy() -> None:
-    pytest.importorskip("mypy")
+    oracles.require_module("mypy")
     out = _run(sys.executable, "-m", "mypy", "--strict", "pykexec", "lab", "bench")
     assert out.returncode == 0, out.stdout + out.stderr
 
 
-def test_pure_core_does_no_io() -> None:
-    """The planning core imports nothing that performs syscalls or runs programs."""
-    offenders = []
+# -- the pure core does no I/O -------------------------------------------------------
+
+#: The planning core: computes addresses, bytes and trees, returns values, touches nothing.
+PURE = (
+    "abi",
+    "uapi",
+    "memory",
+    "layout",
+    "machine",
+    "formats",
+    "devicetree",
+    "crash",
+    "purgatory",
+    "arch",
+    "options",
+    "policy",
+    "planner",
+    "report",
+)
+#: What a pure module may import from the standard library: data, not the system.
+#: (gzip and lzma decompress bytes; their open() is forbidden below like every open().)
+PURE_STDLIB = frozenset(
+    {
+        "__future__", "abc", "bisect", "bz2", "collections", "collections.abc", "copy", "errno",
+        "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
+        "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
+        "pathlib.PurePath", "pathlib.PurePosixPath",
+    }
+)  # fmt: skip
+PURE_PACKAGE = frozenset({"pykexec.errors"})
+
+#: Calls that reach the file system or the outside world, by name or by method.
+FORBIDDEN_CALLS = frozenset({"open", "input", "print", "exec", "eval", "__import__", "breakpoint"})
+FORBIDDEN_METHODS = frozenset(
+    {
+        "open", "read_bytes", "read_text", "write_bytes", "write_text", "iterdir", "glob",
+        "rglob", "mkdir", "unlink", "rmdir", "touch", "stat", "lstat", "exists", "is_file",
+        "is_dir", "is_symlink", "readlink", "listdir", "scandir", "chmod", "fileno",
+    }
+)  # fmt: skip
+
+
+def pure_files(root: Path) -> Iterator[Path]:
     for part in PURE:
-        base = ROOT / "pykexec" / part
-        files = [base.with_suffix(".py")] if base.with_suffix(".py").exists() else []
-        files += sorted(base.rglob("*.py")) if base.is_dir() else []
-        for path in files:
-            for node in ast.walk(ast.parse(path.read_text())):
-                names = []
+        base = root / "pykexec" / part
+        if base.with_suffix(".py").is_file():
+            yield base.with_suffix(".py")
+        if base.is_dir():
+            yield from sorted(base.rglob("*.py"))
+
+
+def _module_name(root: Path, path: Path) -> str:
+    parts = list(path.relative_to(root).with_suffix("").parts)
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _imported(node: ast.AST, module: str, is_package: bool) -> list[str]:
+    if isinstance(node, ast.Import):
+        return [a.name for a in node.names]
+    if isinstance(node, ast.ImportFrom):
+        if node.level:  # relative: resolve against this module's package
+            package = module.split(".")
+            package = package if is_package else package[:-1]
+            base = ".".join(package[: len(package) - node.level + 1])
+            target = f"{base}.{node.module}" if node.module else base
+        else:
+            target = node.module or ""
+        # "from pykexec import sysinfo" imports the module pykexec.sysinfo; pathlib's
+        # pure classes are told from Path (which reads files) by name
+        if target in ("pykexec", "pathlib"):
+            return [f"{target}.{a.name}" for a in node.names]
+        return [target]
+    return []
+
+
+def _import_allowed(name: str) -> bool:
+    if name in PURE_STDLIB or name in PURE_PACKAGE:
+        return True
+    return any(name == f"pykexec.{p}" or name.startswith(f"pykexec.{p}.") for p in PURE)
+
+
+def _type_only(tree: ast.AST) -> set[ast.AST]:
+    """The statements under ``if TYPE_CHECKING:``: imported for annotations, never run."""
+    out: set[ast.AST] = set()
+    for node in ast.walk(tree):
+        test = node.test if isinstance(node, ast.If) else None
+        name = test.id if isinstance(test, ast.Name) else getattr(test, "attr", None)
+        if name == "TYPE_CHECKING":
+            assert isinstance(node, ast.If)
+            out.update(n for stmt in node.body for n in ast.walk(stmt))
+    return out
+
+
+def purity_violations(root: Path) -> list[str]:
+    """Each forbidden import or call in the pure modules under ``root``, as ``file:line: what``."""
+    found = []
+    for path in pure_files(root):
+        rel = path.relative_to(root).as_posix()
+        module = _module_name(root, path)
+        tree = ast.parse(path.read_text(), rel)
+        type_only = _type_only(tree)
+        for node in ast.walk(tree):
+            if node in type_only and isinstance(node, (ast.Import, ast.ImportFrom)):
+                continue
+            for name in _imported(node, module, path.name == "__init__.py"):
+                if not _import_allowed(name):
+                    found.append(f"{rel}:{node.lineno}: imports {name}")
+            if isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Name) and func.id in FORBIDDEN_CALLS:
+                    found.append(f"{rel}:{node.lineno}: calls {func.id}()")
+                if isinstance(func, ast.Attribute) and func.attr in FORBIDDEN_METHODS:
+                    found.append(f"{rel}:{node.lineno}: calls .{func.attr}()")
+    return found
+
+
+def test_pure_core_does_no_io() -> None:
+    """The planning core imports only data modules and calls nothing that reaches files."""
+    assert list(pure_files(ROOT)), "no pure module found: is PURE out of date?"
+    assert purity_violations(ROOT) == []
+
+
+PURE_MODULE = '''"""A pure module."""
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from pykexec.errors import KexecError
+from pykexec.memory import Range
+
+
+def size(data: bytes) -> int:
+    return struct.unpack(">I", data[:4])[0]
+'''
+
+
+@pytest.mark.parametrize(
+    "snippet,report",
+    [
+        ("def f() -> bytes:\n    return open('/proc/iomem', 'rb').read()\n", "calls open()"),
+        ("import os\n", "imports os"),
+        ("from os import path\n", "imports os"),
+        ("import pathlib\n", "imports pathlib"),
+        ("from pathlib import Path\n", "imports pathlib.Path"),
+        ("def f(p):\n    return p.read_bytes()\n", "calls .read_bytes()"),
+        ("import gzip\ndef f(p):\n    return gzip.open(p).read()\n", "calls .open()"),
+        ("import mmap\n", "imports mmap"),
+        ("import ctypes\n", "imports ctypes"),
+        ("import subprocess\n", "imports subprocess"),
+        ("import socket\n", "imports socket"),
+        ("import io\n", "imports io"),
+        ("from pykexec import sysinfo\n", "imports pykexec.sysinfo"),
+        ("from pykexec.loader import plan_load\n", "imports pykexec.loader"),
+        ("def f():\n    import pykexec.syscalls\n", "imports pykexec.syscalls"),
+        ("from .. import cli\n", "imports pykexec.cli"),
+    ],
+)
+def test_purity_checker_reports(tmp_path: Path, snippet: str, report: str) -> None:
+    """The test of the test: a fake pure module that does I/O is reported, line and all."""
+    package = tmp_path / "pykexec" / "devicetree"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (tmp_path / "pykexec" / "memory.py").write_text(PURE_MODULE)
+    (package / "fake.py").write_text(PURE_MODULE + snippet)
+    found = purity_violations(tmp_path)
+    assert len(found) == 1 and found[0].endswith(f": {report}"), found
+    assert found[0].startswith("pykexec/devicetree/fake.py:")
+
+
+def test_purity_checker_names_the_line_and_passes_a_pure_module(tmp_path: Path) -> None:
+    (tmp_path / "pykexec").mkdir()
+    (tmp_path / "pykexec" / "memory.py").write_text(PURE_MODULE)
+    assert purity_violations(tmp_path) == []
+    (tmp_path / "pykexec" / "layout.py").write_text("x = 1\n\nwith open('f') as f:\n    pass\n")
+    assert purity_violations(tmp_path) == ["pykexec/layout.py:3: calls open()"]
+    typing_only = (
+        "from typing import TYPE_CHECKING\n\nif TYPE_CHECKING:\n    from pathlib import Path\n"
+    )
+    (tmp_path / "pykexec" / "layout.py").write_text(typing_only)
+    assert purity_violations(tmp_path) == []
+    (tmp_path / "pykexec" / "layout.py").write_text("from pathlib import PurePosixPath\n")
+    assert purity_violations(tmp_path) == []
+    (tmp_path / "pykexec" / "layout.py").write_text(typing_only + "import pathlib\n")
+    assert purity_violations(tmp_path) == ["pykexec/layout.py:5: imports pathlib"]
+
+
+# -- every test dependency is declared --------------------------------------------------
+
+#: Top-level module -> the distribution of pyproject's test extra that provides it.
+DISTRIBUTION = {"libfdt": "pylibfdt", "elftools": "pyelftools"}
+FIRST_PARTY = frozenset({"pykexec", "tests", "lab", "bench", "purgatory_support"})
+
+
+def _stdlib(name: str) -> bool:
+    names = getattr(sys, "stdlib_module_names", None)  # Python 3.10+
+    if names is not None:
+        return name in names
+    import importlib.util
+
+    spec = importlib.util.find_spec(name)
+    origin = getattr(spec, "origin", None) or ""
+    stdlib = sysconfig.get_paths()["stdlib"]
+    return origin in ("built-in", "frozen") or (
+        origin.startswith(stdlib) and "site-packages" not in origin
+    )
+
+
+def _test_extra() -> set[str]:
+    text = (ROOT / "pyproject.toml").read_text()
+    match = re.search(r"(?ms)^\[project\.optional-dependencies\].*?^test\s*=\s*\[(.*?)\]", text)
+    assert match, "pyproject.toml has no [project.optional-dependencies] test extra"
+    return {
+        re.split(r"[<>=!~\[ ;]", item)[0].lower() for item in re.findall(r'"([^"]+)"', match[1])
+    }
+
+
+def test_every_test_import_is_in_the_test_extra() -> None:
+    """pip install -e '.[test]' installs what tests/, lab/ and bench/ import."""
+    declared = _test_extra()
+    undeclared = set()
+    for folder in ("tests", "lab", "bench"):
+        for path in (ROOT / folder).rglob("*.py"):
+            for node in ast.walk(ast.parse(path.read_text(), str(path))):
                 if isinstance(node, ast.Import):
                     names = [a.name for a in node.names]
-                elif isinstance(node, ast.ImportFrom) and node.module:
+                elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
                     names = [node.module]
-                offenders += [
-                    f"{path.relative_to(ROOT)}: {n}" for n in names if n in IMPURE_MODULES
-                ]
-    assert not offenders, offenders
+                else:
+                    continue
+                for top in {n.split(".")[0] for n in names}:
+                    if top in FIRST_PARTY or _stdlib(top):
+                        continue
+                    if DISTRIBUTION.get(top, top).lower() not in declared:
+                        undeclared.add(f"{path.relative_to(ROOT)}: {top}")
+    assert not undeclared, sorted(undeclared)
+
+
+# -- the gates ------------------------------------------------------------------------
+
+
+def test_missing_oracle_skips_on_a_developer_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="apt-get install device-tree-compiler"):
+        oracles.require_tool("dtc-not-installed-here")
+    with pytest.raises(pytest.skip.Exception, match="no_such_oracle_module"):
+        oracles.require_module("no_such_oracle_module")
+
+
+@pytest.mark.parametrize("value", ["true", "1", "TRUE"])
+def test_missing_oracle_fails_under_ci(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("CI", value)
+    with pytest.raises(pytest.fail.Exception, match="qemu-user"):
+        oracles.require_tool("qemu-ppc64le-not-installed-here")
+    with pytest.raises(pytest.fail.Exception, match="CI=true"):
+        oracles.require_module("no_such_oracle_module")
+
+
+def test_present_oracle_is_returned(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CI", "true")
+    assert oracles.require_module("ast") is ast
+    assert Path(oracles.require_tool("sh")).name == "sh"
+
+
+def _collect(*args: str, **env: str) -> list[str]:
+    """Node ids pytest collects from tests/e2e with ``args``, in a clean environment."""
+    clean = {k: v for k, v in os.environ.items() if k not in ("CI", oracles.LAB_ENV)}
+    out = _run(
+        sys.executable, "-m", "pytest", "-q", "--collect-only", "-p", "no:cacheprovider",
+        "tests/e2e", *args, env={**clean, **env},
+    )  # fmt: skip
+    assert out.returncode == 0, out.stdout + out.stderr
+    return [line for line in out.stdout.splitlines() if "::" in line]
+
+
+def test_plain_pytest_deselects_the_lab() -> None:
+    """Without PYKEXEC_LAB=1 or -m lab, no guest-booting test is collected."""
+    plain = _collect()
+    lab = _collect("-m", "lab")
+    assert plain and lab
+    assert not set(plain) & set(lab)
+    assert any("test_pykexec.py::test_pykexec_kdump" in t for t in lab)
+    assert any("test_file_load.py" in t for t in lab)  # the one that builds a kernel
+    asked = _collect(**{oracles.LAB_ENV: "1"})
+    assert set(asked) == set(plain) | set(lab)
+
+
+@pytest.mark.parametrize("ci,outcome", [("true", "1 failed"), ("", "1 skipped")])
+def test_ci_turns_any_skip_into_a_failure(tmp_path: Path, ci: str, outcome: str) -> None:
+    """tests/conftest.py's backstop: under CI, a bare pytest.skip() fails too."""
+    (tmp_path / "conftest.py").write_text(
+        "from tests.conftest import pytest_runtest_makereport  # noqa: F401\n"
+    )
+    (tmp_path / "pytest.ini").write_text("[pytest]\n")
+    (tmp_path / "test_skips.py").write_text(
+        "import pytest\n\n\ndef test_x() -> None:\n    pytest.skip('no dtc')\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "CI"}
+    env.update(CI=ci, PYTHONPATH=str(ROOT))
+    out = _run(
+        sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
+        "-c", str(tmp_path / "pytest.ini"), str(tmp_path), env=env,
+    )  # fmt: skip
+    assert outcome in out.stdout, out.stdout + out.stderr
+
+
+# -- no import cycles ------------------------------------------------------------------
+
+
+def _module_imports(root: Path) -> dict[str, set[str]]:
+    """pykexec module -> the pykexec modules it imports at module level (not under
+    ``if TYPE_CHECKING``, not inside functions); ``from P import m`` counts P and P.m."""
+    files = {".".join(p.relative_to(root).with_suffix("").parts): p
+             for p in (root / "pykexec").rglob("*.py")}  # fmt: skip
+    names = {n.removesuffix(".__init__") for n in files}
+    graph: dict[str, set[str]] = {}
+    for name, path in files.items():
+        deps: set[str] = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom) and node.module in names:
+                deps.add(node.module)
+                deps |= {f"{node.module}.{a.name}" for a in node.names} & names
+            elif isinstance(node, ast.Import):
+                deps |= {a.name for a in node.names} & names
+        graph[name.removesuffix(".__init__")] = deps
+    return graph
+
+
+def import_cycles(root: Path) -> list[list[str]]:
+    graph, cycles = _module_imports(root), []
+    state: dict[str, int] = {}  # 1: on the stack, 2: done
+
+    def visit(node: str, stack: list[str]) -> None:
+        state[node] = 1
+        for dep in sorted(graph.get(node, ())):
+            if state.get(dep) == 1:
+                cycles.append([*stack[stack.index(dep) :], dep])
+            elif dep not in state:
+                visit(dep, [*stack, dep])
+        state[node] = 2
+
+    for module in sorted(graph):
+        if module not in state:
+            visit(module, [module])
+    return cycles
+
+
+def test_no_import_cycles() -> None:
+    assert import_cycles(ROOT) == []
+
+
+def test_import_cycle_checker_sees_a_cycle(tmp_path: Path) -> None:
+    package = tmp_path / "pykexec"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("from pykexec.b import x\n")
+    (package / "b.py").write_text("from pykexec import a\nx = 1\n")
+    assert import_cycles(tmp_path) == [["pykexec.a", "pykexec.b", "pykexec.a"]]

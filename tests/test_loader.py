@@ -120,3 +120,23 @@ def test_compressed_kernel_reaches_file_load_inflated(
     view = LiveSnapshot(write_sysroot(tmp_path / "root", pseries()))
     assert loader.load(LoadOptions(kernel=k, syscall=SyscallChoice.FILE), view).segments is None
     assert seen == [plain]
+
+
+@pytest.mark.parametrize(
+    "hwcap2,env,expected",
+    [(0x02000000, "", True), (0x04000000, "", False), (0x02000000, "scalar", False),
+     (0, "vector", True)],
+)  # fmt: skip
+def test_purgatory_sha256_follows_the_cpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, hwcap2: int, env: str, expected: bool
+) -> None:
+    """AT_HWCAP2's PPC_FEATURE2_VEC_CRYPTO (cputable.h) picks the vector SHA-256; the
+    environment overrides it; a snapshot never claims the CPU's features."""
+    import struct
+
+    root = write_sysroot(tmp_path / "root", pseries())
+    (root / "proc/self").mkdir(parents=True)
+    (root / "proc/self/auxv").write_bytes(struct.pack("=4Q", 16, 0xDEAD, 26, hwcap2) + bytes(16))
+    monkeypatch.setenv("PYKEXEC_PURGATORY_SHA256", env)
+    assert loader._vector_crypto(LiveSnapshot(root)) is expected
+    assert loader._vector_crypto(SystemView(root)) is (env == "vector")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 
 from pykexec import __version__, build
-from pykexec.cli import OPTIONS
+from pykexec.cli import HIDDEN, OPTIONS
 from tests.kernels import make_vmlinux
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -200,7 +201,53 @@ def test_every_option_is_in_the_help_of_kexec() -> None:
     done = _run(sys.executable, "-c", "import sys; from pykexec.cli import main; "
                 "sys.argv[0] = 'kexec'; sys.exit(main(['-h']))", cwd=ROOT)  # fmt: skip
     assert done.stdout.startswith("usage: kexec ")
-    hidden = {"corrupt_digest"}
     for opt in OPTIONS:
-        if opt.key not in hidden:
+        if opt.key not in HIDDEN:
             assert all(n in done.stdout for n in opt.names), opt.names
+
+
+def _python(minor: int) -> str | None:
+    """A working python3.<minor> here: pyenv's (the machine image has 3.9-3.13) or on PATH."""
+    pyenv = sorted(Path("/root/.pyenv/versions").glob(f"3.{minor}.*/bin/python3"))
+    for candidate in [*map(str, pyenv[-1:]), shutil.which(f"python3.{minor}")]:
+        if candidate and _run(candidate, "-c", "").returncode == 0:
+            return candidate
+    return None
+
+
+@pytest.mark.parametrize("minor", [9, 10, 11, 12, 13])
+def test_zipapp_on_every_supported_python(zipapp_file: Path, tmp_path: Path, minor: int) -> None:
+    python = _python(minor)
+    if python is None:
+        pytest.skip(f"no Python 3.{minor} here")
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux(endian="big"))
+    argv = ["-p", str(kernel), "--dry-run", "--json", "--sysroot", f"{SNAPSHOT}-crash"]
+    ours = _run(python, zipapp_file, *argv, cwd=tmp_path)
+    tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)
+    assert ours.returncode == tree.returncode == 0, ours.stderr
+    assert ours.stdout == tree.stdout
+
+
+@pytest.mark.parametrize("minor", [9, 11])
+def test_compiled_zipapp_uses_its_pyc_only_on_its_own_python(tmp_path: Path, minor: int) -> None:
+    """``zipapp --compiled``: the building Python runs its .pyc files (proved by breaking
+    every source beside them); another version ignores them and runs the sources."""
+    python = _python(minor)
+    if python is None:
+        pytest.skip(f"no Python 3.{minor} here")
+    out = build.build_zipapp(tmp_path / "kexec", compiled=True)
+    done = _run(python, out, "--version", cwd=tmp_path)
+    assert done.returncode == 0 and "compatible command line" in done.stdout, done.stderr
+    broken = tmp_path / "broken"
+    with zipfile.ZipFile(out) as src, zipfile.ZipFile(broken, "w") as dst:
+        for name in src.namelist():
+            data = src.read(name)
+            dst.writestr(
+                name,
+                b"syntax error (\n"
+                if name.startswith("pykexec/") and name.endswith(".py")
+                else data,
+            )
+    done = _run(python, broken, "--version", cwd=tmp_path)
+    assert (done.returncode == 0) is (sys.version_info[:2] == (3, minor)), done.stderr[-500:]

@@ -3,26 +3,40 @@
 Each plan is checked for what kexec_load and the ppc64 handshake need: at most 16
 page-aligned segments, no overlaps, inside RAM (the RMA; for -p the crash region),
 outside firmware regions and the running kernel, and a device tree that libfdt
-reads back with the expected /chosen and reserve map.
+reads back with the expected /chosen and reserve map. The expected RAM, windows and
+firmware regions come from each snapshot's own files (tests/snapshot_oracle.py) or
+from the synthetic machine's inputs, never from pykexec.machine.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pykexec.cli import main
-from pykexec.machine import describe
 from pykexec.memory import Range
 from pykexec.sysinfo import SystemView
 from tests.kernels import make_vmlinux
-from tests.machines import pseries, write_sysroot
+from tests.machines import GiB, MiB, pseries, write_sysroot
+from tests.snapshot_oracle import (
+    Snapshot,
+    Span,
+    Tree,
+    captured,
+    inside,
+    inside_any,
+    iomem_spans,
+    merge,
+    overlaps,
+    read_snapshot,
+)
 
-SNAPSHOTS = Path(__file__).parent / "fixtures" / "snapshots"
-CAPTURED = sorted(p for p in SNAPSHOTS.glob("*") if (p / "proc/device-tree").is_dir())
+CAPTURED = captured()
 
 
 @pytest.fixture(scope="module")
@@ -46,26 +60,41 @@ def dry_run(capsys: pytest.CaptureFixture[str], *argv: str) -> dict[str, Any]:
     return document["kexec_load"]  # type: ignore[no-any-return]
 
 
-def check_plan(plan: dict[str, Any], sysroot: Path, crash: bool) -> None:
-    machine = describe(SystemView(sysroot).device_tree())
-    segs = [Range(s["mem"], s["mem"] + s["memsz"]) for s in plan["segments"]]
+@dataclass(frozen=True)
+class Expect:
+    """Where a plan's segments may go, from the machine's own files or its builder's inputs."""
+
+    ram: list[Span]
+    window: Span  # the RMA for -l, the crash region for -p
+    forbidden: list[tuple[str, Span]]  # firmware, the running kernel
+    crash: bool
+
+
+def snapshot_expect(snap: Snapshot, crash: bool) -> Expect:
+    window = snap.crash if crash else snap.rma
+    assert window is not None
+    kernel = [("running kernel", (0, snap.kernel_end))] if snap.kernel_end else []
+    # a plain load leaves the crash kernel's reservation alone (it may hold a crash kernel)
+    reservation = [("crash region", snap.crash)] if snap.crash and not crash else []
+    return Expect(snap.system_ram, window, snap.firmware + kernel + reservation, crash)
+
+
+def check_plan(plan: dict[str, Any], expect: Expect) -> None:
+    segs = [(s["mem"], s["mem"] + s["memsz"]) for s in plan["segments"]]
     assert 4 <= len(segs) <= 16
     for r in segs:
-        assert r.start % 0x10000 == 0 and r.end % 0x10000 == 0
-        assert machine.ram.contains(r), r
-        if crash:
-            assert machine.crash is not None and machine.crash.contains(r), r
-        else:
-            assert machine.rma.contains(r), r
-        for reserved in machine.reserved:
-            assert not reserved.range.overlaps(r), (reserved, r)
-    for a, b in zip(sorted(segs), sorted(segs)[1:]):
-        assert not a.overlaps(b)
+        assert r[0] % 0x10000 == 0 and r[1] % 0x10000 == 0, r
+        assert inside_any(r, expect.ram), r
+        assert inside(r, expect.window), (r, expect.window)
+        for name, span in expect.forbidden:
+            assert not overlaps(span, r), (name, span, r)
+    for a, b in itertools.combinations(segs, 2):
+        assert not overlaps(a, b), (a, b)
     kinds = [s["kind"] for s in plan["segments"]]
     purgatory = plan["segments"][kinds.index("purgatory")]
     assert plan["entry"] == purgatory["mem"]
-    assert plan["flags"] == (1 if crash else 0)
-    assert plan["run_at_load"] == (1 if crash else 0x72756E30)
+    assert plan["flags"] == (1 if expect.crash else 0)  # KEXEC_ON_CRASH
+    assert plan["run_at_load"] == (1 if expect.crash else 0x72756E30)  # head_64.S: "run0"
 
 
 def dtb_of(sysroot: Path, kernel: Path, *argv: str) -> tuple[bytes, Any]:
@@ -83,7 +112,9 @@ def dtb_of(sysroot: Path, kernel: Path, *argv: str) -> tuple[bytes, Any]:
 def test_synthetic_pseries(
     tmp_path: Path, kernel: Path, initrd: Path, crash: bool, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    root = write_sysroot(tmp_path, pseries(lmbs=4, cpus=2), cpus=2)
+    rma, lmb, crash_region, kernel_end = GiB, 256 * MiB, (512 * MiB, 256 * MiB), 0x2A00000
+    tree = pseries(rma=rma, lmb_size=lmb, lmbs=4, crash=crash_region, kernel_end=kernel_end, cpus=2)
+    root = write_sysroot(tmp_path, tree, cpus=2)
     plan = dry_run(
         capsys,
         "-p" if crash else "-l",
@@ -94,15 +125,25 @@ def test_synthetic_pseries(
         "--sysroot",
         str(root),
     )
-    check_plan(plan, root, crash)
+    crash_span = (crash_region[0], crash_region[0] + crash_region[1])
+    rtas = (rma - 0x2000000, rma - 0x2000000 + 0x10000)  # as tests.machines.pseries puts it
+    expect = Expect(
+        ram=[(0, rma + 4 * lmb)],
+        window=crash_span if crash else (0, rma),
+        forbidden=[("rtas", rtas), ("running kernel", (0, kernel_end))]
+        + ([] if crash else [("crash region", crash_span)]),
+        crash=crash,
+    )
+    check_plan(plan, expect)
     assert plan["command_line"].startswith("console=hvc0 quiet root=/dev/vda2")
     if crash:
         assert "elfcorehdr=" in plan["command_line"]
         assert {"backup", "elfcorehdr"} <= {s["kind"] for s in plan["segments"]}
 
 
-def test_device_tree_through_libfdt(tmp_path: Path, kernel: Path, initrd: Path) -> None:
-    libfdt = pytest.importorskip("libfdt")
+def test_device_tree_through_libfdt(
+    tmp_path: Path, kernel: Path, initrd: Path, libfdt: Any
+) -> None:
     root = write_sysroot(tmp_path, pseries(lmbs=2))
     blob, seg = dtb_of(root, kernel, f"--initrd={initrd}", "--append=console=hvc0 x=1")
     fdt = libfdt.Fdt(blob)
@@ -119,8 +160,7 @@ def test_device_tree_through_libfdt(tmp_path: Path, kernel: Path, initrd: Path) 
     assert (start, end - start) in rsv
 
 
-def test_crash_tree_usable_memory(tmp_path: Path, kernel: Path) -> None:
-    libfdt = pytest.importorskip("libfdt")
+def test_crash_tree_usable_memory(tmp_path: Path, kernel: Path, libfdt: Any) -> None:
     root = write_sysroot(tmp_path, pseries(lmbs=2))
     blob, _ = dtb_of(root, kernel, "-p", "--append=console=hvc0")
     fdt = libfdt.Fdt(blob)
@@ -135,6 +175,13 @@ def test_no_crash_region(tmp_path: Path, kernel: Path, capsys: pytest.CaptureFix
     root = write_sysroot(tmp_path, pseries(crash=None))
     assert main(["-p", str(kernel), "--sysroot", str(root), "--dry-run"]) == 2
     assert "crashkernel=" in capsys.readouterr().err
+    from pykexec import loader
+    from pykexec.errors import NoCrashRegion
+    from pykexec.options import LoadOptions, SyscallChoice
+
+    opts = LoadOptions(kernel=kernel, crash=True, syscall=SyscallChoice.LOAD)
+    with pytest.raises(NoCrashRegion):  # which step refused, by type
+        loader.plan(opts, SystemView(root))
 
 
 def test_not_relocatable_refused_for_crash(
@@ -161,8 +208,9 @@ def test_captured_snapshots(
         "--sysroot",
         str(snapshot),
     )
-    check_plan(plan, snapshot, crash=False)
-    if describe(SystemView(snapshot).device_tree()).crash is not None:
+    snap = read_snapshot(snapshot)
+    check_plan(plan, snapshot_expect(snap, crash=False))
+    if snap.crash is not None:
         plan = dry_run(
             capsys,
             "-p",
@@ -172,14 +220,15 @@ def test_captured_snapshots(
             "--sysroot",
             str(snapshot),
         )
-        check_plan(plan, snapshot, crash=True)
+        check_plan(plan, snapshot_expect(snap, crash=True))
 
 
 @pytest.mark.parametrize("snapshot", CAPTURED, ids=lambda p: p.name)
-def test_snapshot_tree_through_libfdt(snapshot: Path, kernel: Path, initrd: Path) -> None:
+def test_snapshot_tree_through_libfdt(
+    snapshot: Path, kernel: Path, initrd: Path, libfdt: Any
+) -> None:
     """The next kernel's tree, built from a captured guest, read back by libfdt."""
-    libfdt = pytest.importorskip("libfdt")
-    running = SystemView(snapshot).device_tree()
+    snap = read_snapshot(snapshot)
     blob, seg = dtb_of(snapshot, kernel, f"--initrd={initrd}", "--append=console=hvc0 y=2")
     fdt = libfdt.Fdt(blob)
     chosen = fdt.path_offset("/chosen")
@@ -190,25 +239,46 @@ def test_snapshot_tree_through_libfdt(snapshot: Path, kernel: Path, initrd: Path
         assert fdt.getprop(chosen, stale, libfdt.QUIET_NOTFOUND) == -libfdt.NOTFOUND
     rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
     assert (seg.mem.start, fdt.totalsize()) in rsv
-    machine = describe(running)
-    for region in machine.firmware:
-        assert (region.range.start, region.range.size) in rsv, region
-    # every node of the running tree is there, with its properties (less "name")
-    for path, node in running.walk():
-        offset = fdt.path_offset(path)
-        for name, value in node.props.items():
-            if name == "name" or path == "/chosen":
-                continue
-            assert bytes(fdt.getprop(offset, name)) == value, (path, name)
-    cpus = [c for c in running.child("cpus").children if c.props.get("device_type") == b"cpu\0"]
-    assert len(cpus) >= 1
+    for name, (first, end) in snap.firmware:
+        assert (first, end - first) in rsv, name
+    # every node of the running tree (as dtc reads the directory) is there, with its
+    # properties; /chosen is rewritten for the next kernel
+    ours = Tree(blob).nodes()
+    for path, props in Tree(snap.blob).nodes().items():
+        assert path in ours, path
+        if path != "/chosen":
+            assert {k: v for k, v in ours[path].items() if k != "name"} == props, path
+    assert any(p.startswith("/cpus/") and v.get("device_type") == b"cpu\0" for p, v in ours.items())
+
+
+def test_snapshot_files_agree() -> None:
+    """The oracle's two paths agree: /proc/iomem's RAM is the memory nodes' reg, the crash
+    region is as big as /sys/kernel/kexec_crash_size and lies inside RAM."""
+    for snapshot in CAPTURED:
+        snap = read_snapshot(snapshot)
+        assert snap.system_ram == merge([s for v in snap.memory_nodes.values() for s in v])
+        if snap.crash is None:
+            assert snap.crash_size_sysfs == 0, snap.name
+        else:
+            assert snap.crash[1] - snap.crash[0] == snap.crash_size_sysfs, snap.name
+            assert inside_any(snap.crash, snap.system_ram), snap.name
+            assert snap.crash_iomem in ([], [snap.crash]), snap.name
+
+
+def test_iomem_reader() -> None:
+    text = (
+        "00000000-3fffffff : System RAM\n  00000000-0fffffff : Kernel code\n"
+        "40000000-7fffffff : System RAM\n200000000-2ffffffff : pci@1\n"
+    )
+    assert iomem_spans(text, "System RAM") == [(0, 0x80000000)]
+    assert iomem_spans(text, "Kernel code") == []
+    assert iomem_spans(text, "Kernel code", nested=True) == [(0, 0x10000000)]
 
 
 def test_given_dtb_gets_command_line_initrd_and_reserve_map(
-    tmp_path: Path, kernel: Path, initrd: Path
+    tmp_path: Path, kernel: Path, initrd: Path, libfdt: Any
 ) -> None:
     """--dtb (petitboot): the given blob, with the asked-for bootargs and initrd."""
-    libfdt = pytest.importorskip("libfdt")
     from pykexec.devicetree.fdt import DeviceTree, build_fdt
 
     root = write_sysroot(tmp_path / "root", pseries())

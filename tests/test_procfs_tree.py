@@ -1,4 +1,4 @@
-"""Tests for pykexec.devicetree.procfs: trees read from /proc/device-tree-style directories.
+"""Tests for pykexec.procfs: trees read from /proc/device-tree-style directories.
 
 Synthetic directories are written in ``tmp_path``; captured snapshots under
 tests/fixtures/snapshots/<name>/proc/device-tree are read too. Oracles: libfdt
@@ -9,33 +9,23 @@ tests/fixtures/snapshots/<name>/proc/device-tree are read too. Oracles: libfdt
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from pathlib import Path
-from typing import Any
 
 import pytest
 
 from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, decode_reg, parse_fdt
-from pykexec.devicetree.procfs import (
+from pykexec.errors import DeviceTreeError
+from pykexec.memory import Range
+from pykexec.procfs import (
     NAME_PROPERTY,
     drop_name_properties,
     entry_order,
     read_prop,
     read_tree,
 )
-from pykexec.errors import DeviceTreeError
-from pykexec.memory import Range
+from tests import oracles
 
-libfdt: Any = pytest.importorskip(
-    "libfdt",
-    reason="pylibfdt oracle missing: apt-get install -y swig && pip install pylibfdt",
-)
-DTC = shutil.which("dtc")
-needs_dtc = pytest.mark.skipif(
-    DTC is None, reason="dtc oracle missing: apt-get install -y device-tree-compiler"
-)
-QUIET = (libfdt.NOTFOUND,)
 SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"
 SNAPSHOT_TREES = sorted(SNAPSHOTS.glob("*/proc/device-tree"))
 
@@ -45,17 +35,19 @@ SNAPSHOT_TREES = sorted(SNAPSHOTS.glob("*/proc/device-tree"))
 
 def libfdt_paths(blob: bytes) -> dict[str, dict[str, bytes]]:
     """Every node path of ``blob`` with its properties, decoded by libfdt alone."""
+    libfdt = oracles.libfdt()
+    quiet = (libfdt.NOTFOUND,)
     fdt = libfdt.Fdt(blob)
     assert libfdt.fdt_check_full(fdt._fdt, fdt.totalsize()) == 0
     out: dict[str, dict[str, bytes]] = {}
     offset, depth = 0, 0
     while offset >= 0 and depth >= 0:
         props = {}
-        prop = fdt.first_property_offset(offset, QUIET)
+        prop = fdt.first_property_offset(offset, quiet)
         while prop >= 0:
             value = fdt.get_property_by_offset(prop)
             props[value.name] = bytes(value)
-            prop = fdt.next_property_offset(prop, QUIET)
+            prop = fdt.next_property_offset(prop, quiet)
         out[fdt.get_path(offset)] = props
         offset, depth = libfdt.fdt_next_node(fdt._fdt, offset, depth)
     return out
@@ -204,16 +196,15 @@ def test_round_trip_through_libfdt(tmp_path: Path) -> None:
     ]
 
 
-@needs_dtc
 def test_dtc_reads_the_same_directory(tmp_path: Path) -> None:
     write_dir(tmp_path / "dt", with_names(synthetic_root()))
     assert_same_as_dtc_fs(tmp_path / "dt")
 
 
 def assert_same_as_dtc_fs(directory: Path) -> None:
-    assert DTC is not None
     result = subprocess.run(
-        [DTC, "-q", "-I", "fs", "-O", "dtb", "-o", "-", str(directory)], capture_output=True
+        [oracles.dtc(), "-q", "-I", "fs", "-O", "dtb", "-o", "-", str(directory)],
+        capture_output=True,
     )
     assert result.returncode == 0, result.stderr.decode()
     # dtc's fs reader drops the "name" properties too.
@@ -224,7 +215,6 @@ def assert_same_as_dtc_fs(directory: Path) -> None:
 # -- captured snapshots ------------------------------------------------------------------
 
 
-@pytest.mark.skipif(not SNAPSHOT_TREES, reason="no snapshots under tests/fixtures/snapshots")
 @pytest.mark.parametrize("directory", SNAPSHOT_TREES, ids=[p.parts[-3] for p in SNAPSHOT_TREES])
 def test_snapshot_flattens_and_reads_back(directory: Path) -> None:
     root = read_tree(directory)
@@ -243,5 +233,4 @@ def test_snapshot_flattens_and_reads_back(directory: Path) -> None:
     assert cpus is not None
     cpu_nodes = [c for c in cpus.children if c.props.get("device_type") == b"cpu\0"]
     assert cpu_nodes
-    if DTC is not None:
-        assert_same_as_dtc_fs(directory)
+    assert_same_as_dtc_fs(directory)

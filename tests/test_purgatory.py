@@ -1,6 +1,10 @@
 """The generated purgatory, run on an emulated POWER CPU (qemu-user) as the oracle.
 
 Test builds use ``console="linux-write"`` so the purgatory's messages arrive on stdout.
+OPAL builds run for real: the harness installs a SIGILL handler that emulates mfmsr,
+mtspr (H)SRR0/1 and (h)rfid, including the byte-order switch, and a fake big-endian OPAL
+entry that logs each call to stderr and writes the console bytes to stdout
+(purgatory_support/supervisor.py).
 """
 
 from __future__ import annotations
@@ -15,10 +19,13 @@ from pathlib import Path
 
 import pytest
 
+from pykexec import abi
+from pykexec.abi import Endian, struct_prefix
 from pykexec.errors import UsageError
 from pykexec.memory import Range
-from pykexec.purgatory import ppc64, sha256
-from pykexec.purgatory.asm import Assembler, Endian, Program
+from pykexec.purgatory import isa, ppc64, sha256
+from pykexec.purgatory.asm import Assembler, Program
+from pykexec.purgatory.disasm import decode, disassemble
 from pykexec.purgatory.isa import (
     GPR,
     R0,
@@ -33,15 +40,13 @@ from pykexec.purgatory.isa import (
     R12,
     R13,
     R31,
-    decode,
-    disassemble,
 )
 from pykexec.purgatory.ppc64 import Console, PurgatoryParams
 
 sys.path.insert(0, str(Path(__file__).parent))
-from purgatory_support import binutils, qemu  # type: ignore[import-not-found]
+from purgatory_support import binutils, qemu, supervisor  # type: ignore[import-not-found]
 
-ENDIANS = [Endian.LITTLE, Endian.BIG]
+ENDIANS: list[Endian] = ["little", "big"]
 BASE = 0x10000000  # harness code
 PURGATORY = BASE + 0x100000
 KERNEL = BASE + 0x200000
@@ -49,11 +54,16 @@ FDT = BASE + 0x210000
 BACKUP = BASE + 0x220000
 REPORT = BASE + 0x240000
 DATA = BASE + 0x1000000
+SUPERVISOR = BASE + 0x300000  # SIGILL handler, its sigaction, the emulated SPRs
+SIGACTION, SPRS = SUPERVISOR + 0x1000, SUPERVISOR + 0x2000
+OPAL_BASE = BASE + 0x400000
+OPAL_ENTRY = OPAL_BASE + 0x100
+OPAL_RECORDS = OPAL_BASE + 0x10000
+OPAL_TERMINAL = 3
 CPU_ID = 0x1234
-OPAL_BASE, OPAL_ENTRY = 0x30000000_00001000, 0x30000000_00002000
 
 
-@pytest.fixture(params=ENDIANS, ids=lambda e: e.value)
+@pytest.fixture(params=ENDIANS, ids=lambda e: e)
 def endian(request: pytest.FixtureRequest) -> Endian:
     e: Endian = request.param
     if not qemu.available(e):
@@ -79,14 +89,14 @@ def _kernel_stub(endian: Endian, backup_bytes: int) -> bytes:
     the word at 0x5c, the FDT header and (optionally) the backup area, then exits."""
     a = Assembler(endian)
     a.b("report")
-    a.space(ppc64.HeadOffset.RUN_AT_LOAD - 4)
-    a.long(ppc64.RUN_AT_LOAD_DEFAULT)
+    a.space(abi.RUN_AT_LOAD_OFFSET - 4)
+    a.long(abi.RUN_AT_LOAD_MAGIC)
     a.bytes(bytes(range(0x60, 0x100)))
     a.label("report")
     a.load_imm64(R12, REPORT)
     for i, reg in enumerate((R3, R4, R5, R8, R9)):
         a.std(reg, 8 * i, R12)
-    a.lwz(R6, ppc64.HeadOffset.RUN_AT_LOAD, R4)
+    a.lwz(R6, abi.RUN_AT_LOAD_OFFSET, R4)
     a.std(R6, 40, R12)
     _write(a, REPORT, 48)
     _write(a, FDT, 32)
@@ -105,16 +115,17 @@ def _fdt_header(version: int) -> bytes:
 
 def _params(endian: Endian, head: bytes, **kw: object) -> PurgatoryParams:
     base = PurgatoryParams(
-        endian=endian, kernel_big_endian=endian is Endian.BIG, kernel=KERNEL, dt_offset=FDT,
+        endian=endian, kernel_big_endian=endian == "big", kernel=KERNEL, dt_offset=FDT,
         kernel_head=head, console=Console.LINUX_WRITE, opal_base=OPAL_BASE, opal_entry=OPAL_ENTRY,
     )  # fmt: skip
     return replace(base, **kw)  # type: ignore[arg-type]
 
 
-def _harness(endian: Endian, *, call: str | None) -> bytes:
+def _harness(endian: Endian, *, call: str | None, params: PurgatoryParams) -> bytes:
     """Enter the purgatory like kexec_sequence (r3 = CPU id, r4 = entry, r5 = 0), or call
     one of its routines and exit with its r3."""
     a = Assembler(endian)
+    supervisor.emit_install(a, SIGACTION)
     if call is None:
         a.li(R3, CPU_ID)
         a.load_imm64(R4, PURGATORY)
@@ -122,8 +133,9 @@ def _harness(endian: Endian, *, call: str | None) -> bytes:
         a.mtctr(R4)
         a.bctr()
     else:
-        program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
-                                 console=Console.LINUX_WRITE)  # fmt: skip
+        program = ppc64.generate(endian, kernel_big_endian=endian == "big",
+                                 console=params.console,
+                                 sha256_vector=params.sha256_vector)  # fmt: skip
         a.load_imm64(R12, PURGATORY + program.symbols[call])
         a.mtctr(R12)
         a.bctrl()
@@ -138,19 +150,33 @@ def _run(
     call: str | None = None,
     low: bytes = b"",
     timeout: float = 120,
+    cpu: str | None = None,
 ) -> qemu.Result:
+    kernel_endian: Endian = "big" if params.kernel_big_endian else "little"
     segments = [
-        qemu.Segment(BASE, _harness(endian, call=call)),
+        qemu.Segment(BASE, _harness(endian, call=call, params=params)),
+        *_supervised(endian),
         qemu.Segment(PURGATORY, ppc64.render(params)),
-        qemu.Segment(KERNEL, _kernel_stub(endian, ppc64.BACKUP_SIZE if low else 0)),
+        qemu.Segment(KERNEL, _kernel_stub(kernel_endian, abi.BACKUP_SIZE if low else 0)),
         qemu.Segment(FDT, _fdt_header(17)),
-        qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE),
+        qemu.Segment(BACKUP, b"", abi.BACKUP_SIZE),
         qemu.Segment(REPORT, b"", 0x1000),
         *(qemu.Segment(addr, buf) for addr, buf in data),
     ]
     if low:
         segments.insert(0, qemu.Segment(0, low))
-    return qemu.run(endian, qemu.elf_executable(endian, segments, BASE), timeout)
+    return qemu.run(endian, qemu.elf_executable(endian, segments, BASE), timeout, cpu)
+
+
+def _supervised(endian: Endian) -> list[qemu.Segment]:
+    """The SIGILL supervisor and the fake OPAL (see purgatory_support/supervisor.py)."""
+    return [
+        qemu.Segment(SUPERVISOR, supervisor.handler_code(endian, SPRS)),
+        qemu.Segment(SIGACTION, supervisor.sigaction_data(endian, SUPERVISOR)),
+        qemu.Segment(SPRS, b"", 8 * 1024),
+        qemu.Segment(OPAL_ENTRY, supervisor.opal_code(OPAL_RECORDS)),
+        qemu.Segment(OPAL_RECORDS, b"", 0x1000),
+    ]
 
 
 def _regions(buffers: list[bytes]) -> tuple[list[tuple[int, bytes]], tuple[Range, ...]]:
@@ -192,6 +218,44 @@ def test_sha256_matches_hashlib(endian: Endian, sizes: list[int]) -> None:
     assert b"expected: " + b"5a" * 32 in result.stdout
 
 
+@pytest.mark.parametrize("cpu", ["power8", "power9"])
+@pytest.mark.parametrize(
+    "sizes",
+    [[0], [1], [55], [56], [63], [64], [65], [1000], [200_000], [3, 64, 1000, 0, 129, 65536]],
+    ids=lambda s: "+".join(map(str, s)),
+)
+def test_sha256_vector_matches_hashlib(endian: Endian, sizes: list[int], cpu: str) -> None:
+    """The POWER8 vector sha256_blocks (vshasigmaw) on a POWER8/POWER9 CPU model: the
+    computed digest printed on a mismatch is hashlib's."""
+    buffers = [_pattern(n, i + 5) for i, n in enumerate(sizes)]
+    placed, regions = _regions(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_digest=b"\x5a" * 32,
+                     sha256_vector=True)  # fmt: skip
+    result = _run(endian, params, placed, call="sha256_verify", cpu=cpu)
+    assert result.returncode == 1, result
+    assert _computed(result.stdout) == ppc64.region_digest(buffers).hex()
+
+
+def test_sha256_vector_accepts_right_digest(endian: Endian) -> None:
+    buffers = [_pattern(5000), _pattern(77, 3)]
+    placed, regions = _regions(buffers)
+    params = _params(endian, HEAD, sha256_regions=regions, sha256_vector=True,
+                     sha256_digest=ppc64.region_digest(buffers))  # fmt: skip
+    result = _run(endian, params, placed, call="sha256_verify", cpu="power8")
+    assert (result.returncode, result.stdout) == (0, b"")
+
+
+def test_sha256_vector_only_in_vector_builds() -> None:
+    """POWER8 instructions appear only when asked for: the default build runs on POWER7."""
+    for endian in ENDIANS:
+        for vector in (False, True):
+            program = ppc64.generate(endian, kernel_big_endian=False, sha256_vector=vector)
+            words = [program.read_word(off) for off in sorted(program.instructions)]
+            mnemonics = {d.mnemonic for d in map(decode, words) if d is not None}
+            assert bool(mnemonics & isa.POWER8_ONLY) == vector
+            assert ("vshasigmaw" in mnemonics) == vector
+
+
 def test_sha256_verify_accepts_right_digest(endian: Endian) -> None:
     buffers = [_pattern(5000), _pattern(77, 3)]
     placed, regions = _regions(buffers)
@@ -202,7 +266,7 @@ def test_sha256_verify_accepts_right_digest(endian: Endian) -> None:
 
 
 def _report(endian: Endian, stdout: bytes) -> tuple[tuple[int, ...], bytes]:
-    regs = struct.unpack(endian.struct_prefix + "6Q", stdout[:48])
+    regs = struct.unpack(struct_prefix(endian) + "6Q", stdout[:48])
     return regs, stdout[48:80]
 
 
@@ -210,10 +274,10 @@ def test_full_flow_enters_kernel(endian: Endian) -> None:
     """Entry like kexec_sequence; checksum ok; debug greeting; backup; FDT; registers."""
     buffers = [_pattern(70000), _pattern(3, 9)]
     placed, regions = _regions(buffers)
-    low = _pattern(ppc64.BACKUP_SIZE, 5)
-    stub = _kernel_stub(endian, ppc64.BACKUP_SIZE)
+    low = _pattern(abi.BACKUP_SIZE, 5)
+    stub = _kernel_stub(endian, abi.BACKUP_SIZE)
     params = _params(
-        endian, stub[:256], run_at_load=ppc64.RUN_AT_LOAD_STAY, debug=True, panic_kernel=True,
+        endian, stub[:256], run_at_load=abi.RUN_AT_LOAD_STAY, debug=True, panic_kernel=True,
         backup_start=BACKUP, sha256_regions=regions, sha256_digest=ppc64.region_digest(buffers),
     )  # fmt: skip
     result = _run(endian, params, placed, low=low)
@@ -226,10 +290,11 @@ def test_full_flow_enters_kernel(endian: Endian) -> None:
     )
     assert result.stdout.startswith(progress)
     regs, fdt = _report(endian, result.stdout[len(progress) :])
-    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, ppc64.RUN_AT_LOAD_STAY)
-    assert struct.unpack_from(">I", fdt, ppc64.FdtHeader.BOOT_CPUID_PHYS)[0] == CPU_ID
-    assert fdt[: ppc64.FdtHeader.BOOT_CPUID_PHYS] == _fdt_header(17)[:28]
-    assert result.stdout[-ppc64.BACKUP_SIZE :] == low
+    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, abi.RUN_AT_LOAD_STAY)
+    boot_cpuid_phys = 4 * 7  # the 8th u32 of the header (devicetree specification §5.2)
+    assert struct.unpack_from(">I", fdt, boot_cpuid_phys)[0] == CPU_ID
+    assert fdt[:boot_cpuid_phys] == _fdt_header(17)[:boot_cpuid_phys]
+    assert result.stdout[-abi.BACKUP_SIZE :] == low
 
 
 def test_full_flow_mismatch_hangs_with_message(endian: Endian) -> None:
@@ -251,28 +316,28 @@ def test_full_flow_skip_checks_and_kernel_word(endian: Endian) -> None:
     result = _run(endian, params, placed)
     assert result.returncode == 0, result
     regs, _ = _report(endian, result.stdout)
-    assert regs[5] == ppc64.RUN_AT_LOAD_DEFAULT
+    assert regs[5] == abi.RUN_AT_LOAD_MAGIC
 
 
 def test_copy_memory_routine(endian: Endian) -> None:
     """The 64 KiB backup copy, called directly with a source other than 0."""
     a = Assembler(endian)
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big",
                              console=Console.LINUX_WRITE)  # fmt: skip
     a.load_imm64(R3, DATA)
     a.load_imm64(R4, BACKUP)
-    a.load_imm64(R5, ppc64.BACKUP_SIZE)
+    a.load_imm64(R5, abi.BACKUP_SIZE)
     a.load_imm64(R12, PURGATORY + program.symbols["copy_memory"])
     a.mtctr(R12)
     a.bctrl()
-    _write(a, BACKUP, ppc64.BACKUP_SIZE)
+    _write(a, BACKUP, abi.BACKUP_SIZE)
     a.li(R3, 0)
     _syscall_exit(a)
-    src = _pattern(ppc64.BACKUP_SIZE, 11)
+    src = _pattern(abi.BACKUP_SIZE, 11)
     params = _params(endian, HEAD)
     segments = [qemu.Segment(BASE, a.assemble().code),
                 qemu.Segment(PURGATORY, ppc64.render(params)),
-                qemu.Segment(BACKUP, b"", ppc64.BACKUP_SIZE), qemu.Segment(DATA, src)]  # fmt: skip
+                qemu.Segment(BACKUP, b"", abi.BACKUP_SIZE), qemu.Segment(DATA, src)]  # fmt: skip
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     assert (result.returncode, result.stdout) == (0, src)
 
@@ -291,7 +356,7 @@ def test_head_layout_and_slots() -> None:
             assert image[4:0x5C] == head[4:0x5C] and image[0x60:0x100] == head[0x60:0x100]
             assert image[0x5C:0x60] == (1).to_bytes(4, "big" if kernel_be else "little")
             slot = program.slot("kernel")
-            assert image[slot.offset : slot.offset + 8] == KERNEL.to_bytes(8, endian.value)
+            assert image[slot.offset : slot.offset + 8] == KERNEL.to_bytes(8, endian)
             slot = program.slot("debug")
             assert image[slot.offset : slot.offset + 4] == bytes(4)
             assert program.symbols["stack_top"] == len(image)
@@ -308,35 +373,56 @@ def test_run_at_load_for_crash() -> None:
 
 def test_params_validation() -> None:
     with pytest.raises(UsageError, match="at most 16"):
-        _params(Endian.LITTLE, HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
+        _params("little", HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
     with pytest.raises(UsageError, match="32 bytes"):
-        _params(Endian.LITTLE, HEAD, sha256_digest=b"x")
+        _params("little", HEAD, sha256_digest=b"x")
     with pytest.raises(UsageError, match="first 256 bytes"):
-        _params(Endian.LITTLE, b"short")
+        _params("little", b"short")
     with pytest.raises(UsageError, match="cannot hold"):
-        ppc64.render(_params(Endian.LITTLE, HEAD, kernel=1 << 64))
+        ppc64.render(_params("little", HEAD, kernel=1 << 64))
+
+
+def test_cross_endian_entry_runs() -> None:
+    """A little-endian purgatory (running kernel) enters a big-endian kernel: mfmsr, MSR_LE
+    cleared into SRR1, rfid, emulated by the supervisor; the stub kernel runs big-endian and
+    reports what a crash load must hand it, in its own byte order."""
+    if not qemu.available("little"):
+        pytest.skip("qemu-ppc64le not installed")
+    buffers = [_pattern(999)]
+    placed, regions = _regions(buffers)
+    low = _pattern(abi.BACKUP_SIZE, 6)
+    stub = _kernel_stub("big", abi.BACKUP_SIZE)
+    params = _params("little", stub[:256], kernel_big_endian=True, run_at_load=abi.RUN_AT_LOAD_STAY,
+                     panic_kernel=True, backup_start=BACKUP, sha256_regions=regions,
+                     sha256_digest=ppc64.region_digest(buffers))  # fmt: skip
+    result = _run("little", params, placed, low=low)
+    assert result.returncode == 0, result
+    regs, fdt = _report("big", result.stdout)
+    assert regs == (FDT, KERNEL, 0, OPAL_BASE, OPAL_ENTRY, abi.RUN_AT_LOAD_STAY)
+    assert struct.unpack_from(">I", fdt, 4 * 7)[0] == CPU_ID  # boot_cpuid_phys (DTSpec §5.2)
+    assert result.stdout[-abi.BACKUP_SIZE :] == low
 
 
 def test_cross_endian_entry_uses_rfid() -> None:
     """An LE purgatory entering a BE kernel clears MSR_LE with rfid; otherwise plain bctr."""
-    lst = ppc64.generate(Endian.LITTLE, kernel_big_endian=True).listing()
+    lst = ppc64.generate("little", kernel_big_endian=True).listing()
     assert "mfmsr r10" in lst and "rfid" in lst and "mtsrr1 r10" in lst
-    for endian, kbe in ((Endian.LITTLE, False), (Endian.BIG, True), (Endian.BIG, False)):
+    for endian, kbe in (("little", False), ("big", True), ("big", False)):
         lst = ppc64.generate(endian, kernel_big_endian=kbe).listing()
         assert "rfid" not in lst and "mfmsr" not in lst
 
 
 def test_only_power7_instructions_and_hcall_encoding() -> None:
-    program = ppc64.generate(Endian.LITTLE, kernel_big_endian=False)
+    program = ppc64.generate("little", kernel_big_endian=False)
     words = {program.read_word(off) for off in program.instructions}
     assert 0x44000022 in words  # sc 1 (H_PUT_TERM_CHAR)
     assert all(decode(w) is not None for w in words)
 
 
-@pytest.mark.parametrize(("endian_", "kernel_be"), [(Endian.LITTLE, True), (Endian.BIG, True)])
+@pytest.mark.parametrize(("endian_", "kernel_be"), [("little", True), ("big", True)])
 def test_objdump_disassembles_code_cleanly(endian_: Endian, kernel_be: bool) -> None:
     """Every word between code_start and code_end is an instruction objdump agrees on."""
-    if binutils.tool(Endian.LITTLE, "objdump") is None:
+    if binutils.tool("little", "objdump") is None:
         pytest.skip("powerpc64le-linux-gnu-objdump not installed")
     program = ppc64.generate(endian_, kernel_big_endian=kernel_be)
     image = ppc64.render(_params(endian_, HEAD, kernel_big_endian=kernel_be,
@@ -364,9 +450,9 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     digest of the padded message, and r1, r2, r13..r31 come back unchanged."""
     message = _pattern(119, 4)  # pads to two blocks
     state, data = BACKUP, DATA + 3
-    preserved = (R2, *(GPR(r) for r in range(R13, R31 + 1)))
+    preserved = (R2, *(GPR(r) for r in range(R13.number, R31.number + 1)))
     values = [0x0123_4567_0000_0000 + 0x1_0001 * (i + 1) for i in range(len(preserved))]
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG,
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big",
                              console=Console.LINUX_WRITE)  # fmt: skip
     a = Assembler(endian)
     a.load_imm64(R12, REPORT)
@@ -386,16 +472,16 @@ def test_sha256_blocks_state_and_preserved_registers(endian: Endian) -> None:
     _write(a, state, 32)
     a.li(R3, 0)
     _syscall_exit(a)
-    h0 = struct.pack(endian.struct_prefix + "8I", *sha256.H0)
+    h0 = struct.pack(struct_prefix(endian) + "8I", *sha256.H0)
     segments = [qemu.Segment(BASE, a.assemble().code),
                 qemu.Segment(PURGATORY, ppc64.render(_params(endian, HEAD))),
                 qemu.Segment(REPORT, b"", 0x1000), qemu.Segment(state, h0),
                 qemu.Segment(DATA, bytes(3) + _padded(message))]  # fmt: skip
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     assert result.returncode == 0, result
-    regs = struct.unpack(endian.struct_prefix + f"{len(preserved) + 2}Q", result.stdout[:-32])
+    regs = struct.unpack(struct_prefix(endian) + f"{len(preserved) + 2}Q", result.stdout[:-32])
     assert regs == (regs[0], regs[0], *values)
-    words = struct.unpack(endian.struct_prefix + "8I", result.stdout[-32:])
+    words = struct.unpack(struct_prefix(endian) + "8I", result.stdout[-32:])
     assert struct.pack(">8I", *words) == hashlib.sha256(message).digest()
 
 
@@ -411,7 +497,7 @@ def test_sha256_block_loop_memory_ops() -> None:
     """Full-system TCG pays a softmmu TLB lookup per access: per block, the message is
     8 doubleword loads and the state 4 loads + 4 stores; W and K live in registers."""
     for endian in ENDIANS:
-        program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG)
+        program = ppc64.generate(endian, kernel_big_endian=endian == "big")
         assert _block_loop_memory_ops(program) == 16
 
 
@@ -420,18 +506,18 @@ def test_sha256_throughput(endian: Endian, capsys: pytest.CaptureFixture[str]) -
     size = 16 << 20
     params = _params(endian, HEAD, sha256_regions=(Range.sized(DATA, size),),
                      sha256_digest=hashlib.sha256(bytes(size)).digest())  # fmt: skip
-    segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify")),
+    segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify", params=params)),
                 qemu.Segment(PURGATORY, ppc64.render(params)),
                 qemu.Segment(DATA, b"", size)]  # fmt: skip
     start = time.monotonic()
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
     elapsed = time.monotonic() - start
     assert (result.returncode, result.stdout) == (0, b"")
-    program = ppc64.generate(endian, kernel_big_endian=endian is Endian.BIG)
+    program = ppc64.generate(endian, kernel_big_endian=endian == "big")
     per_block = _block_loop_length(program)
     with capsys.disabled():
         print(
-            f"\n[{endian.value}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
+            f"\n[{endian}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
             f"{per_block} instructions per 64-byte block = {per_block / 64:.1f}/byte, "
             f"{_block_loop_memory_ops(program)} memory ops"
         )
@@ -445,3 +531,159 @@ def _block_loop_length(program: Program) -> int:
         if d is not None and d.mnemonic == "bc" and d.operands[0] == 16:
             return int((off - loop_start) // 4 + 1)
     raise AssertionError("no bdnz")
+
+
+# ---- consoles: OPAL on PowerNV, nothing without a known console ------------------------------
+PROGRESS = (
+    b"I'm in purgatory\n"
+    b"purgatory: sha256 of the segments verified\n"
+    b"purgatory: first 64 KiB of memory backed up\n"
+    b"purgatory: entering the new kernel\n"
+)
+
+
+def _opal_params(endian: Endian, head: bytes, **kw: object) -> PurgatoryParams:
+    return _params(endian, head, console=Console.OPAL, opal_terminal=OPAL_TERMINAL, **kw)
+
+
+def _check_opal_records(stderr: bytes, written: bytes) -> None:
+    """Every call entered OPAL big-endian with r2 = OPAL base; console writes name the
+    terminal, one byte each, and their bytes are ``written``; flushes follow writes."""
+    records = supervisor.records(stderr)
+    assert records, stderr
+    tokens = {r[0] for r in records}
+    assert tokens <= {ppc64.OpalCall.CONSOLE_WRITE, ppc64.OpalCall.CONSOLE_FLUSH}, tokens
+    assert all(r[4] == 0 for r in records), "OPAL entered with MSR_LE set"
+    assert all(r[5] == OPAL_BASE for r in records)
+    writes = [r for r in records if r[0] == ppc64.OpalCall.CONSOLE_WRITE]
+    assert len(writes) == len(written)
+    assert all(r[1] == OPAL_TERMINAL and r[2] != r[3] for r in writes)
+    flushes = [r for r in records if r[0] == ppc64.OpalCall.CONSOLE_FLUSH]
+    assert len(flushes) == len(writes) and all(r[1] == OPAL_TERMINAL for r in flushes)
+
+
+def test_opal_console_full_flow(endian: Endian) -> None:
+    """PowerNV: the progress lines go through OPAL_CONSOLE_WRITE ("\\n" as "\\r\\n"); a
+    little-endian purgatory reaches the big-endian OPAL with hrfid and comes back."""
+    buffers = [_pattern(3000), _pattern(5, 2)]
+    placed, regions = _regions(buffers)
+    stub = _kernel_stub(endian, 0)
+    params = _opal_params(endian, stub[:256], debug=True, sha256_regions=regions,
+                          sha256_digest=ppc64.region_digest(buffers))  # fmt: skip
+    result = _run(endian, params, placed)
+    assert result.returncode == 0, result
+    lines = PROGRESS.splitlines(keepends=True)
+    expected = b"".join(lines[:2] + lines[3:]).replace(b"\n", b"\r\n")  # no backup
+    assert result.stdout[: len(expected)] == expected
+    regs, _ = _report(endian, result.stdout[len(expected) :])
+    assert regs[:3] == (FDT, KERNEL, 0)
+    _check_opal_records(result.stderr, expected)
+
+
+def test_opal_console_mismatch_report(endian: Endian) -> None:
+    buffers = [_pattern(100)]
+    placed, regions = _regions(buffers)
+    stub = _kernel_stub(endian, 0)
+    params = _opal_params(endian, stub[:256], sha256_regions=regions, sha256_digest=bytes(32))
+    result = _run(endian, params, placed, timeout=5)
+    assert result.returncode is None, "purgatory must spin forever on a bad digest"
+    report = (
+        b"purgatory: sha256 mismatch\n"
+        + b"expected: " + b"00" * 32
+        + b"\ncomputed: " + hashlib.sha256(buffers[0]).hexdigest().encode()
+        + b"\n"
+    ).replace(b"\n", b"\r\n")  # fmt: skip
+    assert result.stdout == report
+    _check_opal_records(result.stderr, report)
+
+
+def test_no_console_prints_nothing_and_spins(endian: Endian) -> None:
+    buffers = [_pattern(100)]
+    placed, regions = _regions(buffers)
+    stub = _kernel_stub(endian, 0)
+    params = _params(endian, stub[:256], console=Console.NONE, debug=True,
+                     sha256_regions=regions, sha256_digest=bytes(32))  # fmt: skip
+    result = _run(endian, params, placed, timeout=3)
+    assert result.returncode is None, "purgatory must spin forever on a bad digest"
+    assert (result.stdout, result.stderr) == (b"", b"")
+
+
+def _code_words(program: Program) -> list[int]:
+    """Every word from code_start to code_end, read in both byte orders (the endian
+    trampoline holds instructions of the other byte order)."""
+    start, end = program.symbols["code_start"], program.symbols["code_end"]
+    return [
+        int.from_bytes(program.code[off : off + 4], order)
+        for off in range(start, end, 4)
+        for order in ENDIANS
+    ]
+
+
+@pytest.mark.parametrize("console", [Console.OPAL, Console.NONE, Console.HVTERM])
+def test_sc_only_with_a_hypervisor(console: Console) -> None:
+    """No system call instruction (sc, opcode 17) where there is no hypervisor; the
+    hvterm build is the control."""
+    for endian in ENDIANS:
+        for kernel_be in (False, True):
+            program = ppc64.generate(endian, kernel_big_endian=kernel_be, console=console)
+            decoded = [decode(w) for w in _code_words(program)]
+            scs = [d for d in decoded if d is not None and d.mnemonic == "sc"]
+            assert bool(scs) == (console is Console.HVTERM), (endian, kernel_be, scs)
+
+
+def test_opal_trampoline_words() -> None:
+    """The little-endian OPAL path: hrfid into OPAL with HSRR1 = MSR minus LE/EE/IR/DR, and
+    the return trampoline, whose other-endian words objdump -EB reads as the switch back."""
+    program = ppc64.generate("little", kernel_big_endian=False, console=Console.OPAL)
+    start = program.symbols["opal_return"]
+    word0 = program.code[start : start + 4]
+    assert int.from_bytes(word0, "big") == 0x48000008  # "b .+8" fetched big-endian
+    other = program.symbols["opal_return_other_endian"]
+    back = program.symbols["opal_back"]
+    words = [int.from_bytes(program.code[o : o + 4], "big") for o in range(other, back, 4)]
+    texts = [disassemble(w, 4 * i) for i, w in enumerate(words)]
+    assert texts[:2] == ["mfmsr r11", "xori r11,r11,1"]
+    assert texts[-3:] == ["mthsrr0 r12", "mthsrr1 r11", "hrfid"]
+    assert texts[4] == f"addi r12,r12,{back - (other + 12)}"  # LR (word 3) to opal_back
+    if binutils.tool("big", "objdump") is not None:
+        theirs = binutils.objdump_binary("big", program.code[other:back], raw=False)
+        assert [theirs[4 * i] for i in range(len(words))] == texts
+    listing = program.listing()
+    assert "mthsrr1 r11" in listing and "hrfid" in listing and "mfmsr r11" in listing
+
+
+def _snapshot_console(root: Path) -> tuple[Console, int | None]:
+    """The console kind from the snapshot's own files: /chosen's stdout-path, then the
+    compatible and reg files of the node it names."""
+    dt = root / "proc" / "device-tree"
+    chosen = dt / "chosen"
+    for name in ("linux,stdout-path", "stdout-path"):
+        if (chosen / name).is_file():
+            path = (chosen / name).read_bytes().rstrip(b"\0").decode().split(":")[0]
+            break
+    else:
+        return Console.NONE, None
+    node = dt / path.lstrip("/")
+    compatible = (node / "compatible").read_bytes().split(b"\0")
+    if b"hvterm1" in compatible:
+        return Console.HVTERM, None
+    if path.startswith("/ibm,opal/consoles/") and b"ibm,opal-console-raw" in compatible:
+        return Console.OPAL, int.from_bytes((node / "reg").read_bytes(), "big")
+    return Console.NONE, None
+
+
+SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in SNAPSHOTS.iterdir()))
+def test_console_kind_per_snapshot(name: str) -> None:
+    from pykexec.machine import describe
+    from pykexec.procfs import read_tree
+
+    root = SNAPSHOTS / name
+    expected, terminal = _snapshot_console(root)
+    m = describe(read_tree(root / "proc" / "device-tree"))
+    kind = ppc64.console_for(hvterm=m.hvterm_console, opal_terminal=m.opal_console,
+                             opal_entry=m.opal_entry)  # fmt: skip
+    assert (kind, m.opal_console) == (expected, terminal)
+    assert kind is (Console.OPAL if name.startswith("powernv") else Console.HVTERM)

@@ -414,3 +414,25 @@ def test_every_errno_has_a_line() -> None:
                                 number, file_load=applies == "file")  # fmt: skip
         if number != errno.EPERM or os.geteuid() == 0:
             assert os.strerror(number) not in line
+
+
+def test_non_utf8_argument_is_echoed_as_its_bytes(tmp_path: Path) -> None:
+    """The plan's command line holds an argument that was not UTF-8: printed as the
+    original bytes, not a UnicodeEncodeError (a real process: stdout is a pipe)."""
+    import subprocess
+    import sys
+
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux(size=0x40000))
+    snapshot = Path(__file__).parent / "fixtures/snapshots/pseries-1cpu"
+    argv = [sys.executable.encode(), b"-m", b"pykexec", b"-c", b"-l", bytes(kernel),
+            b"--append=lab.x=\xff", b"--dry-run", b"--sysroot", bytes(snapshot)]  # fmt: skip
+    done = subprocess.run(argv, cwd=Path(__file__).parent.parent, capture_output=True, check=False)
+    assert done.returncode == 0 and done.stderr == b""
+    assert b"/chosen/bootargs): lab.x=\xff\n" in done.stdout
+
+
+def test_error_quoting_control_characters_stays_one_line(capsys) -> None:  # type: ignore[no-untyped-def]
+    assert main(["-l", "k1", "a\tb\nc"]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "a\\tb\\nc" in err

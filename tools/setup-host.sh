@@ -8,6 +8,8 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 # A partly failing index (a mirror mid-sync, seen for the ppc64el security index) is
 # not fatal here: the installs below fail clearly if a package is really missing.
 $SUDO apt-get update -q || echo "setup-host: apt-get update reported errors; continuing" >&2
+# The test oracles: qemu-user runs the purgatory, the cross binutils check the encoder,
+# dtc checks the device trees; swig, gcc, python3-dev (and libfdt-dev) build pylibfdt.
 $SUDO apt-get install -y -q --no-install-recommends \
     python3 python3-pip python3-venv python3-dev git ca-certificates \
     qemu-system-ppc qemu-user \

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
+from pykexec.abi import run_at_load_for_crash
 from pykexec.devicetree.fdt import DeviceTree, Node
 from pykexec.devicetree.nexttree import (
     DT_PAD,
@@ -24,7 +25,7 @@ from pykexec.devicetree.nexttree import (
     next_tree,
     set_initrd,
 )
-from pykexec.errors import UsageError
+from pykexec.errors import NoCrashRegion, UsageError
 from pykexec.formats.elf import Endian, KernelImage
 from pykexec.layout import (
     SEGMENT_ALIGN,
@@ -35,9 +36,9 @@ from pykexec.layout import (
     SegmentKind,
 )
 from pykexec.machine import Machine
-from pykexec.memory import MemoryMap, Range
-from pykexec.purgatory.asm import Endian as PurgatoryEndian
-from pykexec.purgatory.ppc64 import PurgatoryParams, region_digest
+from pykexec.memory import MemoryMap, Range, align_up
+from pykexec.purgatory.ppc64 import PurgatoryParams, console_for, region_digest
+from pykexec.purgatory.ppc64 import image_size as purgatory_size
 from pykexec.purgatory.ppc64 import render as render_purgatory
 
 if TYPE_CHECKING:  # the crash modules are imported by crash loads only
@@ -72,6 +73,7 @@ class PlanInput:
     hotplug_elfcorehdr_size: int | None = None
     hotplug_cpu_room: int = 0
     page_size: int = 0x10000
+    sha256_vector: bool = False  # the purgatory hashes with vshasigmaw (the CPU has it)
 
 
 @dataclass(frozen=True)
@@ -90,7 +92,7 @@ def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
     high = inp.mem_max if inp.mem_max is not None else 1 << 64
     if inp.crash:
         if m.crash is None:
-            raise UsageError(
+            raise NoCrashRegion(
                 "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
                 "(for example crashkernel=512M) on the kernel command line"
             )
@@ -162,90 +164,53 @@ def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
 def _place_tree(tree: DeviceTree, placer: Placer, pad: int) -> Segment:
     """Flatten the tree (it reserves itself) and place it top-down."""
     sized = finish(tree, None, pad)
-    hole = placer.free.find_hole(_round(len(sized)), SEGMENT_ALIGN, top_down=True)
+    hole = placer.free.find_hole(align_up(len(sized), SEGMENT_ALIGN), SEGMENT_ALIGN, top_down=True)
     return placer.put(
         SegmentKind.DEVICE_TREE, finish(tree, hole.start, pad), hole, note="flattened device tree"
     )
 
 
 def plan(inp: PlanInput) -> Plan:
-    """Compute the segments and entry of a load. Raises KexecError subclasses."""
-    kernel, m = inp.kernel, inp.machine
+    """Compute the segments and entry of a load. Raises KexecError subclasses.
+
+    Order: the kernel and (for -p) backup and core header bottom-up, the initrd, a
+    hole for the purgatory (its size does not depend on its values), the tree
+    top-down, then the purgatory with the digest of everything else.
+    """
     placer = _free_memory(inp)
     notes: list[str] = []
-    bootargs = inp.bootargs
-
     ksec = placer.place(
         SegmentKind.KERNEL,
-        kernel.image(),
-        memsz=kernel.memsz,
+        inp.kernel.image(),
+        memsz=inp.kernel.memsz,
         align=KERNEL_ALIGN,
-        note=f"vmlinux ({kernel.endian}-endian)",
+        note=f"vmlinux ({inp.kernel.endian}-endian)",
     )
-    run_at_load = kernel.run_at_load
-    crash = None
+    run_at_load, bootargs, crash = inp.kernel.run_at_load, inp.bootargs, None
     if inp.crash:
         crash = _crash_parts(inp, placer)
-        run_at_load = 1  # head_64.S: stay where loaded, inside the crash region
+        run_at_load = run_at_load_for_crash(run_at_load) or run_at_load  # "run0" -> 1
         notes.append("run_at_load set to 1: the crash kernel runs where it is loaded")
         from pykexec.crash.kdump import elfcorehdr_param
 
         bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
-    if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
-        raise UsageError(
-            f"the command line has {len(encode_cmdline(bootargs)) - 1} bytes; the ppc64 kernel "
-            f"takes at most {COMMAND_LINE_SIZE - 1}"
-        )
-
+    _check_command_line(bootargs)
     initrd_range = inp.reuse_initrd
     if inp.initrd is not None:
         seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
         initrd_range = Range.sized(seg.mem.start, seg.bufsz)
     elif initrd_range is not None:
         notes.append(f"reusing the running kernel's initrd at {initrd_range}")
-
-    pparams = PurgatoryParams(
-        endian=PurgatoryEndian(inp.purgatory_endian),
-        kernel_big_endian=kernel.endian == "big",
-        kernel=ksec.mem.start,
-        dt_offset=0,
-        kernel_head=kernel.head(),
-        run_at_load=run_at_load,
-        debug=inp.debug and m.hvterm_console,
-        skip_checks=inp.skip_checks,
-        panic_kernel=inp.crash,
-        backup_start=crash.backup.mem.start if crash else 0,
-        opal_base=m.opal_base,
-        opal_entry=m.opal_entry,
-    )
-    # The purgatory's size does not depend on its values: render once to size it.
-    purgatory_hole = placer.take(len(render_purgatory(pparams)))
-
-    reserved = [r.range for r in m.firmware] + (crash.reserved if crash else [])
+    pparams = _purgatory_params(inp, ksec.mem.start, run_at_load, crash)
+    purgatory_hole = placer.take(purgatory_size(pparams))
+    reserved = [r.range for r in inp.machine.firmware] + (crash.reserved if crash else [])
     tree = _tree_for(inp, bootargs, initrd_range, reserved)
     if crash is not None:
         from pykexec.crash.kdump import add_usable_memory
 
-        add_usable_memory(tree.root, m, crash.layout.usable)
+        add_usable_memory(tree.root, inp.machine, crash.layout.usable)
     dsec = _place_tree(tree, placer, DT_PAD + inp.hotplug_cpu_room)
-
-    # With --hotplug the kernel edits the tree and the core header after the load:
-    # they cannot be part of the digest (kexec-tools' arch_do_exclude_segment()).
-    mutable = {SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR} if inp.hotplug else set()
-    hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
-    digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
-    if inp.corrupt_digest:
-        digest = bytes(b ^ 0xFF for b in digest)
-    pparams = replace(
-        pparams,
-        dt_offset=dsec.mem.start,
-        sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),
-        sha256_digest=digest,
-    )
-    placer.free = placer.free.union([purgatory_hole])
-    psec = placer.put(
-        SegmentKind.PURGATORY, render_purgatory(pparams), purgatory_hole, note="purgatory"
-    )
+    psec = _place_purgatory(inp, placer, replace(pparams, dt_offset=dsec.mem.start), purgatory_hole)
     flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
     if inp.hotplug:
         flags |= KexecFlags.CRASH_HOTPLUG_SUPPORT
@@ -254,14 +219,63 @@ def plan(inp: PlanInput) -> Plan:
         flags=flags,
         segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
     )
-    return Plan(
-        machine=m,
-        image=image,
-        bootargs=bootargs,
+    return Plan(image, bootargs, run_at_load, placer.free, inp.machine, tuple(notes))
+
+
+def _check_command_line(bootargs: str) -> None:
+    if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
+        raise UsageError(
+            f"the command line has {len(encode_cmdline(bootargs)) - 1} bytes; the ppc64 kernel "
+            f"takes at most {COMMAND_LINE_SIZE - 1}"
+        )
+
+
+def _purgatory_params(
+    inp: PlanInput, kernel_start: int, run_at_load: int, crash: _CrashParts | None
+) -> PurgatoryParams:
+    """Everything the purgatory needs but the tree's address and the digest."""
+    m = inp.machine
+    return PurgatoryParams(
+        endian=inp.purgatory_endian,
+        kernel_big_endian=inp.kernel.endian == "big",
+        kernel=kernel_start,
+        dt_offset=0,
+        kernel_head=inp.kernel.head(),
         run_at_load=run_at_load,
-        free=placer.free,
-        notes=tuple(notes),
+        debug=inp.debug,
+        skip_checks=inp.skip_checks,
+        panic_kernel=inp.crash,
+        backup_start=crash.backup.mem.start if crash else 0,
+        opal_base=m.opal_base,
+        opal_entry=m.opal_entry,
+        opal_terminal=m.opal_console or 0,
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
+        sha256_vector=inp.sha256_vector,
     )
+
+
+def _place_purgatory(
+    inp: PlanInput, placer: Placer, pparams: PurgatoryParams, hole: Range
+) -> Segment:
+    """The purgatory, with the SHA-256 of every other segment it checks, in ``hole``.
+
+    With --hotplug the kernel edits the tree and the core header after the load:
+    they cannot be part of the digest (kexec-tools' arch_do_exclude_segment()).
+    """
+    mutable = {SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR} if inp.hotplug else set()
+    hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
+    digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
+    if inp.corrupt_digest:
+        digest = bytes(b ^ 0xFF for b in digest)
+    pparams = replace(
+        pparams,
+        sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),
+        sha256_digest=digest,
+    )
+    placer.release(hole)
+    return placer.put(SegmentKind.PURGATORY, render_purgatory(pparams), hole, note="purgatory")
 
 
 def _tree_for(
@@ -296,19 +310,15 @@ def encode_cmdline(text: str) -> bytes:
     return text.encode("utf-8", "surrogateescape") + b"\0"
 
 
-def _round(size: int) -> int:
-    return -(-size // 0x10000) * 0x10000
-
-
 def cpu_node_room(running: Node, possible_cpus: int) -> int:
     """Bytes to leave free in a crash kernel's tree so that the kernel can add the CPU
     nodes of every possible but absent CPU on hotplug (kexec-tools --hotplug does too)."""
     cpus = running.child("cpus")
-    nodes = [c for c in cpus.children if c.props.get("device_type") == b"cpu\0"] if cpus else []
+    nodes = [c for c in cpus.children if c.string("device_type") == "cpu"] if cpus else []
     if not nodes:
         return 0
-    threads = max(len(nodes[0].props.get("ibm,ppc-interrupt-server#s", b"")) // 4, 1)
+    # one node per core; its ibm,ppc-interrupt-server#s lists one u32 per thread
+    servers = nodes[0].optional("ibm,ppc-interrupt-server#s") or b""
+    threads = max(len(servers) // 4, 1)
     absent = max(-(-possible_cpus // threads) - len(nodes), 0)
-    one = nodes[0]
-    size = 8 + len(one.name) + 4 + sum(12 + len(v) + 3 + len(k) + 1 for k, v in one.props.items())
-    return absent * size
+    return absent * nodes[0].flat_size()

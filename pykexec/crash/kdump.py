@@ -18,15 +18,16 @@ crashdump-ppc64.c does the same).
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 
+from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
 from pykexec.devicetree.fdt import Node
-from pykexec.devicetree.props import cell_sizes
+from pykexec.devicetree.props import encode_reg, ints_to_cells
 from pykexec.formats.elfcore import CoreLoad
-from pykexec.machine import Machine
+from pykexec.machine import LmbRun, Machine
 from pykexec.memory import MemoryMap, Range, align_up
 
-BACKUP_SIZE = 0x10000  # the first 64 KiB of RAM
 BACKUP_SOURCE = Range(0, BACKUP_SIZE)
 
 
@@ -69,39 +70,68 @@ def core_loads(dumped: MemoryMap, backup: int) -> list[CoreLoad]:
             low = r.intersect(BACKUP_SOURCE)
             assert low is not None
             loads.append(CoreLoad(low, backup + low.start))
-            r = Range(max(r.start, BACKUP_SIZE), r.end)
-            if not r:
+            if r.end <= BACKUP_SIZE:
                 continue
+            r = Range(max(r.start, BACKUP_SIZE), r.end)
         loads.append(CoreLoad(r, r.start))
     return loads
 
 
-def _encode(values: list[int], cells: int) -> bytes:
-    return b"".join(v.to_bytes(4 * cells, "big") for v in values)
-
-
 def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
-    """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree."""
-    ac, sc = cell_sizes(root)
+    """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree.
+
+    One pass over the memory nodes and the LMB runs: each lookup in ``usable`` is a
+    binary search, and runs of LMBs outside it are written as one repeated entry.
+    """
+    ac, sc = root.cell_sizes()
     by_path = {n.path: n for n in machine.memory_nodes}
     for node in root.children:
         mem = by_path.get("/" + node.name)
         if mem is None:
             continue
-        parts = [p for r in mem.ranges for p in usable.intersect([r])] or [Range(0, 0)]
-        node.props["linux,usable-memory"] = b"".join(
-            _encode([p.start], ac) + _encode([p.size], sc) for p in parts
-        )
+        parts = [p for r in mem.ranges for p in usable.within(r)] or [Range(0, 0)]
+        node.set_ranges("linux,usable-memory", parts, ac, sc)
     drconf = root.child("ibm,dynamic-reconfiguration-memory")
     if drconf is None or not machine.lmbs:
         return
     out = bytearray()
-    for lmb in machine.lmbs:
-        parts = list(usable.intersect([lmb.range])) if lmb.usable else []
-        out += _encode([len(parts)], sc)
-        for p in parts:
-            out += _encode([p.start], ac) + _encode([p.size], sc)
-    drconf.props["linux,drconf-usable-memory"] = bytes(out)
+    for run in machine.lmbs.runs:
+        out += _drconf_run(run, usable, ac, sc)
+    drconf.set("linux,drconf-usable-memory", bytes(out))
+
+
+@functools.lru_cache(maxsize=64)
+def _count_cells(count: int, sc: int) -> bytes:
+    """A range count as drconf-usable-memory writes it: in the size cells."""
+    return ints_to_cells([count], sc)
+
+
+def _drconf_run(run: LmbRun, usable: MemoryMap, ac: int, sc: int) -> bytes:
+    """The ``linux,drconf-usable-memory`` entries of one LMB run (arch/powerpc/mm/numa.c and
+    drmem.c read, per LMB in tree order, a count of ranges and then the ranges)."""
+    none = _count_cells(0, sc)
+    if not run.usable:
+        return none * run.count
+    parts = usable.within(run.range)
+    if run.count == 1:  # the common case of fragmented memory: one LMB, its parts
+        return _count_cells(len(parts), sc) + encode_reg(parts, ac, sc)
+    # The usable parts of the run, grouped by the LMB they fall in (ascending).
+    by_lmb: dict[int, list[Range]] = {}
+    for part in parts:
+        first = (part.start - run.base) // run.size
+        last = (part.end - 1 - run.base) // run.size
+        for index in range(first, last + 1):
+            piece = part.intersect(run.lmb(index).range)
+            if piece is not None:
+                by_lmb.setdefault(index, []).append(piece)
+    out = bytearray()
+    done = 0
+    for index, pieces in by_lmb.items():
+        out += none * (index - done)
+        out += ints_to_cells([len(pieces)], sc) + encode_reg(pieces, ac, sc)
+        done = index + 1
+    out += none * (run.count - done)
+    return bytes(out)
 
 
 def elfcorehdr_param(address: int) -> str:

@@ -1,10 +1,11 @@
-"""Device trees: the flattened format (:mod:`.fdt`), property codecs (:mod:`.props`)
-and trees read from /proc/device-tree-style directories (:mod:`.procfs`).
+"""Device trees, pure: the flattened format and the node model with its typed
+accessors (:mod:`.fdt`), property codecs on bytes (:mod:`.props`) and the next
+kernel's tree (:mod:`.nexttree`).  Reading /proc/device-tree is I/O and lives next to
+:mod:`pykexec.sysinfo`, in :mod:`pykexec.procfs`.
 
-Typical use by the loader (the only caller of :mod:`.procfs`, which this package
-does not import, so that importing the pure modules reads nothing)::
+Typical use by the loader::
 
-    from pykexec.devicetree.procfs import drop_name_properties, read_tree
+    from pykexec.procfs import drop_name_properties, read_tree
 
     root = drop_name_properties(read_tree(Path("/proc/device-tree")))
     tree = DeviceTree(root)

@@ -18,6 +18,8 @@ Everything here is pure: bytes and trees in, bytes and trees out.
 
 from __future__ import annotations
 
+import bisect
+import re
 import struct
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import astuple, dataclass, field, fields
@@ -26,14 +28,17 @@ from typing import TypeVar
 
 from pykexec.devicetree.props import (
     CELL_SIZE,
-    cell_sizes,
+    DEFAULT_ADDRESS_CELLS,
+    DEFAULT_SIZE_CELLS,
     cells_to_ints,
-    decode_reg,
+    check_cell_sizes,
+    decode_ranges,
     decode_string,
     decode_strings,
     decode_text,
     decode_u32,
     decode_u64,
+    decode_uint,
     encode_reg,
     encode_string,
     encode_strings,
@@ -125,6 +130,9 @@ _PROP_HEADER = struct.Struct(">II")
 #: DTSpec v0.4 §5.4.2: tokens sit on 4-byte boundaries.
 _TOKEN_ALIGN = 4
 _U32_MAX = 0xFFFF_FFFF
+#: The longest property name read. DTSpec v0.4 §2.2.4.1 allows 31 characters; real
+#: trees stay under 64; this bound only keeps a damaged strings block linear.
+MAX_NAME_LENGTH = 1024
 _U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
 _T = TypeVar("_T")
 
@@ -196,6 +204,14 @@ class Node:
                 return None
             node = found
         return node
+
+    def nodes(self) -> Iterator[Node]:
+        """Every node from this one down, depth first in order (no paths: linear time)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
 
     def walk(self, path: str = "/") -> Iterator[tuple[str, Node]]:
         """Every node from this one down, depth first in order, with its path."""
@@ -274,6 +290,67 @@ class Node:
         """A ``<stringlist>`` property."""
         return self._decoded(name, decode_strings)
 
+    def optional(self, name: str) -> bytes | None:
+        """The raw value of a property, or None when it is absent."""
+        return self.props.get(name)
+
+    def get_number(self, name: str) -> int:
+        """A ``<u32>`` or ``<u64>`` property (the kernel's ``of_read_number`` takes either)."""
+        return self._decoded(name, decode_uint)
+
+    def number(self, name: str) -> int | None:
+        """:meth:`get_number`, or None when the property is absent or empty."""
+        return self.get_number(name) if self.props.get(name) else None
+
+    def string(self, name: str, default: str = "") -> str:
+        """A ``<string>`` property, or ``default`` when it is absent."""
+        return self.get_string(name) if name in self.props else default
+
+    def compatible(self) -> list[str]:
+        """The ``compatible`` strings, most specific first (``[]`` when absent)."""
+        return self.get_strings("compatible") if "compatible" in self.props else []
+
+    def cell_sizes(
+        self, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+    ) -> tuple[int, int]:
+        """``(#address-cells, #size-cells)`` this node gives its children's ``reg``.
+
+        DTSpec v0.4 §2.3.5: absent properties default to 2 and 1 (or ``defaults``);
+        counts libfdt refuses raise :class:`DeviceTreeError`.
+        """
+        address = self.get_u32("#address-cells") if self.has("#address-cells") else defaults[0]
+        size = self.get_u32("#size-cells") if self.has("#size-cells") else defaults[1]
+        return check_cell_sizes(address, size, self.name or "/")
+
+    def get_ranges(self, name: str, address_cells: int, size_cells: int) -> list[Range]:
+        """A property of (address, size) pairs laid out like ``reg``; ``[]`` when absent."""
+        data = self.props.get(name)
+        what = f"property {name!r} of node {self.name!r}"
+        return [] if data is None else decode_ranges(data, address_cells, size_cells, what)
+
+    def reg(self, parent: Node | None) -> list[Range]:
+        """This node's ``reg`` in the cell sizes ``parent`` gives (DTSpec v0.4 §2.3.6)."""
+        ac, sc = parent.cell_sizes() if parent else (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+        return self.get_ranges("reg", ac, sc)
+
+    def set_ranges(
+        self, name: str, ranges: Iterable[Range], address_cells: int, size_cells: int
+    ) -> None:
+        """Set a property of (address, size) pairs laid out like ``reg``."""
+        self.props[name] = encode_reg(ranges, address_cells, size_cells)
+
+    def flat_size(self) -> int:
+        """At most what this node (not its children) adds to a flattened tree: its
+        FDT_BEGIN_NODE/FDT_END_NODE, name, FDT_PROP records and their names in the
+        strings block (DTSpec v0.4 §5.4)."""
+        name = len(encode_text(self.name)) + 1
+        tokens = 2 * _TOKEN.size + name + _pad4(name)
+        props = sum(
+            3 * _TOKEN.size + len(value) + _pad4(len(value)) + len(encode_text(prop)) + 1
+            for prop, value in self.props.items()
+        )
+        return tokens + props
+
     def set(self, name: str, value: bytes) -> None:
         """Set a raw property value (appended at the end if new)."""
         self.props[name] = bytes(value)
@@ -301,6 +378,18 @@ class Node:
     def delete(self, name: str) -> bool:
         """Remove a property; returns whether it existed."""
         return self.props.pop(name, None) is not None
+
+
+def cell_sizes(
+    parent: Node | None, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+) -> tuple[int, int]:
+    """``parent.cell_sizes(defaults)``, or ``defaults`` without a parent."""
+    return defaults if parent is None else parent.cell_sizes(defaults)
+
+
+def decode_reg(node: Node, parent: Node | None) -> list[Range]:
+    """``node.reg(parent)``: the ``reg`` of ``node`` as ranges, cell sizes from ``parent``."""
+    return node.reg(parent)
 
 
 @dataclass
@@ -435,6 +524,7 @@ class _StructParser:
         self.end = end
         self.strings = strings
         self.names: dict[int, str] = {}
+        self.nuls: list[int] | None = None
 
     def parse(self) -> Node:
         stack: list[Node] = []
@@ -499,10 +589,17 @@ class _StructParser:
     def _string(self, nameoff: int) -> str:
         name = self.names.get(nameoff)
         if name is None:
-            end = self.strings.find(b"\0", nameoff)
-            if nameoff >= len(self.strings) or end < 0:
+            if self.nuls is None:  # where every name ends: one pass over the block
+                self.nuls = [m.start() for m in re.finditer(b"\0", self.strings)]
+            index = bisect.bisect_left(self.nuls, nameoff)
+            if nameoff >= len(self.strings) or index == len(self.nuls):
                 raise self._error(
                     self.offset, f"property name offset {nameoff:#x} outside the strings block"
+                )
+            end = self.nuls[index]
+            if end - nameoff > MAX_NAME_LENGTH:
+                raise self._error(
+                    self.offset, f"property name at {nameoff:#x} longer than {MAX_NAME_LENGTH}"
                 )
             name = self.names[nameoff] = decode_text(self.strings[nameoff:end])
         return name
@@ -569,44 +666,50 @@ class _StructBuilder:
     def build(self, root: Node) -> tuple[bytes, bytes]:
         if root.name:
             raise DeviceTreeError(f"the root node must be named '', not {root.name!r}")
-        self._begin_node("/", root)
-        # Items are (parent path, child) to open, or None to close a node.
-        stack: list[tuple[str, Node] | None] = [None]
-        stack.extend(("/", c) for c in reversed(root.children))
+        # The names of the open nodes: a path is joined only for an error message, so
+        # a deep tree costs linear time.
+        self.open: list[str] = []
+        self._begin_node(root)
+        # Items are children to open, or None to close a node.
+        stack: list[Node | None] = [None]
+        stack.extend(reversed(root.children))
         token_end = _TOKEN.pack(FdtToken.END_NODE)
         while stack:
-            item = stack.pop()
-            if item is None:
+            node = stack.pop()
+            if node is None:
                 self.out += token_end
+                self.open.pop()
                 continue
-            parent_path, node = item
             name = encode_text(node.name)
             if not name or b"\0" in name or b"/" in name:
-                raise DeviceTreeError(f"bad node name {node.name!r} under {parent_path!r}")
-            path = _join(parent_path, node.name)
-            self._begin_node(path, node)
+                raise DeviceTreeError(f"bad node name {node.name!r} under {self._path()!r}")
+            self._begin_node(node)
             stack.append(None)
-            stack.extend((path, c) for c in reversed(node.children))
+            stack.extend(reversed(node.children))
         self.out += _TOKEN.pack(FdtToken.END)
         return bytes(self.out), bytes(self.strings)
 
-    def _begin_node(self, path: str, node: Node) -> None:
+    def _path(self) -> str:
+        return "/" + "/".join(self.open[1:])
+
+    def _begin_node(self, node: Node) -> None:
         name = encode_text(node.name)
+        self.open.append(node.name)
         self.out += _TOKEN.pack(FdtToken.BEGIN_NODE)
         self.out += name + bytes(1 + _pad4(len(name) + 1))
         token_prop = _TOKEN.pack(FdtToken.PROP)
         for prop_name, value in node.props.items():
             self.out += token_prop
-            self.out += _PROP_HEADER.pack(len(value), self._name_offset(path, prop_name))
+            self.out += _PROP_HEADER.pack(len(value), self._name_offset(prop_name))
             self.out += value
             self.out += bytes(_pad4(len(value)))
 
-    def _name_offset(self, path: str, name: str) -> int:
+    def _name_offset(self, name: str) -> int:
         offset = self.offsets.get(name)
         if offset is None:
             encoded = encode_text(name)
             if not encoded or b"\0" in encoded:
-                raise DeviceTreeError(f"bad property name {name!r} in node {path!r}")
+                raise DeviceTreeError(f"bad property name {name!r} in node {self._path()!r}")
             # Reuse any earlier string ending with this name (libfdt and dtc do the same).
             offset = self.strings.find(encoded + b"\0")
             if offset < 0:

@@ -10,10 +10,10 @@ reserve map.  For a crash kernel the caller adds the usable-memory properties.
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Iterable
 
 from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt
+from pykexec.devicetree.props import encode_text
 from pykexec.memory import Range
 
 # Properties the running kernel added about itself (arch/powerpc/kexec/core.c,
@@ -44,18 +44,17 @@ def set_initrd(chosen: Node, initrd: Range) -> None:
     chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
 
 
-def _strip(node: Node) -> None:
-    for name in STALE_EVERYWHERE:
-        node.props.pop(name, None)
-    for c in node.children:
-        _strip(c)
+def _strip(root: Node) -> None:
+    for node in root.nodes():
+        for name in STALE_EVERYWHERE:
+            node.props.pop(name, None)
 
 
 def old_root_param(root: Node) -> str | None:
     """The ``root=`` word of the running kernel's /chosen/bootargs, if any."""
     for c in root.children:
         if c.name == "chosen":
-            args = c.props.get("bootargs", b"").rstrip(b"\0").decode(errors="replace")
+            args = c.props.get("bootargs", b"").rstrip(b"\0").decode("utf-8", "replace")
             for word in args.split():
                 if word.startswith("root="):
                     return word
@@ -74,12 +73,12 @@ def next_tree(
     ``reserved`` are firmware and loader ranges for the reserve map; the map
     also gets a placeholder for the blob itself, filled by :func:`finish`.
     """
-    root = copy.deepcopy(running)
+    root = running.copy()
     _strip(root)
     chosen = root.ensure_child("chosen")
     for name in STALE_CHOSEN:
         chosen.props.pop(name, None)
-    chosen.props["bootargs"] = bootargs.encode("utf-8", "surrogateescape") + b"\0"
+    chosen.props["bootargs"] = encode_text(bootargs) + b"\0"
     if initrd is not None:
         set_initrd(chosen, initrd)
     chosen.props["linux,booted-from-kexec"] = b""

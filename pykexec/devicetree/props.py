@@ -8,21 +8,19 @@ Property values are byte strings whose meaning is fixed by the property name
 * ``<string>``: NUL-terminated text; ``<stringlist>``: several of them back to back;
 * ``<empty>``: a zero-length value, meaning "true" for boolean properties.
 
-Also ``reg`` (DTSpec v0.4 §2.3.6), whose cell sizes come from the parent node.
-Every function here states its byte order explicitly (big-endian, always).
+Also (address, size) lists like ``reg`` (DTSpec v0.4 §2.3.6), given their cell sizes.
+Only bytes here: what a node's properties mean together (its parent's cell sizes,
+its ``reg``) is :class:`~pykexec.devicetree.fdt.Node`'s.  Every function states its
+byte order explicitly (big-endian, always).
 """
 
 from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING
 
 from pykexec.errors import DeviceTreeError
 from pykexec.memory import Range
-
-if TYPE_CHECKING:
-    from pykexec.devicetree.fdt import Node
 
 #: Size in bytes of one cell (DTSpec v0.4 §2.2.4: "32-bit integer in big-endian format").
 CELL_SIZE = 4
@@ -30,6 +28,8 @@ CELL_SIZE = 4
 #: DTSpec v0.4 §2.3.5: "#address-cells" and "#size-cells" defaults when absent.
 DEFAULT_ADDRESS_CELLS = 2
 DEFAULT_SIZE_CELLS = 1
+#: libfdt.h FDT_MAX_NCELLS: the most cells an address or size may span.
+MAX_NCELLS = 4
 
 _BE_U32 = struct.Struct(">I")
 _BE_U64 = struct.Struct(">Q")
@@ -157,36 +157,25 @@ def decode_string(data: bytes) -> str:
     return decode_text(data[:end])
 
 
-def cell_sizes(parent: Node | None) -> tuple[int, int]:
-    """``(#address-cells, #size-cells)`` a node's parent gives its ``reg``.
-
-    DTSpec v0.4 §2.3.5: absent properties default to 2 and 1.
-    """
-    if parent is None:
-        return DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS
-    address = parent.get_u32("#address-cells") if parent.has("#address-cells") else None
-    size = parent.get_u32("#size-cells") if parent.has("#size-cells") else None
-    return (
-        DEFAULT_ADDRESS_CELLS if address is None else address,
-        DEFAULT_SIZE_CELLS if size is None else size,
-    )
+def check_cell_sizes(address: int, size: int, where: str) -> tuple[int, int]:
+    """``(address, size)`` if they are cell counts libfdt accepts (``fdt_address_cells``,
+    ``fdt_size_cells``: an address of 1 to :data:`MAX_NCELLS` cells, a size of 0 to
+    :data:`MAX_NCELLS`); else :class:`DeviceTreeError` naming ``where``."""
+    if not 1 <= address <= MAX_NCELLS or not 0 <= size <= MAX_NCELLS:
+        raise DeviceTreeError(
+            f"node {where!r} has #address-cells {address} and #size-cells "
+            f"{size}; valid are 1 to {MAX_NCELLS} and 0 to {MAX_NCELLS}: the tree is damaged"
+        )
+    return address, size
 
 
-def decode_reg(node: Node, parent: Node | None) -> list[Range]:
-    """The ``reg`` of ``node`` as ranges, cell sizes taken from ``parent``.
-
-    DTSpec v0.4 §2.3.6: ``reg`` is (address, length) pairs of ``#address-cells``
-    and ``#size-cells`` cells. A missing ``reg`` gives ``[]``.
-    """
-    data = node.props.get("reg")
-    if data is None:
-        return []
-    address_cells, size_cells = cell_sizes(parent)
+def decode_ranges(data: bytes, address_cells: int, size_cells: int, what: str) -> list[Range]:
+    """(address, length) pairs of ``address_cells`` and ``size_cells`` cells each
+    (``reg``, DTSpec v0.4 §2.3.6, and properties laid out like it) as ranges."""
     width = (address_cells + size_cells) * CELL_SIZE
     if address_cells < 1 or len(data) % width:
         raise DeviceTreeError(
-            f"reg of node {node.name!r} ({len(data)} bytes) is not a list of "
-            f"{address_cells}+{size_cells}-cell entries"
+            f"{what} ({len(data)} bytes) is not a list of {address_cells}+{size_cells}-cell entries"
         )
     split = address_cells * CELL_SIZE
     ranges = []

@@ -11,21 +11,25 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
-from typing import Literal
+from typing import Protocol
 
+from pykexec.abi import HEAD_SIZE as HEAD_SIZE
+from pykexec.abi import RUN_AT_LOAD_MAGIC as RUN_AT_LOAD_MAGIC
+from pykexec.abi import RUN_AT_LOAD_OFFSET as RUN_AT_LOAD_OFFSET
+from pykexec.abi import SECONDARY_HOLD_OFFSET as SECONDARY_HOLD_OFFSET
+from pykexec.abi import Endian as Endian
 from pykexec.errors import ImageError
-
-Endian = Literal["little", "big"]
 
 ELF_MAGIC = b"\x7fELF"
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
 
-# arch/powerpc/kernel/head_64.S: the run-at-load word and the secondary CPU hold
-RUN_AT_LOAD_OFFSET = 0x5C
-RUN_AT_LOAD_MAGIC = 0x72756E30  # "run0"
-SECONDARY_HOLD_OFFSET = 0x60
-HEAD_SIZE = 0x100  # kexec_sequence copies this much of the entry to address 0
+#: The largest kernel image (inflated file, or memory from its lowest to highest load
+#: address) pykexec accepts: Debian 12's ppc64el vmlinux is 44 MiB; more than 256 MiB
+#: means damage (and inflating 1 GiB takes seconds: a gzip bomb must stop sooner).
+MAX_KERNEL_SIZE = 256 << 20
+_INFLATE_CHUNK = 1 << 20
+_U64_LIMIT = 1 << 64
 
 
 class ElfClass(IntEnum):
@@ -150,7 +154,7 @@ class KernelImage:
         for p in self.loads:
             start = p.p_paddr - base
             out[start : start + p.p_filesz] = self.data[p.p_offset : p.p_offset + p.p_filesz]
-        return bytes(out)
+        return memoryview(out)
 
     def head(self) -> bytes:
         """The kernel's first 256 bytes (what must sit at physical address 0)."""
@@ -171,29 +175,96 @@ class KernelImage:
         return self.run_at_load == RUN_AT_LOAD_MAGIC
 
 
-def _inflate(data: bytes | memoryview) -> tuple[bytes, str] | None:
+def _inflate(data: bytes | memoryview, limit: int) -> tuple[memoryview, str] | None:
+    """The decompressed bytes of a gzip or xz image, streamed so that no more than
+    ``limit`` bytes are ever produced; ``None`` if ``data`` is not compressed."""
     head = bytes(data[:6])
     if head.startswith(GZIP_MAGIC):
-        import gzip
+        import zlib
 
-        try:
-            return gzip.decompress(data), "gzip"
-        except (OSError, EOFError) as err:
-            raise ImageError(f"cannot inflate gzip-compressed kernel: {err}") from None
+        # wbits 16 + MAX_WBITS: a gzip header and trailer around the deflate stream.
+        return _stream(zlib.decompressobj(16 + zlib.MAX_WBITS), data, "gzip", limit), "gzip"
     if head.startswith(XZ_MAGIC):
         import lzma
 
-        try:
-            return lzma.decompress(data), "xz"
-        except lzma.LZMAError as err:
-            raise ImageError(f"cannot inflate xz-compressed kernel: {err}") from None
+        return _stream(lzma.LZMADecompressor(lzma.FORMAT_XZ), data, "xz", limit), "xz"
     return None
 
 
-def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
-    """Parse a ppc64 ELF kernel (plain, gzip or xz); raise :class:`ImageError` otherwise."""
+class _Decompressor(Protocol):
+    @property
+    def eof(self) -> bool: ...
+
+    def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
+
+
+def _stream(engine: _Decompressor, data: bytes | memoryview, kind: str, limit: int) -> memoryview:
+    """Feed ``data`` to ``engine``, taking at most a chunk of output at a time and
+    refusing output past ``limit`` bytes.
+
+    Once a few bytes are out they must start like an ELF file, so a bomb of anything
+    else stops at once.  Bytes after the end of the stream are ignored, as the kernel's
+    and kexec-tools' decompressors do.
+    """
+    import lzma
+    import zlib
+
+    out = bytearray()
+    pending = bytes(data)
+    try:
+        while not engine.eof:
+            chunk = engine.decompress(pending, _INFLATE_CHUNK)
+            # zlib hands back the input it did not consume; lzma keeps it inside.
+            pending = getattr(engine, "unconsumed_tail", b"")
+            out += chunk
+            if len(out) > limit:
+                raise _inflate_error(
+                    kind, f"it inflates past {limit:#x} bytes, more than any kernel image"
+                )
+            if len(out) >= len(ELF_MAGIC) and bytes(out[:4]) != ELF_MAGIC:
+                raise _inflate_error(kind, "it does not hold an ELF file")
+            if not chunk and not engine.eof and not pending:
+                raise _inflate_error(kind, "the file ends inside the stream (truncated)")
+    except (zlib.error, lzma.LZMAError, EOFError) as err:
+        raise _inflate_error(kind, str(err)) from None
+    return memoryview(out)  # no copy of what may be hundreds of MiB
+
+
+def _load_segments(
+    data: bytes | memoryview, ehdr: dict[str, int], endian: Endian, name: str
+) -> list[ProgramHeader]:
+    """The PT_LOAD program headers that load something, each checked against the file."""
+    phdr_struct = layout(PHDR_FIELDS, endian)
+    phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
+    if phnum and phentsize < phdr_struct.size:
+        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
+    if phoff + phnum * phentsize > len(data):
+        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
+    loads = []
+    for i in range(phnum):
+        ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
+        if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
+            continue
+        if ph.p_offset + ph.p_filesz > len(data):
+            raise ImageError(
+                f"{name}: truncated (segment {i} needs bytes up to "
+                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
+            )
+        if ph.p_filesz > ph.p_memsz:
+            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
+        loads.append(ph)
+    return loads
+
+
+def parse_kernel(
+    data: bytes | memoryview, name: str = "kernel", *, max_size: int = MAX_KERNEL_SIZE
+) -> KernelImage:
+    """Parse a ppc64 ELF kernel (plain, gzip or xz); raise :class:`ImageError` otherwise.
+
+    ``max_size`` bounds the inflated file and the memory the loaded image spans.
+    """
     compression = None
-    inflated = _inflate(data)
+    inflated = _inflate(data, max_size)
     if inflated is not None:
         data, compression = inflated
     if len(data) < EI_NIDENT or bytes(data[:4]) != ELF_MAGIC:
@@ -216,31 +287,11 @@ def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
         )
     if ehdr["e_type"] not in (ElfType.ET_EXEC, ElfType.ET_DYN):
         raise ImageError(f"{name}: ELF type {ehdr['e_type']} is not an executable kernel")
-    phdr_struct = layout(PHDR_FIELDS, endian)
-    phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
-    if phnum and phentsize < phdr_struct.size:
-        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
-    if phoff + phnum * phentsize > len(data):
-        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
-    loads = []
-    for i in range(phnum):
-        ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
-        if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
-            continue
-        if ph.p_offset + ph.p_filesz > len(data):
-            raise ImageError(
-                f"{name}: truncated (segment {i} needs bytes up to "
-                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
-            )
-        if ph.p_filesz > ph.p_memsz:
-            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
-        loads.append(ph)
+    loads = _load_segments(data, ehdr, endian, name)
     if not loads:
         raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
     loads.sort(key=lambda p: p.p_paddr)
-    for a, b in zip(loads, loads[1:]):
-        if a.p_paddr + a.p_memsz > b.p_paddr:
-            raise ImageError(f"{name}: overlapping PT_LOAD segments")
+    _check_span(loads, name, max_size)
     return KernelImage(
         data=data,
         endian=endian,
@@ -250,3 +301,24 @@ def parse_kernel(data: bytes | memoryview, name: str = "kernel") -> KernelImage:
         loads=tuple(loads),
         compression=compression,
     )
+
+
+def _inflate_error(kind: str, why: str) -> ImageError:
+    return ImageError(f"cannot inflate {kind}-compressed kernel: {why}; use an intact vmlinux")
+
+
+def _check_span(loads: list[ProgramHeader], name: str, max_size: int) -> None:
+    """PT_LOADs (sorted by address) that do not overlap, end inside the 64-bit address
+    space, and span at most ``max_size`` bytes of memory together."""
+    for a, b in zip(loads, loads[1:]):
+        if a.p_paddr + a.p_memsz > b.p_paddr:
+            raise ImageError(f"{name}: overlapping PT_LOAD segments")
+    end = max(p.p_paddr + p.p_memsz for p in loads)
+    if end > _U64_LIMIT:
+        raise ImageError(f"{name}: a PT_LOAD segment ends past the 64-bit address space")
+    span = end - loads[0].p_paddr
+    if span > max_size:
+        raise ImageError(
+            f"{name}: PT_LOAD segments span {span:#x} bytes of memory, more than the "
+            f"{max_size:#x} of any kernel image: the file is damaged or not a kernel"
+        )

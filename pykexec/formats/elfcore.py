@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pykexec.errors import SystemInfoError
 from pykexec.formats.elf import (
     EHDR_FIELDS,
     EI_NIDENT,
@@ -34,6 +35,7 @@ PAGE_OFFSET = 0xC000000000000000
 EHDR_SIZE = EI_NIDENT + 48
 PHDR_SIZE = 56
 MAX_PHNUM = 0xFFFE  # e_phnum is 16 bits; PN_XNUM (0xffff) means "see section 0"
+_U64_LIMIT = 1 << 64
 
 
 @dataclass(frozen=True)
@@ -62,7 +64,14 @@ def core_header(
     """The ELF core header bytes, notes first, then loads in the given order."""
     phnum = len(notes) + len(loads)
     if phnum > MAX_PHNUM:
-        raise ValueError(f"{phnum} program headers; ELF allows {MAX_PHNUM}")
+        # fs/proc/vmcore.c reads e_phnum as it is (no PN_XNUM extended numbering), and
+        # kexec-tools merges adjacent LMBs for the same limit (commit f63d853).
+        raise SystemInfoError(
+            f"the dump needs {len(loads)} memory ranges and {len(notes)} notes, more than "
+            f"the {MAX_PHNUM} program headers an ELF core header holds: "
+            "the memory is too fragmented for kdump"
+        )
+    _check_fits(notes, loads)
     ident = ELF_MAGIC + bytes(
         [
             ElfClass.ELFCLASS64,
@@ -105,6 +114,23 @@ def core_header(
             )
         )
     return b"".join(out)
+
+
+def _check_fits(notes: list[CoreNote], loads: list[CoreLoad]) -> None:
+    """Every address and size fits its 64-bit field; RAM lies where the linear map at
+    :data:`PAGE_OFFSET` reaches (below 2^62), so its ``p_vaddr`` fits too."""
+    for n in notes:
+        if not (0 <= n.address < _U64_LIMIT and 0 <= n.size < _U64_LIMIT):
+            raise SystemInfoError(
+                f"crash note at {n.address:#x} of {n.size:#x} bytes does not fit "
+                "an ELF core header: the system information is damaged"
+            )
+    for ld in loads:
+        if ld.range.end > _U64_LIMIT - PAGE_OFFSET or not 0 <= ld.offset < _U64_LIMIT:
+            raise SystemInfoError(
+                f"memory {ld.range} lies above {_U64_LIMIT - PAGE_OFFSET:#x}, where the "
+                "ppc64 linear map cannot reach it: the memory description is damaged"
+            )
 
 
 def header_size(phnum: int) -> int:

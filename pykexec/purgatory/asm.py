@@ -8,156 +8,93 @@ instruction is encoded and range-checked as it is emitted; those naming a label 
 result is a :class:`Program`: bytes, labels, named data slots the loader patches, and a
 listing for review.
 
+Operands are typed: registers are :class:`~.isa.GPR` / :class:`~.isa.CRF` (not ints),
+SPR numbers :class:`~.isa.SPR`, immediates and displacements ``int`` or :class:`Ref`
+(:data:`Imm`), branch targets label names (:data:`Label`).  mypy --strict rejects a
+register where a number belongs and the reverse (``a.stw(R4, R3, 8)``); at run time
+:meth:`Assembler.emit` checks each operand against its field's kind (:data:`~.isa.KINDS`).
+
 The instruction data (registers, fields, the opcode table), the encoder and the
 decoder live in :mod:`.isa`.  Everything here is pure: no I/O.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from enum import Enum
-from types import MappingProxyType
-from typing import Literal, NamedTuple, Union
+from typing import Union
 
+from pykexec.abi import Endian
 from pykexec.purgatory.isa import (
     BO,
-    BRANCH_FIELDS,
     CR0,
+    CRF,
+    GPR,
     OPCODES,
+    R0,
     SPR,
+    VR,
     AssemblyError,
     CRBit,
-    decode,
-    disassemble,
+    Kind,
     encode,
+    kind,
 )
+from pykexec.purgatory.program import Program, Ref, Slot
 
-__all__ = ["Assembler", "AssemblyError", "Endian", "Operand", "Program", "Ref", "Slot", "Target"]
-
-
-class Endian(str, Enum):
-    """Byte order of the instruction stream and of the data slots."""
-
-    LITTLE = "little"
-    BIG = "big"
-
-    @property
-    def struct_prefix(self) -> str:
-        return "<" if self is Endian.LITTLE else ">"
-
-    def __str__(self) -> str:
-        return self.value
+__all__ = [
+    "Assembler", "AssemblyError", "Endian", "Imm", "Label", "Operand", "Program", "Ref", "Slot",
+    "Target",
+]  # fmt: skip
 
 
-class Ref(NamedTuple):
-    """A value known after assembly: ``address(label) - address(base) + addend``.
-
-    With ``base=None`` it is the label's offset from the start of the program.
-    """
-
-    label: str
-    base: str | None = None
-    addend: int = 0
-
-
-Operand = Union[int, Ref]
-Target = str
-
-
-class Slot(NamedTuple):
-    """A named data area the loader fills in: offset from the start and size in bytes."""
-
-    name: str
-    offset: int
-    size: int
-
-
-class Program(NamedTuple):
-    """Assembled machine code with its labels, data slots and a map of instruction offsets."""
-
-    endian: Endian
-    code: bytes
-    symbols: Mapping[str, int]
-    slots: Mapping[str, Slot]
-    instructions: frozenset[int] = frozenset()
-    notes: Mapping[int, str] = MappingProxyType({})  # offset -> label an operand names
-
-    def slot(self, name: str) -> Slot:
-        try:
-            return self.slots[name]
-        except KeyError:
-            raise AssemblyError(
-                f"no data slot named {name!r} (slots: {', '.join(sorted(self.slots))})"
-            ) from None
-
-    def encode_value(self, name: str, value: int | bytes) -> bytes:
-        """``value`` laid out for slot ``name``: integers in the program's byte order."""
-        s = self.slot(name)
-        if isinstance(value, bytes):
-            if len(value) > s.size:
-                raise AssemblyError(f"slot {name!r} holds {s.size} bytes, got {len(value)}")
-            return value.ljust(s.size, b"\0")
-        if not 0 <= value < (1 << (8 * s.size)):
-            raise AssemblyError(f"slot {name!r} ({s.size} bytes) cannot hold {value:#x}")
-        return value.to_bytes(s.size, self.endian.value)
-
-    def patch(self, name: str, value: int | bytes, code: bytes | None = None) -> bytes:
-        """``code`` (default: this program) with slot ``name`` set to ``value``."""
-        return self.patch_many({name: value}, code)
-
-    def patch_many(self, values: Mapping[str, int | bytes], code: bytes | None = None) -> bytes:
-        """``code`` (default: this program) with every slot in ``values`` filled in."""
-        buf = bytearray(self.code if code is None else code)
-        for name, value in values.items():
-            s = self.slot(name)
-            buf[s.offset : s.offset + s.size] = self.encode_value(name, value)
-        return bytes(buf)
-
-    def read_word(self, offset: int, code: bytes | None = None) -> int:
-        buf = self.code if code is None else code
-        if not 0 <= offset <= len(buf) - 4:
-            raise AssemblyError(f"no 4-byte word at offset {offset:#x} of {len(buf)} bytes")
-        return int.from_bytes(buf[offset : offset + 4], self.endian.value)
-
-    def listing(self, *, raw: bool = False, code: bytes | None = None) -> str:
-        """Offset, word and disassembly per instruction; labels and data as directives."""
-        buf = self.code if code is None else code
-        labels: dict[int, list[str]] = {}
-        for name, off in sorted(self.symbols.items(), key=lambda kv: kv[1]):
-            labels.setdefault(off, []).append(name)
-        lines: list[str] = []
-        off = 0
-        while off < len(buf):
-            lines.extend(f"{name}:" for name in labels.get(off, []))
-            if off in self.instructions:
-                word = self.read_word(off, buf)
-                text = disassemble(word, off, raw=raw)
-                note = self._target_note(word, off) or (
-                    f"  <{self.notes[off]}>" if off in self.notes else ""
-                )
-                lines.append(f"{off:6x}:  {word:08x}  {text}{note}")
-                off += 4
-                continue
-            nxt = min([o for o in (*labels, *self.instructions) if o > off] + [len(buf)])
-            end = min(nxt, off + 16)
-            lines.append(f"{off:6x}:  .byte {buf[off:end].hex(' ')}")
-            off = end
-        return "\n".join(lines)
-
-    def _target_note(self, word: int, pc: int) -> str:
-        d = decode(word)
-        if d is None:
-            return ""
-        for name, value in zip(d.opcode.operands, d.operands):
-            if name in BRANCH_FIELDS:
-                names = [n for n, o in self.symbols.items() if o == pc + value]
-                return f"  <{names[0]}>" if names else ""
-        return ""
+Label = str  # a label name: what branch operands take (their displacement is computed)
+Target = Label  # the former name
+Imm = Union[int, Ref]  # an immediate or displacement: a number, or a Ref resolved later
+Operand = Union[GPR, CRF, VR, SPR, int, Ref, Label]  # anything emit() takes
 
 
 # An instruction whose operands name labels or Refs, encoded once all labels are known:
 # (offset, mnemonic, operands).
-_Pending = tuple[int, str, tuple["Operand | Target", ...]]
+_Pending = tuple[int, str, tuple[Operand, ...]]
+
+
+_REGISTER_KIND: dict[type, str] = {GPR: Kind.GPR, CRF: Kind.CRF, VR: Kind.VR}
+_KINDS: dict[str, tuple[str, ...]] = {}  # mnemonic -> kind of each operand, built on use
+
+
+def _kinds(mnemonic: str) -> tuple[str, ...]:
+    kinds = _KINDS.get(mnemonic)
+    if kinds is None:
+        try:
+            kinds = _KINDS[mnemonic] = tuple(kind(f) for f in OPCODES[mnemonic].operands)
+        except KeyError:
+            raise AssemblyError(f"unknown mnemonic {mnemonic!r}") from None
+    return kinds
+
+
+def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
+    """The numbers ``operands`` put into the fields of ``mnemonic``, or None when one is a
+    label or Ref (assemble() resolves it).  Registers go only into register fields of their
+    class, labels only into branch fields, Refs only into number fields; a plain int goes
+    anywhere but a branch field (emit() is the untyped level, as ``.long`` is)."""
+    kinds = _kinds(mnemonic)
+    if len(operands) != len(kinds):
+        raise AssemblyError(f"{mnemonic} takes {len(kinds)} operands, got {len(operands)}")
+    out: list[int] = []
+    deferred = False
+    for k, v in zip(kinds, operands):  # lengths checked above
+        if isinstance(v, (GPR, CRF, VR)):
+            ok, n = k == _REGISTER_KIND[type(v)], v.number
+        elif isinstance(v, int):
+            ok, n = k != Kind.LABEL, v
+        else:
+            ok, n, deferred = k == (Kind.LABEL if isinstance(v, str) else Kind.NUMBER), 0, True
+        if not ok:
+            fields = OPCODES[mnemonic].operands
+            raise AssemblyError(
+                f"{mnemonic}: {v!r} cannot be operand {fields[len(out)]} (it takes a {k})"
+            )
+        out.append(n)
+    return None if deferred else out
 
 
 class Assembler:
@@ -168,9 +105,11 @@ class Assembler:
     instruction is emitted, the others by ``assemble()``.
     """
 
-    def __init__(self, endian: Endian | str) -> None:
-        self.endian = Endian(endian)
-        self._order: Literal["little", "big"] = "little" if self.endian is Endian.LITTLE else "big"
+    def __init__(self, endian: Endian) -> None:
+        if endian not in ("little", "big"):
+            raise AssemblyError(f"byte order {endian!r}: 'little' or 'big'")
+        self.endian: Endian = endian
+        self._order = endian
         self._buf = bytearray()
         self._labels: dict[str, int] = {}
         self._slots: dict[str, Slot] = {}
@@ -196,8 +135,8 @@ class Assembler:
         self._counter += 1
         return f".{hint}{self._counter}"
 
-    def emit(self, mnemonic: str, *operands: Operand | Target) -> None:
-        """Append one base instruction; operands may be labels (branches) or :class:`Ref`."""
+    def emit(self, mnemonic: str, *operands: Operand) -> None:
+        """Append one base instruction; operands as :func:`_number` allows."""
         offset = len(self._buf)
         self._instructions.append(offset)
         # Generated code repeats instructions (SHA-256's rounds rotate through eight
@@ -205,19 +144,18 @@ class Assembler:
         code = self._encoded.get((mnemonic, operands))
         self._buf += self._encode(offset, mnemonic, operands) if code is None else code
 
-    def _encode(self, offset: int, mnemonic: str, operands: tuple[Operand | Target, ...]) -> bytes:
+    def _encode(self, offset: int, mnemonic: str, operands: tuple[Operand, ...]) -> bytes:
         try:
-            code = encode(mnemonic, *operands).to_bytes(4, self._order)  # type: ignore[arg-type]
-        except TypeError:
-            # A label or Ref operand: encode() raises when it compares it with the field's
-            # bounds, after checking the mnemonic and operand count.  assemble() encodes it
-            # once every label is known.
-            self._pending.append((offset, mnemonic, operands))
-            return b"\0\0\0\0"
+            numbers = _numbers(mnemonic, operands)
+            if numbers is None:  # a label or Ref: assemble() encodes it
+                self._pending.append((offset, mnemonic, operands))
+                return b"\0\0\0\0"
+            code = encode(mnemonic, *numbers)
         except AssemblyError as err:
             raise AssemblyError(f"at offset {offset:#x}: {err}") from None
-        self._encoded[(mnemonic, operands)] = code
-        return code
+        data = code.to_bytes(4, self._order)
+        self._encoded[(mnemonic, operands)] = data
+        return data
 
     # ---- data --------------------------------------------------------------------------------
     def bytes(self, data: bytes) -> None:
@@ -257,23 +195,19 @@ class Assembler:
         return name
 
     # ---- assembly ----------------------------------------------------------------------------
-    def _resolve(
-        self, offset: int, mnemonic: str, operands: tuple[Operand | Target, ...]
-    ) -> tuple[int, ...]:
+    def _resolve(self, offset: int, mnemonic: str, operands: tuple[Operand, ...]) -> list[int]:
         out: list[int] = []
-        for fname, v in zip(OPCODES[mnemonic].operands, operands):
-            if isinstance(v, str) and fname in BRANCH_FIELDS:
-                out.append(self._address(v, offset, mnemonic) - offset)
+        for v in operands:  # _numbers() checked the kinds when the instruction was emitted
+            if isinstance(v, (GPR, CRF, VR)):
+                out.append(v.number)
+            elif isinstance(v, int):
+                out.append(v)
             elif isinstance(v, Ref):
                 base = 0 if v.base is None else self._address(v.base, offset, mnemonic)
                 out.append(self._address(v.label, offset, mnemonic) - base + v.addend)
-            elif isinstance(v, str):
-                raise AssemblyError(f"{mnemonic} at {offset:#x}: label {v!r} for {fname}")
-            elif isinstance(v, int):
-                out.append(v)
-            else:
-                raise AssemblyError(f"{mnemonic} at {offset:#x}: {v!r} for {fname} is not an int")
-        return tuple(out)
+            else:  # a label in a branch field: the displacement from this instruction
+                out.append(self._address(str(v), offset, mnemonic) - offset)
+        return out
 
     def _address(self, name: str, offset: int, mnemonic: str) -> int:
         try:
@@ -295,209 +229,215 @@ class Assembler:
                        frozenset(self._instructions), notes)  # fmt: skip
 
     # ---- base instructions (one line each; operand order as in assembly) ---------------------
-    def addi(self, rt: int, ra: int, si: Operand) -> None:
+    def addi(self, rt: GPR, ra: GPR, si: Imm) -> None:
         self.emit("addi", rt, ra, si)
 
-    def addis(self, rt: int, ra: int, si: Operand) -> None:
+    def addis(self, rt: GPR, ra: GPR, si: Imm) -> None:
         self.emit("addis", rt, ra, si)
 
-    def mulli(self, rt: int, ra: int, si: int) -> None:
+    def mulli(self, rt: GPR, ra: GPR, si: int) -> None:
         self.emit("mulli", rt, ra, si)
 
-    def ori(self, ra: int, rs: int, ui: Operand) -> None:
+    def ori(self, ra: GPR, rs: GPR, ui: Imm) -> None:
         self.emit("ori", ra, rs, ui)
 
-    def oris(self, ra: int, rs: int, ui: Operand) -> None:
+    def oris(self, ra: GPR, rs: GPR, ui: Imm) -> None:
         self.emit("oris", ra, rs, ui)
 
-    def xori(self, ra: int, rs: int, ui: int) -> None:
+    def xori(self, ra: GPR, rs: GPR, ui: int) -> None:
         self.emit("xori", ra, rs, ui)
 
-    def xoris(self, ra: int, rs: int, ui: int) -> None:
+    def xoris(self, ra: GPR, rs: GPR, ui: int) -> None:
         self.emit("xoris", ra, rs, ui)
 
-    def andi_dot(self, ra: int, rs: int, ui: int) -> None:
+    def andi_dot(self, ra: GPR, rs: GPR, ui: int) -> None:
         """``andi.`` (always records CR0)."""
         self.emit("andi.", ra, rs, ui)
 
-    def andis_dot(self, ra: int, rs: int, ui: int) -> None:
+    def andis_dot(self, ra: GPR, rs: GPR, ui: int) -> None:
         self.emit("andis.", ra, rs, ui)
 
-    def lwz(self, rt: int, d: Operand, ra: int) -> None:
+    def lwz(self, rt: GPR, d: Imm, ra: GPR) -> None:
         self.emit("lwz", rt, d, ra)
 
-    def lbz(self, rt: int, d: Operand, ra: int) -> None:
+    def lbz(self, rt: GPR, d: Imm, ra: GPR) -> None:
         self.emit("lbz", rt, d, ra)
 
-    def lhz(self, rt: int, d: Operand, ra: int) -> None:
+    def lhz(self, rt: GPR, d: Imm, ra: GPR) -> None:
         self.emit("lhz", rt, d, ra)
 
-    def stw(self, rs: int, d: Operand, ra: int) -> None:
+    def stw(self, rs: GPR, d: Imm, ra: GPR) -> None:
         self.emit("stw", rs, d, ra)
 
-    def stwu(self, rs: int, d: Operand, ra: int) -> None:
+    def stwu(self, rs: GPR, d: Imm, ra: GPR) -> None:
         self.emit("stwu", rs, d, ra)
 
-    def stb(self, rs: int, d: Operand, ra: int) -> None:
+    def stb(self, rs: GPR, d: Imm, ra: GPR) -> None:
         self.emit("stb", rs, d, ra)
 
-    def sth(self, rs: int, d: Operand, ra: int) -> None:
+    def sth(self, rs: GPR, d: Imm, ra: GPR) -> None:
         self.emit("sth", rs, d, ra)
 
-    def ld(self, rt: int, ds: Operand, ra: int) -> None:
+    def ld(self, rt: GPR, ds: Imm, ra: GPR) -> None:
         self.emit("ld", rt, ds, ra)
 
-    def ldu(self, rt: int, ds: Operand, ra: int) -> None:
+    def ldu(self, rt: GPR, ds: Imm, ra: GPR) -> None:
         self.emit("ldu", rt, ds, ra)
 
-    def std(self, rs: int, ds: Operand, ra: int) -> None:
+    def std(self, rs: GPR, ds: Imm, ra: GPR) -> None:
         self.emit("std", rs, ds, ra)
 
-    def stdu(self, rs: int, ds: Operand, ra: int) -> None:
+    def stdu(self, rs: GPR, ds: Imm, ra: GPR) -> None:
         self.emit("stdu", rs, ds, ra)
 
-    def ldx(self, rt: int, ra: int, rb: int) -> None:
+    def ldx(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("ldx", rt, ra, rb)
 
-    def lwzx(self, rt: int, ra: int, rb: int) -> None:
+    def lwzx(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("lwzx", rt, ra, rb)
 
-    def lbzx(self, rt: int, ra: int, rb: int) -> None:
+    def lbzx(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("lbzx", rt, ra, rb)
 
-    def stdx(self, rs: int, ra: int, rb: int) -> None:
+    def stdx(self, rs: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("stdx", rs, ra, rb)
 
-    def stwx(self, rs: int, ra: int, rb: int) -> None:
+    def stwx(self, rs: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("stwx", rs, ra, rb)
 
-    def stbx(self, rs: int, ra: int, rb: int) -> None:
+    def stbx(self, rs: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("stbx", rs, ra, rb)
 
-    def lwbrx(self, rt: int, ra: int, rb: int) -> None:
+    def lwbrx(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("lwbrx", rt, ra, rb)
 
-    def ldbrx(self, rt: int, ra: int, rb: int) -> None:
+    def ldbrx(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("ldbrx", rt, ra, rb)
 
-    def stwbrx(self, rs: int, ra: int, rb: int) -> None:
+    def stwbrx(self, rs: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("stwbrx", rs, ra, rb)
 
-    def stdbrx(self, rs: int, ra: int, rb: int) -> None:
+    def stdbrx(self, rs: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("stdbrx", rs, ra, rb)
 
-    def add(self, rt: int, ra: int, rb: int) -> None:
+    def add(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("add", rt, ra, rb)
 
-    def add_dot(self, rt: int, ra: int, rb: int) -> None:
+    def add_dot(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("add.", rt, ra, rb)
 
-    def subf(self, rt: int, ra: int, rb: int) -> None:
+    def subf(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         """rt = rb - ra."""
         self.emit("subf", rt, ra, rb)
 
-    def subf_dot(self, rt: int, ra: int, rb: int) -> None:
+    def subf_dot(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("subf.", rt, ra, rb)
 
-    def sub(self, rt: int, ra: int, rb: int) -> None:
+    def sub(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         """rt = ra - rb (extended mnemonic for subf)."""
         self.emit("subf", rt, rb, ra)
 
-    def neg(self, rt: int, ra: int) -> None:
+    def neg(self, rt: GPR, ra: GPR) -> None:
         self.emit("neg", rt, ra)
 
-    def mulld(self, rt: int, ra: int, rb: int) -> None:
+    def mulld(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("mulld", rt, ra, rb)
 
-    def mullw(self, rt: int, ra: int, rb: int) -> None:
+    def mullw(self, rt: GPR, ra: GPR, rb: GPR) -> None:
         self.emit("mullw", rt, ra, rb)
 
-    def and_(self, ra: int, rs: int, rb: int) -> None:
+    def and_(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("and", ra, rs, rb)
 
-    def and_dot(self, ra: int, rs: int, rb: int) -> None:
+    def and_dot(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("and.", ra, rs, rb)
 
-    def andc(self, ra: int, rs: int, rb: int) -> None:
+    def andc(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("andc", ra, rs, rb)
 
-    def or_(self, ra: int, rs: int, rb: int) -> None:
+    def or_(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("or", ra, rs, rb)
 
-    def or_dot(self, ra: int, rs: int, rb: int) -> None:
+    def or_dot(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("or.", ra, rs, rb)
 
-    def xor(self, ra: int, rs: int, rb: int) -> None:
+    def xor(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("xor", ra, rs, rb)
 
-    def nor(self, ra: int, rs: int, rb: int) -> None:
+    def nor(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("nor", ra, rs, rb)
 
-    def slw(self, ra: int, rs: int, rb: int) -> None:
+    def slw(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("slw", ra, rs, rb)
 
-    def srw(self, ra: int, rs: int, rb: int) -> None:
+    def srw(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("srw", ra, rs, rb)
 
-    def sld(self, ra: int, rs: int, rb: int) -> None:
+    def sld(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("sld", ra, rs, rb)
 
-    def srd(self, ra: int, rs: int, rb: int) -> None:
+    def srd(self, ra: GPR, rs: GPR, rb: GPR) -> None:
         self.emit("srd", ra, rs, rb)
 
-    def extsw(self, ra: int, rs: int) -> None:
+    def extsw(self, ra: GPR, rs: GPR) -> None:
         self.emit("extsw", ra, rs)
 
-    def rlwinm(self, ra: int, rs: int, sh: int, mb: int, me: int) -> None:
+    def rlwinm(self, ra: GPR, rs: GPR, sh: int, mb: int, me: int) -> None:
         self.emit("rlwinm", ra, rs, sh, mb, me)
 
-    def rlwinm_dot(self, ra: int, rs: int, sh: int, mb: int, me: int) -> None:
+    def rlwinm_dot(self, ra: GPR, rs: GPR, sh: int, mb: int, me: int) -> None:
         self.emit("rlwinm.", ra, rs, sh, mb, me)
 
-    def rlwimi(self, ra: int, rs: int, sh: int, mb: int, me: int) -> None:
+    def rlwimi(self, ra: GPR, rs: GPR, sh: int, mb: int, me: int) -> None:
         self.emit("rlwimi", ra, rs, sh, mb, me)
 
-    def rldicl(self, ra: int, rs: int, sh: int, mb: int) -> None:
+    def rldicl(self, ra: GPR, rs: GPR, sh: int, mb: int) -> None:
         self.emit("rldicl", ra, rs, sh, mb)
 
-    def rldicl_dot(self, ra: int, rs: int, sh: int, mb: int) -> None:
+    def rldicl_dot(self, ra: GPR, rs: GPR, sh: int, mb: int) -> None:
         self.emit("rldicl.", ra, rs, sh, mb)
 
-    def rldicr(self, ra: int, rs: int, sh: int, me: int) -> None:
+    def rldicr(self, ra: GPR, rs: GPR, sh: int, me: int) -> None:
         self.emit("rldicr", ra, rs, sh, me)
 
-    def rldic(self, ra: int, rs: int, sh: int, mb: int) -> None:
+    def rldic(self, ra: GPR, rs: GPR, sh: int, mb: int) -> None:
         self.emit("rldic", ra, rs, sh, mb)
 
-    def rldimi(self, ra: int, rs: int, sh: int, mb: int) -> None:
+    def rldimi(self, ra: GPR, rs: GPR, sh: int, mb: int) -> None:
         self.emit("rldimi", ra, rs, sh, mb)
 
-    def cmp(self, bf: int, l64: int, ra: int, rb: int) -> None:
+    def cmp(self, bf: CRF, l64: int, ra: GPR, rb: GPR) -> None:
         self.emit("cmp", bf, l64, ra, rb)
 
-    def cmpl(self, bf: int, l64: int, ra: int, rb: int) -> None:
+    def cmpl(self, bf: CRF, l64: int, ra: GPR, rb: GPR) -> None:
         self.emit("cmpl", bf, l64, ra, rb)
 
-    def cmpi(self, bf: int, l64: int, ra: int, si: Operand) -> None:
+    def cmpi(self, bf: CRF, l64: int, ra: GPR, si: Imm) -> None:
         self.emit("cmpi", bf, l64, ra, si)
 
-    def cmpli(self, bf: int, l64: int, ra: int, ui: Operand) -> None:
+    def cmpli(self, bf: CRF, l64: int, ra: GPR, ui: Imm) -> None:
         self.emit("cmpli", bf, l64, ra, ui)
 
-    def mtspr(self, spr: int, rs: int) -> None:
+    def mtspr(self, spr: SPR, rs: GPR) -> None:
         self.emit("mtspr", spr, rs)
 
-    def mfspr(self, rt: int, spr: int) -> None:
+    def mfspr(self, rt: GPR, spr: SPR) -> None:
         self.emit("mfspr", rt, spr)
 
-    def mfmsr(self, rt: int) -> None:
+    def mfmsr(self, rt: GPR) -> None:
         self.emit("mfmsr", rt)
 
-    def mtmsrd(self, rs: int, l_: int = 0) -> None:
+    def mtmsrd(self, rs: GPR, l_: int = 0) -> None:
         self.emit("mtmsrd", rs, l_)
 
     def rfid(self) -> None:
         self.emit("rfid")
+
+    def hrfid(self) -> None:
+        self.emit("hrfid")
+
+    def tdi(self, to: int, ra: GPR, si: int) -> None:
+        self.emit("tdi", to, ra, si)
 
     def sc(self, lev: int = 0) -> None:
         self.emit("sc", lev)
@@ -508,22 +448,22 @@ class Assembler:
     def isync(self) -> None:
         self.emit("isync")
 
-    def dcbst(self, ra: int, rb: int) -> None:
+    def dcbst(self, ra: GPR, rb: GPR) -> None:
         self.emit("dcbst", ra, rb)
 
-    def icbi(self, ra: int, rb: int) -> None:
+    def icbi(self, ra: GPR, rb: GPR) -> None:
         self.emit("icbi", ra, rb)
 
-    def b(self, target: Target) -> None:
+    def b(self, target: Label) -> None:
         self.emit("b", target)
 
-    def bl(self, target: Target) -> None:
+    def bl(self, target: Label) -> None:
         self.emit("bl", target)
 
-    def bc(self, bo: int, bi: int, target: Target) -> None:
+    def bc(self, bo: int, bi: int, target: Label) -> None:
         self.emit("bc", bo, bi, target)
 
-    def bcl(self, bo: int, bi: int, target: Target) -> None:
+    def bcl(self, bo: int, bi: int, target: Label) -> None:
         self.emit("bcl", bo, bi, target)
 
     def bclr(self, bo: int, bi: int, bh: int = 0) -> None:
@@ -535,92 +475,125 @@ class Assembler:
     def bcctrl(self, bo: int, bi: int, bh: int = 0) -> None:
         self.emit("bcctrl", bo, bi, bh)
 
+    # ---- POWER8 vector instructions (ISA 2.07; VSX loads name v<n> as vs<32+n>) ----------
+    def vadduwm(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vadduwm", vrt, vra, vrb)
+
+    def vmrghw(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vmrghw", vrt, vra, vrb)
+
+    def vand(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vand", vrt, vra, vrb)
+
+    def vxor(self, vrt: VR, vra: VR, vrb: VR) -> None:
+        self.emit("vxor", vrt, vra, vrb)
+
+    def vshasigmaw(self, vrt: VR, vra: VR, st: int, six: int) -> None:
+        self.emit("vshasigmaw", vrt, vra, st, six)
+
+    def vsel(self, vrt: VR, vra: VR, vrb: VR, vrc: VR) -> None:
+        """vrt = bits of vrb where vrc is 1, of vra where it is 0."""
+        self.emit("vsel", vrt, vra, vrb, vrc)
+
+    def vperm(self, vrt: VR, vra: VR, vrb: VR, vrc: VR) -> None:
+        self.emit("vperm", vrt, vra, vrb, vrc)
+
+    def vsldoi(self, vrt: VR, vra: VR, vrb: VR, shb: int) -> None:
+        self.emit("vsldoi", vrt, vra, vrb, shb)
+
+    def lxvw4x(self, vrt: VR, ra: GPR, rb: GPR) -> None:
+        """Four words, element 0 from the lowest address, each in the current byte order."""
+        self.emit("lxvw4x", 32 + vrt.number, ra, rb)
+
+    def stxvw4x(self, vrs: VR, ra: GPR, rb: GPR) -> None:
+        self.emit("stxvw4x", 32 + vrs.number, ra, rb)
+
     # ---- extended mnemonics (ISA Appendix E) -------------------------------------------------
-    def li(self, rt: int, si: Operand) -> None:
-        self.addi(rt, 0, si)
+    def li(self, rt: GPR, si: Imm) -> None:
+        self.addi(rt, R0, si)  # RA = 0 means the value 0
 
-    def lis(self, rt: int, si: Operand) -> None:
-        self.addis(rt, 0, si)
+    def lis(self, rt: GPR, si: Imm) -> None:
+        self.addis(rt, R0, si)
 
-    def mr(self, ra: int, rs: int) -> None:
+    def mr(self, ra: GPR, rs: GPR) -> None:
         self.or_(ra, rs, rs)
 
     def nop(self) -> None:
-        self.ori(0, 0, 0)
+        self.ori(R0, R0, 0)
 
-    def sldi(self, ra: int, rs: int, n: int) -> None:
+    def sldi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rldicr(ra, rs, n, 63 - n)
 
-    def srdi(self, ra: int, rs: int, n: int) -> None:
+    def srdi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rldicl(ra, rs, (64 - n) % 64, n)
 
-    def clrldi(self, ra: int, rs: int, n: int) -> None:
+    def clrldi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rldicl(ra, rs, 0, n)
 
-    def clrrdi(self, ra: int, rs: int, n: int) -> None:
+    def clrrdi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rldicr(ra, rs, 0, 63 - n)
 
-    def rotlwi(self, ra: int, rs: int, n: int) -> None:
+    def rotlwi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rlwinm(ra, rs, n, 0, 31)
 
-    def rotrwi(self, ra: int, rs: int, n: int) -> None:
+    def rotrwi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rlwinm(ra, rs, (32 - n) % 32, 0, 31)
 
-    def slwi(self, ra: int, rs: int, n: int) -> None:
+    def slwi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rlwinm(ra, rs, n, 0, 31 - n)
 
-    def srwi(self, ra: int, rs: int, n: int) -> None:
+    def srwi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rlwinm(ra, rs, (32 - n) % 32, n, 31)
 
-    def clrlwi(self, ra: int, rs: int, n: int) -> None:
+    def clrlwi(self, ra: GPR, rs: GPR, n: int) -> None:
         self.rlwinm(ra, rs, 0, n, 31)
 
-    def cmpd(self, ra: int, rb: int, cr: int = CR0) -> None:
+    def cmpd(self, ra: GPR, rb: GPR, cr: CRF = CR0) -> None:
         self.cmp(cr, 1, ra, rb)
 
-    def cmpw(self, ra: int, rb: int, cr: int = CR0) -> None:
+    def cmpw(self, ra: GPR, rb: GPR, cr: CRF = CR0) -> None:
         self.cmp(cr, 0, ra, rb)
 
-    def cmpld(self, ra: int, rb: int, cr: int = CR0) -> None:
+    def cmpld(self, ra: GPR, rb: GPR, cr: CRF = CR0) -> None:
         self.cmpl(cr, 1, ra, rb)
 
-    def cmplw(self, ra: int, rb: int, cr: int = CR0) -> None:
+    def cmplw(self, ra: GPR, rb: GPR, cr: CRF = CR0) -> None:
         self.cmpl(cr, 0, ra, rb)
 
-    def cmpdi(self, ra: int, si: Operand, cr: int = CR0) -> None:
+    def cmpdi(self, ra: GPR, si: Imm, cr: CRF = CR0) -> None:
         self.cmpi(cr, 1, ra, si)
 
-    def cmpwi(self, ra: int, si: Operand, cr: int = CR0) -> None:
+    def cmpwi(self, ra: GPR, si: Imm, cr: CRF = CR0) -> None:
         self.cmpi(cr, 0, ra, si)
 
-    def cmpldi(self, ra: int, ui: Operand, cr: int = CR0) -> None:
+    def cmpldi(self, ra: GPR, ui: Imm, cr: CRF = CR0) -> None:
         self.cmpli(cr, 1, ra, ui)
 
-    def cmplwi(self, ra: int, ui: Operand, cr: int = CR0) -> None:
+    def cmplwi(self, ra: GPR, ui: Imm, cr: CRF = CR0) -> None:
         self.cmpli(cr, 0, ra, ui)
 
-    def _bcond(self, bo: BO, bit: CRBit, target: Target, cr: int) -> None:
-        self.bc(bo, 4 * cr + bit, target)
+    def _bcond(self, bo: BO, bit: CRBit, target: Label, cr: CRF) -> None:
+        self.bc(bo, 4 * cr.number + bit, target)
 
-    def beq(self, target: Target, cr: int = CR0) -> None:
+    def beq(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.TRUE, CRBit.EQ, target, cr)
 
-    def bne(self, target: Target, cr: int = CR0) -> None:
+    def bne(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.FALSE, CRBit.EQ, target, cr)
 
-    def blt(self, target: Target, cr: int = CR0) -> None:
+    def blt(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.TRUE, CRBit.LT, target, cr)
 
-    def bge(self, target: Target, cr: int = CR0) -> None:
+    def bge(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.FALSE, CRBit.LT, target, cr)
 
-    def bgt(self, target: Target, cr: int = CR0) -> None:
+    def bgt(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.TRUE, CRBit.GT, target, cr)
 
-    def ble(self, target: Target, cr: int = CR0) -> None:
+    def ble(self, target: Label, cr: CRF = CR0) -> None:
         self._bcond(BO.FALSE, CRBit.GT, target, cr)
 
-    def bdnz(self, target: Target) -> None:
+    def bdnz(self, target: Label) -> None:
         self.bc(BO.DNZ, 0, target)
 
     def blr(self) -> None:
@@ -632,22 +605,22 @@ class Assembler:
     def bctrl(self) -> None:
         self.bcctrl(BO.ALWAYS, 0)
 
-    def mtctr(self, rs: int) -> None:
+    def mtctr(self, rs: GPR) -> None:
         self.mtspr(SPR.CTR, rs)
 
-    def mfctr(self, rt: int) -> None:
+    def mfctr(self, rt: GPR) -> None:
         self.mfspr(rt, SPR.CTR)
 
-    def mtlr(self, rs: int) -> None:
+    def mtlr(self, rs: GPR) -> None:
         self.mtspr(SPR.LR, rs)
 
-    def mflr(self, rt: int) -> None:
+    def mflr(self, rt: GPR) -> None:
         self.mfspr(rt, SPR.LR)
 
-    def mtsrr0(self, rs: int) -> None:
+    def mtsrr0(self, rs: GPR) -> None:
         self.mtspr(SPR.SRR0, rs)
 
-    def mtsrr1(self, rs: int) -> None:
+    def mtsrr1(self, rs: GPR) -> None:
         self.mtspr(SPR.SRR1, rs)
 
     def hwsync(self) -> None:
@@ -656,7 +629,7 @@ class Assembler:
     def lwsync(self) -> None:
         self.sync(1)
 
-    def load_imm64(self, rt: int, value: int) -> None:
+    def load_imm64(self, rt: GPR, value: int) -> None:
         """Load any 64-bit constant (up to five instructions)."""
         v = value & 0xFFFFFFFFFFFFFFFF
         if v < 0x8000 or v >= 0xFFFFFFFFFFFF8000:

@@ -4,26 +4,29 @@ This module owns the instruction *data*: bit fields in IBM numbering (bit 0 is
 the most significant bit of the 32-bit word), the instruction forms built from
 them, and the table :data:`OPCODES` of mnemonic -> primary opcode, extended
 opcode and operand order.  The same table encodes (:func:`encode`) and decodes
-(:func:`decode`, :func:`disassemble`), so round trips and listings are testable.
+(:mod:`.disasm`), so round trips and listings are testable.
 :mod:`.asm` builds programs on top of :func:`encode`.
 
 Sources: Power ISA v2.06B, Book I §1.6 (instruction formats), the per-instruction
 pages in Books I-III, and Appendix E (extended mnemonics).
 
-Only instructions POWER7 implements are in the table (no prefixed or ISA 3.0
+The table holds POWER7 instructions (Power ISA 2.06) and, in :data:`POWER8_ONLY`, the
+few ISA 2.07 vector instructions of the vector SHA-256 (no prefixed or ISA 3.0
 instructions).  Everything here is pure: no I/O.
 
 Speed matters here: the loader generates the purgatory at run time, inside
 emulated POWER guests where Python is ~30x slower.  So each mnemonic's fields
 are compiled once, on first use, into plain tuples of bounds, masks and shifts
-(:func:`encode`), and the registers are ``int`` subclasses rather than a
-32-member ``IntEnum`` (whose class creation alone costs ~0.5 ms on a fast host).
+(:func:`encode`), and the registers are 32 plain instances rather than a 32-member
+``IntEnum`` (whose class creation alone costs ~0.5 ms on a fast host).  :func:`encode`
+takes plain numbers; the typed operands (:class:`GPR`, :class:`CRF`, :class:`SPR`,
+labels) are the assembler's, checked against :data:`KINDS`.
 """
 
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Literal, NamedTuple, NoReturn
+from typing import Final, Literal, NamedTuple, NoReturn
 
 from pykexec.errors import KexecError
 
@@ -32,46 +35,97 @@ class AssemblyError(KexecError):
     """An operand does not fit its field, a label is unknown, or a slot is misused."""
 
 
-class GPR(int):
-    """A general purpose register, r0..r31 (an ``int``: it goes straight into a field)."""
+class GPR:
+    """A general purpose register, r0..r31.
 
-    __slots__ = ()
+    Deliberately *not* an ``int``: the type checker rejects a register where a
+    displacement or immediate is expected, and a number where a register is (the
+    operand kinds of :data:`OPCODES`).  One instance per register, so identity is
+    equality and hashing is cheap.
+    """
+
+    __slots__ = ("number",)
+    number: int
 
     def __new__(cls, number: int) -> GPR:
         if not 0 <= number < 32:
             raise ValueError(f"no general purpose register r{number}")
-        return super().__new__(cls, number)
+        if number < len(_GPRS):
+            return _GPRS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
 
     def __repr__(self) -> str:
-        return f"r{int(self)}"
-
-    __str__ = int.__repr__
+        return f"r{self.number}"
 
 
-_GPRS = tuple(GPR(n) for n in range(32))
+_GPRS: list[GPR] = []
+_GPRS.extend(GPR(n) for n in range(32))
 R0, R1, R2, R3, R4, R5, R6, R7 = _GPRS[0:8]
 R8, R9, R10, R11, R12, R13, R14, R15 = _GPRS[8:16]
 R16, R17, R18, R19, R20, R21, R22, R23 = _GPRS[16:24]
 R24, R25, R26, R27, R28, R29, R30, R31 = _GPRS[24:32]
 
 
-class CRF(int):
-    """A condition register field, cr0..cr7 (the BF operand of compares)."""
+class CRF:
+    """A condition register field, cr0..cr7 (the BF operand of compares; not an ``int``)."""
 
-    __slots__ = ()
+    __slots__ = ("number",)
+    number: int
 
     def __new__(cls, number: int) -> CRF:
         if not 0 <= number < 8:
             raise ValueError(f"no condition register field cr{number}")
-        return super().__new__(cls, number)
+        if number < len(_CRFS):
+            return _CRFS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
 
     def __repr__(self) -> str:
-        return f"cr{int(self)}"
-
-    __str__ = int.__repr__
+        return f"cr{self.number}"
 
 
-CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = (CRF(n) for n in range(8))
+_CRFS: list[CRF] = []
+_CRFS.extend(CRF(n) for n in range(8))
+CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = _CRFS
+
+
+class VR:
+    """A vector register, v0..v31 (VMX; VSX calls it vs32..vs63; not an ``int``)."""
+
+    __slots__ = ("number",)
+    number: int
+
+    def __new__(cls, number: int) -> VR:
+        if not 0 <= number < 32:
+            raise ValueError(f"no vector register v{number}")
+        if number < len(_VRS):
+            return _VRS[number]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
+
+    def __repr__(self) -> str:
+        return f"v{self.number}"
+
+
+_VRS: list[VR] = []
+_VRS.extend(VR(n) for n in range(32))
+V0, V1, V2, V3, V4, V5, V6, V7 = _VRS[0:8]
+V8, V9, V10, V11, V12, V13, V14, V15 = _VRS[8:16]
+V16, V17, V18, V19, V20, V21, V22, V23 = _VRS[16:24]
+V24, V25, V26, V27, V28, V29, V30, V31 = _VRS[24:32]
 
 
 class CRBit(IntEnum):
@@ -101,6 +155,8 @@ class SPR(IntEnum):
     CTR = 9
     SRR0 = 26
     SRR1 = 27
+    HSRR0 = 314  # ISA Book III-S §4.3 (hypervisor save/restore registers)
+    HSRR1 = 315
 
 
 class Field(NamedTuple):
@@ -160,6 +216,7 @@ FIELDS: dict[str, Field] = {
         _f("RT", 6, 10),
         _f("RS", 6, 10),
         _f("BO", 6, 10),
+        _f("TO", 6, 10),  # trap conditions
         _f("BF", 6, 8),
         _f("L", 10),  # compare: 64-bit (1) or 32-bit (0)
         _f("LS", 9, 10),  # sync
@@ -193,13 +250,28 @@ FIELDS: dict[str, Field] = {
         Field("MB6", ((26, 26), (21, 25))),
         # XFX form: SPR number with its two 5-bit halves swapped.
         Field("SPR", ((16, 20), (11, 15))),
+        # Vector forms (ISA 2.07 Book I §1.6.1.18 VA, .19 VX; §1.6.1.20 XX1).
+        _f("VRT", 6, 10),
+        _f("VRA", 11, 15),
+        _f("VRB", 16, 20),
+        _f("VRC", 21, 25),
+        _f("ST", 16),  # vshasigmaw: 0 = lower-case sigma, 1 = upper-case Sigma
+        _f("SIX", 17, 20),  # vshasigmaw: per element, which of the two functions
+        _f("SHB", 22, 25),  # vsldoi: shift in bytes
+        _f("XO_VX", 21, 31),
+        _f("XO_VA", 26, 31),
+        _f("XO_XX1", 21, 30),
+        # XX1 form: a VSX register number 0..63 whose high bit (TX) sits at bit 31.
+        Field("XT", ((31, 31), (6, 10))),
     )
 }
 
 
 # Instruction formats (ISA Book I §1.6.1).  Only a label in the table (the fields say how
 # to encode), so a checked ``Literal`` rather than an Enum, whose creation costs more at import.
-Form = Literal["I", "B", "SC", "D", "DS", "X", "XL", "XFX", "XO", "M", "MD"]
+Form = Literal[
+    "I", "B", "SC", "D", "DS", "X", "XL", "XFX", "XO", "M", "MD", "VX", "VA", "XX1"
+]  # fmt: skip
 
 
 class Opcode(NamedTuple):
@@ -227,6 +299,7 @@ OPCODES: dict[str, Opcode] = {
         _op("bc", "B", 16, "BO BI BD", AA=0, LK=0),
         _op("bcl", "B", 16, "BO BI BD", AA=0, LK=1),
         _op("sc", "SC", 17, "LEV", SC1=1),
+        _op("tdi", "D", 2, "TO RA SI"),
         _op("mulli", "D", 7, "RT RA SI"),
         _op("cmpli", "D", 10, "BF L RA UI"),
         _op("cmpi", "D", 11, "BF L RA SI"),
@@ -252,6 +325,7 @@ OPCODES: dict[str, Opcode] = {
         _op("bclr", "XL", 19, "BO BI BH", XO_X=16, LK=0),
         _op("bclrl", "XL", 19, "BO BI BH", XO_X=16, LK=1),
         _op("rfid", "XL", 19, "", XO_X=18),
+        _op("hrfid", "XL", 19, "", XO_X=274),
         _op("isync", "XL", 19, "", XO_X=150),
         _op("bcctr", "XL", 19, "BO BI BH", XO_X=528, LK=0),
         _op("bcctrl", "XL", 19, "BO BI BH", XO_X=528, LK=1),
@@ -301,10 +375,54 @@ OPCODES: dict[str, Opcode] = {
         _op("stwbrx", "X", 31, "RS RA RB", ra0=True, XO_X=662),
         _op("icbi", "X", 31, "RA RB", ra0=True, XO_X=982),
         _op("extsw", "X", 31, "RA RS", XO_X=986, Rc=0),
+        # POWER8 (ISA 2.07) vector and VSX instructions: see POWER8_ONLY.
+        _op("vadduwm", "VX", 4, "VRT VRA VRB", XO_VX=128),
+        _op("vmrghw", "VX", 4, "VRT VRA VRB", XO_VX=140),
+        _op("vand", "VX", 4, "VRT VRA VRB", XO_VX=1028),
+        _op("vxor", "VX", 4, "VRT VRA VRB", XO_VX=1220),
+        _op("vshasigmaw", "VX", 4, "VRT VRA ST SIX", XO_VX=1666),
+        _op("vsel", "VA", 4, "VRT VRA VRB VRC", XO_VA=42),
+        _op("vperm", "VA", 4, "VRT VRA VRB VRC", XO_VA=43),
+        _op("vsldoi", "VA", 4, "VRT VRA VRB SHB", XO_VA=44),
+        _op("lxvw4x", "XX1", 31, "XT RA RB", ra0=True, XO_XX1=780),
+        _op("stxvw4x", "XX1", 31, "XT RA RB", ra0=True, XO_XX1=908),
     )
 }
 
+# Not in POWER7: only the vector SHA-256 (generated for CPUs that have it) uses them.
+POWER8_ONLY = frozenset(
+    ("vadduwm", "vmrghw", "vand", "vxor", "vshasigmaw", "vsel", "vperm", "vsldoi", "lxvw4x",
+     "stxvw4x")
+)  # fmt: skip
+
 BRANCH_FIELDS = frozenset({"BD", "LI"})  # operands that are byte displacements from the insn
+
+
+class Kind:
+    """What an operand field takes (names, not an Enum: nothing iterates them)."""
+
+    GPR: Final = "register"  # a GPR instance
+    VR: Final = "vector register"  # a VR instance
+    CRF: Final = "CR field"  # a CRF instance
+    SPR: Final = "SPR number"  # an SPR member (or an int)
+    LABEL: Final = "label"  # a label name (str): the displacement is computed
+    NUMBER: Final = "number"  # an int, or in the assembler a Ref resolved later
+
+
+# The operand kind of each field the table uses as an operand.
+KINDS: dict[str, str] = {
+    **dict.fromkeys(("RT", "RS", "RA", "RB"), Kind.GPR),
+    **dict.fromkeys(("VRT", "VRA", "VRB", "VRC"), Kind.VR),
+    "BF": Kind.CRF,
+    "SPR": Kind.SPR,
+    **dict.fromkeys(BRANCH_FIELDS, Kind.LABEL),
+}
+
+
+def kind(field: str) -> str:
+    """The operand kind of ``field`` (:class:`Kind`)."""
+    return KINDS.get(field, Kind.NUMBER)
+
 
 # ---- encoding ------------------------------------------------------------------------------
 # A compiled operand: (lowest, highest, alignment mask, implied shift, mask of the least
@@ -373,154 +491,3 @@ def encode(mnemonic: str, *operands: int) -> int:
         for rshift, pmask, ppos in others:  # the more significant parts of a split field
             word |= ((v >> rshift) & pmask) << ppos
     return word
-
-
-# ---- decoding ------------------------------------------------------------------------------
-class Decoded(NamedTuple):
-    """A decoded instruction: the table entry and its operand values (branch = displacement)."""
-
-    opcode: Opcode
-    operands: tuple[int, ...]
-
-    @property
-    def mnemonic(self) -> str:
-        return self.opcode.mnemonic
-
-
-_DECODE_INDEX: dict[int, list[Opcode]] = {}
-
-
-def decode(word: int) -> Decoded | None:
-    """The table entry that encodes ``word`` exactly (reserved bits zero), or None."""
-    if not _DECODE_INDEX:
-        for o in OPCODES.values():
-            _DECODE_INDEX.setdefault(dict(o.fixed)["OPCD"], []).append(o)
-    for op in _DECODE_INDEX.get(word >> 26, []):
-        if all(FIELDS[n].extract(word) == v for n, v in op.fixed):
-            values = tuple(FIELDS[n].extract(word) for n in op.operands)
-            if encode(op.mnemonic, *values) == word:
-                return Decoded(op, values)
-    return None
-
-
-_GPR_FIELDS = frozenset({"RT", "RS", "RA", "RB"})
-
-
-def _bi_text(bi: int) -> str:
-    bit = CRBit(bi % 4).name.lower()
-    return bit if bi < 4 else f"4*cr{bi // 4}+{bit}"
-
-
-def _operand_text(op: Opcode, name: str, value: int, pc: int) -> str:
-    """One operand as ``objdump -M raw`` writes it."""
-    if name == "RA" and op.ra0 and value == 0:
-        return "0"  # RA=0 means "no register"
-    if name in _GPR_FIELDS:
-        return f"r{value}"
-    if name == "BF":
-        return f"cr{value}"
-    if name == "BI":
-        return _bi_text(value)
-    if name in BRANCH_FIELDS:
-        return f"{(pc + value) & 0xFFFFFFFFFFFFFFFF:#x}"
-    return str(value)
-
-
-def format_raw(d: Decoded, pc: int = 0) -> str:
-    """Text in the style of ``objdump -M raw``: base mnemonics, branch targets absolute."""
-    op = d.opcode
-    texts = [_operand_text(op, n, v, pc) for n, v in zip(op.operands, d.operands)]
-    if op.mem:
-        texts = [texts[0], f"{texts[1]}({texts[2]})"]
-    return f"{op.mnemonic} {','.join(texts)}".rstrip()
-
-
-_CMP_ALIAS = {("cmp", 1): "cmpd", ("cmp", 0): "cmpw", ("cmpl", 1): "cmpld", ("cmpl", 0): "cmplw",
-              ("cmpi", 1): "cmpdi", ("cmpi", 0): "cmpwi", ("cmpli", 1): "cmpldi",
-              ("cmpli", 0): "cmplwi"}  # fmt: skip
-_BC_ALIAS = {(BO.TRUE, CRBit.LT): "blt", (BO.TRUE, CRBit.GT): "bgt", (BO.TRUE, CRBit.EQ): "beq",
-             (BO.TRUE, CRBit.SO): "bso", (BO.FALSE, CRBit.LT): "bge", (BO.FALSE, CRBit.GT): "ble",
-             (BO.FALSE, CRBit.EQ): "bne", (BO.FALSE, CRBit.SO): "bns"}  # fmt: skip
-_SPR_ALIAS = {SPR.LR: "lr", SPR.CTR: "ctr", SPR.SRR0: "srr0", SPR.SRR1: "srr1", SPR.XER: "xer"}
-_XL_SUFFIX = {"bclr": "lr", "bclrl": "lrl", "bcctr": "ctr", "bcctrl": "ctrl"}
-
-
-def _alias(d: Decoded, pc: int) -> str | None:
-    """The preferred extended mnemonic (ISA Appendix E), as objdump prints it, if one applies."""
-    if d.mnemonic.endswith(".") and d.mnemonic[:-1] in OPCODES:
-        text = _alias(Decoded(OPCODES[d.mnemonic[:-1]], d.operands), pc)
-        if text is None:
-            return None
-        mn, _, rest = text.partition(" ")
-        return f"{mn}. {rest}".rstrip()
-    return _alias_arith(d) or _alias_flow(d, pc)
-
-
-def _alias_arith(d: Decoded) -> str | None:
-    mn, v = d.mnemonic, d.operands
-    if mn == "addi" and v[1] == 0:
-        return f"li r{v[0]},{v[2]}"
-    if mn == "addis" and v[1] == 0:
-        return f"lis r{v[0]},{v[2]}"
-    if mn == "ori" and v == (0, 0, 0):
-        return "nop"
-    if mn == "or" and v[1] == v[2]:
-        return f"mr r{v[0]},r{v[1]}"
-    if mn == "rldicr" and v[2] == 0:
-        return f"clrrdi r{v[0]},r{v[1]},{63 - v[3]}"
-    if mn == "rldicr" and v[3] == 63 - v[2]:
-        return f"sldi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rldicl" and v[3] == 0:
-        return f"rotldi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rldicl" and v[2] == 0:
-        return f"clrldi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rldicl" and v[2] + v[3] == 64:
-        return f"srdi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rlwinm" and v[3:] == (0, 31):
-        return f"rotlwi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rlwinm" and v[3] == 0 and v[4] == 31 - v[2]:
-        return f"slwi r{v[0]},r{v[1]},{v[2]}"
-    if mn == "rlwinm" and v[4] == 31 and v[2] == 32 - v[3]:
-        return f"srwi r{v[0]},r{v[1]},{v[3]}"
-    if mn == "rlwinm" and v[2] == 0 and v[4] == 31:
-        return f"clrlwi r{v[0]},r{v[1]},{v[3]}"
-    if mn in ("cmp", "cmpl", "cmpi", "cmpli") and v[1] in (0, 1):
-        rest = format_raw(d).split(" ", 1)[1].split(",")
-        crf = [] if v[0] == 0 else [rest[0]]
-        return f"{_CMP_ALIAS[(mn, v[1])]} {','.join(crf + rest[2:])}"
-    if mn == "mtmsrd" and v[1] == 0:
-        return f"mtmsrd r{v[0]}"
-    return None
-
-
-def _alias_flow(d: Decoded, pc: int) -> str | None:
-    mn, v = d.mnemonic, d.operands
-    if mn == "bc" and v[0] in (BO.TRUE, BO.FALSE):
-        cr = f"cr{v[1] // 4}," if v[1] >= 4 else ""
-        return f"{_BC_ALIAS[(BO(v[0]), CRBit(v[1] % 4))]} {cr}{(pc + v[2]):#x}"
-    if mn == "bc" and v[0] == BO.DNZ and v[1] == 0:
-        return f"bdnz {(pc + v[2]):#x}"
-    if mn in _XL_SUFFIX and v == (BO.ALWAYS, 0, 0):
-        return f"b{_XL_SUFFIX[mn]}"
-    if mn in _XL_SUFFIX and v[0] in (BO.TRUE, BO.FALSE):
-        ops = ([f"cr{v[1] // 4}"] if v[1] >= 4 else []) + ([str(v[2])] if v[2] else [])
-        cond = _BC_ALIAS[(BO(v[0]), CRBit(v[1] % 4))]
-        return f"{cond}{_XL_SUFFIX[mn]} {','.join(ops)}".rstrip()
-    if mn in ("mtspr", "mfspr") and v[0 if mn == "mtspr" else 1] in _SPR_ALIAS:
-        spr, reg = (v[0], v[1]) if mn == "mtspr" else (v[1], v[0])
-        return f"{mn[:2]}{_SPR_ALIAS[SPR(spr)]} r{reg}"
-    if mn == "sync" and v == (0, 0):
-        return "hwsync"
-    if mn == "sync" and v == (1, 0):
-        return "lwsync"
-    if mn == "sc" and v == (0,):
-        return "sc"
-    return None
-
-
-def disassemble(word: int, pc: int = 0, *, raw: bool = False) -> str:
-    """One instruction as text; ``.long 0x...`` when the table has no match."""
-    d = decode(word)
-    if d is None:
-        return f".long {word:#x}"
-    return (None if raw else _alias(d, pc)) or format_raw(d, pc)

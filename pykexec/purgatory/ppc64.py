@@ -12,7 +12,10 @@ purgatory/arch/ppc64/v2wrap.S + purgatory.c):
 
 1. ``or 1,1,1`` (low SMT priority), find its own base with ``bcl 20,31``, set up a
    stack (slot ``stack``, or the 16 KiB stack at the end of the image when 0).
-2. If ``debug``: print "I'm in purgatory" on the console.
+2. If ``debug``: print "I'm in purgatory" on the console, which is a :class:`Console`
+   parameter (:mod:`.console`): the pSeries hypervisor terminal (``sc 1``), OPAL's
+   console on PowerNV (OPAL_CONSOLE_WRITE through OPAL's entry point, big-endian, no
+   ``sc``), or none.
 3. Unless ``skip_checks``: SHA-256 over the ``sha256_regions`` table, compared with
    ``sha256_digest``; on mismatch print both digests (always) and spin forever.
 4. If ``panic_kernel``: copy physical 0..64 KiB to ``backup_start``.
@@ -42,17 +45,35 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable
-from dataclasses import dataclass
-from enum import Enum
+from dataclasses import dataclass, fields
 from functools import lru_cache
-from typing import Final, Literal
 
+import pykexec.purgatory.sha256 as sha256
+import pykexec.purgatory.sha256_vmx as sha256_vmx
+from pykexec import abi
+from pykexec.abi import (
+    BACKUP_SIZE,
+    HEAD_SIZE,
+    RUN_AT_LOAD_OFFSET,
+    SECONDARY_HOLD_OFFSET,
+    SHA256_DIGEST_SIZE,
+    SHA256_REGIONS,
+    Endian,
+)
+from pykexec.devicetree.fdt import FdtHeader
 from pykexec.errors import UsageError
 from pykexec.memory import Range
-from pykexec.purgatory import sha256
-from pykexec.purgatory.asm import Assembler, AssemblyError, Endian, Program, Ref
+from pykexec.purgatory.asm import Assembler, AssemblyError, Program, Ref
+from pykexec.purgatory.console import Console as Console
+from pykexec.purgatory.console import HCall as HCall
+from pykexec.purgatory.console import LinuxSyscall as LinuxSyscall
+from pykexec.purgatory.console import Msr as Msr
+from pykexec.purgatory.console import OpalCall as OpalCall
+from pykexec.purgatory.console import console_for as console_for
+from pykexec.purgatory.console import emit_opal_call, emit_putc
 from pykexec.purgatory.isa import (
     CR0,
+    GPR,
     R0,
     R1,
     R3,
@@ -76,61 +97,21 @@ from pykexec.purgatory.isa import (
 from pykexec.purgatory.sha256 import emit_address_of, emit_epilogue, emit_prologue
 
 
-class Console(str, Enum):
-    """Where the purgatory prints."""
-
-    HVTERM = "hvterm"  # pSeries hypervisor console: H_PUT_TERM_CHAR
-    NONE = "none"
-    LINUX_WRITE = "linux-write"  # write(1, ...) syscall: only for tests under qemu-user
-
-    def __str__(self) -> str:
-        return self.value
+def _fdt_offset(name: str) -> int:
+    """Offset of a ``struct fdt_header`` field: the u32 fields of FdtHeader, in order."""
+    return 4 * [f.name for f in fields(FdtHeader)].index(name)
 
 
-# ABI numbers and offsets, named in class namespaces: nothing iterates them or looks them up
-# by value, and each Enum class would cost ~0.1 ms to create at import (~3 ms in a guest).
-
-
-class HCall:
-    """PAPR hypervisor call numbers (LoPAPR §14.5.4.3.5 "H_PUT_TERM_CHAR")."""
-
-    H_PUT_TERM_CHAR: Final = 0x58
-
-
-class LinuxSyscall:
-    """powerpc syscall numbers (arch/powerpc/kernel/syscalls/syscall.tbl), for test builds."""
-
-    EXIT: Final = 1
-    WRITE: Final = 4
-
-
-class HeadOffset:
-    """Offsets in the kernel's first 256 bytes (arch/powerpc/kernel/head_64.S)."""
-
-    RUN_AT_LOAD: Final = 0x5C  # __run_at_load
-    SECONDARY_HOLD: Final = 0x60  # __secondary_hold: where kexec_sequence releases other CPUs
-    END: Final = 0x100  # kexec_sequence copies this many bytes to physical 0
-
-
-class FdtHeader:
-    """FDT header fields (devicetree specification v0.4 §5.2), all big-endian u32."""
-
-    VERSION: Final = 20
-    BOOT_CPUID_PHYS: Final = 28
-
-
-RUN_AT_LOAD_DEFAULT = 0x72756E30  # "run0" in head_64.S
-RUN_AT_LOAD_STAY = 1  # set by the loader for a crash kernel: run where loaded
-MSR_LE = 1 << 0  # ISA Book III §4.2.1, MSR bit 63
+FDT_VERSION = _fdt_offset("version")
+FDT_BOOT_CPUID_PHYS = _fdt_offset("boot_cpuid_phys")
+MSR_LE = Msr.LE
 ENTRY_OFFSET = 0
-BACKUP_SIZE = 0x10000  # first 64 KiB, kexec-tools' BACKUP_SRC_SIZE
-MAX_REGIONS = 16  # kexec-tools' SHA256_REGIONS
-DIGEST_SIZE = 32
 STACK_SIZE = 16 * 1024
 SETTLE_SPINS = 0x10000  # v2wrap.S: "spin for slaves to catch up"
 _FRAME = 64
 
-_SLOTS_U64 = ("kernel", "dt_offset", "stack", "backup_start", "opal_base", "opal_entry")
+_SLOTS_U64 = ("kernel", "dt_offset", "stack", "backup_start", "opal_base", "opal_entry",
+               "opal_terminal")  # fmt: skip
 _SLOTS_U32 = ("skip_checks", "debug", "panic_kernel")
 
 
@@ -155,20 +136,20 @@ def _say(a: Assembler, console: Console, message_label: str) -> None:
     a.label(quiet)
 
 
-def _load_be32(a: Assembler, endian: Endian, rt: int, ra: int, offset: int) -> None:
-    if endian is Endian.BIG:
+def _load_be32(a: Assembler, endian: Endian, rt: GPR, ra: GPR, offset: int) -> None:
+    if endian == "big":
         a.lwz(rt, offset, ra)
     else:
         a.addi(R7, ra, offset)
-        a.lwbrx(rt, 0, R7)
+        a.lwbrx(rt, R0, R7)
 
 
-def _store_be32(a: Assembler, endian: Endian, rs: int, ra: int, offset: int) -> None:
-    if endian is Endian.BIG:
+def _store_be32(a: Assembler, endian: Endian, rs: GPR, ra: GPR, offset: int) -> None:
+    if endian == "big":
         a.stw(rs, offset, ra)
     else:
         a.addi(R7, ra, offset)
-        a.stwbrx(rs, 0, R7)
+        a.stwbrx(rs, R0, R7)
 
 
 def _emit_setup(a: Assembler, console: Console) -> None:
@@ -221,23 +202,23 @@ def _emit_enter_kernel(a: Assembler, endian: Endian, kernel_big_endian: bool) ->
     a.label(spin)
     a.bdnz(spin)
     a.ld(R3, Ref("dt_offset"), R15)
-    _load_be32(a, endian, R6, R3, FdtHeader.VERSION)
+    _load_be32(a, endian, R6, R3, FDT_VERSION)
     a.cmplwi(R6, 2)
     a.blt(old_fdt)
-    _store_be32(a, endian, R14, R3, FdtHeader.BOOT_CPUID_PHYS)
+    _store_be32(a, endian, R14, R3, FDT_BOOT_CPUID_PHYS)
     a.label(old_fdt)
     a.ld(R8, Ref("opal_base"), R15)
     a.ld(R9, Ref("opal_entry"), R15)
     a.ld(R4, Ref("kernel"), R15)
-    a.lwz(R6, HeadOffset.RUN_AT_LOAD, R15)  # a verbatim word copy: no byte order involved
-    a.stw(R6, HeadOffset.RUN_AT_LOAD, R4)
-    a.addi(R7, R4, HeadOffset.RUN_AT_LOAD)
-    a.dcbst(0, R7)  # the kernel executes this line in real mode next: flush it
+    a.lwz(R6, RUN_AT_LOAD_OFFSET, R15)  # a verbatim word copy: no byte order involved
+    a.stw(R6, RUN_AT_LOAD_OFFSET, R4)
+    a.addi(R7, R4, RUN_AT_LOAD_OFFSET)
+    a.dcbst(R0, R7)  # the kernel executes this line in real mode next: flush it
     a.sync()
-    a.icbi(0, R7)
+    a.icbi(R0, R7)
     a.isync()
     a.li(R5, 0)
-    if endian is Endian.LITTLE and kernel_big_endian:
+    if endian == "little" and kernel_big_endian:
         a.mfmsr(R10)
         a.andi_dot(R11, R10, MSR_LE)
         a.beq(bctr, cr=CR0)
@@ -257,14 +238,14 @@ def _emit_verify(a: Assembler) -> None:
     """``sha256_verify``: r3 = 0 if the regions hash to ``sha256_digest``, else 1 (printed)."""
     saved = (R26, R27, R28, R29, R30, R31)
     ctx, digest = 16 + 8 * len(saved), 16 + 8 * len(saved) + sha256.CTX.size
-    frame = digest + DIGEST_SIZE
+    frame = digest + SHA256_DIGEST_SIZE
     loop, skip, cmp, bad, out = (a.new_label(n) for n in ("rgn", "skip", "cmp", "bad", "out"))
     a.label("sha256_verify")
     emit_prologue(a, frame, saved)
     a.addi(R3, R1, ctx)
     a.bl("sha256_init")
     emit_address_of(a, R27, "sha256_regions")
-    a.li(R28, MAX_REGIONS)
+    a.li(R28, SHA256_REGIONS)
     a.label(loop)
     a.ld(R4, 0, R27)
     a.ld(R5, 8, R27)
@@ -282,7 +263,7 @@ def _emit_verify(a: Assembler) -> None:
     a.bl("sha256_final")
     emit_address_of(a, R27, "sha256_digest")
     a.addi(R29, R1, digest)
-    a.li(R28, DIGEST_SIZE // 8)
+    a.li(R28, SHA256_DIGEST_SIZE // 8)
     a.label(cmp)
     a.ld(R3, 0, R27)
     a.ld(R4, 0, R29)
@@ -305,7 +286,7 @@ def _emit_verify(a: Assembler) -> None:
         elif source is not None:
             a.addi(R3, R1, source)
         if source is not None:
-            a.li(R4, DIGEST_SIZE)
+            a.li(R4, SHA256_DIGEST_SIZE)
             a.bl("print_hex")
     a.li(R3, 1)
     a.label(out)
@@ -327,38 +308,6 @@ def _emit_copy(a: Assembler) -> None:
     a.stdu(R0, 8, R4)
     a.bdnz(loop)
     a.label(done)
-    a.blr()
-
-
-def _emit_putc(a: Assembler, console: Console) -> None:
-    """``putc``: r3 = character.  Clobbers r0, r3-r12."""
-    a.label("putc")
-    if console is Console.HVTERM:
-        # hvCall ABI (LoPAPR §14.5.4.3.5): r3 = opcode, r4 = termno, r5 = length,
-        # r6/r7 = up to 16 bytes, big-endian, first byte in r6's most significant byte.
-        crlf = a.new_label("crlf")
-        a.mr(R8, R3)
-        a.cmpwi(R3, ord("\n"))
-        a.bne(crlf)
-        a.li(R8, ord("\r") << 8 | ord("\n"))  # "\r\n" in two bytes
-        a.li(R5, 2)
-        a.sldi(R6, R8, 48)
-        a.b(crlf + "_call")
-        a.label(crlf)
-        a.li(R5, 1)
-        a.sldi(R6, R8, 56)
-        a.label(crlf + "_call")
-        a.li(R3, HCall.H_PUT_TERM_CHAR)
-        a.li(R4, 0)
-        a.li(R7, 0)
-        a.sc(1)  # hypervisor call, 0x44000022
-    elif console is Console.LINUX_WRITE:
-        a.stb(R3, -8, R1)  # in the ABI's red zone below the stack pointer
-        a.li(R0, LinuxSyscall.WRITE)
-        a.li(R3, 1)
-        a.addi(R4, R1, -8)
-        a.li(R5, 1)
-        a.sc(0)
     a.blr()
 
 
@@ -423,8 +372,10 @@ _MESSAGES = {
 }
 
 
-def _emit_data(a: Assembler) -> None:
+def _emit_data(a: Assembler, sha256_vector: bool) -> None:
     sha256.emit_data(a)
+    if sha256_vector:
+        sha256_vmx.emit_data(a)
     for name, text in _MESSAGES.items():
         a.label(name)
         a.bytes(text + b"\0")
@@ -433,8 +384,8 @@ def _emit_data(a: Assembler) -> None:
         a.slot(name, 8)
     for name in _SLOTS_U32:
         a.slot(name, 4)
-    a.slot("sha256_regions", 16 * MAX_REGIONS)
-    a.slot("sha256_digest", DIGEST_SIZE)
+    a.slot("sha256_regions", 16 * SHA256_REGIONS)
+    a.slot("sha256_digest", SHA256_DIGEST_SIZE)
     a.align(16)
     a.label("stack_bottom")
     a.space(STACK_SIZE)
@@ -443,27 +394,36 @@ def _emit_data(a: Assembler) -> None:
 
 @lru_cache(maxsize=16)
 def generate(
-    endian: Endian | str, *, kernel_big_endian: bool, console: Console | str = Console.HVTERM
+    endian: Endian,
+    *,
+    kernel_big_endian: bool,
+    console: Console | str = Console.HVTERM,
+    sha256_vector: bool = False,
 ) -> Program:
     """The purgatory program, slots zero, the head area (4..0xff) zero."""
-    endian, console = Endian(endian), Console(console)
+    console = Console(console)
     a = Assembler(endian)
     a.label("purgatory_start")
     a.b("main")
-    a.define_slot("head", 4, HeadOffset.END - 4)
-    a.define_slot("run_at_load", HeadOffset.RUN_AT_LOAD, 4)
-    a.space(HeadOffset.END - 4)
+    a.define_slot("head", 4, HEAD_SIZE - 4)
+    a.define_slot("run_at_load", RUN_AT_LOAD_OFFSET, 4)
+    a.space(HEAD_SIZE - 4)
     a.label("code_start")
     _emit_setup(a, console)
     _emit_enter_kernel(a, endian, kernel_big_endian)
     _emit_verify(a)
     _emit_copy(a)
-    _emit_putc(a, console)
+    emit_putc(a, console)
+    if console is Console.OPAL:
+        emit_opal_call(a)
     _emit_puts(a)
     _emit_print_hex(a)
-    sha256.emit_code(a, endian)
+    if sha256_vector:  # POWER8 vector crypto (ISA 2.07)
+        sha256.emit_code(a, endian, blocks=sha256_vmx.emit_blocks)
+    else:
+        sha256.emit_code(a, endian)
     a.label("code_end")
-    _emit_data(a)
+    _emit_data(a, sha256_vector)
     return a.assemble()
 
 
@@ -473,7 +433,7 @@ class PurgatoryParams:
 
     ``kernel_head`` is the new kernel's first 256 bytes (its first PT_LOAD's data);
     ``run_at_load`` overrides the word at 0x5c (new kernel's byte order), e.g.
-    :data:`RUN_AT_LOAD_STAY` for a relocatable crash kernel.  ``sha256_regions`` are
+    :data:`pykexec.abi.RUN_AT_LOAD_STAY` for a relocatable crash kernel.  ``sha256_regions`` are
     the destination ranges of the other segments' buffers (bufsz, not memsz: the
     kernel zero-fills beyond bufsz) and ``sha256_digest`` their SHA-256, in order.
     ``stack`` = 0 uses the stack inside the purgatory image.
@@ -486,46 +446,59 @@ class PurgatoryParams:
     kernel_head: bytes
     run_at_load: int | None = None
     sha256_regions: tuple[Range, ...] = ()
-    sha256_digest: bytes = bytes(DIGEST_SIZE)
+    sha256_digest: bytes = bytes(SHA256_DIGEST_SIZE)
     skip_checks: bool = False
     debug: bool = False
     panic_kernel: bool = False
     backup_start: int = 0
     opal_base: int = 0
     opal_entry: int = 0
+    opal_terminal: int = 0
     stack: int = 0
     console: Console = Console.HVTERM
+    sha256_vector: bool = False  # the CPU has vshasigmaw (POWER8 and later, not P7 compat)
 
     def __post_init__(self) -> None:
-        if len(self.sha256_regions) > MAX_REGIONS:
+        if len(self.sha256_regions) > SHA256_REGIONS:
             raise UsageError(
-                f"purgatory: {len(self.sha256_regions)} SHA-256 regions, at most {MAX_REGIONS}"
+                f"purgatory: {len(self.sha256_regions)} SHA-256 regions, at most {SHA256_REGIONS}"
             )
-        if len(self.sha256_digest) != DIGEST_SIZE:
+        if len(self.sha256_digest) != SHA256_DIGEST_SIZE:
             raise UsageError(
                 f"purgatory: sha256_digest must be 32 bytes, got {len(self.sha256_digest)}"
             )
-        if len(self.kernel_head) < HeadOffset.END:
+        if len(self.kernel_head) < HEAD_SIZE:
             raise UsageError(
-                f"purgatory: kernel_head must hold the kernel's first {HeadOffset.END} bytes, "
+                f"purgatory: kernel_head must hold the kernel's first {HEAD_SIZE} bytes, "
                 f"got {len(self.kernel_head)}"
             )
+        if self.console is Console.OPAL and not (self.opal_base and self.opal_entry):
+            raise UsageError("purgatory: an OPAL console needs opal_base and opal_entry")
         if self.panic_kernel and not self.backup_start:
             raise UsageError("purgatory: panic_kernel needs backup_start (64 KiB backup area)")
 
 
+def _program(params: PurgatoryParams) -> Program:
+    return generate(params.endian, kernel_big_endian=params.kernel_big_endian,
+                    console=params.console, sha256_vector=params.sha256_vector)  # fmt: skip
+
+
+def image_size(params: PurgatoryParams) -> int:
+    """The size of :func:`render`'s bytes, which no slot value changes."""
+    return len(_program(params).code)
+
+
 def render(params: PurgatoryParams) -> bytes:
     """The purgatory segment: code, head, filled slots and stack (its memsz = its size)."""
-    program = generate(params.endian, kernel_big_endian=params.kernel_big_endian,
-                       console=params.console)  # fmt: skip
+    program = _program(params)
     regions = b"".join(
-        r.start.to_bytes(8, params.endian.value) + r.size.to_bytes(8, params.endian.value)
+        r.start.to_bytes(8, params.endian) + r.size.to_bytes(8, params.endian)
         for r in params.sha256_regions
     )
-    head = bytearray(params.kernel_head[4 : HeadOffset.END])
+    head = bytearray(params.kernel_head[4:HEAD_SIZE])
     if params.run_at_load is not None:
-        kernel_order: Literal["little", "big"] = "big" if params.kernel_big_endian else "little"
-        head[HeadOffset.RUN_AT_LOAD - 4 : HeadOffset.RUN_AT_LOAD] = params.run_at_load.to_bytes(
+        kernel_order: Endian = "big" if params.kernel_big_endian else "little"
+        head[RUN_AT_LOAD_OFFSET - 4 : RUN_AT_LOAD_OFFSET] = params.run_at_load.to_bytes(
             4, kernel_order
         )
     values: dict[str, int | bytes] = {
@@ -549,7 +522,7 @@ def region_digest(buffers: Iterable[bytes]) -> bytes:
 
 
 def run_at_load_for_crash(kernel_head: bytes, *, kernel_big_endian: bool) -> int | None:
-    """kexec-tools' rule: a crash kernel whose word at 0x5c is "run0" gets 1, else untouched."""
-    order: Literal["little", "big"] = "big" if kernel_big_endian else "little"
-    word = int.from_bytes(kernel_head[HeadOffset.RUN_AT_LOAD : HeadOffset.SECONDARY_HOLD], order)
-    return RUN_AT_LOAD_STAY if word == RUN_AT_LOAD_DEFAULT else None
+    """:func:`pykexec.abi.run_at_load_for_crash` of the word in ``kernel_head``."""
+    order: Endian = "big" if kernel_big_endian else "little"
+    word = int.from_bytes(kernel_head[RUN_AT_LOAD_OFFSET:SECONDARY_HOLD_OFFSET], order)
+    return abi.run_at_load_for_crash(word)

@@ -23,9 +23,11 @@ word may hold garbage and is never stored.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Final
 
-from pykexec.purgatory.asm import Assembler, Endian, Ref
+from pykexec.abi import Endian
+from pykexec.purgatory.asm import Assembler, Ref
 from pykexec.purgatory.isa import (
     GPR,
     R0,
@@ -90,10 +92,10 @@ _LOCAL = 16 + 6 * 8
 # sha256_blocks' registers (27 of them besides r1, r3, r4, so r14..r31 are saved).
 _STATE, _DATA = R3, R4
 _VARS = (R7, R8, R9, R10, R11, R12, R14, R15)  # a b c d e f g h, renamed each round
-_W = tuple(GPR(R16 + i) for i in range(16))  # W[t] lives in _W[t % 16]
+_W = tuple(GPR(R16.number + i) for i in range(16))  # W[t] lives in _W[t % 16]
 _T0 = R0  # only ever an operand: r0 as a base or addi/addis source means 0
 _XBC, _AB = R6, R5  # b ^ c and a ^ b for Maj; they swap roles every round
-_BLOCK_SAVED = tuple(GPR(r) for r in range(R14, R31 + 1))
+_BLOCK_SAVED = tuple(GPR(r) for r in range(R14.number, R31.number + 1))
 _BLOCK_FRAME = 16 + 8 * len(_BLOCK_SAVED)  # back chain, LR, r14..r31
 
 # FIPS 180-4 §4.1.2 (4.4)-(4.7): rotate counts; the small sigmas shift by the last one.
@@ -134,7 +136,7 @@ def emit_address_of(a: Assembler, rt: GPR, label: str) -> None:
 def _word_pair(endian: Endian, first: GPR, second: GPR) -> tuple[GPR, GPR]:
     """(low, high): which of two native words at 8i, 8i+4 a doubleword load puts in the
     low and which in the high half of a register."""
-    return (first, second) if endian is Endian.LITTLE else (second, first)
+    return (first, second) if endian == "little" else (second, first)
 
 
 def _load_message(a: Assembler, endian: Endian) -> None:
@@ -143,13 +145,13 @@ def _load_message(a: Assembler, endian: Endian) -> None:
     earlier word lands in the high half."""
     for i in range(8):
         w_even, w_odd = _W[2 * i], _W[2 * i + 1]
-        if endian is Endian.LITTLE:
-            a.ldbrx(w_odd, 0, _DATA)
+        if endian == "little":
+            a.ldbrx(w_odd, R0, _DATA)
             a.addi(_DATA, _DATA, 8)
         else:
             a.ld(w_odd, 8 * i, _DATA)
         a.srdi(w_even, w_odd, 32)
-    if endian is Endian.BIG:
+    if endian == "big":
         a.addi(_DATA, _DATA, 64)
 
 
@@ -355,28 +357,31 @@ def emit_final(a: Assembler, endian: Endian) -> None:
     _update_local(a, 1)
     a.b(zeros)
     a.label(length)
-    if endian is Endian.LITTLE:
+    if endian == "little":
         a.addi(R4, R1, _LOCAL)
-        a.stdbrx(R28, 0, R4)
+        a.stdbrx(R28, R0, R4)
     else:
         a.std(R28, _LOCAL, R1)
     _update_local(a, 8)
     for i in range(8):
         a.lwz(R0, CTX.state + 4 * i, R26)
-        if endian is Endian.LITTLE:
+        if endian == "little":
             a.addi(R4, R27, 4 * i)
-            a.stwbrx(R0, 0, R4)
+            a.stwbrx(R0, R0, R4)
         else:
             a.stw(R0, 4 * i, R27)
     emit_epilogue(a, _CALL_FRAME, saved)
 
 
-def emit_code(a: Assembler, endian: Endian) -> None:
-    """All four routines (code only; :func:`emit_data` places their constants)."""
+def emit_code(
+    a: Assembler, endian: Endian, blocks: Callable[[Assembler, Endian], None] = emit_blocks
+) -> None:
+    """All four routines (code only; :func:`emit_data` places their constants), with
+    ``blocks`` emitting ``sha256_blocks`` (this module's, or :mod:`.sha256_vmx`'s)."""
     emit_init(a)
     emit_update(a)
     emit_final(a, endian)
-    emit_blocks(a, endian)
+    blocks(a, endian)
 
 
 def emit_data(a: Assembler) -> None:

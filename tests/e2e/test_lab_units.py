@@ -6,11 +6,11 @@ import base64
 import hashlib
 import importlib.util
 import io
-import shutil
 import struct
 import subprocess
 import sys
 import tarfile
+import zipfile
 import zlib
 from pathlib import Path
 from types import ModuleType
@@ -37,6 +37,7 @@ from lab.scenarios import (
     shell_scenario,
 )
 from lab.vm import INITRD_MAX_BYTES, ConsoleLine, MachineConfig
+from tests.oracles import require_tool
 
 
 def _parse_newc(data: bytes) -> list[tuple[str, int, bytes]]:
@@ -83,10 +84,9 @@ def test_cpio_roundtrip() -> None:
     assert entries[1][2] == b"hello\n" and entries[2][2] == b"usr/bin"
 
 
-@pytest.mark.skipif(shutil.which("cpio") is None, reason="GNU cpio not installed")
 def test_cpio_gnu_reads_it() -> None:
     done = subprocess.run(
-        ["cpio", "-it", "--quiet"], input=_archive(), capture_output=True, check=True
+        [require_tool("cpio"), "-it", "--quiet"], input=_archive(), capture_output=True, check=True
     )
     assert done.stdout.decode().split() == ["usr", "usr/hello", "bin", "dev/console"]
 
@@ -246,10 +246,13 @@ def test_overlay_carries_init_scenario_and_pykexec() -> None:
     assert entries["init"][1].startswith(b"#!/bin/sh")
     assert entries["lab/scenario.sh"][1] == b"KEXEC=kexec\n"
     assert "lab/fill.py" in entries and "lab/vmcore_check.py" in entries
-    assert "opt/pykexec/pykexec/__init__.py" in entries
-    assert not any("__pycache__" in name for name in entries)
-    mode, wrapper = entries["usr/sbin/pykexec"]
-    assert mode & 0o111 and b"PYTHONPATH=/opt/pykexec exec python3 -m pykexec" in wrapper
+    assert not any("opt/pykexec" in name for name in entries)  # the zipapp, not the tree
+    mode, program = entries["usr/sbin/pykexec"]
+    assert mode & 0o111 and program.startswith(b"#!/usr/bin/env python3\n")
+    with zipfile.ZipFile(io.BytesIO(program)) as z:  # zipfile reads past the shebang
+        names = z.namelist()
+    assert "__main__.py" in names and "pykexec/cli.py" in names
+    assert not any(n.endswith(".pyc") for n in names)  # with_pyc=False
 
 
 def test_step_names_are_shell_identifiers() -> None:

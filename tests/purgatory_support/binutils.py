@@ -11,24 +11,24 @@ from pathlib import Path
 
 from elftools.elf.elffile import ELFFile
 
-from pykexec.purgatory.asm import Endian
+from pykexec.abi import Endian
 
-TRIPLET = {Endian.LITTLE: "powerpc64le-linux-gnu", Endian.BIG: "powerpc64-linux-gnu"}
-AS_FLAGS = {Endian.LITTLE: ["-a64", "-mlittle"], Endian.BIG: ["-a64", "-mbig"]}
+TRIPLET = {"little": "powerpc64le-linux-gnu", "big": "powerpc64-linux-gnu"}
+AS_FLAGS = {"little": ["-a64", "-mlittle"], "big": ["-a64", "-mbig"]}
 
 
 def tool(endian: Endian, name: str) -> str | None:
     return shutil.which(f"{TRIPLET[endian]}-{name}")
 
 
-def gas_text(endian: Endian, source: str) -> bytes:
-    """Assemble ``source`` with ``as -mpower7`` and return the bytes of .text."""
+def gas_text(endian: Endian, source: str, cpu: str = "power8") -> bytes:
+    """Assemble ``source`` with ``as -m<cpu>`` and return the bytes of .text."""
     gas = tool(endian, "as")
     assert gas is not None
     with tempfile.TemporaryDirectory() as tmp:
         src, obj = Path(tmp, "t.s"), Path(tmp, "t.o")
         src.write_text(source)
-        done = subprocess.run([gas, "-mpower7", *AS_FLAGS[endian], "-o", str(obj), str(src)],
+        done = subprocess.run([gas, f"-m{cpu}", *AS_FLAGS[endian], "-o", str(obj), str(src)],
                               capture_output=True, text=True)  # fmt: skip
         assert done.returncode == 0, f"{gas} failed:\n{done.stderr}"
         elf = ELFFile(io.BytesIO(obj.read_bytes()))
@@ -43,9 +43,9 @@ _LINE = re.compile(r"^\s*([0-9a-f]+):\s+((?:[0-9a-f]{2} ){4})\s*(.*?)\s*$")
 
 def objdump_binary(endian: Endian, code: bytes, *, raw: bool) -> dict[int, str]:
     """``objdump -D -b binary`` of ``code``: offset -> disassembly text (symbols stripped)."""
-    objdump = tool(Endian.LITTLE, "objdump") or tool(Endian.BIG, "objdump")
+    objdump = tool("little", "objdump") or tool("big", "objdump")
     assert objdump is not None
-    flag = "-EL" if endian is Endian.LITTLE else "-EB"
+    flag = "-EL" if endian == "little" else "-EB"
     with tempfile.NamedTemporaryFile(suffix=".bin") as f:
         f.write(code)
         f.flush()

@@ -14,7 +14,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from pykexec.purgatory.asm import Endian
+from pykexec.abi import Endian, struct_prefix
 
 EM_PPC64 = 21
 ET_EXEC = 2
@@ -22,7 +22,7 @@ PT_LOAD = 1
 PF_RWX = 7
 EF_PPC64_ABI_V2 = 2
 PAGE = 0x10000
-QEMU = {Endian.LITTLE: "qemu-ppc64le", Endian.BIG: "qemu-ppc64"}
+QEMU = {"little": "qemu-ppc64le", "big": "qemu-ppc64"}
 
 
 @dataclass(frozen=True)
@@ -34,9 +34,9 @@ class Segment:
 
 def elf_executable(endian: Endian, segments: list[Segment], entry: int) -> bytes:
     """A static executable whose PT_LOADs are ``segments``."""
-    e = endian.struct_prefix
+    e = struct_prefix(endian)
     phoff, phnum = 64, len(segments)
-    ident = b"\x7fELF" + bytes([2, 1 if endian is Endian.LITTLE else 2, 1]) + bytes(9)
+    ident = b"\x7fELF" + bytes([2, 1 if endian == "little" else 2, 1]) + bytes(9)
     header = ident + struct.pack(
         e + "HHIQQQIHHHHHH", ET_EXEC, EM_PPC64, 1, entry, phoff, 0, EF_PPC64_ABI_V2,
         64, 56, phnum, 64, 0, 0,
@@ -68,13 +68,15 @@ def available(endian: Endian) -> bool:
     return shutil.which(QEMU[endian]) is not None
 
 
-def run(endian: Endian, elf: bytes, timeout: float = 60.0) -> Result:
-    """Run the executable; a program that spins forever is killed after ``timeout``."""
+def run(endian: Endian, elf: bytes, timeout: float = 60.0, cpu: str | None = None) -> Result:
+    """Run the executable (on ``cpu``, qemu's default if None); a program that spins
+    forever is killed after ``timeout``."""
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp, "prog")
         path.write_bytes(elf)
         path.chmod(0o755)
-        proc = subprocess.Popen([QEMU[endian], str(path)], stdout=subprocess.PIPE,
+        cpu_args = ["-cpu", cpu] if cpu else []
+        proc = subprocess.Popen([QEMU[endian], *cpu_args, str(path)], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE)  # fmt: skip
         try:
             out, err = proc.communicate(timeout=timeout)

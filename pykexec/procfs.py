@@ -30,6 +30,8 @@ from pykexec.errors import DeviceTreeError
 
 #: The property every /proc/device-tree node has and a v17 flattened tree does not.
 NAME_PROPERTY = "name"
+#: The largest property value read: ibm,dynamic-memory for 4 Mi LMBs is 96 MiB.
+MAX_PROPERTY_SIZE = 128 << 20
 
 
 def entry_order(name: str) -> tuple[str, int, str]:
@@ -93,7 +95,7 @@ def drop_name_properties(root: Node) -> Node:
     The step between :func:`read_tree` and flattening: version-17 blobs derive
     a node's name from the structure block instead.
     """
-    for _, node in root.walk():
+    for node in root.nodes():
         node.props.pop(NAME_PROPERTY, None)
     return root
 
@@ -107,7 +109,9 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
 
 
 def _read_file(file: Path) -> bytes:
-    try:
-        return file.read_bytes()
-    except OSError as err:
-        raise DeviceTreeError(f"cannot read device tree property {file}: {err}") from err
+    from pykexec.sysinfo import read_regular
+
+    data = read_regular(str(file), "device tree property", DeviceTreeError, MAX_PROPERTY_SIZE)
+    if data is None:
+        raise DeviceTreeError(f"device tree property {file} vanished while being read")
+    return data

@@ -1,0 +1,177 @@
+"""What is loaded, since when, and is it still right: ``-S -d``, ``--verify``,
+``--recommend-crashkernel``.
+
+``-S`` alone stays in :mod:`pykexec.control` (one sysfs read); these reports read
+the load record (:mod:`pykexec.record`), sysfs, the files on disk and, for
+``--verify``, the loaded image itself through /proc/kcore.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from pykexec import record
+from pykexec.options import LoadOptions
+from pykexec.sysinfo import SystemView
+
+MIB = 1 << 20
+KCORE = "proc/kcore"
+
+
+def _file_changes(rec: dict[str, Any]) -> list[str]:
+    changes = []
+    for name, then in (rec.get("files") or {}).items():
+        now = record.file_identity(then.get("path"))
+        keys = ("size", "mtime_ns", "inode", "device")
+        if now is None or "error" in now:
+            changes.append(f"{name} {then.get('path')} is gone ({(now or {}).get('error')})")
+        elif any(now.get(k) != then.get(k) for k in keys):
+            what = [k for k in keys if now.get(k) != then.get(k)]
+            changes.append(f"{name} {then['path']} changed on disk since ({', '.join(what)})")
+    return changes
+
+
+def _machine_changes(rec: dict[str, Any], view: SystemView) -> list[str]:
+    then, now = rec.get("machine") or {}, record.machine_facts(view)
+    changes = []
+    if now["system_ram"] != then.get("system_ram"):
+        changes.append(
+            f"System RAM {then.get('system_ram', 0) / MIB:.0f} MiB then, "
+            f"{now['system_ram'] / MIB:.0f} MiB now"
+        )
+    if now["memory_blocks"] != then.get("memory_blocks"):
+        changes.append(
+            f"memory blocks {then.get('memory_blocks')} then, {now['memory_blocks']} now"
+        )
+    if now["cpus_present"] != then.get("cpus_present"):
+        changes.append(
+            f"present CPUs {then.get('cpus_present') or '-'} then, {now['cpus_present'] or '-'} now"
+        )
+    return changes
+
+
+def report(view: SystemView, crash: bool) -> dict[str, Any]:
+    """The status as data: loaded or not, the record, and what changed since."""
+    loaded = view.kexec_crash_loaded() if crash else view.kexec_loaded()
+    rec = record.read(view, crash)
+    boot_id = (view.read_text("proc/sys/kernel/random/boot_id") or "").strip()
+    if rec is not None and boot_id and rec.get("boot_id") not in ("", boot_id):
+        rec = None  # written by another boot (a /run that is not a tmpfs)
+    out: dict[str, Any] = {
+        "kind": "crash" if crash else "exec",
+        "loaded": loaded,
+        "record": rec,
+        "files_changed": [],
+        "machine_changed": [],
+    }
+    if crash:
+        out["crash_size"] = view.kexec_crash_size()
+    if rec is not None:
+        out["files_changed"] = _file_changes(rec)
+        out["machine_changed"] = _machine_changes(rec, view)
+        out["stale"] = bool(out["machine_changed"]) and not rec.get("hotplug")
+    return out
+
+
+def describe(view: SystemView, crash: bool, *, as_json: bool = False) -> str:
+    """``-S -d`` (text) or ``-S --json``."""
+    data = report(view, crash)
+    if as_json:
+        return json.dumps(data, indent=2)
+    what = "crash kernel" if crash else "kernel for -e"
+    rec = data["record"]
+    lines = [f"{what}: {'loaded' if data['loaded'] else 'not loaded'}"]
+    if crash and data.get("crash_size") is not None:
+        lines[0] += f" (crash region {data['crash_size'] / MIB:.0f} MiB)"
+    if rec is None:
+        if data["loaded"]:
+            lines.append("loaded by another program: no pykexec record in /run/pykexec")
+        return "\n".join(lines)
+    if not data["loaded"]:
+        lines.append(
+            f"the record of a load at {rec.get('loaded_at_utc')} remains: unloaded or "
+            "replaced since"
+        )
+    ago = time.time() - float(rec.get("loaded_at", 0))
+    opts = rec.get("options") or {}
+    lines += [
+        f"loaded at {rec.get('loaded_at_utc')} ({ago:.0f} s ago) with {rec.get('syscall')}",
+        f"kernel: {opts.get('kernel')}",
+        f"initrd: {opts.get('initrd') or '-'}",
+        f"command line: {rec.get('command_line', '')}",
+        f"plan digest: {rec.get('plan_digest')}",
+    ]
+    if rec.get("headroom"):
+        lines.append(f"headroom: {rec['headroom'].get('summary')}")
+    lines += [f"changed: {c}" for c in data["files_changed"]] or ["files: unchanged on disk"]
+    if data["machine_changed"]:
+        how = (
+            "the kernel updates the crash image itself (--hotplug)"
+            if rec.get("hotplug")
+            else "loaded without --hotplug: the crash kernel's memory map is stale, load it again"
+        )
+        lines += [f"machine changed: {c}" for c in data["machine_changed"]] + [how]
+    else:
+        lines.append("machine: unchanged since the load (RAM, memory blocks, CPUs)")
+    return "\n".join(lines)
+
+
+def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
+    """``--verify``: the loaded image in memory against its record and purgatory."""
+    from pykexec.crash.verify import VerifyError, kcore_header_size, kcore_map, verify
+
+    loaded = view.kexec_crash_loaded() if crash else view.kexec_loaded()
+    if not loaded:
+        raise VerifyError(f"no {'crash kernel' if crash else 'kernel for -e'} is loaded")
+    rec = record.read(view, crash)
+    if rec is None:
+        raise VerifyError(
+            "no pykexec record of what is loaded (/run/pykexec): load it with "
+            "pykexec to be able to verify it"
+        )
+    head = view.read_at(KCORE, 0, 4096)
+    size = kcore_header_size(head)
+    kmap = kcore_map(head if size <= len(head) else view.read_at(KCORE, 0, size))
+    return verify(rec, lambda phys, n: view.read_at(KCORE, kmap.offset(phys, n), n))
+
+
+def recommend(opts: LoadOptions, view: SystemView, *, detail: bool = False) -> str:
+    """``--recommend-crashkernel``: the crashkernel= size the crash kernel needs."""
+    from pykexec import loader
+    from pykexec.crash.headroom import (
+        Headroom,
+        HeadroomInput,
+        crash_cpus,
+        estimate,
+        rootfs_is_tmpfs,
+    )
+    from pykexec.planner import FILE_LOAD_EXTRA, crash_command_line
+
+    facts = loader.gather(opts, view, segments=False)
+    line = crash_command_line(opts, facts)
+    cpus, tmpfs = crash_cpus(line, facts.cpu_count), rootfs_is_tmpfs(line)
+    footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
+    region = 0
+
+    def at(size: int) -> Headroom:
+        inp = HeadroomInput(
+            size,
+            footprint,
+            facts.initramfs,
+            facts.page_size,
+            cpus,
+            footprint_exact=False,
+            tmpfs_root=tmpfs,
+        )
+        return estimate(inp)
+
+    for _ in range(3):  # the memory map term grows with the region: settle it
+        region = at(region).recommended
+    h = at(region)
+    lines = [f"crashkernel={h.recommended // MIB}M"]
+    if detail:
+        lines += [f"{name}: {size / MIB:.1f} MiB" for name, size in h.terms]
+        lines += [f"needed: {h.needed / MIB:.1f} MiB", *h.notes, *facts.notes]
+    return "\n".join(lines)

@@ -1,0 +1,37 @@
+"""Issue 9 in the lab: headroom refusals, verify, -S -d, and a rejected -p reload
+that leaves the previous crash kernel loaded (lab/scenarios.py, kdump-small-*, kdump-trust)."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.e2e.labruns import LabRuns
+
+pytestmark = pytest.mark.lab
+
+
+@pytest.mark.parametrize("name", ["kdump-small-128m", "kdump-small-256m"])
+def test_small_region_is_refused_with_figures(lab_runs: LabRuns, name: str) -> None:
+    r = lab_runs.passed(name).results
+    assert r["refused_rc"] == "1" and r["refused_crash_loaded"] == "0"
+    err = r["refused_err"]
+    assert "the crash region holds" in err and "crashkernel=" in err, err
+    assert r["recommended"].startswith("crashkernel="), r["recommended"]
+
+
+def test_trust_scenario(lab_runs: LabRuns) -> None:
+    report = lab_runs.passed("kdump-trust")
+    r = report.results
+    assert r["corrupt_load_rc"] == "0" and r["verify_corrupt_rc"] == "1"
+    assert "purgatory digest" in r["verify_corrupt_out"], r["verify_corrupt_out"]
+    assert r["load_rc"] == "0" and r["load_out"] == "", "a load with room must not warn"
+    assert r["verify_rc"] == "0" and "intact" in r["verify_out"]
+    assert r["status_d_rc"] == "1" == r["status_kexec_tools"]
+    assert "kernel: /boot/vmlinux" in r["status_d_out"]
+    assert r["reject_rc"] == "1" and r["reject_crash_loaded"] == "1"
+    assert "reloaded it" in r["reject_err"], r["reject_err"]
+    assert r["verify_after_rc"] == "0"
+    # the later crash still dumps: the crash stage's vmcore checks passed with the nonce
+    assert report.stage == "crash" and r["vmcore_elf"] == "ok"
+    found, total = (int(x) for x in r["nonce_records"].split("/"))
+    assert found > 0.99 * total
