@@ -21,16 +21,16 @@ from __future__ import annotations
 
 from lab.model import Kernel
 from lab.scenarios import (  # the kdump scenario's steps, shared as they are
-    _EXEC,
-    _FILL,
-    _KDUMP_CRASH,
-    _LOW64K,
-    _MEMMAP,
-    _SYSRQ_CRASH,
     CRASH_APPEND,
+    EXEC,
     FALLBACK_NOTE,
+    FILL,
+    KDUMP_CRASH,
     KERNEL_ARGS,
+    LOW64K,
+    MEMMAP,
     NEXT_APPEND,
+    SYSRQ_CRASH,
     Loader,
     Scenario,
     Stage,
@@ -88,7 +88,7 @@ def _kexec(name: str, loader: Loader, flags: str) -> Scenario:
         mem_mib=KEXEC_MEM_MIB,
         kernel=Kernel.KEXEC_FILE_61,
         stages=(
-            (Stage.FIRST, (_KERNEL, _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND), _EXEC)),
+            (Stage.FIRST, (_KERNEL, _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND), EXEC)),
             (Stage.SECOND, _SECOND),
         ),
     )
@@ -105,8 +105,8 @@ def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
         crashkernel=CRASHKERNEL,
         kernel=Kernel.KEXEC_FILE_61,
         stages=(
-            (Stage.FIRST, (_KERNEL, _MEMMAP, load, _FILL, _LOW64K, _SYSRQ_CRASH)),
-            (Stage.CRASH, _KDUMP_CRASH),
+            (Stage.FIRST, (_KERNEL, MEMMAP, load, FILL, LOW64K, SYSRQ_CRASH)),
+            (Stage.CRASH, KDUMP_CRASH),
         ),
     )
 

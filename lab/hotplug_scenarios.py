@@ -20,10 +20,10 @@ from __future__ import annotations
 from lab.hotplug import HostAction, Hotplug, add_core, add_dimm
 from lab.model import ConsoleRule, Kernel, Loader, Scenario, Stage, Step
 from lab.scenarios import (  # the kdump scenario's steps, shared as they are
-    _KDUMP_CRASH,
-    _MEMMAP,
     CRASH_APPEND,
+    KDUMP_CRASH,
     KERNEL_ARGS,
+    MEMMAP,
 )
 
 BOOT_CPUS, MAX_CPUS = 1, 2
@@ -57,7 +57,7 @@ _HOTPLUG = Step(
     fatal=True,
 )
 _FILL_HOT = Step("fill_hot", "sh /lab/steps/fill_hot.sh", timeout=15, fatal=True)
-SYSRQ_CRASH = "sysrq: Trigger a crash"  # drivers/tty/sysrq.c sysrq_handle_crash's key op
+SYSRQ_CRASH_LINE = "sysrq: Trigger a crash"  # drivers/tty/sysrq.c sysrq_handle_crash's key op
 NEXT_KERNEL_BANNER = "Linux version"  # init/version.c linux_banner: the crash kernel starts
 
 
@@ -100,7 +100,7 @@ def _scenario(
         kernel=Kernel.BPO_612,
         hotplug=HOTPLUG,
         stages=(
-            (Stage.FIRST, (_FACTS, _MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, crash_step)),
+            (Stage.FIRST, (_FACTS, MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, crash_step)),
             (Stage.CRASH, (_CRASH_FACTS, *crash)),
         ),
         console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False), *console),
@@ -125,7 +125,7 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
             "-p --hotplug",
             "pykexec -p --hotplug on 6.12; QEMU adds a CPU core and a DIMM; nonce in the new "
             "memory, crash on the new CPU; the vmcore holds both",
-            _KDUMP_CRASH,
+            KDUMP_CRASH,
         ),
         _scenario(
             "hotplug-stale",
@@ -141,7 +141,7 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
             "pykexec -p (no --hotplug) on 6.12, the same hotplug, crash on the new CPU: the "
             "stale image's crash kernel never starts",
             _STALE_CRASH,
-            crash_step=_crash_on("last", stops_with=SYSRQ_CRASH),
+            crash_step=_crash_on("last", stops_with=SYSRQ_CRASH_LINE),
             console=(ConsoleRule(NEXT_KERNEL_BANNER, "crash", present=False),),
         ),
     )

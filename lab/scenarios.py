@@ -2,7 +2,8 @@
 
 Every step script is busybox sh run by the guest's /init, which provides
 ``lab_result KEY VALUE`` and ``lab_try KEY CMD...`` (records ``KEY_rc`` and
-``KEY_err``).  Reference scenarios use kexec-tools; their pykexec twins differ
+``KEY_err``; lab/guest/lib.sh).  Longer steps live in lab/guest/steps/*.sh (run
+as ``sh /lab/steps/NAME.sh ARGS``, checked by shellcheck).  Reference scenarios use kexec-tools; their pykexec twins differ
 only in ``$KEXEC``.
 """
 
@@ -12,8 +13,26 @@ import dataclasses
 
 from lab.model import BOOT_TIMEOUT, ConsoleRule, Loader, Machine, Scenario, Stage, Step, render
 
-__all__ = ["SCENARIOS", "ConsoleRule", "Loader", "Machine", "Scenario", "Stage", "Step", "render",
-           "shell_scenario"]  # fmt: skip
+# The steps other scenario modules share (file_scenarios, hotplug_scenarios) are public.
+__all__ = [
+    "EXEC",
+    "FILL",
+    "KDUMP_CRASH",
+    "KDUMP_STAGE1",
+    "KEXEC_STAGE2",
+    "LOW64K",
+    "MEMMAP",
+    "SCENARIOS",
+    "SYSRQ_CRASH",
+    "ConsoleRule",
+    "Loader",
+    "Machine",
+    "Scenario",
+    "Stage",
+    "Step",
+    "render",
+    "shell_scenario",
+]
 
 # Words every next kernel gets, on top of the lab.* words the steps add.
 NEXT_CMDLINE = "console=hvc0 panic=-1 lab.scenario=$LAB_scenario"
@@ -60,9 +79,9 @@ def _status(when: str) -> Step:
     )
 
 
-_EXEC = Step("exec", "$KEXEC -e", timeout=40, fatal=True, leaves=True)
+EXEC = Step("exec", "$KEXEC -e", timeout=40, fatal=True, leaves=True)
 
-_KEXEC_STAGE2 = (
+KEXEC_STAGE2 = (
     Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]', timeout=10),
     Step(
         "cpus",
@@ -75,37 +94,23 @@ _KEXEC_STAGE2 = (
 _CRASH_LOAD = f"$KEXEC -p {KERNEL_ARGS} {CRASH_APPEND}"
 _CRASH_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
 
-_MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True)
-_FILL = Step(
-    "fill",
-    'python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &\n'
-    "n=0\nwhile [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do sleep 0.2; n=$((n+1)); done\n"
-    'lab_result filled "$(cat /tmp/filled 2>/dev/null)"\n[ -s /tmp/filled ]',
-    timeout=10,
-    fatal=True,
-)
-_LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10)
-_SYSRQ_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True)
+MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True)
+FILL = Step("fill", "sh /lab/steps/fill.sh", timeout=10, fatal=True)
+LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10)
+SYSRQ_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True)
 
 
 def _kdump_stage1(load: str = _CRASH_LOAD) -> tuple[Step, ...]:
     """Load the crash kernel with ``load``, -p -S, unload and reload, fill, crash."""
     return (
-        _MEMMAP,
+        MEMMAP,
         Step(
             "load",
             _LOADER + f"{load}\nrc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
             timeout=15,
             fatal=True,
         ),
-        Step(
-            "loaded",
-            "$KEXEC -p -S; s=$?; kexec -p -S; ks=$?\n"
-            'lab_result status_p_loaded "$s"\nlab_result status_p_loaded_kexec_tools "$ks"\n'
-            f"[ {_CRASH_LOADED} = 1 ] && [ $s = 1 ] && [ $ks = 1 ]",
-            timeout=10,
-            fatal=True,
-        ),
+        Step("loaded", "sh /lab/steps/crash_loaded_status.sh", timeout=10, fatal=True),
         Step(
             "reload",
             f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
@@ -114,27 +119,20 @@ def _kdump_stage1(load: str = _CRASH_LOAD) -> tuple[Step, ...]:
             timeout=15,
             fatal=True,
         ),
-        _FILL,
-        _LOW64K,
-        _SYSRQ_CRASH,
+        FILL,
+        LOW64K,
+        SYSRQ_CRASH,
     )
 
 
-_KDUMP_STAGE1 = _kdump_stage1()
+KDUMP_STAGE1 = _kdump_stage1()
 
-_KDUMP_CRASH = (
+KDUMP_CRASH = (
     Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=70),
     Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=10),
     Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=10),
     Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=15),
-    Step(
-        "makedumpfile",
-        "makedumpfile -d 31 /proc/vmcore /tmp/dump\nrc=$?\n"
-        'lab_result dump_bytes "$(wc -c < /tmp/dump 2>/dev/null)"\n'
-        "lab_result meminfo \"$(grep -E '^(MemTotal|MemFree|Shmem|CmaTotal|CmaFree):' "
-        "/proc/meminfo | tr -s ' ' | tr '\\n' ,)\"\nreturn $rc",
-        timeout=40,
-    ),
+    Step("makedumpfile", "sh /lab/steps/makedumpfile.sh", timeout=40),
 )
 
 
@@ -146,8 +144,8 @@ def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
         cpus=cpus,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_status("before"), _kexec_load(), _status("after"), _EXEC)),
-            (Stage.SECOND, _KEXEC_STAGE2),
+            (Stage.FIRST, (_status("before"), _kexec_load(), _status("after"), EXEC)),
+            (Stage.SECOND, KEXEC_STAGE2),
         ),
     )
 
@@ -161,7 +159,7 @@ def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p")
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
-        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, _KDUMP_CRASH)),
+        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH)),
     )
 
 
@@ -179,8 +177,8 @@ def _kexec_dtb() -> Scenario:
         cpus=1,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_kexec_load(f"-l --dtb={FIRMWARE_FDT}"), _EXEC)),
-            (Stage.SECOND, _KEXEC_STAGE2),
+            (Stage.FIRST, (_kexec_load(f"-l --dtb={FIRMWARE_FDT}"), EXEC)),
+            (Stage.SECOND, KEXEC_STAGE2),
         ),
     )
 
@@ -286,7 +284,7 @@ def _kdump_config_load(key: str) -> Step:
 _STATE = "grep -q 'current state *: {}' /tmp/{}.out"
 _KDUMP_TOOLS_STAGE1 = (
     _KDUMP_TOOLS_INSTALL,
-    _MEMMAP,
+    MEMMAP,
     _kdump_config_load("kdump_load"),
     _kdump_config("kdump_status", "status", _STATE.format("ready to kdump", "kdump_status")),
     _kdump_config("kdump_unload", "unload", f"[ {_CRASH_LOADED} = 0 ]"),
@@ -294,9 +292,9 @@ _KDUMP_TOOLS_STAGE1 = (
         "kdump_status_unloaded", "status", _STATE.format("Not ready", "kdump_status_unloaded")
     ),
     _kdump_config_load("kdump_reload"),
-    _FILL,
-    _LOW64K,
-    _SYSRQ_CRASH,
+    FILL,
+    LOW64K,
+    SYSRQ_CRASH,
 )
 _CRASH_CMDLINE_STEP = Step("crash_cmdline", 'lab_result crash_cmdline "$(cat /proc/cmdline)"')
 
@@ -313,7 +311,7 @@ def _kdump_tools(name: str, loader: Loader) -> Scenario:
         crashkernel="512M",
         stages=(
             (Stage.FIRST, _KDUMP_TOOLS_STAGE1),
-            (Stage.CRASH, (_CRASH_CMDLINE_STEP, *_KDUMP_CRASH)),
+            (Stage.CRASH, (_CRASH_CMDLINE_STEP, *KDUMP_CRASH)),
         ),
         console=(
             *(ConsoleRule(KDUMP_CONFIG_FAILED, step, present=False) for step in config_steps),
@@ -331,7 +329,7 @@ def _kexec_debug() -> Scenario:
         loader=Loader.PYKEXEC,
         cpus=1,
         mem_mib=1024,
-        stages=((Stage.FIRST, (_kexec_load("-d -l"), _EXEC)), (Stage.SECOND, _KEXEC_STAGE2)),
+        stages=((Stage.FIRST, (_kexec_load("-d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
         console=(
             ConsoleRule(PURGATORY_HELLO, "exec"),
             ConsoleRule(DIGEST_MISMATCH, "exec", present=False),
@@ -370,7 +368,7 @@ def _kexec_bad_digest() -> Scenario:
         mem_mib=1024,
         stages=(
             (Stage.FIRST, (_kexec_load("-l --test-corrupt-digest"), exec_)),
-            (Stage.SECOND, _KEXEC_STAGE2),
+            (Stage.SECOND, KEXEC_STAGE2),
         ),
         console=(
             ConsoleRule("expected: [0-9a-f]{64}", "exec"),
@@ -388,7 +386,7 @@ def _kexec_auto() -> Scenario:
         loader=Loader.PYKEXEC,
         cpus=1,
         mem_mib=1024,
-        stages=((Stage.FIRST, (_kexec_load("-a -d -l"), _EXEC)), (Stage.SECOND, _KEXEC_STAGE2)),
+        stages=((Stage.FIRST, (_kexec_load("-a -d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
         console=(ConsoleRule(FALLBACK_NOTE, "load"),),
     )
 
@@ -589,7 +587,7 @@ def _out(key: str, command: str) -> str:
 
 
 _TRUST_STAGE1 = (
-    _MEMMAP,
+    MEMMAP,
     Step(
         "corrupt",
         _out("corrupt_load", f"$KEXEC -p --test-corrupt-digest {_CRASH_ARGS}")
@@ -636,8 +634,8 @@ _TRUST_STAGE1 = (
         timeout=60,
         fatal=True,
     ),
-    _FILL,
-    _SYSRQ_CRASH,
+    FILL,
+    SYSRQ_CRASH,
 )
 
 
@@ -651,7 +649,7 @@ def _kdump_trust() -> Scenario:
         cpus=1,
         mem_mib=2048,
         crashkernel=TRUST_CRASHKERNEL,
-        stages=((Stage.FIRST, _TRUST_STAGE1), (Stage.CRASH, _KDUMP_CRASH)),
+        stages=((Stage.FIRST, _TRUST_STAGE1), (Stage.CRASH, KDUMP_CRASH)),
     )
 
 
