@@ -3,8 +3,8 @@
 Every step script is busybox sh run by the guest's /init, which provides
 ``lab_result KEY VALUE`` and ``lab_try KEY CMD...`` (records ``KEY_rc`` and
 ``KEY_err``; lab/guest/lib.sh).  Longer steps live in lab/guest/steps/*.sh (run
-as ``sh /lab/steps/NAME.sh ARGS``, checked by shellcheck).  Reference scenarios use kexec-tools; their pykexec twins differ
-only in ``$KEXEC``.
+as ``sh /lab/steps/NAME.sh ARGS``, checked by shellcheck).  Reference scenarios
+use kexec-tools; their pykexec twins differ only in ``$KEXEC``.
 """
 
 from __future__ import annotations
