@@ -42,15 +42,7 @@ KDUMP_MEM_MIB = 2048
 CRASHKERNEL = "512M"
 
 # Step names are shell function names shared by all stages: keep them unique.
-_KERNEL = Step(
-    "first_kernel",
-    'lab_result kernel "$(uname -r)"\n'
-    "zcat /proc/config.gz > /tmp/config\n"
-    'lab_result kexec_file "$(grep "^CONFIG_KEXEC_FILE=" /tmp/config)"\n'
-    "grep -q '^CONFIG_KEXEC_FILE=y' /tmp/config",
-    timeout=30,
-    fatal=True,
-)
+_KERNEL = Step("first_kernel", "sh /lab/steps/kexec_file_kernel.sh", timeout=30, fatal=True)
 
 
 def _load(flags: str, loaded_file: str, append: str) -> Step:

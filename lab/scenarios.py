@@ -69,14 +69,7 @@ def _status(when: str) -> Step:
     kexec-tools exits 1 when the kernel of that kind is loaded, 0 when not
     (kexec/kexec.c, do_status); -l -S must agree with /sys/kernel/kexec_loaded.
     """
-    return Step(
-        f"status_{when}",
-        "$KEXEC -S; s=$?; $KEXEC -l -S; l=$?; kexec -S; ks=$?; kexec -l -S; kl=$?\n"
-        f'lab_result status_{when} "S:$s,lS:$l"\n'
-        f'lab_result status_{when}_kexec_tools "S:$ks,lS:$kl"\n'
-        '[ $s = $ks ] && [ $l = $kl ] && [ $l = "$(cat /sys/kernel/kexec_loaded)" ]',
-        timeout=10,
-    )
+    return Step(f"status_{when}", f"sh /lab/steps/status_codes.sh {when}", timeout=10)
 
 
 EXEC = Step("exec", "$KEXEC -e", timeout=40, fatal=True, leaves=True)
@@ -438,32 +431,14 @@ POWERNV_MEM_MIB = 2048  # QEMU 7.2 pnv.c: -initrd at 0x28000000, skiboot at 0x30
 
 def _platform(key: str) -> Step:
     """What says powernv: /ibm,opal's compatible, /proc/cpuinfo's platform, /sys/firmware/opal."""
-    return Step(
-        key,
-        f"lab_result {key}_opal_compatible "
-        "\"$(tr '\\0' ' ' < /proc/device-tree/ibm,opal/compatible 2>/dev/null)\"\n"
-        f"lab_result {key}_cpuinfo_platform "
-        "\"$(awk -F': ' '/^platform/ {print $2}' /proc/cpuinfo)\"\n"
-        "[ -d /sys/firmware/opal ] && opal=yes || opal=no\n"
-        f'lab_result {key}_sys_firmware_opal "$opal"\n'
-        "[ $opal = yes ] && grep -q '^platform.*PowerNV' /proc/cpuinfo",
-        timeout=10,
-        fatal=True,
-    )
+    return Step(key, f"sh /lab/steps/powernv_platform.sh {key}", timeout=10, fatal=True)
 
 
 # The rootfs is a tmpfs of half the RAM by default (mm/shmem.c shmem_default_max_blocks).
 # A powernv crash kernel in crashkernel=512M has MemTotal 445568 kB (pseries: ~1 GiB,
 # its RMA is added), so the 52 MB unpacked initramfs, Python's work files and the
 # ~77 MB of `makedumpfile -d 31` hit ENOSPC at 73 MB; give the rootfs 90 % of RAM.
-_ROOTFS_ROOM = Step(
-    "rootfs_room",
-    "mount -o remount,size=90% / || return 1\n"
-    "lab_result rootfs_size \"$(grep -E '^(MemTotal|Shmem):' /proc/meminfo | tr -s ' ' | "
-    "tr '\\n' ,)\"",
-    timeout=10,
-    fatal=True,
-)
+_ROOTFS_ROOM = Step("rootfs_room", "sh /lab/steps/rootfs_room.sh", timeout=10, fatal=True)
 _POWERNV_EXTRA: dict[Stage, tuple[Step, ...]] = {Stage.CRASH: (_ROOTFS_ROOM,)}
 
 

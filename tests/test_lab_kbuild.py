@@ -18,7 +18,7 @@ from lab.kbuild import (
     parse_config,
 )
 from lab.model import Kernel
-from lab.paths import CacheLayout
+from lab.paths import GUEST_DIR, CacheLayout
 from lab.scenarios import SCENARIOS, render
 
 
@@ -133,7 +133,11 @@ def test_file_scenarios_are_data_on_the_file_syscall() -> None:
         steps = [step.name for _, stage in s.stages for step in stage]
         assert len(steps) == len(set(steps)), f"{s.name}: a step function defined twice"
         assert s.kernel is Kernel.KEXEC_FILE_61
-        assert "grep -q '^CONFIG_KEXEC_FILE=y'" in script
+        assert "sh /lab/steps/kexec_file_kernel.sh" in script
+        assert (
+            "grep -q '^CONFIG_KEXEC_FILE=y'"
+            in (GUEST_DIR / "steps/kexec_file_kernel.sh").read_text()
+        )
         assert f'grep -q "{FALLBACK_NOTE}" /tmp/load.out' in script
         assert ("$KEXEC -s " in script) != s.name.endswith("-auto")
         assert ("$KEXEC -d " in script) == s.name.endswith("-auto")
