@@ -118,6 +118,7 @@ class Recipe:
     cross_compile: str
     required: Mapping[str, Want]
     build_dir: str  # make O=, under <cache>/kbuild/
+    extra_packages: tuple[str, ...] = ()  # host packages beyond HOST_PACKAGES and the compiler
 
 
 KEXEC_FILE = Recipe(
@@ -125,8 +126,9 @@ KEXEC_FILE = Recipe(
 )
 # arch/powerpc/configs/pseries_defconfig is big-endian (pseries_le_defconfig adds le.config).
 BIG_ENDIAN = Recipe(
-    "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be"
-)
+    "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be",
+    extra_packages=("libc6-dev-ppc64-cross",),  # lab.beinit's static init
+)  # fmt: skip
 
 
 def parse_config(text: str, *, origin: str = ".config") -> dict[str, str | None]:
@@ -271,7 +273,8 @@ def ensure_host_tools(recipe: Recipe = KEXEC_FILE) -> str:
             raise KernelBuildError(
                 f"host packages missing; run as root or `apt-get install {' '.join(HOST_PACKAGES)}`"
             )
-        packages = (*HOST_PACKAGES, f"gcc-{recipe.cross_compile.rstrip('-')}")
+        compiler = f"gcc-{recipe.cross_compile.rstrip('-')}"
+        packages = (*HOST_PACKAGES, compiler, *recipe.extra_packages)
         _run(["apt-get", "install", "-y", "--no-install-recommends", *packages])
     version = _package_version(SOURCE_PACKAGE)
     if version is None or not SOURCE_TARBALL.is_file():

@@ -28,6 +28,7 @@ INSTALL: Mapping[str, str] = {
     "qemu-ppc64": "apt-get install qemu-user",
     "qemu-system-ppc64": "apt-get install qemu-system-ppc",
     "cpio": "apt-get install cpio",
+    "shellcheck": "apt-get install shellcheck",
     "ruff": "pip install -e '.[test]'",
     "mypy": "pip install -e '.[test]'",
     "elftools": "pip install -e '.[test]'",

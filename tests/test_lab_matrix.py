@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 from pathlib import Path
 
@@ -19,6 +18,7 @@ from lab.kernels import KERNEL_FACTS, MAKEDUMPFILE, for_kernel
 from lab.model import Kernel, Machine, Stage, render
 from lab.paths import CacheLayout
 from lab.vm import MachineConfig
+from tests.oracles import require_tool
 
 # `apt-cache depends linux-image-powerpc64le-64k:ppc64el` against bookworm-backports.
 DEPENDS_64K = """linux-image-powerpc64le-64k:ppc64el
@@ -131,13 +131,12 @@ SHELLCHECK_EXCLUDE = "SC2154,SC2317,SC2034"
 @pytest.fixture(scope="module")
 def shellcheck_findings(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     """One shellcheck run over every rendered scenario: its findings per scenario name."""
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck not installed")
+    shellcheck = require_tool("shellcheck")
     root = tmp_path_factory.mktemp("rendered")
     for name, scenario in ALL_SCENARIOS.items():
         (root / f"{name}.sh").write_text(render(scenario))
     done = subprocess.run(
-        ["shellcheck", "-s", "sh", "-S", "warning", "-e", SHELLCHECK_EXCLUDE, "-f", "gcc",
+        [shellcheck, "-s", "sh", "-S", "warning", "-e", SHELLCHECK_EXCLUDE, "-f", "gcc",
          *sorted(str(p) for p in root.iterdir())],
         text=True, capture_output=True,
     )  # fmt: skip
@@ -157,12 +156,11 @@ def test_every_rendered_scenario_passes_shellcheck(
 
 def test_guest_shell_files_pass_shellcheck() -> None:
     """/init, its function library and every step file, as shellcheck reads them (-x)."""
-    if shutil.which("shellcheck") is None:
-        pytest.skip("shellcheck not installed")
+    shellcheck = require_tool("shellcheck")
     guest = Path(__file__).resolve().parent.parent / "lab" / "guest"
     files = [guest / "init.sh", guest / "lib.sh", *sorted(guest.glob("steps/*.sh"))]
     done = subprocess.run(
-        ["shellcheck", "-x", "-s", "sh", "-S", "warning", "-f", "gcc", *map(str, files)],
+        [shellcheck, "-x", "-s", "sh", "-S", "warning", "-f", "gcc", *map(str, files)],
         cwd=guest.parent.parent, text=True, capture_output=True,
     )  # fmt: skip
     assert done.returncode == 0, done.stdout + done.stderr

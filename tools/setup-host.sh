@@ -15,7 +15,7 @@ $SUDO apt-get install -y -q --no-install-recommends \
     qemu-system-ppc qemu-user \
     binutils-powerpc64le-linux-gnu binutils-powerpc64-linux-gnu \
     device-tree-compiler libfdt-dev swig gcc \
-    cpio xz-utils zstd dpkg-dev man-db groff-base
+    cpio xz-utils zstd dpkg-dev man-db groff-base shellcheck
 PY=${PYTHON:-python3}
 $PY -m pip install -q --upgrade pip 2>/dev/null || true
 $PY -m pip install -q -e '.[test]' || $PY -m pip install -q --break-system-packages -e '.[test]'
