@@ -3,7 +3,7 @@
 The CI part of the matrix (``lab.matrix.CI``: kexec and kdump on bookworm-backports'
 6.12 with 4k and 64k pages, 1 CPU, kexec-tools and pykexec side by side), the
 crash hotplug pair on 6.12 (``hotplug`` and its stale contrast), the
-little-endian to big-endian kexec and the powernv SMT twins.  ``python3 -m lab
+little-endian to big-endian kexec (and kdump, recorded).  ``python3 -m lab
 matrix`` runs the whole matrix.
 """
 
@@ -106,20 +106,9 @@ def test_little_to_big_endian(lab_cache: CacheLayout, name: str) -> None:
     assert r["be_release"].endswith("-be")
 
 
-@pytest.mark.parametrize("name", ["reference-powernv-smt-kexec", "powernv-smt-kexec"])
-def test_smt_kexec_all_threads_online(lab_cache: CacheLayout, name: str) -> None:
-    r = _passed(lab_cache, name).results
-    assert r["nproc"] == "4"
-    assert r["thread_siblings_1"] == "0-1"
-
-
-@pytest.mark.parametrize("name", ["reference-powernv-smt-kdump", "powernv-smt-kdump"])
-def test_smt_kdump_crash_on_a_secondary_thread(lab_cache: CacheLayout, name: str) -> None:
-    r = _passed(lab_cache, name).results
-    assert r["crash_cpu"] == "3"
-    assert r["thread_siblings_3"] == "2-3"
-    assert r["vmcore_note_types"] == "CORE/1:4,VMCOREINFO/0:1"
-    check_loads_are_ram_minus_crash(r, name)
+# No SMT tests: under TCG, QEMU 7.2 (Debian 12) refuses threads on pseries and its
+# powernv skiboot stops before the kernel with 2 threads per core (lab/README.md,
+# "SMT"); the powernv-smt-* scenarios and matrix cells are there for a QEMU that can.
 
 
 def test_big_endian_crash_kernel_has_no_vmcore(lab_cache: CacheLayout) -> None:
