@@ -77,7 +77,7 @@ def test_crash_hotplug_live(lab_cache: CacheLayout) -> None:
     assert r["vmcore_note_types"] == "CORE/1:2,VMCOREINFO/0:1"
 
 
-def test_crash_hotplug_stale_image_misses_the_new_memory_and_cpu(lab_cache: CacheLayout) -> None:
+def test_crash_hotplug_stale_image_misses_the_new_memory(lab_cache: CacheLayout) -> None:
     """The same without --hotplug: what a stale image misses (recorded, not hidden)."""
     r = _passed(lab_cache, "hotplug-stale").results
     assert r["loaded_cpu_crash_hotplug"] == r["loaded_memory_crash_hotplug"] == "0"
