@@ -118,6 +118,15 @@ def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, s
     return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
 
 
+def _load_limit(view: SystemView, rel: str) -> int | None:
+    """kernel.kexec_load_limit_{panic,reboot} (Linux 6.6+): loads left, or -1 for no limit
+    (its default: kernel/kexec_core.c load_limit_reboot/panic, ``.limit = -1``)."""
+    text = view.read_text(rel)
+    if text is not None and text.split()[:1] == ["-1"]:
+        return -1
+    return view.read_int(rel)
+
+
 def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> KexecSupport:
     """What the running kernel offers, read without loading anything.
 
@@ -125,7 +134,7 @@ def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> Ke
     whether kexec_file_load exists; a live load then simply tries it, as kexec-tools.
     """
     file_load, source = _file_load_support(view, thorough)
-    limit = view.read_int(f"proc/sys/kernel/kexec_load_limit_{'panic' if crash else 'reboot'}")
+    limit = _load_limit(view, f"proc/sys/kernel/kexec_load_limit_{'panic' if crash else 'reboot'}")
     return KexecSupport(
         file_load=file_load,
         file_load_source=source,
