@@ -24,7 +24,7 @@ from pykexec.crash.kdump import add_usable_memory, crash_layout
 from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, parse_fdt
 from pykexec.devicetree.nexttree import finish, next_tree
 from pykexec.errors import DeviceTreeError, ImageError, KexecError, SystemInfoError
-from pykexec.formats.elf import MAX_KERNEL_SIZE, parse_kernel
+from pykexec.formats.elf import MAX_INFLATED_SIZE, parse_kernel
 from pykexec.formats.elfcore import MAX_PHNUM, CoreLoad, core_header
 from pykexec.machine import describe
 from pykexec.memory import MemoryMap, Range
@@ -140,7 +140,7 @@ def zero_bomb(mib: int) -> bytes:
 
 
 def test_gzip_bomb_stops_at_the_bound() -> None:
-    bomb = zero_bomb((MAX_KERNEL_SIZE >> 20) + 16)
+    bomb = zero_bomb((MAX_INFLATED_SIZE >> 20) + 16)
     assert len(bomb) < 2 * MiB
     with pytest.raises(ImageError, match="inflates past") as err:
         parse_kernel(bomb)

@@ -28,6 +28,9 @@ XZ_MAGIC = b"\xfd7zXZ\x00"
 #: address) pykexec accepts: Debian 12's ppc64el vmlinux is 44 MiB; more than 256 MiB
 #: means damage (and inflating 1 GiB takes seconds: a gzip bomb must stop sooner).
 MAX_KERNEL_SIZE = 256 << 20
+#: The most a compressed kernel may inflate to: distributions' compressed ppc64 kernels
+#: inflate to 40-60 MiB, and inflating stops here, within a second, on a bomb.
+MAX_INFLATED_SIZE = 128 << 20
 _INFLATE_CHUNK = 1 << 20
 _U64_LIMIT = 1 << 64
 
@@ -264,7 +267,7 @@ def parse_kernel(
     ``max_size`` bounds the inflated file and the memory the loaded image spans.
     """
     compression = None
-    inflated = _inflate(data, max_size)
+    inflated = _inflate(data, min(max_size, MAX_INFLATED_SIZE))
     if inflated is not None:
         data, compression = inflated
     if len(data) < EI_NIDENT or bytes(data[:4]) != ELF_MAGIC:
