@@ -77,7 +77,11 @@ def render(info: dict[str, Any]) -> str:
     lines.append(f"version:      {info['version'] or 'not found'}")
     lines.append(
         "crash kernel: "
-        + ("usable (-p)" if info["crash_kernel"] else f"no: {info['crash_kernel_reason']}")
+        + (
+            f"usable (-p) after a {info['endian']}-endian kernel"
+            if info["crash_kernel"]
+            else f"no: {info['crash_kernel_reason']}"
+        )
     )
     return "\n".join(lines)
 

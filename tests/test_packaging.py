@@ -221,7 +221,7 @@ def test_zipapp_on_every_supported_python(zipapp_file: Path, tmp_path: Path, min
     if python is None:
         pytest.skip(f"no Python 3.{minor} here")
     kernel = tmp_path / "vmlinux"
-    kernel.write_bytes(make_vmlinux(endian="big"))
+    kernel.write_bytes(make_vmlinux(endian="little"))
     argv = ["-p", str(kernel), "--dry-run", "--json", "--sysroot", f"{SNAPSHOT}-crash"]
     ours = _run(python, zipapp_file, *argv, cwd=tmp_path)
     tree = _run(sys.executable, "-m", "pykexec", *argv, cwd=ROOT)

@@ -436,3 +436,16 @@ def test_error_quoting_control_characters_stays_one_line(capsys) -> None:  # typ
     assert main(["-l", "k1", "a\tb\nc"]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "a\\tb\\nc" in err
+
+
+def test_crash_kernel_of_the_other_byte_order_is_refused(
+    machine: tuple[Path, Path, Path], tmp_path: Path, capsys
+) -> None:  # type: ignore[no-untyped-def]
+    """Measured in the lab (le-to-be-kdump): a big-endian crash kernel after a
+    little-endian one has no /proc/vmcore. -p refuses it; -l takes it."""
+    root, _, _ = machine
+    big = tmp_path / "vmlinux-be"
+    big.write_bytes(make_vmlinux("big", size=0x40000))
+    assert main(["-c", "-p", str(big), "--dry-run", "--sysroot", str(root)]) == 2
+    assert "load a little-endian crash kernel" in capsys.readouterr().err
+    assert main(["-c", "-l", str(big), "--dry-run", "--sysroot", str(root)]) == 0

@@ -140,6 +140,16 @@ def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
             f'{inp.kernel.run_at_load:#010x}, not the "run0" magic of a relocatable kernel, '
             "so it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
         )
+    if inp.kernel.endian != inp.purgatory_endian:
+        # The crash kernel reads the ELF core header and the dead kernel's per-CPU
+        # notes and vmcoreinfo in its own byte order (fs/proc/vmcore.c): measured in
+        # the lab, a big-endian crash kernel after a little-endian one says "Kdump:
+        # vmcore not initialized" and has no /proc/vmcore (kexec-tools the same).
+        raise UsageError(
+            f"a {inp.kernel.endian}-endian crash kernel cannot read the dump of this "
+            f"{inp.purgatory_endian}-endian kernel (its notes are in the dead kernel's "
+            f"byte order): load a {inp.purgatory_endian}-endian crash kernel"
+        )
     from pykexec.crash.kdump import BACKUP_SIZE, core_loads, crash_layout
     from pykexec.formats.elfcore import core_header
 
