@@ -21,7 +21,9 @@ from lab.paths import CacheLayout
 from lab.runner import RunOptions, StepEcho, run
 from lab.vm import ConsoleLine
 
-PYKEXEC = "PYTHONPATH=/opt/pykexec python3"  # what lab/initramfs.py's wrapper runs
+PYKEXEC = (
+    "PYTHONPATH=/usr/sbin/pykexec python3"  # the zipapp lab/initramfs.py installs, as a path entry
+)
 STATS = (
     "import pstats; s = pstats.Stats('/tmp/prof.out'); s.strip_dirs(); "
     "s.sort_stats('cumulative').print_stats({top}); s.sort_stats('tottime').print_stats({top})"
