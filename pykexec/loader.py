@@ -378,19 +378,24 @@ def options_from_record(rec: dict[str, Any]) -> LoadOptions:
         raise KexecError(f"the load record's options cannot be used again: {err}") from None
 
 
-def _purgatory_program(buf: bytes, facts: LoadFacts) -> Program | None:
-    """The purgatory program ``buf`` was rendered from: the one whose code (up to
-    its first data slot) the buffer starts with, whichever console it prints on."""
-    from pykexec.purgatory.ppc64 import Console, generate
+def _purgatory_program(buf: bytes, plan: Plan, facts: LoadFacts) -> Program | None:
+    """The purgatory program ``buf`` was rendered from: the plan's own (generate's cache
+    holds it), checked by its code up to the first data slot."""
+    from pykexec.purgatory.ppc64 import console_for, generate
 
     assert facts.kernel is not None
-    for console in (Console.HVTERM, *Console):  # the loader's default first (cached)
-        program = generate(
-            facts.running_endian, kernel_big_endian=facts.kernel.endian == "big", console=console
-        )
-        data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
-        if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
-            return program
+    m = plan.machine
+    program = generate(
+        facts.running_endian,
+        kernel_big_endian=facts.kernel.endian == "big",
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
+        sha256_vector=facts.vector_crypto,
+    )
+    data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
+    if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
+        return program
     return None
 
 
@@ -401,7 +406,7 @@ def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
     from pykexec.layout import SegmentKind
 
     purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
-    program = None if purg is None else _purgatory_program(bytes(purg.buf), facts)
+    program = None if purg is None else _purgatory_program(bytes(purg.buf), plan, facts)
     if purg is None or program is None:
         return None
     regions, digest = program.slot("sha256_regions"), program.slot("sha256_digest")
