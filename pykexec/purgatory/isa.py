@@ -26,7 +26,7 @@ labels) are the assembler's, checked against :data:`KINDS`.
 from __future__ import annotations
 
 from enum import IntEnum
-from typing import Final, Literal, NamedTuple, NoReturn
+from typing import ClassVar, Final, Literal, NamedTuple, NoReturn, TypeVar
 
 from pykexec.errors import KexecError
 
@@ -35,7 +35,47 @@ class AssemblyError(KexecError):
     """An operand does not fit its field, a label is unknown, or a slot is misused."""
 
 
-class GPR:
+_R = TypeVar("_R", bound="_Register")
+
+
+class _Register:
+    """One register of a register file: its number, one instance per number (so
+    identity is equality and hashing is cheap).  Each file is its own class, so the
+    type checker tells a GPR from a CR field or a vector register, and any of them
+    from a number (the operand kinds of :data:`OPCODES`)."""
+
+    __slots__ = ("number",)
+    number: int
+    PREFIX: ClassVar[str] = ""
+    COUNT: ClassVar[int] = 0
+    WHAT: ClassVar[str] = ""
+    _table: ClassVar[tuple[_Register, ...]] = ()
+
+    def __new__(cls: type[_R], number: int) -> _R:
+        if not 0 <= number < cls.COUNT:
+            raise ValueError(f"no {cls.WHAT} {cls.PREFIX}{number}")
+        table = cls.__dict__.get("_table", ())
+        if number < len(table):
+            return table[number]  # type: ignore[no-any-return]
+        self = super().__new__(cls)
+        self.number = number
+        return self
+
+    def __index__(self) -> int:
+        return self.number
+
+    def __repr__(self) -> str:
+        return f"{self.PREFIX}{self.number}"
+
+    @classmethod
+    def file(cls: type[_R]) -> tuple[_R, ...]:
+        """Every register of this file, in order (made once)."""
+        if "_table" not in cls.__dict__:
+            cls._table = tuple(cls(n) for n in range(cls.COUNT))
+        return cls.__dict__["_table"]  # type: ignore[no-any-return]
+
+
+class GPR(_Register):
     """A general purpose register, r0..r31.
 
     Deliberately *not* an ``int``: the type checker rejects a register where a
@@ -44,84 +84,30 @@ class GPR:
     equality and hashing is cheap.
     """
 
-    __slots__ = ("number",)
-    number: int
-
-    def __new__(cls, number: int) -> GPR:
-        if not 0 <= number < 32:
-            raise ValueError(f"no general purpose register r{number}")
-        if number < len(_GPRS):
-            return _GPRS[number]
-        self = super().__new__(cls)
-        self.number = number
-        return self
-
-    def __index__(self) -> int:
-        return self.number
-
-    def __repr__(self) -> str:
-        return f"r{self.number}"
+    __slots__ = ()
+    PREFIX, COUNT, WHAT = "r", 32, "general purpose register"
 
 
-_GPRS: list[GPR] = []
-_GPRS.extend(GPR(n) for n in range(32))
+class CRF(_Register):
+    """A condition register field, cr0..cr7 (the BF operand of compares; not an ``int``)."""
+
+    __slots__ = ()
+    PREFIX, COUNT, WHAT = "cr", 8, "condition register field"
+
+
+class VR(_Register):
+    """A vector register, v0..v31 (VMX; VSX calls it vs32..vs63; not an ``int``)."""
+
+    __slots__ = ()
+    PREFIX, COUNT, WHAT = "v", 32, "vector register"
+
+
+_GPRS, _CRFS, _VRS = GPR.file(), CRF.file(), VR.file()
 R0, R1, R2, R3, R4, R5, R6, R7 = _GPRS[0:8]
 R8, R9, R10, R11, R12, R13, R14, R15 = _GPRS[8:16]
 R16, R17, R18, R19, R20, R21, R22, R23 = _GPRS[16:24]
 R24, R25, R26, R27, R28, R29, R30, R31 = _GPRS[24:32]
-
-
-class CRF:
-    """A condition register field, cr0..cr7 (the BF operand of compares; not an ``int``)."""
-
-    __slots__ = ("number",)
-    number: int
-
-    def __new__(cls, number: int) -> CRF:
-        if not 0 <= number < 8:
-            raise ValueError(f"no condition register field cr{number}")
-        if number < len(_CRFS):
-            return _CRFS[number]
-        self = super().__new__(cls)
-        self.number = number
-        return self
-
-    def __index__(self) -> int:
-        return self.number
-
-    def __repr__(self) -> str:
-        return f"cr{self.number}"
-
-
-_CRFS: list[CRF] = []
-_CRFS.extend(CRF(n) for n in range(8))
 CR0, CR1, CR2, CR3, CR4, CR5, CR6, CR7 = _CRFS
-
-
-class VR:
-    """A vector register, v0..v31 (VMX; VSX calls it vs32..vs63; not an ``int``)."""
-
-    __slots__ = ("number",)
-    number: int
-
-    def __new__(cls, number: int) -> VR:
-        if not 0 <= number < 32:
-            raise ValueError(f"no vector register v{number}")
-        if number < len(_VRS):
-            return _VRS[number]
-        self = super().__new__(cls)
-        self.number = number
-        return self
-
-    def __index__(self) -> int:
-        return self.number
-
-    def __repr__(self) -> str:
-        return f"v{self.number}"
-
-
-_VRS: list[VR] = []
-_VRS.extend(VR(n) for n in range(32))
 V0, V1, V2, V3, V4, V5, V6, V7 = _VRS[0:8]
 V8, V9, V10, V11, V12, V13, V14, V15 = _VRS[8:16]
 V16, V17, V18, V19, V20, V21, V22, V23 = _VRS[16:24]
