@@ -60,55 +60,45 @@ BE_CRASH_APPEND = (
     '--append="console=hvc0 panic=-1 lab.scenario=$LAB_scenario irqpoll nr_cpus=1 '
     'reset_devices lab_stage=crash"'
 )
-_CRASH_LOAD = Step(
-    "load",
-    f"lab_try load $KEXEC -p {BE_ARGS} {BE_CRASH_APPEND}\nrc=$?\n"
-    'lab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\nreturn $rc',
-    timeout=20,
-    fatal=True,
-)
+
+
+def _crash_load(check: str) -> Step:
+    """-p of the big-endian kernel; records kexec_crash_loaded, then ``check``."""
+    return Step(
+        "load",
+        f"lab_try load $KEXEC -p {BE_ARGS} {BE_CRASH_APPEND}\nrc=$?\n"
+        'lab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\n' + check,
+        timeout=20,
+        fatal=True,
+    )
+
+
 _SYSRQ = Step("crash", "echo c > /proc/sysrq-trigger", timeout=60, fatal=True, leaves=True)
 _BE_VMCORE = Step("vmcore", ": printed by the big-endian init, lab/be/init.c", timeout=10)
 
 
-def _le_to_be_kdump(name: str, loader: Loader) -> Scenario:
+def _le_to_be_kdump(name: str, loader: Loader, *, refused: bool = False) -> Scenario:
+    """kexec-tools: -p of the big-endian kernel, sysrq crash, the big-endian crash kernel
+    records whether /proc/vmcore exists.  pykexec (``refused``): the load is refused
+    (pykexec/arch/ppc64.py _crash_parts: its /proc/vmcore could not read this kernel's
+    notes) and nothing is loaded."""
+    if refused:
+        what = ": refused (its /proc/vmcore could not read this kernel's notes), nothing loaded"
+        check = '[ $rc = 2 ] && [ "$(cat /sys/kernel/kexec_crash_loaded)" = 0 ]'
+        stages: tuple[tuple[Stage, tuple[Step, ...]], ...] = ((Stage.FIRST, (_crash_load(check),)),)
+    else:
+        what = ", sysrq crash; the big-endian crash kernel records whether /proc/vmcore exists"
+        stages = ((Stage.FIRST, (_crash_load("return $rc"), _SYSRQ)), (Stage.CRASH, (_BE_VMCORE,)))
     return Scenario(
         name=name,
-        description=f"{loader} -p of the big-endian kernel from the little-endian one, "
-        "sysrq crash; the big-endian crash kernel records whether /proc/vmcore exists",
+        description=f"{loader} -p of the big-endian kernel from the little-endian one{what}",
         loader=loader,
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
         extra_kernel=Kernel.BE_61,
         cmdline=(HASH_MMU,),
-        stages=((Stage.FIRST, (_CRASH_LOAD, _SYSRQ)), (Stage.CRASH, (_BE_VMCORE,))),
-    )
-
-
-# pykexec refuses that load (pykexec/arch/ppc64.py _crash_parts): nothing is loaded.
-_REFUSED_LOAD = Step(
-    "load",
-    f"lab_try load $KEXEC -p {BE_ARGS} {BE_CRASH_APPEND}\nrc=$?\n"
-    'lab_result kexec_crash_loaded "$(cat /sys/kernel/kexec_crash_loaded)"\n'
-    '[ $rc = 2 ] && [ "$(cat /sys/kernel/kexec_crash_loaded)" = 0 ]',
-    timeout=20,
-    fatal=True,
-)
-
-
-def _le_to_be_kdump_refused(name: str) -> Scenario:
-    return Scenario(
-        name=name,
-        description="pykexec -p of the big-endian kernel from the little-endian one: refused "
-        "(its /proc/vmcore could not read this kernel's notes), nothing loaded",
-        loader=Loader.PYKEXEC,
-        cpus=1,
-        mem_mib=2048,
-        crashkernel="512M",
-        extra_kernel=Kernel.BE_61,
-        cmdline=(HASH_MMU,),
-        stages=((Stage.FIRST, (_REFUSED_LOAD,)),),
+        stages=stages,
     )
 
 
@@ -118,6 +108,6 @@ ENDIAN_SCENARIOS: dict[str, Scenario] = {
         _le_to_be("reference-le-to-be", Loader.KEXEC),
         _le_to_be("le-to-be", Loader.PYKEXEC),
         _le_to_be_kdump("reference-le-to-be-kdump", Loader.KEXEC),
-        _le_to_be_kdump_refused("le-to-be-kdump"),
+        _le_to_be_kdump("le-to-be-kdump", Loader.PYKEXEC, refused=True),
     )
 }
