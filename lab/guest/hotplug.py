@@ -18,6 +18,7 @@ Standard library only; a missing file is a result, never a traceback.
 
 from __future__ import annotations
 
+import errno
 import os
 import struct
 import sys
@@ -104,8 +105,15 @@ def online_blocks() -> int:
     for name in sorted(os.listdir(MEMORY)):
         state = f"{MEMORY}/{name}/state"
         if name.startswith("memory") and read(state) == "offline":
-            with open(state, "w") as f:
-                f.write("online_movable")
+            try:
+                with open(state, "w", buffering=1) as f:
+                    f.write("online_movable\n")
+            except OSError as e:
+                # The kernel's own auto-onlining (auto_online_blocks) can win the
+                # race between our read and our write: the block is online then.
+                if e.errno not in (errno.EINVAL, errno.EBUSY) or read(state) == "offline":
+                    raise
+                continue
             done += 1
     return done
 
