@@ -38,7 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "calibrate-crashkernel",
         help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
     )
-    cal.add_argument("--rows", help="CPUS[:gzip][:nrN],... (default: 1,4,1:gzip,4:nr4)")
+    cal.add_argument("--rows", help="CPUS[:gzip][:nrN][:lean],... (default: 1,4,1:gzip,"
+                     "4:nr4,1:lean,4:lean,4:nr4:lean)")  # fmt: skip
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -51,6 +52,7 @@ def _parser() -> argparse.ArgumentParser:
     r = sub.add_parser("run", help="run a scenario")
     r.add_argument("scenario", choices=sorted(ALL_SCENARIOS))
     r.add_argument("--loader", type=Loader, choices=list(Loader))
+    r.add_argument("--crashkernel", help="override the scenario's crashkernel= (e.g. 192M)")
     machine_args(r)
     sh = sub.add_parser("shell-cmd", help="run an ad-hoc command in the guest")
     sh.add_argument("--cmd", required=True)
@@ -81,16 +83,18 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     if args.command == "shell-cmd":
         s = shell_scenario(args.cmd, cpus=args.cpus or 1, mem_mib=args.mem, machine=args.machine)
         return dataclasses.replace(s, crashkernel=args.crashkernel, kernel=args.kernel or s.kernel)
-    return ALL_SCENARIOS[args.scenario].with_overrides(
+    s = ALL_SCENARIOS[args.scenario].with_overrides(
         loader=args.loader, cpus=args.cpus, kernel=args.kernel
     )
+    return dataclasses.replace(s, crashkernel=args.crashkernel) if args.crashkernel else s
 
 
-def _calibration_row(text: str) -> tuple[int, bool, int]:
-    """``CPUS[:gzip][:nrN]``: guest CPUs, a gzip payload initrd, the crash nr_cpus=."""
+def _calibration_row(text: str) -> tuple[int, bool, int, bool]:
+    """``CPUS[:gzip][:nrN][:lean]``: guest CPUs, a gzip payload initrd, the crash
+    nr_cpus=, the lean payload."""
     words = text.split(":")
     nr = [int(w[2:]) for w in words[1:] if w.startswith("nr") and w[2:].isdigit()]
-    return int(words[0]), "gzip" in words[1:], nr[0] if nr else 1
+    return int(words[0]), "gzip" in words[1:], nr[0] if nr else 1, "lean" in words[1:]
 
 
 def _main(args: argparse.Namespace) -> int:

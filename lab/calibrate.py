@@ -1,13 +1,21 @@
 """``python3 -m lab calibrate-crashkernel``: the smallest crashkernel= that boots and dumps.
 
-For each row (guest CPUs, payload initrd plain or gzip), the kdump scenario runs
-with its ``crashkernel`` field overridden, bisecting between a size known to
-fail and one known to pass, to :data:`STEP_MIB`.  "Passes" means the whole run
-passes: the crash kernel boots the lab's payload (``/boot/vmlinux`` and
-``/boot/initrd.img``), finds the nonce in /proc/vmcore and ``makedumpfile -d 31``
-writes a dump.  The reference scenario (kexec-tools) loads the payload, so that
-pykexec's own headroom refusal cannot bias the measurement: what the crash
-kernel needs does not depend on which loader placed it.
+For each row (guest CPUs, payload initrd plain or gzip, the crash kernel's
+nr_cpus=, which payload), the kdump scenario runs with its ``crashkernel`` field
+overridden, bisecting between a size known to fail and one known to pass, to
+:data:`STEP_MIB`.  "Passes" means the whole run passes.  Two payloads:
+
+* ``full`` (reference-kdump): ``/boot/initrd.img``, the first kernel's own Debian
+  root with Python; the crash kernel finds the nonce in /proc/vmcore and
+  ``makedumpfile -d 31`` writes the dump into its RAM root (a tmpfs);
+* ``lean`` (reference-kdump-lean): ``/boot/initrd-kdump.img``, busybox and
+  makedumpfile only; the dump leaves the machine through the dump port and the
+  host finds the nonce in it (lab.dumpcheck), as a distribution's kdump writes
+  to disk or network.
+
+The reference scenarios (kexec-tools) load the payload, so that pykexec's own
+headroom refusal cannot bias the measurement: what the crash kernel needs does
+not depend on which loader placed it.
 
 Each run takes the lab lock (``/tmp/pykexec-lab.lock``) for itself only, so
 other QEMU users interleave.  The table is written after every row, with the
@@ -41,9 +49,15 @@ COMMAND = "python3 -m lab calibrate-crashkernel"
 LOCK = os.environ.get("PYKEXEC_LAB_LOCK", "/tmp/pykexec-lab.lock")
 STEP_MIB = 8
 LOW_MIB, HIGH_MIB = 128, 512  # the issue's failing and the kdump scenario's passing size
-# (guest CPUs, gzip the payload initrd, the crash kernel's nr_cpus=)
-Row = tuple[int, bool, int]
-ROWS: tuple[Row, ...] = ((1, False, 1), (4, False, 1), (1, True, 1), (4, False, 4))
+LEAN_LOW_MIB = 64  # below the 6.1 kernel's 40.5 MiB image and its own 19 MiB
+# (guest CPUs, gzip the payload initrd, the crash kernel's nr_cpus=, the lean payload)
+Row = tuple[int, bool, int, bool]
+ROWS: tuple[Row, ...] = (
+    (1, False, 1, False), (4, False, 1, False), (1, True, 1, False), (4, False, 4, False),
+    (1, False, 1, True), (4, False, 1, True), (4, False, 4, True),
+)  # fmt: skip
+PAYLOADS = {False: "reference-kdump", True: "reference-kdump-lean"}
+DUMPS = {False: "ram-root", True: "off-machine"}  # where the payload writes its dump
 # Debian's linux-image-*-powerpc64le: CONFIG_PPC_64K_PAGES=y (its config-* file).
 GUEST_PAGE_SIZE = 65536
 _NEWC = (b"070701", b"070702")
@@ -60,8 +74,8 @@ def _lab_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1) -> Scenario:
-    base = SCENARIOS["reference-kdump"]
+def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1, lean: bool = False) -> Scenario:
+    base = SCENARIOS[PAYLOADS[lean]]
     words = CRASH_WORDS.replace("nr_cpus=1", f"nr_cpus={nr_cpus}")
     stages = tuple(
         (stage, tuple(dataclasses.replace(st, script=st.script.replace(CRASH_WORDS, words))
@@ -69,21 +83,26 @@ def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1) -> Scenario:
         for stage, steps in base.stages
     )  # fmt: skip
     return dataclasses.replace(
-        base, name="reference-kdump", loader=Loader.KEXEC, cpus=cpus,
+        base, loader=Loader.KEXEC, cpus=cpus,
         crashkernel=f"{crashkernel_mib}M", stages=stages,
     )  # fmt: skip
 
 
 def _probe(layout: CacheLayout, row: Row, mib: int) -> dict[str, object]:
-    cpus, gzip_, nr_cpus = row
+    cpus, gzip_, nr_cpus, lean = row
     started = time.monotonic()
     with _lab_lock():
-        scenario = _scenario(cpus, mib, nr_cpus)
+        scenario = _scenario(cpus, mib, nr_cpus, lean)
         report = run(layout, RunOptions(scenario, timeout=400.0, compress=gzip_))
     reason = report.reason.splitlines()[0][:200] if report.reason else ""
-    probe = {"crashkernel_mib": mib, "passed": report.passed, "reason": reason,
-             "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
-    print(f"calibrate: cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} crashkernel={mib}M -> "
+    probe: dict[str, object] = {"crashkernel_mib": mib, "passed": report.passed,
+                                "reason": reason,
+                                "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
+    for key in ("dump_bytes", "host_dump_data_bytes", "meminfo"):  # the dump's size, where
+        if key in report.results:
+            probe[key] = report.results[key]
+    print(f"calibrate: {PAYLOADS[lean]} cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} "
+          f"crashkernel={mib}M -> "
           f"{'PASS' if report.passed else 'FAIL ' + reason}", flush=True)  # fmt: skip
     return probe
 
@@ -137,12 +156,13 @@ def _kernel_facts(vmlinux: Path) -> dict[str, int]:
     return {"file_bytes": vmlinux.stat().st_size, "memsz": end - start}
 
 
-def _payload_facts(layout: CacheLayout, gzip_: bool) -> dict[str, object]:
+def _payload_facts(layout: CacheLayout, gzip_: bool, lean: bool) -> dict[str, object]:
     with tempfile.TemporaryDirectory(prefix="pykexec-calibrate-") as tmp:
-        scenario = render(_scenario(1, HIGH_MIB))
+        scenario = render(_scenario(1, HIGH_MIB, lean=lean))
         images = build(layout, Path(tmp), [GuestFile("lab/scenario.sh", scenario.encode())],
-                       compress=gzip_)  # fmt: skip
-        path = images.next_initrd
+                       compress=gzip_, kdump=lean)  # fmt: skip
+        path = images.kdump_initrd if lean and images.kdump_initrd else images.next_initrd
+        gzip_ = gzip_ and not lean  # the lean initrd is never compressed
         opener = gzip.open if gzip_ else open
         with opener(path, "rb") as f:
             unpacked = _walk_newc(f)  # type: ignore[arg-type]
@@ -151,24 +171,30 @@ def _payload_facts(layout: CacheLayout, gzip_: bool) -> dict[str, object]:
 
 
 def _bisect(layout: CacheLayout, row: Row) -> dict[str, object]:
+    low = LEAN_LOW_MIB if row[3] else LOW_MIB
     probes = [_probe(layout, row, HIGH_MIB)]
     if not probes[-1]["passed"]:
         return {"probes": probes, "min_passing_mib": None, "max_failing_mib": None}
-    probes.append(_probe(layout, row, LOW_MIB))
+    probes.append(_probe(layout, row, low))
     if probes[-1]["passed"]:
-        return {"probes": probes, "min_passing_mib": LOW_MIB, "max_failing_mib": None}
-    lo, hi = LOW_MIB, HIGH_MIB
+        return {"probes": probes, "min_passing_mib": low, "max_failing_mib": None}
+    lo, hi = low, HIGH_MIB
     while hi - lo > STEP_MIB:
         mid = (lo + hi) // 2 // STEP_MIB * STEP_MIB
         probes.append(_probe(layout, row, mid))
         lo, hi = (lo, mid) if probes[-1]["passed"] else (mid, hi)
-    return {"probes": probes, "min_passing_mib": hi, "max_failing_mib": lo}
+    result: dict[str, object] = {"probes": probes, "min_passing_mib": hi, "max_failing_mib": lo}
+    if not row[3]:  # the full payload keeps its dump in its tmpfs root: how big it was
+        passing = [p for p in probes if p["crashkernel_mib"] == hi and "dump_bytes" in p]
+        if passing:
+            result["dump_in_ram_bytes"] = int(str(passing[0]["dump_bytes"]))
+    return result
 
 
 def _key(row: dict[str, object]) -> tuple[object, ...]:
     initrd = row["initrd"]
     assert isinstance(initrd, dict)
-    return (row["cpus"], initrd["format"], row["crash_nr_cpus"])
+    return (row["cpus"], initrd["format"], row["crash_nr_cpus"], row.get("payload", "full"))
 
 
 def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = TABLE) -> int:
@@ -177,7 +203,9 @@ def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = T
     document: dict[str, object] = {
         "command": COMMAND,
         "what": "smallest crashkernel= (MiB, to the step) with which the lab's kdump "
-        "payload boots and dumps (the reference-kdump scenario passes), pseries under QEMU",
+        "payload boots and dumps (reference-kdump for the full payload, which dumps into "
+        "its RAM root; reference-kdump-lean for the lean one, which dumps off the "
+        "machine), pseries under QEMU",
         "kernel": layout.kernel_version(),
         "page_size": GUEST_PAGE_SIZE,
         "step_mib": STEP_MIB,
@@ -187,11 +215,13 @@ def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = T
         "rows": [],
     }
     old = json.loads(table.read_text()).get("rows", []) if table.is_file() else []
-    payloads = {g: _payload_facts(layout, g) for g in sorted({g for _, g, _ in rows})}
+    payloads = {(g, lean): _payload_facts(layout, g, lean)
+                for g, lean in sorted({(g, lean) for _, g, _, lean in rows})}  # fmt: skip
     done: list[dict[str, object]] = []
-    for cpus, gzip_, nr_cpus in rows:
-        row = {"cpus": cpus, "crash_nr_cpus": nr_cpus, "initrd": payloads[gzip_],
-               **_bisect(layout, (cpus, gzip_, nr_cpus))}  # fmt: skip
+    for cpus, gzip_, nr_cpus, lean in rows:
+        row = {"cpus": cpus, "crash_nr_cpus": nr_cpus, "payload": "lean" if lean else "full",
+               "dump": DUMPS[lean], "initrd": payloads[(gzip_, lean)],
+               **_bisect(layout, (cpus, gzip_, nr_cpus, lean))}  # fmt: skip
         done.append(row)
         keys = {_key(r) for r in done}
         document["rows"] = [r for r in old if _key(r) not in keys] + done

@@ -28,7 +28,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
+from elftools.elf.elffile import ELFFile
+
+from lab import kmods
 from lab.cpio import NewcWriter
+from lab.elfdeps import LIBRARY_DIRS, needed_sonames
 from lab.errors import AssetError
 from lab.paths import GUEST_DIR, REPO_ROOT, CacheLayout
 
@@ -127,7 +131,7 @@ def _base_key(layout: CacheLayout) -> str:
     h.update(layout.stamp.read_bytes())
     for deb in sorted(layout.debs.glob("*.deb")):
         h.update(deb.name.encode())
-    for module in ("initramfs.py", "cpio.py"):
+    for module in ("initramfs.py", "cpio.py", "kmods.py"):
         h.update((Path(__file__).parent / module).read_bytes())
     return h.hexdigest()[:16]
 
@@ -161,6 +165,87 @@ def base_archive(layout: CacheLayout) -> Path:
             old.unlink()
         partial = path.with_suffix(f".partial-{os.getpid()}")
         _write_base(layout, partial)
+        partial.rename(path)
+    return path
+
+
+# The lean kdump payload: what a distribution's kdump initramfs keeps (busybox for
+# the shell, makedumpfile and the libraries it loads), no Python and no Debian root.
+KDUMP_PROGRAMS: tuple[str, ...] = ("bin/busybox", "usr/bin/makedumpfile")
+KDUMP_INITRD = "boot/initrd-kdump.img"  # where the payload puts it in the first kernel
+KDUMP_MODULES = "usr/lib/modules/lab"  # lab.kmods' modules and their load order (file order)
+
+
+def _interp(path: Path) -> str | None:
+    """PT_INTERP of an ELF file (its dynamic loader), if any."""
+    with path.open("rb") as f:
+        for seg in ELFFile(f).iter_segments():
+            if seg["p_type"] == "PT_INTERP":
+                return str(seg.get_interp_name())
+    return None
+
+
+def _closure(staging: Path, programs: Iterable[str]) -> list[Path]:
+    """``programs`` (staging-relative) with every library they load (DT_NEEDED, found in
+    the loader's directories, lab.elfdeps.LIBRARY_DIRS) and their loader, symlinks and
+    their targets included."""
+    found: set[Path] = set()
+    todo = [staging / p for p in programs]
+    while todo:
+        path = todo.pop()
+        if path in found:
+            continue
+        found.add(path)
+        if path.is_symlink():
+            target = path.readlink()
+            todo.append(staging / str(target).lstrip("/") if target.is_absolute()
+                        else path.parent / target)  # fmt: skip
+            continue
+        interp = _interp(path)
+        if interp is not None:
+            todo.append(staging / interp.lstrip("/"))
+        for soname in needed_sonames(path):
+            hits = [staging / d / soname for d in LIBRARY_DIRS if (staging / d / soname).exists()]
+            if not hits:
+                raise AssetError(f"{path.relative_to(staging)} needs {soname}: not in the root")
+            todo.append(hits[0])
+    return sorted(found)
+
+
+def _write_kdump_base(layout: CacheLayout, out: Path) -> None:
+    with out.open("wb") as f:
+        tree = _Tree(NewcWriter(f))
+        for d in MOUNT_POINTS:
+            tree.w.directory(d)
+        tree.w.chardev("dev/console", *CONSOLE_DEV)
+        tree.w.directory("usr")
+        for top in USR_MERGED:
+            tree.parents(f"usr/{top}/x")
+            tree.symlink(top, f"usr/{top}")
+        _add_tree(tree, layout.staging, "", _closure(layout.staging, KDUMP_PROGRAMS))
+        tree.symlink("usr/bin/sh", "busybox")
+        order = []
+        if layout.kernel is None:  # the staged Debian kernel: its modules from its .deb
+            for deb in sorted(layout.debs.glob("linux-image-*.deb")):
+                for name, data in kmods.modules(deb):
+                    tree.file(f"{KDUMP_MODULES}/{name}", data, 0o644)
+                    order.append(name)
+        tree.file(f"{KDUMP_MODULES}/order", "".join(f"{n}\n" for n in order).encode(), 0o644)
+        tree.w.finish()
+
+
+def kdump_base_archive(layout: CacheLayout) -> Path:
+    """The cached base of the lean kdump initramfs: busybox, makedumpfile, their libraries."""
+    if not layout.ready():
+        raise AssetError(f"no lab assets in {layout.root}; run `python3 -m lab setup`")
+    layout.initramfs.mkdir(parents=True, exist_ok=True)
+    kernel = hashlib.sha256(str(layout.kernel).encode()).hexdigest()[:8]
+    path = layout.initramfs / f"kdump-{_base_key(layout)}-{kernel}.cpio"
+    if not path.exists():
+        for old in layout.initramfs.glob(f"kdump-*-{kernel}.cpio"):
+            old.unlink()
+        partial = path.with_suffix(f".partial-{os.getpid()}")
+        _write_kdump_base(layout, partial)
         partial.rename(path)
     return path
 
@@ -217,12 +302,16 @@ class BootImages:
 
     initrd: Path
     next_initrd: Path
+    kdump_initrd: Path | None = None
 
     def sizes(self) -> dict[str, int]:
-        return {
+        sizes = {
             "initramfs (first kernel)": self.initrd.stat().st_size,
             "initramfs (next kernel)": self.next_initrd.stat().st_size,
         }
+        if self.kdump_initrd is not None:
+            sizes["initramfs (lean kdump)"] = self.kdump_initrd.stat().st_size
+        return sizes
 
 
 def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:
@@ -250,13 +339,21 @@ def build(
     *,
     compress: bool = False,
     payload: Iterable[tuple[str, Path]] = (),
+    kdump: bool = False,
 ) -> BootImages:
-    """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``."""
+    """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``; with
+    ``kdump``, also ``kdump-initrd.img`` (the lean kdump base and the same overlay), which
+    the payload carries as /:data:`KDUMP_INITRD`."""
     base = base_archive(layout)
     overlay = overlay_archive(extra)
     run_dir.mkdir(parents=True, exist_ok=True)
     nxt = run_dir / "next-initrd.img"
     _concat(nxt, [base, overlay], compress)
+    lean = None
+    if kdump:
+        lean = run_dir / "kdump-initrd.img"
+        _concat(lean, [kdump_base_archive(layout), overlay], False)
+        payload = (*payload, (KDUMP_INITRD, lean))
     first = run_dir / "initrd.img"
     _concat(first, [nxt, payload_archive(layout.vmlinux, nxt, payload)], False)
-    return BootImages(first, nxt)
+    return BootImages(first, nxt, lean)

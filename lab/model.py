@@ -143,6 +143,10 @@ class Scenario:
     threads: int = 1  # SMT threads per core (QEMU -smp cpus,cores=cpus/threads,threads=N)
     hotplug: Hotplug | None = None  # room to grow and the host's QMP actions (lab.hotplug)
     extra_kernel: Kernel | None = None  # also in the payload: /boot/<kernel>/{vmlinux,initrd.img}
+    # The lean kdump payload: /boot/initrd-kdump.img (busybox, makedumpfile, no Python;
+    # lab.initramfs.kdump_base_archive) and a dump port to the host (lab.vm.DUMP_PORT),
+    # whose stream the host checks after the run (lab.dumpcheck: ELF vmcore, nonce).
+    lean_kdump: bool = False
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.cpus % self.threads:

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from lab import dumpcheck
 from lab.assets import kernel_layout, payload_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
@@ -158,7 +159,8 @@ def _run_in(
     compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
     scenario_file = GuestFile("lab/scenario.sh", render(s).encode())
     images = build(layout, run_dir, [scenario_file, *options.files], compress=compress,
-                   payload=payload)  # fmt: skip
+                   payload=payload, kdump=s.lean_kdump)  # fmt: skip
+    dump_file = run_dir / "dump.flat" if s.lean_kdump else None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(
         scenario=s.name,
@@ -178,6 +180,7 @@ def _run_in(
         qmp=run_dir / "qmp.sock" if s.hotplug else None,
         icount=options.icount,
         maxmem=options.maxmem,
+        dump_file=dump_file,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:
@@ -190,7 +193,20 @@ def _run_in(
             report.passed = False
             report.reason = str(exc)
         report.tail = list(guest.tail)
+    if dump_file is not None and report.passed:
+        _check_dump(report, dump_file, run_dir / "vmcore", nonce, s.fill_mib)
     return report
+
+
+def _check_dump(report: Report, stream: Path, work: Path, nonce: str, fill_mib: int) -> None:
+    """The host's verdict on the dump the crash kernel streamed out (lab.dumpcheck)."""
+    started = time.monotonic()
+    ok, facts, why = dumpcheck.check(stream, work, nonce, fill_mib)
+    report.timings.append(("host dump check", time.monotonic() - started))
+    report.results.update(facts.results(dumpcheck.wanted_records(nonce, fill_mib)))
+    if not ok:
+        report.passed = False
+        report.reason = f"host: {why}"
 
 
 def _await_exit(guest: Guest) -> None:

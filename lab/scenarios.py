@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 
+from lab.initramfs import KDUMP_INITRD
 from lab.model import BOOT_TIMEOUT, ConsoleRule, Loader, Machine, Scenario, Stage, Step, render
 
 # The steps other scenario modules share (file_scenarios, hotplug_scenarios) are public.
@@ -629,3 +630,74 @@ def _kdump_trust() -> Scenario:
 
 
 SCENARIOS.update((s.name, s) for s in (_kdump_small("128M"), _kdump_small("256M"), _kdump_trust()))
+
+
+# The lean kdump payload (lab.initramfs.KDUMP_PROGRAMS: busybox and makedumpfile, no
+# Python), dumping off the machine through the dump port as kdump's network targets
+# do: what a distribution's kdump initramfs looks like.  crashkernel=256M holds it.
+LEAN_CRASHKERNEL = "256M"
+LEAN_ARGS = f"/boot/vmlinux --initrd=/{KDUMP_INITRD} {CRASH_APPEND}"
+LEAN_DUMP = Step("dump", "sh /lab/steps/dump_out.sh", timeout=120, fatal=True)
+
+
+def _lean_stage1(loader: Loader) -> tuple[Step, ...]:
+    """Load the lean payload with no word on stdout or stderr, fill, crash; pykexec also
+    says what it recommends and shows the headroom in a dry run."""
+    ours = loader is Loader.PYKEXEC
+    return (
+        MEMMAP,
+        *(
+            (
+                Step(
+                    "headroom",
+                    _out("recommend", f"$KEXEC --recommend-crashkernel {LEAN_ARGS}")
+                    + _out("dry_run", f"$KEXEC -p --dry-run {LEAN_ARGS}")
+                    + 'lab_result dry_run_headroom "$(grep -i -m1 "crash kernel needs" '
+                    '/tmp/dry_run.out | cut -c1-500)"\n[ $rc = 0 ]',
+                    timeout=30,
+                    fatal=True,
+                ),
+            )
+            if ours
+            else ()
+        ),
+        Step(
+            "load",
+            _LOADER
+            + _out("load", f"$KEXEC -p {LEAN_ARGS}")
+            + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
+            # kexec-tools prints "Modified cmdline:" on ppc64 for every -p; pykexec says nothing
+            + ("[ ! -s /tmp/load.out ] && " if ours else "")
+            + f"[ $rc = 0 ] && [ {_CRASH_LOADED} = 1 ]",
+            timeout=30,
+            fatal=True,
+        ),
+        FILL,
+        SYSRQ_CRASH,
+    )
+
+
+def kdump_lean(name: str, loader: Loader, crashkernel: str = LEAN_CRASHKERNEL) -> Scenario:
+    """The lean payload at ``crashkernel``: loads without a word, the crash kernel boots
+    and streams a dump that the host finds the nonce in (lab.dumpcheck)."""
+    return Scenario(
+        name=name,
+        description=f"crashkernel={crashkernel}, the lean kdump payload (busybox, "
+        f"makedumpfile): {loader} -p loads without a warning; sysrq crash; makedumpfile "
+        "-E -F streams the vmcore to the host, which finds the nonce in it",
+        loader=loader,
+        cpus=1,
+        mem_mib=2048,
+        crashkernel=crashkernel,
+        stages=((Stage.FIRST, _lean_stage1(loader)), (Stage.CRASH, (LEAN_DUMP,))),
+        lean_kdump=True,
+    )
+
+
+SCENARIOS.update(
+    (s.name, s)
+    for s in (
+        kdump_lean("kdump-lean-256m", Loader.PYKEXEC),
+        kdump_lean("reference-kdump-lean", Loader.KEXEC, "512M"),
+    )
+)

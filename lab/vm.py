@@ -56,6 +56,11 @@ ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
 # (256 MiB each, hw/ppc/spapr.c SPAPR_MEMORY_BLOCK_SIZE) in
 # ibm,dynamic-memory(-v2): maxmem=4T gives 16384 LMBs.
 HOTPLUG_SLOTS = 4
+# The dump port: a virtio serial port (virtio-serial-pci; the guest kernels have
+# CONFIG_VIRTIO_CONSOLE=y) named lab.dump, which QEMU writes into a host file.  The
+# lean kdump payload streams its dump there (lab/guest/steps/dump_out.sh), the way
+# kdump's network targets send it off the machine; lab.dumpcheck reads it.
+DUMP_PORT = "lab.dump"
 
 
 @dataclass(frozen=True)
@@ -73,6 +78,7 @@ class MachineConfig:
     qmp: Path | None = None  # -qmp unix socket
     icount: bool = False  # QEMU's instruction-count clock (see ICOUNT_ARGS)
     maxmem: str | None = None  # hotpluggable memory size (-m ...,slots=,maxmem=), e.g. "4T"
+    dump_file: Path | None = None  # host file behind the guest's dump port (DUMP_PORT)
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -117,7 +123,15 @@ class MachineConfig:
             "-initrd", str(self.initrd),
             "-append", " ".join((*BASE_CMDLINE, *self.cmdline)),
             *(("-qmp", f"unix:{self.qmp},server=on,wait=off") if self.qmp else ()),
+            *(self.dump_port_args() if self.dump_file else ()),
         ]  # fmt: skip
+
+    def dump_port_args(self) -> tuple[str, ...]:
+        return (
+            "-device", "virtio-serial-pci,id=labserial",
+            "-chardev", f"file,id=labdump,path={self.dump_file}",
+            "-device", f"virtserialport,bus=labserial.0,chardev=labdump,name={DUMP_PORT}",
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,9 +1,11 @@
 """The headroom model against the lab's calibration table, and its refusals and warnings.
 
 lab/calibration/crashkernel.json holds, per row, the smallest crashkernel= (to
-8 MiB) with which the lab's kdump payload booted and dumped, measured by
+8 MiB) with which one of the lab's kdump payloads booted and dumped, measured by
 ``python3 -m lab calibrate-crashkernel`` together with the payload's facts (the
-kernel's memsz by pyelftools, the initrd by a cpio walk of the lab's own).  The
+kernel's memsz by pyelftools, the initrd by a cpio walk of the lab's own): the
+lean payload dumps off the machine (row "dump": "off-machine"), the full one
+into its tmpfs root ("ram-root", with the dump's size measured in the same runs).  The
 model must never call a failing size enough, and must not ask for more than
 :data:`MARGIN_MIB` above the smallest passing size.
 """
@@ -19,7 +21,7 @@ import pytest
 
 from pykexec.crash import headroom
 from pykexec.crash.headroom import (
-    BASE_BYTES,
+    DUMP_WORK_BYTES,
     MIB,
     HeadroomInput,
     crash_cpus,
@@ -34,6 +36,7 @@ from pykexec.planner import FILE_LOAD_EXTRA
 TABLE = Path(__file__).parent.parent / "lab" / "calibration" / "crashkernel.json"
 DOC = json.loads(TABLE.read_text())
 ROWS = [r for r in DOC["rows"] if r["min_passing_mib"] is not None]
+LEAN = [r for r in ROWS if r["dump"] == "off-machine"]
 MARGIN_MIB = 24  # three bisection steps
 
 
@@ -51,15 +54,22 @@ def _input(row: dict[str, Any], region_mib: int) -> HeadroomInput:
         page_size=DOC["page_size"],
         cpus=crash_cpus(line, row["cpus"]),
         tmpfs_root=rootfs_is_tmpfs(line),
+        dump_in_ram=row.get("dump_in_ram_bytes", 0) if row["dump"] == "ram-root" else 0,
     )
+
+
+def _id(row: dict[str, Any]) -> str:
+    return f"{row['payload']}-{row['cpus']}cpu-nr{row['crash_nr_cpus']}-{row['initrd']['format']}"
 
 
 def test_table_has_rows_for_one_and_four_cpus() -> None:
     assert DOC["command"] == "python3 -m lab calibrate-crashkernel"
-    assert {1, 4} <= {r["cpus"] for r in ROWS}
+    for dump in ("off-machine", "ram-root"):
+        assert {1, 4} <= {r["cpus"] for r in ROWS if r["dump"] == dump}
+    assert all(r["dump_in_ram_bytes"] > 0 for r in ROWS if r["dump"] == "ram-root")
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['cpus']}cpu-{r['initrd']['format']}")
+@pytest.mark.parametrize("row", ROWS, ids=_id)
 def test_model_against_the_table(row: dict[str, Any]) -> None:
     passing, failing = row["min_passing_mib"], row["max_failing_mib"]
     needed = estimate(_input(row, passing)).needed
@@ -78,7 +88,7 @@ def _booted(probe: dict[str, Any]) -> bool:
     return bool(probe["passed"]) or "stage crash" in probe["reason"]
 
 
-@pytest.mark.parametrize("row", ROWS, ids=lambda r: f"{r['cpus']}cpu-{r['initrd']['format']}")
+@pytest.mark.parametrize("row", ROWS, ids=_id)
 def test_refusals_match_what_booted(row: dict[str, Any]) -> None:
     """A load is refused only below what booting takes: every probed size at which the
     crash kernel booted is accepted (perhaps warned), every one at which it did not
@@ -91,24 +101,28 @@ def test_refusals_match_what_booted(row: dict[str, Any]) -> None:
 
 
 def test_per_cpu_covers_the_tables_slope() -> None:
-    """Rows that differ only in the crash kernel's nr_cpus= bound the per-CPU figure."""
-    by_key = {(r["cpus"], r["initrd"]["format"], r["crash_nr_cpus"]): r for r in ROWS}
-    pairs = [(r, by_key.get((c, f, 1))) for (c, f, n), r in by_key.items() if n > 1]
+    """Rows that differ only in the crash kernel's nr_cpus= bound the per-CPU figure, to
+    the table's resolution: each minimum is known to one bisection step."""
+    by_key = {(r["cpus"], r["initrd"]["format"], r["crash_nr_cpus"], r["payload"]): r
+              for r in ROWS}  # fmt: skip
+    pairs = [(r, by_key.get((c, f, 1, p))) for (c, f, n, p), r in by_key.items() if n > 1]
     assert pairs and all(one is not None for _, one in pairs)
     for many, one in pairs:
         assert one is not None
         extra = many["min_passing_mib"] - one["min_passing_mib"]
-        assert headroom.PER_CPU_BYTES * (many["crash_nr_cpus"] - 1) >= extra * MIB
+        step = DOC["step_mib"]
+        assert headroom.PER_CPU_BYTES * (many["crash_nr_cpus"] - 1) >= (extra - step) * MIB
 
 
-def test_base_is_the_tables_fit() -> None:
-    """BASE_BYTES[64 KiB] is the largest "smallest passing size minus the other terms"."""
+def test_dump_work_is_the_lean_rows_fit() -> None:
+    """DUMP_WORK_BYTES[64 KiB] is the largest "smallest passing size minus the other
+    terms" over the rows that dump off the machine."""
+    work = DUMP_WORK_BYTES[DOC["page_size"]]
     fits = []
-    for row in ROWS:
+    for row in LEAN:
         est = estimate(_input(row, row["min_passing_mib"]))
-        others = est.needed - BASE_BYTES[DOC["page_size"]]
-        fits.append(row["min_passing_mib"] * MIB - others)
-    assert BASE_BYTES[DOC["page_size"]] == -(-max(fits) // MIB) * MIB
+        fits.append(row["min_passing_mib"] * MIB - (est.needed - work))
+    assert LEAN and work == -(-max(fits) // MIB) * MIB
 
 
 def test_refusal_and_warning_at_the_edges() -> None:
@@ -182,6 +196,7 @@ def test_recommendation_loads_without_a_warning(
     assert main(["-p", "-c", *args, f"--sysroot={fits}", "--dry-run"]) == 0
     text = capsys.readouterr().out
     assert "headroom: " in text and "warning" not in text
-    small = write_sysroot(tmp_path / "small", pseries(crash=(512 * MIB, size // 4)))
+    boot = 48 * MIB  # room for the 40 MiB kernel, short of what its crash kernel boots in
+    small = write_sysroot(tmp_path / "small", pseries(crash=(512 * MIB, boot)))
     assert main(["-p", "-c", *args, f"--sysroot={small}", "--dry-run"]) == 1
     assert "crashkernel=" in capsys.readouterr().err

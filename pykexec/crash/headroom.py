@@ -14,21 +14,26 @@ peak it holds, at once:
   write error" and cannot mount a root.  The root is a tmpfs only when the
   command line has neither ``root=`` nor ``rootfstype=`` (or the latter names
   tmpfs), else a ramfs without that limit (init/do_mounts.c ``init_rootfs``, 6.1);
-* the kernel's own allocations and the dump's user space: a base figure per
-  page size (:data:`BASE_BYTES`), a figure per CPU it brings up
-  (:data:`PER_CPU_BYTES`) and the memory map, one ``struct page`` per page of
-  the region (:data:`STRUCT_PAGE_BYTES`).
+* the kernel's own allocations (:data:`KERNEL_BYTES`), a figure per CPU it
+  brings up (:data:`PER_CPU_BYTES`) and the memory map, one ``struct page`` per
+  page of the region (:data:`STRUCT_PAGE_BYTES`);
+* the dump's work: its user space and makedumpfile's buffers while the dump is
+  written off the machine, to a disk or the network, as kdump-tools, kdumpctl
+  and SUSE's kdump do (:data:`DUMP_WORK_BYTES`);
+* a dump the payload keeps in its own memory instead (``HeadroomInput.dump_in_ram``,
+  twice in a tmpfs root): pykexec cannot see where a payload writes, so it is 0
+  unless the caller knows better.
 
-The base figure is calibrated in the lab (``lab/calibration/crashkernel.json``,
+The figures are calibrated in the lab (``lab/calibration/crashkernel.json``,
 remade by ``python3 -m lab calibrate-crashkernel``): the smallest crashkernel=
-with which the lab's payload boots and dumps, minus the other terms; the test
-``tests/test_headroom.py`` holds the model to that table.  Only the crash
-kernel's own part of it (:data:`KERNEL_BYTES`) is counted for booting: a load is
-refused when the region cannot hold what booting takes (segments, initramfs,
-kernel, CPUs, memory map), since then it cannot work whatever the dump does; it is
-warned about when the whole estimate (with the lab's dump work) leaves less than
-:data:`WARN_FRACTION` spare, and :func:`recommend` names a crashkernel= size that
-leaves that margin.
+with which the lab's payloads boot and dump, for a lean payload (busybox and
+makedumpfile, the dump streamed off the machine) and for a full Debian root with
+Python that writes its dump into its tmpfs root; ``tests/test_headroom.py`` holds
+the model to every row.  A load is refused when the region cannot hold what
+booting takes (segments, initramfs, kernel, CPUs, memory map), since then it
+cannot work whatever the dump does; it is warned about when the whole estimate
+leaves less than :data:`WARN_FRACTION` spare, and :func:`recommend` names a
+crashkernel= size that leaves that margin.
 """
 
 from __future__ import annotations
@@ -43,23 +48,27 @@ STRUCT_PAGE_BYTES = 64
 # shmem_inode_info (~750 B on 6.1 ppc64le, /proc/slabinfo shmem_inode_cache) plus a
 # dentry (192 B, dentry cache): what each unpacked entry costs besides its data.
 ENTRY_BYTES = 1024
-# Calibrated: lab/calibration/crashkernel.json (Debian 6.1, 64 KiB pages, pseries):
-# the largest "smallest passing size minus the other terms" over its rows (tests/
-# test_headroom.py checks it).  Of these 171 MiB about 19 MiB are the crash kernel's
-# own reservations besides its image (MemTotal 517 MiB in a 576 MiB region with a
-# 40.5 MiB image) and most of the rest is twice the lab's dump: makedumpfile -d 31
-# writes 63-75 MiB into the same half-RAM tmpfs.  A payload that dumps to disk needs
-# less: the figure errs on the safe side.  4 KiB-page kernels use the same figure
-# until the lab has one (issue 12).
-BASE_BYTES: dict[int, int] = {65536: 171 * MIB, 4096: 171 * MIB}
-DEFAULT_BASE_BYTES = 171 * MIB
-# Of the base, what the crash kernel itself reserves whatever the dump does (see above:
-# 517 MiB MemTotal in a 576 MiB region less a 40.5 MiB image).  The rest is the dump's
-# work, which depends on where and how it dumps: a region below segments + initramfs +
-# this + CPUs + memory map cannot boot (refused), one below the whole estimate may boot
-# but fail to dump the lab's way (warned).
+# What the crash kernel reserves for itself besides its image, whatever the dump does:
+# MemTotal 517 MiB in a 576 MiB region with a 40.5 MiB image (Debian 6.1, 64 KiB
+# pages, pseries; the lean payload's crash kernel: MemTotal 203520 kB in 256 MiB).
 KERNEL_BYTES = 19 * MIB
-DUMP_TERM = "dump work (lab-calibrated)"
+# What the kernel allocates at run time while it boots (slab, page tables, per-CPU
+# pages): the lean payload's crash kernel ran out of memory at 104 MiB with 18 MiB
+# of slab ("System is deadlocked on memory") and booted at 112 MiB.  Every probe of
+# lab/calibration/crashkernel.json that booted is accepted and every one that did not
+# is refused for any figure from 21 to 24 MiB with PER_CPU_BYTES = 4 MiB
+# (tests/test_headroom.py); the middle is taken.
+RUN_TIME_BYTES = 22 * MIB
+# The dump's work while the dump leaves the machine (disk or network): the largest
+# "smallest passing size minus the other terms" over the lean payload's rows of the
+# table (tests/test_headroom.py checks it), rounded up.  4 KiB-page kernels use the
+# 64 KiB figure until the lab has a row for them.
+DUMP_WORK_BYTES: dict[int, int] = {65536: 27 * MIB, 4096: 27 * MIB}
+DEFAULT_DUMP_WORK_BYTES = 27 * MIB
+DUMP_TERM = "dump work"
+RAM_DUMP_TERM = "dump kept in RAM"
+RUN_TIME_TERM = "kernel at run time"
+HALF_RAM_TERM = "tmpfs half-RAM limit"
 # Per CPU the crash kernel brings up: per-CPU areas (the first chunk is 1 MiB with
 # 64 KiB pages, mm/percpu.c pcpu_embed_first_chunk), idle-task and IRQ stacks, run
 # queues, per-CPU slab and page lists.  The table's nr_cpus=4 row needs one 8 MiB
@@ -86,6 +95,7 @@ class HeadroomInput:
     cpus: int  # CPUs the crash kernel brings up (nr_cpus=, maxcpus=, or all)
     footprint_exact: bool = True  # False: kexec_file_load builds the segments itself
     tmpfs_root: bool = True  # see rootfs_is_tmpfs()
+    dump_in_ram: int = 0  # bytes of dump the payload keeps in its own memory (module doc)
 
 
 @dataclass(frozen=True)
@@ -95,6 +105,7 @@ class Headroom:
     region: int
     terms: tuple[tuple[str, int], ...]
     notes: tuple[str, ...] = ()
+    boot_needed: int = 0  # what it needs to boot at all: estimate() without the dump's terms
 
     @property
     def needed(self) -> int:
@@ -103,11 +114,6 @@ class Headroom:
     @property
     def spare(self) -> int:
         return self.region - self.needed
-
-    @property
-    def boot_needed(self) -> int:
-        """What the crash kernel needs to boot at all: every term but the dump's work."""
-        return sum(size for name, size in self.terms if name != DUMP_TERM)
 
     @property
     def fits(self) -> bool:
@@ -187,21 +193,35 @@ def unpacked_bytes(initramfs: Initramfs, page_size: int) -> tuple[int, bool]:
 
 
 def estimate(inp: HeadroomInput) -> Headroom:
-    """What the crash kernel needs, term by term, against ``inp.region``."""
+    """What the crash kernel needs, term by term, against ``inp.region``.
+
+    Beside the fixed terms (segments, the kernel's reservations, CPUs, memory map),
+    the rest of the region must hold, at once, what its tmpfs root holds (the
+    unpacked initramfs, and a dump kept in RAM) together with the kernel's run-time
+    allocations and the dump's work; and the tmpfs content may be at most half of
+    it.  So that part is ``max(2 x content, content + run time + dump work)`` with a
+    tmpfs root, and the half-RAM term is what the first exceeds the second by.  To
+    boot, the same holds without the dump's terms."""
     notes = []
-    terms = [("segments", inp.footprint)]
+    fixed = [("segments", inp.footprint), ("kernel", KERNEL_BYTES),
+             (f"{inp.cpus} CPU{'s' if inp.cpus != 1 else ''}", inp.cpus * PER_CPU_BYTES),
+             ("memory map", inp.region // inp.page_size * STRUCT_PAGE_BYTES)]  # fmt: skip
     if not inp.footprint_exact:
         notes.append("segments estimated: kexec_file_load places them in the kernel")
+    unpacked = 0
     if inp.initramfs is not None:
         unpacked, exact = unpacked_bytes(inp.initramfs, inp.page_size)
-        terms.append(("unpacked initramfs", unpacked))
-        if inp.tmpfs_root:
-            terms.append(("tmpfs half-RAM limit", unpacked))
         if not exact:
             notes.append(f"initramfs estimated from its headers ({inp.initramfs.describe()})")
-    base = BASE_BYTES.get(inp.page_size, DEFAULT_BASE_BYTES)
-    terms.append(("kernel", KERNEL_BYTES))
-    terms.append((DUMP_TERM, base - KERNEL_BYTES))
-    terms.append((f"{inp.cpus} CPU{'s' if inp.cpus != 1 else ''}", inp.cpus * PER_CPU_BYTES))
-    terms.append(("memory map", inp.region // inp.page_size * STRUCT_PAGE_BYTES))
-    return Headroom(inp.region, tuple(terms), tuple(notes))
+    work = DUMP_WORK_BYTES.get(inp.page_size, DEFAULT_DUMP_WORK_BYTES)
+    content = unpacked + inp.dump_in_ram
+    terms = [*fixed, ("unpacked initramfs", unpacked)]
+    if inp.dump_in_ram:
+        terms.append((RAM_DUMP_TERM, inp.dump_in_ram))
+    terms += [(RUN_TIME_TERM, RUN_TIME_BYTES), (DUMP_TERM, work)]
+    if inp.tmpfs_root and content > RUN_TIME_BYTES + work:
+        terms.append((HALF_RAM_TERM, content - RUN_TIME_BYTES - work))
+    boot = sum(size for _, size in fixed) + unpacked + RUN_TIME_BYTES
+    if inp.tmpfs_root:
+        boot += max(0, unpacked - RUN_TIME_BYTES)
+    return Headroom(inp.region, tuple(terms), tuple(notes), boot)

@@ -1,5 +1,6 @@
 """Issue 9 in the lab: headroom refusals, verify, -S -d, and a rejected -p reload
-that leaves the previous crash kernel loaded (lab/scenarios.py, kdump-small-*, kdump-trust)."""
+that leaves the previous crash kernel loaded, and the lean payload in crashkernel=256M
+(lab/scenarios.py, kdump-small-*, kdump-trust, kdump-lean-256m)."""
 
 from __future__ import annotations
 
@@ -34,4 +35,32 @@ def test_trust_scenario(lab_runs: LabRuns) -> None:
     # the later crash still dumps: the crash stage's vmcore checks passed with the nonce
     assert report.stage == "crash" and r["vmcore_elf"] == "ok"
     found, total = (int(x) for x in r["nonce_records"].split("/"))
+    assert found > 0.99 * total
+
+
+def _records(text: str) -> tuple[int, int]:
+    found, total = (int(x) for x in text.split("/"))
+    return found, total
+
+
+def test_lean_payload_in_256m_loads_without_a_word_and_dumps(lab_runs: LabRuns) -> None:
+    """crashkernel=256M with the lean payload (busybox, makedumpfile): -p says nothing,
+    the crash kernel boots and streams a vmcore off the machine with the nonce in it."""
+    report = lab_runs.passed("kdump-lean-256m")
+    r = report.results
+    assert r["load_rc"] == "0" and r["load_out"] == "", "a load with room must not warn"
+    assert r["kexec_crash_loaded"] == "1"
+    recommended = int(r["recommend_out"].removeprefix("crashkernel=").rstrip("M|"))
+    assert recommended <= 256, r["recommend_out"]
+    assert "crash region holds 256 MiB" in r["dry_run_headroom"], r["dry_run_headroom"]
+    assert report.stage == "crash" and r["dump_rc"] == "0" and r["host_vmcore_elf"] == "ok"
+    found, total = _records(r["host_nonce_records"])
+    assert found > 0.99 * total
+
+
+def test_lean_payload_reference(lab_runs: LabRuns) -> None:
+    """kexec-tools loads the same payload and the same dump reaches the host."""
+    r = lab_runs.passed("reference-kdump-lean").results
+    assert r["load_rc"] == "0" and r["host_vmcore_elf"] == "ok"
+    found, total = _records(r["host_nonce_records"])
     assert found > 0.99 * total

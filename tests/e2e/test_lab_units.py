@@ -302,3 +302,63 @@ def test_powernv_scenarios_reuse_the_pseries_steps() -> None:
         leaves = any(step.leaves for _, steps in ours.stages for step in steps)
         skiboot_rule = any(r.pattern == SKIBOOT_START and not r.present for r in ours.console)
         assert skiboot_rule == leaves, name  # every hand-over, and only those, is watched
+
+
+def _flattened(blocks: list[tuple[int, bytes]], end: bool = True) -> bytes:
+    """A stream in makedumpfile's flattened format, built from its description: a
+    4096-byte header (signature, big-endian type 1 and version 1), then per block a
+    big-endian (offset, size) and the data, then offset -1."""
+    out = (b"makedumpfile".ljust(16, b"\0") + struct.pack(">qq", 1, 1)).ljust(4096, b"\0")
+    for offset, data in blocks:
+        out += struct.pack(">qq", offset, len(data)) + data
+    return out + (struct.pack(">qq", -1, -1) if end else b"")
+
+
+def _elf_core(phnum_loads: int) -> bytes:
+    """An ELF64 little-endian core header with one PT_NOTE and ``phnum_loads`` PT_LOADs."""
+    ehdr = bytearray(64)
+    ehdr[:6] = b"\x7fELF\x02\x01"
+    struct.pack_into("<HHI", ehdr, 16, 4, 21, 1)  # e_type ET_CORE, EM_PPC64, version
+    struct.pack_into("<Q", ehdr, 32, 64)  # e_phoff
+    struct.pack_into("<HHH", ehdr, 52, 64, 56, 1 + phnum_loads)  # ehsize, phentsize, phnum
+    phdrs = struct.pack("<II", 4, 0).ljust(56, b"\0")
+    phdrs += b"".join(struct.pack("<II", 1, 7).ljust(56, b"\0") for _ in range(phnum_loads))
+    return bytes(ehdr) + phdrs
+
+
+def test_dumpcheck_unflattens_and_counts_the_nonce(tmp_path: Path) -> None:
+    from lab import dumpcheck
+
+    rec = _load_helper("fill").record("abcd")
+    assert dumpcheck.record("abcd") == rec
+    body = rec * (1024 * 1024 // len(rec))  # 1 MiB of records, split across blocks
+    cut = 4096 * 3 + 7  # a block boundary inside a record
+    stream = tmp_path / "dump.flat"
+    base = 1 << 20
+    blocks = [(0, _elf_core(2)), (base, body[:cut]), (base + cut, b""), (base + cut, body[cut:])]
+    stream.write_bytes(_flattened(blocks))
+    ok, facts, why = dumpcheck.check(stream, tmp_path / "vmcore", "abcd", 1)
+    assert ok, why
+    assert facts.elf == "ok" and (facts.loads, facts.notes) == (2, 1)
+    assert facts.records == len(body) // len(rec) and facts.blocks == 4
+    assert facts.file_bytes == (1 << 20) + len(body)
+
+
+@pytest.mark.parametrize(
+    ("stream", "why"),
+    [
+        (b"", "streamed no dump"),
+        (b"not a dump".ljust(5000, b"\0"), "no flattened-format header"),
+        (_flattened([(0, _elf_core(1))], end=False), "no end marker"),
+        (_flattened([(0, _elf_core(1))])[:-20], "cut short"),
+        (_flattened([(0, b"\x7fELF" + bytes(60))]), "not an ELF vmcore"),
+        (_flattened([(0, _elf_core(1))]), "0/32768 nonce records"),
+    ],
+)
+def test_dumpcheck_names_what_is_wrong(tmp_path: Path, stream: bytes, why: str) -> None:
+    from lab import dumpcheck
+
+    path = tmp_path / "dump.flat"
+    path.write_bytes(stream)
+    ok, _, got = dumpcheck.check(path, tmp_path / "vmcore", "abcd", 1)
+    assert not ok and why in got, got
