@@ -517,11 +517,13 @@ POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
 SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWINS.items())
 
 
-# Issue 9: a crash kernel you can trust.  The lab's payload needs about 500 MiB of
-# crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot work.
+# Issue 9: a crash kernel you can trust.  The lab's full payload needs about 500 MiB of
+# crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot boot.
 HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/planner.py crash_headroom
 RELOADED_NOTE = "reloaded it"  # pykexec/loader.py _recover_crash
-TRUST_CRASHKERNEL = "576M"  # above --recommend-crashkernel's 560M for the lab payload
+# The full payload keeps its dump in its tmpfs root and needs 496M in the lab
+# (lab/calibration/crashkernel.json); 576M leaves room for its 4-CPU twin too.
+TRUST_CRASHKERNEL = "576M"
 _CRASH_ARGS = f"{KERNEL_ARGS} {CRASH_APPEND}"
 
 
