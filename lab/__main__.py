@@ -38,6 +38,8 @@ def _parser() -> argparse.ArgumentParser:
         "calibrate-crashkernel",
         help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
     )
+    cal.add_argument("--kernel", type=Kernel, choices=list(Kernel),
+                     help="the lab kernel to calibrate (default: debian-6.1)")  # fmt: skip
     cal.add_argument("--rows", help="CPUS[:gzip][:nrN][:lean],... (default: 1,4,1:gzip,"
                      "4:nr4,1:lean,4:lean,4:nr4:lean)")  # fmt: skip
 
@@ -118,7 +120,7 @@ def _main(args: argparse.Namespace) -> int:
         rows = ROWS
         if args.rows:
             rows = tuple(_calibration_row(r) for r in args.rows.split(","))
-        return calibrate(layout, rows)
+        return calibrate(layout, rows, kernel=args.kernel or Kernel.DEBIAN_61)
     if args.command == "capture":
         from lab.capture import capture
 

@@ -235,6 +235,54 @@ def _apt_bpo_options(layout: CacheLayout) -> list[str]:
     ]  # fmt: skip
 
 
+# A makedumpfile that reads 6.12 vmcores, for the lean kdump payload only (which is
+# self-contained, so it may carry a newer program than the guest's root): Debian 13
+# (trixie) has makedumpfile 1:1.7.6-1, which needs libc6 >= 2.34 (bookworm has 2.36)
+# and libzstd1 >= 1.5.5 (bookworm has 1.5.4, so trixie's comes along); its other
+# libraries keep their sonames and come from the staged root.
+TRIXIE_SUITE = "trixie"
+TRIXIE_MAKEDUMPFILE: tuple[str, ...] = ("makedumpfile", "libzstd1")
+
+
+def _apt_suite_options(layout: CacheLayout, suite: str) -> list[str]:
+    """apt options that see only ``suite``, with lists and debs under the cache."""
+    root = layout.root / f"apt-{suite}"
+    parts = root / "sources.list.d"
+    for d in (parts, root / "lists" / "partial", root / "cache" / "archives" / "partial"):
+        d.mkdir(parents=True, exist_ok=True)
+    sources = BACKPORTS_SOURCES.replace(f"Suites: {BACKPORTS_SUITE}", f"Suites: {suite}")
+    (parts / f"{suite}.sources").write_text(sources)
+    return [
+        "-o", f"Dir::Etc::SourceList={root / 'none.list'}",
+        "-o", f"Dir::Etc::SourceParts={parts}",
+        "-o", f"Dir::State::Lists={root / 'lists'}",
+        "-o", f"Dir::Cache={root / 'cache'}",
+        "-o", f"APT::Architecture={GUEST_ARCH}",
+    ]  # fmt: skip
+
+
+def newer_makedumpfile(layout: CacheLayout) -> Path:
+    """A root holding trixie's makedumpfile and libzstd (fetched on first use, cached)."""
+    d = layout.root / "makedumpfile-trixie"
+    root, done = d / "root", d / "done"
+    if done.is_file() and (root / "usr/bin/makedumpfile").is_file():
+        return root
+    apt = _apt_suite_options(layout, TRIXIE_SUITE)
+    _run(["apt-get", *apt, "update"])
+    debs = d / "debs"
+    if debs.exists():
+        shutil.rmtree(debs)
+    debs.mkdir(parents=True)
+    _run(["apt-get", *apt, "download", *(f"{p}:{GUEST_ARCH}" for p in TRIXIE_MAKEDUMPFILE)],
+         cwd=debs)  # fmt: skip
+    if root.exists():
+        shutil.rmtree(root)
+    for deb in sorted(debs.glob("*.deb")):
+        _run(["dpkg-deb", "-x", str(deb), str(root)])
+    done.write_text("\n".join(sorted(p.name for p in debs.glob("*.deb"))) + "\n")
+    return root
+
+
 def image_package(depends_output: str, meta: str) -> str:
     """The versioned image package in ``apt-cache depends META`` output."""
     match = _IMAGE_DEPENDS.search(depends_output)

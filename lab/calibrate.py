@@ -38,8 +38,10 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
+from lab.assets import kernel_layout, newer_makedumpfile
 from lab.initramfs import GuestFile, build
-from lab.model import Loader, Scenario, render
+from lab.kernels import KERNEL_FACTS, needs_newer_makedumpfile
+from lab.model import Kernel, Loader, Scenario, render
 from lab.paths import REPO_ROOT, CacheLayout
 from lab.runner import RunOptions, run
 from lab.scenarios import CRASH_WORDS, SCENARIOS
@@ -58,8 +60,6 @@ ROWS: tuple[Row, ...] = (
 )  # fmt: skip
 PAYLOADS = {False: "reference-kdump", True: "reference-kdump-lean"}
 DUMPS = {False: "ram-root", True: "off-machine"}  # where the payload writes its dump
-# Debian's linux-image-*-powerpc64le: CONFIG_PPC_64K_PAGES=y (its config-* file).
-GUEST_PAGE_SIZE = 65536
 _NEWC = (b"070701", b"070702")
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
 
@@ -74,7 +74,10 @@ def _lab_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1, lean: bool = False) -> Scenario:
+def _scenario(
+    cpus: int, crashkernel_mib: int, nr_cpus: int = 1, lean: bool = False,
+    kernel: Kernel = Kernel.DEBIAN_61,
+) -> Scenario:  # fmt: skip
     base = SCENARIOS[PAYLOADS[lean]]
     words = CRASH_WORDS.replace("nr_cpus=1", f"nr_cpus={nr_cpus}")
     stages = tuple(
@@ -83,16 +86,16 @@ def _scenario(cpus: int, crashkernel_mib: int, nr_cpus: int = 1, lean: bool = Fa
         for stage, steps in base.stages
     )  # fmt: skip
     return dataclasses.replace(
-        base, loader=Loader.KEXEC, cpus=cpus,
+        base, loader=Loader.KEXEC, cpus=cpus, kernel=kernel,
         crashkernel=f"{crashkernel_mib}M", stages=stages,
     )  # fmt: skip
 
 
-def _probe(layout: CacheLayout, row: Row, mib: int) -> dict[str, object]:
+def _probe(layout: CacheLayout, row: Row, mib: int, kernel: Kernel) -> dict[str, object]:
     cpus, gzip_, nr_cpus, lean = row
     started = time.monotonic()
     with _lab_lock():
-        scenario = _scenario(cpus, mib, nr_cpus, lean)
+        scenario = _scenario(cpus, mib, nr_cpus, lean, kernel)
         report = run(layout, RunOptions(scenario, timeout=400.0, compress=gzip_))
     reason = report.reason.splitlines()[0][:200] if report.reason else ""
     probe: dict[str, object] = {"crashkernel_mib": mib, "passed": report.passed,
@@ -101,7 +104,7 @@ def _probe(layout: CacheLayout, row: Row, mib: int) -> dict[str, object]:
     for key in ("dump_bytes", "host_dump_data_bytes", "meminfo"):  # the dump's size, where
         if key in report.results:
             probe[key] = report.results[key]
-    print(f"calibrate: {PAYLOADS[lean]} cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} "
+    print(f"calibrate: {kernel} {PAYLOADS[lean]} cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} "
           f"crashkernel={mib}M -> "
           f"{'PASS' if report.passed else 'FAIL ' + reason}", flush=True)  # fmt: skip
     return probe
@@ -156,11 +159,16 @@ def _kernel_facts(vmlinux: Path) -> dict[str, int]:
     return {"file_bytes": vmlinux.stat().st_size, "memsz": end - start}
 
 
-def _payload_facts(layout: CacheLayout, gzip_: bool, lean: bool) -> dict[str, object]:
+def _payload_facts(
+    layout: CacheLayout, gzip_: bool, lean: bool, kernel: Kernel
+) -> dict[str, object]:
+    """The initrd the crash kernel gets, as the runner builds it for ``kernel``."""
+    scenario = _scenario(1, HIGH_MIB, lean=lean, kernel=kernel)
+    newer = newer_makedumpfile(layout) if lean and needs_newer_makedumpfile(scenario) else None
     with tempfile.TemporaryDirectory(prefix="pykexec-calibrate-") as tmp:
-        scenario = render(_scenario(1, HIGH_MIB, lean=lean))
-        images = build(layout, Path(tmp), [GuestFile("lab/scenario.sh", scenario.encode())],
-                       compress=gzip_, kdump=lean)  # fmt: skip
+        script = render(scenario)
+        images = build(layout, Path(tmp), [GuestFile("lab/scenario.sh", script.encode())],
+                       compress=gzip_, kdump=lean, kdump_newer=newer)  # fmt: skip
         path = images.kdump_initrd if lean and images.kdump_initrd else images.next_initrd
         gzip_ = gzip_ and not lean  # the lean initrd is never compressed
         opener = gzip.open if gzip_ else open
@@ -170,18 +178,18 @@ def _payload_facts(layout: CacheLayout, gzip_: bool, lean: bool) -> dict[str, ob
                 **unpacked}  # fmt: skip
 
 
-def _bisect(layout: CacheLayout, row: Row) -> dict[str, object]:
+def _bisect(layout: CacheLayout, row: Row, kernel: Kernel) -> dict[str, object]:
     low = LEAN_LOW_MIB if row[3] else LOW_MIB
-    probes = [_probe(layout, row, HIGH_MIB)]
+    probes = [_probe(layout, row, HIGH_MIB, kernel)]
     if not probes[-1]["passed"]:
         return {"probes": probes, "min_passing_mib": None, "max_failing_mib": None}
-    probes.append(_probe(layout, row, low))
+    probes.append(_probe(layout, row, low, kernel))
     if probes[-1]["passed"]:
         return {"probes": probes, "min_passing_mib": low, "max_failing_mib": None}
     lo, hi = low, HIGH_MIB
     while hi - lo > STEP_MIB:
         mid = (lo + hi) // 2 // STEP_MIB * STEP_MIB
-        probes.append(_probe(layout, row, mid))
+        probes.append(_probe(layout, row, mid, kernel))
         lo, hi = (lo, mid) if probes[-1]["passed"] else (mid, hi)
     result: dict[str, object] = {"probes": probes, "min_passing_mib": hi, "max_failing_mib": lo}
     if not row[3]:  # the full payload keeps its dump in its tmpfs root: how big it was
@@ -194,11 +202,14 @@ def _bisect(layout: CacheLayout, row: Row) -> dict[str, object]:
 def _key(row: dict[str, object]) -> tuple[object, ...]:
     initrd = row["initrd"]
     assert isinstance(initrd, dict)
-    return (row["cpus"], initrd["format"], row["crash_nr_cpus"], row.get("payload", "full"))
+    return (row["kernel"], row["cpus"], initrd["format"], row["crash_nr_cpus"], row["payload"])
 
 
-def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = TABLE) -> int:
-    """Bisect every row and write the table, keeping the rows of other
+def calibrate(
+    layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = TABLE,
+    kernel: Kernel = Kernel.DEBIAN_61,
+) -> int:  # fmt: skip
+    """Bisect every row on ``kernel`` and write the table, keeping the rows of other
     configurations already in it; 0 when every row found its edge."""
     document: dict[str, object] = {
         "command": COMMAND,
@@ -206,22 +217,24 @@ def calibrate(layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = T
         "payload boots and dumps (reference-kdump for the full payload, which dumps into "
         "its RAM root; reference-kdump-lean for the lean one, which dumps off the "
         "machine), pseries under QEMU",
-        "kernel": layout.kernel_version(),
-        "page_size": GUEST_PAGE_SIZE,
         "step_mib": STEP_MIB,
         "machine_mem_mib": SCENARIOS["reference-kdump"].mem_mib,
         "crash_words": CRASH_WORDS,
-        "kernel_image": _kernel_facts(layout.vmlinux),
         "rows": [],
     }
+    booted = kernel_layout(layout, kernel)
+    kernel_row = {"kernel": str(kernel), "kernel_version": booted.kernel_version(),
+                  "page_size": KERNEL_FACTS[kernel].page_kib * 1024,
+                  "kernel_image": _kernel_facts(booted.vmlinux)}  # fmt: skip
     old = json.loads(table.read_text()).get("rows", []) if table.is_file() else []
-    payloads = {(g, lean): _payload_facts(layout, g, lean)
+    payloads = {(g, lean): _payload_facts(booted, g, lean, kernel)
                 for g, lean in sorted({(g, lean) for _, g, _, lean in rows})}  # fmt: skip
     done: list[dict[str, object]] = []
     for cpus, gzip_, nr_cpus, lean in rows:
-        row = {"cpus": cpus, "crash_nr_cpus": nr_cpus, "payload": "lean" if lean else "full",
-               "dump": DUMPS[lean], "initrd": payloads[(gzip_, lean)],
-               **_bisect(layout, (cpus, gzip_, nr_cpus, lean))}  # fmt: skip
+        row = {**kernel_row, "cpus": cpus, "crash_nr_cpus": nr_cpus,
+               "payload": "lean" if lean else "full", "dump": DUMPS[lean],
+               "initrd": payloads[(gzip_, lean)],
+               **_bisect(layout, (cpus, gzip_, nr_cpus, lean), kernel)}  # fmt: skip
         done.append(row)
         keys = {_key(r) for r in done}
         document["rows"] = [r for r in old if _key(r) not in keys] + done

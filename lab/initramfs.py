@@ -185,34 +185,51 @@ def _interp(path: Path) -> str | None:
     return None
 
 
-def _closure(staging: Path, programs: Iterable[str]) -> list[Path]:
-    """``programs`` (staging-relative) with every library they load (DT_NEEDED, found in
-    the loader's directories, lab.elfdeps.LIBRARY_DIRS) and their loader, symlinks and
-    their targets included."""
-    found: set[Path] = set()
-    todo = [staging / p for p in programs]
+def _closure(roots: tuple[Path, ...], programs: Iterable[str]) -> list[tuple[Path, Path]]:
+    """``programs`` with every library they load (DT_NEEDED, found in the loader's
+    directories, lab.elfdeps.LIBRARY_DIRS) and their loader, symlinks and their targets
+    included, as (root, path) pairs: each name from the first of ``roots`` holding it."""
+
+    def find(rel: str) -> tuple[Path, Path] | None:
+        for root in roots:
+            if (root / rel).exists() or (root / rel).is_symlink():
+                return root, root / rel
+        return None
+
+    found: set[tuple[Path, Path]] = set()
+    todo: list[tuple[Path, Path]] = []
+    for program in programs:
+        hit = find(program)
+        if hit is None:
+            raise AssetError(f"{program}: not in {', '.join(map(str, roots))}")
+        todo.append(hit)
     while todo:
-        path = todo.pop()
-        if path in found:
+        root, path = todo.pop()
+        if (root, path) in found:
             continue
-        found.add(path)
+        found.add((root, path))
         if path.is_symlink():
             target = path.readlink()
-            todo.append(staging / str(target).lstrip("/") if target.is_absolute()
-                        else path.parent / target)  # fmt: skip
+            rel = str(target).lstrip("/") if target.is_absolute() else str(
+                (path.parent / target).relative_to(root))  # fmt: skip
+            hit = find(rel)
+            if hit is not None:
+                todo.append(hit)
             continue
         interp = _interp(path)
-        if interp is not None:
-            todo.append(staging / interp.lstrip("/"))
+        wanted = [interp.lstrip("/")] if interp is not None else []
         for soname in needed_sonames(path):
-            hits = [staging / d / soname for d in LIBRARY_DIRS if (staging / d / soname).exists()]
+            libs = [f"{d}/{soname}" for d in LIBRARY_DIRS]
+            hits = [h for h in map(find, libs) if h is not None]
             if not hits:
-                raise AssetError(f"{path.relative_to(staging)} needs {soname}: not in the root")
-            todo.append(hits[0])
+                raise AssetError(f"{path.relative_to(root)} needs {soname}: not in the roots")
+            wanted.append(str(hits[0][1].relative_to(hits[0][0])))
+        todo += [h for h in map(find, wanted) if h is not None]
     return sorted(found)
 
 
-def _write_kdump_base(layout: CacheLayout, out: Path) -> None:
+def _write_kdump_base(layout: CacheLayout, out: Path, newer: Path | None) -> None:
+    roots = (newer, layout.staging) if newer is not None else (layout.staging,)
     with out.open("wb") as f:
         tree = _Tree(NewcWriter(f))
         for d in MOUNT_POINTS:
@@ -222,7 +239,8 @@ def _write_kdump_base(layout: CacheLayout, out: Path) -> None:
         for top in USR_MERGED:
             tree.parents(f"usr/{top}/x")
             tree.symlink(top, f"usr/{top}")
-        _add_tree(tree, layout.staging, "", _closure(layout.staging, KDUMP_PROGRAMS))
+        for root, path in _closure(roots, KDUMP_PROGRAMS):
+            _add_tree(tree, root, "", [path])
         tree.symlink("usr/bin/sh", "busybox")
         order = []
         if layout.kernel is None:  # the staged Debian kernel: its modules from its .deb
@@ -234,18 +252,20 @@ def _write_kdump_base(layout: CacheLayout, out: Path) -> None:
         tree.w.finish()
 
 
-def kdump_base_archive(layout: CacheLayout) -> Path:
-    """The cached base of the lean kdump initramfs: busybox, makedumpfile, their libraries."""
+def kdump_base_archive(layout: CacheLayout, newer: Path | None = None) -> Path:
+    """The cached base of the lean kdump initramfs: busybox, makedumpfile, their
+    libraries, and the kernel's modules for the dump port; with ``newer`` (a root from
+    lab.assets.newer_makedumpfile), its makedumpfile and libraries come first."""
     if not layout.ready():
         raise AssetError(f"no lab assets in {layout.root}; run `python3 -m lab setup`")
     layout.initramfs.mkdir(parents=True, exist_ok=True)
-    kernel = hashlib.sha256(str(layout.kernel).encode()).hexdigest()[:8]
+    kernel = hashlib.sha256(f"{layout.kernel} {newer}".encode()).hexdigest()[:8]
     path = layout.initramfs / f"kdump-{_base_key(layout)}-{kernel}.cpio"
     if not path.exists():
         for old in layout.initramfs.glob(f"kdump-*-{kernel}.cpio"):
             old.unlink()
         partial = path.with_suffix(f".partial-{os.getpid()}")
-        _write_kdump_base(layout, partial)
+        _write_kdump_base(layout, partial, newer)
         partial.rename(path)
     return path
 
@@ -340,10 +360,12 @@ def build(
     compress: bool = False,
     payload: Iterable[tuple[str, Path]] = (),
     kdump: bool = False,
+    kdump_newer: Path | None = None,
 ) -> BootImages:
     """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``; with
-    ``kdump``, also ``kdump-initrd.img`` (the lean kdump base and the same overlay), which
-    the payload carries as /:data:`KDUMP_INITRD`."""
+    ``kdump``, also ``kdump-initrd.img`` (the lean kdump base, with ``kdump_newer``'s
+    makedumpfile if given, and the same overlay), which the payload carries as
+    /:data:`KDUMP_INITRD`."""
     base = base_archive(layout)
     overlay = overlay_archive(extra)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -352,7 +374,7 @@ def build(
     lean = None
     if kdump:
         lean = run_dir / "kdump-initrd.img"
-        _concat(lean, [kdump_base_archive(layout), overlay], False)
+        _concat(lean, [kdump_base_archive(layout, kdump_newer), overlay], False)
         payload = (*payload, (KDUMP_INITRD, lean))
     first = run_dir / "initrd.img"
     _concat(first, [nxt, payload_archive(layout.vmlinux, nxt, payload)], False)

@@ -57,6 +57,12 @@ def _skipped(step: Step, why: str) -> Step:
     )
 
 
+def needs_newer_makedumpfile(scenario: Scenario) -> bool:
+    """Whether the guest's makedumpfile cannot read this kernel's vmcore, so that the
+    lean kdump payload carries trixie's (lab.assets.newer_makedumpfile) instead."""
+    return KERNEL_FACTS[scenario.kernel].makedumpfile_skip is not None
+
+
 def for_kernel(scenario: Scenario) -> Scenario:
     """``scenario`` with the steps its kernel cannot run replaced by a recorded skip."""
     why = KERNEL_FACTS[scenario.kernel].makedumpfile_skip

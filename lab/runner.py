@@ -21,11 +21,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab import dumpcheck
-from lab.assets import kernel_layout, payload_files
+from lab.assets import kernel_layout, newer_makedumpfile, payload_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
-from lab.kernels import for_kernel
+from lab.kernels import for_kernel, needs_newer_makedumpfile
 from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
 from lab.qmp import Qmp, QmpError
@@ -158,8 +158,10 @@ def _run_in(
     s = options.scenario
     compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
     scenario_file = GuestFile("lab/scenario.sh", render(s).encode())
+    # The lean payload carries a makedumpfile that reads the kernel's vmcore (lab.kernels).
+    newer = newer_makedumpfile(layout) if s.lean_kdump and needs_newer_makedumpfile(s) else None
     images = build(layout, run_dir, [scenario_file, *options.files], compress=compress,
-                   payload=payload, kdump=s.lean_kdump)  # fmt: skip
+                   payload=payload, kdump=s.lean_kdump, kdump_newer=newer)  # fmt: skip
     dump_file = run_dir / "dump.flat" if s.lean_kdump else None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(

@@ -42,16 +42,16 @@ MARGIN_MIB = 24  # three bisection steps
 
 def _input(row: dict[str, Any], region_mib: int) -> HeadroomInput:
     initrd = row["initrd"]
-    pages = initrd["pages_64k_bytes"] if DOC["page_size"] == 65536 else initrd["pages_4k_bytes"]
+    pages = initrd["pages_64k_bytes"] if row["page_size"] == 65536 else initrd["pages_4k_bytes"]
     part = Part(initrd["format"], 0, initrd["file_bytes"], initrd["stream_bytes"], True,
                 (pages,), initrd["entries"])  # fmt: skip
     words = DOC["crash_words"].replace("nr_cpus=1", f"nr_cpus={row['crash_nr_cpus']}")
     line = f"console=hvc0 {words}"
     return HeadroomInput(
         region=region_mib * MIB,
-        footprint=DOC["kernel_image"]["memsz"] + initrd["file_bytes"] + FILE_LOAD_EXTRA,
+        footprint=row["kernel_image"]["memsz"] + initrd["file_bytes"] + FILE_LOAD_EXTRA,
         initramfs=Initramfs(initrd["file_bytes"], (part,)),
-        page_size=DOC["page_size"],
+        page_size=row["page_size"],
         cpus=crash_cpus(line, row["cpus"]),
         tmpfs_root=rootfs_is_tmpfs(line),
         dump_in_ram=row.get("dump_in_ram_bytes", 0) if row["dump"] == "ram-root" else 0,
@@ -59,7 +59,8 @@ def _input(row: dict[str, Any], region_mib: int) -> HeadroomInput:
 
 
 def _id(row: dict[str, Any]) -> str:
-    return f"{row['payload']}-{row['cpus']}cpu-nr{row['crash_nr_cpus']}-{row['initrd']['format']}"
+    cpus = f"{row['cpus']}cpu-nr{row['crash_nr_cpus']}"
+    return f"{row['kernel']}-{row['payload']}-{cpus}-{row['initrd']['format']}"
 
 
 def test_table_has_rows_for_one_and_four_cpus() -> None:
@@ -103,9 +104,9 @@ def test_refusals_match_what_booted(row: dict[str, Any]) -> None:
 def test_per_cpu_covers_the_tables_slope() -> None:
     """Rows that differ only in the crash kernel's nr_cpus= bound the per-CPU figure, to
     the table's resolution: each minimum is known to one bisection step."""
-    by_key = {(r["cpus"], r["initrd"]["format"], r["crash_nr_cpus"], r["payload"]): r
-              for r in ROWS}  # fmt: skip
-    pairs = [(r, by_key.get((c, f, 1, p))) for (c, f, n, p), r in by_key.items() if n > 1]
+    by_key = {(r["kernel"], r["cpus"], r["initrd"]["format"], r["crash_nr_cpus"],
+               r["payload"]): r for r in ROWS}  # fmt: skip
+    pairs = [(r, by_key.get((k, c, f, 1, p))) for (k, c, f, n, p), r in by_key.items() if n > 1]
     assert pairs and all(one is not None for _, one in pairs)
     for many, one in pairs:
         assert one is not None
@@ -115,14 +116,18 @@ def test_per_cpu_covers_the_tables_slope() -> None:
 
 
 def test_dump_work_is_the_lean_rows_fit() -> None:
-    """DUMP_WORK_BYTES[64 KiB] is the largest "smallest passing size minus the other
-    terms" over the rows that dump off the machine."""
-    work = DUMP_WORK_BYTES[DOC["page_size"]]
-    fits = []
-    for row in LEAN:
-        est = estimate(_input(row, row["min_passing_mib"]))
-        fits.append(row["min_passing_mib"] * MIB - (est.needed - work))
-    assert LEAN and work == -(-max(fits) // MIB) * MIB
+    """DUMP_WORK_BYTES per page size is the largest "smallest passing size minus the
+    other terms" over the rows that dump off the machine with that page size; a page
+    size without such rows uses the 64 KiB figure."""
+    for page_size, work in DUMP_WORK_BYTES.items():
+        fits = []
+        for row in (r for r in LEAN if r["page_size"] == page_size):
+            est = estimate(_input(row, row["min_passing_mib"]))
+            fits.append(row["min_passing_mib"] * MIB - (est.needed - work))
+        if not fits:
+            assert work == DUMP_WORK_BYTES[65536]
+            continue
+        assert work == -(-max(fits) // MIB) * MIB, (page_size, [f / MIB for f in fits])
 
 
 def test_refusal_and_warning_at_the_edges() -> None:
