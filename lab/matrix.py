@@ -4,9 +4,9 @@ Each cell runs a scenario pair, kexec-tools (the reference) and pykexec, on one
 lab kernel, one machine and one CPU/thread shape, and the table puts the two
 side by side: pass and total seconds on the host clock.  :data:`FULL` is the
 whole matrix; :data:`CI` the part CI runs besides the 6.1 tests (6.12 with 4k
-and 64k pages, kexec and kdump, 1 CPU).  With ``--lock PATH`` every run holds
-that lock file (``flock``) only while its QEMU runs, so other users of the one
-emulator can interleave.
+and 64k pages, kexec, kdump and the lean kdump payload, 1 CPU).  With ``--lock
+PATH`` every run holds that lock file (``flock``) only while its QEMU runs, so
+other users of the one emulator can interleave.
 """
 
 from __future__ import annotations
@@ -26,6 +26,7 @@ from lab.model import Kernel, Machine, Scenario
 PAIRS: dict[tuple[Machine, str], tuple[str, str]] = {
     (Machine.PSERIES, "kexec"): ("reference-kexec", "kexec"),
     (Machine.PSERIES, "kdump"): ("reference-kdump", "kdump"),
+    (Machine.PSERIES, "kdump-lean"): ("reference-kdump-lean", "kdump-lean-256m"),
     (Machine.POWERNV, "kexec"): ("reference-powernv-kexec", "powernv-kexec"),
     (Machine.POWERNV, "kdump"): ("reference-powernv-kdump", "powernv-kdump"),
     (Machine.PSERIES, "file-kexec"): ("reference-file-kexec", "file-kexec"),
@@ -70,12 +71,14 @@ def _cells(
 
 
 FULL: tuple[Cell, ...] = (
-    *_cells(DISTRO_KERNELS, Machine, ("kexec", "kdump"), SHAPES),
+    *_cells(DISTRO_KERNELS, Machine, ("kexec", "kdump", "kdump-lean"), SHAPES),
     *_cells(DISTRO_KERNELS, Machine, ("smt-kexec", "smt-kdump"), [SMT_SHAPE]),
     Cell(Kernel.KEXEC_FILE_61, Machine.PSERIES, "file-kexec", 1, 1),
 )
+# kdump-lean on 6.12: its crash kernel dumps with trixie's makedumpfile (lab.kernels).
+_CI_KERNELS = (Kernel.BPO_612, Kernel.BPO_612_64K)
 CI: tuple[Cell, ...] = tuple(
-    _cells((Kernel.BPO_612, Kernel.BPO_612_64K), (Machine.PSERIES,), ("kexec", "kdump"), [(1, 1)])
+    _cells(_CI_KERNELS, (Machine.PSERIES,), ("kexec", "kdump", "kdump-lean"), [(1, 1)])
 )
 
 

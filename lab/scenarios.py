@@ -700,6 +700,6 @@ SCENARIOS.update(
     (s.name, s)
     for s in (
         kdump_lean("kdump-lean-256m", Loader.PYKEXEC),
-        kdump_lean("reference-kdump-lean", Loader.KEXEC, "512M"),
+        kdump_lean("reference-kdump-lean", Loader.KEXEC),
     )
 )
