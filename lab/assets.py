@@ -221,18 +221,7 @@ _IMAGE_DEPENDS = re.compile(r"Depends:\s+(linux-image-[0-9][^\s:]*-powerpc64le(?
 
 def _apt_bpo_options(layout: CacheLayout) -> list[str]:
     """apt options that see only bookworm-backports, with lists and debs under the cache."""
-    root = layout.root / "apt-bpo"
-    parts = root / "sources.list.d"
-    for d in (parts, root / "lists" / "partial", root / "cache" / "archives" / "partial"):
-        d.mkdir(parents=True, exist_ok=True)
-    (parts / "bookworm-backports.sources").write_text(BACKPORTS_SOURCES)
-    return [
-        "-o", f"Dir::Etc::SourceList={root / 'none.list'}",
-        "-o", f"Dir::Etc::SourceParts={parts}",
-        "-o", f"Dir::State::Lists={root / 'lists'}",
-        "-o", f"Dir::Cache={root / 'cache'}",
-        "-o", f"APT::Architecture={GUEST_ARCH}",
-    ]  # fmt: skip
+    return _apt_suite_options(layout, BACKPORTS_SUITE, "apt-bpo")
 
 
 # A makedumpfile that reads 6.12 vmcores, for the lean kdump payload only (which is
@@ -244,9 +233,9 @@ TRIXIE_SUITE = "trixie"
 TRIXIE_MAKEDUMPFILE: tuple[str, ...] = ("makedumpfile", "libzstd1")
 
 
-def _apt_suite_options(layout: CacheLayout, suite: str) -> list[str]:
-    """apt options that see only ``suite``, with lists and debs under the cache."""
-    root = layout.root / f"apt-{suite}"
+def _apt_suite_options(layout: CacheLayout, suite: str, state: str) -> list[str]:
+    """apt options that see only ``suite``, with lists and debs under <cache>/``state``."""
+    root = layout.root / state
     parts = root / "sources.list.d"
     for d in (parts, root / "lists" / "partial", root / "cache" / "archives" / "partial"):
         d.mkdir(parents=True, exist_ok=True)
@@ -267,7 +256,7 @@ def newer_makedumpfile(layout: CacheLayout) -> Path:
     root, done = d / "root", d / "done"
     if done.is_file() and (root / "usr/bin/makedumpfile").is_file():
         return root
-    apt = _apt_suite_options(layout, TRIXIE_SUITE)
+    apt = _apt_suite_options(layout, TRIXIE_SUITE, f"apt-{TRIXIE_SUITE}")
     _run(["apt-get", *apt, "update"])
     debs = d / "debs"
     if debs.exists():

@@ -136,16 +136,22 @@ def _base_key(layout: CacheLayout) -> str:
     return h.hexdigest()[:16]
 
 
+def _skeleton(writer: NewcWriter) -> _Tree:
+    """A tree with the mount points, /dev/console and the usr-merge links."""
+    tree = _Tree(writer)
+    for d in MOUNT_POINTS:
+        tree.w.directory(d)
+    tree.w.chardev("dev/console", *CONSOLE_DEV)
+    tree.w.directory("usr")
+    for top in USR_MERGED:
+        tree.parents(f"usr/{top}/x")
+        tree.symlink(top, f"usr/{top}")
+    return tree
+
+
 def _write_base(layout: CacheLayout, out: Path) -> None:
     with out.open("wb") as f:
-        tree = _Tree(NewcWriter(f))
-        for d in MOUNT_POINTS:
-            tree.w.directory(d)
-        tree.w.chardev("dev/console", *CONSOLE_DEV)
-        tree.w.directory("usr")
-        for top in USR_MERGED:
-            tree.parents(f"usr/{top}/x")
-            tree.symlink(top, f"usr/{top}")
+        tree = _skeleton(NewcWriter(f))
         _add_tree(tree, layout.staging, "")
         tree.symlink("usr/bin/sh", "busybox")
         for d in GUEST_PYTHON_DIRS:
@@ -231,14 +237,7 @@ def _closure(roots: tuple[Path, ...], programs: Iterable[str]) -> list[tuple[Pat
 def _write_kdump_base(layout: CacheLayout, out: Path, newer: Path | None) -> None:
     roots = (newer, layout.staging) if newer is not None else (layout.staging,)
     with out.open("wb") as f:
-        tree = _Tree(NewcWriter(f))
-        for d in MOUNT_POINTS:
-            tree.w.directory(d)
-        tree.w.chardev("dev/console", *CONSOLE_DEV)
-        tree.w.directory("usr")
-        for top in USR_MERGED:
-            tree.parents(f"usr/{top}/x")
-            tree.symlink(top, f"usr/{top}")
+        tree = _skeleton(NewcWriter(f))
         for root, path in _closure(roots, KDUMP_PROGRAMS):
             _add_tree(tree, root, "", [path])
         tree.symlink("usr/bin/sh", "busybox")
