@@ -191,6 +191,7 @@ def setup(layout: CacheLayout, *, install_host: bool = True) -> None:
     layout.stamp.write_text(layout.kernel_version())
     for kernel in BACKPORTS_KERNELS:  # refreshed here; otherwise fetched on first use
         fetch_backports_kernel(layout, kernel)
+    newer_makedumpfile(layout)  # the lean kdump payload's on 6.12 (else on first use)
 
 
 def require(layout: CacheLayout) -> None:

@@ -9,13 +9,14 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 # not fatal here: the installs below fail clearly if a package is really missing.
 $SUDO apt-get update -q || echo "setup-host: apt-get update reported errors; continuing" >&2
 # The test oracles: qemu-user runs the purgatory, the cross binutils check the encoder,
-# dtc checks the device trees; swig, gcc, python3-dev (and libfdt-dev) build pylibfdt.
+# dtc checks the device trees; swig, gcc, python3-dev (and libfdt-dev) build pylibfdt;
+# kmod's modinfo checks the lean kdump payload's module order (lab.kmods).
 $SUDO apt-get install -y -q --no-install-recommends \
     python3 python3-pip python3-venv python3-dev git ca-certificates \
     qemu-system-ppc qemu-user \
     binutils-powerpc64le-linux-gnu binutils-powerpc64-linux-gnu \
     device-tree-compiler libfdt-dev swig gcc \
-    cpio xz-utils zstd dpkg-dev man-db groff-base shellcheck
+    cpio xz-utils zstd dpkg-dev man-db groff-base shellcheck kmod
 PY=${PYTHON:-python3}
 $PY -m pip install -q --upgrade pip 2>/dev/null || true
 $PY -m pip install -q -e '.[test]' || $PY -m pip install -q --break-system-packages -e '.[test]'

@@ -4,8 +4,14 @@ that leaves the previous crash kernel loaded, and the lean payload in crashkerne
 
 from __future__ import annotations
 
+import shutil
+import subprocess
+from pathlib import Path
+
 import pytest
 
+from lab import kmods
+from lab.paths import CacheLayout
 from tests.e2e.labruns import LabRuns
 
 pytestmark = pytest.mark.lab
@@ -64,3 +70,23 @@ def test_lean_payload_reference(lab_runs: LabRuns) -> None:
     assert r["load_rc"] == "0" and r["host_vmcore_elf"] == "ok"
     found, total = _records(r["host_nonce_records"])
     assert found > 0.99 * total
+
+
+def test_kdump_modules_load_in_dependency_order(lab_cache: CacheLayout, tmp_path: Path) -> None:
+    """lab.kmods' order for the lean payload (virtio transport and console out of the
+    staged kernel's .deb) against kmod's own modinfo reading the same .ko files."""
+    modinfo = shutil.which("modinfo") or "/usr/sbin/modinfo"
+    if not Path(modinfo).exists():
+        pytest.fail("modinfo (kmod) is needed as the oracle: apt-get install kmod")
+    debs = sorted(lab_cache.debs.glob("linux-image-*.deb"))
+    assert len(debs) == 1, debs
+    order = kmods.modules(debs[0])
+    names = [name.removesuffix(".ko") for name, _ in order]
+    assert {"virtio", "virtio_ring", "virtio_pci", "virtio_console"} <= set(names)
+    for i, (name, data) in enumerate(order):
+        ko = tmp_path / name
+        ko.write_bytes(data)
+        out = subprocess.run([modinfo, "-F", "depends", str(ko)], capture_output=True,
+                             text=True, check=True).stdout.strip()  # fmt: skip
+        deps = [d.replace("-", "_") for d in out.split(",") if d]
+        assert all(d in names[:i] for d in deps), (name, deps, names)
