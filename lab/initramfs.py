@@ -24,7 +24,7 @@ import os
 import py_compile
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -160,19 +160,26 @@ def _write_base(layout: CacheLayout, out: Path) -> None:
         tree.w.finish()
 
 
-def base_archive(layout: CacheLayout) -> Path:
-    """The cached base archive, built if its inputs changed."""
+def _cached(layout: CacheLayout, name: str, stale: str, write: Callable[[Path], None]) -> Path:
+    """``name`` in the lab's initramfs cache, written by ``write`` if absent (after
+    removing the ``stale`` glob's older versions); a partial file is renamed into place."""
     if not layout.ready():
         raise AssetError(f"no lab assets in {layout.root}; run `python3 -m lab setup`")
     layout.initramfs.mkdir(parents=True, exist_ok=True)
-    path = layout.initramfs / f"base-{_base_key(layout)}.cpio"
+    path = layout.initramfs / name
     if not path.exists():
-        for old in layout.initramfs.glob("base-*.cpio"):
+        for old in layout.initramfs.glob(stale):
             old.unlink()
         partial = path.with_suffix(f".partial-{os.getpid()}")
-        _write_base(layout, partial)
+        write(partial)
         partial.rename(path)
     return path
+
+
+def base_archive(layout: CacheLayout) -> Path:
+    """The cached base archive, built if its inputs changed."""
+    return _cached(layout, f"base-{_base_key(layout)}.cpio", "base-*.cpio",
+                   lambda out: _write_base(layout, out))  # fmt: skip
 
 
 # The lean kdump payload: what a distribution's kdump initramfs keeps (busybox for
@@ -255,18 +262,9 @@ def kdump_base_archive(layout: CacheLayout, newer: Path | None = None) -> Path:
     """The cached base of the lean kdump initramfs: busybox, makedumpfile, their
     libraries, and the kernel's modules for the dump port; with ``newer`` (a root from
     lab.assets.newer_makedumpfile), its makedumpfile and libraries come first."""
-    if not layout.ready():
-        raise AssetError(f"no lab assets in {layout.root}; run `python3 -m lab setup`")
-    layout.initramfs.mkdir(parents=True, exist_ok=True)
     kernel = hashlib.sha256(f"{layout.kernel} {newer}".encode()).hexdigest()[:8]
-    path = layout.initramfs / f"kdump-{_base_key(layout)}-{kernel}.cpio"
-    if not path.exists():
-        for old in layout.initramfs.glob(f"kdump-*-{kernel}.cpio"):
-            old.unlink()
-        partial = path.with_suffix(f".partial-{os.getpid()}")
-        _write_kdump_base(layout, partial, newer)
-        partial.rename(path)
-    return path
+    return _cached(layout, f"kdump-{_base_key(layout)}-{kernel}.cpio", f"kdump-*-{kernel}.cpio",
+                   lambda out: _write_kdump_base(layout, out, newer))  # fmt: skip
 
 
 def overlay_archive(extra: Iterable[GuestFile], *, with_pyc: bool = True) -> bytes:
