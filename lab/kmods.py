@@ -5,7 +5,7 @@ Debian's 6.1 kernel builds the virtio transport and console as modules
 file; bookworm-backports' 6.12 builds them in), so a crash kernel that dumps
 through the dump port (lab.vm.DUMP_PORT) must load them first, as a
 distribution's kdump initramfs carries the modules of its dump target.  The
-.ko files come out of the linux-image .deb (ar archive, data.tar.xz); their load
+.ko files come out of the linux-image .deb (``dpkg-deb --fsys-tarfile``); their load
 order follows each module's ``depends=`` in its ``.modinfo`` section (read with
 pyelftools), since no depmod ran.
 """
@@ -13,7 +13,7 @@ pyelftools), since no depmod ran.
 from __future__ import annotations
 
 import io
-import lzma
+import subprocess
 import tarfile
 from pathlib import Path
 
@@ -22,21 +22,15 @@ from elftools.elf.elffile import ELFFile
 from lab.errors import AssetError
 
 DUMP_PORT_MODULES = ("virtio_pci", "virtio_console")  # and what they depend on
-AR_MAGIC = b"!<arch>\n"
 
 
-def _deb_member(deb: Path, prefix: str) -> bytes:
-    data = deb.read_bytes()
-    if not data.startswith(AR_MAGIC):
-        raise AssetError(f"{deb} is not an ar archive")
-    pos = len(AR_MAGIC)
-    while pos + 60 <= len(data):
-        name = data[pos : pos + 16].decode().strip().rstrip("/")
-        size = int(data[pos + 48 : pos + 58].decode().strip())
-        if name.startswith(prefix):
-            return data[pos + 60 : pos + 60 + size]
-        pos += 60 + size + (size & 1)
-    raise AssetError(f"{deb} has no {prefix}* member")
+def _data_tar(deb: Path) -> bytes:
+    """The .deb's file system as a tar stream, read by dpkg-deb as lab.assets reads debs."""
+    done = subprocess.run(["dpkg-deb", "--fsys-tarfile", str(deb)], capture_output=True,
+                          check=False)  # fmt: skip
+    if done.returncode != 0:
+        raise AssetError(f"dpkg-deb --fsys-tarfile {deb}: {done.stderr.decode()[-500:]}")
+    return done.stdout
 
 
 def _modinfo(ko: bytes) -> dict[str, str]:
@@ -50,10 +44,8 @@ def _modinfo(ko: bytes) -> dict[str, str]:
 
 def modules(deb: Path, wanted: tuple[str, ...] = DUMP_PORT_MODULES) -> list[tuple[str, bytes]]:
     """``wanted`` and every module they depend on, in load order: (file name, bytes)."""
-    data = _deb_member(deb, "data.tar")
     kos: dict[str, bytes] = {}
-    with tarfile.open(fileobj=io.BytesIO(lzma.decompress(data) if data[:6] == b"\xfd7zXZ\0"
-                                          else data)) as tar:  # fmt: skip
+    with tarfile.open(fileobj=io.BytesIO(_data_tar(deb))) as tar:
         for member in tar:
             if member.isfile() and member.name.endswith(".ko"):
                 name = member.name.rsplit("/", 1)[-1][:-3].replace("-", "_")
