@@ -564,6 +564,21 @@ def _out(key: str, command: str) -> str:
     )
 
 
+def _crash_load(args: str, *, quiet: bool) -> Step:
+    """``$KEXEC -p ARGS``: exit 0 and a crash kernel loaded; with ``quiet``, not a word on
+    stdout or stderr either (kexec-tools prints "Modified cmdline:" for every ppc64 -p)."""
+    return Step(
+        "load",
+        _LOADER
+        + _out("load", f"$KEXEC -p {args}")
+        + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
+        + ("[ ! -s /tmp/load.out ] && " if quiet else "")
+        + f"[ $rc = 0 ] && [ {_CRASH_LOADED} = 1 ]",
+        timeout=30,
+        fatal=True,
+    )
+
+
 _TRUST_STAGE1 = (
     MEMMAP,
     Step(
@@ -575,15 +590,7 @@ _TRUST_STAGE1 = (
         timeout=60,
         fatal=True,
     ),
-    Step(
-        "load",
-        _LOADER
-        + _out("load", f"$KEXEC -p {_CRASH_ARGS}")
-        + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
-        + f"[ $rc = 0 ] && [ ! -s /tmp/load.out ] && [ {_CRASH_LOADED} = 1 ]",
-        timeout=30,
-        fatal=True,
-    ),
+    _crash_load(_CRASH_ARGS, quiet=True),
     Step(
         "verify",
         _out("verify", "$KEXEC --verify") + "[ $rc = 0 ] && grep -q 'image intact' /tmp/verify.out",
@@ -643,37 +650,22 @@ LEAN_DUMP = Step("dump", "sh /lab/steps/dump_out.sh", timeout=120, fatal=True)
 
 
 def _lean_stage1(loader: Loader) -> tuple[Step, ...]:
-    """Load the lean payload with no word on stdout or stderr, fill, crash; pykexec also
-    says what it recommends and shows the headroom in a dry run."""
+    """Load the lean payload (pykexec: with no word on stdout or stderr), fill, crash;
+    pykexec also says what it recommends and shows the headroom in a dry run."""
     ours = loader is Loader.PYKEXEC
+    headroom = Step(
+        "headroom",
+        _out("recommend", f"$KEXEC --recommend-crashkernel {LEAN_ARGS}")
+        + _out("dry_run", f"$KEXEC -p --dry-run {LEAN_ARGS}")
+        + 'lab_result dry_run_headroom "$(grep -i -m1 "crash kernel needs" '
+        '/tmp/dry_run.out | cut -c1-500)"\n[ $rc = 0 ]',
+        timeout=30,
+        fatal=True,
+    )
     return (
         MEMMAP,
-        *(
-            (
-                Step(
-                    "headroom",
-                    _out("recommend", f"$KEXEC --recommend-crashkernel {LEAN_ARGS}")
-                    + _out("dry_run", f"$KEXEC -p --dry-run {LEAN_ARGS}")
-                    + 'lab_result dry_run_headroom "$(grep -i -m1 "crash kernel needs" '
-                    '/tmp/dry_run.out | cut -c1-500)"\n[ $rc = 0 ]',
-                    timeout=30,
-                    fatal=True,
-                ),
-            )
-            if ours
-            else ()
-        ),
-        Step(
-            "load",
-            _LOADER
-            + _out("load", f"$KEXEC -p {LEAN_ARGS}")
-            + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
-            # kexec-tools prints "Modified cmdline:" on ppc64 for every -p; pykexec says nothing
-            + ("[ ! -s /tmp/load.out ] && " if ours else "")
-            + f"[ $rc = 0 ] && [ {_CRASH_LOADED} = 1 ]",
-            timeout=30,
-            fatal=True,
-        ),
+        *((headroom,) if ours else ()),
+        _crash_load(LEAN_ARGS, quiet=ours),
         FILL,
         SYSRQ_CRASH,
     )
