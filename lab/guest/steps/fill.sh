@@ -1,10 +1,12 @@
 #!/bin/sh
 # Step: fill LAB_fill MiB with the nonce record (lab/guest/fill.py stays alive in
-# the background, holding the memory until the crash); wait for it, bounded.
+# the background, holding the memory until the crash, its pid in /tmp/fill.pid);
+# wait for it, bounded.
 # shellcheck source=lab/guest/lib.sh
 . /lab/lib.sh
 : "${LAB_nonce:?from the kernel command line}" "${LAB_fill:?from the kernel command line}"
 python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &
+echo $! > /tmp/fill.pid
 n=0
 while [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do
     sleep 0.2

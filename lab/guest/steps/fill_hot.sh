@@ -1,16 +1,5 @@
 #!/bin/sh
-# Step: fill LAB_fill MiB with the nonce (lab/guest/fill.py stays alive in the
-# background) and check that its pages lie in the hot-added memory.
-# shellcheck source=lab/guest/lib.sh
-. /lab/lib.sh
-: "${LAB_nonce:?from the kernel command line}" "${LAB_fill:?from the kernel command line}"
-python3 /lab/fill.py "$LAB_nonce" "$LAB_fill" /tmp/filled &
-pid=$!
-n=0
-while [ ! -s /tmp/filled ] && [ $n -lt 40 ]; do
-    sleep 0.2
-    n=$((n + 1))
-done
-lab_result filled "$(cat /tmp/filled 2>/dev/null)"
-[ -s /tmp/filled ] || exit 1
-python3 /lab/hotplug.py placement "$pid"
+# Step: fill LAB_fill MiB with the nonce (fill.sh) and check that its pages lie in the
+# hot-added memory.
+sh /lab/steps/fill.sh || exit 1
+python3 /lab/hotplug.py placement "$(cat /tmp/fill.pid)"
