@@ -105,8 +105,8 @@ class Headroom:
 
     region: int
     terms: tuple[tuple[str, int], ...]
+    boot_needed: int  # what it needs to boot at all: estimate() without the dump's terms
     notes: tuple[str, ...] = ()
-    boot_needed: int = 0  # what it needs to boot at all: estimate() without the dump's terms
 
     @property
     def needed(self) -> int:
@@ -226,4 +226,4 @@ def estimate(inp: HeadroomInput) -> Headroom:
     boot = sum(size for _, size in fixed) + unpacked + RUN_TIME_BYTES
     if inp.tmpfs_root:
         boot += max(0, unpacked - RUN_TIME_BYTES)
-    return Headroom(inp.region, tuple(terms), tuple(notes), boot)
+    return Headroom(inp.region, tuple(terms), boot, tuple(notes))
