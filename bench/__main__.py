@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m bench``: pykexec against kexec-tools on QEMU's instruction-count clock.
 
 ``python3 -m bench [--rounds N] [--boots N]`` boots the lab's pseries guest under

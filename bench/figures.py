@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """From the guest's timebase readings to instruction counts, ratios and the table.
 
 Under ``-icount shift=0`` the guest's clock advances 1 ns per instruction, and the

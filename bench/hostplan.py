@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m bench host-plan``: a big pseries ``-p`` plan on the host, timed and weighed.
 
 The machine is synthetic (:func:`tests.machines.pseries`): an RMA of 2 GiB and

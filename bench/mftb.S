@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # mftb: print the timebase register (decimal, newline) and exit 0.  ppc64le, ELFv2,
 # no libc: the lab builds it with GNU as/ld for the bench (bench/tools.py).
 # The timebase keeps counting across kexec (the kernel never writes it on

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The bench's guest program, as a lab scenario: what is counted, in which order.
 
 One boot of the first kernel (``crashkernel=512M``) runs, per round, each of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m bench profile -- ARGS``: cProfile of ``pykexec ARGS`` in the guest, under icount.
 
 cProfile's clock is ``time.perf_counter`` (CLOCK_MONOTONIC, the timebase), which

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest tools the bench builds on the host: the timebase reader ``/lab/mftb``.
 
 The reader is assembled from ``bench/mftb.S`` with the cross binutils the lab

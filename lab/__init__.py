@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The pykexec lab: a real ppc64le Linux under QEMU where kexec and kdump are proven.
 
 Host-side tooling only (never imported by the ``pykexec`` runtime).  Modules:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Command line of the lab: ``python3 -m lab COMMAND``.
 
 Commands: setup, build-kernel, list, run, shell-cmd, matrix, capture, calibrate-crashkernel.

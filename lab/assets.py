@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m lab setup``: host tools and the Debian ppc64el guest assets.
 
 Installs the host tools, downloads Debian 12 ppc64el packages with

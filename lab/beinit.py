@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The big-endian kernel's initramfs: a static ppc64 (big-endian) /init and /dev/console.
 
 ``lab/be/init.c`` is cross-compiled on the host with ``powerpc64-linux-gnu-gcc

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m lab calibrate-crashkernel``: the smallest crashkernel= that boots and dumps.
 
 For each row (guest CPUs, payload initrd plain or gzip, the crash kernel's

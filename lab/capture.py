@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m lab capture NAME``: copy a booted guest's /proc and /sys facts into a fixture.
 
 The guest copies the files a loader reads into /tmp/snap (laid out as a

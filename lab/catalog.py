@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Every named scenario of the lab, in one registry (each says its kernel in a field)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A writer for the SVR4 "newc" cpio format that the kernel's initramfs unpacker reads.
 
 Format source: Linux ``Documentation/driver-api/early-userspace/buffer-format.rst``

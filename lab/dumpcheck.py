@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The host's side of a dump the crash kernel streamed out: un-flatten it, check it.
 
 The lean kdump payload (:func:`lab.initramfs.kdump_base_archive`) dumps the way

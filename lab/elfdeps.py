@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Shared-library closure check for the staged guest root.
 
 Walks every ELF file under a staging root, reads its DT_NEEDED entries with

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Little-endian to big-endian kexec (issue 12): the purgatory's MSR_LE switch on a real kernel.
 
 The first kernel is Debian's little-endian 6.1; the payload also carries the

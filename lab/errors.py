@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Typed errors of the lab; only ``lab.__main__`` turns them into exit codes."""
 
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Scenarios of kexec_file_load(2), on the lab's own KEXEC_FILE kernel (:mod:`lab.kbuild`).
 
 Debian's ppc64el kernel has no ``CONFIG_KEXEC_FILE``, so these scenarios boot

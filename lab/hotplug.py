@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Live CPU and memory hotplug in the lab: the machine's room and the host's QMP actions.
 
 A scenario with a :class:`Hotplug` boots with room to grow (``-smp N,maxcpus=M``,

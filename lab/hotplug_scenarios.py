@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Crash hotplug proven live (issue 12): CPUs and memory added after ``pykexec -p``.
 
 On a kernel with ``CONFIG_CRASH_HOTPLUG`` (Linux >= 6.10 on powerpc; the lab's

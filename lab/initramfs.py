@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Builds the guest's initramfs archives from the staged root and the working tree.
 
 Three concatenated newc archives make the first kernel's initrd:

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Judges one run from its console: markers, console rules, stops, deadlines, timings.
 
 The guest speaks in marker lines (``LAB-USERSPACE``, ``LAB-BEGIN``, ``LAB-END``,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m lab build-kernel``: a ppc64le kernel WITH ``kexec_file_load(2)``.
 
 Debian's ppc64el kernels are built without ``CONFIG_KEXEC_FILE`` (the syscall

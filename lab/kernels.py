@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What the lab knows about each of its kernels (:class:`lab.model.Kernel`), as data.
 
 Where a kernel comes from is :mod:`lab.assets`' business (download or build);

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Kernel modules for the lean kdump payload, taken from the kernel's own .deb.
 
 Debian's 6.1 kernel builds the virtio transport and console as modules

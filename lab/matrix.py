@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m lab matrix``: kernel x machine x scenario x CPUs/threads, both loaders.
 
 Each cell runs a scenario pair, kexec-tools (the reference) and pykexec, on one

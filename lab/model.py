@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The scenario vocabulary (loader, stage, step, console rule, scenario) and its rendering.
 
 A scenario is a machine (kind: pseries or powernv; CPUs, memory, crashkernel

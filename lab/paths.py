@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Where the lab keeps its downloaded and generated files (outside the repo)."""
 
 from __future__ import annotations

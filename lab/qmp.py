@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A minimal QMP client (QEMU Machine Protocol, docs/interop/qmp-spec.rst) on a unix socket.
 
 QEMU listens on ``-qmp unix:PATH,server=on,wait=off``; the client reads the

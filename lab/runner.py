@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Runs a scenario in a fresh guest; :class:`lab.judge.Judge` reads its console.
 
 The host clock times every stage: boot to the first userspace marker, each

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The lab's scenarios, declared as data (vocabulary and rendering in :mod:`lab.model`).
 
 Every step script is busybox sh run by the guest's /init, which provides

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """SMT (issue 12): kexec and kdump on machines whose cores run two hardware threads.
 
 The lab's other scenarios boot single-threaded cores; POWER machines run with

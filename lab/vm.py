@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """One QEMU guest (pseries or powernv): start it, read its console line by line, always kill it.
 
 The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` (a PAPR guest; the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pykexec: a kexec and kdump loader for 64-bit PowerPC, written in Python.
 
 The pure core (memory, layout, formats, devicetree, crash, purgatory, arch)

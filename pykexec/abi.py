@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The ppc64 kernel-entry ABI and the purgatory contract, each fact declared once. Pure.
 
 Who relies on what: :mod:`pykexec.formats.elf` reads the new kernel's first 256 bytes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Packaging with the standard library only: the PEP 517/660 build backend and the zipapp.
 
 pyproject.toml names this module as its build backend (``backend-path = ["."]``), so

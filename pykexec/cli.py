@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """kexec-tools' command line, for ppc64; the only place errors become exit codes.
 
 The option table :data:`OPTIONS` is declared once, as data: it drives parsing

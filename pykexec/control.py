@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The quick actions: ``-e`` (exec), ``-S`` (status), ``-u`` (unload), ``--print-ckr-size``.
 
 They need no planning, so this module imports only :mod:`os`, the syscall wrappers

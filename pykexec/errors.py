@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Typed errors. Library code raises them; only :mod:`pykexec.cli` turns them into exits."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``pykexec inspect IMAGE``: what pykexec knows about a kernel image."""
 
 from __future__ import annotations

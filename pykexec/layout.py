@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Segments, their placement in free memory, and the image handed to kexec_load. Pure.
 
 A :class:`Placer` starts from the memory a load may use and hands out

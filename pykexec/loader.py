@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The I/O shell of a load: gather the facts once, plan purely, then call the kernel.
 
 This is also pykexec's small public API: :func:`plan`, :func:`plan_load`,

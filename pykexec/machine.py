@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What a POWER machine's memory looks like, from its device tree. Pure.
 
 From the running kernel's device tree (the model of

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The manual page pykexec(8) and the bash completion, both generated from ``cli.OPTIONS``.
 
 ``python3 -m pykexec.manpage`` rewrites ``doc/pykexec.8`` and ``completion/pykexec``
@@ -62,6 +63,7 @@ def options_section() -> list[str]:
 # ---- the prose sections -----------------------------------------------------------------------
 
 _HEAD = f"""\
+.\\" SPDX-License-Identifier: GPL-2.0-or-later
 .TH PYKEXEC 8 "" "pykexec {__version__}" "System Administration"
 .SH NAME
 pykexec, kexec \\- load and start a new Linux kernel on 64\\-bit PowerPC, or load a crash kernel
@@ -322,6 +324,7 @@ def completion() -> str:
             cases.append(f"        {names}) COMPREPLY=({reply}); return ;;")
     case_lines = "\n".join(cases)
     return f"""\
+# SPDX-License-Identifier: GPL-2.0-or-later
 # bash completion for pykexec and kexec (pykexec); generated from pykexec/cli.py's
 # OPTIONS by python3 -m pykexec.manpage: do not edit.
 _pykexec() {{

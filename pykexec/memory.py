@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Physical address ranges and sets of them.
 
 :class:`Range` is a half-open interval ``[start, end)``; :class:`MemoryMap` is

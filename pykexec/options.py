@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What a load asks for: the frozen record the CLI and the API both build, and the
 rules its fields obey among themselves, checked here and nowhere else."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """From a load's options and the facts gathered for it to everything the kernel gets. Pure.
 
 :class:`LoadFacts` is the one frozen record the loader fills from files and the

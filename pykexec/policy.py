@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What the running kernel will accept, decided before any call. Pure.
 
 * :func:`decide_syscall`: kexec_file_load or kexec_load, and why, from the options

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Reading a device tree from a directory laid out like /proc/device-tree.
 
 The kernel exports the live tree (Documentation/ABI/testing/sysfs-firmware-ofw,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The record of what is loaded: /run/pykexec/{exec,crash}.json.
 
 After each successful load (never a dry run) the loader writes what it handed

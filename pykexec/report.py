@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """How a plan is shown: a segment table, a memory map picture, and JSON. Pure."""
 
 from __future__ import annotations

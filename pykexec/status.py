@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What is loaded, since when, and is it still right: ``-S -d``, ``--verify``,
 ``--recommend-crashkernel``.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The kernel calls, through ctypes: kexec_load, kexec_file_load and reboot.
 
 Argument types are declared once; each call is a one-line wrapper that keeps

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The one seam through which pykexec reads the running system.
 
 :class:`SystemView` reads /proc and /sys under a root directory: ``/`` on a

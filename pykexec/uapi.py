@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The kernel's kexec interface numbers (include/uapi/linux/kexec.h,
 include/uapi/linux/reboot.h), as plain integers.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Test-session rules: the lab runs only when asked for; under CI nothing skips.
 
 - Tests marked ``lab`` boot the emulated POWER machine (minutes each). Plain

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Golden plans: the exact load pykexec plans for each committed snapshot, reviewed once.
 
 For every snapshot in tests/fixtures/snapshots/ and each load it supports (``-l``;

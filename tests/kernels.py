@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Synthetic ppc64 kernel images for tests, built with struct (no toolchain)."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Synthetic POWER machines as device trees and sysroots (the large cases real guests lack)."""
 
 from __future__ import annotations

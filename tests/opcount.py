@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Deterministic cost of a call: how many Python and C function calls it makes.
 
 Unit tests do not assert wall-clock times (they vary with the machine and its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The tests' gate for independent oracles: the tools and modules that are not pykexec.
 
 A test that needs an oracle asks for it here, inside the test (so the gate is per

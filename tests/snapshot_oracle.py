@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What a captured snapshot says about its machine, read without pykexec's readers.
 
 The plan tests take their expectations from here instead of from pykexec.machine,

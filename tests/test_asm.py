@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The PowerPC encoder against GNU as (byte for byte) and objdump (text), both endiannesses."""
 
 from __future__ import annotations

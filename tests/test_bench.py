@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The bench's pieces that need no guest: the timebase reader under qemu-user, the
 guest script under a POSIX shell, the arithmetic from readings to instructions,
 and the QEMU arguments for the instruction-count clock."""

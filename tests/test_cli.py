@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The command line: real invocations of kexec by the tools that call it, and errors.
 
 Each corpus entry is an argv that a client really sends (Debian kdump-tools,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Crash-kernel pieces: dump ranges, ELF core header (against pyelftools), usable memory."""
 
 import io

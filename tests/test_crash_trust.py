@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Issue 9 on the host: load records, recovery after a rejected -p reload, -S -d,
 --verify through a /proc/kcore built here, and both sysfs layouts.
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Kernel image parsing, checked against pyelftools on synthetic images."""
 
 import gzip

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Tests for pykexec.devicetree.fdt and .props, checked against independent oracles.
 
 Oracles: pylibfdt (libfdt's Python binding: ``apt-get install -y swig && pip install

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The bounded part of the fuzz harness (:mod:`tests.fuzz`) that CI runs: a fixed
 seed, a few thousand inputs over every family, each held to the rule (only
 KexecError from the API; exit 0, 1 or 2 with at most one stderr line from the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Each committed snapshot's plan equals its reviewed golden plan (tests/golden.py)."""
 
 from __future__ import annotations

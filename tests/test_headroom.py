@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The headroom model against the lab's calibration table, and its refusals and warnings.
 
 lab/calibration/crashkernel.json holds, per row, the smallest crashkernel= (to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pykexec.formats.initramfs against archives made by GNU cpio, gzip, bzip2, xz, lzma,
 zstd and lz4; expected sizes come from the files themselves (os.stat) and the tools."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``pykexec inspect``: what pykexec knows about an image."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """tools/install-as-kexec.sh against a fake root: never the host's kexec or databases.
 
 Oracles: dpkg-divert itself (``--root`` keeps it inside the fake root, whose

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Crash loads planned from the captured guests and from synthetic big machines,
 checked field by field: the ELF core header (against pyelftools) and the crash
 kernel's device tree (against libfdt). RAM, crash region, firmware regions, crash

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """lab.kbuild without building (fragment, required-option check) and lab.file_scenarios."""
 
 from pathlib import Path

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """lab.matrix, lab.kernels and lab.assets' kernel lookups, without QEMU or a network."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Linters are tests: ruff and mypy --strict, the purity rule, and the test gates themselves."""
 
 from __future__ import annotations
@@ -402,3 +403,23 @@ def test_import_cycle_checker_sees_a_cycle(tmp_path: Path) -> None:
     (package / "a.py").write_text("from pykexec.b import x\n")
     (package / "b.py").write_text("from pykexec import a\nx = 1\n")
     assert import_cycles(tmp_path) == [["pykexec.a", "pykexec.b", "pykexec.a"]]
+
+
+# -- licence --------------------------------------------------------------------------
+
+SPDX = "SPDX-License-Identifier: GPL-2.0-or-later"
+# Data and prose carry no header: fixtures (captured guests, goldens), JSON, Markdown.
+_NO_HEADER = re.compile(r"^(tests/fixtures/|.*\.(json|md)$|\.gitignore$|LICENSE$|debian/(changelog|compat|source/format|.*\.(install|manpages|links|docs|lintian-overrides))$)")
+
+
+def test_every_source_file_names_its_licence() -> None:
+    """Every tracked source file carries the SPDX line within its first three lines."""
+    files = _run("git", "ls-files").stdout.split()
+    missing = [
+        f
+        for f in files
+        if not _NO_HEADER.match(f)
+        and SPDX not in "".join((ROOT / f).read_text(errors="replace").splitlines(True)[:3])
+    ]
+    assert missing == []
+    assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """kernel.kexec_load_limit_* as Linux 6.6+ shows it by default ("-1", no limit): a load
 goes ahead (the lab's 6.12 kernels have it; pykexec refused every load there)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The loader's syscall choice (-s, -c, -a) and its fallback rule, with the kernel calls
 replaced by recorders (the lab proves the real calls; this pins the decisions)."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Memory discovery from device trees: memory nodes, dynamic memory v1/v2, firmware."""
 
 import pytest

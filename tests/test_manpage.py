@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pykexec(8) and the bash completion: generated from cli.OPTIONS, committed, in step.
 
 Oracles: man-db/groff render the page (warnings are errors), bash runs the completion.

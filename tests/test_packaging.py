@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Packaging: the in-tree build backend, offline installs, the zipapp, kexec by name.
 
 Oracles: ``tomllib`` for pyproject.toml, :mod:`zipfile` and :mod:`hashlib` for the wheel,

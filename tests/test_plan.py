@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Whole loads planned with --dry-run --json from snapshots (captured guests and synthetic).
 
 Each plan is checked for what kexec_load and the ppc64 handshake need: at most 16

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Tests for pykexec.procfs: trees read from /proc/device-tree-style directories.
 
 Synthetic directories are written in ``tmp_path``; captured snapshots under

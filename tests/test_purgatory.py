@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The generated purgatory, run on an emulated POWER CPU (qemu-user) as the oracle.
 
 Test builds use ``console="linux-write"`` so the purgatory's messages arrive on stdout.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The --dry-run picture and JSON."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """One regression test per defect class the fuzzer found (issue 8, item 7), each with
 the concrete input that broke it.  Every one must end in a KexecError subclass with a
 one-line message, never another exception, a hang or a huge allocation; where an

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Issue 8's harmful paths: --dry-run is harmless for every action, a live action never
 reads a snapshot, output flags never load, --dtb loads take kexec_load and carry the
 final bootargs, the syscall decision, and the kernel's own segment rules.

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Make pykexec the system's kexec, or undo it, the way each distribution allows:
 #
 #   tools/install-as-kexec.sh debian install|remove PROGRAM

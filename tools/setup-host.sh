@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Host set-up for a fresh Debian 12 machine (root): the packages the tests and the lab
 # need, pykexec with its test extras, and the lab's guest assets (cached outside the repo).
 set -euo pipefail

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The unit tests (not the lab) under the oldest Python pykexec supports, 3.9, in a venv
 # kept in the lab cache. Which 3.9: $PYTHON39, else pyenv's 3.9 (part of the Debian 12
 # machine image CI runs on), else a python3.9 on PATH; none found is an error.

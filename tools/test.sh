@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: GPL-2.0-or-later
 # The test command: linters and unit tests, then the lab scenarios on the emulated POWER machine.
 set -euo pipefail
 cd "$(dirname "$0")/.."

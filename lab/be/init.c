@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: GPL-2.0-or-later
 /*
  * /init of the lab's big-endian kernel (lab/beinit.py cross-compiles it with
  * powerpc64-linux-gnu-gcc -static; nothing here runs in the product).

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest helper: fill memory with a nonce pattern, signal readiness, stay alive.
 
 Usage: fill.py NONCE MIB READY_FILE.  The pattern record is shared with

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest helper: CPU and memory hotplug facts, as LAB-RESULT lines.
 
 Usage:

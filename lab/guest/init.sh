@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck disable=SC2154  # LAB_stage, LAB_scenario, ...: set by eval below
 # /init of the pykexec lab guest (busybox sh).
 # Mounts the pseudo file systems, reads the lab.* words of the kernel command

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest helper: sets up Debian's kdump-tools (kdump-config) to drive a given loader.
 
 Usage:

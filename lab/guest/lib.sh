@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 # shellcheck shell=sh
 # Functions of the lab's console protocol for every step (sourced by /init, which
 # lab/guest/init.sh becomes, and by each lab/guest/steps/*.sh).

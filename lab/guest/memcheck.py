@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest helper: the memory facts a kdump is judged by, as LAB-RESULT lines.
 
 Usage:

@@ -1,4 +1,5 @@
 #!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Guest helper (crash kernel): check /proc/vmcore's ELF header and find the nonce.
 
 Usage: vmcore_check.py NONCE MIB.  Prints LAB-RESULT lines; exit 0 when the

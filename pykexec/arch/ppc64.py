@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Planning a ppc64 load: kernel, initrd, device tree and purgatory. Pure.
 
 :func:`plan` takes everything already read (the kernel image, the initrd's

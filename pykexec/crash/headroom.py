@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Will the crash kernel fit its region? An estimate of what it needs to boot and dump. Pure.
 
 The crash kernel runs inside the crashkernel= region and nowhere else.  At its

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What a crash kernel needs beyond a normal load. Pure.
 
 * which of the dead kernel's memory the dump covers (all RAM but the crash

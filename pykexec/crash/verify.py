@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Is the loaded image still what was loaded? Checks memory against the load record. Pure.
 
 The running kernel's memory is read through /proc/kcore, an ELF core file whose

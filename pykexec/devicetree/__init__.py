@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Device trees, pure: the flattened format and the node model with its typed
 accessors (:mod:`.fdt`), property codecs on bytes (:mod:`.props`) and the next
 kernel's tree (:mod:`.nexttree`).  Reading /proc/device-tree is I/O and lives next to

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The flattened device tree: an in-memory model, a parser and a serialiser.
 
 The blob format is DTSpec v0.4 chapter 5 ("Flattened Devicetree (DTB) Format"):

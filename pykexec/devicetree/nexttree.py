@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The device tree handed to the next kernel, derived from the running one. Pure.
 
 Starting from the running kernel's tree (/proc/device-tree), it drops what

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Encoding and decoding of device-tree property values (pure codecs).
 
 Property values are byte strings whose meaning is fixed by the property name

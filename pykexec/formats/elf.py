@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Reading 64-bit PowerPC kernel images (ELF vmlinux), either byte order.
 
 The headers are declared once as struct layouts (``Elf64_Ehdr``/``Elf64_Phdr``

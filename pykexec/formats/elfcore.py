@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The ELF core header (elfcorehdr) a crash kernel reads to build /proc/vmcore. Pure.
 
 An ``ET_CORE`` ELF64 header for ``EM_PPC64`` in the running kernel's byte

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What an initramfs unpacks to, read from the archive itself. Pure.
 
 An initramfs is a sequence of parts: newc cpio archives, zero padding, and

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The purgatory: machine code run between the old and the new kernel, generated in Python.
 
 :mod:`.isa` holds the PowerPC instruction set as data (registers, fields, opcode table)

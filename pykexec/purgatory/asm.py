@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A small assembler for 64-bit Book3S PowerPC: programs with labels, references and data slots.
 
 :class:`Assembler` has one method per base instruction of the table in :mod:`.isa`

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Where the purgatory prints, as a parameter: the pSeries hypervisor terminal, OPAL's
 console on PowerNV, nothing, or (test builds) Linux's write(2).
 

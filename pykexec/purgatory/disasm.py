@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Decoding and disassembly, built from the instruction table of :mod:`.isa`.
 
 :func:`decode` finds the table entry that encodes a word exactly (re-encoding it, so a

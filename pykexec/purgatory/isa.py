@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The 64-bit Book3S PowerPC instruction set as data (Power ISA 2.06, POWER7): encode and decode.
 
 This module owns the instruction *data*: bit fields in IBM numbering (bit 0 is

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The ppc64 purgatory, generated as machine code with :mod:`pykexec.purgatory.asm`.
 
 What the old kernel does with it (``kexec_sequence`` in arch/powerpc/kernel/misc_64.S):

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What the assembler produces: a :class:`Program` (bytes, labels, named data slots, a
 listing) and the :class:`Ref` values it resolves.  Pure: no I/O.
 """

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """SHA-256 (FIPS 180-4) as PowerPC routines emitted into an :class:`~.asm.Assembler`.
 
 Calling convention of every routine here (ELF ABI style, so they nest): arguments

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``sha256_blocks`` with the POWER8 vector crypto instructions (Power ISA 2.07).
 
 Same interface as the scalar routine in :mod:`.sha256` (r3 = 8-word state in native

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The lab's fixtures: its asset cache (checked once) and the per-session run cache.
 
 Only tests marked ``lab`` may use them (tests/conftest.py enforces it). A missing

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Parses the kdump results the guest prints (lab/guest/memcheck.py) and does range algebra.
 
 Ranges are half-open ``[start, end)``; the guest prints them as ``0xS-0xE``

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A per-session cache of lab runs.
 
 Each (scenario, CPUs) pair boots once per session; tests that look at the same

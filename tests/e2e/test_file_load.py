@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """kexec_file_load (-s, and -a taking the file path) on the lab's CONFIG_KEXEC_FILE kernel.
 
 The kernel is built once from Debian's linux-source-6.1 (``python3 -m lab build-kernel``,

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """What the crash kernel sees in /proc/vmcore, for kexec-tools (reference) and pykexec.
 
 * The PT_LOADs cover exactly the first kernel's System RAM minus the crash

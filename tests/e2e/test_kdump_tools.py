@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Debian's kdump-tools (``kdump-config``) driving pykexec as ``/sbin/kexec``.
 
 ``reference-kdump-tools`` proves the scenario with kexec-tools' own

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Issue 12 in the lab: 6.12 (4k and 64k pages), live crash hotplug, little- to big-endian, SMT.
 
 The CI part of the matrix (``lab.matrix.CI``: kexec, kdump and the lean kdump payload

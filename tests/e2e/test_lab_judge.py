@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Unit tests (no QEMU) of the judge's console rules and stops, the memcheck guest helper,
 and the kdump range algebra the e2e tests rely on."""
 

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Unit tests of the lab itself (no QEMU): cpio, scenario rendering, markers, capture, helpers."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The kexec and kdump scenarios on QEMU's PowerNV machine (skiboot/OPAL), both loaders.
 
 ``reference-powernv-*`` run kexec-tools, ``powernv-*`` pykexec; both are the

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The reference scenarios with pykexec as the loader (only ``$KEXEC`` differs)."""
 
 from __future__ import annotations

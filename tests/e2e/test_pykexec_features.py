@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """pykexec-only scenarios: -d (plan + purgatory hello), a corrupt digest, -a fallback, lockdown."""
 
 from __future__ import annotations

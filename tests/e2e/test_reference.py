@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The reference scenarios (kexec-tools inside the guest) must pass end to end."""
 
 from __future__ import annotations

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Issue 8 in the lab: harmless dry runs of every action, no live load from a snapshot,
 petitboot's --dtb form under the default syscall choice, for -l and -p, and the
 purgatory's console on PowerNV (OPAL, never the pSeries hypervisor call)."""

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Structure-aware fuzzing of pykexec's inputs.
 
 Five families of generated inputs (:mod:`tests.fuzz.families`):

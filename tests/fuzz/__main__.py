@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """``python3 -m tests.fuzz --count N --family all``: the long fuzz run.
 
 Prints, per family, how many inputs ran and how they ended, every distinct

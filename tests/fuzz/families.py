@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """The five input families: each makes one :class:`Case` from a seeded generator.
 
 A case writes its inputs under its own directory (they are the reproducer if it

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Mutation primitives shared by the input families: interesting numbers, byte-level
 damage, and damage to device-tree nodes (used for FDT blobs and snapshot trees alike)."""
 

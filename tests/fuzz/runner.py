@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Runs generated cases against the rule, with the kernel's doors replaced by recorders.
 
 While :func:`recorders` is active, pykexec's ``libc()`` is a recorder whose

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Drive GNU as and objdump for powerpc64 (Debian binutils-powerpc64{,le}-linux-gnu)."""
 
 from __future__ import annotations

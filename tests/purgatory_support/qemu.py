@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """Run generated PowerPC code under qemu-user: a minimal static ELF writer and a runner.
 
 The ELF is ET_EXEC, EM_PPC64, e_flags = 2 (ELFv2) in both byte orders, so qemu takes

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
 """A pretend supervisor and a pretend OPAL for running the purgatory under qemu-user.
 
 qemu-user runs problem-state code only: ``mfmsr``, ``mtspr`` of SRR0/1 and HSRR0/1,

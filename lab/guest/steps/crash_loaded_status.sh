@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: with a crash kernel loaded, `-p -S` exits 1 for $KEXEC and for kexec-tools
 # (kexec/kexec.c do_status), and /sys/kernel/kexec_crash_loaded says 1.
 # shellcheck source=lab/guest/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: crash the machine (sysrq-c) from CPU $1, or from the last online CPU
 # when $1 is "last".
 # shellcheck source=lab/guest/lib.sh

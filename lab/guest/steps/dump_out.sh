@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step (crash kernel, lean kdump payload): dump off the machine, as kdump's network
 # targets do: makedumpfile -E -F (an ELF vmcore in the flattened format) into the
 # virtio serial port named lab.dump (lab/vm.py DUMP_PORT), which QEMU writes into

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: fill LAB_fill MiB with the nonce record (lab/guest/fill.py stays alive in
 # the background, holding the memory until the crash, its pid in /tmp/fill.pid);
 # wait for it, bounded.

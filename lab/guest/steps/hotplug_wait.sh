@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: wait (bounded) for what the host hot-added over QMP to come online.
 # Usage: hotplug_wait.sh CPUS MIB SECONDS (lab/hotplug_scenarios.py).
 # shellcheck source=lab/guest/lib.sh

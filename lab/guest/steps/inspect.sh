@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: pykexec inspect IMAGE on the console and as one result; the image must be
 # described as big-endian.
 # shellcheck source=lab/guest/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: the running kernel has CONFIG_KEXEC_FILE=y (/proc/config.gz); record its
 # release and the option's line.
 # shellcheck source=lab/guest/lib.sh

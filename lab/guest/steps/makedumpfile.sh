@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step (crash kernel): makedumpfile -d 31 of /proc/vmcore, the dump's size and the
 # crash kernel's memory figures.
 # shellcheck source=lab/guest/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: what says powernv: /ibm,opal's compatible, /proc/cpuinfo's platform and
 # /sys/firmware/opal, recorded under KEY_*.  Usage: powernv_platform.sh KEY
 # shellcheck source=lab/guest/lib.sh

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: `-S` (crash kernel) and `-l -S` exit codes of $KEXEC and of kexec-tools,
 # recorded as status_$1 and status_$1_kexec_tools.  kexec-tools exits 1 when the
 # kernel of that kind is loaded, 0 when not (kexec/kexec.c do_status); -l -S must

@@ -1,4 +1,5 @@
 #!/bin/sh
+# SPDX-License-Identifier: GPL-2.0-or-later
 # Step: record each CPU's SMT siblings; CPU 1 must be CPU 0's sibling thread.
 # Usage: thread_siblings.sh CPUS
 # shellcheck source=lab/guest/lib.sh
