@@ -46,6 +46,8 @@ NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.
 CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
 PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
 DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
+# pykexec with one fault put in from outside the product (it has no test switch)
+INJECT = "python3 /lab/inject.py"
 DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/purgatory/ppc64.py, -d
 FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
 # What the dead kernel's exception vectors print if the purgatory traps into them
@@ -55,10 +57,10 @@ OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unr
 _LOADER = 'lab_result loader "$(command -v "$KEXEC")"\n'
 
 
-def _kexec_load(flags: str = "-l") -> Step:
+def _kexec_load(flags: str = "-l", kexec: str = "$KEXEC") -> Step:
     return Step(
         "load",
-        _LOADER + f"lab_try load $KEXEC {flags} {KERNEL_ARGS} {NEXT_APPEND}\n"
+        _LOADER + f"lab_try load {kexec} {flags} {KERNEL_ARGS} {NEXT_APPEND}\n"
         'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
         timeout=15,
         fatal=True,
@@ -356,13 +358,13 @@ def _kexec_bad_digest() -> Scenario:
     )
     return Scenario(
         name="kexec-bad-digest",
-        description="pykexec --test-corrupt-digest: the purgatory reports the mismatch and "
-        "stops; the 2nd kernel never runs",
+        description="pykexec with a wrong digest injected by the lab (lab/guest/inject.py): "
+        "the purgatory reports the mismatch and stops; the 2nd kernel never runs",
         loader=Loader.PYKEXEC,
         cpus=1,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_kexec_load("-l --test-corrupt-digest"), exec_)),
+            (Stage.FIRST, (_kexec_load("-l", INJECT + " corrupt-digest"), exec_)),
             (Stage.SECOND, KEXEC_STAGE2),
         ),
         console=(
@@ -584,7 +586,7 @@ _TRUST_STAGE1 = (
     MEMMAP,
     Step(
         "corrupt",
-        _out("corrupt_load", f"$KEXEC -p --test-corrupt-digest {_CRASH_ARGS}")
+        _out("corrupt_load", f"{INJECT} corrupt-digest -p {_CRASH_ARGS}")
         + "[ $rc = 0 ] || return 1\n"
         + _out("verify_corrupt", "$KEXEC --verify")
         + "[ $rc = 1 ] && grep -q 'NOT intact: purgatory digest' /tmp/verify_corrupt.out",
@@ -608,7 +610,7 @@ _TRUST_STAGE1 = (
     ),
     Step(
         "reject",
-        f"lab_try reject $KEXEC -p --test-reject-load {_CRASH_ARGS}\nrc=$?\n"
+        f"lab_try reject {INJECT} reject-load -p {_CRASH_ARGS}\nrc=$?\n"
         f"lab_result reject_crash_loaded {_CRASH_LOADED}\n"
         f"[ $rc = 1 ] && [ {_CRASH_LOADED} = 1 ] && grep -q '{RELOADED_NOTE}' /tmp/lab-reject.err",
         timeout=60,

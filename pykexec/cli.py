@@ -244,24 +244,10 @@ OPTIONS: tuple[Option, ...] = (
         "region (a warning instead of a refusal)",
         dest="ignore_headroom",
     ),
-    Option(
-        ("--test-reject-load",),
-        "test_reject_load",
-        "pykexec, tests only: with -p, make the kernel reject the load after it freed the "
-        "loaded crash kernel",
-        dest="test_reject_load",
-    ),
-    Option(
-        ("--test-corrupt-digest",),
-        "corrupt_digest",
-        "pykexec, tests only: store a wrong digest so the purgatory must stop",
-        dest="corrupt_digest",
-    ),
 )
 BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
 ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size", "verify",
            "recommend")  # fmt: skip
-HIDDEN = frozenset({"corrupt_digest", "test_reject_load"})  # test switches: not in --help
 
 
 def parse_address(text: str, what: str) -> int:
@@ -556,8 +542,6 @@ def usage() -> str:
         "",
     ]
     for opt in OPTIONS:
-        if opt.key in HIDDEN:
-            continue
         spell = ", ".join(
             n + (f"={opt.arg}" if opt.arg and n.startswith("--") else "") for n in opt.names
         )

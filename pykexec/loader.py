@@ -347,8 +347,6 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
     assert result.segments is not None
     image = result.segments.image
     raw = [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments]
-    if opts.test_reject_load:
-        raw = _outside_crash_region(raw, result.segments)
     syscalls.kexec_load(image.entry, raw, int(image.flags) | syscalls.KEXEC_ARCH_PPC64)
     return replace(result, notes=(*notes, *result.notes, "loaded with kexec_load")), facts
 
@@ -373,7 +371,6 @@ def options_from_record(rec: dict[str, Any]) -> LoadOptions:
         for name in ("kernel", "initrd", "dtb"):
             o[name] = Path(o[name]) if o.get(name) is not None else None
         o["syscall"] = SyscallChoice(o.get("syscall", "auto"))
-        o["test_reject_load"] = False
         return LoadOptions(**o)
     except (TypeError, ValueError) as err:
         raise KexecError(f"the load record's options cannot be used again: {err}") from None
@@ -477,18 +474,6 @@ def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
     blob = json.dumps(digest_input, sort_keys=True).encode()
     fields["plan_digest"] = hashlib.sha256(blob).hexdigest()
     return fields
-
-
-def _outside_crash_region(raw: list[syscalls.RawSegment], plan: Plan) -> list[syscalls.RawSegment]:
-    """--test-reject-load: the last segment moved just below the crash region, past the
-    kernel-rules check, so that kexec_load fails with EADDRNOTAVAIL in
-    sanity_check_segment_list() (kernel/kexec_core.c), called from kimage_alloc_init()
-    after do_kexec_load() freed the loaded crash image (kernel/kexec.c)."""
-    region = plan.machine.crash
-    assert region is not None
-    last = raw[-1]
-    below = region.start - -(-last.memsz // 0x10000) * 0x10000
-    return [*raw[:-1], syscalls.RawSegment(last.buf, below, last.memsz)]
 
 
 def _recover_crash(

@@ -47,11 +47,6 @@ class LoadOptions:
     syscall: SyscallChoice = SyscallChoice.AUTO
     no_cma: bool = False
     force_dtb: bool = False
-    # Test only: store a digest that cannot match, to prove the purgatory's check.
-    corrupt_digest: bool = False
-    # Test only: with -p, move a segment outside the crash region so that the kernel
-    # rejects the load after it freed the loaded crash kernel (kernel/kexec.c).
-    test_reject_load: bool = False
     # With -p: load even when the headroom estimate says it will not fit (a warning).
     ignore_headroom: bool = False
 
@@ -76,8 +71,6 @@ def check(opts: LoadOptions) -> None:
         raise OptionError(
             "--reuseinitrd and --initrd exclude each other", "--reuseinitrd", "conflict"
         )
-    if opts.test_reject_load and (not opts.crash or opts.syscall is SyscallChoice.FILE):
-        raise UsageError("--test-reject-load applies to -p loads with kexec_load (-c or -a)")
     if opts.hotplug and not opts.crash:
         raise OptionError(
             "--hotplug applies to crash kernels: use it with -p", "--hotplug", "conflict"

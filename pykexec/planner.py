@@ -291,7 +291,6 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         debug=opts.debug,
         skip_checks=opts.skip_checks,
         purgatory_endian=facts.running_endian,
-        corrupt_digest=opts.corrupt_digest,
         extra_reserved=_running_kernel(machine, facts),
         core_notes=facts.core_notes,
         reuse_initrd=_reused_initrd(opts, facts, machine),

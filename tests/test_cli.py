@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.cli import HIDDEN, OPTIONS, main, parse
+from pykexec.cli import OPTIONS, main, parse
 from pykexec.errors import OptionError
 from pykexec.options import SyscallChoice
 
@@ -186,15 +186,12 @@ def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["--help"]) == 0
     out = capsys.readouterr().out
     for opt in OPTIONS:
-        if opt.key not in HIDDEN:
-            assert opt.names[0] in out
+        assert opt.names[0] in out
 
 
 def test_readme_option_table_matches() -> None:
     readme = (Path(__file__).parent.parent / "README.md").read_text()
     for opt in OPTIONS:
-        if opt.key in HIDDEN:
-            continue
         row = next(
             (line for line in readme.splitlines() if line.startswith("| `" + opt.names[0])), None
         )
@@ -226,3 +223,19 @@ def test_getopt_errors(argv: list[str], option: str, problem: str) -> None:
     with pytest.raises(OptionError) as err:
         parse(argv)
     assert (err.value.option, err.value.problem) == (option, problem), str(err.value)
+
+
+def test_no_test_switch_in_the_product() -> None:
+    """Faults are injected by the lab (lab/guest/inject.py), never through an option."""
+    from dataclasses import fields
+
+    from pykexec.options import LoadOptions
+
+    assert [n for opt in OPTIONS for n in opt.names if n.startswith("--test")] == []
+    assert {f.name for f in fields(LoadOptions)} & {"corrupt_digest", "test_reject_load"} == set()
+    assert main(["--test-c", "-p", "/boot/vmlinux", "--dry-run"]) == 2
+    src = Path(__file__).parent.parent / "pykexec"
+    hits = [
+        p for p in src.rglob("*.py") if "test-" in p.read_text() or "tests only" in p.read_text()
+    ]
+    assert hits == []

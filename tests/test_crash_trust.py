@@ -21,7 +21,9 @@ from typing import Any
 
 import pytest
 
+from lab.paths import GUEST_DIR
 from pykexec import loader, record, status, syscalls
+from pykexec.arch import ppc64
 from pykexec.cli import main
 from pykexec.errors import SyscallError
 from pykexec.options import LoadOptions, SyscallChoice
@@ -74,6 +76,19 @@ def machine(
     return opts, LiveSnapshot(root), CrashKernel(monkeypatch, root)
 
 
+def _inject(monkeypatch: pytest.MonkeyPatch, fault: str) -> None:
+    """The lab's fault injector (lab/guest/inject.py), undone after the test."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("lab_guest_inject", GUEST_DIR / "inject.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(syscalls, "kexec_load", syscalls.kexec_load)
+    monkeypatch.setattr(ppc64, "region_digest", ppc64.region_digest)
+    module.inject(fault)
+
+
 def _cpio(files: list[tuple[str, bytes]]) -> bytes:
     """A newc archive (buffer-format.rst), written here for the initrd fixture."""
     out = b""
@@ -108,35 +123,42 @@ def test_record_after_load_none_after_dry_run(
     assert rec["purgatory"]["digest"] == h.hexdigest()
 
 
-def test_rejected_reload_restores_the_recorded_crash_kernel(machine: Any) -> None:
+def test_rejected_reload_restores_the_recorded_crash_kernel(
+    machine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     opts, view, kernel = machine
     loader.load(opts, view)
     first = kernel.loaded
+    _inject(monkeypatch, "reject-load")
     with pytest.raises(SyscallError, match="reloaded it") as err:
-        loader.load(replace(opts, command_line="nr_cpus=1 other", test_reject_load=True), view)
+        loader.load(replace(opts, command_line="nr_cpus=1 other"), view)
     assert err.value.errno == errno.EADDRNOTAVAIL
     assert kernel.calls == ["loaded", "rejected", "loaded"]
     assert view.kexec_crash_loaded() and kernel.loaded == first
     assert record.read(view, True)["options"]["command_line"] == "nr_cpus=1"  # type: ignore[index]
 
 
-def test_rejected_load_without_record_says_none_is_loaded(machine: Any) -> None:
+def test_rejected_load_without_record_says_none_is_loaded(
+    machine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     opts, view, kernel = machine
     loader.load(opts, view)
     Path(record.record_path(view, True)).unlink()
+    _inject(monkeypatch, "reject-load")
     with pytest.raises(SyscallError, match="no crash kernel is loaded now"):
-        loader.load(replace(opts, test_reject_load=True), view)
+        loader.load(opts, view)
     assert kernel.calls == ["loaded", "rejected"] and not view.kexec_crash_loaded()
 
 
-def test_failed_recovery_says_none_is_loaded(machine: Any) -> None:
+def test_failed_recovery_says_none_is_loaded(machine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     opts, view, _ = machine
     loader.load(opts, view)
     moved = opts.kernel.with_name("other")
     loader.load(replace(opts, kernel=shutil.copy(opts.kernel, moved)), view)
     moved.unlink()  # the recorded kernel is gone: the reload cannot work
+    _inject(monkeypatch, "reject-load")
     with pytest.raises(SyscallError, match=r"reloading it failed .*no crash kernel is loaded now"):
-        loader.load(replace(opts, test_reject_load=True), view)
+        loader.load(opts, view)
     assert not view.kexec_crash_loaded() and record.read(view, True) is None
 
 
@@ -193,9 +215,10 @@ def test_verify_intact_then_a_changed_segment(machine: Any) -> None:
     assert not intact and "initrd" in lines[0] and "purgatory digest" in lines[0]
 
 
-def test_verify_names_a_corrupted_digest(machine: Any) -> None:
+def test_verify_names_a_corrupted_digest(machine: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     opts, view, kernel = machine
-    loader.load(replace(opts, corrupt_digest=True), view)
+    _inject(monkeypatch, "corrupt-digest")
+    loader.load(opts, view)
     _kcore(Path(view.path("proc/kcore")), kernel.loaded)
     intact, lines = status.verify_loaded(view, True)
     assert not intact

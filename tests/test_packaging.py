@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from pykexec import __version__, build
-from pykexec.cli import HIDDEN, OPTIONS
+from pykexec.cli import OPTIONS
 from tests.kernels import make_vmlinux
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -203,8 +203,7 @@ def test_every_option_is_in_the_help_of_kexec() -> None:
                 "sys.argv[0] = 'kexec'; sys.exit(main(['-h']))", cwd=ROOT)  # fmt: skip
     assert done.stdout.startswith("usage: kexec ")
     for opt in OPTIONS:
-        if opt.key not in HIDDEN:
-            assert all(n in done.stdout for n in opt.names), opt.names
+        assert all(n in done.stdout for n in opt.names), opt.names
 
 
 def _python(minor: int) -> str | None:

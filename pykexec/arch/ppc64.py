@@ -66,7 +66,6 @@ class PlanInput:
     debug: bool = False
     skip_checks: bool = False
     purgatory_endian: Endian = "little"
-    corrupt_digest: bool = False
     extra_reserved: tuple[Range, ...] = field(default=())
     core_notes: tuple[CoreNote, ...] = field(default=())
     reuse_initrd: Range | None = None
@@ -278,8 +277,6 @@ def _place_purgatory(
     mutable = {SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR} if inp.hotplug else set()
     hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
     digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
-    if inp.corrupt_digest:
-        digest = bytes(b ^ 0xFF for b in digest)
     pparams = replace(
         pparams,
         sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),
