@@ -442,3 +442,33 @@ def test_every_source_file_names_its_licence() -> None:
     ]
     assert missing == []
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()
+
+
+# -- the start-up rule ------------------------------------------------------------------
+
+QUICK_ACTIONS = (
+    ["-S", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu"],
+    ["-S", "-l", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu"],
+    ["-u", "--dry-run"],
+    ["-p", "-u", "--dry-run"],
+    ["-e", "--dry-run"],
+    ["--print-ckr-size", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu-crash"],
+)
+
+
+@pytest.mark.parametrize("argv", QUICK_ACTIONS, ids=" ".join)
+def test_quick_actions_import_only_the_fast_path(argv: list[str]) -> None:
+    """-e, -S, -u and --print-ckr-size import only pykexec.control.FAST_PATH of pykexec
+    (the start-up rule in pykexec/control.py's docstring), and no dataclasses or enum."""
+    from pykexec.control import FAST_PATH
+
+    probe = (
+        "import sys\nbefore = set(sys.modules)\nfrom pykexec.cli import main\n"
+        f"main({argv!r})\n"
+        "print(' '.join(sorted(m for m in set(sys.modules) - before"
+        " if m.split('.')[0] == 'pykexec' or m in ('dataclasses', 'enum', 'pathlib'))))"
+    )
+    done = _run(sys.executable, "-c", probe)
+    imported = set(done.stdout.split("\n")[-2].split())
+    assert "pykexec.cli" in imported
+    assert imported - FAST_PATH == set()
