@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 
 from pykexec import uapi
-from pykexec.errors import SyscallError, UsageError
+from pykexec.errors import NothingLoaded, SyscallError, UsageError
 from pykexec.sysinfo import SystemView
 
 # SyscallChoice values (pykexec.options), compared as strings here.
@@ -29,6 +29,15 @@ def status(crash: bool = True, view: SystemView | None = None) -> bool:
     return view.kexec_crash_loaded() if crash else view.kexec_loaded()
 
 
+def status_code(crash: bool = True, view: SystemView | None = None) -> int:
+    """``-S``'s exit status, as kexec-tools 2.0.32's ``k_status()`` returns it: the number
+    in the sysfs file (1: loaded, 0: not), or 255 (-1) when the file cannot be read."""
+    view = view or SystemView()
+    name, old = ("crash_loaded", "kexec_crash_loaded") if crash else ("loaded", "kexec_loaded")
+    value = view.kexec_int(name, old)
+    return 255 if value is None else value & 0xFF
+
+
 def crash_reservation_size(view: SystemView | None = None) -> int:
     """The size of the crashkernel= reservation (kexec --print-ckr-size)."""
     view = view or SystemView()
@@ -42,21 +51,36 @@ def _kind(crash: bool) -> str:
     return "crash kernel" if crash else "kernel loaded for -e"
 
 
+_UNLOAD_CALLS = {
+    FILE: ["kexec_file_load(KEXEC_FILE_UNLOAD)"],
+    LOAD: ["kexec_load with no segments"],
+    AUTO: ["kexec_file_load(KEXEC_FILE_UNLOAD)", "kexec_load with no segments, if that "
+           "fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP"],
+}  # fmt: skip
+
+
+def unload_facts(crash: bool, syscall: str, view: SystemView) -> dict[str, object]:
+    """What ``-u`` would do, as data (``--dry-run --json``), without doing it."""
+    return {
+        "action": "unload",
+        "dry_run": True,
+        "kind": "crash" if crash else "exec",
+        "loaded": status(crash, view),
+        "calls": _UNLOAD_CALLS[syscall],
+    }
+
+
 def describe_unload(crash: bool, syscall: str, view: SystemView) -> str:
     """What ``-u`` would do, without doing it."""
-    loaded = status(crash, view)
-    calls = {
-        FILE: "kexec_file_load(KEXEC_FILE_UNLOAD)",
-        LOAD: "kexec_load with no segments",
-        AUTO: "kexec_file_load(KEXEC_FILE_UNLOAD), then kexec_load with no segments "
-        "if that fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP",
-    }
-    now = "loaded now" if loaded else "none is loaded now, so nothing would change"
-    return f"dry run: would unload the {_kind(crash)} ({now}) with {calls[syscall]}"
+    facts = unload_facts(crash, syscall, view)
+    now = "loaded now" if facts["loaded"] else "none is loaded now, so nothing would change"
+    calls = ", then ".join(_UNLOAD_CALLS[syscall])
+    return f"dry run: would unload the {_kind(crash)} ({now}) with {calls}"
 
 
-def unload(crash: bool = False, syscall: str = AUTO) -> None:
-    """Unload the kernel loaded for exec (or the crash kernel).
+def unload(crash: bool = False, syscall: str = AUTO) -> str:
+    """Unload the kernel loaded for exec (or the crash kernel); returns the syscall
+    that did it (``file`` or ``load``).
 
     With -s or -a the file syscall's unload is tried first (it frees an image loaded
     either way), then, with -a or -c, kexec_load with no segments, as kexec-tools does.
@@ -67,21 +91,37 @@ def unload(crash: bool = False, syscall: str = AUTO) -> None:
         try:
             flags = uapi.KEXEC_FILE_UNLOAD | (uapi.KEXEC_FILE_ON_CRASH if crash else 0)
             syscalls.kexec_file_load(-1, -1, "", flags)
-            return
+            return FILE
         except SyscallError as err:
             if syscall == FILE or err.errno not in _FALLBACK:
                 raise
     flags = uapi.KEXEC_ARCH_PPC64 | (uapi.KEXEC_ON_CRASH if crash else 0)
     syscalls.kexec_load(0, [], flags)
+    return LOAD
+
+
+def execute_facts(view: SystemView, sync: bool = True, ifdown: bool = True) -> dict[str, object]:
+    """What ``-e`` would do, as data, without doing it; raises as :func:`execute` would."""
+    if not view.kexec_loaded():
+        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
+    names = [n for n in view.network_interfaces() if n != "lo"] if ifdown else []
+    return {
+        "action": "exec",
+        "dry_run": True,
+        "sync": sync,
+        "ifdown": ifdown,
+        "interfaces_down": names,
+        "call": "reboot(LINUX_REBOOT_CMD_KEXEC)",
+    }
 
 
 def describe_execute(view: SystemView, sync: bool = True, ifdown: bool = True) -> str:
     """What ``-e`` would do, without doing it; raises as :func:`execute` would."""
-    if not view.kexec_loaded():
-        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+    facts = execute_facts(view, sync, ifdown)
     steps = ["sync file systems" if sync else "not sync file systems (-y)"]
     if ifdown:
-        names = [n for n in view.network_interfaces() if n != "lo"]
+        names = facts["interfaces_down"]
+        assert isinstance(names, list)
         steps.append(f"take down {', '.join(names)}" if names else "find no interface to take down")
     else:
         steps.append("leave network interfaces up (-x)")
@@ -128,7 +168,7 @@ def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = Tr
     if not view.live:
         raise UsageError(f"refusing to jump with facts from {view.root}: --sysroot needs --dry-run")
     if not view.kexec_loaded():
-        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
     if sync:
         os.sync()
     if ifdown:

@@ -570,26 +570,24 @@ def load_crash(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     return load(replace(opts, crash=True), view)
 
 
-def save_plan(result: LoadPlan, directory: Path, document: dict[str, object]) -> list[Path]:
+def save_plan(
+    result: LoadPlan, directory: Path, document: dict[str, object], *, overwrite: bool = False
+) -> list[Path]:
     """Write what the kernel would get into ``directory``: ``plan.json`` and, for a
     kexec_load plan, each segment's bytes (``NN-kind.bin``; the device tree as
-    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump."""
+    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump.  Only inside
+    ``directory``, never through a symlink, into an empty one unless ``overwrite``
+    (:mod:`pykexec.savedir`)."""
+    from pykexec.savedir import write_files
+
     suffix = {"device-tree": ".dtb", "elfcorehdr": ".elf"}
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        if result.segments is not None:
-            for i, seg in enumerate(result.segments.image.segments):
-                path = directory / f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
-                path.write_bytes(bytes(seg.buf))
-                written.append(path)
-        if result.file_call is not None:
-            path = directory / "kexec_file_load-cmdline.txt"
-            path.write_bytes(result.file_call.command_line.encode("utf-8", "surrogateescape"))
-            written.append(path)
-        path = directory / "plan.json"
-        path.write_text(json.dumps(document, indent=2) + "\n")
-        written.append(path)
-    except OSError as err:
-        raise KexecError(f"cannot save the plan in {directory}: {err.strerror or err}") from None
-    return written
+    files: list[tuple[str, bytes]] = []
+    if result.segments is not None:
+        for i, seg in enumerate(result.segments.image.segments):
+            name = f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
+            files.append((name, bytes(seg.buf)))
+    if result.file_call is not None:
+        line = result.file_call.command_line.encode("utf-8", "surrogateescape")
+        files.append(("kexec_file_load-cmdline.txt", line))
+    files.append(("plan.json", (json.dumps(document, indent=2) + "\n").encode()))
+    return write_files(directory, files, overwrite=overwrite)
