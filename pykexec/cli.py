@@ -21,7 +21,7 @@ from pykexec.optable import BY_NAME, OPTIONS, PROG, Option, parse_address, split
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from pykexec.options import LoadOptions
@@ -77,7 +77,6 @@ class Command:
 
     def __repr__(self) -> str:
         return f"Command({self.action!r}, flags={sorted(self.flags)})"
-
 
 
 def _refuse(seen: dict[str, str]) -> None:
@@ -285,7 +284,7 @@ def usage() -> str:
     return "\n".join(lines)
 
 
-def _show(cmd: Command, text: str | None, document: dict[str, object]) -> None:
+def _show(cmd: Command, text: str | None, document: Mapping[str, object]) -> None:
     """An action's output: ``text`` on stdout (nothing when None), or with --json the
     one document."""
     if cmd.json:
@@ -361,20 +360,21 @@ def _run_unload(cmd: Command, view: SystemView) -> int:
     from pykexec import control
 
     then_load = cmd.action == "unload-load"
-    if then_load and cmd.options is None:  # kexec-tools unloads, then finds no kernel
-        raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
     if cmd.dry_run:
         facts = control.unload_facts(cmd.crash, cmd.syscall, view)
         text = control.describe_unload(cmd.crash, cmd.syscall, view)
         if not then_load:
             _show(cmd, text, facts)
             return 0
-        assert cmd.options is not None
+        if cmd.options is None:
+            raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
         return _run_load(cmd, cmd.options, view, unloading=(text, facts))
     via = control.unload(crash=cmd.crash, syscall=cmd.syscall)
     from pykexec import record
 
     record.remove(view, cmd.crash)
+    if then_load and cmd.options is None:  # kexec-tools unloads, then finds no kernel
+        raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
     if not then_load or via == control.FILE:
         # kexec-tools 2.0.32 keeps KEXEC_FILE_UNLOAD in the flags of the kexec_file_load
         # that follows, so the kernel unloads again: nothing is loaded.
@@ -500,9 +500,10 @@ def error_document(err: Exception, code: int) -> dict[str, object]:
     """An error as --json prints it: its kind, its typed fields, the message, the status."""
     plain = (str, int, float, bool, type(None))
     fields = {k: v for k, v in vars(err).items() if not k.startswith("_") and isinstance(v, plain)}
+    message = str(err)
     if isinstance(err, OSError):
-        fields = {"errno": err.errno, "filename": None if err.filename is None else str(err.filename)}
-    message = str(err) if isinstance(err, KexecError) else (getattr(err, "strerror", "") or str(err))
+        name = None if err.filename is None else str(err.filename)
+        fields, message = {"errno": err.errno, "filename": name}, err.strerror or message
     return {"error": {"kind": type(err).__name__, **fields, "message": message,
                       "exit_status": code}}  # fmt: skip
 
@@ -540,6 +541,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
+
+            _check_paths([], next((w for w in argv[1:] if "\0" in w), None))
 
             code = inspect_main(argv[1:])
         else:

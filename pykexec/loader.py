@@ -65,6 +65,8 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     """
     import mmap
 
+    if "\0" in os.fspath(path):
+        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:

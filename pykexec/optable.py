@@ -20,6 +20,7 @@ if TYPE_CHECKING:
 
 PROG = "pykexec"
 
+
 class Option:
     """One kexec-tools option: its spellings, its argument, what pykexec does with it.
 
@@ -50,8 +51,11 @@ class Option:
 
 
 OPTIONS: tuple[Option, ...] = (
-    Option(("-h", "--help"), "help", "print this help and exit (-? too, with exit status 1, "
-           "as in kexec-tools)"),
+    Option(
+        ("-h", "--help"),
+        "help",
+        "print this help and exit (-? too, with exit status 1, as in kexec-tools)",
+    ),
     Option(("-v", "--version"), "version", "print the version and exit"),
     Option(("-l", "--load"), "load", "load KERNEL, to be started with -e"),
     Option(("-p", "--load-panic"), "panic", "load KERNEL as the crash (kdump) kernel"),
@@ -282,7 +286,6 @@ def parse_address(text: str, what: str) -> int:
     return value
 
 
-
 def _prefix_matches(prefix: str, names: Sequence[str]) -> dict[str, Option]:
     """The options (by key) that have a name in ``names`` starting with ``prefix``."""
     return {BY_NAME[n].key: BY_NAME[n] for n in names if n.startswith(prefix) and n in BY_NAME}
@@ -365,4 +368,3 @@ def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[s
         else:
             rest.append(word)
     return pairs, rest
-

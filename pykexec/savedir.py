@@ -36,15 +36,11 @@ def _open_dir(path: str) -> int:
     try:
         return os.open(path, _DIR_FLAGS)
     except OSError as err:
-        if err.errno == errno.ELOOP:
-            raise SaveError(
-                f"--save {path} is a symlink: name the directory itself", path, "symlink"
-            ) from None
-        if err.errno == errno.ENOTDIR:
-            raise SaveError(
-                f"--save {path} is not a directory", path, "not-a-directory"
-            ) from None
-        raise SaveError(f"cannot open {path}: {err.strerror}", path, "io") from None
+        if err.errno not in (errno.ELOOP, errno.ENOTDIR):
+            raise SaveError(f"cannot open {path}: {err.strerror}", path, "io") from None
+    if os.path.islink(path):
+        raise SaveError(f"--save {path} is a symlink: name the directory itself", path, "symlink")
+    raise SaveError(f"--save {path} is not a directory", path, "not-a-directory")
 
 
 def _write(dir_fd: int, path: str, name: str, data: bytes, overwrite: bool) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.cli import OPTIONS, main, parse
+from pykexec.cli import BY_NAME, OPTIONS, main, parse
 from pykexec.errors import OptionError
 from pykexec.options import SyscallChoice
 
@@ -239,3 +239,166 @@ def test_no_test_switch_in_the_product() -> None:
         p for p in src.rglob("*.py") if "test-" in p.read_text() or "tests only" in p.read_text()
     ]
     assert hits == []
+
+
+# -- what a script observes, as kexec-tools 2.0.32 ---------------------------------------
+
+# kexec-tools 2.0.32's long options on ppc64 for Python's own getopt (the oracle below):
+# KEXEC_OPTIONS in kexec/kexec.h, then kexec/arch/ppc64/include/arch/options.h.
+_KT_LONG = (
+    "help", "version", "force", "no-checks", "no-ifdown", "no-sync", "load", "unload", "exec",
+    "exec-live-update", "load-preserve-context", "load-jump-back-helper", "load-live-update",
+    "entry=", "type=", "load-panic", "mem-min=", "mem-max=", "reuseinitrd",
+    "kexec-file-syscall", "kexec-syscall", "kexec-syscall-auto", "debug", "status",
+    "print-ckr-size", "hotplug", "elf64-core-headers", "dt-no-old-root", "command-line=",
+    "append=", "ramdisk=", "initrd=", "devicetreeblob=", "dtb=", "args-linux", "reuse-cmdline",
+)  # fmt: skip
+
+
+def test_abbreviations_resolve_as_getopt_long_does_over_kexec_tools_table() -> None:
+    """Every prefix of every kexec-tools long option: Python's getopt.gnu_getopt over
+    kexec-tools' table (no two of whose names that share a prefix are aliases) says
+    which option it is or that it is ambiguous; pykexec must agree."""
+    import getopt
+
+    from pykexec.optable import long_option
+
+    names = [n.rstrip("=") for n in _KT_LONG]
+    for name in names:
+        for end in range(1, len(name) + 1):
+            prefix = name[:end]
+            try:
+                found = getopt.gnu_getopt([f"--{prefix}", "x"], "", _KT_LONG)[0][0][0]
+            except getopt.GetoptError:
+                with pytest.raises(OptionError) as err:
+                    long_option(prefix)
+                assert err.value.problem == "ambiguous", prefix
+                continue
+            assert long_option(prefix) is BY_NAME[found], prefix
+
+
+def test_the_abbreviations_issue_19_names() -> None:
+    assert parse(["--v"]).action == "version"
+    assert parse(["--s"]).action == "status"
+    cmd = parse(["-l", K, "--t", "elf-ppc64", "--i", I])
+    assert cmd.options is not None and cmd.options.initrd == Path(I)
+    assert parse(["--f", K]).action == "load-exec"
+    assert parse(["--veri"]).action == "verify"  # pykexec's own, past kexec-tools' names
+
+
+def test_question_mark_prints_the_usage_and_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-?"]) == 1
+    out, err = capsys.readouterr()
+    assert out.startswith("usage:") and err == ""
+
+
+@pytest.mark.parametrize(
+    "argv,status",
+    [
+        (["--bogus"], 1),
+        (["-q"], 1),
+        (["--re", K], 1),
+        (["-l", K, "--append"], 1),
+        (["--load=x", K], 1),
+        (["-l", K, "--mem-max=x"], 1),
+        ([], 255),
+        (["-l"], 255),
+        (["-p", "--append=x"], 255),
+    ],
+)
+def test_usage_on_stdout_with_kexec_tools_status(
+    argv: list[str], status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """getopt's '?' and a bad address: usage, 1; "No kernel specified": usage, 255."""
+    assert main(argv) == status
+    out, err = capsys.readouterr()
+    assert out.startswith("usage:") and err.count("\n") == 1
+
+
+def test_own_refusals_exit_2_without_usage(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["-s", "-c", "-l", K]) == 2
+    out, err = capsys.readouterr()
+    assert out == "" and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("content,status", [(None, 255), ("0\n", 0), ("1\n", 1)])
+def test_status_is_the_sysfs_value(
+    tmp_path: Path, content: str | None, status: int, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kexec-tools' k_status(): the number in the file, -1 (255) when it cannot be read."""
+    if content is not None:
+        (tmp_path / "sys/kernel").mkdir(parents=True)
+        (tmp_path / "sys/kernel/kexec_crash_loaded").write_text(content)
+    assert main(["-S", "--sysroot", str(tmp_path)]) == status
+    assert capsys.readouterr() == ("", "")
+
+
+def _machine(tmp_path: Path) -> tuple[Path, Path]:
+    from tests.kernels import make_vmlinux
+    from tests.machines import pseries, write_sysroot
+
+    root = write_sysroot(tmp_path / "root", pseries())
+    kernel = tmp_path / "vmlinux"
+    kernel.write_bytes(make_vmlinux(size=0x40000))
+    return root, kernel
+
+
+def test_debug_sets_kexec_file_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """kexec-tools 2.0.32 main(): -d ORs KEXEC_FILE_DEBUG (0x8, include/uapi/linux/kexec.h)."""
+    import json
+
+    root, kernel = _machine(tmp_path)
+    for debug, flag in (([], 0), (["-d"], 0x8)):
+        argv = ["-s", "-p", str(kernel), *debug, "--dry-run", "--sysroot", str(root), "--json"]
+        assert main(argv) == 0
+        assert json.loads(capsys.readouterr().out)["kexec_file_load"]["flags"] & 0x8 == flag
+
+
+@pytest.mark.parametrize(
+    "argv,file_load,calls",
+    [
+        (["-c", "-u", "-l", "{k}"], True, ["kexec_load", "kexec_load"]),
+        (["-s", "-u", "-l", "{k}"], True, ["kexec_file_load"]),
+        (["-u", "-l", "{k}"], True, ["kexec_file_load"]),
+        (["-u", "-l", "{k}"], False, ["kexec_file_load", "kexec_load", "kexec_load"]),
+        (["-l", "{k}", "-u"], True, ["kexec_file_load"]),
+        (["-c", "-l", "{k}", "-u"], True, ["kexec_load"]),
+        (["-c", "-u", "-p"], True, ["kexec_load"]),
+    ],
+)
+def test_unload_with_a_load_follows_kexec_tools_per_syscall(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    file_load: bool,
+    calls: list[str],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """kexec-tools 2.0.32 main(): -u then -l/-p leaves do_unload and do_load both set;
+    the load's kexec_file_load keeps KEXEC_FILE_UNLOAD in its flags (so it unloads
+    again), a kexec_load (-c, or -a without kexec_file_load) loads.  -l then -u: unload."""
+    import errno
+
+    from pykexec import syscalls, sysinfo
+    from pykexec.errors import SyscallError
+
+    root, kernel = _machine(tmp_path)
+    seen: list[str] = []
+
+    def file_call(*args: object) -> None:
+        seen.append("kexec_file_load")
+        if not file_load:
+            raise SyscallError("kexec_file_load: ENOSYS", errno.ENOSYS, "kexec_file_load")
+
+    class Live(sysinfo.SystemView):
+        live = True  # type: ignore[assignment]
+
+        def __init__(self, _root: object = "/") -> None:
+            super().__init__(root)
+
+    monkeypatch.setattr(syscalls, "kexec_file_load", file_call)
+    monkeypatch.setattr(syscalls, "kexec_load", lambda *a: seen.append("kexec_load"))
+    monkeypatch.setattr(sysinfo, "SystemView", Live)
+    code = main([w.format(k=kernel) for w in argv])
+    assert seen == calls
+    assert code == (255 if "{k}" not in argv else 0), capsys.readouterr().err
