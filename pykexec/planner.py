@@ -254,8 +254,8 @@ def _running_kernel(machine: Machine, facts: LoadFacts) -> tuple[Range, ...]:
 def _reused_initrd(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> Range | None:
     if not opts.reuse_initrd:
         return None
-    if "retain_initrd" not in facts.cmdline.split():
-        raise UsageError(
+    if "retain_initrd" not in facts.cmdline.split():  # kexec-tools: die(), exit status 1
+        raise SystemInfoError(
             "--reuseinitrd needs the running kernel booted with retain_initrd "
             "(otherwise its initrd memory has been freed)"
         )

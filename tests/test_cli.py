@@ -125,6 +125,147 @@ CORPUS = [
 ]
 
 
+# What a script observes from each corpus form on a machine with kexec_file_load, a
+# crash region, a kernel loaded for -e and none for a panic: the exit status ("jump":
+# the process is replaced, by shutdown or the new kernel) and the shape of stdout and
+# stderr ("": empty, "line": one line, "text": several, "usage": the usage).  Equal to
+# kexec-tools 2.0.32's, except where KEXEC_TOOLS says what it gives instead (each is
+# in pykexec(8) DIFFERENCES).  pykexec's -d plan, like kexec-tools' debug output, is text
+# on stderr.
+OUTCOMES: dict[str, tuple[int | str, str, str]] = {
+    "kdump-tools load": (0, "", ""),
+    "kdump-tools load -s": (0, "", ""),
+    "kdump-tools unload": (0, "", ""),
+    "kdumpctl load": (0, "", ""),
+    "kdumpctl unload": (0, "", ""),
+    "kdumpctl -d": (0, "", "text"),
+    "kdumpctl -d after -p": (0, "", "text"),
+    "systemd": (0, "", ""),
+    "petitboot": (0, "", ""),
+    "petitboot debug": (0, "", "text"),
+    "petitboot -s": ("jump", "", ""),
+    "petitboot last fallback": ("jump", "", ""),
+    "kexecboot": (0, "", "text"),
+    "plain exec": ("jump", "", ""),
+    "exec without ifdown": ("jump", "", ""),
+    "force": ("jump", "", ""),
+    "kernel first": (0, "", ""),
+    "no action": ("jump", "", ""),
+    "status": (0, "", ""),
+    "status of -l": (1, "", ""),
+    "-c": (0, "", ""),
+    "-a": (0, "", ""),
+    "abbreviated long option": (0, "", ""),
+    "reuseinitrd": (1, "", "line"),  # the running kernel has no retain_initrd
+    "hotplug": (0, "", ""),
+    "dt-no-old-root": (0, "", ""),
+    "no checks": (0, "", ""),
+    "ckr size": (0, "line", ""),
+    "elf64 core headers": (0, "", ""),
+}
+KEXEC_TOOLS = {
+    # "--dtb not supported while using --kexec-file-syscall" (-a tries kexec_file_load)
+    "petitboot": (1, "", "line"),
+    "petitboot debug": (1, "", "text"),
+    # -e then -f: a load without a kernel, "No kernel specified" and the usage
+    "petitboot last fallback": (255, "usage", "line"),
+}
+# Command lines people and scripts get wrong, with the same observables.
+MISTAKES: list[tuple[str, list[str], tuple[int | str, str, str]]] = [
+    ("no arguments", [], (255, "usage", "line")),
+    ("no kernel", ["-l", f"--initrd={I}"], (255, "usage", "line")),
+    ("unknown option", ["-l", K, "--bogus"], (1, "usage", "line")),
+    ("ambiguous option", ["-l", K, "--re"], (1, "usage", "line")),
+    ("missing argument", ["-l", K, "--append"], (1, "usage", "line")),
+    ("bad address", ["-l", K, "--mem-min=lots"], (1, "usage", "line")),
+    ("-?", ["-?"], (1, "usage", "")),
+    ("help", ["--help"], (0, "usage", "")),
+    ("version abbreviated", ["--v"], (0, "line", "")),
+    ("-e, nothing loaded for it", ["-e"], (1, "", "line")),
+    ("-u then -l, kexec_file_load", ["-u", "-l", K], (0, "", "")),
+]
+
+
+def _shape(text: str) -> str:
+    if text.startswith("usage:"):
+        return "usage"
+    return {0: "", 1: "line"}.get(len(text.splitlines()), "text")
+
+
+class _Jump(Exception):
+    """The process would have been replaced (execv of shutdown, reboot into the kernel)."""
+
+
+def _observe(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], exec_loaded: bool = True
+) -> tuple[int | str, str, str]:
+    """Run ``argv`` as the live command on a fake machine (a snapshot under tmp_path, the
+    kernel calls recorded) and return what a script sees."""
+    import contextlib
+    import io
+    import os
+
+    from pykexec import control, syscalls, sysinfo
+    from pykexec.devicetree.fdt import DeviceTree, build_fdt
+    from tests.machines import pseries
+
+    root, kernel = _machine(tmp_path)
+    (root / "sys/kernel/kexec_loaded").write_text("1\n" if exec_loaded else "0\n")
+    (root / "sys/kernel/kexec_crash_loaded").write_text("0\n")
+    initrd, dtb = tmp_path / "initrd", tmp_path / "dtb"
+    initrd.write_bytes(b"070701" + bytes(200000))
+    dtb.write_bytes(build_fdt(DeviceTree(root=pseries(), reserve_map=[])))
+
+    def jump(*args: object) -> None:
+        raise _Jump
+
+    class Live(sysinfo.SystemView):
+        live = True  # type: ignore[assignment]
+
+        def __init__(self, _root: object = "/") -> None:
+            super().__init__(root)
+
+    for module, name, value in (
+        (syscalls, "kexec_load", lambda *a: None),
+        (syscalls, "kexec_file_load", lambda *a: None),
+        (syscalls, "reboot_kexec", jump),
+        (os, "execv", jump),
+        (os, "sync", lambda: None),
+        (control, "take_interfaces_down", lambda view: None),
+        (sysinfo, "SystemView", Live),
+    ):
+        monkeypatch.setattr(module, name, value)
+    paths = {K: str(kernel), I: str(initrd), "/tmp/dtb": str(dtb)}
+    words = [w for w in argv]
+    for old, new in paths.items():
+        words = [w.replace(old, new) for w in words]
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code: int | str = main(words)
+        except _Jump:
+            code = "jump"
+    return code, _shape(out.getvalue()), _shape(err.getvalue())
+
+
+def test_every_corpus_form_has_its_observables() -> None:
+    assert set(OUTCOMES) == {c[0] for c in CORPUS}
+    assert set(KEXEC_TOOLS) <= set(OUTCOMES)
+
+
+@pytest.mark.parametrize(
+    "client,argv",
+    [(c[0], c[1]) for c in CORPUS] + [(m[0], m[1]) for m in MISTAKES],
+    ids=[c[0] for c in CORPUS] + [m[0] for m in MISTAKES],
+)
+def test_what_a_script_sees(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, client: str, argv: list[str]
+) -> None:
+    expected = OUTCOMES.get(client) or dict((m[0], m[2]) for m in MISTAKES)[client]
+    loaded = client != "-e, nothing loaded for it"
+    assert _observe(monkeypatch, tmp_path, argv, exec_loaded=loaded) == expected
+
+
 @pytest.mark.parametrize("client,argv,action,expect", CORPUS, ids=[c[0] for c in CORPUS])
 def test_corpus(client: str, argv: list[str], action: str, expect: dict[str, object]) -> None:
     cmd = parse(argv)
