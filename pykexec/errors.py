@@ -33,7 +33,11 @@ class OptionError(UsageError):
 
 
 class NoCrashRegion(UsageError):
-    """A crash load on a kernel booted without crashkernel= (no region to load into)."""
+    """A crash load on a kernel booted without crashkernel= (no region to load into).
+
+    Exit status 1, as kexec-tools 2.0.32's "Memory for crashkernel is not reserved"."""
+
+    exit_code = 1
 
 
 class ImageError(KexecError):
