@@ -56,7 +56,7 @@ class Command:
 
     def __init__(
         self,
-        action: str,  # load, exec, load-exec, load-shutdown, unload, status, ...
+        action: str,  # load, exec, load-exec, load-shutdown, unload, unload-load, status, ...
         options: LoadOptions | None = None,
         *,
         crash: bool = False,

@@ -285,8 +285,13 @@ Refused options
 Preserve\\-context and Xen live\\-update options are refused at once (exit 2) instead of failing
 later.
 .TP
-Failed loads
-Exit 1; kexec\\-tools returns 255 for most failed loads and 1 for its fatal errors.
+Failures
+Exit 1; kexec\\-tools returns 255 for most failed loads and unloads and an \\fB\\-e\\fR that
+returns, 1 for its fatal errors.
+.TP
+\\fB\\-S \\-d\\fR
+Also prints what is loaded, since when and what changed, on standard output; kexec\\-tools
+prints nothing.
 .TP
 Newer options
 \\fB\\-\\-no\\-cma\\fR and \\fB\\-\\-force\\-dtb\\fR (kexec\\-tools after 2.0.32) are accepted;

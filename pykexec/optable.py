@@ -214,8 +214,8 @@ OPTIONS: tuple[Option, ...] = (
     Option(
         ("--save",),
         "save",
-        "pykexec: with --dry-run, also write plan.json and each segment's bytes into DIR "
-        "(created if missing; never through a symlink)",
+        "pykexec: with --dry-run, also write plan.json and each segment's bytes into DIR, "
+        "new or empty unless --overwrite (never through a symlink)",
         "DIR",
     ),
     Option(

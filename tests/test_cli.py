@@ -338,6 +338,8 @@ def test_readme_option_table_matches() -> None:
         )
         assert row is not None, f"README has no row for {opt.names[0]}"
         assert opt.status.split(":")[0] in row, (opt.names[0], opt.status)
+        meaning = opt.help if opt.status in ("supported", "ignored") else opt.status[9:]
+        assert f"| {meaning} |" in row, (opt.names[0], "README's meaning is not --help's")
 
 
 def test_getopt_long_semantics() -> None:
