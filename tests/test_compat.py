@@ -36,8 +36,11 @@ def _zstd(data: bytes, *flags: str) -> bytes:
 
 
 def _has_zstd_module() -> bool:
+    """Python 3.14's compression.zstd (by name: older Pythons have no such module)."""
+    import importlib
+
     try:
-        from compression import zstd  # type: ignore[import-not-found,unused-ignore]  # noqa: F401
+        importlib.import_module("compression.zstd")
     except ImportError:
         return False
     return True
