@@ -16,7 +16,7 @@ from __future__ import annotations
 import os
 import sys
 
-from pykexec.errors import KexecError, OptionError
+from pykexec.errors import KexecError, OptionError, SyscallError
 from pykexec.optable import BY_NAME, OPTIONS, PROG, Option, parse_address, split_options
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
@@ -487,12 +487,19 @@ def _keep_argument_bytes() -> None:
 
 def exit_code(err: KexecError) -> int:
     """The exit status of an error, as kexec-tools 2.0.32 gives it where it has one
-    (:data:`GETOPT_PROBLEMS`: 1, :data:`NO_KERNEL_PROBLEMS`: 255), else the error's own."""
+    (:data:`GETOPT_PROBLEMS`: 1, :data:`NO_KERNEL_PROBLEMS`: 255, a kexec_file_load that
+    -s does not let fall back: 253), else the error's own."""
     if isinstance(err, OptionError):
         if err.problem in GETOPT_PROBLEMS:
             return 1
         if err.problem in NO_KERNEL_PROBLEMS:
             return 255
+    if isinstance(err, SyscallError) and err.call.startswith("kexec_file_load"):
+        from pykexec.control import FALLBACK_ERRNOS
+
+        # kexec-tools' EFALLBACK (-3): "syscall kexec_file_load not available."
+        if err.errno in FALLBACK_ERRNOS:
+            return 253
     return err.exit_code
 
 

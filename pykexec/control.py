@@ -19,7 +19,7 @@ from pykexec.sysinfo import SystemView
 FILE, LOAD, AUTO = "file", "load", "auto"
 # pykexec.policy.FILE_LOAD_FALLBACK, as plain numbers (ENOSYS, EINVAL, ENOEXEC,
 # EOPNOTSUPP, the kernel's ENOTSUPP): -a falls back to kexec_load on these.
-_FALLBACK = frozenset({38, 22, 8, 95, 524})
+FALLBACK_ERRNOS = frozenset({38, 22, 8, 95, 524})
 SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
 
 
@@ -93,7 +93,7 @@ def unload(crash: bool = False, syscall: str = AUTO) -> str:
             syscalls.kexec_file_load(-1, -1, "", flags)
             return FILE
         except SyscallError as err:
-            if syscall == FILE or err.errno not in _FALLBACK:
+            if syscall == FILE or err.errno not in FALLBACK_ERRNOS:
                 raise
     flags = uapi.KEXEC_ARCH_PPC64 | (uapi.KEXEC_ON_CRASH if crash else 0)
     syscalls.kexec_load(0, [], flags)

@@ -160,6 +160,10 @@ standard output; with
 .BR \\-S :
 the sysfs file cannot be read.
 .TP
+.B 253
+With \\fB\\-s\\fR: kexec_file_load is missing or fails with ENOSYS, EINVAL, ENOEXEC or
+ENOTSUP, where \\fB\\-a\\fR would fall back to kexec_load.
+.TP
 .B 130
 Interrupted.
 .PP
@@ -288,6 +292,11 @@ later.
 Failures
 Exit 1; kexec\\-tools returns 255 for most failed loads and unloads and an \\fB\\-e\\fR that
 returns, 1 for its fatal errors.
+.TP
+Chatter
+\\fB\\-\\-help\\fR prints all its usage on standard output (kexec\\-tools prints its loader's
+options on standard error); a load prints nothing without \\fB\\-d\\fR (kexec\\-tools' ppc64
+loader prints "Modified cmdline:").
 .TP
 \\fB\\-S \\-d\\fR
 Also prints what is loaded, since when and what changed, on standard output; kexec\\-tools

@@ -271,17 +271,25 @@ _KEXEC_TOOLS_NAMES = tuple("--" + n for names in KEXEC_TOOLS_LONG_OPTIONS for n 
 
 
 def parse_address(text: str, what: str) -> int:
-    """An address or size as kexec-tools reads them: decimal or 0x-prefixed, K/M/G suffix."""
-    text = text.strip()
-    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
-    digits = text[:-1] if scale != 1 else text
-    try:
-        value = int(digits, 0) * scale if digits.isascii() and not digits.startswith("-") else -1
-    except ValueError:
-        value = -1
+    """An address as kexec-tools 2.0.32's main() reads --mem-min/--mem-max: strtoul(3)
+    with base 0 (decimal, 0x hex, a leading 0 for octal) and nothing after the digits;
+    a negative or wider than 64-bit value is refused too."""
+    body = text.lstrip(" \t\n\v\f\r").removeprefix("+")
+    if body[:2].lower() == "0x":
+        base, digits = 16, body[2:]
+    elif body.startswith("0"):
+        base, digits = 8, body
+    else:
+        base, digits = 10, body
+    valid = "0123456789abcdef"[:base]
+    ok = all(c in valid for c in digits.lower()) and (digits != "" or base != 16)
+    value = int(digits or "0", base) if ok else -1
     if not 0 <= value < 1 << 64:
         raise OptionError(
-            f"{what}: {text!r} is not an address (use 0x1000000 or 16M)", what, "bad-value"
+            f"{what}: {text!r} is not an address (decimal, 0x hex or 0 octal, as strtoul "
+            "reads it: 0x1000000)",
+            what,
+            "bad-value",
         )
     return value
 

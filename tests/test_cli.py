@@ -92,7 +92,7 @@ CORPUS = [
         [
             "-d",
             "--mem-min=0x2000000",
-            "--mem-max=512M",
+            "--mem-max=0x20000000",
             "-l",
             "--command-line=root=/dev/mmcblk0p2",
             f"--initrd={I}",
@@ -164,7 +164,9 @@ OUTCOMES: dict[str, tuple[int | str, str, str]] = {
     "elf64 core headers": (0, "", ""),
 }
 KEXEC_TOOLS = {
-    # "--dtb not supported while using --kexec-file-syscall" (-a tries kexec_file_load)
+    # "--dtb not supported while using --kexec-file-syscall" (-a tries kexec_file_load);
+    # without kexec_file_load, "Can't use ramdisk with device tree blob input", 255
+    # (measured with Debian's 2.0.25 in the lab, whose default is -c).
     "petitboot": (1, "", "line"),
     "petitboot debug": (1, "", "text"),
     # -e then -f: a load without a kernel, "No kernel specified" and the usage
@@ -183,6 +185,9 @@ MISTAKES: list[tuple[str, list[str], tuple[int | str, str, str]]] = [
     ("version abbreviated", ["--v"], (0, "line", "")),
     ("-e, nothing loaded for it", ["-e"], (1, "", "line")),
     ("-u then -l, kexec_file_load", ["-u", "-l", K], (0, "", "")),
+    ("-s, no kexec_file_load", ["-s", "-p", f"--initrd={I}", K], (253, "", "line")),
+    ("-s -u, no kexec_file_load", ["-s", "-p", "-u"], (253, "", "line")),
+    ("-u then -l, no kexec_file_load", ["-u", "-l", K], (0, "", "")),
 ]
 
 
@@ -197,16 +202,23 @@ class _Jump(Exception):
 
 
 def _observe(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, argv: list[str], exec_loaded: bool = True
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    argv: list[str],
+    exec_loaded: bool = True,
+    file_load: bool = True,
 ) -> tuple[int | str, str, str]:
     """Run ``argv`` as the live command on a fake machine (a snapshot under tmp_path, the
-    kernel calls recorded) and return what a script sees."""
+    kernel calls recorded; without ``file_load`` kexec_file_load fails with ENOSYS) and
+    return what a script sees."""
     import contextlib
+    import errno
     import io
     import os
 
     from pykexec import control, syscalls, sysinfo
     from pykexec.devicetree.fdt import DeviceTree, build_fdt
+    from pykexec.errors import SyscallError
     from tests.machines import pseries
 
     root, kernel = _machine(tmp_path)
@@ -219,6 +231,12 @@ def _observe(
     def jump(*args: object) -> None:
         raise _Jump
 
+    def file_call(*args: object) -> None:
+        if not file_load:
+            raise SyscallError(
+                "kexec_file_load: not in this kernel", errno.ENOSYS, "kexec_file_load"
+            )
+
     class Live(sysinfo.SystemView):
         live = True  # type: ignore[assignment]
 
@@ -227,7 +245,7 @@ def _observe(
 
     for module, name, value in (
         (syscalls, "kexec_load", lambda *a: None),
-        (syscalls, "kexec_file_load", lambda *a: None),
+        (syscalls, "kexec_file_load", file_call),
         (syscalls, "reboot_kexec", jump),
         (os, "execv", jump),
         (os, "sync", lambda: None),
@@ -263,7 +281,8 @@ def test_what_a_script_sees(
 ) -> None:
     expected = OUTCOMES.get(client) or dict((m[0], m[2]) for m in MISTAKES)[client]
     loaded = client != "-e, nothing loaded for it"
-    assert _observe(monkeypatch, tmp_path, argv, exec_loaded=loaded) == expected
+    file_load = "no kexec_file_load" not in client
+    assert _observe(monkeypatch, tmp_path, argv, loaded, file_load) == expected
 
 
 @pytest.mark.parametrize("client,argv,action,expect", CORPUS, ids=[c[0] for c in CORPUS])
@@ -301,7 +320,7 @@ def test_flags_and_status_details() -> None:
         (["-l", K, "--sysroot=/x"], "--sysroot", "needs-dry-run"),
         (["-l", K, "--save=/x"], "--save", "needs-dry-run"),
         (["-e", "--json"], "--json", "needs-dry-run"),
-        (["-l", K, "--mem-min=32M", "--mem-max=16M"], "--mem-max", "conflict"),
+        (["-l", K, "--mem-min=0x2000000", "--mem-max=0x1000000"], "--mem-max", "conflict"),
     ],
 )
 def test_refusals(argv: list[str], option: str, problem: str) -> None:
@@ -340,6 +359,32 @@ def test_readme_option_table_matches() -> None:
         assert opt.status.split(":")[0] in row, (opt.names[0], opt.status)
         meaning = opt.help if opt.status in ("supported", "ignored") else opt.status[9:]
         assert f"| {meaning} |" in row, (opt.names[0], "README's meaning is not --help's")
+
+
+@pytest.mark.parametrize(
+    "text,value",
+    [("0x2000000", 0x2000000), ("33554432", 33554432), ("010", 8), (" +0X10", 16), ("", 0),
+     ("0", 0), ("512M", None), ("0x", None), ("08", None), ("-1", None), ("1 ", None)],
+)  # fmt: skip
+def test_addresses_read_as_strtoul_base_0(text: str, value: int | None) -> None:
+    """kexec-tools 2.0.32 main(): strtoul(optarg, &end, 0) and *end must be NUL (C's
+    strtoul, as Python's ctypes calls it, is the oracle)."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.strtoul.restype = ctypes.c_ulong
+    end = ctypes.c_char_p()
+    raw = ctypes.create_string_buffer(text.encode())
+    c_value = libc.strtoul(raw, ctypes.byref(end), 0)
+    c_ok = end.value == b"" and not text.lstrip().startswith("-")
+    assert (c_value if c_ok else None) == value, "the oracle disagrees with the table"
+    if value is None:
+        with pytest.raises(OptionError):
+            parse(["-l", K, f"--mem-min={text}"])
+    else:
+        cmd = parse(["-l", K, f"--mem-min={text}"])
+        assert cmd.options is not None and cmd.options.mem_min == value
 
 
 def test_getopt_long_semantics() -> None:
