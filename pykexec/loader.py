@@ -121,6 +121,16 @@ def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, s
     return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
 
 
+def _release_at_least(view: SystemView, wanted: tuple[int, int]) -> bool | None:
+    """Whether the running kernel's release (osrelease, ``6.1.0-28-powerpc64le``) is at
+    least ``wanted``; None when it cannot be read."""
+    words = (view.read_text("proc/sys/kernel/osrelease") or "").strip().split(".")[:2]
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    minor = "".join(c for c in words[1][:3] if c.isdigit()) if words[1][:1].isdigit() else ""
+    return (int(words[0]), int(minor)) >= wanted if minor else None
+
+
 def _load_limit(view: SystemView, rel: str) -> int | None:
     """kernel.kexec_load_limit_{panic,reboot} (Linux 6.6+): loads left, or -1 for no limit
     (its default: kernel/kexec_core.c load_limit_reboot/panic, ``.limit = -1``)."""
@@ -144,6 +154,7 @@ def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> Ke
         load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
         lockdown=_lockdown(view.read_text("sys/kernel/security/lockdown")),
         loads_left=limit,
+        file_debug=_release_at_least(view, (6, 8)),
     )
 
 

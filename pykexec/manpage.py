@@ -293,6 +293,10 @@ Failures
 Exit 1; kexec\\-tools returns 255 for most failed loads and unloads and an \\fB\\-e\\fR that
 returns, 1 for its fatal errors.
 .TP
+\\fB\\-d\\fR before Linux 6.8
+KEXEC_FILE_DEBUG is left out for a kernel whose release predates it; kexec\\-tools passes it,
+and the kernel refuses the load (EINVAL: \\fB\\-s\\fR fails, \\fB\\-a\\fR falls back to kexec_load).
+.TP
 Chatter
 \\fB\\-\\-help\\fR prints all its usage on standard output (kexec\\-tools prints its loader's
 options on standard error); a load prints nothing without \\fB\\-d\\fR (kexec\\-tools' ppc64

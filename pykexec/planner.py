@@ -138,7 +138,8 @@ def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     flags |= 0 if opts.initrd else uapi.KEXEC_FILE_NO_INITRAMFS
     flags |= uapi.KEXEC_FILE_NO_CMA if opts.no_cma else 0
     flags |= uapi.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
-    flags |= uapi.KEXEC_FILE_DEBUG if opts.debug else 0  # kexec-tools 2.0.32 main(): -d
+    # -d: kexec-tools 2.0.32 main() ORs it in always; left out where the kernel refuses it
+    flags |= uapi.KEXEC_FILE_DEBUG if opts.debug and facts.support.file_debug is not False else 0
     command_line = build_bootargs(
         opts.command_line,
         reuse=facts.cmdline if opts.reuse_cmdline else None,

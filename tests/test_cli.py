@@ -531,15 +531,30 @@ def _machine(tmp_path: Path) -> tuple[Path, Path]:
     return root, kernel
 
 
-def test_debug_sets_kexec_file_debug(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    """kexec-tools 2.0.32 main(): -d ORs KEXEC_FILE_DEBUG (0x8, include/uapi/linux/kexec.h)."""
+@pytest.mark.parametrize(
+    "release,debug,flag",
+    [(None, [], 0), (None, ["-d"], 0x8), ("6.8.0-1-powerpc64le", ["-d"], 0x8),
+     ("6.12.9", ["-d"], 0x8), ("6.1.0-28-powerpc64le", ["-d"], 0), ("5.14.0-570.el9", ["-d"], 0)],
+)  # fmt: skip
+def test_debug_sets_kexec_file_debug(
+    tmp_path: Path,
+    release: str | None,
+    debug: list[str],
+    flag: int,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """kexec-tools 2.0.32 main(): -d ORs KEXEC_FILE_DEBUG (0x8, include/uapi/linux/kexec.h),
+    which Linux 6.8 added to KEXEC_FILE_FLAGS; an older kernel would refuse the load with
+    EINVAL (and -a fall back to kexec_load), so it is left out there."""
     import json
 
     root, kernel = _machine(tmp_path)
-    for debug, flag in (([], 0), (["-d"], 0x8)):
-        argv = ["-s", "-p", str(kernel), *debug, "--dry-run", "--sysroot", str(root), "--json"]
-        assert main(argv) == 0
-        assert json.loads(capsys.readouterr().out)["kexec_file_load"]["flags"] & 0x8 == flag
+    if release is not None:
+        (root / "proc/sys/kernel").mkdir(parents=True, exist_ok=True)
+        (root / "proc/sys/kernel/osrelease").write_text(release + "\n")
+    argv = ["-s", "-p", str(kernel), *debug, "--dry-run", "--sysroot", str(root), "--json"]
+    assert main(argv) == 0
+    assert json.loads(capsys.readouterr().out)["kexec_file_load"]["flags"] & 0x8 == flag
 
 
 @pytest.mark.parametrize(
