@@ -17,7 +17,7 @@ import pytest
 
 from pykexec import loader
 from pykexec.cli import main
-from pykexec.errors import OptionError, SaveError
+from pykexec.errors import OptionError, SaveError, SystemInfoError
 from pykexec.options import LoadOptions
 from pykexec.sysinfo import SystemView
 from tests.kernels import make_vmlinux
@@ -170,3 +170,5 @@ def test_nul_byte_in_an_api_path_is_a_kexec_error(
     with pytest.raises(SaveError) as save_err:
         loader.save_plan(plan, Path(f"{tmp_path}/a\0b"), {})
     assert save_err.value.problem == "nul-byte"
+    with pytest.raises(SystemInfoError):
+        SystemView(f"{tmp_path}/a\0b")
