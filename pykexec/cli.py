@@ -506,7 +506,8 @@ def exit_code(err: KexecError) -> int:
 def error_document(err: Exception, code: int) -> dict[str, object]:
     """An error as --json prints it: its kind, its typed fields, the message, the status."""
     plain = (str, int, float, bool, type(None))
-    fields = {k: v for k, v in vars(err).items() if not k.startswith("_") and isinstance(v, plain)}
+    fields = {k: v for k, v in vars(err).items()
+              if not k.startswith("_") and k != "exit_code" and isinstance(v, plain)}  # fmt: skip
     message = str(err)
     if isinstance(err, OSError):
         name = None if err.filename is None else str(err.filename)

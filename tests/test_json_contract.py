@@ -120,3 +120,14 @@ def test_json_when_the_command_line_does_not_parse(capsys: pytest.CaptureFixture
         assert main(argv) == 1
         problem = json.loads(capsys.readouterr().out)["error"]["problem"]
         assert problem in ("unknown", "unexpected-argument")
+
+
+def test_save_refusal_document(tmp_path: Path, machine: tuple[Path, Path], capsys) -> None:  # type: ignore[no-untyped-def]
+    root, kernel = machine
+    (tmp_path / "full").mkdir()
+    (tmp_path / "full" / "x").write_text("")
+    argv = ["-l", str(kernel), "--dry-run", "--sysroot", str(root), f"--save={tmp_path}/full"]
+    assert main([*argv, "--json"]) == 2
+    error = json.loads(capsys.readouterr().out)["error"]
+    assert (error["kind"], error["problem"], error["exit_status"]) == ("SaveError", "not-empty", 2)
+    assert error["directory"] == f"{tmp_path}/full" and "exit_code" not in error
