@@ -503,7 +503,7 @@ def exit_code(err: KexecError) -> int:
     return err.exit_code
 
 
-def error_document(err: Exception, code: int) -> dict[str, object]:
+def error_document(err: BaseException, code: int) -> dict[str, object]:
     """An error as --json prints it: its kind, its typed fields, the message, the status."""
     plain = (str, int, float, bool, type(None))
     fields = {k: v for k, v in vars(err).items()
@@ -571,7 +571,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         where = f": {err.filename}" if err.filename else ""
         return _fail(err, 1, as_json, f"{name}: {err.strerror or err}{where}")
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as err:
+        if as_json:  # the one document, even then
+            import json
+
+            print(json.dumps(error_document(err, 130), indent=2))
         return 130
 
 

@@ -131,3 +131,16 @@ def test_save_refusal_document(tmp_path: Path, machine: tuple[Path, Path], capsy
     error = json.loads(capsys.readouterr().out)["error"]
     assert (error["kind"], error["problem"], error["exit_status"]) == ("SaveError", "not-empty", 2)
     assert error["directory"] == f"{tmp_path}/full" and "exit_code" not in error
+
+
+def test_interrupted_still_one_document(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from pykexec import cli
+
+    def interrupted(cmd: object) -> int:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cli, "run", interrupted)
+    assert main(["-S", "--json"]) == 130
+    assert json.loads(capsys.readouterr().out)["error"]["kind"] == "KeyboardInterrupt"
