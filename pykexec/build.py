@@ -257,11 +257,18 @@ def build_sdist(sdist_directory: str, config_settings: Any = None) -> str:
 
 # ---- zipapp -----------------------------------------------------------------------------------
 
+# The zipapp's entry: tiny, and in a syntax every python3 (and python2) reads, so that an
+# interpreter older than the package's 3.9 says so in one line instead of a traceback.
 _ZIPAPP_MAIN = '''\
 """pykexec as one file: python3 THIS_FILE [kexec options]; named kexec, it is kexec."""
 import sys
 
-from pykexec.cli import main
+if sys.version_info < (3, 9):
+    sys.stderr.write("pykexec: needs Python 3.9 or later, this is %d.%d: run %s with a "
+                     "newer python3\\n" % (sys.version_info[0], sys.version_info[1], sys.argv[0]))
+    sys.exit(1)
+
+from pykexec.cli import main  # noqa: E402
 
 sys.exit(main())
 '''

@@ -22,7 +22,8 @@ class OptionError(UsageError):
     ``option`` is the option at fault as the user spelled it (``""`` when none is),
     ``problem`` what is wrong with it: one of ``unknown``, ``ambiguous``,
     ``missing-argument``, ``unexpected-argument``, ``unsupported``, ``bad-value``,
-    ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``.
+    ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``,
+    ``nul-byte``.
     """
 
     def __init__(self, message: str, option: str, problem: str) -> None:
@@ -32,7 +33,11 @@ class OptionError(UsageError):
 
 
 class NoCrashRegion(UsageError):
-    """A crash load on a kernel booted without crashkernel= (no region to load into)."""
+    """A crash load on a kernel booted without crashkernel= (no region to load into).
+
+    Exit status 1, as kexec-tools 2.0.32's "Memory for crashkernel is not reserved"."""
+
+    exit_code = 1
 
 
 class ImageError(KexecError):
@@ -66,3 +71,22 @@ class SyscallError(KexecError):
         super().__init__(message)
         self.errno = errno
         self.call = call
+
+
+class NothingLoaded(KexecError):
+    """``-e`` with no kernel loaded for it (kexec-tools: "Nothing has been loaded!", 1)."""
+
+
+class SaveError(KexecError):
+    """``--save DIR`` cannot be written as asked.
+
+    ``directory`` is DIR; ``problem`` one of ``not-empty``, ``symlink``,
+    ``not-a-directory``, ``exists``, ``nul-byte`` (the command line's fault: exit 2) or
+    ``io`` (exit 1).
+    """
+
+    def __init__(self, message: str, directory: str, problem: str) -> None:
+        super().__init__(message)
+        self.directory = directory
+        self.problem = problem
+        self.exit_code = 1 if problem == "io" else 2

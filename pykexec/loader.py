@@ -65,6 +65,8 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     """
     import mmap
 
+    if "\0" in os.fspath(path):
+        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -119,6 +121,16 @@ def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, s
     return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
 
 
+def _release_at_least(view: SystemView, wanted: tuple[int, int]) -> bool | None:
+    """Whether the running kernel's release (osrelease, ``6.1.0-28-powerpc64le``) is at
+    least ``wanted``; None when it cannot be read."""
+    words = (view.read_text("proc/sys/kernel/osrelease") or "").strip().split(".")[:2]
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    minor = "".join(c for c in words[1][:3] if c.isdigit()) if words[1][:1].isdigit() else ""
+    return (int(words[0]), int(minor)) >= wanted if minor else None
+
+
 def _load_limit(view: SystemView, rel: str) -> int | None:
     """kernel.kexec_load_limit_{panic,reboot} (Linux 6.6+): loads left, or -1 for no limit
     (its default: kernel/kexec_core.c load_limit_reboot/panic, ``.limit = -1``)."""
@@ -142,6 +154,7 @@ def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> Ke
         load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
         lockdown=_lockdown(view.read_text("sys/kernel/security/lockdown")),
         loads_left=limit,
+        file_debug=_release_at_least(view, (6, 8)),
     )
 
 
@@ -570,26 +583,24 @@ def load_crash(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     return load(replace(opts, crash=True), view)
 
 
-def save_plan(result: LoadPlan, directory: Path, document: dict[str, object]) -> list[Path]:
+def save_plan(
+    result: LoadPlan, directory: Path, document: dict[str, object], *, overwrite: bool = False
+) -> list[Path]:
     """Write what the kernel would get into ``directory``: ``plan.json`` and, for a
     kexec_load plan, each segment's bytes (``NN-kind.bin``; the device tree as
-    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump."""
+    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump.  Only inside
+    ``directory``, never through a symlink, into an empty one unless ``overwrite``
+    (:mod:`pykexec.savedir`)."""
+    from pykexec.savedir import write_files
+
     suffix = {"device-tree": ".dtb", "elfcorehdr": ".elf"}
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        if result.segments is not None:
-            for i, seg in enumerate(result.segments.image.segments):
-                path = directory / f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
-                path.write_bytes(bytes(seg.buf))
-                written.append(path)
-        if result.file_call is not None:
-            path = directory / "kexec_file_load-cmdline.txt"
-            path.write_bytes(result.file_call.command_line.encode("utf-8", "surrogateescape"))
-            written.append(path)
-        path = directory / "plan.json"
-        path.write_text(json.dumps(document, indent=2) + "\n")
-        written.append(path)
-    except OSError as err:
-        raise KexecError(f"cannot save the plan in {directory}: {err.strerror or err}") from None
-    return written
+    files: list[tuple[str, bytes]] = []
+    if result.segments is not None:
+        for i, seg in enumerate(result.segments.image.segments):
+            name = f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
+            files.append((name, bytes(seg.buf)))
+    if result.file_call is not None:
+        line = result.file_call.command_line.encode("utf-8", "surrogateescape")
+        files.append(("kexec_file_load-cmdline.txt", line))
+    files.append(("plan.json", (json.dumps(document, indent=2) + "\n").encode()))
+    return write_files(directory, files, overwrite=overwrite)

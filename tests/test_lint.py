@@ -71,6 +71,7 @@ PURE_STDLIB = frozenset(
         "__future__", "abc", "bisect", "bz2", "collections", "collections.abc", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
+        "compression", "compression.zstd",
         "pathlib.PurePath", "pathlib.PurePosixPath",
     }
 )  # fmt: skip
