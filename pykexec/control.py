@@ -4,8 +4,9 @@
 The start-up rule, written once: these actions run at every shutdown and boot (kdump
 services call ``-S`` and ``-u``; ``-e`` is the last step of a kexec reboot), so they
 take a fast path that imports only :data:`FAST_PATH` of pykexec (cli and its option
-table, this module, sysinfo, fileio, uapi, errors) and no dataclasses, enums, pathlib or typing, which
-cost a third of their start-up in an emulated guest; tests/test_lint.py checks it.
+table, this module, sysinfo, fileio, uapi, errors) and no dataclasses, enums, pathlib
+or typing, which cost a third of their start-up in an emulated guest; tests/test_lint.py
+checks it.
 Everywhere else pykexec is ordinary Python: enums, dataclasses, top-level imports.
 
 Each action has a ``describe_*`` twin that says what it would do and touches nothing:
