@@ -66,3 +66,17 @@ class SyscallError(KexecError):
         super().__init__(message)
         self.errno = errno
         self.call = call
+
+
+class VmcoreError(KexecError):
+    """A kernel core dump (``/proc/vmcore``, a saved ELF dump) cannot be read for its log.
+
+    ``exit_code`` is the status kexec-tools' vmcore-dmesg exits with for the same fault
+    (1 where it has none), ``what`` names the part at fault (``elf``, ``notes``,
+    ``address``, ``prb``, ``log_buf``...).
+    """
+
+    def __init__(self, message: str, what: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.what = what
+        self.exit_code = exit_code
