@@ -103,4 +103,5 @@ def main(argv: Sequence[str], prog: str = NAME, as_kexec_tools: bool = True) -> 
     if len(words) != 1:
         print(f"usage: {prog} <kernel core file>", file=sys.stderr)
         return 1
+    sys.stdout.flush()
     return read_dmesg(words[0], sys.stdout.buffer)

@@ -11,8 +11,13 @@ pykexec.  Layout facts: kernel/printk/printk_ringbuffer.h, include/linux/printk.
 
 from __future__ import annotations
 
+import functools
+import io
+import random
+import re
 import struct
 from dataclasses import dataclass, field
+from pathlib import Path
 
 PAGE = 0x1000
 LINEAR = 0xC000000000000000  # ppc64's linear map
@@ -283,3 +288,67 @@ def plain_core(text: bytes, endian: str = "big", buf_len: int = 64) -> tuple[byt
         f"SYMBOL(logged_chars)={var + 16:x}",
     ]
     return elf_core(mem, info_text(lines)), text[-buf_len:]
+
+
+# -- the fuzz family ---------------------------------------------------------------------
+
+INFO_NUMBER = re.compile(rb"^((?:SYMBOL|SIZE|OFFSET|NUMBER)\([^)]*\)=)([0-9a-f]+)$", re.M)
+
+
+def sound_core(rng: random.Random) -> bytes:
+    """A valid dump of a random format, byte order and size."""
+    n = rng.randint(1, 24)
+    msgs = [Msg(rng.randbytes(rng.randint(0, 40)), ts=rng.getrandbits(40)) for _ in range(n)]
+    for msg in msgs:
+        msg.state = rng.choice((0, 1, 2, 2, 2, 3))
+        msg.dataless = rng.random() < 0.1
+    endian = rng.choice(("little", "big"))
+    kind = rng.randrange(4)
+    if kind < 2:
+        ptr = 8 if kind == 0 else 4
+        size_bits = max(8, (sum(len(m.text) + 16 for m in msgs) * 2).bit_length())
+        first_id, lpos0 = rng.getrandbits(8 * ptr - 2), rng.getrandbits(12)
+        return prb_core(msgs, endian, ptr, rng.randint(2, 5), size_bits, first_id, lpos0)[0]
+    if kind == 2:
+        return log_core(msgs, endian, rng.choice((256, 512, 1024)))[0]
+    return plain_core(b"".join(m.text for m in msgs), endian, rng.choice((16, 64)))[0]
+
+
+def damage_info(rng: random.Random, data: bytearray) -> str:
+    """One VMCOREINFO value replaced by another number of the same width."""
+    found = list(INFO_NUMBER.finditer(bytes(data)))
+    if not found:
+        return "no VMCOREINFO number"
+    hit = rng.choice(found)
+    width = len(hit.group(2))
+    value = rng.choice((0, 1, rng.getrandbits(4 * width), 10**width - 1))
+    text = (b"%x" if hit.group(1).startswith(b"SYMBOL") else b"%d") % value
+    data[hit.start(2) : hit.end(2)] = text[:width].rjust(width, b"0")
+    return f"{hit.group(1).decode()} -> {text[:width].decode()}"
+
+
+def vmcore_input(rng: random.Random) -> tuple[bytes, list[str]]:
+    """A malformed dump: a sound one with 1-3 byte-level or VMCOREINFO mutations."""
+    from tests.fuzz.mutate import damage
+
+    data = bytearray(sound_core(rng))
+    what = []
+    for _ in range(rng.randint(1, 3)):
+        what.append(damage_info(rng, data) if rng.random() < 0.4 else damage(rng, data))
+    return bytes(data), what
+
+
+def vmcore_case(rng: random.Random, directory: Path):  # type: ignore[no-untyped-def]
+    """A case for tests.fuzz's harness: the family ``vmcore`` (read_dmesg on a bad dump)."""
+    from tests.fuzz.families import Case
+
+    data, what = vmcore_input(rng)
+    path = directory / "vmcore"
+    path.write_bytes(data)
+    return Case("vmcore", what, directory, call=functools.partial(_use_vmcore, path))
+
+
+def _use_vmcore(path: Path) -> None:
+    from pykexec.vmcoredmesg import read_dmesg
+
+    read_dmesg(str(path), io.BytesIO())

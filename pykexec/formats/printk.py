@@ -115,8 +115,9 @@ def _records(
 ) -> Iterator[bytes]:
     limit = buf_len - layout.size  # kexec-tools compares in 64 bits: negative never trips
     wrapped = False
-    # Each step moves on by at least a header or wraps once: bounded by the buffer.
-    steps = 2 * (max(buf_len, 0) // max(layout.size, 1)) + 2
+    # Each step moves on by at least a header or wraps once: bounded by the buffer,
+    # which a sound dump holds whole.
+    steps = 2 * (min(buf_len, core.source.size) // max(layout.size, 1)) + 2
     while idx != next_idx:
         steps -= 1
         head = core.read(start + idx, layout.size, "a log record", 65)
