@@ -236,3 +236,38 @@ def test_fuzz_malformed_dumps_end_in_one_typed_error() -> None:
         assert source.reads <= 2 * (len(data) // 16) + 64
         ends[end] = ends.get(end, 0) + 1
     assert ends.get("log", 0) > FUZZ_COUNT // 10 and len(ends) > 8, ends
+
+
+def _walk(states: list[int], tail: int, head: int, bits: int) -> list[int]:
+    """kexec-tools' walk, literally: ids from tail to head, then head, each id's slot
+    printed when its state word holds that id, committed or finalized."""
+    mask = (1 << (bits - 2)) - 1
+    printed, rid = [], tail
+    while True:
+        slot = rid % len(states)
+        state = states[slot]
+        if state & mask == rid and state >> (bits - 2) in (1, 2):
+            printed.append(slot)
+        if rid == head:
+            return printed
+        rid = (rid + 1) & mask
+
+
+def test_print_order_is_kexec_tools_walk_without_its_cost() -> None:
+    """With 8-bit state words (ids mod 64) the literal walk is cheap: any tail and head,
+    wraps of the id space, heads far from tails, tails with state bits set."""
+    from pykexec.formats.prb import print_order
+
+    rng = random.Random(5)
+    for _ in range(3000):
+        count = 1 << rng.randint(0, 4)
+        states = [rng.getrandbits(8) for _ in range(count)]
+        for slot in range(count):  # most slots hold an id of their own slot
+            if rng.random() < 0.7:
+                rid = rng.randrange(64 // count) * count + slot
+                states[slot] = rng.choice((1, 2, 2, 0, 3)) << 6 | rid
+        tail = rng.getrandbits(8) if rng.random() < 0.1 else rng.getrandbits(6)
+        head = rng.choice((tail, (tail + rng.randint(0, count)) & 63, rng.getrandbits(6)))
+        assert print_order(states, tail, head, 8) == _walk(states, tail, head, 8)
+    with pytest.raises(VmcoreError):  # a head with state bits: the walk never ends
+        print_order([0], 1, 1 << 7, 8)
