@@ -143,6 +143,19 @@ def test_malformed_dumps_exit_as_kexec_tools_does(name: str, tmp_path: Path) -> 
     assert (code, out) == (theirs.returncode, theirs.stdout)
 
 
+@pytest.mark.parametrize("records", [5, 300])
+def test_a_failed_read_loses_what_kexec_tools_loses(records: int, tmp_path: Path) -> None:
+    """A record whose text runs off the dump: exit 65, and only the lines kexec-tools
+    had written out before (its buffer is sent in 4 KiB pieces) are on stdout."""
+    msgs = _records(records + 1)
+    msgs[-1].extra_len = 0xFFFF
+    path = tmp_path / "vmcore"
+    path.write_bytes(log_core(msgs, "little", buf_len=1 << 15)[0])
+    theirs = _kexec_tools(path)
+    assert theirs.returncode == 65 and (theirs.stdout == b"") == (records == 5)
+    assert _ours(path) == (65, theirs.stdout)
+
+
 def _as_vmcore_dmesg(argv: list[str], monkeypatch: pytest.MonkeyPatch) -> tuple[int, str, str]:
     monkeypatch.setattr(sys, "argv", ["/usr/sbin/vmcore-dmesg", *argv])
     out, err = io.TextIOWrapper(io.BytesIO()), io.StringIO()

@@ -243,7 +243,8 @@ def log_core(msgs: list[Msg], endian: str = "big", buf_len: int = 256) -> tuple[
             nxt = 0
             if not live:
                 first = 0
-        rec = mem.pack("QHHHBB", msg.ts, size, len(msg.text), len(msg.dict), 0, 6 << 5)
+        text_len = min(len(msg.text) + msg.extra_len, 0xFFFF)  # extra_len: a corrupt record
+        rec = mem.pack("QHHHBB", msg.ts, size, text_len, len(msg.dict), 0, 6 << 5)
         buf[nxt : nxt + size] = (rec + msg.text + msg.dict).ljust(size, b"\0")
         live.append((nxt, size, n))
         nxt += size

@@ -43,10 +43,19 @@ def escape(text: bytes) -> bytes:
     return b"".join(ESCAPED[c] for c in text)
 
 
+def _c_div(a: int, b: int) -> tuple[int, int]:
+    """C's signed division (imaxdiv): the quotient truncated toward zero, and the rest."""
+    quot = abs(a) // b * (-1 if a < 0 else 1)
+    return quot, a - quot * b
+
+
 def stamp(ts_nsec: int) -> bytes:
-    """The ``[%5lu.%06lu] `` prefix of a record logged ``ts_nsec`` after boot."""
-    sec, rem = divmod(ts_nsec, NSEC_PER_SEC)
-    return b"[%5d.%06d] " % (sec, rem // NSEC_PER_USEC)
+    """The ``[%5lu.%06lu] `` prefix of a record logged ``ts_nsec`` after boot.  As in
+    kexec-tools, the u64 is divided as a signed number (imaxdiv), printed unsigned."""
+    signed = ts_nsec - (1 << 64) if ts_nsec >> 63 else ts_nsec
+    sec, rem = _c_div(signed, NSEC_PER_SEC)
+    usec = _c_div(rem, NSEC_PER_USEC)[0]
+    return b"[%5d.%06d] " % (sec & U64, usec & U64)
 
 
 def require_symbols(core: Core, names: tuple[str, ...], first_code: int) -> None:
@@ -110,21 +119,74 @@ def dump_records(core: Core) -> Iterator[bytes]:
     return _records(core, layout, start, buf_len, idx, next_idx)
 
 
+class _Batches:
+    """Lines grouped as kexec-tools writes the record format out: in a buffer sent when
+    a record's text fills it to FLUSH_AT, at a corrupt index and at the end; what is
+    left in it when a read fails is never written, here as there."""
+
+    FLUSH_AT = 4096 - 64
+
+    def __init__(self) -> None:
+        self.parts: list[bytes] = []
+        self.size = 0
+
+    def _put(self, piece: bytes) -> None:
+        self.parts.append(piece)
+        self.size += len(piece)
+
+    def take(self) -> bytes:
+        out = b"".join(self.parts)
+        self.parts, self.size = [], 0
+        return out
+
+    def add(self, head: bytes, text: bytes) -> Iterator[bytes]:
+        """Buffer one line; yield what goes out meanwhile."""
+        self._put(head)
+        body = escape(text)
+        if self.size + len(body) < self.FLUSH_AT:
+            self._put(body)
+        else:  # the buffer fills inside this text: find where, byte by byte
+            for c in text:
+                self._put(ESCAPED[c])
+                if self.size >= self.FLUSH_AT:
+                    yield self.take()
+        self._put(b"\n")
+
+
 def _records(
     core: Core, layout: _Layout, start: int, buf_len: int, idx: int, next_idx: int
 ) -> Iterator[bytes]:
+    batches = _Batches()
+    try:
+        yield from _walk(core, layout, start, buf_len, idx, next_idx, batches)
+    except VmcoreError as err:
+        if err.exit_code in (68, 69):  # kexec-tools writes out its buffer first
+            yield batches.take()
+        raise
+    yield batches.take()
+
+
+def _walk(
+    core: Core,
+    layout: _Layout,
+    start: int,
+    buf_len: int,
+    idx: int,
+    next_idx: int,
+    batches: _Batches,
+) -> Iterator[bytes]:
     limit = buf_len - layout.size  # kexec-tools compares in 64 bits: negative never trips
     wrapped = False
-    # Each step moves on by at least a header or wraps once: bounded by the buffer,
-    # which a sound dump holds whole.
-    steps = 2 * (min(buf_len, core.source.size) // max(layout.size, 1)) + 2
+    # Each record is read from the file at a higher index than the last, but for one
+    # wrap: a walk longer than twice the file is a loop (kexec-tools would not end).
+    steps = 2 * core.source.size + 2
     while idx != next_idx:
         steps -= 1
         head = core.read(start + idx, layout.size, "a log record", 65)
         ts = core.unsigned(head, layout.ts, 8, "printk_log.ts_nsec")
         text_len = core.unsigned(head, layout.text_len, 2, "printk_log.text_len")
         text = core.read(start + idx + layout.size, text_len, "a log record's text", 65)
-        yield stamp(ts) + escape(text) + b"\n"
+        yield from batches.add(stamp(ts), text)
         rec_len = core.unsigned(head, layout.len, 2, "printk_log.len")
         if rec_len == 0:
             if wrapped:
@@ -136,7 +198,7 @@ def _records(
             idx, wrapped = 0, True
             continue
         idx = (idx + rec_len) & 0xFFFFFFFF
-        if (limit >= 0 and idx > limit) or steps <= 0 or rec_len < layout.size:
+        if (limit >= 0 and idx > limit) or steps <= 0:
             raise VmcoreError(
                 f"a log record leads to index {idx:#x}, outside the {buf_len}-byte "
                 "log buffer: it is corrupt",
