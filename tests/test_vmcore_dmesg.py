@@ -54,6 +54,9 @@ CASES = {
     "prb-be-no-final-newline": lambda: prb_core(_msgs(), "big", tail="CRASHTIME=17"),
     "prb-elf32-be": lambda: prb_core(_msgs(), "big", ptr=4, lpos0=100),
     "prb-elf32-le": lambda: prb_core(_msgs(), "little", ptr=4, first_id=(1 << 30) - 2),
+    "prb-be-times-past-2-63": lambda: prb_core(
+        [Msg(b"t", ts=t) for t in (1 << 63, (1 << 64) - 1, (1 << 63) - 1, 999, 10**9)], "big"
+    ),
     "prb-le-empty": lambda: prb_core([Msg(b"x", state=3)], "little"),
     "log-be-wrapped": lambda: log_core(_records(22), "big"),
     "log-be-full": lambda: log_core(_records(20), "big"),

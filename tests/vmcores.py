@@ -41,10 +41,16 @@ class Msg:
 
 def expected_line(msg: Msg) -> bytes:
     """The line kexec-tools prints for a record (its text, escaped, after the time)."""
-    sec, nsec = divmod(msg.ts, 1_000_000_000)
+    if msg.ts < 1 << 63:
+        sec, nsec = divmod(msg.ts, 1_000_000_000)
+        usec = nsec // 1000
+    else:  # imaxdiv of the negative int64, quotients printed as u64
+        neg = (1 << 64) - msg.ts
+        sec, usec = (1 << 64) - neg // 1_000_000_000, (1 << 64) - neg % 1_000_000_000 // 1000
+        sec, usec = sec % (1 << 64), usec % (1 << 64)
     text = b"" if msg.dataless else msg.text
     body = b"".join(bytes([c]) if c in KEPT else b"\\x%02x" % c for c in text)
-    return b"[%5d.%06d] " % (sec, nsec // 1000) + body + b"\n"
+    return b"[%5d.%06d] " % (sec, usec) + body + b"\n"
 
 
 @dataclass
