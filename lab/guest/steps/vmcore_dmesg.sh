@@ -31,7 +31,7 @@ if [ "$1" = proc ]; then
     compare vmcore_dmesg /proc/vmcore
     exit $status
 fi
-# The ELF dump (over 94 MB of a 6.1 guest at -d 31) outgrows the root tmpfs (half
+# The ELF dump (128 MB of the 6.1 guest at -d 31) outgrows the root tmpfs (half
 # the crash kernel's memory): a tmpfs of its own, after the makedumpfile step's dump goes.
 rm -f /tmp/dump
 mkdir -p /tmp/saved && mount -t tmpfs -o size=320m saved /tmp/saved
