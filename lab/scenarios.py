@@ -147,7 +147,21 @@ def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
     )
 
 
-def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p") -> Scenario:
+# Issue 19: the dead kernel's log by kexec-tools' vmcore-dmesg and pykexec's, compared,
+# from /proc/vmcore and from a makedumpfile -E dump (skipped where makedumpfile cannot).
+VMCOREDMESG = (
+    Step("vmcore_dmesg", "sh /lab/steps/vmcore_dmesg.sh proc", timeout=60),
+    Step("makedumpfile_dmesg", "sh /lab/steps/vmcore_dmesg.sh saved", timeout=150),
+)
+
+
+def _kdump(
+    name: str,
+    loader: Loader,
+    load: str = _CRASH_LOAD,
+    what: str = "-p",
+    crash_extra: tuple[Step, ...] = (),
+) -> Scenario:
     return Scenario(
         name=name,
         description=f"{loader} {what}, -p -S, -p -u + reload, sysrq crash; vmcore layout, "
@@ -156,7 +170,7 @@ def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p")
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
-        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH)),
+        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH + crash_extra)),
     )
 
 
@@ -495,7 +509,7 @@ SCENARIOS: dict[str, Scenario] = {
         _kexec("reference-kexec", Loader.KEXEC, 1),
         _kdump("reference-kdump", Loader.KEXEC),
         _kexec("kexec", Loader.PYKEXEC, 1),
-        _kdump("kdump", Loader.PYKEXEC),
+        _kdump("kdump", Loader.PYKEXEC, crash_extra=VMCOREDMESG),
         _kdump_tools("reference-kdump-tools", Loader.KEXEC),
         _kdump_tools("kdump-tools", Loader.PYKEXEC),
         _kexec_debug(),

@@ -544,10 +544,19 @@ def _fail(err: Exception, code: int, as_json: bool, line: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
+    if os.path.basename(sys.argv[0]).split(".")[0] == "vmcore-dmesg":
+        name = "vmcore-dmesg"  # kexec-tools' vmcore-dmesg: its usage, its exit statuses
     _keep_argument_bytes()
     as_json = wants_json(argv)
     try:
-        if argv[:1] == ["inspect"] and name == PROG:
+        if name == "vmcore-dmesg" or (argv[:1] == ["vmcore-dmesg"] and name == PROG):
+            from pykexec.vmcoredmesg import main as vmcore_dmesg_main
+
+            if name == PROG:
+                code = vmcore_dmesg_main(argv[1:], f"{PROG} vmcore-dmesg", False)
+            else:
+                code = vmcore_dmesg_main(argv, sys.argv[0])
+        elif argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
 
             _check_paths([], next((w for w in argv[1:] if "\0" in w), None))

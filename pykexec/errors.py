@@ -90,3 +90,17 @@ class SaveError(KexecError):
         self.directory = directory
         self.problem = problem
         self.exit_code = 1 if problem == "io" else 2
+
+
+class VmcoreError(KexecError):
+    """A kernel core dump (``/proc/vmcore``, a saved ELF dump) cannot be read for its log.
+
+    ``exit_code`` is the status kexec-tools' vmcore-dmesg exits with for the same fault
+    (1 where it has none), ``what`` names the part at fault (``elf``, ``notes``,
+    ``address``, ``prb``, ``log_buf``...).
+    """
+
+    def __init__(self, message: str, what: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.what = what
+        self.exit_code = exit_code

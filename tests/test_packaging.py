@@ -80,7 +80,9 @@ def test_wheel_contents(tmp_path: Path) -> None:
         assert whl.read(completion) == (ROOT / "completion/pykexec").read_bytes()
         entry = whl.read(f"{dist_info}/entry_points.txt").decode().splitlines()
         assert entry[0] == "[console_scripts]"
-        assert set(entry[1:]) == {"pykexec = pykexec.cli:main", "kexec = pykexec.cli:main"}
+        assert set(entry[1:]) == {
+            f"{name} = pykexec.cli:main" for name in ("pykexec", "kexec", "vmcore-dmesg")
+        }
         meta = whl.read(f"{dist_info}/METADATA").decode()
         assert f"\nVersion: {__version__}\n" in meta and "\nName: pykexec\n" in meta
         assert "\nRequires-Python: >=3.9\n" in meta
