@@ -331,7 +331,8 @@ def _md5sums(deb: Path) -> dict[str, str]:
     text = subprocess.run(
         ["dpkg-deb", "--info", str(deb), "md5sums"], capture_output=True, text=True, check=True
     ).stdout
-    return {"/" + name: digest for digest, name in (line.split(None, 1) for line in text.splitlines())}
+    pairs = (line.split(None, 1) for line in text.splitlines())
+    return {"/" + name: digest for digest, name in pairs}
 
 
 def _deb(path: Path, kexec: str, name: str) -> Deb:
@@ -405,8 +406,8 @@ def _expect(sys_: Scratch, debs: Debs, provider: Deb | None, step: str) -> None:
                 assert out in (None, "kexec-tools 2.0.25"), (step, name, out)
     installed = r["status"].get("pykexec") == "ii"
     programs = ["kexec", *(["vmcore-dmesg"] if debs.vmcore_dmesg else [])]
-    want = sorted(d.format(p) for p in programs for d in DIVERSIONS) + [MAN_DIVERSION]
-    assert r["diversions"] == (sorted(want) if installed else []), step
+    want = sorted([*(d.format(p) for p in programs for d in DIVERSIONS), MAN_DIVERSION])
+    assert r["diversions"] == (want if installed else []), step
     assert (r["verify"], r["audit"]) == ("", ""), step
     links = [f"/sbin/{p}" for p in programs] if installed and not sys_.merged else []
     assert r["programs"] == sorted([*r["owned"], *links]), step
@@ -440,9 +441,7 @@ def test_life_over_bookworm_then_trixie(tmp_path: Path, debs: Debs, merged: bool
 
 
 @LAYOUTS
-def test_life_pykexec_first(
-    tmp_path: Path, debs: Debs, merged: bool
-) -> None:
+def test_life_pykexec_first(tmp_path: Path, debs: Debs, merged: bool) -> None:
     """The other orders: pykexec before any kexec-tools, kexec-tools installed under it,
     pykexec removed and back, kexec-tools upgraded, removed and installed under pykexec.
     (No downgrade from trixie's to bookworm's: moving files from /usr back to / loses them
