@@ -47,8 +47,8 @@ DIVERSIONS = (
     "diversion of /sbin/{0} to /sbin/{0}.kexec-tools-sbin by pykexec",
 )
 MAN_DIVERSION = (
-    "diversion of /usr/share/man/man8/kexec.8.gz to "
-    "/usr/share/man/man8/kexec.kexec-tools.8.gz by pykexec"
+    "diversion of /usr/share/man/man8/{0}.8.gz to "
+    "/usr/share/man/man8/{0}.kexec-tools.8.gz by pykexec"
 )
 
 
@@ -147,6 +147,7 @@ def test_deb_holds_the_tree(built: Built) -> None:
     }
     if _vmcore_dmesg(built.deb):
         expected_links["/usr/sbin/vmcore-dmesg"] = "pykexec"
+        expected_links["/usr/share/man/man8/vmcore-dmesg.8.gz"] = "pykexec.8.gz"
     assert links == expected_links
     assert not [p for p in entries if p.startswith(("/sbin", "/bin", "/lib"))]  # DEP17
     with (ROOT / "doc/pykexec.8").open("rb") as page:
@@ -449,7 +450,7 @@ def _expect(sys_: Scratch, debs: Debs, provider: Deb | None, step: str) -> None:
                 assert out in (None, "kexec-tools 2.0.25"), (step, name, out)
     installed = r["status"].get("pykexec") == "ii"
     programs = ["kexec", *(["vmcore-dmesg"] if debs.vmcore_dmesg else [])]
-    want = sorted([*(d.format(p) for p in programs for d in DIVERSIONS), MAN_DIVERSION])
+    want = sorted(d.format(p) for p in programs for d in (*DIVERSIONS, MAN_DIVERSION))
     assert r["diversions"] == (want if installed else []), step
     assert (r["verify"], r["audit"]) == ("", ""), step
     links = [f"/sbin/{p}" for p in programs] if installed and not sys_.merged else []
