@@ -31,6 +31,7 @@ from typing import Any
 import pytest
 
 from pykexec import __version__
+from tests import oracles
 
 ROOT = Path(__file__).resolve().parent.parent
 KEXEC_PATHS = ("/sbin/kexec", "/usr/sbin/kexec", "/bin/kexec", "/usr/bin/kexec")
@@ -52,9 +53,11 @@ MAN_DIVERSION = (
 )
 
 
-def _tool_missing(*tools: str) -> str | None:
-    missing = [t for t in tools if shutil.which(t) is None]
-    return f"{', '.join(missing)} missing: run tools/setup-host.sh" if missing else None
+def _require(*tools: str) -> None:
+    """Skip (fail under CI) unless every program is on PATH."""
+    for tool in tools:
+        if shutil.which(tool) is None:
+            oracles.missing(f"program {tool!r} not on PATH", "tools/setup-host.sh installs it")
 
 
 # ---- the build --------------------------------------------------------------------------------
@@ -83,9 +86,7 @@ class Built:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
-    reason = _tool_missing("dpkg-buildpackage", "dh", "dh_python3", "fakeroot")
-    if reason:
-        pytest.skip(reason)
+    _require("dpkg-buildpackage", "dh", "dh_python3")
     out = tmp_path_factory.mktemp("deb")
     src = out / "src"
     _export(src)
@@ -173,9 +174,7 @@ def test_deb_control(built: Built) -> None:
 
 
 def test_lintian_finds_no_error_or_warning(built: Built) -> None:
-    reason = _tool_missing("lintian")
-    if reason:
-        pytest.skip(reason)
+    _require("lintian")
     done = subprocess.run(
         ["lintian", "--allow-root", str(built.changes)],
         capture_output=True, text=True, timeout=600,
@@ -183,6 +182,16 @@ def test_lintian_finds_no_error_or_warning(built: Built) -> None:
     tags = [line for line in done.stdout.splitlines() if re.match(r"^[EW]: ", line)]
     assert tags == [], done.stdout
     assert not list((ROOT / "debian").glob("*lintian-overrides*"))
+
+
+def test_maintainer_scripts_pass_shellcheck() -> None:
+    _require("shellcheck")
+    scripts = [ROOT / f"debian/pykexec.{s}" for s in ("preinst", "postinst", "postrm")]
+    done = subprocess.run(
+        ["shellcheck", "-s", "sh", *map(str, scripts), str(ROOT / "tools/install-as-kexec.sh")],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stdout
 
 
 # ---- a scratch Debian system --------------------------------------------------------------
@@ -369,9 +378,7 @@ def _scratch_unsupported(tmp: Path) -> str | None:
     """Why no scratch system can be made here, or None."""
     if os.geteuid() != 0:
         return "the scratch system needs root (mounts, chroot)"
-    reason = _tool_missing("unshare", "chroot", "dpkg", "dpkg-divert")
-    if reason:
-        return reason
+    _require("unshare", "chroot", "dpkg", "dpkg-divert", "dpkg-deb")
     for d in ("lower", "upper", "work", "mnt"):
         (tmp / d).mkdir(parents=True, exist_ok=True)
     opts = f"lowerdir={tmp}/lower,upperdir={tmp}/upper,workdir={tmp}/work"
@@ -391,17 +398,17 @@ def kexec_tools_debs(tmp: Path) -> tuple[Deb, Deb]:
     or a skip saying why a scratch system cannot hold them here."""
     reason = _scratch_unsupported(tmp)
     if reason:
-        pytest.skip(reason)
+        oracles.missing(reason, "run the tests as root on a Linux host with overlayfs")
     from lab import assets, paths
 
     layout = paths.cache()
     found = sorted(layout.debs.glob(f"kexec-tools_*_{assets.GUEST_ARCH}.deb"))
     if not found:
-        pytest.skip(f"no bookworm kexec-tools in {layout.debs}: run python3 -m lab setup")
+        oracles.missing(f"bookworm's kexec-tools in {layout.debs}", "python3 -m lab setup")
     try:
         trixie = assets.trixie_kexec_tools(layout)
-    except Exception as err:  # no network or no apt: the life tests cannot run here
-        pytest.skip(f"trixie's kexec-tools not fetched: {err}")
+    except Exception as err:  # no network or no apt here
+        oracles.missing(f"trixie's kexec-tools ({err})", "python3 -m lab setup, as root")
     return (
         _deb(found[-1], "/sbin/kexec", "kexec-tools 2.0.25"),
         _deb(trixie, "/usr/sbin/kexec", "kexec-tools 2.0.29"),
