@@ -518,5 +518,29 @@ def test_life_pykexec_first(tmp_path: Path, debs: Debs, merged: bool) -> None:
     assert s.report()["status"] == {"scratch-base": "ii"}
 
 
+def test_install_over_the_scripts_diversions_fails_cleanly(tmp_path: Path, debs: Debs) -> None:
+    """tools/install-as-kexec.sh's local diversions are in place: the package refuses in
+    preinst with one line saying what to do, and leaves the system as it was."""
+    from tests.test_install_as_kexec import LOCAL, PROGRAM, _zipapp_md5
+
+    s = Scratch(tmp_path, merged=True)
+    zipapp = _zipapp_md5(s)
+    s.install(debs.bookworm.path)
+    script = ["chroot", s.root, "sh", "/tmp/install-as-kexec.sh", "debian"]
+    s.run(*script, "install", PROGRAM)
+    shutil.copy2(debs.pykexec.path, s.root / "debs" / debs.pykexec.path.name)
+    done = s.run("chroot", s.root, "dpkg", "--force-depends", "-i",
+                 f"/debs/{debs.pykexec.path.name}", check=False)  # fmt: skip
+    assert done.returncode == 1
+    assert "pykexec: /usr/sbin/kexec is already diverted by LOCAL" in done.stderr
+    r = s.report()
+    assert "pykexec" not in r["status"] and (r["verify"], r["audit"]) == ("", "")
+    assert r["diversions"] == sorted(LOCAL)
+    assert {r["md5"][p] for p in r["resolved"].values() if p} == {zipapp}
+    s.run(*script, "remove", PROGRAM)  # as the message says; then the package installs
+    s.install(debs.pykexec.path)
+    _expect(s, debs, debs.pykexec, "install after the script's remove")
+
+
 if __name__ == "__main__":  # the report, from inside the scratch system's namespace
     print(json.dumps(scratch_report(Path(sys.argv[1]), sys.argv[2] == "True")))
