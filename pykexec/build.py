@@ -16,7 +16,10 @@ whose ``__main__`` is the command line; named or linked ``kexec`` it behaves as 
 
 Archive formats: the wheel layout, ``RECORD`` and ``entry_points.txt`` follow the
 PyPA "Binary distribution format" and "Entry points" specifications, ``METADATA`` the
-"Core metadata" specification 2.1, the sdist the "Source distribution format".
+"Core metadata" specification 2.1, the sdist the "Source distribution format". The
+sdist holds the whole tree but what its .gitignore files ignore (tests, tools, lab,
+debian/ ...) and is reproducible: the same tree gives the same bytes (see
+:func:`_write_sdist`).
 """
 
 from __future__ import annotations
