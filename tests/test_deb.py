@@ -494,10 +494,8 @@ def test_life_over_bookworm_then_trixie(tmp_path: Path, debs: Debs, merged: bool
 @LAYOUTS
 def test_life_pykexec_first(tmp_path: Path, debs: Debs, merged: bool) -> None:
     """The other orders: pykexec before any kexec-tools, kexec-tools installed under it,
-    pykexec removed and back, kexec-tools upgraded, removed and installed under pykexec.
-    (No downgrade from trixie's to bookworm's: moving files from /usr back to / loses them
-    on merged /usr, kexec-tools' own coldreboot and vmcore-dmesg included; Debian does not
-    support it.)"""
+    pykexec removed and back, kexec-tools upgraded, downgraded (kexec back to /sbin) and
+    upgraded again, removed and installed under pykexec."""
     s = Scratch(tmp_path, merged)
     steps: list[tuple[str, Any, Deb | None]] = [
         ("install pykexec alone", lambda: s.install(debs.pykexec.path), debs.pykexec),
@@ -505,6 +503,8 @@ def test_life_pykexec_first(tmp_path: Path, debs: Debs, merged: bool) -> None:
         ("remove pykexec", lambda: s.dpkg("-r", "pykexec"), debs.bookworm),
         ("install pykexec", lambda: s.install(debs.pykexec.path), debs.pykexec),
         ("upgrade kexec-tools to trixie's", lambda: s.install(debs.trixie.path), debs.pykexec),
+        ("downgrade to bookworm's", lambda: s.install(debs.bookworm.path), debs.pykexec),
+        ("upgrade to trixie's again", lambda: s.install(debs.trixie.path), debs.pykexec),
         ("purge pykexec", lambda: s.dpkg("-P", "pykexec"), debs.trixie),
         ("remove kexec-tools", lambda: s.dpkg("-r", "kexec-tools"), None),
         ("install pykexec again", lambda: s.install(debs.pykexec.path), debs.pykexec),
