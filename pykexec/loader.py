@@ -311,6 +311,17 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
         )
     from pykexec import record
 
+    with record.Lock(view) as lock:
+        result = _load_and_record(opts, view)
+    if lock.note:
+        result = replace(result, warnings=(*result.warnings, lock.note))
+    return result
+
+
+def _load_and_record(opts: LoadOptions, view: SystemView) -> LoadPlan:
+    """The load and its record, under the record lock."""
+    from pykexec import record
+
     before = (view.kexec_crash_loaded(), record.read(view, True)) if opts.crash else None
     try:
         result, loaded = _load(opts, view)
@@ -422,6 +433,13 @@ def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
     }
 
 
+def _kernel_rewrites(opts: LoadOptions) -> list[str]:
+    """The segments the kernel rewrites in this image after the load (--hotplug)."""
+    from pykexec.arch.ppc64 import HOTPLUG_REWRITTEN
+
+    return sorted(str(kind) for kind in HOTPLUG_REWRITTEN) if opts.hotplug else []
+
+
 def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
     """What :mod:`pykexec.record` keeps of a successful load."""
     import hashlib
@@ -469,6 +487,7 @@ def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
             command_line=result.segments.bootargs,
             segments=segments,
             purgatory=_purgatory_record(result.segments, facts),
+            kernel_rewrites=_kernel_rewrites(opts),
         )
         digest_input = [image.entry, int(image.flags), segments]
     blob = json.dumps(digest_input, sort_keys=True).encode()
@@ -482,7 +501,20 @@ def _recover_crash(
     """After a failed -p load: when the kernel had already freed the crash kernel
     loaded before (kernel/kexec.c do_kexec_load and kernel/kexec_file.c
     kexec_file_load both free it before building the new image), load the recorded
-    one again and say so; raise in every case."""
+    one again and say so; raise in every case.
+
+    EBUSY is not such a failure: both syscalls return it when kexec_trylock() fails,
+    before they free anything (another program's load holds the lock; what it leaves
+    loaded is its own): nothing is reloaded and the record is kept."""
+    import errno
+
+    if err.errno == errno.EBUSY:
+        raise SyscallError(
+            f"{err}; another program was loading a kexec image at the same time: this "
+            "load changed nothing (see pykexec -S -d when it has ended)",
+            err.errno,
+            err.call,
+        ) from None
     if not was_loaded or view.kexec_crash_loaded():
         raise err
     gone = "no crash kernel is loaded now"
@@ -496,8 +528,16 @@ def _recover_crash(
     from pykexec import record
 
     try:
-        load(options_from_record(previous), view)
+        _load_and_record(options_from_record(previous), view)
     except KexecError as again:
+        if isinstance(again, SyscallError) and again.errno == errno.EBUSY:
+            raise SyscallError(
+                f"{err}; the kernel freed the crash kernel loaded before and another "
+                f"program's load was under way when pykexec tried to reload it: see "
+                "pykexec -S -d when it has ended",
+                err.errno,
+                err.call,
+            ) from None
         record.remove(view, True)
         raise SyscallError(
             f"{err}; the kernel freed the crash kernel loaded before and "
@@ -505,10 +545,10 @@ def _recover_crash(
             err.errno,
             err.call,
         ) from None
-    kernel = previous.get("options", {}).get("kernel")
+    kernel = previous["options"]["kernel"]
     raise SyscallError(
         f"{err}; the kernel had freed the crash kernel loaded before: "
-        f"reloaded it ({kernel}, first loaded {previous.get('loaded_at_utc')})",
+        f"reloaded it ({kernel}, first loaded {previous['loaded_at_utc']})",
         err.errno,
         err.call,
     ) from None
