@@ -120,9 +120,9 @@ def _parse(text: str, path: str) -> Record:
             path,
             problem,
         )
-    problem = schema.check(rec)
-    if problem:
-        raise RecordError(f"{path}: {problem}", path, "invalid")
+    wrong = schema.check(rec)
+    if wrong:
+        raise RecordError(f"{path}: {wrong}", path, "invalid")
     return rec
 
 
