@@ -66,15 +66,18 @@ def identity(view: SystemView, rec: dict[str, Any], crash: bool) -> Identity:
         kmap = _kcore_map(view)
     except KexecError as err:
         return loaded.Identity(loaded.Verdict.UNKNOWN, f"/proc/kcore cannot be read ({err})")
-    same = None
-    seg = loaded.purgatory_segment(rec) if crash else None
-    if seg is not None:
+    differ = None
+    if crash:
+        segments = loaded.small_segments(rec)
         try:
-            data = view.read_at(KCORE, kmap.offset(seg["mem_start"], seg["bufsz"]), seg["bufsz"])
-            same = loaded.purgatory_same(rec, data)
+            contents = [
+                view.read_at(KCORE, kmap.offset(s["mem_start"], s["bufsz"]), s["bufsz"])
+                for s in segments
+            ]
+            differ = loaded.differing(segments, contents)
         except KexecError:
-            same = None
-    return loaded.judge(rec, _kimage(view, kmap, crash), same, crash)
+            differ = None
+    return loaded.judge(rec, _kimage(view, kmap, crash), differ, crash)
 
 
 def _kimage(view: SystemView, kmap: KcoreMap, crash: bool) -> Kimage | str:
@@ -196,7 +199,7 @@ def _record_lines(data: dict[str, Any], rec: dict[str, Any]) -> list[str]:
 def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
     """``--verify``: the loaded image in memory against its record and purgatory; first
     whether the record describes the loaded image at all."""
-    from pykexec.crash.loaded import Verdict
+    from pykexec.crash.loaded import KIMAGE_PROOF
     from pykexec.crash.verify import VerifyError, verify
 
     what = "crash kernel" if crash else "kernel for -e"
@@ -208,7 +211,7 @@ def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
         why = f"{problem} (ignored)" if problem else "no pykexec record of what is loaded"
         raise VerifyError(f"{why} (/run/pykexec): load it with pykexec to be able to verify it")
     found = identity(view, rec, crash)
-    if found.verdict is Verdict.OTHER:
+    if found.proof == KIMAGE_PROOF:  # the kernel's own table: another image
         return False, [f"loaded {what}: {found.line()}", "nothing to verify it against"]
     kmap = _kcore_map(view)
     intact, lines = verify(rec, lambda phys, n: view.read_at(KCORE, kmap.offset(phys, n), n))

@@ -201,7 +201,7 @@ def test_verify_refuses_a_kcore_offset_past_a_file_in_one_line(
     opts, view, k = m
     loader.load(opts, view)
     _kcore(view, k, offset=(1 << 63) - 0x1000)  # pread() would raise OverflowError
-    code, out, err = _verify(view, capsys, monkeypatch)
+    code, _, err = _verify(view, capsys, monkeypatch)
     assert code == 1 and len(err.splitlines()) == 1 and "past what a file can hold" in err
 
 
@@ -357,7 +357,11 @@ def test_without_kallsyms_it_cannot_tell_unless_the_purgatory_differs(m: Any) ->
         (rec["purgatory"]["mem_start"], 0x10000, b"P" * 0x2000),
     ]
     _kcore(view, k, symbols=False)
-    assert status.identity(view, rec, True).verdict.name == "OTHER"
+    found = status.identity(view, rec, True)
+    assert found.verdict.name == "OTHER" and "purgatory at" in found.reason
+    intact, lines = status.verify_loaded(view, True)  # memory alone: verify says it all
+    assert not intact and "purgatory" in lines[0] and "does NOT describe" in lines[1]
+    assert any("segment purgatory" in line and "DIFFERS" in line for line in lines)
 
 
 def test_verify_names_the_segments_a_hotplug_kernel_rewrites(

@@ -7,15 +7,16 @@ Another loader (kdumpctl, kexec-tools) or a reload since leaves pykexec's record
 * the kernel's own ``struct kimage`` behind ``kexec_crash_image`` (or ``kexec_image``
   for -l), found through /proc/kallsyms and read through /proc/kcore: its entry and
   segment table (address, memory size, buffer size) against the record's;
-* for a crash image, the purgatory segment's bytes where the record says it was
-  loaded (kernel/kexec_core.c kimage_load_crash_segment copies each segment into
-  the crash region at load time; nothing rewrites the purgatory after that).
+* for a crash image, the bytes of its small segments (purgatory, device tree, core
+  header, backup) where the record says they were loaded (kernel/kexec_core.c
+  kimage_load_crash_segment copies each segment into the crash region at load time;
+  only a --hotplug image's tree and header are rewritten after that).
 
-A differing kimage or purgatory proves another image (:attr:`Verdict.OTHER`).  The
-same kimage and the same purgatory prove the record's (:attr:`Verdict.SAME`): the
-segment table says the loaded image's purgatory lies where the record's does, so
-its bytes there are the loaded image's.  Anything less is :attr:`Verdict.UNKNOWN`,
-with the reason, never "matches".
+A differing kimage or small segment proves another image, or overwritten memory
+(:attr:`Verdict.OTHER`).  The same kimage and the same small segments prove the
+record's (:attr:`Verdict.SAME`): the segment table says the loaded image's
+segments lie where the record's do, so the bytes there are the loaded image's.
+Anything less is :attr:`Verdict.UNKNOWN`, with the reason, never "matches".
 """
 
 from __future__ import annotations
@@ -35,6 +36,8 @@ SEGMENT_WORDS = ("buf", "bufsz", "mem", "memsz")
 SEGMENT_SIZE = 8 * len(SEGMENT_WORDS)
 KEXEC_SEGMENT_MAX = 16
 KIMAGE_READ = KIMAGE_SEGMENTS + KEXEC_SEGMENT_MAX * SEGMENT_SIZE
+SMALL_SEGMENT = 1 << 20  # read back for -S -d; the kernel and initrd are --verify's work
+KIMAGE_PROOF = "kimage"
 IND_DONE = 0x4  # include/linux/kexec.h: kimage_terminate() ends the entry list with it
 # kernel/kexec_core.c: the loaded images
 IMAGE_SYMBOL = {True: "kexec_crash_image", False: "kexec_image"}
@@ -50,6 +53,7 @@ class Verdict(str, Enum):
 class Identity:
     verdict: Verdict
     reason: str
+    proof: str = ""  # KIMAGE_PROOF: the kernel's own segment table told
 
     def line(self) -> str:
         return f"pykexec's record {self.verdict.value}: {self.reason}"
@@ -125,49 +129,59 @@ def _describe(image: Kimage) -> str:
     return f"entry {image.start:#x}, {len(image.segments)} segments"
 
 
-def purgatory_segment(rec: dict[str, Any]) -> dict[str, Any] | None:
-    """The record's purgatory segment, when it has a checksum to compare."""
-    purg = rec.get("purgatory")
-    for seg in rec.get("segments") or ():
-        if purg and seg["mem_start"] == purg["mem_start"] and "crc32" in seg:
-            return seg  # type: ignore[no-any-return]
-    return None
+def small_segments(rec: dict[str, Any]) -> list[dict[str, Any]]:
+    """The record's segments cheap to read back and compare: those with a checksum, of
+    at most :data:`SMALL_SEGMENT` bytes, that the kernel does not rewrite itself (the
+    purgatory, the device tree and core header of an image without --hotplug, the
+    backup)."""
+    rewrites = set(rec.get("kernel_rewrites") or ())
+    return [
+        s
+        for s in rec.get("segments") or ()
+        if "crc32" in s and s["bufsz"] <= SMALL_SEGMENT and s["kind"] not in rewrites
+    ]
 
 
-def purgatory_same(rec: dict[str, Any], data: bytes) -> bool:
-    """Whether ``data`` (read where :func:`purgatory_segment` lies) is the recorded one."""
-    seg = purgatory_segment(rec)
-    return seg is not None and zlib.crc32(data) == seg["crc32"]
+def differing(segments: list[dict[str, Any]], contents: list[bytes]) -> list[str]:
+    """``kind at address`` of each segment whose bytes in memory are not the recorded."""
+    return [
+        f"{seg['kind']} at {seg['mem_start']:#x}"
+        for seg, data in zip(segments, contents)
+        if zlib.crc32(data) != seg["crc32"]
+    ]
 
 
-def judge(rec: dict[str, Any], held: Kimage | str, purgatory: bool | None, crash: bool) -> Identity:
-    """The verdict from the kernel's kimage (or why it could not be read) and whether the
-    purgatory in memory is the recorded one (``None``: not checked)."""
-    where = f"{rec['purgatory']['mem_start']:#x}" if rec.get("purgatory") else "?"
-    if purgatory is False:
+def judge(
+    rec: dict[str, Any], held: Kimage | str, differ: list[str] | None, crash: bool
+) -> Identity:
+    """The verdict from the kernel's kimage (or why it could not be read) and which of
+    :func:`small_segments` differ in memory (``None``: not read)."""
+    mine = recorded(rec)
+    if not isinstance(held, str) and mine is not None and held != mine:
         return Identity(
             Verdict.OTHER,
-            f"the purgatory at {where} is not the one pykexec loaded (another program "
-            "loaded a kernel since, or the memory was overwritten)",
+            f"the kernel holds {_describe(held)}, the record {_describe(mine)} (another "
+            "program loaded a kernel since, or pykexec without a record)",
+            KIMAGE_PROOF,
+        )
+    if differ:
+        return Identity(
+            Verdict.OTHER,
+            f"the bytes of its {', '.join(differ)} are not the recorded ones (another "
+            "program loaded a kernel since, or the memory was overwritten)",
         )
     if isinstance(held, str):
         return Identity(Verdict.UNKNOWN, held)
-    mine = recorded(rec)
     if mine is None:
         return Identity(
             Verdict.UNKNOWN,
             f"the kernel holds {_describe(held)}; a kexec_file_load record holds no segment "
             "table to compare (the kernel chose it)",
         )
-    if held != mine:
+    if crash and differ is not None and rec.get("purgatory"):
+        where = rec["purgatory"]["mem_start"]
         return Identity(
-            Verdict.OTHER,
-            f"the kernel holds {_describe(held)}, the record {_describe(mine)} (another "
-            "program loaded a kernel since, or pykexec without a record)",
-        )
-    if crash and purgatory:
-        return Identity(
-            Verdict.SAME, f"{_describe(held)} and the purgatory at {where}, as recorded"
+            Verdict.SAME, f"{_describe(held)} and the purgatory at {where:#x}, as recorded"
         )
     return Identity(
         Verdict.UNKNOWN,
