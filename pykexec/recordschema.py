@@ -255,8 +255,10 @@ def _check_segments(rec: dict[str, Any]) -> str | None:
     size = home[0]["bufsz"]
     if max(purg["regions_offset"] + purg["regions_size"], purg["digest_offset"] + 32) > size:
         return "purgatory slots lie outside its segment"
-    if any(start + n > U64_MAX for start, n in purg["regions"]):
-        return "purgatory.regions end past 64 bits"
+    spans = [(s["mem_start"], s["mem_start"] + s["bufsz"]) for s in segments]
+    for start, n in purg["regions"]:
+        if not any(lo <= start and start + n <= hi for lo, hi in spans):
+            return "purgatory.regions lie outside the recorded segments"
     return None
 
 
