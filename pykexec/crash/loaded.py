@@ -46,7 +46,7 @@ IMAGE_SYMBOL = {True: "kexec_crash_image", False: "kexec_image"}
 class Verdict(str, Enum):
     SAME = "describes what is loaded"
     OTHER = "does NOT describe what is loaded"
-    UNKNOWN = "cannot tell whether it describes what is loaded"
+    UNKNOWN = "may or may not describe what is loaded"
 
 
 @dataclass(frozen=True)
@@ -56,6 +56,8 @@ class Identity:
     proof: str = ""  # KIMAGE_PROOF: the kernel's own segment table told
 
     def line(self) -> str:
+        if self.verdict is Verdict.UNKNOWN:
+            return f"cannot tell whether pykexec's record describes what is loaded: {self.reason}"
         return f"pykexec's record {self.verdict.value}: {self.reason}"
 
 
