@@ -156,7 +156,7 @@ RECORD = Obj(
         "options": OPTIONS,
         "files": Obj({n: FILE_IDENTITY for n in ("kernel", "initrd", "dtb")}, ("initrd", "dtb")),
         "hotplug": Bool(),
-        "notes": Arr(TEXT, 64),
+        "notes": Arr(TEXT, 256),
         "headroom": Obj({"region": U64, "needed": U64, "summary": TEXT}),
         "syscall": Str(16, ("kexec_load", "kexec_file_load")),
         "command_line": TEXT,

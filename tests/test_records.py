@@ -383,3 +383,16 @@ def test_verify_names_the_segments_a_hotplug_kernel_rewrites(
     assert "image intact" in out.splitlines()[0]
     assert sum("rewrites it on CPU and memory hotplug" in line for line in out.splitlines()) == 2
     assert "DIFFERS" not in out
+
+
+def test_no_record_directory_the_load_goes_on_with_warnings(m: Any) -> None:
+    """A /run where nothing can be made (here a file stands for the directory): the image
+    is loaded, and both the missing lock and the missing record are said."""
+    opts, view, k = m
+    Path(view.path("run")).mkdir(exist_ok=True)
+    Path(view.path(record.RECORD_DIR)).write_text("not a directory\n")
+    result = loader.load(opts, view)
+    assert k.crash.calls == ["loaded"] and view.kexec_crash_loaded()
+    assert any("cannot lock" in w for w in result.warnings)
+    assert any("cannot write the load record" in w for w in result.warnings)
+    assert record.read_checked(view, True) == (None, None)
