@@ -39,7 +39,13 @@ def _file_changes(rec: dict[str, Any]) -> list[str]:
 
 
 def _machine_changes(rec: dict[str, Any], view: SystemView) -> list[str]:
-    then, now = rec.get("machine") or {}, record.machine_facts(view)
+    from pykexec.errors import KexecError
+
+    try:
+        now = record.machine_facts(view)
+    except KexecError as err:  # -S keeps its exit code: say it, do not end here
+        return [f"the machine's facts cannot be read now ({err})"]
+    then = rec["machine"]
     changes = []
     if now["system_ram"] != then.get("system_ram"):
         changes.append(

@@ -396,3 +396,16 @@ def test_no_record_directory_the_load_goes_on_with_warnings(m: Any) -> None:
     assert any("cannot lock" in w for w in result.warnings)
     assert any("cannot write the load record" in w for w in result.warnings)
     assert record.read_checked(view, True) == (None, None)
+
+
+def test_status_exit_code_is_the_sysfs_flag_whatever_the_record(
+    m: Any, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """kexec-tools' -S: 0 when nothing is loaded, a corrupt record notwithstanding."""
+    opts, view, k = m
+    loader.load(opts, view)
+    k.crash.flag.write_text("0\n")
+    _record_file(view).write_text('{"format": 2, "program": "pykexec", "kind": 7}')
+    code, out = _status(view, capsys, "-d")
+    assert code == 0 and out.splitlines()[0].startswith("crash kernel: not loaded")
+    assert out.splitlines()[1].startswith("record ignored: ") and len(out.splitlines()) == 2
