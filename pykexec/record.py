@@ -34,8 +34,8 @@ import time
 from typing import Any
 
 from pykexec import recordschema as schema
-from pykexec.errors import KexecError, RecordError, SystemInfoError
-from pykexec.sysinfo import SystemView, read_regular
+from pykexec.errors import KexecError, RecordError
+from pykexec.sysinfo import SystemView
 
 RECORD_DIR = "run/pykexec"
 RECORD_FORMAT = schema.RECORD_FORMAT
@@ -133,6 +133,32 @@ def _directory_is_link(view: SystemView) -> bool:
         return False
 
 
+def _read_bounded(path: str) -> bytes | None:
+    """The record file's bytes (``None``: there is none): a regular file, not a symlink,
+    of at most :data:`MAX_RECORD_SIZE` bytes, its size checked before it is read."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except (FileNotFoundError, NotADirectoryError):
+        return None
+    except OSError as err:
+        raise RecordError(f"cannot open {path}: {err.strerror}", path, "unreadable") from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise RecordError(f"{path} is not a regular file", path, "unreadable")
+        if info.st_size > MAX_RECORD_SIZE:
+            raise RecordError(
+                f"{path} holds {info.st_size} bytes, more than a record ({MAX_RECORD_SIZE})",
+                path,
+                "too-large",
+            )
+        return os.read(fd, MAX_RECORD_SIZE + 1)
+    except OSError as err:
+        raise RecordError(f"cannot read {path}: {err.strerror}", path, "unreadable") from None
+    finally:
+        os.close(fd)
+
+
 def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordError | None]:
     """The record of the loaded image and, when one is there but cannot be trusted
     (unreadable, over :data:`MAX_RECORD_SIZE`, nested too deep, not JSON, another
@@ -146,11 +172,7 @@ def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordEr
                 path,
                 "symlink",
             )
-        try:
-            data = read_regular(path, "load record", SystemInfoError, MAX_RECORD_SIZE)
-        except SystemInfoError as err:
-            big = "larger than" in str(err)
-            raise RecordError(str(err), path, "too-large" if big else "unreadable") from None
+        data = _read_bounded(path)
         if data is None:
             return None, None
         rec = _parse(data.decode("utf-8", "replace"), path)

@@ -409,3 +409,22 @@ def test_status_exit_code_is_the_sysfs_flag_whatever_the_record(
     code, out = _status(view, capsys, "-d")
     assert code == 0 and out.splitlines()[0].startswith("crash kernel: not loaded")
     assert out.splitlines()[1].startswith("record ignored: ") and len(out.splitlines()) == 2
+
+
+@pytest.mark.parametrize("kind", ["symlink", "fifo"])
+def test_a_record_that_is_no_regular_file_is_not_followed_nor_waited_on(
+    kind: str, m: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    opts, view, _ = m
+    loader.load(opts, view)
+    target = tmp_path / "elsewhere.json"
+    target.write_text(_record_file(view).read_text())  # a valid record, out of place
+    _record_file(view).unlink()
+    if kind == "symlink":
+        _record_file(view).symlink_to(target)
+    else:
+        os.mkfifo(_record_file(view))
+    _, err = record.read_checked(view, True)
+    assert err is not None and err.problem == "unreadable"
+    code, out = _status(view, capsys, "-d")
+    assert code == 1 and "record ignored: " in out
