@@ -83,7 +83,7 @@ U64 = Int(0, U64_MAX)
 PATH = Str(PATH_MAX)
 TEXT = Str(TEXT_MAX)
 
-# The type of each LoadOptions field as the record holds it (loader.options_dict):
+# The type of each LoadOptions field as the record holds it (loadrecord.options_dict):
 # paths and choices as strings.  A new option type must be added here.
 _OPTION_TYPES: dict[str, Spec] = {
     "Path": PATH,
