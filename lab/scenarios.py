@@ -538,6 +538,7 @@ SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWI
 # crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot boot.
 HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/planner.py crash_headroom
 RELOADED_NOTE = "reloaded it"  # pykexec/loader.py _recover_crash
+NOT_OURS = "record does NOT describe what is loaded"  # pykexec/crash/loaded.py Verdict
 # The full payload keeps its dump in its tmpfs root and needs 496M in the lab
 # (lab/calibration/crashkernel.json); 576M leaves room for its 4-CPU twin too.
 TRUST_CRASHKERNEL = "576M"
@@ -607,6 +608,19 @@ _TRUST_STAGE1 = (
         timeout=60,
         fatal=True,
     ),
+    Step(
+        # kexec-tools loads over pykexec's image: pykexec's record no longer describes it
+        "other_loader",
+        f"kexec -p {_CRASH_ARGS} > /tmp/kexec_tools_load.out 2>&1\nkt=$?\n"
+        "lab_result other_loader_rc $kt\n[ $kt = 0 ] || return 1\n"
+        + _out("other_status_d", "$KEXEC -S -d")
+        + "src=$rc\n"
+        + _out("other_verify", "$KEXEC --verify")
+        + f'[ $src = 1 ] && [ $rc = 1 ] && grep -q "{NOT_OURS}" /tmp/other_status_d.out && '
+        f'grep -q "{NOT_OURS}" /tmp/other_verify.out',
+        timeout=180,
+        fatal=True,
+    ),
     _crash_load(_CRASH_ARGS, quiet=True),
     Step(
         "verify",
@@ -644,7 +658,8 @@ _TRUST_STAGE1 = (
 def _kdump_trust() -> Scenario:
     return Scenario(
         name="kdump-trust",
-        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; -p "
+        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; after "
+        "kexec-tools' -p, -S -d and --verify say pykexec's record is not what is loaded; -p "
         "loads without a warning, --verify intact, -S -d; a -p reload the kernel rejects "
         "leaves the previous one loaded; sysrq crash; vmcore with the nonce",
         loader=Loader.PYKEXEC,

@@ -104,3 +104,17 @@ class VmcoreError(KexecError):
         super().__init__(message)
         self.what = what
         self.exit_code = exit_code
+
+
+class RecordError(KexecError):
+    """A load record (/run/pykexec) that cannot be trusted, written or locked.
+
+    ``path`` is the record (or lock) file; ``problem`` one of ``unreadable``,
+    ``too-large``, ``corrupt``, ``too-deep``, ``foreign``, ``older``, ``newer``,
+    ``invalid``, ``other-boot``, ``symlink``, ``write-failed``, ``busy``.
+    """
+
+    def __init__(self, message: str, path: str, problem: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem
