@@ -41,6 +41,8 @@ class Case:
     kind: str = "api"  # or "cli"
     call: Callable[[], object] | None = None
     argv: list[str] = field(default_factory=list)
+    #: For a cli case: (stdout, exit code) -> None, or "class :: detail" if it broke a rule.
+    check: Callable[[str, int], str | None] | None = None
 
 
 # -- kernels -------------------------------------------------------------------
