@@ -54,7 +54,7 @@ from tests.fuzz.families import (
 
 #: The rule's time limit per input, and the alarm that catches a hang outright.
 LIMIT_SECONDS = 2.0
-HANG_SECONDS = 3
+HANG_SECONDS = 2.5
 #: How long the parent waits for the worker's next result before it kills it.
 KILL_SECONDS = 30
 #: The worker's address-space limit (the rule: no input over 256 MB).
