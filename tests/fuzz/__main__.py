@@ -24,7 +24,7 @@ from pathlib import Path
 from tests.fuzz.runner import FAMILIES, LIMIT_SECONDS, MEMORY_LIMIT, Stats, remove, replay, run
 
 #: Inputs per family in each round of the long run: the cheap readers most.
-WEIGHTS = "elf=30,record=20,initramfs=8,cli=4,fdt=2,kcore=2,json=2"
+WEIGHTS = "elf=100,record=50,initramfs=20,cli=6,fdt=2,kcore=2,json=2"
 
 
 def report(stats: Stats, seconds: float) -> str:
@@ -34,7 +34,9 @@ def report(stats: Stats, seconds: float) -> str:
             ((result, n) for (fam, result), n in stats.results.items() if fam == family),
             key=lambda item: -item[1],
         )
-        lines.append(f"  {family:<11} {count:>9}  " + ", ".join(f"{r} {n}" for r, n in ends))
+        per = 1000 * stats.wall[family] / count
+        lines.append(f"  {family:<11} {count:>9}  {stats.wall[family]:>7.0f} s {per:>6.1f} ms  "
+                     + ", ".join(f"{r} {n}" for r, n in ends))  # fmt: skip
     failures = sum(stats.failures.values())
     lines.append(f"failures: {failures}")
     for (family, cause), n in sorted(stats.failures.items()):

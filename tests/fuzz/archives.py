@@ -59,7 +59,9 @@ class Written:
     files: list[int]
 
 
-def newc(name: bytes, data: bytes, mode: int = 0o100644, odd: dict[str, bytes] | None = None) -> bytes:
+def newc(
+    name: bytes, data: bytes, mode: int = 0o100644, odd: dict[str, bytes] | None = None
+) -> bytes:
     """One newc entry (Documentation/driver-api/early-userspace/buffer-format.rst)."""
     values = {"mode": b"%08X" % mode, "filesize": b"%08X" % len(data),
               "namesize": b"%08X" % (len(name) + 1), "nlink": b"00000001"}  # fmt: skip
@@ -226,10 +228,14 @@ def check(data: bytes, written: list[Written | None]) -> None:
         if part.format != whole.fmt:
             raise Broken(f"a whole {whole.fmt} part read as {part.format}", "")
         if not part.stream_min <= len(whole.cpio) <= part.stream:
-            raise Broken(f"{whole.fmt}: stream outside its bounds",
-                         f"{len(whole.cpio)} B not in {part.stream_min}..{part.stream}")
+            raise Broken(
+                f"{whole.fmt}: stream outside its bounds",
+                f"{len(whole.cpio)} B not in {part.stream_min}..{part.stream}",
+            )
         if part.files is not None and sorted(part.files) != sorted(whole.files):
-            raise Broken(f"{whole.fmt}: other files", f"{sorted(part.files)} != {sorted(whole.files)}")
+            raise Broken(
+                f"{whole.fmt}: other files", f"{sorted(part.files)} != {sorted(whole.files)}"
+            )
 
 
 def initramfs_case(rng: random.Random, directory: Path):  # type: ignore[no-untyped-def]

@@ -61,7 +61,7 @@ def saved_names(shared: str) -> tuple[str, ...]:
 
     target = Path(shared) / "names"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
-        main(_load_argv(shared, "-p") + ["--save", str(target)])
+        main([*_load_argv(shared, "-p"), "--save", str(target)])
     names = tuple(sorted(os.listdir(target))) if target.is_dir() else ()
     return names or ("plan.json", "00-kernel.bin")
 
@@ -157,14 +157,15 @@ def _nothing_outside(directory: Path, target: Path, before: dict[str, tuple[obje
 # -- --json ----------------------------------------------------------------------
 
 ACTIONS = (("-l", "K"), ("-p", "K"), ("-u",), ("-p", "-u"), ("-e",), ("-S",), ("-S", "-d"),
-           ("--verify",), ("--verify", "--status-of-exec-kernel"), ("-S", "--status-of-exec-kernel"),
+           ("--verify",), ("--verify", "-l"),
+           ("-S", "-l"),
            ("--recommend-crashkernel", "K"), ("-f", "K"), ("K",), ("--print-ckr-size",),
            ("-l", "-e", "K"), ("inspect", "K"))  # fmt: skip
 
 
 def json_case(rng: random.Random, directory: Path, shared: Path):  # type: ignore[no-untyped-def]
-    from tests.fuzz.families import Case, _option_value
     from pykexec.cli import OPTIONS
+    from tests.fuzz.families import Case, _option_value
 
     w = world(str(shared))
     kernel = str(Path(shared) / "loaded-vmlinux")

@@ -124,7 +124,9 @@ def kcore_header(phdrs: list[tuple[int, ...]] | None = None, endian: str = "<") 
     return ehdr + b"".join(struct.pack(endian + "IIQQQQQQ", *p) for p in phdrs)
 
 
-def write_kcore(path: Path, header: bytes, segments: list[tuple[int, bytes]] | tuple[()] = ()) -> None:
+def write_kcore(
+    path: Path, header: bytes, segments: list[tuple[int, bytes]] | tuple[()] = ()
+) -> None:
     """The header, the segments at KCORE_BASE + their address, sparse up to 2 GiB."""
     with path.open("wb") as f:
         f.write(header)

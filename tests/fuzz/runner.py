@@ -36,10 +36,9 @@ import traceback
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
 from types import FrameType
-
-from multiprocessing.connection import Connection, Pipe
 
 from pykexec.errors import KexecError
 from tests.fuzz import archives, outputs, records
@@ -173,7 +172,9 @@ def _run_api(case: Case) -> Outcome:
     except archives.Broken as err:
         return Outcome(False, 0, f"wrong answer: {err.args[0]}", str(err.args[1:]))
     except MemoryError as err:
-        return Outcome(False, 0, f"memory: over the limit, {_signature(err)}", traceback.format_exc())
+        return Outcome(
+            False, 0, f"memory: over the limit, {_signature(err)}", traceback.format_exc()
+        )
     except Exception as err:  # the rule: only KexecError may escape the API
         return Outcome(False, 0, _signature(err), traceback.format_exc())
     return Outcome(True, 0, "success")
@@ -195,7 +196,9 @@ def _run_cli(case: Case) -> Outcome:
     except _Exec:
         code = 0
     except MemoryError as exc:
-        return Outcome(False, 0, f"memory: over the limit, {_signature(exc)}", traceback.format_exc())
+        return Outcome(
+            False, 0, f"memory: over the limit, {_signature(exc)}", traceback.format_exc()
+        )
     except Exception as exc:
         return Outcome(False, 0, _signature(exc), traceback.format_exc())
     err.flush()
@@ -233,6 +236,8 @@ class Stats:
     failures: Counter[tuple[str, str]] = field(default_factory=Counter)
     examples: dict[tuple[str, str], str] = field(default_factory=dict)
     slowest: tuple[float, str] = (0.0, "")
+    #: wall-clock seconds per family, from the parent's side (making the case included)
+    wall: Counter[str] = field(default_factory=Counter)
 
     def add(self, family: str, label: str, ok: bool, seconds: float, result: str,
             what: str) -> None:  # fmt: skip
@@ -377,7 +382,7 @@ def run(
     shared = work / "shared"
     shared.mkdir(parents=True, exist_ok=True)
     warm(families, shared)
-    start = last = time.monotonic()
+    start = last = previous = time.monotonic()
     labels = _labels(families, count, seed, weights or {})
     worker: Worker | None = None
     pending: list[tuple[str, str]] = []
@@ -394,6 +399,9 @@ def run(
             assert worker is not None
             family, label = pending.pop(0)
             answer = worker.result()
+            now = time.monotonic()
+            stats.wall[family] += now - previous
+            previous = now
             if isinstance(answer, str):  # that input killed or hung the worker
                 stats.add(family, label, False, KILL_SECONDS, answer, label)
                 _save_killed(label, answer, work, keep)
@@ -401,10 +409,10 @@ def run(
                 if pending:
                     worker = Worker(work, shared, keep, memory)
                     worker.conn.send(pending)
+                previous = time.monotonic()
                 continue
             ok, took, result, _detail, what = answer
             stats.add(family, label, bool(ok), float(took), str(result), str(what))  # type: ignore[arg-type]
-            now = time.monotonic()
             if progress is not None and now - last > 60:
                 progress(stats)
                 last = now
@@ -445,7 +453,9 @@ def _save_killed(label: str, why: str, work: Path, keep: Path | None) -> None:
         keep.mkdir(parents=True, exist_ok=True)
         subprocess.run(["cp", "-a", "--", str(work / label), str(target)], check=False)
         target.mkdir(exist_ok=True)
-        (target / "FAILURE.txt").write_text(f"{why}\nrerun: python3 -m tests.fuzz --replay {label}\n")
+        (target / "FAILURE.txt").write_text(
+            f"{why}\nrerun: python3 -m tests.fuzz --replay {label}\n"
+        )
     remove(work / label)
     records.restore(work / "shared")
 
