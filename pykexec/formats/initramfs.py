@@ -60,7 +60,7 @@ DECODER_MEMORY = 96 << 20
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
 _IN_CHUNK = 256 << 10  # compressed bytes fed at a time, at most
 _OUT_CHUNK = 1 << 20  # at most this much output per decoder call
-_NONZERO = re.compile(rb"[^\0]")
+_ZEROS = re.compile(rb"\0*")  # a match loop in C: about 1 GB/s (a [^\0] search: 70 MB/s)
 # A newc header: magic, then thirteen fields of exactly eight hex digits (no sign,
 # no blanks, no underscores: what int(x, 16) would also accept).
 _NEWC = re.compile(rb"07070[12][0-9A-Fa-f]{104}")
@@ -127,8 +127,7 @@ def _range(part: Part) -> str:
 
 def _skip_zeros(buf: bytes | memoryview, pos: int) -> int:
     """The first non-zero byte at or after ``pos`` (or the end), found in C."""
-    found = _NONZERO.search(buf, pos)
-    return found.start() if found else len(buf)
+    return _ZEROS.match(buf, pos).end()  # type: ignore[union-attr]  # \0* always matches
 
 
 def _header(head: bytes | memoryview, at: int, what: str) -> tuple[int, int, int]:
