@@ -71,11 +71,16 @@ def test_fuzz_family(family: str, tmp_path: Path, work: Path) -> None:
 
 
 def _sleep() -> None:
-    time.sleep(60)  # the alarm interrupts it
+    time.sleep(60)  # the wall alarm interrupts it
+
+
+def _spin() -> None:
+    while True:  # the CPU alarm interrupts it
+        pass
 
 
 def _deaf() -> None:
-    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})  # as a long C call would
+    signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM, signal.SIGPROF})  # as C would
     time.sleep(60)
 
 
@@ -90,7 +95,7 @@ def _die() -> None:
     os.kill(os.getpid(), signal.SIGKILL)
 
 
-GUARDS = {"x-sleep": _sleep, "x-deaf": _deaf, "x-greedy": _greedy, "x-die": _die,
+GUARDS = {"x-sleep": _sleep, "x-spin": _spin, "x-deaf": _deaf, "x-greedy": _greedy, "x-die": _die,
           "x-fine": lambda: None}  # fmt: skip
 
 
@@ -104,12 +109,15 @@ def test_each_guard_reports_its_input_and_the_run_goes_on(
     makers = {name: functools.partial(_guard_case, name) for name in GUARDS}
     monkeypatch.setattr(runner, "MAKERS", makers)
     monkeypatch.setattr(runner, "KILL_SECONDS", 3)
-    families = ("x-fine", "x-sleep", "x-fine", "x-deaf", "x-greedy", "x-die", "x-fine")
+    monkeypatch.setattr(runner, "HANG_SECONDS", 0.5)
+    monkeypatch.setattr(runner, "BLOCK_SECONDS", 3.0)
+    families = ("x-fine", "x-sleep", "x-spin", "x-deaf", "x-greedy", "x-die", "x-fine")
     stats = run(tuple(dict.fromkeys(families)), 1, seed=1, work=work, keep=None,
                 memory=_memory(), batch=2)  # fmt: skip
     assert stats.counts == {name: 1 for name in GUARDS}
     assert stats.failures == {
-        ("x-sleep", f"hang: no result after {runner.HANG_SECONDS} s"): 1,
+        ("x-sleep", "blocked: no result after 3.0 s"): 1,
+        ("x-spin", "hang: over 0.5 s of CPU"): 1,
         ("x-deaf", "hang: no result after 3 s (killed)"): 1,
         ("x-greedy", f"memory: over the limit, MemoryError at test_fuzz.py:{GREEDY_LINE}"): 1,
         ("x-die", "worker died: signal 9"): 1,

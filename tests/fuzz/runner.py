@@ -5,8 +5,9 @@ replaced by recorders.
 Cases run one after another in a forked worker whose address space is limited
 (``RLIMIT_AS``, :data:`MEMORY_LIMIT` by default): an input that needs more fails
 there with MemoryError and is reported.  The worker streams one result per input
-back; an input that runs past the alarm (:data:`HANG_SECONDS`) is stopped there,
-and one stuck where no alarm reaches (inside a C call) is found by the parent,
+back; an input that runs past an alarm (:data:`HANG_SECONDS` of CPU,
+:data:`BLOCK_SECONDS` of waiting) is stopped there, and one stuck where no alarm
+reaches (inside a C call, or with the signals blocked) is found by the parent,
 which kills the worker after :data:`KILL_SECONDS`, reports that input and starts
 a new worker at the next one.  A worker that dies (a signal, the OOM killer) is
 reported the same way.
@@ -51,9 +52,11 @@ from tests.fuzz.families import (
     snapshot_case,
 )
 
-#: The rule's time limit per input, and the alarm that catches a hang outright.
+#: The rule's time limit per input (CPU seconds), the CPU alarm that stops a hang,
+#: and the wall alarm that stops an input waiting for nothing (a FIFO, a lock).
 LIMIT_SECONDS = 2.0
 HANG_SECONDS = 2.5
+BLOCK_SECONDS = 5.0
 #: How long the parent waits for the worker's next result before it kills it.
 KILL_SECONDS = 30
 #: The worker's address-space limit (the rule: no input over 256 MB).
@@ -113,7 +116,9 @@ class _Hang(BaseException):
 
 
 def _alarm(signum: int, frame: FrameType | None) -> None:
-    raise _Hang
+    if signum == signal.SIGPROF:
+        raise _Hang(f"hang: over {HANG_SECONDS} s of CPU")
+    raise _Hang(f"blocked: no result after {BLOCK_SECONDS} s")
 
 
 @contextlib.contextmanager
@@ -140,21 +145,26 @@ class Outcome:
 
 
 def run_case(case: Case, rng: random.Random) -> Outcome:
-    """Run one case under the recorders and judge it by the rule."""
-    previous = signal.signal(signal.SIGALRM, _alarm)
-    signal.setitimer(signal.ITIMER_REAL, HANG_SECONDS)
-    start = time.perf_counter()
+    """Run one case under the recorders and judge it by the rule.  Time is the
+    process's CPU time (user and system): on a shared machine wall time measures the
+    neighbours; an input that waits without working is caught by the wall alarm."""
+    saved = [signal.signal(sig, _alarm) for sig in (signal.SIGPROF, signal.SIGALRM)]
+    signal.setitimer(signal.ITIMER_PROF, HANG_SECONDS)
+    signal.setitimer(signal.ITIMER_REAL, BLOCK_SECONDS)
+    start = time.process_time()
     try:
         with recorders(rng):
             outcome = _run_cli(case) if case.kind == "cli" else _run_api(case)
-    except _Hang:
-        outcome = Outcome(False, 0.0, f"hang: no result after {HANG_SECONDS} s")
+    except _Hang as hang:
+        outcome = Outcome(False, 0.0, str(hang))
     finally:
+        signal.setitimer(signal.ITIMER_PROF, 0)
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-    outcome.seconds = time.perf_counter() - start
+        signal.signal(signal.SIGPROF, saved[0])
+        signal.signal(signal.SIGALRM, saved[1])
+    outcome.seconds = time.process_time() - start
     if outcome.ok and outcome.seconds > LIMIT_SECONDS:
-        outcome = Outcome(False, outcome.seconds, f"slow: {outcome.seconds:.2f} s")
+        outcome = Outcome(False, outcome.seconds, f"slow: over {LIMIT_SECONDS} s of CPU")
     return outcome
 
 
