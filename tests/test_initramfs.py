@@ -432,3 +432,16 @@ def test_part_built_without_a_lower_bound_is_exact() -> None:
     part = Part("image", 0, 5, 5, True, (5,), 1)
     assert part.stream_min == 5
     assert summarize(b"\x89LZO" + bytes(10)).stream_min == 0
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "bzip2", "xz", "lzma"])
+def test_member_end_found_through_the_output_bound(fmt: str) -> None:
+    """A member inflating over many bounded calls, zero padding, then a second member:
+    each ends where the compressor said (the decoder's unused data, exactly)."""
+    pack = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress,
+            "lzma": functools.partial(lzma.compress, format=lzma.FORMAT_ALONE)}[fmt]  # fmt: skip
+    big = _newc(b"z", os.urandom(1 << 20) + bytes(3 << 20)) + TRAILER
+    first, second = pack(big), pack(_newc(b"q", b"hello") + TRAILER)
+    got = summarize(first + bytes(3) + second)
+    assert [(p.offset, p.size, p.files) for p in got.parts] == [
+        (0, len(first), (4 << 20,)), (len(first) + 3, len(second), (5,))]  # fmt: skip
