@@ -207,7 +207,7 @@ def mutate_record(rng: random.Random, rec: dict[str, Any]) -> tuple[str, list[st
         elif kind == 5:
             doc = _set(doc, path, str(_get(doc, path)))
             what.append(f"{path} as a string")
-        else:
+        elif isinstance(doc, dict):
             doc["format"] = rng.choice((1, 2, 0, "1", None, 1.0))
             what.append(f"format {doc['format']!r}")
     text = json.dumps(doc, allow_nan=True)
