@@ -289,8 +289,9 @@ def warm(families: tuple[str, ...], shared: Path) -> None:
 
 
 def _one(family: str, label: str, work: Path, shared: Path, keep: Path | None,
-         seen: set[tuple[str, str]]) -> tuple[object, ...]:  # fmt: skip
-    """Make and run the case ``label`` in this (worker) process: the result message."""
+         seen: set[tuple[str, str]], conn: Connection) -> tuple[object, ...] | None:  # fmt: skip
+    """Make and run the case ``label`` in this (worker) process: the result message
+    (None when it was sent already, before its reproducer was saved)."""
     rng = random.Random(label)
     directory = work / label
     directory.mkdir()
@@ -301,10 +302,13 @@ def _one(family: str, label: str, work: Path, shared: Path, keep: Path | None,
             return (False, 0.0, f"generator: {_signature(err)}", traceback.format_exc(), "")
         outcome = run_case(case, rng)
         what = "; ".join(case.what)
+        message = (outcome.ok, outcome.seconds, outcome.result, outcome.detail[:4000], what)
         if not outcome.ok and keep is not None and (family, outcome.result) not in seen:
             seen.add((family, outcome.result))
+            conn.send(message)  # first: the copy below is the harness's time, not the input's
             _save(case, outcome, label, keep)
-        return (outcome.ok, outcome.seconds, outcome.result, outcome.detail[:4000], what)
+            return None
+        return message
     finally:
         remove(directory)
 
@@ -321,7 +325,9 @@ def _serve(conn: Connection, work: Path, shared: Path, keep: Path | None, memory
         if batch is None:
             return
         for family, label in batch:
-            conn.send(_one(family, label, work, shared, keep, seen))
+            message = _one(family, label, work, shared, keep, seen, conn)
+            if message is not None:
+                conn.send(message)
 
 
 class Worker:
@@ -335,6 +341,7 @@ class Worker:
         if self.pid == 0:  # the child never returns into the caller (pytest included)
             code = 0
             try:
+                os.setpgid(0, 0)  # its own group: a kill takes the cp it may be running
                 ours.close()
                 _serve(theirs, work, shared, keep, memory)
             except BaseException:
@@ -363,7 +370,10 @@ class Worker:
         if not self.pid:
             return
         if kill:
-            os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.killpg(self.pid, signal.SIGKILL)
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
         else:
             with contextlib.suppress(OSError):
                 self.conn.send(None)
@@ -447,7 +457,7 @@ def remove(path: Path) -> None:
     try:
         shutil.rmtree(path, ignore_errors=True)
     except RecursionError:
-        subprocess.run(["rm", "-rf", "--", str(path)], check=True)
+        subprocess.run(["rm", "-rf", "--", str(path)], check=False)
 
 
 def _save(case: Case, outcome: Outcome, label: str, keep: Path) -> None:
@@ -455,7 +465,8 @@ def _save(case: Case, outcome: Outcome, label: str, keep: Path) -> None:
     remove(target)
     keep.mkdir(parents=True, exist_ok=True)
     # cp -a keeps FIFOs, devices, sparse files and trees deeper than Python recurses.
-    subprocess.run(["cp", "-a", "--", str(case.directory), str(target)], check=False)
+    subprocess.run(["cp", "-a", "--sparse=always", "--", str(case.directory), str(target)],
+                   check=False)  # fmt: skip
     target.mkdir(exist_ok=True)
     (target / "FAILURE.txt").write_text(
         f"{outcome.result}\ninput: {'; '.join(case.what)}\nargv: {case.argv!r}\n"
@@ -465,16 +476,21 @@ def _save(case: Case, outcome: Outcome, label: str, keep: Path) -> None:
 
 
 def _save_killed(label: str, why: str, work: Path, keep: Path | None) -> None:
-    """Keep what a killed input left in its directory, then clear it away."""
-    if keep is not None:
-        target = keep / label
-        remove(target)
-        keep.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["cp", "-a", "--", str(work / label), str(target)], check=False)
-        target.mkdir(exist_ok=True)
-        (target / "FAILURE.txt").write_text(
-            f"{why}\nrerun: python3 -m tests.fuzz --replay {label}\n"
-        )
+    """Keep what a killed input left in its directory, then clear it away (a failure
+    to keep it is told, and the run goes on)."""
+    try:
+        if keep is not None:
+            target = keep / label
+            remove(target)
+            keep.mkdir(parents=True, exist_ok=True)
+            subprocess.run(["cp", "-a", "--sparse=always", "--", str(work / label), str(target)],
+                           check=False)  # fmt: skip
+            target.mkdir(exist_ok=True)
+            (target / "FAILURE.txt").write_text(
+                f"{why}\nrerun: python3 -m tests.fuzz --replay {label}\n"
+            )
+    except (OSError, subprocess.SubprocessError) as err:
+        print(f"fuzz: cannot keep {label}: {err}", file=sys.stderr)
     remove(work / label)
     records.restore(work / "shared")
 
