@@ -26,12 +26,10 @@ from tests.fuzz.runner import MEMORY_LIMIT, remove, run
 # Inputs per family: about 50 s on one idle core in all.
 COUNTS = {"elf": 1500, "compressed": 300, "fdt": 500, "snapshot": 300, "cli": 300,
           "initramfs": 600, "record": 400, "kcore": 40, "save": 30, "json": 100}  # fmt: skip
-#: Families that still meet defects in code other branches own (issue 16: records,
-#: status and verify; --json; --save; and the kernel reader's memory): strict, so that
-#: the merge that fixes one fails here until its mark goes.
+#: Families that still meet issue 16's defects in code other branches fix (records,
+#: status and verify; --json; --save): strict, so that the merge that fixes one fails
+#: here until its mark goes.
 OPEN = {
-    "compressed": "pykexec/formats/elf.py inflates a kernel into a growing bytearray: an xz "
-    "bomb reaches the worker's memory limit before the 128 MiB cap refuses it",
     "record": "issue 16 item 3: status and verify use record fields unchecked",
     "kcore": "issue 16 item 3: a kcore FIFO blocks, offsets overflow",
     "save": "issue 16 item 4: --save follows symlinks in DIR and blocks on FIFOs",
@@ -40,11 +38,12 @@ OPEN = {
 
 
 def _memory() -> int:
-    """The workers' limit: 256 MB, or the address space pytest already holds and 128 MiB
-    more when that is larger (a forked worker starts with its parent's mappings)."""
+    """The workers' limit: 256 MB beyond the address space pytest already holds (a
+    forked worker starts with its parent's mappings; the long run forks from a small
+    process and limits it to 256 MB in all)."""
     with open("/proc/self/statm") as f:
         size = int(f.read().split()[0]) * os.sysconf("SC_PAGE_SIZE")
-    return max(MEMORY_LIMIT, size + (128 << 20))
+    return size + MEMORY_LIMIT
 
 
 @pytest.fixture
