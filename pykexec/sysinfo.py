@@ -10,6 +10,7 @@ pykexec opens files under /proc or /sys.
 from __future__ import annotations
 
 import os
+import stat
 
 from pykexec.errors import SystemInfoError
 from pykexec.fileio import read_regular
@@ -203,12 +204,20 @@ class SystemView:
             return 0
 
     def read_at(self, rel: str, offset: int, size: int) -> bytes:
-        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors."""
+        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors.
+
+        Only a regular file is read (opened non-blocking, checked on the descriptor), so a
+        FIFO or device in its place cannot hang the caller; an offset or size beyond what
+        a file offset can be (2**63) is refused before any read."""
+        if not (0 <= offset < 1 << 63 and 0 <= size < (1 << 63) - offset):
+            raise SystemInfoError(f"{self.path(rel)}: no data at {offset:#x}+{size:#x}")
         try:
-            fd = os.open(self.path(rel), os.O_RDONLY | os.O_CLOEXEC)
+            fd = os.open(self.path(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as err:
             raise SystemInfoError(f"cannot open {self.path(rel)}: {err.strerror}") from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise SystemInfoError(f"{self.path(rel)} is not a regular file")
             chunks = []
             while size > 0:
                 data = os.pread(fd, min(size, 1 << 24), offset)
