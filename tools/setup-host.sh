@@ -22,3 +22,9 @@ PY=${PYTHON:-python3}
 $PY -m pip install -q --upgrade pip 2>/dev/null || true
 $PY -m pip install -q -e '.[test]' || $PY -m pip install -q --break-system-packages -e '.[test]'
 $SUDO $PY -m lab setup
+# The Debian system lab (lab/debsys.py): mmdebstrap bootstraps a ppc64el Debian 12 root
+# through qemu-user (qemu-user-static and binfmt-support register it with binfmt_misc;
+# arch-test is mmdebstrap's check of it), debugfs (e2fsprogs) reads results off the
+# image; debhelper and dh-python build the project's .deb the image installs.
+$SUDO apt-get install -y -q --no-install-recommends \
+    mmdebstrap arch-test qemu-user-static binfmt-support e2fsprogs debhelper dh-python
