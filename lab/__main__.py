@@ -85,6 +85,7 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("scenario", nargs="?", choices=debsys.SCENARIOS)
     d.add_argument("--loader", choices=debsys.LOADERS, default="kexec-tools")
     d.add_argument("--deb", type=Path, help="the project's .deb (default: built from the tree)")
+    d.add_argument("--crashkernel", help="instead of kdump-tools' recommendation (e.g. 256M)")
     return p
 
 
@@ -115,7 +116,9 @@ def _main(args: argparse.Namespace) -> int:
     if args.command == "build-kernel":
         return kbuild.main(layout, args.kernel)
     if args.command == "debsys":
-        return debsys.main(layout, args.action, args.scenario, args.loader, args.deb)
+        return debsys.main(
+            layout, args.action, args.scenario, args.loader, args.deb, args.crashkernel
+        )
     if args.command == "list":
         for s in ALL_SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} kernel={s.kernel:14} cpus={s.cpus} "

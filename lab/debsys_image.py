@@ -73,10 +73,12 @@ DPKG_EXCLUDES = (
     "path-include=/usr/share/locale/locale.alias",
     "path-exclude=/usr/share/lintian/*",
 )
-# initramfs-tools: the modules this machine's root needs (virtio-blk on pseries'
-# PCI, ext4), listed instead of MODULES=most so both initramfs stay small and the
-# chroot's host-side /sys never matters (MODULES=dep would read the amd64 host's).
-INITRAMFS_MODULES = ("virtio_pci", "virtio_blk", "crc32c_generic", "ext4")
+# initramfs-tools: MODULES=list and a hook that adds (and loads at boot) the modules
+# this machine's root needs (virtio-blk on pseries' PCI, ext4), instead of MODULES=most,
+# so both initramfs stay small and the chroot's host-side /sys never matters
+# (MODULES=dep would read the amd64 host's).  kdump-tools' hook copies
+# /etc/initramfs-tools, this hook included, for its own initramfs.
+INITRAMFS_HOOK = GUEST_FILES / "lab-virtio-root"
 
 
 @dataclass(frozen=True)
@@ -105,7 +107,7 @@ def recipe_key(kernel_package: str, kernel_version: str) -> str:
              *_hooks(kernel_version), kernel_package)  # fmt: skip
     for word in words:
         h.update(word.replace(str(GUEST_FILES), "GUEST").encode() + b"\0")
-    h.update(UNIT.read_bytes())
+    h.update(UNIT.read_bytes() + INITRAMFS_HOOK.read_bytes())
     return h.hexdigest()[:16]
 
 
@@ -125,17 +127,21 @@ def ensure_binfmt() -> None:
 
 def _hooks(kernel_version: str) -> list[str]:
     preseed = "\n".join(DEBCONF)
-    modules = "\n".join(INITRAMFS_MODULES)
     unit_dir = "$1/etc/systemd/system"
+    kdump_dir = "$1/var/lib/kdump"
     return [
-        # before the packages: debconf answers, initramfs-tools' module list
+        # before the packages: debconf answers; initramfs-tools' modules (a hook of
+        # the local admin's, so every initramfs built during the install has them)
         "--essential-hook=printf '%s\\n' '" + preseed + "' | chroot \"$1\" debconf-set-selections",
-        "--setup-hook=mkdir -p \"$1/etc/initramfs-tools/conf.d\"",
+        "--setup-hook=mkdir -p \"$1/etc/initramfs-tools/conf.d\" \"$1/etc/initramfs-tools/hooks\"",
         "--setup-hook=echo MODULES=list > \"$1/etc/initramfs-tools/conf.d/lab-modules\"",
-        # after: the module list (initramfs-tools' conffile now exists), both initramfs
-        f"--customize-hook=printf '%s\\n' '{modules}' >> \"$1/etc/initramfs-tools/modules\"",
-        f"--customize-hook=chroot \"$1\" update-initramfs -u -k {kernel_version}",
-        f"--customize-hook=chroot \"$1\" /etc/kernel/postinst.d/kdump-tools {kernel_version}",
+        f"--setup-hook=cp {INITRAMFS_HOOK} \"$1/etc/initramfs-tools/hooks/\"",
+        # after: kdump-tools' initramfs, if its hook ran before the kernel was there,
+        # and the sysctl record kdump-config compares (else it rebuilds at first boot)
+        f"--customize-hook=[ -e {kdump_dir}/initrd.img-{kernel_version} ] || "
+        f"chroot \"$1\" /etc/kernel/postinst.d/kdump-tools {kernel_version}",
+        f"--customize-hook=cp \"$1/etc/kdump/sysctl.conf\" "
+        f"{kdump_dir}/latest_sysctls-{kernel_version}",
         # the system: root on the first virtio disk, a host name, no password for root
         "--customize-hook=echo '/dev/vda / ext4 rw,errors=remount-ro 0 1' > \"$1/etc/fstab\"",
         "--customize-hook=echo debsys > \"$1/etc/hostname\"",

@@ -90,14 +90,16 @@ def lab_disk_files() -> dict[str, bytes]:
 
 
 def boot(system: DebianSystem, work: Path, scenario: str, *, extra: dict[str, bytes] | None = None,
-         cmdline: tuple[str, ...] = (), timeout: float = 1500.0) -> DebsysReport:  # fmt: skip
+         cmdline: tuple[str, ...] = (), timeout: float = 1500.0,
+         crashkernel: str | None = None) -> DebsysReport:  # fmt: skip
     """One run: fresh image copy, boot, watch the console to LAB-DONE and the power-off."""
     marker = secrets.token_hex(6)
     work.mkdir(parents=True, exist_ok=True)
     image, lab_disk = work / "root.img", work / "lab.tar"
     subprocess.run(["cp", "--sparse=always", str(system.image), str(image)], check=True)
     pack_lab_disk({**lab_disk_files(), **(extra or {})}, lab_disk)
-    words = ("console=hvc0", "root=/dev/vda", "rw", f"crashkernel={system.crashkernel}",
+    crash = crashkernel or system.crashkernel
+    words = ("console=hvc0", "root=/dev/vda", "rw", f"crashkernel={crash}",
              "lab.run", f"lab.scenario={scenario}", f"lab.marker={marker}", *cmdline)  # fmt: skip
     config = DebsysMachine(system.vmlinux, system.initrd, words, cpus=CPUS, mem_mib=MEM_MIB,
                            root_image=image, lab_disk=lab_disk)  # fmt: skip

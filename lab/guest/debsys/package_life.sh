@@ -1,3 +1,4 @@
+# shellcheck shell=sh
 # SPDX-License-Identifier: GPL-2.0-or-later
 # Sourced by run.sh for lab.scenario=package-life: the project's .deb and kexec-tools
 # installed, reinstalled, upgraded and removed in turn; after every step exactly one

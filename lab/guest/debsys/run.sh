@@ -32,8 +32,23 @@ whose_kexec() {
     dpkg-divert --list '*kexec*' | while read -r line; do say "divert: $line"; done
 }
 
+# pykexec's verdict on kdump-tools' own kernel, initramfs and command line (as
+# kdump-config builds it) at this boot's reservation: the dry-run plan's headroom and
+# the size it recommends.
+sizing() {
+    command -v pykexec > /dev/null || return 0
+    append="$(sed -re 's/(^| )(crashkernel|hugepages|hugepagesz|abm)=[^ ]*//g' /proc/cmdline)"
+    append="$append reset_devices systemd.unit=kdump-tools-dump.service maxcpus=1 irqpoll"
+    append="$append noirqdistrib usbcore.nousb"
+    set -- -p /var/lib/kdump/vmlinuz --initrd=/var/lib/kdump/initrd.img --append="$append"
+    pykexec "$@" --dry-run -d 2>&1 | grep -i -E 'headroom|needed|region|refus|warn' \
+        | while read -r line; do say "sizing: $line"; done
+    say "sizing: recommend $(pykexec "$@" --recommend-crashkernel 2>&1 | head -n 1)"
+}
+
 kdump_first_boot() {
     whose_kexec
+    sizing
     journalctl -b -u kdump-tools.service --no-pager -o cat | while read -r line; do
         say "kdump-tools: $line"
     done
@@ -54,7 +69,7 @@ kdump_back_up() {
     [ -n "$dmesg_file" ] || fail "no dmesg in /var/crash has this run's marker"
     dir=$(dirname "$dmesg_file")
     say "dump dir: $dir"
-    ls -l "$dir" | while read -r line; do say "  $line"; done
+    for f in "$dir"/*; do say "  $(stat -c '%s %n' "$f")"; done
     echo "$dir" > "$STATE_DIR/dump-dir"
     done_ pass "back up after the dump, $(uptime -p)"
 }
@@ -76,7 +91,9 @@ EOF
     kexec-reboot) systemctl reboot ;;  # kexec-load.service's stop loads (LOAD_KEXEC=true)
     kexec-systemctl)
         /etc/init.d/kexec-load start >/dev/null
+        # shellcheck disable=SC1091  # Debian's own file, written just above
         . /etc/default/kexec
+        # shellcheck disable=SC2153  # KERNEL_IMAGE, INITRD, APPEND: from /etc/default/kexec
         /sbin/kexec -l "$KERNEL_IMAGE" --initrd="$INITRD" --append="$APPEND" \
             || fail "kexec -l failed"
         systemctl kexec ;;
@@ -96,6 +113,8 @@ kdump:new) kdump_first_boot ;;
 kdump:crashed) kdump_back_up ;;
 kexec-*:new) kexec_first_boot ;;
 kexec-*:kexec) kexec_back_up ;;
-package-life:new) . "$HERE/package_life.sh" ;;
+package-life:new)
+    # shellcheck source=lab/guest/debsys/package_life.sh
+    . "$HERE/package_life.sh" ;;
 *) fail "nothing to do for $SCENARIO in state $state" ;;
 esac
