@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from lab.debsys_image import GUEST_FILES, DebianSystem, pack_lab_disk
+from lab.dumpcheck import DumpError, DumpFacts, unflatten
 from lab.errors import LabError
 from lab.paths import CacheLayout
 from lab.vm import QEMU, Guest, MachineConfig
@@ -153,19 +154,33 @@ def check_result(report: DebsysReport, image: Path) -> None:
 
 
 def check_dump(report: DebsysReport, image: Path, work: Path) -> None:
-    """/var/crash/<stamp>/ holds a makedumpfile dump and a dmesg with this run's marker."""
+    """/var/crash/<stamp>/ holds a makedumpfile dump and a dmesg with this run's marker.
+
+    kdump-config saves ``makedumpfile -F -c -d 31`` output (its MAKEDUMP_ARGS always
+    has -F, and KDUMP_COMPRESSION is unset): a flattened stream, which
+    :func:`lab.dumpcheck.unflatten` rebuilds into the kdump-compressed file that
+    must start with :data:`KDUMP_SIGNATURE`.
+    """
     where = guest_file(image, "/var/lib/pykexec-lab/dump-dir").strip()
     if not where.startswith("/var/crash/"):
         report.passed, report.reason = False, f"no dump directory recorded ({where!r})"
         return
     stamp = where.rsplit("/", 1)[1]
     dmesg = guest_file(image, f"{where}/dmesg.{stamp}")
-    local = work / "dump"
-    debugfs(image, f"dump {where}/dump.{stamp} {local}")
-    head = local.read_bytes()[:8] if local.is_file() else b""
-    size = local.stat().st_size if local.is_file() else 0
-    local.unlink(missing_ok=True)
-    report.info.append(f"{where}: dump.{stamp} {size} bytes, header {head!r}; "
+    stream, dump = work / "dump.flat", work / "dump"
+    debugfs(image, f"dump {where}/dump.{stamp} {stream}")
+    facts = DumpFacts()
+    try:
+        unflatten(stream, dump, facts)
+        head = dump.read_bytes()[:8]
+    except (DumpError, OSError) as exc:
+        report.passed, report.reason = False, f"dump.{stamp}: {exc}"
+        return
+    finally:
+        stream.unlink(missing_ok=True)
+        dump.unlink(missing_ok=True)
+    report.info.append(f"{where}: dump.{stamp} {facts.stream_bytes} bytes flattened, "
+                       f"{facts.file_bytes} rebuilt, header {head!r}; "
                        f"dmesg.{stamp} {len(dmesg)} bytes")  # fmt: skip
     if head != KDUMP_SIGNATURE:
         report.passed, report.reason = False, f"dump.{stamp} is not a kdump-compressed dump"
