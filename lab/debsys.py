@@ -67,13 +67,17 @@ def project_deb(layout: CacheLayout, given: Path | None) -> Path:
         return given
     if not (REPO_ROOT / "debian" / "control").is_file():
         raise AssetError("no debian/ in this tree to build the .deb from: pass --deb PATH")
-    out = layout.root / "debsys" / "deb-build"
-    shutil.rmtree(out, ignore_errors=True)
-    out.mkdir(parents=True)
-    src = out / "src"
-    src.mkdir()
-    # The tree as committed plus its uncommitted changes (git stash create touches nothing).
+    # The tree as committed plus its uncommitted changes (git stash create touches
+    # nothing); the build is cached by that tree's hash (the .deb itself is not
+    # reproducible, and the image with it installed is keyed by its digest).
     tree = _git("stash", "create") or "HEAD"
+    out = layout.root / "debsys" / f"deb-build-{_git('rev-parse', tree + '^{tree}')[:16]}"
+    built = sorted(out.glob("pykexec_*_all.deb"))
+    if built:
+        return built[-1]
+    shutil.rmtree(out, ignore_errors=True)
+    src = out / "src"
+    src.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", tree],
                              capture_output=True, check=True).stdout  # fmt: skip
     subprocess.run(["tar", "-x", "-C", str(src)], input=archive, check=True)
