@@ -19,8 +19,11 @@ check_kexec() {
         say "$step: $p -> $(readlink -f "$p") : $($p --version 2>&1 | head -n 1)"
     done
     diversions=$(dpkg-divert --list '*kexec*')
-    echo "$diversions" | while read -r line; do say "$step: divert: $line"; done
-    owner=$(dpkg -S "$(readlink -f /usr/sbin/kexec)" 2>/dev/null | cut -d: -f1)
+    echo "$diversions" | while read -r line; do say "$step: divert: ${line:-none}"; done
+    # dpkg knows bookworm's kexec-tools' file by its /sbin path (merged /usr: the same file)
+    target=$(readlink -f /usr/sbin/kexec)
+    owner=$(dpkg -S "$target" 2>/dev/null | head -n 1 | cut -d: -f1)
+    [ -n "$owner" ] || owner=$(dpkg -S "/sbin/${target##*/}" 2>/dev/null | head -n 1 | cut -d: -f1)
     say "$step: owner of /usr/sbin/kexec's target: $owner"
     case $want in
     pykexec)
