@@ -75,7 +75,8 @@ def project_deb(layout: CacheLayout, given: Path | None) -> Path:
     built = sorted(out.glob("pykexec_*_all.deb"))
     if built:
         return built[-1]
-    shutil.rmtree(out, ignore_errors=True)
+    for old in out.parent.glob("deb-build-*"):  # one source tree's build kept at a time
+        shutil.rmtree(old, ignore_errors=True)
     src = out / "src"
     src.mkdir(parents=True)
     archive = subprocess.run(["git", "-C", str(REPO_ROOT), "archive", tree],
