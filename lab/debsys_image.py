@@ -12,8 +12,9 @@ kernel hook builds its own kdump initramfs (``/var/lib/kdump/initrd.img-KVER``).
 The tree becomes a raw ext4 image (``mke2fs -d``, no partition table, so the
 host reads it back with ``debugfs``), the kernel and initramfs are copied beside
 it for QEMU's ``-kernel``/``-initrd``.  Everything is cached in
-``<cache>/debsys/<key>/`` where the key hashes the recipe (this module and the
-guest files it bakes in); ``done`` is written last.  A variant with the
+``<cache>/debsys/<key>/`` where the key hashes the recipe (:func:`recipe_key`: the
+packages, debconf answers, dpkg filters, hooks and the files they bake in);
+``done`` is written last.  A variant with the
 project's .deb installed (``with_deb``) is built from the same tree, keyed also
 by the .deb's digest.
 """
@@ -21,6 +22,7 @@ by the .deb's digest.
 from __future__ import annotations
 
 import hashlib
+import io
 import shutil
 import subprocess
 import sys
@@ -249,7 +251,7 @@ def pack_lab_disk(files: dict[str, bytes], out: Path) -> None:
         for name, data in sorted(files.items()):
             info = tarfile.TarInfo(name)
             info.size, info.mode, info.mtime = len(data), 0o755, 0
-            tar.addfile(info, fileobj=__import__("io").BytesIO(data))
+            tar.addfile(info, fileobj=io.BytesIO(data))
     # virtio-blk wants whole 512-byte sectors
     size = out.stat().st_size
     with out.open("ab") as f:
