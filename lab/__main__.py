@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Command line of the lab: ``python3 -m lab COMMAND``.
 
-Commands: setup, build-kernel, list, run, shell-cmd, matrix, capture, calibrate-crashkernel.
+Commands: setup, build-kernel, list, run, shell-cmd, matrix, capture, calibrate-crashkernel,
+debsys (the Debian system image: build, run).
 
 Exit status 0 only when the requested run passed; lab errors print one
 message (``--debug`` shows the traceback).
@@ -15,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab import assets, kbuild, matrix
+from lab import assets, debsys, kbuild, matrix
 from lab.catalog import ALL_SCENARIOS
 from lab.errors import LabError
 from lab.judge import Report
@@ -79,6 +80,12 @@ def _parser() -> argparse.ArgumentParser:
     c.add_argument("--mem", type=int, help="MiB (default: powernv 2048; pseries 2048 with "
                    "--crashkernel, else 1024)")  # fmt: skip
     c.add_argument("--timeout", type=float, default=300.0)
+    d = sub.add_parser("debsys", help="the Debian 12 system image (lab/debsys.py): build, run")
+    d.add_argument("action", choices=("build", "run"))
+    d.add_argument("scenario", nargs="?", choices=debsys.SCENARIOS)
+    d.add_argument("--loader", choices=debsys.LOADERS, default="kexec-tools")
+    d.add_argument("--deb", type=Path, help="the project's .deb (default: built from the tree)")
+    d.add_argument("--crashkernel", help="instead of kdump-tools' recommendation (e.g. 256M)")
     return p
 
 
@@ -108,6 +115,10 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     if args.command == "build-kernel":
         return kbuild.main(layout, args.kernel)
+    if args.command == "debsys":
+        return debsys.main(
+            layout, args.action, args.scenario, args.loader, args.deb, args.crashkernel
+        )
     if args.command == "list":
         for s in ALL_SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} kernel={s.kernel:14} cpus={s.cpus} "

@@ -25,3 +25,9 @@ $SUDO $PY -m lab setup
 # The Debian package's build and checks (tests/test_deb.py: dpkg-buildpackage from a clean
 # export, lintian; the package-life tests use dpkg, unshare and chroot, which Debian has).
 $SUDO apt-get install -y -q --no-install-recommends debhelper dh-python lintian
+# The Debian system lab (lab/debsys.py): mmdebstrap bootstraps a ppc64el Debian 12 root
+# through qemu-user (qemu-user-static and binfmt-support register it with binfmt_misc;
+# arch-test is mmdebstrap's check of it), debugfs (e2fsprogs) reads results off the
+# image; debhelper and dh-python build the project's .deb the image installs.
+$SUDO apt-get install -y -q --no-install-recommends \
+    mmdebstrap arch-test qemu-user-static binfmt-support e2fsprogs debhelper dh-python
