@@ -1,28 +1,22 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""``python3 -m lab calibrate-crashkernel``: the smallest crashkernel= that boots and dumps.
+"""``python3 -m lab calibrate-crashkernel``: where kexec-tools' crash kernel boots and dumps.
 
-For each row (guest CPUs, payload initrd plain or gzip, the crash kernel's
-nr_cpus=, which payload), the kdump scenario runs with its ``crashkernel`` field
-overridden, bisecting between a size known to fail and one known to pass, to
-:data:`STEP_MIB`.  "Passes" means the whole run passes.  Two payloads:
+A case is a lab kernel, a payload (``full``: the Debian root with Python, the
+nonce found in /proc/vmcore; ``lean``: busybox and makedumpfile, the dump
+streamed to the host, which finds the nonce in it), the payload initrd's codec,
+the guest's CPUs and the crash kernel's CPU word (``nr_cpus=1``, ``maxcpus=1``
+...).  A probe runs kexec-tools (or, ``loader=pykexec``, pykexec) at one
+crashkernel= size and tells two things at once: whether the crash kernel reached
+its userspace (booted) and whether the dump check passed (dumped).  Stage 1
+only loads, fills and crashes; the crash stage only dumps, so a probe is short.
 
-* ``full`` (reference-kdump): ``/boot/initrd.img``, the first kernel's own Debian
-  root with Python; the crash kernel finds the nonce in /proc/vmcore and
-  ``makedumpfile -d 31`` writes the dump into its RAM root (a tmpfs);
-* ``lean`` (reference-kdump-lean): ``/boot/initrd-kdump.img``, busybox and
-  makedumpfile only; the dump leaves the machine through the dump port and the
-  host finds the nonce in it (lab.dumpcheck), as a distribution's kdump writes
-  to disk or network.
-
-The reference scenarios (kexec-tools) load the payload, so that pykexec's own
-headroom refusal cannot bias the measurement: what the crash kernel needs does
-not depend on which loader placed it.
-
-Each run takes the lab lock (``/tmp/pykexec-lab.lock``) for itself only, so
-other QEMU users interleave.  The table is written after every row, with the
-payload's facts measured here by the lab's own means (pyelftools for the
-kernel's memsz, a cpio walk for the initrd), which tests/test_headroom.py
-compares with pykexec's headroom model.
+For each case the smallest size (in :data:`STEP_MIB` steps) that boots and the
+smallest that dumps are bisected inside a bracket, each probe taking the QEMU
+lock (:data:`LOCK`) for itself only, so others interleave.  Every probe is kept
+in ``lab/calibration/matrix.json`` with the case's facts, measured here by the
+lab's own means (pyelftools for the kernel's memsz, per-CPU section and page
+size, a cpio walk of the decompressed initrd), from which tests/test_headroom.py
+computes pykexec's verdict at every step and holds it to the thresholds.
 """
 
 from __future__ import annotations
@@ -30,43 +24,65 @@ from __future__ import annotations
 import dataclasses
 import fcntl
 import gzip
+import io
 import json
-import os
+import lzma
+import subprocess
 import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from lab.assets import kernel_layout, newer_makedumpfile
 from lab.initramfs import GuestFile, build
-from lab.kernels import KERNEL_FACTS, needs_newer_makedumpfile
-from lab.model import Kernel, Loader, Scenario, render
+from lab.kernels import needs_newer_makedumpfile
+from lab.model import Kernel, Loader, Scenario, Stage, render
 from lab.paths import REPO_ROOT, CacheLayout
 from lab.runner import RunOptions, run
-from lab.scenarios import CRASH_WORDS, SCENARIOS
+from lab.scenarios import CRASH_CMDLINE, CRASH_STAGE, CRASH_WORDS, SCENARIOS
 
-TABLE = REPO_ROOT / "lab" / "calibration" / "crashkernel.json"
+TABLE = REPO_ROOT / "lab" / "calibration" / "matrix.json"
 COMMAND = "python3 -m lab calibrate-crashkernel"
-LOCK = os.environ.get("PYKEXEC_LAB_LOCK", "/tmp/pykexec-lab.lock")
+LOCK = "/tmp/pykexec-qemu.lock"  # the one QEMU machine-wide (the helpers' brief)
 STEP_MIB = 8
-LOW_MIB, HIGH_MIB = 128, 512  # the issue's failing and the kdump scenario's passing size
-LEAN_LOW_MIB = 64  # below the 6.1 kernel's 40.5 MiB image and its own 19 MiB
-# (guest CPUs, gzip the payload initrd, the crash kernel's nr_cpus=, the lean payload)
-Row = tuple[int, bool, int, bool]
-ROWS: tuple[Row, ...] = (
-    (1, False, 1, False), (4, False, 1, False), (1, True, 1, False), (4, False, 4, False),
-    (1, False, 1, True), (4, False, 1, True), (4, False, 4, True),
-)  # fmt: skip
-PAYLOADS = {False: "reference-kdump", True: "reference-kdump-lean"}
-DUMPS = {False: "ram-root", True: "off-machine"}  # where the payload writes its dump
+PAYLOADS = {"full": "reference-kdump", "lean": "reference-kdump-lean"}
+KEEP = {"full": ("load", "fill", "crash", "vmcore"), "lean": ("load", "fill", "crash", "dump")}
+UNPACK_FAILED = "Initramfs unpacking failed"  # init/initramfs.c populate_rootfs
 _NEWC = (b"070701", b"070702")
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
 
 
+@dataclass(frozen=True)
+class Case:
+    """One configuration of the matrix."""
+
+    kernel: Kernel
+    payload: str  # "full" or "lean"
+    codec: str  # "gzip", "zstd", "xz" (lab.initramfs.CODECS)
+    cpus: int  # the guest's CPUs (-smp N: N possible)
+    word: str  # the crash kernel's CPU word: nr_cpus=1, maxcpus=1, nr_cpus=4
+
+    @property
+    def id(self) -> str:
+        return f"{self.kernel}:{self.payload}:{self.codec}:{self.cpus}:{self.word}"
+
+    @staticmethod
+    def parse(text: str) -> Case:
+        """``KERNEL:PAYLOAD:CODEC:CPUS:WORD``, e.g. ``debian-6.1:full:gzip:1:nr_cpus=1``."""
+        kernel, payload, codec, cpus, word = text.split(":")
+        return Case(Kernel(kernel), payload, codec, int(cpus), word)
+
+    @property
+    def crash_line(self) -> str:
+        """The crash kernel's command line as the payload's load step gives it."""
+        return f"{CRASH_CMDLINE.replace('nr_cpus=1', self.word)} {CRASH_STAGE}"
+
+
 @contextmanager
-def _lab_lock() -> Iterator[None]:
+def _qemu_lock() -> Iterator[None]:
     with open(LOCK, "a") as f:
         fcntl.flock(f, fcntl.LOCK_EX)
         try:
@@ -75,40 +91,46 @@ def _lab_lock() -> Iterator[None]:
             fcntl.flock(f, fcntl.LOCK_UN)
 
 
-def _scenario(
-    cpus: int, crashkernel_mib: int, nr_cpus: int = 1, lean: bool = False,
-    kernel: Kernel = Kernel.DEBIAN_61,
-) -> Scenario:  # fmt: skip
-    base = SCENARIOS[PAYLOADS[lean]]
-    words = CRASH_WORDS.replace("nr_cpus=1", f"nr_cpus={nr_cpus}")
+def scenario(case: Case, mib: int, loader: Loader = Loader.KEXEC) -> Scenario:
+    """The payload's scenario cut to load, fill, crash and dump, at ``mib``."""
+    base = SCENARIOS[PAYLOADS[case.payload]]
+    keep = KEEP[case.payload]
+    words = CRASH_WORDS.replace("nr_cpus=1", case.word)
     stages = tuple(
         (stage, tuple(dataclasses.replace(st, script=st.script.replace(CRASH_WORDS, words))
-                      for st in steps))
+                      for st in steps if st.name in keep))
         for stage, steps in base.stages
     )  # fmt: skip
     return dataclasses.replace(
-        base, loader=Loader.KEXEC, cpus=cpus, kernel=kernel,
-        crashkernel=f"{crashkernel_mib}M", stages=stages,
+        base, name=f"calibrate-{case.payload}", loader=loader, cpus=case.cpus,
+        kernel=case.kernel, crashkernel=f"{mib}M", stages=stages,
     )  # fmt: skip
 
 
-def _probe(layout: CacheLayout, row: Row, mib: int, kernel: Kernel) -> dict[str, object]:
-    cpus, gzip_, nr_cpus, lean = row
-    started = time.monotonic()
-    with _lab_lock():
-        scenario = _scenario(cpus, mib, nr_cpus, lean, kernel)
-        report = run(layout, RunOptions(scenario, timeout=400.0, compress=gzip_))
-    reason = report.reason.splitlines()[0][:200] if report.reason else ""
-    probe: dict[str, object] = {"crashkernel_mib": mib, "passed": report.passed,
-                                "reason": reason,
-                                "seconds": round(time.monotonic() - started, 1)}  # fmt: skip
-    for key in ("dump_bytes", "host_dump_data_bytes", "meminfo"):  # the dump's size, where
+def probe(
+    layout: CacheLayout, case: Case, mib: int, loader: Loader = Loader.KEXEC
+) -> dict[str, Any]:
+    """One run at ``mib``: booted (the crash kernel reached its userspace), dumped."""
+    options = RunOptions(scenario(case, mib, loader), timeout=600.0, payload_codec=case.codec)
+    with _qemu_lock():
+        started = time.monotonic()
+        report = run(layout, options)
+        seconds = round(time.monotonic() - started, 1)
+    try:
+        unpack_failed = UNPACK_FAILED in report.log.read_text(errors="replace")
+    except OSError:
+        unpack_failed = False
+    result = {"crashkernel_mib": mib, "loader": str(loader),
+              "booted": report.stage == Stage.CRASH, "dumped": report.passed,
+              "reason": report.reason.splitlines()[0][:200] if report.reason else "",
+              "unpack_failed": unpack_failed, "seconds": seconds,
+              "started": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}  # fmt: skip
+    for key in ("meminfo", "load_out", "load_err"):
         if key in report.results:
-            probe[key] = report.results[key]
-    print(f"calibrate: {kernel} {PAYLOADS[lean]} cpus={cpus} gzip={gzip_} nr_cpus={nr_cpus} "
-          f"crashkernel={mib}M -> "
-          f"{'PASS' if report.passed else 'FAIL ' + reason}", flush=True)  # fmt: skip
-    return probe
+            result[key] = report.results[key][:300]
+    print(f"calibrate: {case.id} {loader} crashkernel={mib}M booted={result['booted']} "
+          f"dumped={result['dumped']} {seconds} s {result['reason']}", flush=True)  # fmt: skip
+    return result
 
 
 def _walk_newc(stream: IO[bytes]) -> dict[str, int]:
@@ -150,95 +172,149 @@ def _walk_newc(stream: IO[bytes]) -> dict[str, int]:
     return facts
 
 
-def _kernel_facts(vmlinux: Path) -> dict[str, int]:
+def kernel_facts(vmlinux: Path) -> dict[str, int]:
+    """By pyelftools: the image's memsz, its per-CPU section's size and its page size
+    (``empty_zero_page`` is one page: arch/powerpc/mm/mem.c)."""
     from elftools.elf.elffile import ELFFile
 
     with vmlinux.open("rb") as f:
-        loads = [s for s in ELFFile(f).iter_segments() if s["p_type"] == "PT_LOAD"]
+        elf = ELFFile(f)
+        loads = [s for s in elf.iter_segments() if s["p_type"] == "PT_LOAD"]
         start = min(s["p_paddr"] for s in loads)
         end = max(s["p_paddr"] + s["p_memsz"] for s in loads)
-    return {"file_bytes": vmlinux.stat().st_size, "memsz": end - start}
+        percpu = elf.get_section_by_name(".data..percpu")
+        symtab = elf.get_section_by_name(".symtab")
+        zero = symtab.get_symbol_by_name("empty_zero_page") if symtab else None
+        return {"file_bytes": vmlinux.stat().st_size, "memsz": end - start,
+                "percpu_bytes": percpu["sh_size"] if percpu else 0,
+                "page_size": zero[0]["st_size"] if zero else 0}  # fmt: skip
 
 
-def _payload_facts(
-    layout: CacheLayout, gzip_: bool, lean: bool, kernel: Kernel
-) -> dict[str, object]:
-    """The initrd the crash kernel gets, as the runner builds it for ``kernel``."""
-    scenario = _scenario(1, HIGH_MIB, lean=lean, kernel=kernel)
-    newer = newer_makedumpfile(layout) if lean and needs_newer_makedumpfile(scenario) else None
+def _decompressed(path: Path, codec: str) -> IO[bytes]:
+    if codec == "gzip":
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]
+    if codec == "xz":
+        return lzma.open(path, "rb")
+    out = subprocess.run(["zstd", "-dc", str(path)], check=True, capture_output=True).stdout
+    return io.BytesIO(out)
+
+
+def payload_facts(layout: CacheLayout, case: Case) -> dict[str, Any]:
+    """The initrd the crash kernel gets in ``case``, built as the runner builds it."""
+    s = scenario(case, 512)
+    lean = case.payload == "lean"
+    newer = newer_makedumpfile(layout) if lean and needs_newer_makedumpfile(s) else None
     with tempfile.TemporaryDirectory(prefix="pykexec-calibrate-") as tmp:
-        script = render(scenario)
-        images = build(layout, Path(tmp), [GuestFile("lab/scenario.sh", script.encode())],
-                       compress=gzip_, kdump=lean, kdump_newer=newer)  # fmt: skip
+        files = [GuestFile("lab/scenario.sh", render(s).encode())]
+        images = build(layout, Path(tmp), files, compress=case.codec if not lean else False,
+                       kdump=lean, kdump_newer=newer,
+                       kdump_compress=case.codec if lean else "")  # fmt: skip
         path = images.kdump_initrd if lean and images.kdump_initrd else images.next_initrd
-        gzip_ = gzip_ and not lean  # the lean initrd is never compressed
-        opener = gzip.open if gzip_ else open
-        with opener(path, "rb") as f:
-            unpacked = _walk_newc(f)  # type: ignore[arg-type]
-        return {"format": "gzip" if gzip_ else "cpio", "file_bytes": path.stat().st_size,
-                **unpacked}  # fmt: skip
+        with _decompressed(path, case.codec) as f:
+            unpacked = _walk_newc(f)
+        return {"format": case.codec, "file_bytes": path.stat().st_size, **unpacked}
 
 
-def _bisect(layout: CacheLayout, row: Row, kernel: Kernel) -> dict[str, object]:
-    low = LEAN_LOW_MIB if row[3] else LOW_MIB
-    probes = [_probe(layout, row, HIGH_MIB, kernel)]
-    if not probes[-1]["passed"]:
-        return {"probes": probes, "min_passing_mib": None, "max_failing_mib": None}
-    probes.append(_probe(layout, row, low, kernel))
-    if probes[-1]["passed"]:
-        return {"probes": probes, "min_passing_mib": low, "max_failing_mib": None}
-    lo, hi = low, HIGH_MIB
-    while hi - lo > STEP_MIB:
+def thresholds(probes: list[dict[str, Any]], key: str) -> dict[str, int | None]:
+    """The smallest probed size with ``key`` true and the largest without, kexec-tools'."""
+    ours = [p for p in probes if p.get("loader", "kexec") == "kexec"]
+    yes = [p["crashkernel_mib"] for p in ours if p[key]]
+    no = [p["crashkernel_mib"] for p in ours if not p[key]]
+    return {"min": min(yes) if yes else None, "max_not": max(no) if no else None}
+
+
+def _edge(layout: CacheLayout, case: Case, probes: list[dict[str, Any]], key: str,
+          budget: list[float]) -> None:  # fmt: skip
+    """Bisect ``key`` (booted or dumped) to one step between probes already made."""
+    while budget[0] > 0:
+        t = thresholds(probes, key)
+        lo, hi = t["max_not"], t["min"]
+        if lo is None or hi is None or hi - lo <= STEP_MIB:
+            return
         mid = (lo + hi) // 2 // STEP_MIB * STEP_MIB
-        probes.append(_probe(layout, row, mid, kernel))
-        lo, hi = (lo, mid) if probes[-1]["passed"] else (mid, hi)
-    result: dict[str, object] = {"probes": probes, "min_passing_mib": hi, "max_failing_mib": lo}
-    if not row[3]:  # the full payload keeps its dump in its tmpfs root: how big it was
-        passing = [p for p in probes if p["crashkernel_mib"] == hi and "dump_bytes" in p]
-        if passing:
-            result["dump_in_ram_bytes"] = int(str(passing[0]["dump_bytes"]))
-    return result
+        probes.append(probe(layout, case, mid))
+        budget[0] -= probes[-1]["seconds"]
 
 
-def _key(row: dict[str, object]) -> tuple[object, ...]:
-    initrd = row["initrd"]
-    assert isinstance(initrd, dict)
-    return (row["kernel"], row["cpus"], initrd["format"], row["crash_nr_cpus"], row["payload"])
+def measure(layout: CacheLayout, case: Case, lo: int, hi: int, probes: list[dict[str, Any]],
+            budget: list[float]) -> None:  # fmt: skip
+    """Find the dump and the boot edges of ``case`` between ``lo`` (assumed not to boot,
+    probed) and ``hi`` (assumed to dump, probed), widening when wrong."""
+    seen = {p["crashkernel_mib"] for p in probes if p.get("loader", "kexec") == "kexec"}
+    for mib in (hi, lo):
+        if mib not in seen and budget[0] > 0:
+            probes.append(probe(layout, case, mib))
+            budget[0] -= probes[-1]["seconds"]
+    while budget[0] > 0 and thresholds(probes, "dumped")["min"] is None:
+        hi = hi + 64
+        probes.append(probe(layout, case, hi))
+        budget[0] -= probes[-1]["seconds"]
+    while budget[0] > 0 and thresholds(probes, "booted")["max_not"] is None and lo > 48:
+        lo = max(48, lo - 32)
+        probes.append(probe(layout, case, lo))
+        budget[0] -= probes[-1]["seconds"]
+    _edge(layout, case, probes, "dumped", budget)
+    _edge(layout, case, probes, "booted", budget)
 
 
-def calibrate(
-    layout: CacheLayout, rows: tuple[Row, ...] = ROWS, table: Path = TABLE,
-    kernel: Kernel = Kernel.DEBIAN_61,
-) -> int:  # fmt: skip
-    """Bisect every row on ``kernel`` and write the table, keeping the rows of other
-    configurations already in it; 0 when every row found its edge."""
-    document: dict[str, object] = {
-        "command": COMMAND,
-        "what": "smallest crashkernel= (MiB, to the step) with which the lab's kdump "
-        "payload boots and dumps (reference-kdump for the full payload, which dumps into "
-        "its RAM root; reference-kdump-lean for the lean one, which dumps off the "
-        "machine), pseries under QEMU",
-        "step_mib": STEP_MIB,
-        "machine_mem_mib": SCENARIOS["reference-kdump"].mem_mib,
-        "crash_words": CRASH_WORDS,
-        "rows": [],
-    }
-    booted = kernel_layout(layout, kernel)
-    kernel_row = {"kernel": str(kernel), "kernel_version": booted.kernel_version(),
-                  "page_size": KERNEL_FACTS[kernel].page_kib * 1024,
-                  "kernel_image": _kernel_facts(booted.vmlinux)}  # fmt: skip
-    old = json.loads(table.read_text()).get("rows", []) if table.is_file() else []
-    payloads = {(g, lean): _payload_facts(booted, g, lean, kernel)
-                for g, lean in sorted({(g, lean) for _, g, _, lean in rows})}  # fmt: skip
-    done: list[dict[str, object]] = []
-    for cpus, gzip_, nr_cpus, lean in rows:
-        row = {**kernel_row, "cpus": cpus, "crash_nr_cpus": nr_cpus,
-               "payload": "lean" if lean else "full", "dump": DUMPS[lean],
-               "initrd": payloads[(gzip_, lean)],
-               **_bisect(layout, (cpus, gzip_, nr_cpus, lean), kernel)}  # fmt: skip
-        done.append(row)
-        keys = {_key(r) for r in done}
-        document["rows"] = [r for r in old if _key(r) not in keys] + done
-        table.parent.mkdir(parents=True, exist_ok=True)
-        table.write_text(json.dumps(document, indent=2) + "\n")
-    return 0 if all(r["min_passing_mib"] is not None for r in done) else 1
+def load_table(table: Path = TABLE) -> dict[str, Any]:
+    if table.is_file():
+        doc: dict[str, Any] = json.loads(table.read_text())
+        return doc
+    return {"command": COMMAND, "step_mib": STEP_MIB,
+            "machine_mem_mib": SCENARIOS["reference-kdump"].mem_mib, "cases": []}  # fmt: skip
+
+
+def save_table(doc: dict[str, Any], table: Path = TABLE) -> None:
+    table.parent.mkdir(parents=True, exist_ok=True)
+    table.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+def case_row(layout: CacheLayout, doc: dict[str, Any], case: Case) -> dict[str, Any]:
+    """The table's row for ``case``, made with its facts when new."""
+    for row in doc["cases"]:
+        if row["id"] == case.id:
+            return dict(row)
+    booted = kernel_layout(layout, case.kernel)
+    return {"id": case.id, "kernel": str(case.kernel), "kernel_version": booted.kernel_version(),
+            "payload": case.payload, "codec": case.codec, "cpus": case.cpus,
+            "crash_word": case.word, "command_line": case.crash_line,
+            "kernel_image": kernel_facts(booted.vmlinux),
+            "initrd": payload_facts(booted, case), "status": "not run", "probes": []}  # fmt: skip
+
+
+def calibrate(layout: CacheLayout, cases: list[tuple[Case, int, int]], minutes: float,
+              pykexec_at: tuple[int, ...] = (), table: Path = TABLE) -> int:  # fmt: skip
+    """Measure each (case, lo, hi) within ``minutes`` of QEMU time in all, and probe
+    pykexec's own load at ``pykexec_at`` sizes for the first case; 0 when every case
+    found both edges."""
+    budget = [minutes * 60.0]
+    ok = True
+    for case, lo, hi in cases:
+        doc = load_table(table)
+        row = case_row(layout, doc, case)
+        probes: list[dict[str, Any]] = row["probes"]
+        measure(layout, case, lo, hi, probes, budget)
+        if case == cases[0][0]:
+            for mib in pykexec_at:
+                probes.append(probe(layout, case, mib, Loader.PYKEXEC))
+                budget[0] -= probes[-1]["seconds"]
+        boot, dump = thresholds(probes, "booted"), thresholds(probes, "dumped")
+        row.update(boot=boot, dump=dump, status="measured")
+        doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
+        save_table(doc, table)
+        ok = ok and boot["min"] is not None and dump["min"] is not None
+        print(f"calibrate: {case.id}: boots at {boot['min']}M, dumps at {dump['min']}M; "
+              f"{budget[0] / 60:.1f} min of QEMU budget left", flush=True)  # fmt: skip
+    return 0 if ok else 1
+
+
+def add_unrun(layout: CacheLayout, cases: list[Case], why: str, table: Path = TABLE) -> None:
+    """Put ``cases`` in the table with their facts and no probe, saying why."""
+    doc = load_table(table)
+    for case in cases:
+        row = case_row(layout, doc, case)
+        if not row["probes"]:
+            row["status"] = f"not run: {why}"
+            doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
+    save_table(doc, table)
