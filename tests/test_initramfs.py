@@ -4,16 +4,26 @@ zstd and lz4; expected sizes come from the files themselves (os.stat) and the to
 
 from __future__ import annotations
 
+import bz2
+import functools
 import gzip
+import lzma
 import os
 import shutil
 import subprocess
+import sys
+import tracemalloc
+import zlib
+from collections.abc import Callable
 from pathlib import Path
+from types import FrameType
+from typing import Any
 
 import pytest
 
 from pykexec.errors import ImageError
-from pykexec.formats.initramfs import summarize
+from pykexec.formats import initramfs
+from pykexec.formats.initramfs import Part, summarize
 
 SIZES = (0, 1, 4095, 4096, 65537, 300_000, 1 << 20)
 
@@ -120,7 +130,8 @@ def test_zstd_without_content_size_is_bounded(tmp_path: Path) -> None:
     proc = subprocess.run(f"cat | {_need('zstd')} -c -q --no-content-size", shell=True,
                           input=archive, capture_output=True, check=True)  # fmt: skip
     (part,) = summarize(proc.stdout).parts
-    assert not part.exact and part.stream >= len(archive)
+    assert not part.exact and part.stream_min <= len(archive) <= part.stream
+    assert part.stream_min > len(archive) // 4  # the literals and sequences count
     assert part.size == len(proc.stdout)
 
 
@@ -128,7 +139,8 @@ def test_lz4_legacy_is_bounded(tmp_path: Path) -> None:
     archive = _cpio(_tree(tmp_path, "l"))
     blob = _compress("lz4", archive, "-l", "-c", "-q")
     (part,) = summarize(blob).parts
-    assert part.format == "lz4" and not part.exact and part.stream >= len(archive)
+    assert part.format == "lz4" and not part.exact
+    assert part.stream_min <= len(archive) <= part.stream
     assert part.size == len(blob)
 
 
@@ -177,3 +189,245 @@ def test_agrees_with_the_labs_own_walker(tmp_path: Path) -> None:
     assert theirs["entries"] == part.entries and theirs["files"] == len(part.files or ())
     assert theirs["data_bytes"] == sum(part.files or ())
     assert theirs["pages_64k_bytes"] == sum(-(-f // 65536) * 65536 for f in part.files or ())
+
+
+# -- hostile archives (issue 16): each once a hang, a traceback or gigabytes ----------
+
+
+def _line_events(fn: Callable[[], object], limit: int = 200_000) -> tuple[object, int]:
+    """``fn()``'s result (or the error it raised) and how many lines of
+    pykexec/formats/initramfs.py it ran; stops it past ``limit`` (a walk that never
+    ends fails instead of hanging the suite)."""
+    count = 0
+    source = initramfs.__file__
+
+    def local(frame: FrameType, event: str, arg: object) -> Any:
+        nonlocal count
+        if event == "line":
+            count += 1
+            if count > limit:
+                raise AssertionError(f"more than {limit} lines run")
+        return local
+
+    def tracer(frame: FrameType, event: str, arg: object) -> Any:
+        return local if frame.f_code.co_filename == source else None
+
+    sys.settrace(tracer)
+    try:
+        result: object = fn()
+    except ImageError as err:
+        result = err
+    finally:
+        sys.settrace(None)
+    return result, count
+
+
+def _newc(name: bytes, data: bytes = b"", mode: int = 0o100644, **fields: bytes) -> bytes:
+    """One newc entry (buffer-format.rst), with any header field given as raw text."""
+    values = {"mode": b"%08X" % mode, "filesize": b"%08X" % len(data),
+              "namesize": b"%08X" % (len(name) + 1)}  # fmt: skip
+    values.update(fields)
+    order = ("ino", "mode", "uid", "gid", "nlink", "mtime", "filesize", "devmajor",
+             "devminor", "rdevmajor", "rdevminor", "namesize", "check")  # fmt: skip
+    head = b"070701" + b"".join(values.get(k, b"00000000") for k in order)
+    entry = head + name + b"\0"
+    entry += bytes(-len(entry) % 4) + data
+    return entry + bytes(-len(entry) % 4)
+
+
+TRAILER = _newc(b"TRAILER!!!")
+
+
+def test_newc_helper_agrees_with_gnu_cpio(tmp_path: Path) -> None:
+    """The hand-made entries below are what GNU cpio reads back."""
+    blob = _newc(b"a", b"hello") + TRAILER
+    out = subprocess.run([_need("cpio"), "-t", "--quiet"], input=blob, capture_output=True,
+                         check=True)  # fmt: skip
+    assert out.stdout == b"a\n"
+    assert summarize(blob).parts[0].files == (5,)
+
+
+@pytest.mark.parametrize("size", [b"-0000004", b"-FFFFFFF", b"+0000004", b"0000_004", b" 000004"])
+@pytest.mark.parametrize("wrap", ["plain", "gzip"])
+def test_signed_or_odd_cpio_size_is_corrupt(size: bytes, wrap: str) -> None:
+    """int(x, 16) takes a sign, blanks and underscores; the kernel's 8 hex digits do not.
+    A negative size once walked the archive backwards forever."""
+    blob = _newc(b"a", b"abcd", filesize=size) + _newc(b"b", b"x" * 64) + TRAILER
+    blob = gzip.compress(blob) if wrap == "gzip" else blob
+    err, _ = _line_events(lambda: summarize(blob))
+    assert isinstance(err, ImageError) and "corrupt cpio header" in str(err)
+
+
+def test_cpio_name_longer_than_path_max_is_refused_before_it_is_buffered() -> None:
+    blob = gzip.compress(_newc(b"a", namesize=b"7FFFFFFF") + bytes(1 << 20))
+    err, _ = _line_events(lambda: summarize(blob))
+    assert isinstance(err, ImageError) and "name" in str(err)
+
+
+@pytest.mark.parametrize("wrap", ["plain", "gzip"])
+def test_zero_padding_is_skipped_not_walked(wrap: str) -> None:
+    """Padding costs the same lines whether it is 4 KiB or 8 MiB (it once took seconds)."""
+
+    def blob(pad: int) -> bytes:
+        one = _newc(b"a", b"data") + TRAILER + bytes(pad) + _newc(b"b", b"x" * 9) + TRAILER
+        return gzip.compress(one) if wrap == "gzip" else one + bytes(pad)
+
+    small, large = (_line_events(functools.partial(summarize, blob(p))) for p in (4096, 8 << 20))
+    assert isinstance(small[0], initramfs.Initramfs) and isinstance(large[0], initramfs.Initramfs)
+    assert [p.files for p in large[0].parts] == [p.files for p in small[0].parts]
+    assert large[1] < small[1] + 500  # gzip: 8 chunks more; the padding itself: no lines
+
+
+def _bomb_peak(blob: bytes) -> tuple[BaseException | None, int]:
+    tracemalloc.start()
+    try:
+        summarize(blob)
+        error = None
+    except ImageError as err:
+        error = err
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    return error, peak
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "bzip2", "xz", "lzma"])
+def test_bomb_is_refused_while_it_inflates(fmt: str) -> None:
+    """64 MiB of zeros: refused after at most MAX_RATIO times the input, which
+    tracemalloc's peak shows (it once inflated 2.1 GB before refusing)."""
+    pack = {"gzip": functools.partial(gzip.compress, compresslevel=9), "bzip2": bz2.compress,
+            "xz": lzma.compress, "lzma": functools.partial(lzma.compress, format=lzma.FORMAT_ALONE),
+            }[fmt]  # fmt: skip
+    blob = pack(_newc(b"zero", bytes(64 << 20)) + TRAILER)
+    error, peak = _bomb_peak(blob)
+    if fmt == "gzip":  # deflate cannot pass 1032:1: read through, never held
+        assert len(blob) * initramfs.MAX_RATIO > 64 << 20 and error is None
+    else:
+        assert len(blob) * initramfs.MAX_RATIO < 64 << 20
+        assert error is not None and f"more than {initramfs.MAX_RATIO}x" in str(error)
+    assert peak < 16 << 20  # xz's 8 MiB dictionary (liblzma allocates through Python)
+
+
+@pytest.mark.parametrize("fmt", ["xz", "lzma"])
+def test_huge_dictionary_is_refused_in_one_line(fmt: str) -> None:
+    """A header asking for a 4 GiB dictionary (it once ended in MemoryError under an
+    address-space limit): the decoder's memory limit refuses it before allocating."""
+    if fmt == "lzma":  # .lzma header: properties, dictionary size (LE u32), unpacked size
+        blob = b"\x5d" + (0xFFFF_0000).to_bytes(4, "little") + b"\xff" * 8 + bytes(64)
+    else:  # xz (xz-file-format.txt 3.1): the block header's LZMA2 dictionary code 40
+        # (4 GiB - 1), its CRC32 made again; liblzma writes the rest
+        blob = bytearray(lzma.compress(b"x" * 100, lzma.FORMAT_XZ))
+        size = (blob[12] + 1) * 4
+        at = blob.index(b"\x21\x01", 12, 12 + size) + 2  # filter ID, properties size
+        blob[at] = 40
+        blob[12 + size - 4 : 12 + size] = zlib.crc32(blob[12 : 12 + size - 4]).to_bytes(4, "little")
+        blob = bytes(blob)
+    with pytest.raises(ImageError, match="MiB to decode") as err:
+        summarize(blob)
+    assert "\n" not in str(err.value)
+
+
+def test_decoded_stream_agrees_with_the_tools_through_the_bound(tmp_path: Path) -> None:
+    """The output bound is per call: an archive inflating in many calls is still exact."""
+    root = _tree(tmp_path, "big", (3 << 20, 5 << 20, 10))
+    archive = _cpio(root)
+    for tool, args in (("gzip", ("-c",)), ("bzip2", ("-c",)), ("xz", ("-c",))):
+        (part,) = summarize(_compress(tool, archive, *args)).parts
+        assert (part.stream, part.stream_min) == (len(archive), len(archive))
+        assert sorted(part.files or ()) == _file_sizes(root)
+
+
+def _zstd_stream(data: bytes, *args: str) -> bytes:
+    """zstd reading a pipe (no Frame_Content_Size unless asked)."""
+    proc = subprocess.run(f"cat | {_need('zstd')} -c -q --no-content-size {' '.join(args)}",
+                          shell=True, input=data, capture_output=True, check=True)  # fmt: skip
+    return proc.stdout
+
+
+def test_zstd_raw_blocks_are_exact() -> None:
+    """Incompressible data: zstd stores raw blocks, whose sizes are the content."""
+    data = os.urandom(300_000)
+    (part,) = summarize(_zstd_stream(data)).parts
+    assert (part.exact, part.stream, part.stream_min) == (True, len(data), len(data))
+
+
+def test_zstd_bounds_hold_across_levels_and_windows(tmp_path: Path) -> None:
+    archive = _cpio(_tree(tmp_path, "z", (70_000, 300_000, 1 << 20, 5)))
+    for args in (("-1",), ("-19",), ("--long=10",), ("-3", "--check")):
+        blob = _zstd_stream(archive, *args)
+        (part,) = summarize(blob).parts
+        assert part.stream_min <= len(archive) <= part.stream, args
+        assert part.size == len(blob)
+
+
+def _zstd_frame(blocks: bytes) -> bytes:
+    """A frame with no content size and a 128 KiB window (RFC 8878 3.1.1.1)."""
+    return b"\x28\xb5\x2f\xfd" + bytes([0]) + bytes([(17 - 10) << 3]) + blocks
+
+
+def _block(kind: int, size: int, body: bytes, last: bool = False) -> bytes:
+    return (int(last) | kind << 1 | size << 3).to_bytes(3, "little") + body
+
+
+def test_zstd_hand_made_frame_agrees_with_zstd(tmp_path: Path) -> None:
+    """Empty, raw and RLE blocks: zstd itself decodes the frame to what summarize says."""
+    blob = _zstd_frame(_block(0, 0, b"") + _block(1, 0, b"z") + _block(0, 3, b"abc")
+                       + _block(1, 1000, b"q", last=True))  # fmt: skip
+    out = subprocess.run([_need("zstd"), "-d", "-c", "-q"], input=blob, capture_output=True,
+                         check=True).stdout  # fmt: skip
+    (part,) = summarize(blob).parts
+    assert (part.exact, part.stream, part.size) == (True, len(out), len(blob))
+
+
+def test_empty_zstd_blocks_are_skipped_not_walked() -> None:
+    """A million empty blocks (3 MB) cost what ten cost (they once took seconds)."""
+
+    def blob(count: int) -> bytes:
+        return _zstd_frame(_block(0, 0, b"") * count + _block(1, 5, b"x", last=True))
+
+    few, many = (_line_events(functools.partial(summarize, blob(n))) for n in (10, 1_000_000))
+    assert isinstance(many[0], initramfs.Initramfs) and many[0].parts[0].stream == 5
+    assert many[1] == few[1]
+
+
+def test_zstd_compressed_block_lower_bound_from_its_sections() -> None:
+    """A compressed block (RFC 8878 3.1.1.3): raw literals of 20 bytes (1-byte header
+    20 << 3), then 2 sequences: at least 20 + 2 * 3 bytes, at most the block size."""
+    body = bytes([20 << 3]) + b"L" * 20 + bytes([2]) + b"\0" * 4
+    (part,) = summarize(_zstd_frame(_block(2, len(body), body, last=True))).parts
+    assert (part.stream_min, part.stream, part.exact) == (26, 128 << 10, False)
+
+
+@pytest.mark.parametrize(
+    "blocks",
+    [_block(0, 200_000, b"x" * 200_000, last=True),  # raw block beyond 128 KiB
+     _block(2, 1, bytes([1 << 3]), last=True),  # literals but no sequences header
+     _block(2, 3, bytes([255 << 3 & 0xFF | 0xC]) + b"\xff\xff", last=True),  # > block max
+     _block(3, 0, b"", last=True),  # reserved type
+     _block(0, 0, b"") * 1000],  # never a last block
+)  # fmt: skip
+def test_corrupt_zstd_frames_are_one_line_errors(blocks: bytes) -> None:
+    err, _ = _line_events(lambda: summarize(_zstd_frame(blocks)))
+    assert isinstance(err, ImageError) and "\n" not in str(err)
+
+
+def test_zstd_content_size_must_fit_its_blocks() -> None:
+    """Frame_Content_Size (single segment, 1 byte) of 200 with one 3-byte raw block."""
+    blob = b"\x28\xb5\x2f\xfd" + bytes([0x20]) + bytes([200]) + _block(0, 3, b"abc", last=True)
+    with pytest.raises(ImageError, match="claims 200 bytes"):
+        summarize(blob)
+
+
+def test_lz4_bounds_hold_for_every_block(tmp_path: Path) -> None:
+    """lz4 -l writes 8 MiB blocks: a 20 MiB archive is three, each bounded."""
+    root = _tree(tmp_path, "l4", (9 << 20, 11 << 20))
+    archive = _cpio(root)
+    blob = _compress("lz4", archive, "-l", "-c", "-q")
+    (part,) = summarize(blob).parts
+    assert part.stream_min <= len(archive) <= part.stream <= 3 * initramfs.LZ4_LEGACY_CHUNK
+
+
+def test_part_built_without_a_lower_bound_is_exact() -> None:
+    """Callers that build a Part positionally (the loader's ramdisk image) keep working."""
+    part = Part("image", 0, 5, 5, True, (5,), 1)
+    assert part.stream_min == 5
+    assert summarize(b"\x89LZO" + bytes(10)).stream_min == 0

@@ -8,21 +8,26 @@ zero bytes are skipped, anything else is decompressed by its magic, as listed
 in ``lib/decompress.c`` ``compressed_formats``).  The typical early-microcode
 initrd is a plain cpio followed by one compressed archive.
 
-:func:`summarize` walks every part and returns, per part, the regular files'
-sizes when it can read them (plain cpio; gzip, bzip2, xz and lzma through the
-standard library's decoders, streamed, nothing kept), else the size of the
-unpacked stream from the format's own headers (a zstd frame's content size, or
-an upper bound from its block headers; an lz4 legacy stream's block count; an
-lzo member is assumed to unpack to :data:`LZO_GUESS_RATIO` times its size) and
-no per-file sizes.  Data that is no archive at all is what the kernel keeps as
-a ramdisk image, one file of its size.  Every size is bounded by what the file can hold: a member
-claiming more than :data:`MAX_RATIO` times its compressed size is refused.
+:func:`summarize` walks every part once and returns, per part, the regular
+files' sizes when it can read them (plain cpio; gzip, bzip2, xz and lzma, and
+zstd where the standard library has ``compression.zstd``, through decoders fed
+in chunks, nothing kept), else bounds on the unpacked stream proved from the
+format's own headers: a zstd frame's content size, or per block its exact size
+(raw, RLE) or, for a compressed block, at least its literals plus 3 bytes per
+sequence and at most its maximum block size (RFC 8878); an lz4 legacy block's
+size bounds what it can inflate to (see :func:`_lz4_bounds`); an lzo member is
+assumed to unpack to :data:`LZO_GUESS_RATIO` times its size.  Data that is no
+archive at all is what the kernel keeps as a ramdisk image, one file of its
+size.  Every size is bounded by what the file can hold: a member that unpacks
+(or provably claims to unpack) to more than :data:`MAX_RATIO` times the input it
+was given is refused as soon as its output passes that bound.
 """
 
 from __future__ import annotations
 
 import bz2
 import lzma
+import re
 import zlib
 from dataclasses import dataclass
 from typing import Callable, Protocol
@@ -34,6 +39,7 @@ from pykexec.errors import ImageError
 NEWC_MAGICS = (b"070701", b"070702")
 NEWC_HEADER = 110  # 6-byte magic and thirteen 8-digit hex fields
 NEWC_TRAILER = b"TRAILER!!!"
+NAME_MAX = 4096  # init/initramfs.c do_header(): a name longer than PATH_MAX is refused
 GZIP_MAGICS = (b"\x1f\x8b", b"\x1f\x9e")
 BZIP2_MAGIC = b"BZh"
 LZMA_MAGIC = b"\x5d\x00\x00"
@@ -42,11 +48,24 @@ LZO_MAGIC = b"\x89LZO"
 LZ4_LEGACY_MAGIC = b"\x02\x21\x4c\x18"  # lib/decompress_unlz4.c ARCHIVE_MAGICNUMBER
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 section 3.1.1
 LZ4_LEGACY_CHUNK = 8 << 20  # lib/decompress_unlz4.c: each block inflates to <= 8 MiB
+LZ4_MAX_RATIO = 255  # lz4 block format: one length byte (255) per output byte at best
 ZSTD_BLOCK_MAX = 128 << 10  # RFC 8878 3.1.1.2.3: Block_Maximum_Size <= 128 KiB
+ZSTD_MIN_MATCH = 3  # RFC 8878 3.1.1.3.2.1.1: Match_Length >= 3 for every sequence
 LZO_GUESS_RATIO = 4  # lzo members cannot be sized: assumed to unpack to 4x their size
-MAX_RATIO = 1100  # deflate's limit is 1032:1; xz, bzip2, zstd and lz4 stay below it too
+MAX_RATIO = 1100  # deflate's limit is 1032:1; a real initramfs stays far below it
+#: Memory a decoder may take: xz -9's 64 MiB dictionary and some.  The kernel
+#: allocates the whole dictionary the header asks for (lib/xz/xz_dec_lzma2.c
+#: dict_reset), which a crash kernel cannot when it asks for gigabytes.
+DECODER_MEMORY = 96 << 20
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
-_CHUNK = 1 << 20
+_IN_CHUNK = 64 << 10  # compressed bytes fed at a time
+_OUT_CHUNK = 1 << 20  # at most this much output per decoder call
+_NONZERO = re.compile(rb"[^\0]")
+# A newc header: magic, then thirteen fields of exactly eight hex digits (no sign,
+# no blanks, no underscores: what int(x, 16) would also accept).
+_NEWC = re.compile(rb"07070[12][0-9A-Fa-f]{104}")
+# Runs of empty zstd blocks: raw, not last, size 0 (00 00 00) or RLE of 0 (02 00 00 x).
+_ZSTD_EMPTY = re.compile(rb"(?:\x00\x00\x00|\x02\x00\x00.)+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -54,8 +73,10 @@ class Part:
     """One part of an initramfs: ``size`` bytes of the file at ``offset``.
 
     ``stream`` is what it unpacks to (cpio headers, names and data), exact or, when
-    ``exact`` is False, an upper bound; ``files`` the regular files' sizes when the
-    archive could be read, else None; ``entries`` the cpio entries (0 when unknown).
+    ``exact`` is False, an upper bound (for lzo a guess); ``stream_min`` a proven
+    lower bound (``stream`` when exact; -1 given to the constructor means that);
+    ``files`` the regular files' sizes when the archive could be read, else None;
+    ``entries`` the cpio entries (0 when unknown).
     """
 
     format: str
@@ -65,6 +86,11 @@ class Part:
     exact: bool
     files: tuple[int, ...] | None
     entries: int = 0
+    stream_min: int = -1
+
+    def __post_init__(self) -> None:
+        if self.stream_min < 0 or self.exact:
+            object.__setattr__(self, "stream_min", self.stream)
 
 
 @dataclass(frozen=True)
@@ -79,18 +105,42 @@ class Initramfs:
         return sum(p.stream for p in self.parts)
 
     @property
+    def stream_min(self) -> int:
+        return sum(p.stream_min for p in self.parts)
+
+    @property
     def exact(self) -> bool:
         return all(p.exact and p.files is not None for p in self.parts)
 
     def describe(self) -> str:
-        words = [
-            f"{p.format} {p.size} B -> {'' if p.exact else '<= '}{p.stream} B" for p in self.parts
-        ]
+        words = [f"{p.format} {p.size} B -> {_range(p)} B" for p in self.parts]
         return ", ".join(words) or "empty"
 
 
-class _Sink(Protocol):
-    def feed(self, data: bytes) -> None: ...
+def _range(part: Part) -> str:
+    if part.exact:
+        return str(part.stream)
+    if part.stream_min > 0:
+        return f"{part.stream_min}..{part.stream}"
+    return f"<= {part.stream}"
+
+
+def _skip_zeros(buf: bytes | memoryview, pos: int) -> int:
+    """The first non-zero byte at or after ``pos`` (or the end), found in C."""
+    found = _NONZERO.search(buf, pos)
+    return found.start() if found else len(buf)
+
+
+def _header(head: bytes | memoryview, at: int, what: str) -> tuple[int, int, int]:
+    """``(mode, filesize, namesize)`` of the newc header at the start of ``head``."""
+    if bytes(head[:6]) not in NEWC_MAGICS:
+        raise ImageError(f"{what}: not a newc cpio header at byte {at}")
+    if not _NEWC.fullmatch(head):
+        raise ImageError(f"{what}: corrupt cpio header at byte {at}")
+    mode, size, namesize = (int(bytes(head[o : o + 8]), 16) for o in (14, 54, 94))
+    if namesize > NAME_MAX:
+        raise ImageError(f"{what}: cpio entry at byte {at} has a {namesize}-byte name")
+    return mode, size, namesize
 
 
 class _NewcWalker:
@@ -102,9 +152,7 @@ class _NewcWalker:
         self.files: list[int] = []
         self.entries = 0
         self.consumed = 0  # bytes parsed (headers, names, data, padding)
-        self.finished = False  # the last archive ended with its trailer
         self._buf = b""
-        self._pos = 0
         self._skip = 0  # data bytes still to skip in later chunks
 
     def feed(self, data: bytes) -> None:
@@ -113,41 +161,39 @@ class _NewcWalker:
             self._skip -= taken
             self.consumed += taken
             data = data[taken:]
-        self._buf = self._buf[self._pos :] + data
-        self._pos = 0
-        while self._step():
-            pass
+        buf, pos = self._buf + data, 0
+        while True:
+            start = _skip_zeros(buf, pos)
+            self.consumed += start - pos
+            pos = start
+            step = self._entry(buf, pos)
+            if not step:
+                break
+            pos += step
+            self.consumed += step
+            if self._skip:
+                break
+        self._buf = buf[pos:]
 
-    def _step(self) -> bool:
-        buf, pos = self._buf, self._pos
-        while pos < len(buf) and buf[pos] == 0:
-            pos += 1
-        self.consumed += pos - self._pos
-        self._pos = pos
+    def _entry(self, buf: bytes, pos: int) -> int:
+        """Parse the entry at ``pos``: the bytes taken (data beyond ``buf`` is left
+        to skip), or 0 if its header and name are not all in ``buf`` yet."""
         if len(buf) - pos < NEWC_HEADER:
-            return False
-        if buf[pos : pos + 6] not in NEWC_MAGICS:
-            raise ImageError(f"{self.what}: not a newc cpio header at byte {self.consumed}")
-        try:
-            mode, size, namesize = (int(buf[pos + o : pos + o + 8], 16) for o in (14, 54, 94))
-        except ValueError:
-            raise ImageError(f"{self.what}: corrupt cpio header at byte {self.consumed}") from None
+            return 0
+        mode, size, namesize = _header(buf[pos : pos + NEWC_HEADER], self.consumed, self.what)
         head = NEWC_HEADER + namesize
         head += -head % 4
         if len(buf) - pos < head:
-            return False
+            return 0
         name = buf[pos + NEWC_HEADER : pos + NEWC_HEADER + namesize].rstrip(b"\0")
-        self.finished = name == NEWC_TRAILER
-        if not self.finished:
+        if name != NEWC_TRAILER:
             self.entries += 1
             if mode & _S_IFMT == _S_IFREG:
                 self.files.append(size)
         body = size + (-size % 4)
         taken = min(body, len(buf) - pos - head)
-        self._pos = pos + head + taken
-        self.consumed += head + taken
         self._skip = body - taken
-        return not self._skip
+        return head + taken
 
 
 def _cpio_part(data: memoryview, offset: int, what: str) -> Part:
@@ -156,17 +202,10 @@ def _cpio_part(data: memoryview, offset: int, what: str) -> Part:
     files: list[int] = []
     pos, entries, end = offset, 0, len(data)
     while True:
-        while pos < end and data[pos] == 0:
-            pos += 1
-        head = bytes(data[pos : pos + NEWC_HEADER])
-        if len(head) < NEWC_HEADER:
+        pos = _skip_zeros(data, pos)
+        if end - pos < NEWC_HEADER:
             raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
-        if head[:6] not in NEWC_MAGICS:
-            raise ImageError(f"{what}: not a newc cpio header at byte {pos}")
-        try:
-            mode, size, namesize = (int(head[o : o + 8], 16) for o in (14, 54, 94))
-        except ValueError:
-            raise ImageError(f"{what}: corrupt cpio header at byte {pos}") from None
+        mode, size, namesize = _header(data[pos : pos + NEWC_HEADER], pos, what)
         name = bytes(data[pos + NEWC_HEADER : pos + NEWC_HEADER + namesize]).rstrip(b"\0")
         pos += NEWC_HEADER + namesize
         pos += -pos % 4 + size
@@ -185,85 +224,189 @@ class _Decoder(Protocol):
     def eof(self) -> bool: ...
     @property
     def unused_data(self) -> bytes: ...
+    @property
+    def needs_input(self) -> bool: ...
     def decompress(self, data: bytes, max_length: int = ...) -> bytes: ...
 
 
+class _Inflate:
+    """zlib's decompressobj with the needs_input interface of bz2 and lzma: input it
+    did not take for lack of output room is given back to it, not copied."""
+
+    def __init__(self) -> None:
+        self._engine = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip header and trailer
+
+    @property
+    def eof(self) -> bool:
+        return self._engine.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._engine.unused_data
+
+    @property
+    def needs_input(self) -> bool:
+        return not self._engine.unconsumed_tail
+
+    def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+        return self._engine.decompress(data or self._engine.unconsumed_tail, max_length)
+
+
 def _stream_part(data: memoryview, offset: int, fmt: str, decoder: _Decoder, what: str) -> Part:
-    """A compressed member decoded in chunks into a cpio walker; nothing is kept."""
+    """A compressed member decoded in chunks into a cpio walker; nothing is kept.
+    The output is refused as soon as it passes MAX_RATIO times the input fed."""
     walker = _NewcWalker(what)
     pos, out = offset, 0
-    limit = MAX_RATIO * (len(data) - offset)
     try:
         while not decoder.eof:
-            if pos >= len(data):
-                raise ImageError(f"{what}: {fmt} member at byte {offset} is truncated")
-            chunk = bytes(data[pos : pos + _CHUNK])
-            pos += len(chunk)
-            piece = decoder.decompress(chunk)
+            chunk = b""
+            if decoder.needs_input:
+                if pos >= len(data):
+                    raise ImageError(f"{what}: {fmt} member at byte {offset} is truncated")
+                chunk = bytes(data[pos : pos + _IN_CHUNK])
+                pos += len(chunk)
+            room = MAX_RATIO * (pos - offset) - out
+            piece = decoder.decompress(chunk, min(_OUT_CHUNK, room + 1))
             out += len(piece)
-            if out > limit:
+            if len(piece) > room:
                 raise ImageError(
                     f"{what}: {fmt} member at byte {offset} unpacks to more "
                     f"than {MAX_RATIO}x its size: not an initramfs"
                 )
             walker.feed(piece)
-    except (OSError, EOFError, ValueError, zlib.error, lzma.LZMAError) as err:
+    except lzma.LZMAError as err:
+        raise ImageError(f"{what}: {fmt} member at byte {offset} is corrupt or needs more "
+                         f"than {DECODER_MEMORY >> 20} MiB to decode: {err}") from None  # fmt: skip
+    except (OSError, EOFError, ValueError, zlib.error) as err:
         raise ImageError(f"{what}: {fmt} member at byte {offset} is corrupt: {err}") from None
     size = pos - offset - len(decoder.unused_data)
     return Part(fmt, offset, size, out, True, tuple(walker.files), walker.entries)
 
 
-def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
-    """A zstd frame (RFC 8878 3.1.1): its end found from the block headers; its
-    content size from Frame_Content_Size, else bounded by the blocks' sizes."""
-    end = len(data)
-    if offset + 6 > end:
+def _zstd_header(data: memoryview, offset: int, what: str) -> tuple[int, int | None, int, bool]:
+    """RFC 8878 3.1.1.1: ``(first block's offset, Frame_Content_Size or None,
+    Block_Maximum_Size, Content_Checksum_flag)``."""
+    if offset + 6 > len(data):
         raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
     fhd = data[offset + 4]
     fcs_flag, single, has_sum, dict_flag = fhd >> 6, fhd >> 5 & 1, fhd >> 2 & 1, fhd & 3
+    if fhd & 8:
+        raise ImageError(f"{what}: zstd frame at byte {offset} sets a reserved bit")
     fcs_size = (1 if single else 0, 2, 4, 8)[fcs_flag]
-    dict_size = (0, 1, 2, 4)[dict_flag]
-    pos = offset + 5 + (0 if single else 1) + dict_size
+    pos = offset + 5
+    window = ZSTD_BLOCK_MAX
+    if not single:  # 3.1.1.1.2 Window_Descriptor
+        exponent, mantissa = data[pos] >> 3, data[pos] & 7
+        base = 1 << (10 + exponent)
+        window = base + base // 8 * mantissa
+        pos += 1
+    pos += (0, 1, 2, 4)[dict_flag]
     fcs = None
     if fcs_size:
-        fcs = int.from_bytes(bytes(data[pos : pos + fcs_size]), "little")
+        if pos + fcs_size > len(data):
+            raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
+        fcs = int.from_bytes(data[pos : pos + fcs_size], "little")
         fcs += 256 if fcs_size == 2 else 0  # 3.1.1.1.4: the 2-byte form is offset by 256
-    pos += fcs_size
-    bound = 0
+        pos += fcs_size
+        window = fcs if single else window
+    return pos, fcs, min(window, ZSTD_BLOCK_MAX), bool(has_sum)
+
+
+def _zstd_compressed_min(block: memoryview, at: int, what: str) -> int:
+    """The least a compressed block (RFC 8878 3.1.1.3) can regenerate: its literals
+    (3.1.1.3.1.1 Regenerated_Size) and ZSTD_MIN_MATCH bytes per sequence
+    (3.1.1.3.2.1 Number_of_Sequences)."""
+    corrupt = ImageError(f"{what}: zstd block at byte {at} is corrupt")
+    if not block:
+        raise corrupt
+    kind, form = block[0] & 3, block[0] >> 2 & 3
+    if kind < 2:  # raw or RLE literals: 1, 2 or 3 header bytes
+        width = (1, 2, 1, 3)[form]
+        value = int.from_bytes(block[:width], "little")
+        regenerated = value >> 3 if width == 1 else value >> 4
+        section = width + (regenerated if kind == 0 else 1)
+    else:  # compressed or treeless literals: 3, 3, 4 or 5 header bytes
+        width, bits = ((3, 10), (3, 10), (4, 14), (5, 18))[form]
+        value = int.from_bytes(block[:width], "little")
+        regenerated = value >> 4 & (1 << bits) - 1
+        section = width + (value >> 4 + bits & (1 << bits) - 1)
+    if section >= len(block) or width > len(block):
+        raise corrupt
+    first = block[section]
+    if first < 128:
+        sequences = first
+    elif first < 255:
+        sequences = (first - 128 << 8) + (block[section + 1] if section + 1 < len(block) else 0)
+    else:
+        sequences = int.from_bytes(block[section + 1 : section + 3], "little") + 0x7F00
+    return regenerated + ZSTD_MIN_MATCH * sequences
+
+
+def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
+    """A zstd frame (RFC 8878 3.1.1) walked block by block: its end, and its content
+    size from Frame_Content_Size or else bounded from the blocks themselves."""
+    pos, fcs, block_max, has_sum = _zstd_header(data, offset, what)
+    low = high = 0
+    end = len(data)
     while True:
+        empty = _ZSTD_EMPTY.match(data, pos)  # runs of empty blocks, skipped in C
+        if empty:
+            pos = empty.end()
         if pos + 3 > end:
             raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
-        header = int.from_bytes(bytes(data[pos : pos + 3]), "little")
+        header = int.from_bytes(data[pos : pos + 3], "little")
         last, kind, bsize = header & 1, header >> 1 & 3, header >> 3
-        if kind == 3:
-            raise ImageError(f"{what}: zstd frame at byte {offset} has a reserved block type")
-        pos += 3 + (1 if kind == 1 else bsize)
-        bound += bsize if kind in (0, 1) else ZSTD_BLOCK_MAX
+        if kind == 3 or bsize > block_max:
+            raise ImageError(f"{what}: zstd block at byte {pos} is corrupt")
+        body = data[pos + 3 : pos + 3 + (1 if kind == 1 else bsize)]
+        if kind == 2:
+            least = _zstd_compressed_min(body, pos, what)
+            if least > block_max:
+                raise ImageError(f"{what}: zstd block at byte {pos} is corrupt")
+            low, high = low + least, high + block_max
+        else:
+            low, high = low + bsize, high + bsize
+        pos += 3 + len(body)
         if last:
             break
     pos += 4 if has_sum else 0
     if pos > end:
         raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
-    stream = fcs if fcs is not None else bound
-    _check_ratio(stream, pos - offset, "zstd", offset, what)
-    return Part("zstd", offset, pos - offset, stream, fcs is not None, None)
+    if fcs is not None and not low <= fcs <= high:
+        raise ImageError(f"{what}: zstd frame at byte {offset} claims {fcs} bytes, "
+                         f"its blocks hold {low} to {high}")  # fmt: skip
+    low, high = (fcs, fcs) if fcs is not None else (low, high)
+    _check_ratio(low, pos - offset, "zstd", offset, what)
+    return Part("zstd", offset, pos - offset, high, low == high, None, 0, low)
+
+
+def _lz4_bounds(size: int) -> tuple[int, int]:
+    """What an lz4 block of ``size`` bytes inflates to, at least and at most.
+    Every sequence (lz4 block format) is a token, literal-length bytes (none below
+    15 literals, at most one per 15 literals), its literals, then, but for the last,
+    a 2-byte offset and match-length bytes for a match of at least 4 bytes: so all
+    but the literal-length bytes and the last token give back at least their size.
+    Each input byte gives at most LZ4_MAX_RATIO bytes; the kernel's output buffer
+    holds LZ4_LEGACY_CHUNK."""
+    return max(0, size - size // 15 - 1), min(LZ4_MAX_RATIO * size, LZ4_LEGACY_CHUNK)
 
 
 def _lz4_part(data: memoryview, offset: int, what: str) -> Part:
     """An lz4 legacy stream (lib/decompress_unlz4.c): 4-byte little-endian block
-    sizes, each block inflating to at most 8 MiB, up to the end or the next magic."""
-    pos, blocks, end = offset + 4, 0, len(data)
+    sizes up to the end, a zero word or the next magic (which it skips)."""
+    pos, low, high, end = offset + 4, 0, 0, len(data)
     while pos + 4 <= end:
         word = bytes(data[pos : pos + 4])
         if word == LZ4_LEGACY_MAGIC or word == b"\0\0\0\0":
             break
-        pos += 4 + int.from_bytes(word, "little")
-        blocks += 1
+        size = int.from_bytes(word, "little")
+        pos += 4 + size
+        least, most = _lz4_bounds(size)
+        low, high = low + least, high + most
     if pos > end:
         raise ImageError(f"{what}: lz4 stream at byte {offset} is truncated")
-    stream = blocks * LZ4_LEGACY_CHUNK
-    _check_ratio(stream, pos - offset, "lz4", offset, what)
-    return Part("lz4", offset, pos - offset, stream, False, None)
+    _check_ratio(low, pos - offset, "lz4", offset, what)
+    return Part("lz4", offset, pos - offset, high, False, None, 0, low)
 
 
 def _check_ratio(stream: int, size: int, fmt: str, offset: int, what: str) -> None:
@@ -274,12 +417,22 @@ def _check_ratio(stream: int, size: int, fmt: str, offset: int, what: str) -> No
         )
 
 
+def _zstd_decoder() -> Callable[[], _Decoder] | None:
+    """Python 3.14's zstd decoder when there is one (``compression.zstd``)."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return None
+    return lambda: zstd.ZstdDecompressor(options={zstd.DecompressionParameter.window_log_max: 27})  # type: ignore[no-any-return,unused-ignore]
+
+
 _DECODERS: tuple[tuple[tuple[bytes, ...], str, Callable[[], _Decoder]], ...] = (
-    (GZIP_MAGICS, "gzip", lambda: zlib.decompressobj(16 + zlib.MAX_WBITS)),
+    (GZIP_MAGICS, "gzip", _Inflate),
     ((BZIP2_MAGIC,), "bzip2", bz2.BZ2Decompressor),
-    ((XZ_MAGIC,), "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ)),
-    ((LZMA_MAGIC,), "lzma", lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE)),
+    ((XZ_MAGIC,), "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, DECODER_MEMORY)),
+    ((LZMA_MAGIC,), "lzma", lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE, DECODER_MEMORY)),
 )
+_ZSTD_DECODER = _zstd_decoder()
 
 
 def _part(data: memoryview, offset: int, what: str) -> Part:
@@ -290,12 +443,14 @@ def _part(data: memoryview, offset: int, what: str) -> Part:
         if head.startswith(magics):
             return _stream_part(data, offset, fmt, make(), what)
     if head.startswith(ZSTD_MAGIC):
+        if _ZSTD_DECODER is not None:
+            return _stream_part(data, offset, "zstd", _ZSTD_DECODER(), what)
         return _zstd_part(data, offset, what)
     if head.startswith(LZ4_LEGACY_MAGIC):
         return _lz4_part(data, offset, what)
     rest = len(data) - offset
     if head.startswith(LZO_MAGIC):  # no stdlib decoder and no size in its headers
-        return Part("lzo", offset, rest, LZO_GUESS_RATIO * rest, False, None)
+        return Part("lzo", offset, rest, LZO_GUESS_RATIO * rest, False, None, 0, 0)
     # Not an archive: the kernel keeps it as /initrd.image, a ramdisk image
     # (init/initramfs.c populate_rootfs: "rootfs image is not initramfs").
     return Part("image", offset, rest, rest, True, (rest,), 1)
@@ -305,12 +460,9 @@ def summarize(data: bytes | memoryview, what: str = "initrd") -> Initramfs:
     """Every part of the initramfs ``data``; raises :class:`ImageError` on garbage."""
     view = memoryview(data).cast("B")
     parts: list[Part] = []
-    pos = 0
+    pos = _skip_zeros(view, 0)
     while pos < len(view):
-        if view[pos] == 0:
-            pos += 1
-            continue
         part = _part(view, pos, what)
         parts.append(part)
-        pos = part.offset + part.size
+        pos = _skip_zeros(view, part.offset + part.size)
     return Initramfs(len(view), tuple(parts))
