@@ -61,6 +61,11 @@ def _parser() -> argparse.ArgumentParser:
         help="record CASE's facts without probing it (with --why)",
     )
     cal.add_argument("--why", default="QEMU time", help="why the --unrun cases were not run")
+    cal.add_argument(
+        "--refresh-facts",
+        action="store_true",
+        help="measure every case's kernel and initrd facts again (no QEMU)",
+    )
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -126,8 +131,10 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     assets.require(layout)
     if args.command == "calibrate-crashkernel":
-        from lab.calibrate import Case, add_unrun, calibrate
+        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts
 
+        if args.refresh_facts:
+            refresh_facts(layout)
         if args.unrun:
             add_unrun(layout, [Case.parse(c) for c in args.unrun], args.why)
         cases = []

@@ -395,23 +395,26 @@ def kernel_traits(image: KernelImage) -> KernelTraits:
 def _sections(
     data: bytes | memoryview, ehdr: dict[str, int], endian: Endian
 ) -> list[dict[str, int]]:
-    """The section headers that fit in the file (none when the table does not)."""
+    """The section headers (none when the table does not fit in the file); a section's
+    contents are checked against the file where they are read (:func:`_contents`)."""
     shdr = layout(SHDR_FIELDS, endian)
     off, num, size = ehdr["e_shoff"], ehdr["e_shnum"], ehdr["e_shentsize"]
     if not off or size < shdr.size or off + num * size > len(data):
         return []
     keys = [n for n, _ in SHDR_FIELDS]
-    out = [dict(zip(keys, shdr.unpack_from(data, off + i * size))) for i in range(num)]
-    return [
-        s for s in out if s["sh_type"] == SHT_NOBITS or s["sh_offset"] + s["sh_size"] <= len(data)
-    ]
+    return [dict(zip(keys, shdr.unpack_from(data, off + i * size))) for i in range(num)]
+
+
+def _contents(data: bytes | memoryview, section: dict[str, int]) -> bytes | memoryview | None:
+    start, size = section["sh_offset"], section["sh_size"]
+    if section["sh_type"] == SHT_NOBITS or start + size > len(data):
+        return None
+    return data[start : start + size]
 
 
 def _strtab(data: bytes | memoryview, sections: list[dict[str, int]], index: int) -> bytes | None:
-    if not 0 <= index < len(sections):
-        return None
-    s = sections[index]
-    return bytes(data[s["sh_offset"] : s["sh_offset"] + s["sh_size"]])
+    contents = _contents(data, sections[index]) if 0 <= index < len(sections) else None
+    return bytes(contents) if contents is not None else None
 
 
 def _name(table: bytes, offset: int) -> bytes:
@@ -426,7 +429,8 @@ def _symbols(
     wanted: tuple[bytes, ...],
 ) -> dict[bytes, tuple[int, int]]:
     """``wanted`` symbols' (value, size) from the symbol table: each name is found in the
-    string table first, then the one pass over the symbols compares offsets only."""
+    string table first, then the one pass over the symbols compares offsets only (the
+    first symbol of a name wins)."""
     symtab = next((s for s in sections if s["sh_type"] == SHT_SYMTAB), None)
     if symtab is None:
         return {}
@@ -435,14 +439,18 @@ def _symbols(
     if strings is None or symtab["sh_entsize"] != sym.size:
         return {}
     offsets = {}
-    for name in wanted:
-        at = strings.find(b"\0" + name + b"\0")
-        if at >= 0:
-            offsets[at + 1] = name
+    for name in wanted:  # every place the name ends a string (linkers merge suffixes)
+        at = strings.find(name + b"\0")
+        while at >= 0:
+            offsets[at] = name
+            at = strings.find(name + b"\0", at + 1)
     found: dict[bytes, tuple[int, int]] = {}
-    start = symtab["sh_offset"]
-    table = data[start : start + symtab["sh_size"] // sym.size * sym.size]
-    for st_name, _, _, _, value, size in sym.iter_unpack(table):
+    table = _contents(data, symtab)
+    if table is None:
+        return {}
+    for st_name, _, _, _, value, size in sym.iter_unpack(
+        table[: len(table) // sym.size * sym.size]
+    ):
         if st_name in offsets and offsets[st_name] not in found:
             found[offsets[st_name]] = (value, size)
     return found
