@@ -131,10 +131,12 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     assets.require(layout)
     if args.command == "calibrate-crashkernel":
-        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts
+        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts, report
 
         if args.refresh_facts:
             refresh_facts(layout)
+        if args.report:
+            print(report())
         if args.unrun:
             add_unrun(layout, [Case.parse(c) for c in args.unrun], args.why)
         cases = []

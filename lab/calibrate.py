@@ -48,6 +48,7 @@ TABLE = REPO_ROOT / "lab" / "calibration" / "matrix.json"
 COMMAND = "python3 -m lab calibrate-crashkernel"
 LOCK = "/tmp/pykexec-qemu.lock"  # the one QEMU machine-wide (the helpers' brief)
 STEP_MIB = 8
+YIELD_SECONDS = 3.0
 PAYLOADS = {"full": "reference-kdump", "lean": "reference-kdump-lean"}
 KEEP = {"full": ("load", "fill", "crash", "vmcore"), "lean": ("load", "fill", "crash", "dump")}
 UNPACK_FAILED = "Initramfs unpacking failed"  # init/initramfs.c populate_rootfs
@@ -116,6 +117,7 @@ def probe(
         started = time.monotonic()
         report = run(layout, options)
         seconds = round(time.monotonic() - started, 1)
+    time.sleep(YIELD_SECONDS)  # let whoever waits for the lock have it first
     try:
         unpack_failed = UNPACK_FAILED in report.log.read_text(errors="replace")
     except OSError:
@@ -353,3 +355,67 @@ def add_unrun(layout: CacheLayout, cases: list[Case], why: str, table: Path = TA
             row["status"] = f"not run: {why}"
             doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
     save_table(doc, table)
+
+
+def load_facts(case: dict[str, Any]) -> Any:
+    """pykexec's LoadFacts for a table row: the facts the lab measured, the initrd as
+    pykexec's reader saw it (files summed per page size of the case's kernel)."""
+    from pykexec.formats.initramfs import Initramfs, Part
+    from pykexec.planner import LoadFacts
+    from pykexec.policy import KexecSupport
+
+    k, initrd = case["kernel_image"], case["initrd"]
+    key = "pages_64k_bytes" if k["page_size"] == 65536 else "pages_4k_bytes"
+    parts = tuple(
+        Part(p["format"], 0, p["size"], p["stream"], p["exact"],
+             (p[key],) if p["files"] else None, p["entries"], p["stream_min"])
+        for p in initrd["pykexec_parts"]
+    )  # fmt: skip
+    major, minor = case["kernel_version"].split(".")[:2]
+    return LoadFacts(cmdline="", support=KexecSupport(), kernel_memsz=k["memsz"],
+                     initrd_size=initrd["file_bytes"],
+                     initramfs=Initramfs(initrd["file_bytes"], parts), cpu_count=case["cpus"],
+                     crash_page_size=k["page_size"], kernel_percpu=k["percpu_bytes"],
+                     kernel_release=(int(major), int(minor)))  # fmt: skip
+
+
+def verdict(case: dict[str, Any], mib: int) -> str:
+    """What pykexec does at crashkernel=``mib``M (pykexec.planner.crash_headroom's rule):
+    ``refuse``, ``warn`` or ``load`` (silently)."""
+    from pykexec.crash.headroom import MIB, estimate
+    from pykexec.planner import headroom_input
+
+    h = estimate(headroom_input(load_facts(case), mib * MIB, case["command_line"]))
+    if not h.fits:
+        return "refuse"
+    return "warn" if h.region < h.boot_needed or h.tight else "load"
+
+
+def recommended(case: dict[str, Any]) -> int:
+    """--recommend-crashkernel's size in MiB (pykexec.status.recommend's settling)."""
+    from pykexec.crash.headroom import MIB, estimate
+    from pykexec.planner import headroom_input
+
+    facts, region = load_facts(case), 0
+    for _ in range(3):
+        region = estimate(headroom_input(facts, region, case["command_line"])).recommended
+    return int(region // MIB)
+
+
+def report(table: Path = TABLE) -> str:
+    """The matrix as text, pykexec's verdicts stored beside each case's probes."""
+    doc = load_table(table)
+    lines = [f"{'case':44} {'boot':>5} {'dump':>5} {'rec':>5}  pykexec: refuse<R warn<W load"]
+    for case in doc["cases"]:
+        if case["status"] != "measured":
+            lines.append(f"{case['id']:44} {case['status']}")
+            continue
+        steps = range(48, 2 * case["dump"]["min"] + STEP_MIB, STEP_MIB)
+        case["verdicts"] = {str(m): verdict(case, m) for m in steps}
+        case["recommended_mib"] = recommended(case)
+        accepted = next((int(m) for m, v in case["verdicts"].items() if v != "refuse"), None)
+        silent = next((int(m) for m, v in case["verdicts"].items() if v == "load"), None)
+        lines.append(f"{case['id']:44} {case['boot']['min']:>5} {case['dump']['min']:>5} "
+                     f"{case['recommended_mib']:>5}  R<{accepted} W<{silent}")  # fmt: skip
+    save_table(doc, table)
+    return "\n".join(lines)

@@ -20,6 +20,7 @@ from typing import Any
 
 import pytest
 
+from lab.calibrate import load_facts, recommended, verdict
 from pykexec.crash.headroom import (
     MIB,
     HeadroomInput,
@@ -40,48 +41,6 @@ CASES = MATRIX["cases"]
 MEASURED = [c for c in CASES if c["status"] == "measured"]
 ISSUE_CASE = "debian-6.1:full:gzip:1:nr_cpus=1"
 LARGEST_MIB = 1024
-
-
-def _release(version: str) -> tuple[int, int]:
-    major, minor = version.split(".")[:2]
-    return int(major), int(minor)
-
-
-def _facts(case: dict[str, Any]) -> LoadFacts:
-    k, initrd = case["kernel_image"], case["initrd"]
-    key = "pages_64k_bytes" if k["page_size"] == 65536 else "pages_4k_bytes"
-    parts = tuple(
-        Part(p["format"], 0, p["size"], p["stream"], p["exact"],
-             (p[key],) if p["files"] else None, p["entries"], p["stream_min"])
-        for p in initrd["pykexec_parts"]
-    )  # fmt: skip
-    return LoadFacts(
-        cmdline="",
-        support=KexecSupport(),
-        kernel_memsz=k["memsz"],
-        initrd_size=initrd["file_bytes"],
-        initramfs=Initramfs(initrd["file_bytes"], parts),
-        cpu_count=case["cpus"],
-        crash_page_size=k["page_size"],
-        kernel_percpu=k["percpu_bytes"],
-        kernel_release=_release(case["kernel_version"]),
-    )
-
-
-def verdict(case: dict[str, Any], mib: int) -> str:
-    """What pykexec does at crashkernel=``mib``M: refuse, warn or load (silently)."""
-    h = estimate(headroom_input(_facts(case), mib * MIB, case["command_line"]))
-    if not h.fits:
-        return "refuse"
-    return "warn" if h.region < h.boot_needed or h.tight else "load"
-
-
-def recommended(case: dict[str, Any]) -> int:
-    """--recommend-crashkernel's size in MiB (pykexec.status.recommend's settling)."""
-    facts, region = _facts(case), 0
-    for _ in range(3):
-        region = estimate(headroom_input(facts, region, case["command_line"])).recommended
-    return region // MIB
 
 
 def _kexec_probes(case: dict[str, Any]) -> list[dict[str, Any]]:
@@ -141,7 +100,7 @@ def test_the_issues_case() -> None:
     assert verdict(case, 320) in ("load", "warn")
     ours = [p for p in case["probes"] if p["loader"] == "pykexec" and p["crashkernel_mib"] == 320]
     assert ours and all(p["booted"] and p["dumped"] for p in ours)
-    h = estimate(headroom_input(_facts(case), 128 * MIB, case["command_line"]))
+    h = estimate(headroom_input(load_facts(case), 128 * MIB, case["command_line"]))
     assert not h.fits and h.floor > 128 * MIB
     assert "at least" in h.summary() and "crashkernel=" in h.summary()
 
