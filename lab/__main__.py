@@ -61,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
         help="record CASE's facts without probing it (with --why)",
     )
     cal.add_argument("--why", default="QEMU time", help="why the --unrun cases were not run")
+    cal.add_argument("--report", action="store_true",
+                     help="print the matrix with pykexec's verdicts (and store them)")  # fmt: skip
     cal.add_argument(
         "--refresh-facts",
         action="store_true",
@@ -131,12 +133,13 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     assets.require(layout)
     if args.command == "calibrate-crashkernel":
-        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts, report
+        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts
+        from lab.calibrate import report as matrix_report
 
         if args.refresh_facts:
             refresh_facts(layout)
         if args.report:
-            print(report())
+            print(matrix_report())
         if args.unrun:
             add_unrun(layout, [Case.parse(c) for c in args.unrun], args.why)
         cases = []

@@ -338,6 +338,7 @@ def calibrate(layout: CacheLayout, cases: list[tuple[Case, int, int]], minutes: 
                 budget[0] -= probes[-1]["seconds"]
         boot, dump = thresholds(probes, "booted"), thresholds(probes, "dumped")
         row.update(boot=boot, dump=dump, status="measured")
+        doc = load_table(table)  # as it is now: other rows may have changed meanwhile
         doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
         save_table(doc, table)
         ok = ok and boot["min"] is not None and dump["min"] is not None
