@@ -332,8 +332,8 @@ def _tmpfs_floor(r: RootfsLimits, c: Content, page: int, fixed: int) -> tuple[in
         if c.pages_min > r.size:
             impossible.append(f"initramfs_options=size= allows {_mib(r.size)}, the files "
                               f"take at least {_mib(c.pages_min)}")  # fmt: skip
-    elif r.size_percent:
-        blocks = fixed + c.pages_min * 100 // r.size_percent
+    elif r.size_percent is not None:  # 0% is no limit, as size=0
+        blocks = fixed + c.pages_min * 100 // r.size_percent if r.size_percent else 0
     elif r.size is None:
         blocks = fixed + 2 * c.pages_min
     if r.inodes and c.entries_min + 1 > r.inodes:
