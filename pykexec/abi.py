@@ -5,9 +5,6 @@ Who relies on what: :mod:`pykexec.formats.elf` reads the new kernel's first 256 
 and its run-at-load word, :mod:`pykexec.crash.kdump` sizes the backup region,
 :mod:`pykexec.arch.ppc64` applies the crash kernel's run-at-load rule, and the
 purgatory (:mod:`pykexec.purgatory.ppc64`) implements the contract between them.
-
-Plain ints and a ``Literal``, no enums: the module is imported on every load and
-class creation costs start-up time in an emulated guest.
 """
 
 from __future__ import annotations

@@ -1,10 +1,15 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The quick actions: ``-e`` (exec), ``-S`` (status), ``-u`` (unload), ``--print-ckr-size``.
 
-They need no planning, so this module imports only :mod:`os`, the syscall wrappers
-and the plain-int uapi numbers: no dataclasses, pathlib or enums, which cost a third
-of their start-up in the emulated guest.  Each action has a ``describe_*`` twin that
-says what it would do and touches nothing: that is what ``--dry-run`` runs.
+The start-up rule, written once: these actions run at every shutdown and boot (kdump
+services call ``-S`` and ``-u``; ``-e`` is the last step of a kexec reboot), so they
+take a fast path that imports only :data:`FAST_PATH` of pykexec (cli, this module,
+sysinfo, fileio, uapi, errors) and no dataclasses, enums, pathlib or typing, which
+cost a third of their start-up in an emulated guest; tests/test_lint.py checks it.
+Everywhere else pykexec is ordinary Python: enums, dataclasses, top-level imports.
+
+Each action has a ``describe_*`` twin that says what it would do and touches nothing:
+that is what ``--dry-run`` runs.
 """
 
 from __future__ import annotations
@@ -15,11 +20,13 @@ from pykexec import uapi
 from pykexec.errors import SyscallError, UsageError
 from pykexec.sysinfo import SystemView
 
+#: The pykexec modules the quick actions may import (the start-up rule above).
+FAST_PATH = frozenset(
+    {"pykexec", "pykexec.cli", "pykexec.control", "pykexec.errors", "pykexec.fileio",
+     "pykexec.sysinfo", "pykexec.uapi", "pykexec.syscalls"}
+)  # fmt: skip
 # SyscallChoice values (pykexec.options), compared as strings here.
 FILE, LOAD, AUTO = "file", "load", "auto"
-# pykexec.policy.FILE_LOAD_FALLBACK, as plain numbers (ENOSYS, EINVAL, ENOEXEC,
-# EOPNOTSUPP, the kernel's ENOTSUPP): -a falls back to kexec_load on these.
-_FALLBACK = frozenset({38, 22, 8, 95, 524})
 SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
 
 
@@ -69,7 +76,7 @@ def unload(crash: bool = False, syscall: str = AUTO) -> None:
             syscalls.kexec_file_load(-1, -1, "", flags)
             return
         except SyscallError as err:
-            if syscall == FILE or err.errno not in _FALLBACK:
+            if syscall == FILE or err.errno not in uapi.FILE_LOAD_FALLBACK:
                 raise
     flags = uapi.KEXEC_ARCH_PPC64 | (uapi.KEXEC_ON_CRASH if crash else 0)
     syscalls.kexec_load(0, [], flags)

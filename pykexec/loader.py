@@ -23,13 +23,13 @@ from pykexec.options import LoadOptions, check
 from pykexec.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
 from pykexec.planner import plan as plan_pure
 from pykexec.policy import (
-    FILE_LOAD_FALLBACK,
     LOCKDOWN_LEVELS,
     KexecSupport,
     Syscall,
     decide_syscall,
 )
 from pykexec.sysinfo import SystemView, config_page_size
+from pykexec.uapi import FILE_LOAD_FALLBACK
 
 if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan

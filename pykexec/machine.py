@@ -58,56 +58,37 @@ ADDRESS_LIMIT = 1 << 64
 
 @dataclass(frozen=True)
 class Lmb:
-    """A logical memory block of dynamic reconfiguration memory."""
+    """``count`` logical memory blocks of dynamic reconfiguration memory, ``size`` bytes
+    each, back to back from ``base`` and sharing their flags: one LMB (``count`` 1), an
+    ``ibm,dynamic-memory-v2`` set, or consecutive ``ibm,dynamic-memory`` entries."""
 
     base: int
     size: int
     flags: LmbFlags
+    count: int = 1
 
     @property
     def usable(self) -> bool:
-        return _usable(self.flags)
-
-    @property
-    def range(self) -> Range:
-        return Range.sized(self.base, self.size)
-
-
-def _usable(flags: int) -> bool:
-    """Assigned to the partition and not reserved (plain bit tests: called per LMB)."""
-    value = int(flags)
-    return bool(value & _ASSIGNED) and not value & _RESERVED
-
-
-_ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
-
-
-@dataclass(frozen=True)
-class LmbRun:
-    """``count`` LMBs of ``size`` bytes back to back from ``base``, sharing their flags:
-    an ``ibm,dynamic-memory-v2`` set, or consecutive ``ibm,dynamic-memory`` entries."""
-
-    base: int
-    count: int
-    size: int
-    flags: LmbFlags
-
-    @property
-    def usable(self) -> bool:
-        return _usable(self.flags)
+        """Assigned to the partition and not reserved (plain bit tests: called per LMB)."""
+        value = int(self.flags)
+        return bool(value & _ASSIGNED) and not value & _RESERVED
 
     @property
     def range(self) -> Range:
         return Range.sized(self.base, self.count * self.size)
 
     def lmb(self, index: int) -> Lmb:
+        """The ``index``-th single LMB of this run."""
         return Lmb(self.base + index * self.size, self.size, self.flags)
+
+
+_ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
 
 
 class LmbTable(Sequence[Lmb]):
     """Every LMB in device-tree order, expanded from runs only when indexed."""
 
-    def __init__(self, runs: tuple[LmbRun, ...] = ()) -> None:
+    def __init__(self, runs: tuple[Lmb, ...] = ()) -> None:
         self.runs = runs
         self._starts = list(itertools.accumulate((r.count for r in runs), initial=0))
 
@@ -256,7 +237,7 @@ def _lmb_flags(value: int) -> LmbFlags:
     return LmbFlags(value)
 
 
-def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
+def _check_runs(runs: list[Lmb], what: str) -> tuple[Lmb, ...]:
     """Refuse LMBs past the 64-bit address space or more of them than any machine has."""
     total = 0
     for run in runs:
@@ -274,7 +255,7 @@ def _check_runs(runs: list[LmbRun], what: str) -> tuple[LmbRun, ...]:
     return tuple(runs)
 
 
-def _drmem_v1(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+def _drmem_v1(data: bytes, lmb_size: int) -> tuple[Lmb, ...]:
     # consecutive LMBs with the same flags, as (base, count, flags), merged first
     merged: list[list[int]] = []
     for base, _, _, _, flags in _entries(data, DRMEM_V1, "ibm,dynamic-memory"):
@@ -283,13 +264,13 @@ def _drmem_v1(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
             last[1] += 1
         else:
             merged.append([base, 1, flags])
-    runs = [LmbRun(base, count, lmb_size, _lmb_flags(flags)) for base, count, flags in merged]
+    runs = [Lmb(base, lmb_size, _lmb_flags(flags), count) for base, count, flags in merged]
     return _check_runs(runs, "ibm,dynamic-memory")
 
 
-def _drmem_v2(data: bytes, lmb_size: int) -> tuple[LmbRun, ...]:
+def _drmem_v2(data: bytes, lmb_size: int) -> tuple[Lmb, ...]:
     runs = [
-        LmbRun(base, count, lmb_size, _lmb_flags(flags))
+        Lmb(base, lmb_size, _lmb_flags(flags), count)
         for count, base, _, _, flags in _entries(data, DRMEM_V2, "ibm,dynamic-memory-v2")
     ]
     return _check_runs([r for r in runs if r.count], "ibm,dynamic-memory-v2")

@@ -20,13 +20,6 @@ from pykexec.memory import Range
 from pykexec.options import LoadOptions, SyscallChoice, file_syscall_obstacle
 from pykexec.uapi import KEXEC_SEGMENT_MAX
 
-# kexec-tools' do_kexec_file_load(): with -a, only these errors mean "try kexec_load".
-# 524 is the kernel-internal ENOTSUPP that ppc64 kexec_file_load returned for crash
-# images before Linux 5.9 (include/linux/errno.h).
-ENOTSUPP_KERNEL = 524
-FILE_LOAD_FALLBACK = frozenset(
-    {errno.ENOSYS, errno.EINVAL, errno.ENOEXEC, errno.ENOTSUP, ENOTSUPP_KERNEL}
-)
 # arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
 KEXEC_DESTINATION_MEMORY_LIMIT = (1 << 64) - 1
 LOCKDOWN_LEVELS = ("none", "integrity", "confidentiality")  # security/lockdown/lockdown.c

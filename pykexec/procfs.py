@@ -28,6 +28,7 @@ from pathlib import Path
 
 from pykexec.devicetree.fdt import Node
 from pykexec.errors import DeviceTreeError
+from pykexec.fileio import read_regular
 
 #: The property every /proc/device-tree node has and a v17 flattened tree does not.
 NAME_PROPERTY = "name"
@@ -110,8 +111,6 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
 
 
 def _read_file(file: Path) -> bytes:
-    from pykexec.sysinfo import read_regular
-
     data = read_regular(str(file), "device tree property", DeviceTreeError, MAX_PROPERTY_SIZE)
     if data is None:
         raise DeviceTreeError(f"device tree property {file} vanished while being read")

@@ -10,9 +10,9 @@ pykexec opens files under /proc or /sys.
 from __future__ import annotations
 
 import os
-import stat
 
-from pykexec.errors import KexecError, SystemInfoError
+from pykexec.errors import SystemInfoError
+from pykexec.fileio import read_regular
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
@@ -24,8 +24,6 @@ if TYPE_CHECKING:
 DEVICE_TREE = "proc/device-tree"
 #: arch/powerpc/platforms/Kconfig.cputype: NR_CPUS ranges up to 8192 on ppc64.
 MAX_CPUS = 8192
-#: The largest file pykexec reads from /proc, /sys or a snapshot of them.
-MAX_FILE_SIZE = 256 << 20
 U64_LIMIT = 1 << 64
 DECIMAL_DIGITS = frozenset("0123456789")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
@@ -262,45 +260,6 @@ def kernel_end_from_iomem(iomem: str, where: str = "/proc/iomem") -> int | None:
             raise SystemInfoError(f"{where}: cannot read the range of {line.strip()[:60]!r}")
         end = max(end or 0, value + 1)
     return end
-
-
-def read_regular(
-    path: str, what: str, error: type[KexecError], limit: int = MAX_FILE_SIZE
-) -> bytes | None:
-    """The bytes of the regular file at ``path`` (``None`` if it does not exist).
-
-    Anything else (a FIFO, a device, a directory) raises ``error`` without being read,
-    so a stray FIFO or device cannot hang or harm the caller: it is checked with stat
-    before the open, opened non-blocking, and checked again on the open descriptor.
-    Files larger than ``limit`` bytes raise ``error`` too.
-    """
-    try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise error(f"{what} {path} is not a regular file")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as err:
-        raise error(f"cannot open {what} {path}: {err.strerror}") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {path} is not a regular file")
-        if info.st_size > limit:  # /proc and /sys files say 0: the read below bounds them
-            raise error(f"{what} {path} is larger than {limit:#x} bytes")
-        chunks: list[bytes] = []
-        size = 0
-        while size <= limit:
-            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
-            if not chunk:
-                return b"".join(chunks)
-            chunks.append(chunk)
-            size += len(chunk)
-        raise error(f"{what} {path} is larger than {limit:#x} bytes")
-    except OSError as err:
-        raise error(f"cannot read {what} {path}: {err.strerror}") from None
-    finally:
-        os.close(fd)
 
 
 # arch/powerpc/Kconfig "Page size" choice: CONFIG_PPC_<N>K_PAGES=y.

@@ -2,12 +2,13 @@
 """The kernel's kexec interface numbers (include/uapi/linux/kexec.h,
 include/uapi/linux/reboot.h), as plain integers.
 
-Plain ints, no enums: ``pykexec -e``, ``-S`` and ``-u`` import this module and
-start faster without class creation.  :mod:`pykexec.layout` builds its
-``KexecFlags`` from these.
+Plain ints, no enums: this module is on the quick actions' fast path (see
+:mod:`pykexec.control`).  :mod:`pykexec.layout` builds its ``KexecFlags`` from these.
 """
 
 from __future__ import annotations
+
+import errno
 
 # kexec_load(2) flags
 KEXEC_ON_CRASH = 0x1
@@ -32,6 +33,14 @@ KEXEC_FILE_FLAG_NAMES = (
     (KEXEC_FILE_DEBUG, "DEBUG"),
     (KEXEC_FILE_NO_CMA, "NO_CMA"),
     (KEXEC_FILE_FORCE_DTB, "FORCE_DTB"),
+)
+
+# kexec-tools' do_kexec_file_load(): with -a, only these errors of kexec_file_load mean
+# "try kexec_load".  524 is the kernel-internal ENOTSUPP (include/linux/errno.h) that
+# ppc64 kexec_file_load returned for crash images before Linux 5.9.
+ENOTSUPP_KERNEL = 524
+FILE_LOAD_FALLBACK = frozenset(
+    {errno.ENOSYS, errno.EINVAL, errno.ENOEXEC, errno.ENOTSUP, ENOTSUPP_KERNEL}
 )
 
 # reboot(2)

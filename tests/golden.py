@@ -5,7 +5,10 @@ For every snapshot in tests/fixtures/snapshots/ and each load it supports (``-l`
 ``-p`` where its /chosen has a crash region), with the synthetic kernels of
 tests/kernels.py in both byte orders, tests/fixtures/golden/<case>.json pins the
 entry, the flags, run_at_load, the command line and every segment: kind, address,
-memsz, bufsz and the SHA-256 of its bytes.
+memsz, bufsz and the SHA-256 of its bytes.  So that a reviewer reads what changed, not
+only that a digest did, the device tree is also pinned as text (tests/fixtures/golden/
+<case>.dts, decompiled by dtc, an independent reader) and the ELF core header's program
+headers as fields (read by pyelftools): a change shows as a diff of those.
 
 The purgatory segment is pinned by address and memsz only. Its bytes are machine
 code that changes with every purgatory edit, and its bufsz with every instruction
@@ -25,8 +28,11 @@ Regenerate on purpose, after reviewing the change:
 from __future__ import annotations
 
 import argparse
+import difflib
 import hashlib
+import io
 import json
+import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -62,6 +68,10 @@ class Case:
     def path(self) -> Path:
         return GOLDEN / f"{self.name}.json"
 
+    @property
+    def dts_path(self) -> Path:
+        return GOLDEN / f"{self.name}.dts"
+
 
 def cases() -> list[Case]:
     """Every (snapshot, load, kernel byte order) that has a golden plan."""
@@ -78,8 +88,45 @@ def _hex(n: int) -> str:
     return f"{n:#x}"
 
 
+def dts_text(blob: bytes) -> str:
+    """The device tree as dtc decompiles it (``dtc -I dtb -O dts``)."""
+    from tests.oracles import dtc
+
+    done = subprocess.run(
+        [dtc(), "-q", "-I", "dtb", "-O", "dts", "-s", "-"], input=blob, capture_output=True
+    )
+    assert done.returncode == 0, done.stderr.decode(errors="replace")
+    return done.stdout.decode()
+
+
+def core_header_fields(blob: bytes) -> list[dict[str, str]]:
+    """The ELF core header's program headers, as pyelftools reads them."""
+    from elftools.elf.elffile import ELFFile
+
+    return [
+        {
+            "type": str(s["p_type"]),
+            "offset": _hex(s["p_offset"]),
+            "vaddr": _hex(s["p_vaddr"]),
+            "paddr": _hex(s["p_paddr"]),
+            "filesz": _hex(s["p_filesz"]),
+            "memsz": _hex(s["p_memsz"]),
+        }
+        for s in ELFFile(io.BytesIO(blob)).iter_segments()
+    ]
+
+
+def plan_dts(case: Case) -> str:
+    """The planned device tree of ``case`` as text."""
+    return _plan_texts(case)[1]
+
+
 def plan_record(case: Case) -> dict[str, Any]:
     """The plan of ``case``, as the golden file records it."""
+    return _plan_texts(case)[0]
+
+
+def _plan_texts(case: Case) -> tuple[dict[str, Any], str]:
     from pykexec.cli import parse
     from pykexec.loader import plan_load
     from pykexec.sysinfo import SystemView
@@ -93,9 +140,10 @@ def plan_record(case: Case) -> dict[str, Any]:
         cmd = parse([case.load, str(kernel), f"--initrd={initrd}", f"--append={APPEND}"])
         assert cmd.options is not None
         plan = plan_load(cmd.options, SystemView(SNAPSHOTS / case.snapshot))
-    segments = []
+    segments: list[dict[str, Any]] = []
+    dts = ""
     for s in plan.image.segments:
-        seg: dict[str, str] = {
+        seg: dict[str, Any] = {
             "kind": str(s.kind),
             "mem": _hex(s.mem.start),
             "memsz": _hex(s.mem.size),
@@ -103,6 +151,11 @@ def plan_record(case: Case) -> dict[str, Any]:
         if seg["kind"] not in UNPINNED_BYTES:
             seg["bufsz"] = _hex(len(s.buf))
             seg["sha256"] = hashlib.sha256(bytes(s.buf)).hexdigest()
+        if seg["kind"] == "device-tree":
+            dts = dts_text(bytes(s.buf))
+            seg["dts"] = case.dts_path.name
+        if seg["kind"] == "elfcorehdr":
+            seg["program_headers"] = core_header_fields(bytes(s.buf))
         segments.append(seg)
     return {
         "case": {
@@ -117,7 +170,13 @@ def plan_record(case: Case) -> dict[str, Any]:
         "run_at_load": _hex(plan.run_at_load),
         "command_line": plan.bootargs,
         "segments": segments,
-    }
+    }, dts
+
+
+def dts_differences(golden: str, actual: str, name: str) -> list[str]:
+    """The device tree's change as a unified diff of its dts text."""
+    diff = difflib.unified_diff(golden.splitlines(), actual.splitlines(), name, "planned", n=1)
+    return [line for line in diff if not line.startswith(("---", "+++"))]
 
 
 def differences(golden: dict[str, Any], actual: dict[str, Any]) -> list[str]:
@@ -142,10 +201,14 @@ def load(case: Case) -> dict[str, Any] | None:
     return json.loads(case.path.read_text()) if case.path.is_file() else None
 
 
+def load_dts(case: Case) -> str:
+    return case.dts_path.read_text() if case.dts_path.is_file() else ""
+
+
 def stale_files() -> list[Path]:
     """Golden files that no case produces any more."""
-    wanted = {c.path for c in cases()}
-    return sorted(p for p in GOLDEN.glob("*.json") if p not in wanted)
+    wanted = {p for c in cases() for p in (c.path, c.dts_path)}
+    return sorted(p for p in GOLDEN.glob("*.*") if p not in wanted)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -158,8 +221,9 @@ def main(argv: list[str] | None = None) -> int:
     print("golden plans (differences: golden -> planned)")
     GOLDEN.mkdir(parents=True, exist_ok=True)
     for case in cases():
-        actual, golden = plan_record(case), load(case)
+        (actual, dts), golden = _plan_texts(case), load(case)
         diff = ["new"] if golden is None else differences(golden, actual)
+        diff += dts_differences(load_dts(case), dts, case.dts_path.name) if golden else []
         changed += bool(diff)
         print(
             f"{case.name}: {'unchanged' if not diff else ('updated' if args.update else 'differs')}"
@@ -168,6 +232,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"    {line}")
         if diff and args.update:
             case.path.write_text(json.dumps(actual, indent=2) + "\n")
+            case.dts_path.write_text(dts)
     for path in stale_files():
         changed += 1
         print(f"{path.name}: {'removed' if args.update else 'stale'} (no such case)")

@@ -7,7 +7,18 @@ import copy
 
 import pytest
 
-from tests.golden import UPDATE, Case, cases, differences, load, plan_record, stale_files
+from tests.golden import (
+    UPDATE,
+    Case,
+    cases,
+    differences,
+    dts_differences,
+    load,
+    load_dts,
+    plan_dts,
+    plan_record,
+    stale_files,
+)
 
 CASES = cases()
 
@@ -17,6 +28,7 @@ def test_plan_matches_golden(case: Case) -> None:
     golden = load(case)
     assert golden is not None, f"no golden plan {case.path.name}: review it, then `{UPDATE}`"
     diff = differences(golden, plan_record(case))
+    diff += dts_differences(load_dts(case), plan_dts(case), case.dts_path.name)
     assert not diff, (
         f"{case.name} differs from {case.path.name} (golden -> planned):\n  "
         + "\n  ".join(diff)
@@ -47,3 +59,11 @@ def test_differences_name_the_field_and_the_segment() -> None:
     fewer = copy.deepcopy(golden)
     del fewer["segments"][-1]
     assert differences(golden, fewer)[0].startswith("segments: [")
+
+
+def test_device_tree_change_shows_as_a_dts_diff() -> None:
+    dts = load_dts(CASES[0])
+    changed = dts.replace("console=hvc0", "console=hvc1", 1)
+    diff = dts_differences(dts, changed, "x.dts")
+    assert [line[0] for line in diff if line[:1] in "+-"] == ["-", "+"]
+    assert "console=hvc1" in diff[-2] + diff[-1] + "".join(diff)

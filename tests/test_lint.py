@@ -355,15 +355,20 @@ def test_ci_turns_any_skip_into_a_failure(tmp_path: Path, ci: str, outcome: str)
 
 
 def _module_imports(root: Path) -> dict[str, set[str]]:
-    """pykexec module -> the pykexec modules it imports at module level (not under
-    ``if TYPE_CHECKING``, not inside functions); ``from P import m`` counts P and P.m."""
+    """pykexec module -> the pykexec modules it imports anywhere, inside functions too
+    (a deferred import still runs; only ``if TYPE_CHECKING`` ones never do);
+    ``from P import m`` counts P and P.m."""
     files = {".".join(p.relative_to(root).with_suffix("").parts): p
              for p in (root / "pykexec").rglob("*.py")}  # fmt: skip
     names = {n.removesuffix(".__init__") for n in files}
     graph: dict[str, set[str]] = {}
     for name, path in files.items():
         deps: set[str] = set()
-        for node in ast.parse(path.read_text()).body:
+        tree = ast.parse(path.read_text())
+        type_only = _type_only(tree)
+        for node in ast.walk(tree):
+            if node in type_only:
+                continue
             if isinstance(node, ast.ImportFrom) and node.module in names:
                 deps.add(node.module)
                 deps |= {f"{node.module}.{a.name}" for a in node.names} & names
@@ -405,6 +410,18 @@ def test_import_cycle_checker_sees_a_cycle(tmp_path: Path) -> None:
     assert import_cycles(tmp_path) == [["pykexec.a", "pykexec.b", "pykexec.a"]]
 
 
+def test_import_cycle_checker_sees_a_function_local_import(tmp_path: Path) -> None:
+    package = tmp_path / "pykexec"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "a.py").write_text("def f():\n    from pykexec.b import x\n    return x\n")
+    (package / "b.py").write_text("from pykexec import a\nx = 1\n")
+    (package / "c.py").write_text(
+        "TYPE_CHECKING = False\nif TYPE_CHECKING:\n    from pykexec import a\n"
+    )
+    assert import_cycles(tmp_path) == [["pykexec.a", "pykexec.b", "pykexec.a"]]
+
+
 # -- licence --------------------------------------------------------------------------
 
 SPDX = "SPDX-License-Identifier: GPL-2.0-or-later"
@@ -425,3 +442,33 @@ def test_every_source_file_names_its_licence() -> None:
     ]
     assert missing == []
     assert "GNU GENERAL PUBLIC LICENSE" in (ROOT / "LICENSE").read_text()
+
+
+# -- the start-up rule ------------------------------------------------------------------
+
+QUICK_ACTIONS = (
+    ["-S", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu"],
+    ["-S", "-l", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu"],
+    ["-u", "--dry-run"],
+    ["-p", "-u", "--dry-run"],
+    ["-e", "--dry-run"],
+    ["--print-ckr-size", "--sysroot", "tests/fixtures/snapshots/pseries-4cpu-crash"],
+)
+
+
+@pytest.mark.parametrize("argv", QUICK_ACTIONS, ids=" ".join)
+def test_quick_actions_import_only_the_fast_path(argv: list[str]) -> None:
+    """-e, -S, -u and --print-ckr-size import only pykexec.control.FAST_PATH of pykexec
+    (the start-up rule in pykexec/control.py's docstring), and no dataclasses or enum."""
+    from pykexec.control import FAST_PATH
+
+    probe = (
+        "import sys\nbefore = set(sys.modules)\nfrom pykexec.cli import main\n"
+        f"main({argv!r})\n"
+        "print(' '.join(sorted(m for m in set(sys.modules) - before"
+        " if m.split('.')[0] == 'pykexec' or m in ('dataclasses', 'enum', 'pathlib'))))"
+    )
+    done = _run(sys.executable, "-c", probe)
+    imported = set(done.stdout.split("\n")[-2].split())
+    assert "pykexec.cli" in imported
+    assert imported - FAST_PATH == set()

@@ -14,7 +14,6 @@ import hashlib
 import re
 import struct
 import sys
-import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -502,26 +501,17 @@ def test_sha256_block_loop_memory_ops() -> None:
         assert _block_loop_memory_ops(program) == 16
 
 
-def test_sha256_throughput(endian: Endian, capsys: pytest.CaptureFixture[str]) -> None:
-    """16 MiB under qemu-user TCG; reports instructions per byte of the block loop."""
+def test_sha256_verifies_16_mib(endian: Endian) -> None:
+    """16 MiB under qemu-user: the digest of a region larger than any cache matches.
+    (Its cost is measured in the bench, on QEMU's instruction-count clock, not here.)"""
     size = 16 << 20
     params = _params(endian, HEAD, sha256_regions=(Range.sized(DATA, size),),
                      sha256_digest=hashlib.sha256(bytes(size)).digest())  # fmt: skip
     segments = [qemu.Segment(BASE, _harness(endian, call="sha256_verify", params=params)),
                 qemu.Segment(PURGATORY, ppc64.render(params)),
                 qemu.Segment(DATA, b"", size)]  # fmt: skip
-    start = time.monotonic()
     result = qemu.run(endian, qemu.elf_executable(endian, segments, BASE))
-    elapsed = time.monotonic() - start
     assert (result.returncode, result.stdout) == (0, b"")
-    program = ppc64.generate(endian, kernel_big_endian=endian == "big")
-    per_block = _block_loop_length(program)
-    with capsys.disabled():
-        print(
-            f"\n[{endian}] sha256 16 MiB: {elapsed:.2f} s under qemu-user, "
-            f"{per_block} instructions per 64-byte block = {per_block / 64:.1f}/byte, "
-            f"{_block_loop_memory_ops(program)} memory ops"
-        )
 
 
 def _block_loop_length(program: Program) -> int:

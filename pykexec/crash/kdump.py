@@ -26,7 +26,7 @@ from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
 from pykexec.devicetree.fdt import Node
 from pykexec.devicetree.props import encode_reg, ints_to_cells
 from pykexec.formats.elfcore import CoreLoad
-from pykexec.machine import LmbRun, Machine
+from pykexec.machine import Lmb, Machine
 from pykexec.memory import MemoryMap, Range, align_up
 
 BACKUP_SOURCE = Range(0, BACKUP_SIZE)
@@ -107,7 +107,7 @@ def _count_cells(count: int, sc: int) -> bytes:
     return ints_to_cells([count], sc)
 
 
-def _drconf_run(run: LmbRun, usable: MemoryMap, ac: int, sc: int) -> bytes:
+def _drconf_run(run: Lmb, usable: MemoryMap, ac: int, sc: int) -> bytes:
     """The ``linux,drconf-usable-memory`` entries of one LMB run (arch/powerpc/mm/numa.c and
     drmem.c read, per LMB in tree order, a count of ranges and then the ranges)."""
     none = _count_cells(0, sc)
