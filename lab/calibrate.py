@@ -51,6 +51,9 @@ STEP_MIB = 8
 YIELD_SECONDS = 3.0
 PAYLOADS = {"full": "reference-kdump", "lean": "reference-kdump-lean"}
 KEEP = {"full": ("load", "fill", "crash", "vmcore"), "lean": ("load", "fill", "crash", "dump")}
+# The dump checks read all of a 2 GiB guest's /proc/vmcore: under TCG with 4 CPUs on a
+# busy host that took over 70 s (a timeout, not a lack of memory), so allow more.
+DUMP_TIMEOUT = {"vmcore": 240.0, "dump": 240.0}
 UNPACK_FAILED = "Initramfs unpacking failed"  # init/initramfs.c populate_rootfs
 _NEWC = (b"070701", b"070702")
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
@@ -98,7 +101,8 @@ def scenario(case: Case, mib: int, loader: Loader = Loader.KEXEC) -> Scenario:
     keep = KEEP[case.payload]
     words = CRASH_WORDS.replace("nr_cpus=1", case.word)
     stages = tuple(
-        (stage, tuple(dataclasses.replace(st, script=st.script.replace(CRASH_WORDS, words))
+        (stage, tuple(dataclasses.replace(st, script=st.script.replace(CRASH_WORDS, words),
+                                          timeout=max(st.timeout, DUMP_TIMEOUT.get(st.name, 0)))
                       for st in steps if st.name in keep))
         for stage, steps in base.stages
     )  # fmt: skip
@@ -260,38 +264,55 @@ def thresholds(probes: list[dict[str, Any]], key: str) -> dict[str, int | None]:
     return {"min": min(yes) if yes else None, "max_not": max(no) if no else None}
 
 
-def _edge(layout: CacheLayout, case: Case, probes: list[dict[str, Any]], key: str,
-          budget: list[float]) -> None:  # fmt: skip
-    """Bisect ``key`` (booted or dumped) to one step between probes already made."""
-    while budget[0] > 0:
-        t = thresholds(probes, key)
-        lo, hi = t["max_not"], t["min"]
-        if lo is None or hi is None or hi - lo <= STEP_MIB:
-            return
-        mid = (lo + hi) // 2 // STEP_MIB * STEP_MIB
-        probes.append(probe(layout, case, mid))
-        budget[0] -= probes[-1]["seconds"]
+@dataclass
+class _Run:
+    """One case being measured: each probe is saved in the table as soon as it ends."""
 
+    layout: CacheLayout
+    case: Case
+    row: dict[str, Any]
+    budget: list[float]
+    table: Path
 
-def measure(layout: CacheLayout, case: Case, lo: int, hi: int, probes: list[dict[str, Any]],
-            budget: list[float]) -> None:  # fmt: skip
-    """Find the dump and the boot edges of ``case`` between ``lo`` (assumed not to boot,
-    probed) and ``hi`` (assumed to dump, probed), widening when wrong."""
-    seen = {p["crashkernel_mib"] for p in probes if p.get("loader", "kexec") == "kexec"}
-    for mib in (hi, lo):
-        if mib not in seen and budget[0] > 0:
-            probes.append(probe(layout, case, mib))
-            budget[0] -= probes[-1]["seconds"]
-    while budget[0] > 0 and thresholds(probes, "dumped")["min"] is None:
-        hi = hi + 64
-        probes.append(probe(layout, case, hi))
-        budget[0] -= probes[-1]["seconds"]
-    while budget[0] > 0 and thresholds(probes, "booted")["max_not"] is None and lo > 48:
-        lo = max(48, lo - 32)
-        probes.append(probe(layout, case, lo))
-        budget[0] -= probes[-1]["seconds"]
-    _edge(layout, case, probes, "dumped", budget)
-    _edge(layout, case, probes, "booted", budget)
+    @property
+    def probes(self) -> list[dict[str, Any]]:
+        probes: list[dict[str, Any]] = self.row["probes"]
+        return probes
+
+    def at(self, mib: int, loader: Loader = Loader.KEXEC) -> None:
+        self.probes.append(probe(self.layout, self.case, mib, loader))
+        self.budget[0] -= self.probes[-1]["seconds"]
+        boot, dump = thresholds(self.probes, "booted"), thresholds(self.probes, "dumped")
+        self.row.update(boot=boot, dump=dump, status="measured")
+        doc = load_table(self.table)  # as it is now: other rows may have changed meanwhile
+        doc["cases"] = [r for r in doc["cases"] if r["id"] != self.case.id] + [self.row]
+        save_table(doc, self.table)
+
+    def edge(self, key: str) -> None:
+        """Bisect ``key`` (booted or dumped) to one step between probes already made."""
+        while self.budget[0] > 0:
+            t = thresholds(self.probes, key)
+            lo, hi = t["max_not"], t["min"]
+            if lo is None or hi is None or hi - lo <= STEP_MIB:
+                return
+            self.at((lo + hi) // 2 // STEP_MIB * STEP_MIB)
+
+    def measure(self, lo: int, hi: int) -> None:
+        """Find the dump and the boot edges between ``lo`` (assumed not to boot) and
+        ``hi`` (assumed to dump), widening when wrong."""
+        seen = {p["crashkernel_mib"] for p in self.probes if p["loader"] == "kexec"}
+        for mib in (hi, lo):
+            if mib not in seen and self.budget[0] > 0:
+                self.at(mib)
+        while self.budget[0] > 0 and thresholds(self.probes, "dumped")["min"] is None:
+            hi += 64
+            self.at(hi)
+        while (self.budget[0] > 0 and thresholds(self.probes, "booted")["max_not"] is None
+               and lo > 48):  # fmt: skip
+            lo = max(48, lo - 32)
+            self.at(lo)
+        self.edge("dumped")
+        self.edge("booted")
 
 
 def load_table(table: Path = TABLE) -> dict[str, Any]:
@@ -328,19 +349,14 @@ def calibrate(layout: CacheLayout, cases: list[tuple[Case, int, int]], minutes: 
     budget = [minutes * 60.0]
     ok = True
     for case, lo, hi in cases:
-        doc = load_table(table)
-        row = case_row(layout, doc, case)
-        probes: list[dict[str, Any]] = row["probes"]
-        measure(layout, case, lo, hi, probes, budget)
+        if budget[0] <= 0:
+            break
+        run_ = _Run(layout, case, case_row(layout, load_table(table), case), budget, table)
+        run_.measure(lo, hi)
         if case == cases[0][0]:
             for mib in pykexec_at:
-                probes.append(probe(layout, case, mib, Loader.PYKEXEC))
-                budget[0] -= probes[-1]["seconds"]
-        boot, dump = thresholds(probes, "booted"), thresholds(probes, "dumped")
-        row.update(boot=boot, dump=dump, status="measured")
-        doc = load_table(table)  # as it is now: other rows may have changed meanwhile
-        doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
-        save_table(doc, table)
+                run_.at(mib, Loader.PYKEXEC)
+        boot, dump = thresholds(run_.probes, "booted"), thresholds(run_.probes, "dumped")
         ok = ok and boot["min"] is not None and dump["min"] is not None
         print(f"calibrate: {case.id}: boots at {boot['min']}M, dumps at {dump['min']}M; "
               f"{budget[0] / 60:.1f} min of QEMU budget left", flush=True)  # fmt: skip
