@@ -244,16 +244,19 @@ def pykexec_parts(initrd: bytes) -> list[dict[str, Any]]:
     return out
 
 
-def refresh_facts(layout: CacheLayout, table: Path = TABLE) -> None:
-    """Measure every case's kernel and initrd facts again (no QEMU)."""
-    doc = load_table(table)
-    for row in doc["cases"]:
-        case = Case.parse(row["id"])
+def refresh_facts(layout: CacheLayout, table: Path = TABLE, only: tuple[str, ...] = ()) -> None:
+    """Measure the kernel and initrd facts of every case (or those in ``only``) again, no
+    QEMU; each row is read, changed and saved at once (a calibration may run beside)."""
+    for case_id in only or tuple(r["id"] for r in load_table(table)["cases"]):
+        case = Case.parse(case_id)
         booted = kernel_layout(layout, case.kernel)
-        row["kernel_image"] = kernel_facts(booted.vmlinux)
-        row["initrd"] = payload_facts(booted, case)
+        kernel, initrd = kernel_facts(booted.vmlinux), payload_facts(booted, case)
+        doc = load_table(table)
+        for row in doc["cases"]:
+            if row["id"] == case_id:
+                row.update(kernel_image=kernel, initrd=initrd)
+        save_table(doc, table)
         print(f"calibrate: facts of {case.id} measured again", flush=True)
-    save_table(doc, table)
 
 
 def thresholds(probes: list[dict[str, Any]], key: str) -> dict[str, int | None]:
