@@ -368,14 +368,16 @@ def calibrate(layout: CacheLayout, cases: list[tuple[Case, int, int]], minutes: 
 
 
 def add_unrun(layout: CacheLayout, cases: list[Case], why: str, table: Path = TABLE) -> None:
-    """Put ``cases`` in the table with their facts and no probe, saying why."""
-    doc = load_table(table)
+    """Put ``cases`` in the table with their facts and no probe, saying why; each row is
+    made first, then the table read, changed and saved at once (a calibration may run)."""
     for case in cases:
-        row = case_row(layout, doc, case)
-        if not row["probes"]:
-            row["status"] = f"not run: {why}"
-            doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
-    save_table(doc, table)
+        row = case_row(layout, load_table(table), case)
+        doc = load_table(table)
+        if any(r["id"] == case.id and r["probes"] for r in doc["cases"]):
+            continue
+        row["status"] = f"not run: {why}"
+        doc["cases"] = [r for r in doc["cases"] if r["id"] != case.id] + [row]
+        save_table(doc, table)
 
 
 def load_facts(case: dict[str, Any]) -> Any:
