@@ -378,11 +378,12 @@ def test_zstd_hand_made_frame_agrees_with_zstd(tmp_path: Path) -> None:
     assert (part.exact, part.stream, part.size) == (True, len(out), len(blob))
 
 
-def test_empty_zstd_blocks_are_skipped_not_walked() -> None:
-    """A million empty blocks (3 MB) cost what ten cost (they once took seconds)."""
+@pytest.mark.parametrize("empty", [_block(0, 0, b""), _block(1, 0, b"e")])
+def test_empty_zstd_blocks_are_skipped_not_walked(empty: bytes) -> None:
+    """A million empty raw or RLE blocks cost what ten cost (they once took seconds)."""
 
     def blob(count: int) -> bytes:
-        return _zstd_frame(_block(0, 0, b"") * count + _block(1, 5, b"x", last=True))
+        return _zstd_frame(empty * count + _block(1, 5, b"x", last=True))
 
     few, many = (_line_events(functools.partial(summarize, blob(n))) for n in (10, 1_000_000))
     assert isinstance(many[0], initramfs.Initramfs) and many[0].parts[0].stream == 5
@@ -431,3 +432,16 @@ def test_part_built_without_a_lower_bound_is_exact() -> None:
     part = Part("image", 0, 5, 5, True, (5,), 1)
     assert part.stream_min == 5
     assert summarize(b"\x89LZO" + bytes(10)).stream_min == 0
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "bzip2", "xz", "lzma"])
+def test_member_end_found_through_the_output_bound(fmt: str) -> None:
+    """A member inflating over many bounded calls, zero padding, then a second member:
+    each ends where the compressor said (the decoder's unused data, exactly)."""
+    pack = {"gzip": gzip.compress, "bzip2": bz2.compress, "xz": lzma.compress,
+            "lzma": functools.partial(lzma.compress, format=lzma.FORMAT_ALONE)}[fmt]  # fmt: skip
+    big = _newc(b"z", os.urandom(1 << 20) + bytes(3 << 20)) + TRAILER
+    first, second = pack(big), pack(_newc(b"q", b"hello") + TRAILER)
+    got = summarize(first + bytes(3) + second)
+    assert [(p.offset, p.size, p.files) for p in got.parts] == [
+        (0, len(first), (4 << 20,)), (len(first) + 3, len(second), (5,))]  # fmt: skip

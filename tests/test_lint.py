@@ -65,10 +65,12 @@ PURE = (
     "report",
 )
 #: What a pure module may import from the standard library: data, not the system.
-#: (gzip and lzma decompress bytes; their open() is forbidden below like every open().)
+#: (gzip and lzma decompress bytes; their open() is forbidden below like every open();
+#: compression.zstd is Python 3.14's zstd decoder.)
 PURE_STDLIB = frozenset(
     {
-        "__future__", "abc", "bisect", "bz2", "collections", "collections.abc", "copy", "errno",
+        "__future__", "abc", "bisect", "bz2", "collections", "collections.abc", "compression",
+        "compression.zstd", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
         "pathlib.PurePath", "pathlib.PurePosixPath",

@@ -58,14 +58,14 @@ MAX_RATIO = 1100  # deflate's limit is 1032:1; a real initramfs stays far below 
 #: dict_reset), which a crash kernel cannot when it asks for gigabytes.
 DECODER_MEMORY = 96 << 20
 _S_IFMT, _S_IFREG = 0o170000, 0o100000
-_IN_CHUNK = 64 << 10  # compressed bytes fed at a time
+_IN_CHUNK = 256 << 10  # compressed bytes fed at a time, at most
 _OUT_CHUNK = 1 << 20  # at most this much output per decoder call
-_NONZERO = re.compile(rb"[^\0]")
+_ZEROS = re.compile(rb"\0*")  # a match loop in C: about 1 GB/s (a [^\0] search: 70 MB/s)
 # A newc header: magic, then thirteen fields of exactly eight hex digits (no sign,
 # no blanks, no underscores: what int(x, 16) would also accept).
 _NEWC = re.compile(rb"07070[12][0-9A-Fa-f]{104}")
-# Runs of empty zstd blocks: raw, not last, size 0 (00 00 00) or RLE of 0 (02 00 00 x).
-_ZSTD_EMPTY = re.compile(rb"(?:\x00\x00\x00|\x02\x00\x00.)+", re.DOTALL)
+# A run of empty RLE zstd blocks (not last, size 0: 02 00 00, then the byte).
+_ZSTD_EMPTY_RLE = re.compile(rb"(?:\x02\x00\x00.)+", re.DOTALL)
 
 
 @dataclass(frozen=True)
@@ -127,8 +127,7 @@ def _range(part: Part) -> str:
 
 def _skip_zeros(buf: bytes | memoryview, pos: int) -> int:
     """The first non-zero byte at or after ``pos`` (or the end), found in C."""
-    found = _NONZERO.search(buf, pos)
-    return found.start() if found else len(buf)
+    return _ZEROS.match(buf, pos).end()  # type: ignore[union-attr]  # \0* always matches
 
 
 def _header(head: bytes | memoryview, at: int, what: str) -> tuple[int, int, int]:
@@ -263,7 +262,8 @@ def _stream_part(data: memoryview, offset: int, fmt: str, decoder: _Decoder, wha
             if decoder.needs_input:
                 if pos >= len(data):
                     raise ImageError(f"{what}: {fmt} member at byte {offset} is truncated")
-                chunk = bytes(data[pos : pos + _IN_CHUNK])
+                # as much again as was fed (the member may end soon), up to _IN_CHUNK
+                chunk = bytes(data[pos : pos + min(max(pos - offset, 4096), _IN_CHUNK)])
                 pos += len(chunk)
             room = MAX_RATIO * (pos - offset) - out
             piece = decoder.decompress(chunk, min(_OUT_CHUNK, room + 1))
@@ -342,6 +342,19 @@ def _zstd_compressed_min(block: memoryview, at: int, what: str) -> int:
     return regenerated + ZSTD_MIN_MATCH * sequences
 
 
+def _skip_empty_blocks(data: memoryview, pos: int) -> int:
+    """Past a run of empty zstd blocks at ``pos``, found in C: zero bytes are empty
+    raw blocks three at a time (00 00 00), then empty RLE blocks (02 00 00 x)."""
+    while pos < len(data) and data[pos] in (0, 2):
+        start = pos
+        pos += (_skip_zeros(data, pos) - pos) // 3 * 3
+        empty = _ZSTD_EMPTY_RLE.match(data, pos)
+        pos = empty.end() if empty else pos
+        if pos == start:
+            break
+    return pos
+
+
 def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
     """A zstd frame (RFC 8878 3.1.1) walked block by block: its end, and its content
     size from Frame_Content_Size or else bounded from the blocks themselves."""
@@ -349,9 +362,7 @@ def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
     low = high = 0
     end = len(data)
     while True:
-        empty = _ZSTD_EMPTY.match(data, pos)  # runs of empty blocks, skipped in C
-        if empty:
-            pos = empty.end()
+        pos = _skip_empty_blocks(data, pos)
         if pos + 3 > end:
             raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
         header = int.from_bytes(data[pos : pos + 3], "little")

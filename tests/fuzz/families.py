@@ -1,5 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The five input families: each makes one :class:`Case` from a seeded generator.
+"""The first five input families (elf, compressed, fdt, snapshot, cli; the others
+are in :mod:`tests.fuzz.archives`, :mod:`tests.fuzz.records` and
+:mod:`tests.fuzz.outputs`): each makes one :class:`Case` from a seeded generator.
 
 A case writes its inputs under its own directory (they are the reproducer if it
 fails) and carries the call to make: an API call (``kind == "api"``: it may
@@ -41,6 +43,8 @@ class Case:
     kind: str = "api"  # or "cli"
     call: Callable[[], object] | None = None
     argv: list[str] = field(default_factory=list)
+    #: For a cli case: (stdout, exit code) -> None, or "class :: detail" if it broke a rule.
+    check: Callable[[str, int], str | None] | None = None
 
 
 # -- kernels -------------------------------------------------------------------
@@ -463,6 +467,3 @@ def _sysroot(directory: str) -> Path:
     if not root.exists():
         write_sysroot(root, pseries(lmbs=4, cpus=2), cpus=2)
     return root
-
-
-FAMILIES = ("elf", "compressed", "fdt", "snapshot", "cli")
