@@ -193,6 +193,7 @@ def setup(layout: CacheLayout, *, install_host: bool = True) -> None:
     for kernel in BACKPORTS_KERNELS:  # refreshed here; otherwise fetched on first use
         fetch_backports_kernel(layout, kernel)
     newer_makedumpfile(layout)  # the lean kdump payload's on 6.12 (else on first use)
+    trixie_kexec_tools(layout)  # the package tests' (else on first use)
 
 
 def require(layout: CacheLayout) -> None:
@@ -357,3 +358,21 @@ def kernel_layout(layout: CacheLayout, kernel: Kernel) -> CacheLayout:
     """``layout`` booting ``kernel`` (as the first kernel and the payload's /boot/vmlinux)."""
     files = kernel_files(layout, kernel)
     return layout if files is None else layout.with_kernel(files)
+
+
+# kexec-tools as trixie packages it (kexec in /usr/sbin, where bookworm's is in /sbin):
+# tests/test_deb.py steps the project's .deb through bookworm's and trixie's packages.
+def trixie_kexec_tools(layout: CacheLayout) -> Path:
+    """trixie's kexec-tools .deb for ppc64el, in <cache>/kexec-tools-trixie/ (fetched on
+    first use, cached: ``done`` marks a complete download)."""
+    d = layout.root / "kexec-tools-trixie"
+    found = sorted(d.glob(f"kexec-tools_*_{GUEST_ARCH}.deb"))
+    if (d / "done").is_file() and found:
+        return found[-1]
+    apt = _apt_suite_options(layout, TRIXIE_SUITE, f"apt-{TRIXIE_SUITE}")
+    _run(["apt-get", *apt, "update"])
+    shutil.rmtree(d, ignore_errors=True)
+    d.mkdir(parents=True)
+    _run(["apt-get", *apt, "download", f"kexec-tools:{GUEST_ARCH}"], cwd=d)
+    (d / "done").write_text("")
+    return sorted(d.glob(f"kexec-tools_*_{GUEST_ARCH}.deb"))[-1]

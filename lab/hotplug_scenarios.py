@@ -58,6 +58,18 @@ _HOTPLUG = Step(
     fatal=True,
 )
 _FILL_HOT = Step("fill_hot", "sh /lab/steps/fill_hot.sh", timeout=15, fatal=True)
+# After the hotplug event: the image is still intact (a --hotplug image's tree and core
+# header, which the kernel rewrote, are named as such); -S -d's verdict on the record.
+_VERIFY_HOT = Step(
+    "verify_hot",
+    "$KEXEC -S -d > /tmp/status_hot.out 2>&1\n"
+    "lab_result status_hot_out \"$(tr '\\n' '|' < /tmp/status_hot.out | cut -c1-600)\"\n"
+    "$KEXEC --verify > /tmp/verify_hot.out 2>&1\nrc=$?\nlab_result verify_hot_rc $rc\n"
+    "lab_result verify_hot_out \"$(tr '\\n' '|' < /tmp/verify_hot.out | cut -c1-900)\"\n"
+    "[ $rc = 0 ]",
+    timeout=60,
+    fatal=True,
+)
 SYSRQ_CRASH_LINE = "sysrq: Trigger a crash"  # drivers/tty/sysrq.c sysrq_handle_crash's key op
 NEXT_KERNEL_BANNER = "Linux version"  # init/version.c linux_banner: the crash kernel starts
 
@@ -101,7 +113,10 @@ def _scenario(
         kernel=Kernel.BPO_612,
         hotplug=HOTPLUG,
         stages=(
-            (Stage.FIRST, (_FACTS, MEMMAP, _load(flags), _HOTPLUG, _FILL_HOT, crash_step)),
+            (
+                Stage.FIRST,
+                (_FACTS, MEMMAP, _load(flags), _HOTPLUG, _VERIFY_HOT, _FILL_HOT, crash_step),
+            ),
             (Stage.CRASH, (_CRASH_FACTS, *crash)),
         ),
         console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False), *console),

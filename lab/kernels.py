@@ -67,13 +67,18 @@ def needs_newer_makedumpfile(scenario: Scenario) -> bool:
     return KERNEL_FACTS[scenario.kernel].makedumpfile_skip is not None
 
 
+def _runs_makedumpfile(step: Step) -> bool:
+    """The makedumpfile step, and the steps named after it that run it too."""
+    return step.name == MAKEDUMPFILE or step.name.startswith(MAKEDUMPFILE + "_")
+
+
 def for_kernel(scenario: Scenario) -> Scenario:
     """``scenario`` with the steps its kernel cannot run replaced by a recorded skip."""
     why = KERNEL_FACTS[scenario.kernel].makedumpfile_skip
     if why is None:
         return scenario
     stages = tuple(
-        (stage, tuple(_skipped(s, why) if s.name == MAKEDUMPFILE else s for s in steps))
+        (stage, tuple(_skipped(s, why) if _runs_makedumpfile(s) else s for s in steps))
         for stage, steps in scenario.stages
     )
     return dataclasses.replace(scenario, stages=stages)

@@ -147,7 +147,21 @@ def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
     )
 
 
-def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p") -> Scenario:
+# Issue 19: the dead kernel's log by kexec-tools' vmcore-dmesg and pykexec's, compared,
+# from /proc/vmcore and from a makedumpfile -E dump (skipped where makedumpfile cannot).
+VMCOREDMESG = (
+    Step("vmcore_dmesg", "sh /lab/steps/vmcore_dmesg.sh proc", timeout=60),
+    Step("makedumpfile_dmesg", "sh /lab/steps/vmcore_dmesg.sh saved", timeout=150),
+)
+
+
+def _kdump(
+    name: str,
+    loader: Loader,
+    load: str = _CRASH_LOAD,
+    what: str = "-p",
+    crash_extra: tuple[Step, ...] = (),
+) -> Scenario:
     return Scenario(
         name=name,
         description=f"{loader} {what}, -p -S, -p -u + reload, sysrq crash; vmcore layout, "
@@ -156,7 +170,7 @@ def _kdump(name: str, loader: Loader, load: str = _CRASH_LOAD, what: str = "-p")
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
-        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH)),
+        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH + crash_extra)),
     )
 
 
@@ -495,7 +509,7 @@ SCENARIOS: dict[str, Scenario] = {
         _kexec("reference-kexec", Loader.KEXEC, 1),
         _kdump("reference-kdump", Loader.KEXEC),
         _kexec("kexec", Loader.PYKEXEC, 1),
-        _kdump("kdump", Loader.PYKEXEC),
+        _kdump("kdump", Loader.PYKEXEC, crash_extra=VMCOREDMESG),
         _kdump_tools("reference-kdump-tools", Loader.KEXEC),
         _kdump_tools("kdump-tools", Loader.PYKEXEC),
         _kexec_debug(),
@@ -524,6 +538,7 @@ SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWI
 # crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot boot.
 HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/planner.py crash_headroom
 RELOADED_NOTE = "reloaded it"  # pykexec/loader.py _recover_crash
+NOT_OURS = "record does NOT describe what is loaded"  # pykexec/crash/loaded.py Verdict
 # The full payload keeps its dump in its tmpfs root and needs 496M in the lab
 # (lab/calibration/crashkernel.json); 576M leaves room for its 4-CPU twin too.
 TRUST_CRASHKERNEL = "576M"
@@ -593,6 +608,19 @@ _TRUST_STAGE1 = (
         timeout=60,
         fatal=True,
     ),
+    Step(
+        # kexec-tools loads over pykexec's image: pykexec's record no longer describes it
+        "other_loader",
+        f"kexec -p {_CRASH_ARGS} > /tmp/kexec_tools_load.out 2>&1\nkt=$?\n"
+        "lab_result other_loader_rc $kt\n[ $kt = 0 ] || return 1\n"
+        + _out("other_status_d", "$KEXEC -S -d")
+        + "src=$rc\n"
+        + _out("other_verify", "$KEXEC --verify")
+        + f'[ $src = 1 ] && [ $rc = 1 ] && grep -q "{NOT_OURS}" /tmp/other_status_d.out && '
+        f'grep -q "{NOT_OURS}" /tmp/other_verify.out',
+        timeout=180,
+        fatal=True,
+    ),
     _crash_load(_CRASH_ARGS, quiet=True),
     Step(
         "verify",
@@ -630,7 +658,8 @@ _TRUST_STAGE1 = (
 def _kdump_trust() -> Scenario:
     return Scenario(
         name="kdump-trust",
-        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; -p "
+        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; after "
+        "kexec-tools' -p, -S -d and --verify say pykexec's record is not what is loaded; -p "
         "loads without a warning, --verify intact, -S -d; a -p reload the kernel rejects "
         "leaves the previous one loaded; sysrq crash; vmcore with the nonce",
         loader=Loader.PYKEXEC,

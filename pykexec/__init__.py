@@ -7,7 +7,7 @@ captured snapshot of it), ``syscalls`` talks to the kernel, ``loader`` ties them
 together and ``cli`` turns kexec-tools' command line into calls.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 # The kexec-tools release whose command line pykexec follows (2.0.32, 2025-10-16, the newest;
 # shared/reference/kexec-ppc64-facts.md): `kexec --version` names it.
 KEXEC_TOOLS_COMPAT = "2.0.32"

@@ -16,13 +16,18 @@ whose ``__main__`` is the command line; named or linked ``kexec`` it behaves as 
 
 Archive formats: the wheel layout, ``RECORD`` and ``entry_points.txt`` follow the
 PyPA "Binary distribution format" and "Entry points" specifications, ``METADATA`` the
-"Core metadata" specification 2.1, the sdist the "Source distribution format".
+"Core metadata" specification 2.1, the sdist the "Source distribution format". The
+sdist holds the whole tree but what its .gitignore files ignore (tests, tools, lab,
+debian/ ...) and is reproducible: the same tree gives the same bytes (see
+:func:`_write_sdist`).
 """
 
 from __future__ import annotations
 
 import ast
 import base64
+import fnmatch
+import gzip
 import hashlib
 import io
 import os
@@ -32,7 +37,7 @@ import tarfile
 import time
 import zipapp
 import zipfile
-from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -44,8 +49,12 @@ DATA_FILES = (
     ("doc/pykexec.8", "share/man/man8/pykexec.8"),
     ("completion/pykexec", "share/bash-completion/completions/pykexec"),
 )
-# What an sdist holds besides the package: enough to build the wheel from it.
-SDIST_EXTRA = ("pyproject.toml", "README.md", "doc", "completion")
+# What an sdist holds besides the package: enough to build the wheel and the Debian package
+# from it, and to test it (files the tree's .gitignore files ignore are left out).
+SDIST_EXTRA = (
+    "pyproject.toml", "README.md", "LICENSE", "CHANGELOG.md", ".gitignore", ".ci",
+    "doc", "completion", "tests", "tools", "lab", "bench", "debian",
+)  # fmt: skip
 # 1980-01-01, the earliest time a zip entry can carry, unless SOURCE_DATE_EPOCH is set.
 _EPOCH_DEFAULT = 315532800
 ZIPAPP_SHEBANG = "/usr/bin/env python3"
@@ -146,7 +155,7 @@ def metadata(project: dict[str, Any], root: Path = ROOT) -> str:
 
 
 def entry_points(project: dict[str, Any]) -> str:
-    """``entry_points.txt``: the console scripts (``pykexec`` and ``kexec``)."""
+    """``entry_points.txt``: the console scripts (``pykexec``; no ``kexec``: see pyproject)."""
     scripts = project.get("scripts", {})
     return "[console_scripts]\n" + "".join(f"{k} = {v}\n" for k, v in scripts.items())
 
@@ -228,40 +237,112 @@ def build_editable(
     return _write_wheel(wheel_directory, editable=True)
 
 
-def _sdist_members(root: Path) -> Iterator[Path]:
+@dataclass(frozen=True)
+class _IgnoreRule:
+    """One line of a .gitignore file: ``pattern`` under ``base`` (relative to the root)."""
+
+    base: tuple[str, ...]
+    pattern: str
+    anchored: bool  # a leading or inner "/": matched from ``base`` only
+    dir_only: bool  # a trailing "/": matches directories only
+
+    def ignores(self, parts: tuple[str, ...]) -> bool:
+        if parts[: len(self.base)] != self.base:
+            return False
+        sub = parts[len(self.base) :]
+        depth = self.pattern.count("/") + 1
+        # A file's own name matches only a pattern that is not for directories.
+        last = len(sub) - (1 if self.dir_only else 0)
+        starts = [0] if self.anchored else range(last)
+        return any(
+            i + depth <= last and fnmatch.fnmatchcase("/".join(sub[i : i + depth]), self.pattern)
+            for i in starts
+        )
+
+
+def _ignore_rules(root: Path) -> list[_IgnoreRule]:
+    """The rules of the tree's .gitignore files (the subset of the syntax the tree uses:
+    globs, leading and trailing "/", comments; no "!" negation, no "**")."""
+    rules = []
+    for path in sorted(root.rglob(".gitignore")):
+        base = path.parent.relative_to(root).parts
+        if base and base[0].startswith("."):
+            continue  # a tool's cache directory (.ruff_cache, ...), itself ignored
+        for raw in path.read_text(encoding="utf-8").splitlines():
+            line = raw.strip()
+            if not line or line.startswith("#"):
+                continue
+            if line.startswith("!") or "**" in line:
+                raise BuildError(f"{path}: {line!r} is outside the .gitignore subset read")
+            pattern = line.strip("/")
+            anchored = line.startswith("/") or "/" in pattern
+            rules.append(_IgnoreRule(base, pattern, anchored, line.endswith("/")))
+    return rules
+
+
+def sdist_files(root: Path = ROOT) -> list[Path]:
+    """The files of an sdist, relative to ``root``, sorted; none that .gitignore ignores."""
+    rules = _ignore_rules(root)
+    found: set[Path] = {root / rel for rel in package_files(root)}
     for entry in SDIST_EXTRA:
         path = root / entry
         if path.is_dir():
-            yield from sorted(p for p in path.rglob("*") if p.is_file())
+            found.update(p for p in path.rglob("*") if p.is_file())
         elif path.is_file():
-            yield path
-    yield from (root / rel for rel in package_files(root))
+            found.add(path)
+    rels = (p.relative_to(root) for p in found)
+    return sorted(r for r in rels if not any(rule.ignores(r.parts) for rule in rules))
+
+
+def _write_sdist(directory: Path, root: Path = ROOT) -> str:
+    """A reproducible sdist: entries sorted, owned by root:root (0:0), dated
+    SOURCE_DATE_EPOCH (or 1980-01-01), modes 0644 or 0755 (the file's x bit), and a gzip
+    header without a name or time: the same tree gives the same bytes anywhere."""
+    project = read_project(root / "pyproject.toml")
+    dist = _dist(project)
+    name = f"{dist}.tar.gz"
+    epoch = _epoch()
+
+    def info(arcname: str, size: int, mode: int) -> tarfile.TarInfo:
+        entry = tarfile.TarInfo(f"{dist}/{arcname}")
+        entry.size, entry.mtime, entry.mode = size, epoch, mode
+        entry.uid = entry.gid = 0
+        entry.uname = entry.gname = "root"
+        return entry
+
+    with (
+        open(directory / name, "wb") as raw,
+        gzip.GzipFile(filename="", mode="wb", fileobj=raw, mtime=epoch) as gz,
+        tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar,
+    ):
+        members = [(rel.as_posix(), root / rel) for rel in sdist_files(root)]
+        for arcname, path in sorted(members):
+            data = path.read_bytes()
+            mode = 0o755 if path.stat().st_mode & 0o100 else 0o644
+            tar.addfile(info(arcname, len(data), mode), io.BytesIO(data))
+        pkg_info = metadata(project, root).encode()
+        tar.addfile(info("PKG-INFO", len(pkg_info), 0o644), io.BytesIO(pkg_info))
+    return name
 
 
 def build_sdist(sdist_directory: str, config_settings: Any = None) -> str:
-    project = read_project(ROOT / "pyproject.toml")
-    dist = _dist(project)
-    name = f"{dist}.tar.gz"
-    with tarfile.open(Path(sdist_directory) / name, "w:gz", format=tarfile.PAX_FORMAT) as tar:
-
-        def add(arcname: str, data: bytes) -> None:
-            info = tarfile.TarInfo(f"{dist}/{arcname}")
-            info.size, info.mtime, info.mode = len(data), _epoch(), 0o644
-            tar.addfile(info, io.BytesIO(data))
-
-        for path in _sdist_members(ROOT):
-            add(path.relative_to(ROOT).as_posix(), path.read_bytes())
-        add("PKG-INFO", metadata(project).encode())
-    return name
+    return _write_sdist(Path(sdist_directory))
 
 
 # ---- zipapp -----------------------------------------------------------------------------------
 
+# The zipapp's entry: tiny, and in a syntax every python3 (and python2) reads, so that an
+# interpreter older than the package's 3.9 says so in one line instead of a traceback.
 _ZIPAPP_MAIN = '''\
 """pykexec as one file: python3 THIS_FILE [kexec options]; named kexec, it is kexec."""
 import sys
 
-from pykexec.cli import main
+if sys.version_info < (3, 9):
+    sys.stderr.write("pykexec: needs Python 3.9 or later, this is %d.%d: run %s with a "
+                     "newer python3\\n" % (sys.version_info[0], sys.version_info[1], sys.argv[0]))
+    sys.exit(1)
+
+from pykexec.cli import main  # noqa: E402
 
 sys.exit(main())
 '''

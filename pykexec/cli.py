@@ -1,13 +1,14 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """kexec-tools' command line, for ppc64; the only place errors become exit codes.
 
-The option table :data:`OPTIONS` is declared once, as data: it drives parsing
-(GNU getopt_long semantics, as kexec-tools': ``--opt=value`` and ``--opt value``,
-unique prefixes, the kernel path anywhere), ``--help``, and the README's
-option table (a test keeps them in step).  Parsing yields a frozen
-:class:`Command`; flags are not order-dependent, unlike kexec-tools, where
-``-d -p`` loses the debug flag.  Imports are deferred so that each command
-loads only what it needs.
+The options are data (:mod:`pykexec.optable`, GNU getopt_long over kexec-tools'
+table).  Parsing yields a :class:`Command`; flags are not order-dependent except
+where kexec-tools 2.0.32 makes the order observable (``-u`` before or after a load).
+What a script sees follows kexec-tools 2.0.32 (:func:`exit_code`): an option error
+exits 1 with the usage on stdout, no kernel to act on 255, ``-S`` the sysfs value.
+With ``--json`` stdout holds exactly one JSON document, also for a refused command
+line or a failure; the one-line error and warnings go to stderr either way.
+Imports are deferred so that each command loads only what it needs.
 """
 
 from __future__ import annotations
@@ -15,255 +16,30 @@ from __future__ import annotations
 import os
 import sys
 
-from pykexec.errors import KexecError, OptionError
+from pykexec.errors import KexecError, OptionError, SyscallError
+from pykexec.optable import BY_NAME, OPTIONS, PROG, Option, parse_address, split_options
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 if TYPE_CHECKING:
-    from collections.abc import Sequence
+    from collections.abc import Mapping, Sequence
     from pathlib import Path
 
     from pykexec.options import LoadOptions
+    from pykexec.planner import LoadPlan
     from pykexec.sysinfo import SystemView
 
-PROG = "pykexec"
-
-
-class Option:
-    """One kexec-tools option: its spellings, its argument, what pykexec does with it.
-
-    ``dest`` names the :class:`~pykexec.options.LoadOptions` field the option sets
-    (empty when it is not a load option) and ``kind`` how its text becomes that
-    field's value: ``flag`` (True when given), ``path``, ``text`` or ``address``.
-    A plain slotted class, not a named tuple: ``-e``, ``-S`` and ``-u`` then start
-    without importing :mod:`typing` (measured in the guest on the instruction clock).
-    """
-
-    __slots__ = ("arg", "dest", "help", "key", "kind", "names", "status")
-
-    def __init__(
-        self,
-        names: tuple[str, ...],  # "-l", "--load", ...
-        key: str,
-        help: str,
-        arg: str = "",  # metavar when the option takes a value
-        status: str = "supported",  # or "ignored", or "refused: why"
-        dest: str = "",
-        kind: str = "flag",
-    ) -> None:
-        self.names, self.key, self.help, self.arg = names, key, help, arg
-        self.status, self.dest, self.kind = status, dest, kind
-
-    def __repr__(self) -> str:
-        return f"Option({self.names!r}, {self.key!r})"
-
-
-OPTIONS: tuple[Option, ...] = (
-    Option(("-h", "--help"), "help", "print this help and exit"),
-    Option(("-v", "--version"), "version", "print the version and exit"),
-    Option(("-l", "--load"), "load", "load KERNEL, to be started with -e"),
-    Option(("-p", "--load-panic"), "panic", "load KERNEL as the crash (kdump) kernel"),
-    Option(("-e", "--exec"), "exec", "start the loaded kernel now"),
-    Option(("-f", "--force"), "force", "load KERNEL (if given) and start it now, no shutdown"),
-    Option(("-u", "--unload"), "unload", "unload the kernel (with -p: the crash kernel)"),
-    Option(
-        ("-S", "--status"),
-        "status",
-        "exit 1 if a crash kernel is loaded (with -l: a kernel for -e), else 0; with -d "
-        "or --json also print what is loaded, since when, and what changed since",
-    ),
-    Option(("-x", "--no-ifdown"), "no_ifdown", "with -e: do not take network interfaces down"),
-    Option(("-y", "--no-sync"), "no_sync", "with -e: do not sync file systems"),
-    Option(
-        ("-d", "--debug"),
-        "debug",
-        "print the plan; the purgatory prints progress",
-        dest="debug",
-    ),
-    Option(
-        ("-i", "--no-checks"),
-        "no_checks",
-        "the purgatory skips its SHA-256 check",
-        dest="skip_checks",
-    ),
-    Option(("-t", "--type"), "type", "image type: only elf-ppc64 exists on ppc64", "TYPE"),
-    Option(("-s", "--kexec-file-syscall"), "syscall_file", "use kexec_file_load only"),
-    Option(("-c", "--kexec-syscall"), "syscall_load", "use kexec_load only"),
-    Option(
-        ("-a", "--kexec-syscall-auto"),
-        "syscall_auto",
-        "kexec_file_load, falling back to kexec_load on ENOSYS, EINVAL, ENOEXEC, "
-        "ENOTSUP (the default)",
-    ),
-    Option(
-        ("--command-line", "--append"),
-        "command_line",
-        "command line for the new kernel",
-        "STRING",
-        dest="command_line",
-        kind="text",
-    ),
-    Option(
-        ("--reuse-cmdline",),
-        "reuse_cmdline",
-        "start from the running kernel's command line (less BOOT_IMAGE=, and crashkernel= for -p)",
-        dest="reuse_cmdline",
-    ),
-    Option(
-        ("--initrd", "--ramdisk"),
-        "initrd",
-        "initial ramdisk for the new kernel",
-        "FILE",
-        dest="initrd",
-        kind="path",
-    ),
-    Option(
-        ("--dtb", "--devicetreeblob"),
-        "dtb",
-        "use this device tree blob, its /chosen/bootargs replaced by --append when given "
-        "(needs kexec_load: not with -s)",
-        "FILE",
-        dest="dtb",
-        kind="path",
-    ),
-    Option(
-        ("--reuseinitrd",),
-        "reuseinitrd",
-        "keep the running kernel's initrd (needs retain_initrd on its command line)",
-        dest="reuse_initrd",
-    ),
-    Option(
-        ("--dt-no-old-root",),
-        "dt_no_old_root",
-        "do not copy root= from the running kernel's bootargs",
-        dest="dt_no_old_root",
-    ),
-    Option(
-        ("--mem-min",),
-        "mem_min",
-        "lowest address a segment may use",
-        "ADDR",
-        dest="mem_min",
-        kind="address",
-    ),
-    Option(
-        ("--mem-max",),
-        "mem_max",
-        "highest address a segment may use",
-        "ADDR",
-        dest="mem_max",
-        kind="address",
-    ),
-    Option(
-        ("--args-linux",), "args_linux", "accepted for compatibility; no effect", status="ignored"
-    ),
-    Option(
-        ("--elf64-core-headers",),
-        "elf64_core_headers",
-        "ELF64 core headers (always the case on ppc64)",
-        status="ignored",
-    ),
-    Option(
-        ("--hotplug",),
-        "hotplug",
-        "with -p: let the kernel update the crash kernel's tree and core header on "
-        "CPU and memory hotplug",
-        dest="hotplug",
-    ),
-    Option(
-        ("--print-ckr-size",),
-        "print_ckr_size",
-        "print the size of the crash kernel reservation and exit",
-    ),
-    Option(("--no-cma",), "no_cma", "with -s: do not use CMA memory for the image", dest="no_cma"),
-    Option(
-        ("--force-dtb",),
-        "force_dtb",
-        "with -s: ask the kernel to pass a device tree",
-        dest="force_dtb",
-    ),
-    Option(
-        ("--load-preserve-context",),
-        "preserve_context",
-        "",
-        status="refused: ppc64 kernels have no preserve-context kexec",
-    ),
-    Option(
-        ("--load-jump-back-helper",),
-        "jump_back",
-        "",
-        status="refused: ppc64 kernels have no preserve-context kexec",
-    ),
-    Option(
-        ("--entry",),
-        "entry",
-        "",
-        "ADDR",
-        status="refused: only with --load-preserve-context, which ppc64 lacks",
-    ),
-    Option(("--load-live-update",), "live_update", "", status="refused: Xen only"),
-    Option(("--exec-live-update",), "exec_live_update", "", status="refused: Xen only"),
-    Option(
-        ("--dry-run",),
-        "dry_run",
-        "pykexec: do nothing, say what would be done: a load prints its plan (the syscall "
-        "and what the kernel would get); -e, -f and -u say what they would do",
-    ),
-    Option(
-        ("--json",),
-        "json",
-        "pykexec: print the plan (with --dry-run) or the record of what was loaded as JSON",
-    ),
-    Option(
-        ("--save",),
-        "save",
-        "pykexec: with --dry-run, also write plan.json and each segment's bytes into DIR",
-        "DIR",
-    ),
-    Option(
-        ("--sysroot",),
-        "sysroot",
-        "pykexec: with --dry-run or -S, read /proc and /sys under DIR (a snapshot)",
-        "DIR",
-    ),
-    Option(
-        ("--verify",),
-        "verify",
-        "pykexec: check the loaded crash kernel (with -l: the -e kernel) in memory, through "
-        "/proc/kcore, against its load record and its purgatory's digest; exit 0 if intact",
-    ),
-    Option(
-        ("--recommend-crashkernel",),
-        "recommend",
-        "pykexec: print the crashkernel= size that KERNEL with --initrd and --append needs "
-        "as a crash kernel (-d: the estimate term by term) and exit",
-    ),
-    Option(
-        ("--ignore-headroom",),
-        "ignore_headroom",
-        "pykexec: with -p, load even when the crash kernel's estimated needs exceed its "
-        "region (a warning instead of a refusal)",
-        dest="ignore_headroom",
-    ),
-)
-BY_NAME = {name: opt for opt in OPTIONS for name in opt.names}
+__all__ = ["BY_NAME", "OPTIONS", "PROG", "Command", "Option", "main", "parse", "parse_address"]
 ACTIONS = ("load", "panic", "exec", "force", "unload", "status", "print_ckr_size", "verify",
            "recommend")  # fmt: skip
-
-
-def parse_address(text: str, what: str) -> int:
-    """An address or size as kexec-tools reads them: decimal or 0x-prefixed, K/M/G suffix."""
-    text = text.strip()
-    scale = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}.get(text[-1:].lower(), 1)
-    digits = text[:-1] if scale != 1 else text
-    try:
-        value = int(digits, 0) * scale if digits.isascii() and not digits.startswith("-") else -1
-    except ValueError:
-        value = -1
-    if not 0 <= value < 1 << 64:
-        raise OptionError(
-            f"{what}: {text!r} is not an address (use 0x1000000 or 16M)", what, "bad-value"
-        )
-    return value
+# kexec-tools 2.0.32 main(): getopt_long's '?' (unknown or ambiguous option, missing or
+# unexpected argument) and a bad --mem-min/--mem-max/--entry value print the usage on
+# stdout and return 1; "No kernel specified" (do_kexec_file_load(), my_load()) prints
+# it and returns -1, exit status 255.
+GETOPT_PROBLEMS = frozenset({"unknown", "ambiguous", "missing-argument",
+                             "unexpected-argument", "bad-value"})  # fmt: skip
+NO_KERNEL_PROBLEMS = frozenset({"no-kernel", "nothing-to-do"})
+# Options whose value names a file or a directory: a NUL byte cannot be in a path.
+PATH_KEYS = frozenset(opt.key for opt in OPTIONS if opt.arg in ("FILE", "DIR"))
 
 
 class Command:
@@ -280,7 +56,7 @@ class Command:
 
     def __init__(
         self,
-        action: str,  # load, exec, load-exec, load-shutdown, unload, status, ...
+        action: str,  # load, exec, load-exec, load-shutdown, unload, unload-load, status, ...
         options: LoadOptions | None = None,
         *,
         crash: bool = False,
@@ -303,78 +79,6 @@ class Command:
         return f"Command({self.action!r}, flags={sorted(self.flags)})"
 
 
-def _long_option(name: str) -> Option:
-    """A long option by its name or a unique prefix of it, as getopt_long(3) allows."""
-    exact = BY_NAME.get("--" + name)
-    if exact is not None:
-        return exact
-    matches = {opt.key: opt for opt in OPTIONS
-               for n in opt.names if n.startswith("--" + name)}  # fmt: skip
-    if len(matches) == 1:
-        return next(iter(matches.values()))
-    what = "is ambiguous" if matches else "not recognized"
-    problem = "ambiguous" if matches else "unknown"
-    raise OptionError(f"option --{name} {what} (see {PROG} --help)", f"--{name}", problem)
-
-
-def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[str]]:
-    """GNU getopt_long semantics over :data:`OPTIONS`: options anywhere, ``--`` ends
-    them, ``--opt=value`` or ``--opt value``, ``-xVALUE`` or ``-x VALUE``, bundled
-    short flags (``-pd``).  Returns (option, value) pairs and the other words."""
-    pairs: list[tuple[Option, str]] = []
-    rest: list[str] = []
-    words = list(argv)
-    i = 0
-    while i < len(words):
-        word = words[i]
-        i += 1
-        if word == "--":
-            rest += words[i:]
-            break
-        if word.startswith("--"):
-            name, eq, value = word[2:].partition("=")
-            opt = _long_option(name)
-            if opt.arg and not eq:
-                if i == len(words):
-                    raise OptionError(
-                        f"option --{name} requires an argument", f"--{name}", "missing-argument"
-                    )
-                value, i = words[i], i + 1
-            elif eq and not opt.arg:
-                raise OptionError(
-                    f"option --{name} must not have an argument",
-                    f"--{name}",
-                    "unexpected-argument",
-                )
-            pairs.append((opt, value))
-        elif word.startswith("-") and word != "-":
-            for j, letter in enumerate(word[1:], start=2):
-                opt = BY_NAME.get("-" + letter)  # type: ignore[assignment]
-                if opt is None:
-                    raise OptionError(
-                        f"option -{letter} not recognized (see {PROG} --help)",
-                        f"-{letter}",
-                        "unknown",
-                    )
-                if not opt.arg:
-                    pairs.append((opt, ""))
-                    continue
-                value = word[j:]
-                if not value:
-                    if i == len(words):
-                        raise OptionError(
-                            f"option -{letter} requires an argument",
-                            f"-{letter}",
-                            "missing-argument",
-                        )
-                    value, i = words[i], i + 1
-                pairs.append((opt, value))
-                break
-        else:
-            rest.append(word)
-    return pairs, rest
-
-
 def _refuse(seen: dict[str, str]) -> None:
     for key in seen:
         opt = next(o for o in OPTIONS if o.key == key)
@@ -394,7 +98,14 @@ def _syscall(seen: dict[str, str]) -> str:
     }.get(chosen.pop() if chosen else "", "auto")
 
 
-def _action(seen: dict[str, str], kernel: str | None) -> str:
+def _loads_after_unload(order: list[str]) -> bool:
+    """``-u -l KERNEL``: in kexec-tools 2.0.32 ``-u`` clears do_load and a later ``-l`` or
+    ``-p`` sets it again, so both run (unload, then load); ``-l K -u`` only unloads."""
+    last = {key: i for i, key in enumerate(order)}
+    return max(last.get("load", -1), last.get("panic", -1)) > last["unload"]
+
+
+def _action(seen: dict[str, str], kernel: str | None, order: list[str]) -> str:
     asked = [a for a in ACTIONS if a in seen]
     if "print_ckr_size" in asked:
         return "print-ckr-size"
@@ -405,7 +116,8 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
     if "status" in asked:
         return "status"
     if "unload" in asked:
-        return "unload"
+        plain = "exec" in asked or "force" in asked or not _loads_after_unload(order)
+        return "unload" if plain else "unload-load"
     loads = {"load", "panic"} & set(asked)
     if "exec" in asked and loads:
         raise OptionError(
@@ -427,25 +139,41 @@ def _action(seen: dict[str, str], kernel: str | None) -> str:
     )
 
 
+def _check_paths(pairs: list[tuple[Option, str]], kernel: str | None) -> None:
+    """A NUL byte cannot be in a path (the kernel's strings end there): one usage line."""
+    named = [(opt.names[0], value) for opt, value in pairs if opt.key in PATH_KEYS]
+    for option, value in [*named, ("KERNEL", kernel or "")]:
+        if "\0" in value:
+            raise OptionError(
+                f"{option} {value!r} holds a NUL byte, which no path can hold",
+                "" if option == "KERNEL" else option,
+                "nul-byte",
+            )
+
+
 def parse(argv: Sequence[str]) -> Command:
     """The command line as a :class:`Command`; raises :class:`UsageError`."""
     pairs, rest = split_options(argv)
     seen = {opt.key: value for opt, value in pairs}
     if "help" in seen or "version" in seen:
-        return Command("help" if "help" in seen else "version")
+        # kexec-tools' -? is getopt's '?': the usage, exit status 1 (see split_options).
+        query = seen.get("help") == "?"
+        return Command("query-help" if query else "help" if "help" in seen else "version",
+                       json="json" in seen)  # fmt: skip
     _refuse(seen)
     if len(rest) > 1:
         raise OptionError(f"one kernel image at most, got {' '.join(rest)}", "", "extra-kernel")
     kernel = rest[0] if rest else None
+    _check_paths(pairs, kernel)
     if "type" in seen and seen["type"] not in ("elf-ppc64", "elf64-ppc64"):
         raise OptionError(
             f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only", "--type", "bad-value"
         )
-    action = _action(seen, kernel)
+    action = _action(seen, kernel, [opt.key for opt, _ in pairs])
     crash = "panic" in seen
     syscall = _syscall(seen)
     options = None
-    if action.startswith("load") or action == "recommend":
+    if action.startswith("load") or action == "recommend" or (action == "unload-load" and kernel):
         if kernel is None:
             raise OptionError(
                 f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]",
@@ -487,9 +215,12 @@ def _check_modes(seen: dict[str, str], action: str) -> None:
             "--save",
             "needs-dry-run",
         )
-    if "json" in seen and live and not action.startswith("load"):
+    if "overwrite" in seen and "save" not in seen:
+        raise OptionError("--overwrite applies to --save DIR", "--overwrite", "conflict")
+    if "json" in seen and live and action in ("exec", "unload", "unload-load"):
         raise OptionError(
-            "--json prints plans and load records: use it with -l, -p or --dry-run",
+            "--json prints plans, records and reports; with -e or -u it would only "
+            "act: add --dry-run to see what they would do",
             "--json",
             "needs-dry-run",
         )
@@ -553,48 +284,42 @@ def usage() -> str:
     return "\n".join(lines)
 
 
+def _show(cmd: Command, text: str | None, document: Mapping[str, object]) -> None:
+    """An action's output: ``text`` on stdout (nothing when None), or with --json the
+    one document."""
+    if cmd.json:
+        import json
+
+        print(json.dumps(document, indent=2))
+    elif text is not None:
+        print(text)
+
+
 def run(cmd: Command) -> int:
-    if cmd.action == "help":
-        print(usage())
-        return 0
+    if cmd.action in ("help", "query-help"):
+        _show(cmd, usage(), {"action": "help", "usage": usage()})
+        return 1 if cmd.action == "query-help" else 0
     if cmd.action == "version":
         from pykexec import KEXEC_TOOLS_COMPAT, __version__
 
-        print(f"{PROG} {__version__} (kexec-tools {KEXEC_TOOLS_COMPAT} compatible command line)")
+        text = f"{PROG} {__version__} (kexec-tools {KEXEC_TOOLS_COMPAT} compatible command line)"
+        doc = {"action": "version", "version": __version__, "kexec_tools": KEXEC_TOOLS_COMPAT}
+        _show(cmd, text, doc)
         return 0
-    from pykexec import control
     from pykexec.sysinfo import SystemView
 
     view = SystemView(cmd.sysroot)
-    if cmd.action == "print-ckr-size":
-        print(control.crash_reservation_size(view))
-        return 0
-    if cmd.action == "status":
-        # kexec-tools' k_status(): the exit code is the content of the sysfs file.
-        crash = not cmd.status_of_exec_kernel
-        if cmd.json or "debug" in cmd.flags:
-            from pykexec import status
-
-            print(status.describe(view, crash, as_json=cmd.json))
-        return int(control.status(crash=crash, view=view))
-    if cmd.action == "verify":
-        from pykexec import status
-
-        intact, lines = status.verify_loaded(view, crash=not cmd.status_of_exec_kernel)
-        print("\n".join(lines))
-        return 0 if intact else 1
-    if cmd.action == "unload":
-        if cmd.dry_run:
-            print(control.describe_unload(cmd.crash, cmd.syscall, view))
-            return 0
-        control.unload(crash=cmd.crash, syscall=cmd.syscall)
-        from pykexec import record
-
-        record.remove(view, cmd.crash)
-        return 0
+    if cmd.action in ("print-ckr-size", "status", "verify"):
+        return _run_report(cmd, view)
+    if cmd.action in ("unload", "unload-load"):
+        return _run_unload(cmd, view)
     if cmd.action == "exec":
+        from pykexec import control
+
         if cmd.dry_run:
-            print(control.describe_execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown))
+            facts = control.execute_facts(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
+            text = control.describe_execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
+            _show(cmd, text, facts)
             return 0
         control.execute(view, sync=not cmd.no_sync, ifdown=not cmd.no_ifdown)
         return 1
@@ -602,28 +327,101 @@ def run(cmd: Command) -> int:
     return _run_load(cmd, cmd.options, view)
 
 
-def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
+def _run_report(cmd: Command, view: SystemView) -> int:
+    """The actions that only read: --print-ckr-size, -S (-d), --verify."""
+    from pykexec import control
+
+    crash = not cmd.status_of_exec_kernel
+    kind = "crash" if crash else "exec"
+    if cmd.action == "print-ckr-size":
+        size = control.crash_reservation_size(view)
+        _show(cmd, str(size), {"action": "print-ckr-size", "crash_size": size})
+        return 0
+    if cmd.action == "status":
+        # kexec-tools' k_status(): the exit code is the content of the sysfs file.
+        code = control.status_code(crash=crash, view=view)
+        if cmd.json or "debug" in cmd.flags:
+            from pykexec import status
+
+            text = status.describe(view, crash) if not cmd.json else None
+            data = status.report(view, crash) if cmd.json else {}
+            _show(cmd, text, {"action": "status", **data, "exit_status": code})
+        return code
+    from pykexec import status
+
+    intact, lines = status.verify_loaded(view, crash=crash)
+    _show(cmd, "\n".join(lines), {"action": "verify", "kind": kind, "intact": intact,
+                                  "report": lines})  # fmt: skip
+    return 0 if intact else 1
+
+
+def _run_unload(cmd: Command, view: SystemView) -> int:
+    """-u, and -u before -l/-p (kexec-tools 2.0.32 runs both, see _loads_after_unload)."""
+    from pykexec import control
+
+    then_load = cmd.action == "unload-load"
+    if cmd.dry_run:
+        facts = control.unload_facts(cmd.crash, cmd.syscall, view)
+        text = control.describe_unload(cmd.crash, cmd.syscall, view)
+        if not then_load:
+            _show(cmd, text, facts)
+            return 0
+        if cmd.options is None:
+            raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
+        return _run_load(cmd, cmd.options, view, unloading=(text, facts))
+    via = control.unload(crash=cmd.crash, syscall=cmd.syscall)
+    from pykexec import record
+
+    record.remove(view, cmd.crash)
+    if then_load and cmd.options is None:  # kexec-tools unloads, then finds no kernel
+        raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
+    if not then_load or via == control.FILE:
+        # kexec-tools 2.0.32 keeps KEXEC_FILE_UNLOAD in the flags of the kexec_file_load
+        # that follows, so the kernel unloads again: nothing is loaded.
+        return 0
+    assert cmd.options is not None
+    return _run_load(cmd, _with_syscall(cmd.options, "load"), view)
+
+
+def _with_syscall(opts: LoadOptions, syscall: str) -> LoadOptions:
+    from dataclasses import replace
+
+    from pykexec.options import SyscallChoice
+
+    return replace(opts, syscall=SyscallChoice(syscall))
+
+
+def _run_load(
+    cmd: Command,
+    opts: LoadOptions,
+    view: SystemView,
+    unloading: tuple[str, dict[str, object]] | None = None,
+) -> int:
     from pykexec import loader, report
 
     if cmd.action == "recommend":
         from pykexec import status
 
-        print(status.recommend(opts, view, detail=opts.debug))
+        text = status.recommend(opts, view, detail=opts.debug)
+        _show(cmd, text, _recommend_document(text))
         return 0
     if cmd.dry_run:
         plan = loader.plan(opts, view)
-        then = _afterwards(cmd)
+        then = _afterwards(cmd, plan)
         document = report.plan_dict(plan, then)
-        print(report.to_json(document) if cmd.json else report.plan_text(plan, then))
+        text = report.plan_text(plan, then)
+        if unloading is not None:
+            text = f"{unloading[0]}\n{text}"
+            document = {**document, "unload_first": unloading[1]}
         if "save" in cmd.flags:
-            loader.save_plan(plan, _save_dir(cmd), document)
+            loader.save_plan(plan, _save_dir(cmd), document, overwrite="overwrite" in cmd.flags)
+        _show(cmd, text, document)
         return 0
     result = loader.load(opts, view)
     for warning in result.warnings:
         print(f"{invoked_name()}: warning: {warning}", file=sys.stderr)
-    if cmd.json:
-        print(report.to_json(report.plan_dict(result, None)))
-    elif opts.debug:
+    _show(cmd, None, report.plan_dict(result, None))
+    if opts.debug:
         print(report.plan_text(result, None), file=sys.stderr)
     if cmd.action == "load-exec":
         from pykexec import control
@@ -637,14 +435,30 @@ def _run_load(cmd: Command, opts: LoadOptions, view: SystemView) -> int:
     return 0
 
 
-def _afterwards(cmd: Command) -> str | None:
-    """What a dry run of -f or of a bare KERNEL would do after the load."""
+def _recommend_document(text: str) -> dict[str, object]:
+    """--recommend-crashkernel --json: its first line is ``crashkernel=SIZE``, the rest
+    (with -d) the estimate term by term."""
+    first, *detail = text.splitlines()
+    return {
+        "action": "recommend-crashkernel",
+        "crashkernel": first.partition("=")[2],
+        "detail": detail,
+    }
+
+
+def _afterwards(cmd: Command, plan: LoadPlan) -> str | None:
+    """What a dry run of -f, of a bare KERNEL, or of -u -l would do after the load."""
     if cmd.action == "load-exec":
         steps = [] if cmd.no_sync else ["sync"]
         steps += [] if cmd.no_ifdown else ["take network interfaces down"]
         return "then " + ", ".join([*steps, "jump into it at once (-f: no shutdown)"])
     if cmd.action == "load-shutdown":
         return "then run `shutdown -r now`, which ends in the kexec"
+    if cmd.action == "unload-load" and str(plan.decision.first) == "kexec_file_load":
+        return (
+            "but the load goes to kexec_file_load with KEXEC_FILE_UNLOAD still set, as in "
+            "kexec-tools 2.0.32, so the kernel unloads again: nothing is loaded (-c loads)"
+        )
     return None
 
 
@@ -671,13 +485,81 @@ def _keep_argument_bytes() -> None:
             reconfigure(errors="surrogateescape")
 
 
+def exit_code(err: KexecError) -> int:
+    """The exit status of an error, as kexec-tools 2.0.32 gives it where it has one
+    (:data:`GETOPT_PROBLEMS`: 1, :data:`NO_KERNEL_PROBLEMS`: 255, a kexec_file_load that
+    -s does not let fall back: 253), else the error's own."""
+    if isinstance(err, OptionError):
+        if err.problem in GETOPT_PROBLEMS:
+            return 1
+        if err.problem in NO_KERNEL_PROBLEMS:
+            return 255
+    if isinstance(err, SyscallError) and err.call.startswith("kexec_file_load"):
+        from pykexec.uapi import FILE_LOAD_FALLBACK
+
+        # kexec-tools' EFALLBACK (-3): "syscall kexec_file_load not available."
+        if err.errno in FILE_LOAD_FALLBACK:
+            return 253
+    return err.exit_code
+
+
+def error_document(err: BaseException, code: int) -> dict[str, object]:
+    """An error as --json prints it: its kind, its typed fields, the message, the status."""
+    plain = (str, int, float, bool, type(None))
+    fields = {k: v for k, v in vars(err).items()
+              if not k.startswith("_") and k != "exit_code" and isinstance(v, plain)}  # fmt: skip
+    message = str(err)
+    if isinstance(err, OSError):
+        name = None if err.filename is None else str(err.filename)
+        fields, message = {"errno": err.errno, "filename": name}, err.strerror or message
+    return {"error": {"kind": type(err).__name__, **fields, "message": message,
+                      "exit_status": code}}  # fmt: skip
+
+
+def wants_json(argv: Sequence[str]) -> bool:
+    """Whether the command line asks for --json, also when it does not parse (the error
+    is then printed as a JSON document too)."""
+    if argv[:1] == ["inspect"]:
+        return "--json" in argv
+    try:
+        return any(opt.key == "json" for opt, _ in split_options(argv)[0])
+    except KexecError:
+        words = argv[: list(argv).index("--")] if "--" in argv else argv
+        return any(w.startswith("--j") and "--json".startswith(w.partition("=")[0]) for w in words)
+
+
+def _fail(err: Exception, code: int, as_json: bool, line: str) -> int:
+    """Report a failure: one line on stderr; on stdout the error document (--json) or,
+    for the option errors kexec-tools answers with its usage, the usage."""
+    print(one_line(line), file=sys.stderr)
+    if as_json:
+        import json
+
+        print(json.dumps(error_document(err, code), indent=2))
+    elif isinstance(err, OptionError) and err.problem in GETOPT_PROBLEMS | NO_KERNEL_PROBLEMS:
+        print(usage())
+    return code
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
+    if os.path.basename(sys.argv[0]).split(".")[0] == "vmcore-dmesg":
+        name = "vmcore-dmesg"  # kexec-tools' vmcore-dmesg: its usage, its exit statuses
     _keep_argument_bytes()
+    as_json = wants_json(argv)
     try:
-        if argv[:1] == ["inspect"] and name == PROG:
+        if name == "vmcore-dmesg" or (argv[:1] == ["vmcore-dmesg"] and name == PROG):
+            from pykexec.vmcoredmesg import main as vmcore_dmesg_main
+
+            if name == PROG:
+                code = vmcore_dmesg_main(argv[1:], f"{PROG} vmcore-dmesg", False)
+            else:
+                code = vmcore_dmesg_main(argv, sys.argv[0])
+        elif argv[:1] == ["inspect"] and name == PROG:
             from pykexec.inspect import main as inspect_main
+
+            _check_paths([], next((w for w in argv[1:] if "\0" in w), None))
 
             code = inspect_main(argv[1:])
         else:
@@ -692,15 +574,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KexecError as err:
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
-        print(one_line(f"{name}: {err}"), file=sys.stderr)
-        return err.exit_code
+        return _fail(err, exit_code(err), as_json, f"{name}: {err}")
     except OSError as err:  # an I/O error no layer below anticipated: still one line
         if os.environ.get("PYKEXEC_TRACEBACK"):
             raise
         where = f": {err.filename}" if err.filename else ""
-        print(one_line(f"{name}: {err.strerror or err}{where}"), file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:
+        return _fail(err, 1, as_json, f"{name}: {err.strerror or err}{where}")
+    except KeyboardInterrupt as err:
+        if as_json:  # the one document, even then
+            import json
+
+            print(json.dumps(error_document(err, 130), indent=2))
         return 130
 
 

@@ -3,9 +3,10 @@
 
 The start-up rule, written once: these actions run at every shutdown and boot (kdump
 services call ``-S`` and ``-u``; ``-e`` is the last step of a kexec reboot), so they
-take a fast path that imports only :data:`FAST_PATH` of pykexec (cli, this module,
-sysinfo, fileio, uapi, errors) and no dataclasses, enums, pathlib or typing, which
-cost a third of their start-up in an emulated guest; tests/test_lint.py checks it.
+take a fast path that imports only :data:`FAST_PATH` of pykexec (cli and its option
+table, this module, sysinfo, fileio, uapi, errors) and no dataclasses, enums, pathlib
+or typing, which cost a third of their start-up in an emulated guest; tests/test_lint.py
+checks it.
 Everywhere else pykexec is ordinary Python: enums, dataclasses, top-level imports.
 
 Each action has a ``describe_*`` twin that says what it would do and touches nothing:
@@ -17,13 +18,13 @@ from __future__ import annotations
 import os
 
 from pykexec import uapi
-from pykexec.errors import SyscallError, UsageError
+from pykexec.errors import NothingLoaded, SyscallError, UsageError
 from pykexec.sysinfo import SystemView
 
 #: The pykexec modules the quick actions may import (the start-up rule above).
 FAST_PATH = frozenset(
     {"pykexec", "pykexec.cli", "pykexec.control", "pykexec.errors", "pykexec.fileio",
-     "pykexec.sysinfo", "pykexec.uapi", "pykexec.syscalls"}
+     "pykexec.optable", "pykexec.sysinfo", "pykexec.uapi", "pykexec.syscalls"}
 )  # fmt: skip
 # SyscallChoice values (pykexec.options), compared as strings here.
 FILE, LOAD, AUTO = "file", "load", "auto"
@@ -34,6 +35,15 @@ def status(crash: bool = True, view: SystemView | None = None) -> bool:
     """Whether a crash kernel (or, with ``crash=False``, an exec kernel) is loaded."""
     view = view or SystemView()
     return view.kexec_crash_loaded() if crash else view.kexec_loaded()
+
+
+def status_code(crash: bool = True, view: SystemView | None = None) -> int:
+    """``-S``'s exit status, as kexec-tools 2.0.32's ``k_status()`` returns it: the number
+    in the sysfs file (1: loaded, 0: not), or 255 (-1) when the file cannot be read."""
+    view = view or SystemView()
+    name, old = ("crash_loaded", "kexec_crash_loaded") if crash else ("loaded", "kexec_loaded")
+    value = view.kexec_int(name, old)
+    return 255 if value is None else value & 0xFF
 
 
 def crash_reservation_size(view: SystemView | None = None) -> int:
@@ -49,21 +59,36 @@ def _kind(crash: bool) -> str:
     return "crash kernel" if crash else "kernel loaded for -e"
 
 
+_UNLOAD_CALLS = {
+    FILE: ["kexec_file_load(KEXEC_FILE_UNLOAD)"],
+    LOAD: ["kexec_load with no segments"],
+    AUTO: ["kexec_file_load(KEXEC_FILE_UNLOAD)", "kexec_load with no segments, if that "
+           "fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP"],
+}  # fmt: skip
+
+
+def unload_facts(crash: bool, syscall: str, view: SystemView) -> dict[str, object]:
+    """What ``-u`` would do, as data (``--dry-run --json``), without doing it."""
+    return {
+        "action": "unload",
+        "dry_run": True,
+        "kind": "crash" if crash else "exec",
+        "loaded": status(crash, view),
+        "calls": _UNLOAD_CALLS[syscall],
+    }
+
+
 def describe_unload(crash: bool, syscall: str, view: SystemView) -> str:
     """What ``-u`` would do, without doing it."""
-    loaded = status(crash, view)
-    calls = {
-        FILE: "kexec_file_load(KEXEC_FILE_UNLOAD)",
-        LOAD: "kexec_load with no segments",
-        AUTO: "kexec_file_load(KEXEC_FILE_UNLOAD), then kexec_load with no segments "
-        "if that fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP",
-    }
-    now = "loaded now" if loaded else "none is loaded now, so nothing would change"
-    return f"dry run: would unload the {_kind(crash)} ({now}) with {calls[syscall]}"
+    facts = unload_facts(crash, syscall, view)
+    now = "loaded now" if facts["loaded"] else "none is loaded now, so nothing would change"
+    calls = ", then ".join(_UNLOAD_CALLS[syscall])
+    return f"dry run: would unload the {_kind(crash)} ({now}) with {calls}"
 
 
-def unload(crash: bool = False, syscall: str = AUTO) -> None:
-    """Unload the kernel loaded for exec (or the crash kernel).
+def unload(crash: bool = False, syscall: str = AUTO) -> str:
+    """Unload the kernel loaded for exec (or the crash kernel); returns the syscall
+    that did it (``file`` or ``load``).
 
     With -s or -a the file syscall's unload is tried first (it frees an image loaded
     either way), then, with -a or -c, kexec_load with no segments, as kexec-tools does.
@@ -74,21 +99,37 @@ def unload(crash: bool = False, syscall: str = AUTO) -> None:
         try:
             flags = uapi.KEXEC_FILE_UNLOAD | (uapi.KEXEC_FILE_ON_CRASH if crash else 0)
             syscalls.kexec_file_load(-1, -1, "", flags)
-            return
+            return FILE
         except SyscallError as err:
             if syscall == FILE or err.errno not in uapi.FILE_LOAD_FALLBACK:
                 raise
     flags = uapi.KEXEC_ARCH_PPC64 | (uapi.KEXEC_ON_CRASH if crash else 0)
     syscalls.kexec_load(0, [], flags)
+    return LOAD
+
+
+def execute_facts(view: SystemView, sync: bool = True, ifdown: bool = True) -> dict[str, object]:
+    """What ``-e`` would do, as data, without doing it; raises as :func:`execute` would."""
+    if not view.kexec_loaded():
+        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
+    names = [n for n in view.network_interfaces() if n != "lo"] if ifdown else []
+    return {
+        "action": "exec",
+        "dry_run": True,
+        "sync": sync,
+        "ifdown": ifdown,
+        "interfaces_down": names,
+        "call": "reboot(LINUX_REBOOT_CMD_KEXEC)",
+    }
 
 
 def describe_execute(view: SystemView, sync: bool = True, ifdown: bool = True) -> str:
     """What ``-e`` would do, without doing it; raises as :func:`execute` would."""
-    if not view.kexec_loaded():
-        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+    facts = execute_facts(view, sync, ifdown)
     steps = ["sync file systems" if sync else "not sync file systems (-y)"]
     if ifdown:
-        names = [n for n in view.network_interfaces() if n != "lo"]
+        names = facts["interfaces_down"]
+        assert isinstance(names, list)
         steps.append(f"take down {', '.join(names)}" if names else "find no interface to take down")
     else:
         steps.append("leave network interfaces up (-x)")
@@ -135,7 +176,7 @@ def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = Tr
     if not view.live:
         raise UsageError(f"refusing to jump with facts from {view.root}: --sysroot needs --dry-run")
     if not view.kexec_loaded():
-        raise UsageError("nothing has been loaded: run pykexec -l KERNEL first")
+        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
     if sync:
         os.sync()
     if ifdown:

@@ -22,7 +22,8 @@ class OptionError(UsageError):
     ``option`` is the option at fault as the user spelled it (``""`` when none is),
     ``problem`` what is wrong with it: one of ``unknown``, ``ambiguous``,
     ``missing-argument``, ``unexpected-argument``, ``unsupported``, ``bad-value``,
-    ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``.
+    ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``,
+    ``nul-byte``.
     """
 
     def __init__(self, message: str, option: str, problem: str) -> None:
@@ -32,7 +33,11 @@ class OptionError(UsageError):
 
 
 class NoCrashRegion(UsageError):
-    """A crash load on a kernel booted without crashkernel= (no region to load into)."""
+    """A crash load on a kernel booted without crashkernel= (no region to load into).
+
+    Exit status 1, as kexec-tools 2.0.32's "Memory for crashkernel is not reserved"."""
+
+    exit_code = 1
 
 
 class ImageError(KexecError):
@@ -66,3 +71,50 @@ class SyscallError(KexecError):
         super().__init__(message)
         self.errno = errno
         self.call = call
+
+
+class NothingLoaded(KexecError):
+    """``-e`` with no kernel loaded for it (kexec-tools: "Nothing has been loaded!", 1)."""
+
+
+class SaveError(KexecError):
+    """``--save DIR`` cannot be written as asked.
+
+    ``directory`` is DIR; ``problem`` one of ``not-empty``, ``symlink``,
+    ``not-a-directory``, ``exists``, ``nul-byte`` (the command line's fault: exit 2) or
+    ``io`` (exit 1).
+    """
+
+    def __init__(self, message: str, directory: str, problem: str) -> None:
+        super().__init__(message)
+        self.directory = directory
+        self.problem = problem
+        self.exit_code = 1 if problem == "io" else 2
+
+
+class VmcoreError(KexecError):
+    """A kernel core dump (``/proc/vmcore``, a saved ELF dump) cannot be read for its log.
+
+    ``exit_code`` is the status kexec-tools' vmcore-dmesg exits with for the same fault
+    (1 where it has none), ``what`` names the part at fault (``elf``, ``notes``,
+    ``address``, ``prb``, ``log_buf``...).
+    """
+
+    def __init__(self, message: str, what: str, exit_code: int = 1) -> None:
+        super().__init__(message)
+        self.what = what
+        self.exit_code = exit_code
+
+
+class RecordError(KexecError):
+    """A load record (/run/pykexec) that cannot be trusted, written or locked.
+
+    ``path`` is the record (or lock) file; ``problem`` one of ``unreadable``,
+    ``too-large``, ``corrupt``, ``too-deep``, ``foreign``, ``older``, ``newer``,
+    ``invalid``, ``other-boot``, ``symlink``, ``write-failed``, ``busy``.
+    """
+
+    def __init__(self, message: str, path: str, problem: str) -> None:
+        super().__init__(message)
+        self.path = path
+        self.problem = problem

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from pykexec import syscalls
 from pykexec.control import crash_reservation_size, execute, shutdown_reboot, status, unload
 from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
+from pykexec.loadrecord import options_from_record, record_fields
 from pykexec.options import LoadOptions, check
 from pykexec.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
 from pykexec.planner import plan as plan_pure
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     from pykexec.arch.ppc64 import Plan
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
-    from pykexec.purgatory.asm import Program
 
 __all__ = [
     "crash_reservation_size",
@@ -65,6 +65,8 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     """
     import mmap
 
+    if "\0" in os.fspath(path):
+        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
@@ -119,6 +121,16 @@ def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, s
     return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
 
 
+def _release_at_least(view: SystemView, wanted: tuple[int, int]) -> bool | None:
+    """Whether the running kernel's release (osrelease, ``6.1.0-28-powerpc64le``) is at
+    least ``wanted``; None when it cannot be read."""
+    words = (view.read_text("proc/sys/kernel/osrelease") or "").strip().split(".")[:2]
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    minor = "".join(c for c in words[1][:3] if c.isdigit()) if words[1][:1].isdigit() else ""
+    return (int(words[0]), int(minor)) >= wanted if minor else None
+
+
 def _load_limit(view: SystemView, rel: str) -> int | None:
     """kernel.kexec_load_limit_{panic,reboot} (Linux 6.6+): loads left, or -1 for no limit
     (its default: kernel/kexec_core.c load_limit_reboot/panic, ``.limit = -1``)."""
@@ -142,6 +154,7 @@ def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> Ke
         load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
         lockdown=_lockdown(view.read_text("sys/kernel/security/lockdown")),
         loads_left=limit,
+        file_debug=_release_at_least(view, (6, 8)),
     )
 
 
@@ -316,6 +329,17 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
         )
     from pykexec import record
 
+    with record.Lock(view) as lock:
+        result = _load_and_record(opts, view)
+    if lock.note:
+        result = replace(result, warnings=(*result.warnings, lock.note))
+    return result
+
+
+def _load_and_record(opts: LoadOptions, view: SystemView) -> LoadPlan:
+    """The load and its record, under the record lock."""
+    from pykexec import record
+
     before = (view.kexec_crash_loaded(), record.read(view, True)) if opts.crash else None
     try:
         result, loaded = _load(opts, view)
@@ -356,138 +380,26 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
     return replace(result, notes=(*notes, *result.notes, "loaded with kexec_load")), facts
 
 
-def options_dict(opts: LoadOptions) -> dict[str, Any]:
-    """The load options as JSON values (paths and choices as strings)."""
-    from dataclasses import fields
-
-    out: dict[str, Any] = {}
-    for f in fields(opts):
-        value = getattr(opts, f.name)
-        out[f.name] = value if value is None or isinstance(value, (bool, int)) else str(value)
-    return out
-
-
-def options_from_record(rec: dict[str, Any]) -> LoadOptions:
-    """The load options a record was made with (to load the same again)."""
-    from pykexec.options import SyscallChoice
-
-    o = dict(rec.get("options") or {})
-    try:
-        for name in ("kernel", "initrd", "dtb"):
-            o[name] = Path(o[name]) if o.get(name) is not None else None
-        o["syscall"] = SyscallChoice(o.get("syscall", "auto"))
-        return LoadOptions(**o)
-    except (TypeError, ValueError) as err:
-        raise KexecError(f"the load record's options cannot be used again: {err}") from None
-
-
-def _purgatory_program(buf: bytes, plan: Plan, facts: LoadFacts) -> Program | None:
-    """The purgatory program ``buf`` was rendered from: the plan's own (generate's cache
-    holds it), checked by its code up to the first data slot."""
-    from pykexec.purgatory.ppc64 import console_for, generate
-
-    assert facts.kernel is not None
-    m = plan.machine
-    program = generate(
-        facts.running_endian,
-        kernel_big_endian=facts.kernel.endian == "big",
-        console=console_for(
-            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
-        ),
-        sha256_vector=facts.vector_crypto,
-    )
-    data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
-    if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
-        return program
-    return None
-
-
-def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
-    """Where the loaded purgatory keeps its regions and digest, and their values."""
-    from pykexec.abi import SHA256_DIGEST_SIZE as DIGEST_SIZE
-    from pykexec.crash.verify import slot_regions
-    from pykexec.layout import SegmentKind
-
-    purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
-    program = None if purg is None else _purgatory_program(bytes(purg.buf), plan, facts)
-    if purg is None or program is None:
-        return None
-    regions, digest = program.slot("sha256_regions"), program.slot("sha256_digest")
-    buf = bytes(purg.buf)
-    return {
-        "mem_start": purg.mem.start,
-        "endian": facts.running_endian,
-        "regions_offset": regions.offset,
-        "regions_size": regions.size,
-        "digest_offset": digest.offset,
-        "regions": slot_regions(
-            buf[regions.offset : regions.offset + regions.size], facts.running_endian
-        ),
-        "digest": buf[digest.offset : digest.offset + DIGEST_SIZE].hex(),
-    }
-
-
-def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
-    """What :mod:`pykexec.record` keeps of a successful load."""
-    import hashlib
-    import zlib
-
-    from pykexec import record
-
-    opts = result.options
-    fields: dict[str, Any] = {
-        "options": options_dict(opts),
-        "files": {
-            name: record.file_identity(getattr(opts, name))
-            for name in ("kernel", "initrd", "dtb")
-            if getattr(opts, name) is not None
-        },
-        "hotplug": opts.hotplug,
-        "notes": list(result.notes),
-    }
-    if result.headroom is not None:
-        h = result.headroom
-        fields["headroom"] = {"region": h.region, "needed": h.needed, "summary": h.summary()}
-    if facts is None or result.segments is None:
-        fc = result.file_call
-        assert fc is not None
-        fields.update(syscall="kexec_file_load", command_line=fc.command_line)
-        digest_input: Any = [fc.describe(), fields["files"]]
-    else:
-        image = result.segments.image
-        # Per-segment checksums let --verify name the segment that differs; it checks
-        # crash images only, so a -l load does not pay a pass over its buffers.
-        segments = [
-            {
-                "kind": str(s.kind),
-                "mem_start": s.mem.start,
-                "mem_size": s.mem.size,
-                "bufsz": s.bufsz,
-                **({"crc32": zlib.crc32(s.buf)} if opts.crash else {}),
-            }
-            for s in image.segments
-        ]
-        fields.update(
-            syscall="kexec_load",
-            entry=image.entry,
-            flags=int(image.flags),
-            command_line=result.segments.bootargs,
-            segments=segments,
-            purgatory=_purgatory_record(result.segments, facts),
-        )
-        digest_input = [image.entry, int(image.flags), segments]
-    blob = json.dumps(digest_input, sort_keys=True).encode()
-    fields["plan_digest"] = hashlib.sha256(blob).hexdigest()
-    return fields
-
-
 def _recover_crash(
     err: SyscallError, view: SystemView, was_loaded: bool, previous: dict[str, Any] | None
 ) -> None:
     """After a failed -p load: when the kernel had already freed the crash kernel
     loaded before (kernel/kexec.c do_kexec_load and kernel/kexec_file.c
     kexec_file_load both free it before building the new image), load the recorded
-    one again and say so; raise in every case."""
+    one again and say so; raise in every case.
+
+    EBUSY is not such a failure: both syscalls return it when kexec_trylock() fails,
+    before they free anything (another program's load holds the lock; what it leaves
+    loaded is its own): nothing is reloaded and the record is kept."""
+    import errno
+
+    if err.errno == errno.EBUSY:
+        raise SyscallError(
+            f"{err}; another program was loading a kexec image at the same time: this "
+            "load changed nothing (see pykexec -S -d when it has ended)",
+            err.errno,
+            err.call,
+        ) from None
     if not was_loaded or view.kexec_crash_loaded():
         raise err
     gone = "no crash kernel is loaded now"
@@ -501,8 +413,16 @@ def _recover_crash(
     from pykexec import record
 
     try:
-        load(options_from_record(previous), view)
+        _load_and_record(options_from_record(previous), view)
     except KexecError as again:
+        if isinstance(again, SyscallError) and again.errno == errno.EBUSY:
+            raise SyscallError(
+                f"{err}; the kernel freed the crash kernel loaded before and another "
+                f"program's load was under way when pykexec tried to reload it: see "
+                "pykexec -S -d when it has ended",
+                err.errno,
+                err.call,
+            ) from None
         record.remove(view, True)
         raise SyscallError(
             f"{err}; the kernel freed the crash kernel loaded before and "
@@ -510,10 +430,10 @@ def _recover_crash(
             err.errno,
             err.call,
         ) from None
-    kernel = previous.get("options", {}).get("kernel")
+    kernel = previous["options"]["kernel"]
     raise SyscallError(
         f"{err}; the kernel had freed the crash kernel loaded before: "
-        f"reloaded it ({kernel}, first loaded {previous.get('loaded_at_utc')})",
+        f"reloaded it ({kernel}, first loaded {previous['loaded_at_utc']})",
         err.errno,
         err.call,
     ) from None
@@ -575,26 +495,24 @@ def load_crash(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     return load(replace(opts, crash=True), view)
 
 
-def save_plan(result: LoadPlan, directory: Path, document: dict[str, object]) -> list[Path]:
+def save_plan(
+    result: LoadPlan, directory: Path, document: dict[str, object], *, overwrite: bool = False
+) -> list[Path]:
     """Write what the kernel would get into ``directory``: ``plan.json`` and, for a
     kexec_load plan, each segment's bytes (``NN-kind.bin``; the device tree as
-    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump."""
+    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump.  Only inside
+    ``directory``, never through a symlink, into an empty one unless ``overwrite``
+    (:mod:`pykexec.savedir`)."""
+    from pykexec.savedir import write_files
+
     suffix = {"device-tree": ".dtb", "elfcorehdr": ".elf"}
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        written = []
-        if result.segments is not None:
-            for i, seg in enumerate(result.segments.image.segments):
-                path = directory / f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
-                path.write_bytes(bytes(seg.buf))
-                written.append(path)
-        if result.file_call is not None:
-            path = directory / "kexec_file_load-cmdline.txt"
-            path.write_bytes(result.file_call.command_line.encode("utf-8", "surrogateescape"))
-            written.append(path)
-        path = directory / "plan.json"
-        path.write_text(json.dumps(document, indent=2) + "\n")
-        written.append(path)
-    except OSError as err:
-        raise KexecError(f"cannot save the plan in {directory}: {err.strerror or err}") from None
-    return written
+    files: list[tuple[str, bytes]] = []
+    if result.segments is not None:
+        for i, seg in enumerate(result.segments.image.segments):
+            name = f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
+            files.append((name, bytes(seg.buf)))
+    if result.file_call is not None:
+        line = result.file_call.command_line.encode("utf-8", "surrogateescape")
+        files.append(("kexec_file_load-cmdline.txt", line))
+    files.append(("plan.json", (json.dumps(document, indent=2) + "\n").encode()))
+    return write_files(directory, files, overwrite=overwrite)

@@ -129,27 +129,50 @@ as kexec\\-tools does.
 
 _TAIL = """\
 .SH EXIT STATUS
+As kexec\\-tools 2.0.32 where a script can see it:
 .TP
 .B 0
 Success; with
 .BR \\-S :
-no kernel of that kind is loaded (also when the sysfs file is missing).
+no kernel of that kind is loaded.
 .TP
 .B 1
-An error: the image, the device tree, the memory layout or a system call failed;
-the one\\-line message on standard error says what and what to do.
+A failure: the image, the device tree, the memory layout or a system call; the
+one\\-line message on standard error says what and what to do.
+An option kexec\\-tools' getopt rejects (unknown, ambiguous, a missing or unexpected
+argument, a bad address) and
+.BR \\-? :
+1, with the usage on standard output.
 With
 .BR \\-S :
 a kernel is loaded.
 .B \\-e
-that returns (the kernel refused to start the new kernel) also exits 1.
+with nothing loaded, or that returns (the kernel refused to start the new kernel), 1.
 .TP
 .B 2
-A command line error (an unknown, ambiguous or refused option, a missing argument,
-options that exclude each other).
+A command line pykexec refuses (options that exclude each other or cannot work on
+ppc64, \\fB\\-\\-sysroot\\fR, \\fB\\-\\-save\\fR or \\fB\\-\\-json\\fR without
+\\fB\\-\\-dry\\-run\\fR where they need it, a path holding a NUL byte).
+.TP
+.B 255
+No kernel to act on (no arguments, \\fB\\-l\\fR without \\fIKERNEL\\fR), with the usage on
+standard output; with
+.BR \\-S :
+the sysfs file cannot be read.
+.TP
+.B 253
+With \\fB\\-s\\fR: kexec_file_load is missing or fails with ENOSYS, EINVAL, ENOEXEC or
+ENOTSUP, where \\fB\\-a\\fR would fall back to kexec_load.
 .TP
 .B 130
 Interrupted.
+.PP
+With
+.BR \\-\\-json ,
+standard output holds exactly one JSON document, also when the command line is
+refused or the action fails (then an object \\fBerror\\fR with \\fBkind\\fR, the error's
+fields, \\fBmessage\\fR and \\fBexit_status\\fR); the one\\-line message and warnings
+still go to standard error, and the exit status is the same as without it.
 .SH ENVIRONMENT
 .TP
 .B PYKEXEC_TRACEBACK
@@ -179,6 +202,12 @@ and
 The crash kernel reservation, the room for the ELF core header with
 .BR \\-\\-hotplug ,
 the vmcoreinfo note.
+.TP
+.IR /run/pykexec/crash.json ", " /run/pykexec/exec.json
+The record of what pykexec loaded (options, files, plan digest), read by
+.BR "\\-S \\-d" ,
+.B \\-\\-verify
+and a failed crash reload.
 .TP
 .IR /sys/devices/system/cpu ", " /sys/class/net
 The possible CPUs (their crash notes); the interfaces that
@@ -226,67 +255,60 @@ python3 pykexec.pyz \\-l vmlinux \\-\\-dry\\-run \\-\\-json
 .RE
 .fi
 .SH DIFFERENCES FROM KEXEC\\-TOOLS
+Compared with kexec\\-tools 2.0.32, one line each:
 .TP
-Options in any order
-Flags do not depend on their order. In kexec\\-tools each of
-.BR \\-l ", " \\-p ", " \\-e ", " \\-f " and " \\-u
-sets several switches, so a later one undoes an earlier one (see
-.BR "\\-e \\-f" ),
-and
-.B \\-p
-assigns the kexec_load flags, so in its development version (commit 71d6fd9)
-.B \\-d \\-p
-loses the KEXEC_DEBUG flag.
+Option order
+Flags do not depend on their order, except \\fB\\-u\\fR before or after \\fB\\-l\\fR/\\fB\\-p\\fR,
+which follows kexec\\-tools (see \\fB\\-u \\-l\\fR).
 .TP
-\\fB\\-\\-dtb\\fR with \\fB\\-\\-append\\fR
-pykexec writes the
-.B \\-\\-append
-command line into the given blob's
-.I /chosen/bootargs
-(and the initrd into its
-.IR /chosen ),
-as kexec\\-lite (petitboot's loader in OpenPOWER firmware) does;
-kexec\\-tools' ppc64 loader uses the blob as it is for the command line, so
-the new kernel boots with the bootargs the blob already had.
+\\fB\\-u \\-l\\fR \\fIKERNEL\\fR
+As kexec\\-tools: unload, then load with kexec_load (nothing loaded after kexec_file_load);
+pykexec does not read \\fIKERNEL\\fR in the kexec_file_load case.
 .TP
 \\fB\\-e \\-f\\fR
-Both orders start the loaded kernel at once (sync and interfaces down unless
-.B \\-y
-or
-.BR \\-x ).
-In kexec\\-tools the last of the two wins:
-.B \\-f \\-e
-starts the loaded kernel, but
-.B \\-e \\-f
-asks for a load and, without a
-.IR KERNEL ,
-fails with "No kernel specified" (petitboot's last fallback).
+Both orders start the loaded kernel; kexec\\-tools' \\fB\\-e \\-f\\fR asks for a load and fails
+with "No kernel specified".
 .TP
-\\fB\\-s\\fR without \\fB\\-l\\fR
-As in kexec\\-tools: the kernel is loaded with
-.BR kexec_file_load (2)
-and the system is rebooted with
-.BR "shutdown \\-r now" .
-petitboot sends this form (its kexec_file fallback), written for kexec\\-lite, where
-.B \\-s
-is a load only.
+\\fB\\-\\-dtb\\fR under \\fB\\-a\\fR
+Accepted (kexec_load is used at once); kexec\\-tools tries kexec_file_load, which refuses
+\\fB\\-\\-dtb\\fR (exit 1).
 .TP
-\\fB\\-S\\fR without sysfs
-Exit status 0 (not loaded) when
-.I /sys/kernel/kexec_crash_loaded
-(or
-.IR kexec_loaded )
-cannot be read; kexec\\-tools exits 255 there.
+\\fB\\-\\-dtb\\fR with \\fB\\-\\-initrd\\fR or \\fB\\-\\-append\\fR
+Both go into the blob (as kexec\\-lite does); kexec\\-tools refuses the initrd (exit 255) and
+keeps the blob's bootargs.
 .TP
-Exit status
-Command line errors exit 2 (kexec\\-tools: 1); other failures exit 1
-(kexec\\-tools: 255 for most failed loads and a returning
-.BR \\-e ,
-1 for its fatal errors).
+Crash region too small
+\\fB\\-p\\fR refuses (exit 1, with the figures) a crash kernel that provably cannot boot in its
+region; kexec\\-tools loads it.
+.TP
+Byte order
+\\fB\\-p\\fR refuses (exit 2) a crash kernel of the other byte order, whose /proc/vmcore could
+not be read; kexec\\-tools loads it.
 .TP
 Refused options
-Options that cannot work on ppc64 (preserve\\-context, Xen live update) are refused
-with exit status 2 instead of failing in the kernel.
+Preserve\\-context and Xen live\\-update options are refused at once (exit 2) instead of failing
+later.
+.TP
+Failures
+Exit 1; kexec\\-tools returns 255 for most failed loads and unloads and an \\fB\\-e\\fR that
+returns, 1 for its fatal errors.
+.TP
+\\fB\\-d\\fR before Linux 6.8
+KEXEC_FILE_DEBUG is left out for a kernel whose release predates it; kexec\\-tools passes it,
+and the kernel refuses the load (EINVAL: \\fB\\-s\\fR fails, \\fB\\-a\\fR falls back to kexec_load).
+.TP
+Chatter
+\\fB\\-\\-help\\fR prints all its usage on standard output (kexec\\-tools prints its loader's
+options on standard error); a load prints nothing without \\fB\\-d\\fR (kexec\\-tools' ppc64
+loader prints "Modified cmdline:").
+.TP
+\\fB\\-S \\-d\\fR
+Also prints what is loaded, since when and what changed, on standard output; kexec\\-tools
+prints nothing.
+.TP
+Newer options
+\\fB\\-\\-no\\-cma\\fR and \\fB\\-\\-force\\-dtb\\fR (kexec\\-tools after 2.0.32) are accepted;
+abbreviations keep their 2.0.32 meaning.
 .SH SEE ALSO
 .BR kexec (8),
 .BR kdump\\-config (8),

@@ -86,5 +86,8 @@ def check(opts: LoadOptions) -> None:
             "--mem-max",
             "conflict",
         )
+    for name, path in (("KERNEL", opts.kernel), ("--initrd", opts.initrd), ("--dtb", opts.dtb)):
+        if path is not None and "\0" in str(path):
+            raise OptionError(f"{name} {str(path)!r} holds a NUL byte", name, "nul-byte")
     if opts.command_line is not None and "\0" in opts.command_line:
         raise UsageError("the command line holds a NUL byte; the kernel would cut it there")

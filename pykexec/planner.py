@@ -144,6 +144,8 @@ def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     flags |= 0 if opts.initrd else uapi.KEXEC_FILE_NO_INITRAMFS
     flags |= uapi.KEXEC_FILE_NO_CMA if opts.no_cma else 0
     flags |= uapi.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
+    # -d: kexec-tools 2.0.32 main() ORs it in always; left out where the kernel refuses it
+    flags |= uapi.KEXEC_FILE_DEBUG if opts.debug and facts.support.file_debug is not False else 0
     command_line = build_bootargs(
         opts.command_line,
         reuse=facts.cmdline if opts.reuse_cmdline else None,
@@ -316,8 +318,8 @@ def _running_kernel(machine: Machine, facts: LoadFacts) -> tuple[Range, ...]:
 def _reused_initrd(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> Range | None:
     if not opts.reuse_initrd:
         return None
-    if "retain_initrd" not in facts.cmdline.split():
-        raise UsageError(
+    if "retain_initrd" not in facts.cmdline.split():  # kexec-tools: die(), exit status 1
+        raise SystemInfoError(
             "--reuseinitrd needs the running kernel booted with retain_initrd "
             "(otherwise its initrd memory has been freed)"
         )

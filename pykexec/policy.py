@@ -47,6 +47,9 @@ class KexecSupport:
     load_disabled: bool = False  # /proc/sys/kernel/kexec_load_disabled
     lockdown: str | None = None  # /sys/kernel/security/lockdown, the bracketed level
     loads_left: int | None = None  # kexec_load_limit_{reboot,panic} (Linux 6.6), -1 = any
+    # The kernel takes KEXEC_FILE_DEBUG (Linux 6.8 added it to KEXEC_FILE_FLAGS,
+    # include/linux/kexec.h; older kernels refuse the flag with EINVAL); None: not told.
+    file_debug: bool | None = None
 
     @property
     def locked_down(self) -> bool:

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 import json
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pykexec import record
 from pykexec.options import LoadOptions
 from pykexec.sysinfo import SystemView
+
+if TYPE_CHECKING:
+    from pykexec.crash.loaded import Identity, Kimage
+    from pykexec.crash.verify import KcoreMap
 
 MIB = 1 << 20
 KCORE = "proc/kcore"
@@ -35,7 +39,13 @@ def _file_changes(rec: dict[str, Any]) -> list[str]:
 
 
 def _machine_changes(rec: dict[str, Any], view: SystemView) -> list[str]:
-    then, now = rec.get("machine") or {}, record.machine_facts(view)
+    from pykexec.errors import KexecError
+
+    try:
+        now = record.machine_facts(view)
+    except KexecError as err:  # -S keeps its exit code: say it, do not end here
+        return [f"the machine's facts cannot be read now ({err})"]
+    then = rec["machine"]
     changes = []
     if now["system_ram"] != then.get("system_ram"):
         changes.append(
@@ -53,17 +63,71 @@ def _machine_changes(rec: dict[str, Any], view: SystemView) -> list[str]:
     return changes
 
 
+def identity(view: SystemView, rec: dict[str, Any], crash: bool) -> Identity:
+    """Whether ``rec`` describes the loaded image (:mod:`pykexec.crash.loaded`)."""
+    from pykexec.crash import loaded
+    from pykexec.errors import KexecError
+
+    try:
+        kmap = _kcore_map(view)
+    except KexecError as err:
+        return loaded.Identity(loaded.Verdict.UNKNOWN, f"/proc/kcore cannot be read ({err})")
+    differ = None
+    if crash:
+        segments = loaded.small_segments(rec)
+        try:
+            contents = [
+                view.read_at(KCORE, kmap.offset(s["mem_start"], s["bufsz"]), s["bufsz"])
+                for s in segments
+            ]
+            differ = loaded.differing(segments, contents)
+        except KexecError:
+            differ = None
+    return loaded.judge(rec, _kimage(view, kmap, crash), differ, crash)
+
+
+def _kimage(view: SystemView, kmap: KcoreMap, crash: bool) -> Kimage | str:
+    """The kernel's kimage of the loaded image, or why it cannot be read."""
+    from pykexec.crash import loaded
+    from pykexec.errors import KexecError
+
+    name = loaded.IMAGE_SYMBOL[crash]
+    try:
+        address = loaded.symbol_address(view.read_bytes("proc/kallsyms") or b"", name)
+        if address is None:
+            return (
+                f"/proc/kallsyms gives no address for {name} (a kernel without "
+                "CONFIG_KALLSYMS_ALL, or kptr_restrict)"
+            )
+        raw = view.read_at(KCORE, kmap.virtual_offset(address, 8), 8)
+        pointer = int.from_bytes(raw, kmap.endian)  # type: ignore[arg-type]
+        if pointer == 0:
+            return f"the kernel holds no image in {name} now (unloaded meanwhile)"
+        at = kmap.virtual_offset(pointer, loaded.KIMAGE_READ)
+        raw = view.read_at(KCORE, at, loaded.KIMAGE_READ)
+    except KexecError as err:
+        return f"the kernel's {name} cannot be read ({err})"
+    return loaded.parse_kimage(raw, pointer, kmap.endian, crash)
+
+
+def _kcore_map(view: SystemView) -> KcoreMap:
+    from pykexec.crash.verify import kcore_header_size, kcore_map
+
+    head = view.read_at(KCORE, 0, 4096)
+    size = kcore_header_size(head)
+    return kcore_map(head if size <= len(head) else view.read_at(KCORE, 0, size))
+
+
 def report(view: SystemView, crash: bool) -> dict[str, Any]:
-    """The status as data: loaded or not, the record, and what changed since."""
+    """The status as data: loaded or not, the record (or why it is not trusted), whether
+    it describes what is loaded, and what changed since."""
     loaded = view.kexec_crash_loaded() if crash else view.kexec_loaded()
-    rec = record.read(view, crash)
-    boot_id = (view.read_text("proc/sys/kernel/random/boot_id") or "").strip()
-    if rec is not None and boot_id and rec.get("boot_id") not in ("", boot_id):
-        rec = None  # written by another boot (a /run that is not a tmpfs)
+    rec, problem = record.read_checked(view, crash)
     out: dict[str, Any] = {
         "kind": "crash" if crash else "exec",
         "loaded": loaded,
         "record": rec,
+        "record_problem": None if problem is None else str(problem),
         "files_changed": [],
         "machine_changed": [],
     }
@@ -73,6 +137,10 @@ def report(view: SystemView, crash: bool) -> dict[str, Any]:
         out["files_changed"] = _file_changes(rec)
         out["machine_changed"] = _machine_changes(rec, view)
         out["stale"] = bool(out["machine_changed"]) and not rec.get("hotplug")
+        if loaded:
+            found = identity(view, rec, crash)
+            out["record_describes_loaded"] = {"verdict": found.verdict.name.lower(),
+                                              "reason": found.reason}  # fmt: skip
     return out
 
 
@@ -86,6 +154,8 @@ def describe(view: SystemView, crash: bool, *, as_json: bool = False) -> str:
     lines = [f"{what}: {'loaded' if data['loaded'] else 'not loaded'}"]
     if crash and data.get("crash_size") is not None:
         lines[0] += f" (crash region {data['crash_size'] / MIB:.0f} MiB)"
+    if data["record_problem"]:
+        lines.append(f"record ignored: {data['record_problem']}")
     if rec is None:
         if data["loaded"]:
             lines.append("loaded by another program: no pykexec record in /run/pykexec")
@@ -95,9 +165,22 @@ def describe(view: SystemView, crash: bool, *, as_json: bool = False) -> str:
             f"the record of a load at {rec.get('loaded_at_utc')} remains: unloaded or "
             "replaced since"
         )
-    ago = time.time() - float(rec.get("loaded_at", 0))
-    opts = rec.get("options") or {}
-    lines += [
+    else:
+        found = data["record_describes_loaded"]
+        lines.append(_identity_line(found["verdict"], found["reason"]))
+    return "\n".join(lines + _record_lines(data, rec))
+
+
+def _identity_line(verdict: str, reason: str) -> str:
+    from pykexec.crash.loaded import Identity, Verdict
+
+    return Identity(Verdict[verdict.upper()], reason).line()
+
+
+def _record_lines(data: dict[str, Any], rec: dict[str, Any]) -> list[str]:
+    ago = time.time() - float(rec["loaded_at"])
+    opts = rec["options"]
+    lines = [
         f"loaded at {rec.get('loaded_at_utc')} ({ago:.0f} s ago) with {rec.get('syscall')}",
         f"kernel: {opts.get('kernel')}",
         f"initrd: {opts.get('initrd') or '-'}",
@@ -116,26 +199,29 @@ def describe(view: SystemView, crash: bool, *, as_json: bool = False) -> str:
         lines += [f"machine changed: {c}" for c in data["machine_changed"]] + [how]
     else:
         lines.append("machine: unchanged since the load (RAM, memory blocks, CPUs)")
-    return "\n".join(lines)
+    return lines
 
 
 def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
-    """``--verify``: the loaded image in memory against its record and purgatory."""
-    from pykexec.crash.verify import VerifyError, kcore_header_size, kcore_map, verify
+    """``--verify``: the loaded image in memory against its record and purgatory; first
+    whether the record describes the loaded image at all."""
+    from pykexec.crash.loaded import KIMAGE_PROOF
+    from pykexec.crash.verify import VerifyError, verify
 
+    what = "crash kernel" if crash else "kernel for -e"
     loaded = view.kexec_crash_loaded() if crash else view.kexec_loaded()
     if not loaded:
-        raise VerifyError(f"no {'crash kernel' if crash else 'kernel for -e'} is loaded")
-    rec = record.read(view, crash)
+        raise VerifyError(f"no {what} is loaded")
+    rec, problem = record.read_checked(view, crash)
     if rec is None:
-        raise VerifyError(
-            "no pykexec record of what is loaded (/run/pykexec): load it with "
-            "pykexec to be able to verify it"
-        )
-    head = view.read_at(KCORE, 0, 4096)
-    size = kcore_header_size(head)
-    kmap = kcore_map(head if size <= len(head) else view.read_at(KCORE, 0, size))
-    return verify(rec, lambda phys, n: view.read_at(KCORE, kmap.offset(phys, n), n))
+        why = f"{problem} (ignored)" if problem else "no pykexec record of what is loaded"
+        raise VerifyError(f"{why} (/run/pykexec): load it with pykexec to be able to verify it")
+    found = identity(view, rec, crash)
+    if found.proof == KIMAGE_PROOF:  # the kernel's own table: another image
+        return False, [f"loaded {what}: {found.line()}", "nothing to verify it against"]
+    kmap = _kcore_map(view)
+    intact, lines = verify(rec, lambda phys, n: view.read_at(KCORE, kmap.offset(phys, n), n))
+    return intact, [lines[0], found.line(), *lines[1:]]
 
 
 def recommend(opts: LoadOptions, view: SystemView, *, detail: bool = False) -> str:

@@ -60,6 +60,8 @@ class SystemView:
 
     def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         self.root = os.fspath(root)
+        if "\0" in self.root:  # no path can hold one: a KexecError, not open()'s ValueError
+            raise SystemInfoError(f"snapshot root {self.root!r} holds a NUL byte")
         self._tree: Node | None = None
 
     def __repr__(self) -> str:

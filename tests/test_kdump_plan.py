@@ -187,7 +187,7 @@ def test_hotplug_needs_kernel_support(tmp_path: Path, kernel: Path) -> None:
 
 
 def test_reuse_initrd(tmp_path: Path, kernel: Path, libfdt: Any) -> None:
-    from pykexec.errors import UsageError
+    from pykexec.errors import SystemInfoError
 
     root = write_sysroot(tmp_path, pseries(), cmdline="console=hvc0 retain_initrd")
     cmd = parse(["-l", str(kernel), "--reuseinitrd", "--append=x"])
@@ -204,5 +204,5 @@ def test_reuse_initrd(tmp_path: Path, kernel: Path, libfdt: Any) -> None:
     rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
     assert (old.start, old.size) in rsv
     write_sysroot(tmp_path / "b", pseries(), cmdline="console=hvc0")
-    with pytest.raises(UsageError, match="retain_initrd"):
+    with pytest.raises(SystemInfoError, match="retain_initrd"):
         plan_load(cmd.options, SystemView(tmp_path / "b"))

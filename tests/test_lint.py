@@ -73,6 +73,7 @@ PURE_STDLIB = frozenset(
         "compression.zstd", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
+        "compression", "compression.zstd",
         "pathlib.PurePath", "pathlib.PurePosixPath",
     }
 )  # fmt: skip
@@ -429,7 +430,7 @@ def test_import_cycle_checker_sees_a_function_local_import(tmp_path: Path) -> No
 SPDX = "SPDX-License-Identifier: GPL-2.0-or-later"
 # Data and prose carry no header: fixtures (captured guests, goldens), JSON, Markdown.
 _NO_HEADER = re.compile(
-    r"^(tests/fixtures/|.*\.(json|md)$|\.gitignore$|LICENSE$|debian/(changelog|compat|source/format|.*\.(install|manpages|links|docs|lintian-overrides))$)"
+    r"^(tests/fixtures/|.*\.(json|md)$|\.gitignore$|LICENSE$|debian/(changelog|clean|compat|source/format|.*\.(install|manpages|links|docs|lintian-overrides))$)"
 )
 
 

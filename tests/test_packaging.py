@@ -11,6 +11,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -80,7 +81,10 @@ def test_wheel_contents(tmp_path: Path) -> None:
         assert whl.read(completion) == (ROOT / "completion/pykexec").read_bytes()
         entry = whl.read(f"{dist_info}/entry_points.txt").decode().splitlines()
         assert entry[0] == "[console_scripts]"
-        assert set(entry[1:]) == {"pykexec = pykexec.cli:main", "kexec = pykexec.cli:main"}
+        # no kexec to shadow the system's; vmcore-dmesg is kexec-tools' own output
+        assert set(entry[1:]) == {
+            f"{name} = pykexec.cli:main" for name in ("pykexec", "vmcore-dmesg")
+        }
         meta = whl.read(f"{dist_info}/METADATA").decode()
         assert f"\nVersion: {__version__}\n" in meta and "\nName: pykexec\n" in meta
         assert "\nRequires-Python: >=3.9\n" in meta
@@ -116,6 +120,93 @@ def test_sdist_builds_the_same_wheel(tmp_path: Path) -> None:
     assert sorted(from_sdist.namelist()) == sorted(from_tree.namelist())
 
 
+SDIST_MUST_HOLD = ("tests/", "tools/", "lab/", "debian/", "LICENSE", "CHANGELOG.md", "doc/")
+
+
+def _sdist_in(cwd: Path, out: Path, **env: str) -> Path:
+    """``build_sdist`` as pip calls it: the backend of the tree at ``cwd``, in a new Python."""
+    out.mkdir(parents=True, exist_ok=True)
+    base = {k: v for k, v in os.environ.items() if k != "SOURCE_DATE_EPOCH"}
+    done = subprocess.run(
+        [sys.executable, "-c", f"import pykexec.build as b; print(b.build_sdist({str(out)!r}))"],
+        cwd=cwd, capture_output=True, text=True, env={**base, **env}, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    return out / done.stdout.strip()
+
+
+def test_sdist_is_reproducible(tmp_path: Path) -> None:
+    """Built twice from the tree, and once from its own files unpacked with other times,
+    owners and group bits: the same bytes; what it holds is git's list of the tree."""
+    import tarfile
+
+    first = _sdist_in(ROOT, tmp_path / "a")
+    assert _sdist_in(ROOT, tmp_path / "b").read_bytes() == first.read_bytes()
+    with tarfile.open(first) as tar:
+        members = tar.getmembers()
+        tar.extractall(tmp_path / "unpacked")
+    top = f"pykexec-{__version__}/"
+    names = [m.name.removeprefix(top) for m in members]
+    assert names == [*sorted(names[:-1]), "PKG-INFO"]
+    assert {(m.uid, m.gid, m.uname, m.gname, m.mtime) for m in members} == {
+        (0, 0, "root", "root", 315532800)
+    }
+    for must in SDIST_MUST_HOLD:
+        assert [n for n in names if n == must or n.startswith(must)], must
+    git = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True)
+    if git.returncode == 0:  # a checkout: exactly the tracked files (and the new ones)
+        others = subprocess.run(
+            ["git", "ls-files", "--others", "--exclude-standard"], cwd=ROOT,
+            capture_output=True, text=True,
+        ).stdout.split()  # fmt: skip
+        ours = set(names) - {"PKG-INFO"}
+        assert set(git.stdout.split()) <= ours <= set(git.stdout.split()) | set(others)
+    modes = {m.name.removeprefix(top): m.mode for m in members}
+    assert modes["debian/rules"] == modes["tools/install-as-kexec.sh"] == 0o755
+    assert modes["pyproject.toml"] == 0o644
+
+    src = tmp_path / "unpacked" / top
+    for path in [src, *src.rglob("*")]:
+        if os.geteuid() == 0:
+            os.chown(path, 4321, 4321)
+        os.chmod(path, path.stat().st_mode | 0o020)
+        os.utime(path, (1.7e9, 1.7e9))
+    (src / "PKG-INFO").unlink()
+    assert _sdist_in(src, tmp_path / "c").read_bytes() == first.read_bytes()
+
+
+def test_sdist_dates_from_source_date_epoch(tmp_path: Path) -> None:
+    import gzip
+    import tarfile
+
+    sdist = _sdist_in(ROOT, tmp_path, SOURCE_DATE_EPOCH="1700000000")
+    header = sdist.read_bytes()[:10]
+    assert header[3] & 0x08 == 0  # no file name in the gzip header (FNAME)
+    assert int.from_bytes(header[4:8], "little") == 1700000000  # MTIME
+    with tarfile.open(fileobj=gzip.open(sdist)) as tar:
+        assert {m.mtime for m in tar.getmembers()} == {1700000000}
+
+
+def test_changelogs_and_versions_agree() -> None:
+    """pyproject's version (PEP 440), debian/changelog's (Debian's syntax: ``~dev`` sorts
+    before the release as ``.dev`` does) and CHANGELOG.md's sections name the same ones."""
+    version = build.read_project(ROOT / "pyproject.toml")["version"]
+    debian = (ROOT / "debian/changelog").read_text()
+    entries = re.findall(r"^pykexec \(([^)]+)\) \S+; urgency=\S+$", debian, re.M)
+    if shutil.which("dpkg-parsechangelog"):
+        parsed = subprocess.run(
+            ["dpkg-parsechangelog", "-l", str(ROOT / "debian/changelog"), "-S", "Version"],
+            capture_output=True, text=True, check=True,
+        ).stdout.strip()  # fmt: skip
+        assert parsed == entries[0]
+    assert entries[0] == re.sub(r"\.dev(\d+)$", r"~dev\1", version)
+    sections = re.findall(r"^## (?:Unreleased \((\S+)\)|(\S+) \(\d{4}-\d\d-\d\d\))$",
+                          (ROOT / "CHANGELOG.md").read_text(), re.M)  # fmt: skip
+    unreleased, released = sections[0][0], [r for _, r in sections[1:]]
+    assert unreleased and version.startswith(f"{unreleased}.dev")
+    assert [e for e in entries if "~" not in e] == released
+
+
 def _run(*argv: str | Path, **kw: object) -> subprocess.CompletedProcess[str]:
     env = {**os.environ, "PIP_NO_INDEX": "1", "PIP_DISABLE_PIP_VERSION_CHECK": "1"}
     return subprocess.run(
@@ -131,10 +222,10 @@ def test_offline_install_in_a_fresh_venv(tmp_path: Path, editable: bool) -> None
     pip = [venv / "bin/python", "-m", "pip", "install", "--no-index"]
     done = _run(*pip, *(["-e"] if editable else []), ROOT, cwd=tmp_path)
     assert done.returncode == 0, done.stdout + done.stderr
-    version = _run(venv / "bin/kexec", "--version", cwd=tmp_path)
+    version = _run(venv / "bin/pykexec", "--version", cwd=tmp_path)
     assert version.returncode == 0 and version.stdout.startswith(f"pykexec {__version__} (")
-    helped = _run(venv / "bin/kexec", "--help", cwd=tmp_path)
-    assert helped.stdout.startswith("usage: kexec ")
+    # No second kexec that would come before the system's on PATH.
+    assert sorted(p.name for p in (venv / "bin").glob("*kexec*")) == ["pykexec"]
     assert (venv / "share/man/man8/pykexec.8").read_bytes() == (ROOT / "doc/pykexec.8").read_bytes()
 
 
@@ -178,7 +269,7 @@ def test_zipapp_runs_like_the_tree(zipapp_file: Path, tmp_path: Path) -> None:
     as_kexec = _run(sys.executable, link, "--help", cwd=tmp_path)
     assert as_kexec.stdout.startswith("usage: kexec [options] [KERNEL]")
     bad = _run(link, "--no-such-option", cwd=tmp_path)  # the shebang's python3
-    assert bad.returncode == 2 and bad.stderr.startswith("kexec: ")
+    assert bad.returncode == 1 and bad.stderr.startswith("kexec: ")  # kexec-tools: 1
 
 
 def test_help_to_a_closed_pipe_ends_quietly() -> None:

@@ -9,10 +9,16 @@
 # zipapp (e.g. /usr/local/lib/pykexec/pykexec.pyz) or the console script pip installed
 # (e.g. /usr/local/bin/pykexec). Run under the name kexec, it behaves as kexec.
 #
-# debian: dpkg-divert moves kexec-tools' binary aside (/sbin/kexec, from bookworm's
-#   package file list; /usr/sbin/kexec where the package lists that) to kexec.distrib,
-#   where package upgrades also put it from then on; a link named kexec takes its place.
-#   remove: the link goes, dpkg-divert renames kexec-tools' binary back.
+# debian: where the Debian package (debian/, README) cannot be used. Local diversions of
+#   both paths kexec-tools has used, /usr/sbin/kexec (trixie on) to
+#   /usr/sbin/kexec.kexec-tools and /sbin/kexec (bookworm) to /sbin/kexec.kexec-tools-sbin
+#   (two names: on merged /usr both paths are one file, and kexec-tools' move from /sbin
+#   to /usr/sbin must not delete its new file; debian/pykexec.preinst explains), so that
+#   kexec-tools, upgraded or installed later, writes its kexec aside. The kexec file there
+#   now moves to the diverted name of the path its package lists; a link /usr/sbin/kexec to
+#   PROGRAM takes its place (and /sbin/kexec where /sbin is a directory of its own).
+#   remove: the links to PROGRAM go, both diversions go (whatever their names: also the
+#   /sbin/kexec.distrib of earlier versions of this script), kexec-tools' file goes back.
 # fedora (and RHEL, CentOS): alternatives(8) manages /usr/sbin/kexec. It does not
 #   replace a regular file, so kexec-tools' binary is first moved to
 #   /usr/sbin/kexec.kexec-tools and registered as the lower-priority alternative.
@@ -21,8 +27,8 @@
 #
 # Environment: ROOT, the root of the system to change (default /; for tests, a
 # directory: every path and the dpkg/alternatives databases are taken under it),
-# KEXEC_PATH (debian: the path kexec-tools installs kexec as), ALTERNATIVES (fedora: the
-# program, default alternatives; Debian's update-alternatives takes the same commands).
+# ALTERNATIVES (fedora: the program, default alternatives; Debian's update-alternatives
+# takes the same commands).
 set -eu
 
 usage() {
@@ -41,27 +47,58 @@ if [ "$ACTION" = install ] && [ ! -x "$ROOT$PROGRAM" ]; then
     exit 1
 fi
 
-debian_kexec_path() {
-    if [ -n "${KEXEC_PATH:-}" ]; then
-        echo "$KEXEC_PATH"
-        return
-    fi
-    listed=$(dpkg-query --admindir="$ROOT/var/lib/dpkg" -L kexec-tools 2>/dev/null |
-        grep -E '^(/usr)?/sbin/kexec$' | head -n 1) || true
-    echo "${listed:-/sbin/kexec}"
+KEXEC_PATHS="/usr/sbin/kexec /sbin/kexec"
+
+diverted() {
+    case $1 in
+    /usr/sbin/*) echo "$1.kexec-tools" ;;
+    *) echo "$1.kexec-tools-sbin" ;;
+    esac
+}
+
+# True if an installed package lists exactly the path $1 (diversion lines aside).
+listed() {
+    dpkg-query --admindir="$ROOT/var/lib/dpkg" -S "$1" 2>/dev/null |
+        grep -v -e '^diversion by ' -e '^local diversion ' | grep -q .
+}
+
+ours() {
+    [ -L "$ROOT$1" ] && [ "$(readlink "$ROOT$1")" = "$PROGRAM" ]
 }
 
 debian() {
-    kexec=$(debian_kexec_path)
-    divert="dpkg-divert --root=${ROOT:-/} --local --rename --divert $kexec.distrib"
+    divert="dpkg-divert --root=${ROOT:-/} --local --no-rename"
+    links=/usr/sbin/kexec
+    if [ -d "$ROOT/sbin" ] && [ ! -L "$ROOT/sbin" ]; then links="$links /sbin/kexec"; fi
     case $ACTION in
     install)
-        $divert --add "$kexec"
-        ln -sfn "$PROGRAM" "$ROOT$kexec"
+        for path in $KEXEC_PATHS; do
+            to=$(diverted "$path")
+            $divert --divert "$to" --add "$path"
+            if listed "$path" && [ -e "$ROOT$path" ] && ! ours "$path" && [ ! -e "$ROOT$to" ]; then
+                mv "$ROOT$path" "$ROOT$to"
+            fi
+        done
+        for path in $links; do
+            if [ -e "$ROOT$path" ] && [ ! -L "$ROOT$path" ]; then
+                echo "$0: $ROOT$path is a file no package lists: move it away first" >&2
+                exit 1
+            fi
+            ln -sfn "$PROGRAM" "$ROOT$path"
+        done
         ;;
     remove)
-        if [ -L "$ROOT$kexec" ]; then rm -f "$ROOT$kexec"; fi
-        $divert --remove "$kexec"
+        for path in $links; do
+            if ours "$path"; then rm -f "$ROOT$path"; fi
+        done
+        for path in $KEXEC_PATHS; do
+            to=$(dpkg-divert --root="${ROOT:-/}" --truename "$path")
+            [ "$to" != "$path" ] || continue
+            $divert --remove "$path"
+            if [ -e "$ROOT$to" ] && [ ! -e "$ROOT$path" ] && [ ! -L "$ROOT$path" ]; then
+                mv "$ROOT$to" "$ROOT$path"
+            fi
+        done
         ;;
     *) usage ;;
     esac

@@ -22,3 +22,6 @@ PY=${PYTHON:-python3}
 $PY -m pip install -q --upgrade pip 2>/dev/null || true
 $PY -m pip install -q -e '.[test]' || $PY -m pip install -q --break-system-packages -e '.[test]'
 $SUDO $PY -m lab setup
+# The Debian package's build and checks (tests/test_deb.py: dpkg-buildpackage from a clean
+# export, lintian; the package-life tests use dpkg, unshare and chroot, which Debian has).
+$SUDO apt-get install -y -q --no-install-recommends debhelper dh-python lintian

@@ -49,6 +49,11 @@ if TYPE_CHECKING:  # the crash modules are imported by crash loads only
 COMMAND_LINE_SIZE = 2048  # arch/powerpc/include/uapi/asm/setup.h (since 2016: 2048)
 KERNEL_ALIGN = 0x10000
 
+# The segments the kernel itself rewrites in a loaded --hotplug crash image, on each
+# memory or CPU hotplug event (arch/powerpc/kexec/crash.c arch_crash_handle_hotplug_event:
+# update_crash_elfcorehdr, update_crash_fdt); no digest or record can hold their bytes.
+HOTPLUG_REWRITTEN = frozenset({SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR})
+
 
 @dataclass(frozen=True)
 class PlanInput:
@@ -274,7 +279,7 @@ def _place_purgatory(
     With --hotplug the kernel edits the tree and the core header after the load:
     they cannot be part of the digest (kexec-tools' arch_do_exclude_segment()).
     """
-    mutable = {SegmentKind.DEVICE_TREE, SegmentKind.ELFCOREHDR} if inp.hotplug else set()
+    mutable = HOTPLUG_REWRITTEN if inp.hotplug else frozenset()
     hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
     digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
     pparams = replace(

@@ -3,7 +3,7 @@
 
 The headers are declared once as struct layouts (``Elf64_Ehdr``/``Elf64_Phdr``
 of the System V gABI) and read with an explicit byte order from a buffer (an
-``mmap`` of the file, never a needless copy).  Compressed images (gzip, xz)
+``mmap`` of the file, never a needless copy).  Compressed images (gzip, xz, zstd with Python 3.14)
 are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 """
 
@@ -24,6 +24,7 @@ from pykexec.errors import ImageError
 ELF_MAGIC = b"\x7fELF"
 GZIP_MAGIC = b"\x1f\x8b"
 XZ_MAGIC = b"\xfd7zXZ\x00"
+ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"  # RFC 8878 3.1.1: a zstd frame's Magic_Number, 0xFD2FB528 LE
 
 #: The largest kernel image (inflated file, or memory from its lowest to highest load
 #: address) pykexec accepts: Debian 12's ppc64el vmlinux is 44 MiB; more than 256 MiB
@@ -192,7 +193,34 @@ def _inflate(data: bytes | memoryview, limit: int) -> tuple[memoryview, str] | N
         import lzma
 
         return _stream(lzma.LZMADecompressor(lzma.FORMAT_XZ), data, "xz", limit), "xz"
+    if head.startswith(ZSTD_MAGIC):
+        return _stream(_zstd_decompressor(), data, "zstd", limit), "zstd"
     return None
+
+
+def _zstd_decompressor() -> _Decompressor:
+    """Python 3.14's compression.zstd, or a one-line refusal saying what to do."""
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        raise ImageError(
+            "a zstd-compressed kernel, and this Python has no zstd decoder (compression.zstd "
+            "is new in Python 3.14): decompress it first (zstd -d vmlinux.zst -o vmlinux)"
+        ) from None
+    return zstd.ZstdDecompressor()  # type: ignore[no-any-return,unused-ignore]
+
+
+def _decompress_errors() -> tuple[type[Exception], ...]:
+    """The errors the decompressors raise on bad input."""
+    import lzma
+    import zlib
+
+    base = (zlib.error, lzma.LZMAError, EOFError)
+    try:
+        from compression import zstd  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
+        return base
+    return (*base, zstd.ZstdError)
 
 
 class _Decompressor(Protocol):
@@ -210,9 +238,6 @@ def _stream(engine: _Decompressor, data: bytes | memoryview, kind: str, limit: i
     else stops at once.  Bytes after the end of the stream are ignored, as the kernel's
     and kexec-tools' decompressors do.
     """
-    import lzma
-    import zlib
-
     out = bytearray()
     pending = bytes(data)
     try:
@@ -229,7 +254,7 @@ def _stream(engine: _Decompressor, data: bytes | memoryview, kind: str, limit: i
                 raise _inflate_error(kind, "it does not hold an ELF file")
             if not chunk and not engine.eof and not pending:
                 raise _inflate_error(kind, "the file ends inside the stream (truncated)")
-    except (zlib.error, lzma.LZMAError, EOFError) as err:
+    except _decompress_errors() as err:
         raise _inflate_error(kind, str(err)) from None
     return memoryview(out)  # no copy of what may be hundreds of MiB
 
@@ -263,7 +288,7 @@ def _load_segments(
 def parse_kernel(
     data: bytes | memoryview, name: str = "kernel", *, max_size: int = MAX_KERNEL_SIZE
 ) -> KernelImage:
-    """Parse a ppc64 ELF kernel (plain, gzip or xz); raise :class:`ImageError` otherwise.
+    """Parse a ppc64 ELF kernel (plain, gzip, xz or zstd); raise :class:`ImageError` otherwise.
 
     ``max_size`` bounds the inflated file and the memory the loaded image spans.
     """
@@ -273,7 +298,7 @@ def parse_kernel(
         data, compression = inflated
     if len(data) < EI_NIDENT or bytes(data[:4]) != ELF_MAGIC:
         raise ImageError(
-            f"{name}: not an ELF file (pykexec loads ppc64 vmlinux images, plain, gzip or xz)"
+            f"{name}: not an ELF file (pykexec loads ppc64 vmlinux images: plain, gzip, xz or zstd)"
         )
     ei_class, ei_data = data[4], data[5]
     if ei_class != ElfClass.ELFCLASS64:
