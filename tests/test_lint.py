@@ -73,7 +73,6 @@ PURE_STDLIB = frozenset(
         "compression.zstd", "copy", "errno",
         "dataclasses", "enum", "functools", "gzip", "hashlib", "itertools", "lzma",
         "json", "math", "operator", "re", "struct", "types", "typing", "zlib",
-        "compression", "compression.zstd",
         "pathlib.PurePath", "pathlib.PurePosixPath",
     }
 )  # fmt: skip
