@@ -251,8 +251,9 @@ def crash_headroom(
             "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
             "(pykexec --recommend-crashkernel KERNEL ... names one)"
         )
+    line_of = dict(judged_lines(opts, facts, decision))
     judged = [(call, estimate(headroom_input(facts, region, line)))
-              for call, line in judged_lines(opts, facts, decision)]  # fmt: skip
+              for call, line in line_of.items()]  # fmt: skip
     call, result = min(judged, key=lambda j: (j[1].fits, j[1].spare))
     if len(judged) > 1:
         note = f"judged on {call}'s command line, the worse of {len(judged)} the load may use"
@@ -262,10 +263,11 @@ def crash_headroom(
             f"refusing the crash kernel, it cannot boot: {result.summary()}", result.needed
         )
     warnings: list[str] = []
-    if not facts.crash_page_size:
+    if not facts.crash_page_size and _page_size_matters(facts, result, line_of[call]):
         warnings.append(f"the page size of {opts.kernel} is not known (no empty_zero_page "
                         f"symbol, no config-* beside it): the headroom takes the running "
-                        f"kernel's {facts.page_size // 1024} KiB")  # fmt: skip
+                        f"kernel's {facts.page_size // 1024} KiB; with the other it would "
+                        f"not leave the margin")  # fmt: skip
     if not result.fits:
         warnings.append(f"the crash kernel cannot boot (--ignore-headroom): {result.summary()}")
     elif result.region < result.boot_needed:
@@ -273,6 +275,17 @@ def crash_headroom(
     elif result.tight:
         warnings.append(f"the crash region is nearly full: {result.summary()}")
     return result, tuple(warnings)
+
+
+def _page_size_matters(facts: LoadFacts, result: Headroom, line: str) -> bool:
+    """Whether the estimate with the other ppc64 page size (4 or 64 KiB) than the running
+    kernel's, which stands in for the unknown one, would warn where this one does not."""
+    from pykexec.crash.headroom import estimate
+
+    other = 4096 if facts.page_size == 0x10000 else 0x10000
+    alt = estimate(headroom_input(replace(facts, page_size=other), result.region, line))
+    quiet = not result.tight and result.region >= result.boot_needed
+    return quiet and (alt.tight or alt.region < alt.boot_needed)
 
 
 def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:
