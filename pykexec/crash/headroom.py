@@ -299,6 +299,12 @@ def content(initramfs: Initramfs | None, page_size: int, floor_page: int) -> Con
     return Content(pages_min, memory_min, memory, entries_min, entries, exact)
 
 
+def unpacked_bytes(initramfs: Initramfs, page_size: int) -> tuple[int, bool]:
+    """The estimate of the memory the initramfs takes unpacked, and whether it is exact."""
+    c = content(initramfs, page_size, page_size)
+    return c.memory, c.exact
+
+
 def _floor(inp: HeadroomInput, c: Content) -> tuple[tuple[tuple[str, int], ...], int, str]:
     """The provable floor: its terms, its size and a limit no size can meet (or "")."""
     page = inp.page_size if inp.page_size_known else 4096
