@@ -433,12 +433,14 @@ def report(table: Path = TABLE) -> str:
         if case["status"] != "measured":
             lines.append(f"{case['id']:44} {case['status']}")
             continue
-        steps = range(48, 2 * case["dump"]["min"] + STEP_MIB, STEP_MIB)
+        top = max(p["crashkernel_mib"] for p in case["probes"])
+        steps = range(48, 2 * (case["dump"]["min"] or top) + STEP_MIB, STEP_MIB)
         case["verdicts"] = {str(m): verdict(case, m) for m in steps}
         case["recommended_mib"] = recommended(case)
         accepted = next((int(m) for m, v in case["verdicts"].items() if v != "refuse"), None)
         silent = next((int(m) for m, v in case["verdicts"].items() if v == "load"), None)
-        lines.append(f"{case['id']:44} {case['boot']['min']:>5} {case['dump']['min']:>5} "
+        lines.append(f"{case['id']:44} {case['boot']['min'] or '-':>5} "
+                     f"{case['dump']['min'] or '-':>5} "
                      f"{case['recommended_mib']:>5}  R<{accepted} W<{silent}")  # fmt: skip
     save_table(doc, table)
     return "\n".join(lines)
