@@ -40,10 +40,35 @@ def _parser() -> argparse.ArgumentParser:
         "calibrate-crashkernel",
         help="bisect the smallest crashkernel= that boots and dumps (lab/calibrate.py)",
     )
-    cal.add_argument("--kernel", type=Kernel, choices=list(Kernel),
-                     help="the lab kernel to calibrate (default: debian-6.1)")  # fmt: skip
-    cal.add_argument("--rows", help="CPUS[:gzip][:nrN][:lean],... (default: 1,4,1:gzip,"
-                     "4:nr4,1:lean,4:lean,4:nr4:lean)")  # fmt: skip
+    cal.add_argument(
+        "--case",
+        action="append",
+        default=[],
+        metavar="CASE@LO-HI",
+        help="KERNEL:PAYLOAD:CODEC:CPUS:WORD@LO-HI, e.g. debian-6.1:full:gzip:1:"
+        "nr_cpus=1@280-320: bisect its boot and dump edges from LO and HI (MiB)",
+    )
+    cal.add_argument("--minutes", type=float, default=10.0, help="QEMU time budget (all cases)")
+    cal.add_argument(
+        "--pykexec-at",
+        default="",
+        help="MIB,...: also load the first case with pykexec at these sizes",
+    )
+    cal.add_argument(
+        "--unrun",
+        action="append",
+        default=[],
+        metavar="CASE",
+        help="record CASE's facts without probing it (with --why)",
+    )
+    cal.add_argument("--why", default="QEMU time", help="why the --unrun cases were not run")
+    cal.add_argument("--report", action="store_true",
+                     help="print the matrix with pykexec's verdicts (and store them)")  # fmt: skip
+    cal.add_argument(
+        "--refresh-facts",
+        action="store_true",
+        help="measure every case's kernel and initrd facts again (no QEMU)",
+    )
 
     def machine_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--cpus", type=int, help="guest CPUs (-smp)")
@@ -99,14 +124,6 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     return dataclasses.replace(s, crashkernel=args.crashkernel) if args.crashkernel else s
 
 
-def _calibration_row(text: str) -> tuple[int, bool, int, bool]:
-    """``CPUS[:gzip][:nrN][:lean]``: guest CPUs, a gzip payload initrd, the crash
-    nr_cpus=, the lean payload."""
-    words = text.split(":")
-    nr = [int(w[2:]) for w in words[1:] if w.startswith("nr") and w[2:].isdigit()]
-    return int(words[0]), "gzip" in words[1:], nr[0] if nr else 1, "lean" in words[1:]
-
-
 def _main(args: argparse.Namespace) -> int:
     layout = cache()
     if args.command == "setup":
@@ -127,12 +144,22 @@ def _main(args: argparse.Namespace) -> int:
         return 0
     assets.require(layout)
     if args.command == "calibrate-crashkernel":
-        from lab.calibrate import ROWS, calibrate
+        from lab.calibrate import Case, add_unrun, calibrate, refresh_facts
+        from lab.calibrate import report as matrix_report
 
-        rows = ROWS
-        if args.rows:
-            rows = tuple(_calibration_row(r) for r in args.rows.split(","))
-        return calibrate(layout, rows, kernel=args.kernel or Kernel.DEBIAN_61)
+        if args.refresh_facts:
+            refresh_facts(layout)
+        if args.report:
+            print(matrix_report())
+        if args.unrun:
+            add_unrun(layout, [Case.parse(c) for c in args.unrun], args.why)
+        cases = []
+        for text in args.case:
+            spec, _, bracket = text.partition("@")
+            lo, _, hi = bracket.partition("-")
+            cases.append((Case.parse(spec), int(lo), int(hi)))
+        at = tuple(int(m) for m in args.pykexec_at.split(",") if m)
+        return calibrate(layout, cases, args.minutes, at) if cases else 0
     if args.command == "capture":
         from lab.capture import capture
 

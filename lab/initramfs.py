@@ -21,13 +21,15 @@ from __future__ import annotations
 import gzip
 import hashlib
 import importlib.util
+import lzma
 import os
 import py_compile
-import shutil
+import subprocess
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO, Protocol
 
 from elftools.elf.elffile import ELFFile
 
@@ -332,17 +334,63 @@ class BootImages:
         return sizes
 
 
-def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool) -> None:
+# The compressors the lab can write an initrd with, each as the kernel reads it:
+# init/initramfs.c unpack_to_rootfs -> lib/decompress.c decompress_method (gzip, xz,
+# zstd magic); xz only with a CRC32 or no check (lib/xz/xz_dec_stream.c without
+# XZ_DEC_ANY_CHECK), so the writer asks for CRC32 as scripts/xz_wrap.sh does.
+CODECS = ("gzip", "xz", "zstd")
+
+
+class _Sink(Protocol):
+    def write(self, data: bytes, /) -> int: ...
+    def close(self) -> None: ...
+
+
+class _Zstd:
+    """A write-only zstd stream through the host's ``zstd`` (level 1, as Debian's
+    initramfs-tools' default ``zstd -q -1 -T0``)."""
+
+    def __init__(self, raw: BinaryIO) -> None:
+        self._proc = subprocess.Popen(["zstd", "-q", "-1", "-c"], stdin=subprocess.PIPE,
+                                      stdout=raw)  # fmt: skip
+
+    def write(self, data: bytes) -> int:
+        assert self._proc.stdin is not None
+        return self._proc.stdin.write(data)
+
+    def close(self) -> None:
+        assert self._proc.stdin is not None
+        self._proc.stdin.close()
+        if self._proc.wait() != 0:
+            raise AssetError(f"zstd exited with {self._proc.returncode}")
+
+
+def _compressor(raw: BinaryIO, codec: str) -> _Sink:
+    if codec == "gzip":
+        return gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0)
+    if codec == "xz":
+        return lzma.LZMAFile(raw, "wb", format=lzma.FORMAT_XZ, check=lzma.CHECK_CRC32,
+                             preset=0)  # fmt: skip
+    if codec == "zstd":
+        return _Zstd(raw)
+    raise AssetError(f"unknown initrd codec {codec!r} (one of {', '.join(CODECS)})")
+
+
+def _concat(out: Path, parts: Iterable[Path | bytes], compress: bool | str) -> None:
+    """Write ``parts`` into ``out``, compressed with ``compress`` (True: gzip)."""
     with out.open("wb") as raw:
-        sink = gzip.GzipFile(fileobj=raw, mode="wb", compresslevel=1, mtime=0) if compress else raw
+        codec = "gzip" if compress is True else compress
+        sink: _Sink = _compressor(raw, codec) if codec else raw
         for part in parts:
             if isinstance(part, bytes):
                 sink.write(part)
             else:
                 with part.open("rb") as src:
-                    shutil.copyfileobj(src, sink, 1 << 20)
+                    while chunk := src.read(1 << 20):
+                        sink.write(chunk)
         if sink is not raw:
             sink.close()
+            raw.seek(0, os.SEEK_END)
             # An archive appended after this one must start 4-byte aligned: Linux
             # init/initramfs.c unpack_to_rootfs takes '0' as a cpio header only when
             # `!(this_header & 3)`, else tries to decompress it ("invalid magic at
@@ -355,15 +403,16 @@ def build(
     run_dir: Path,
     extra: Iterable[GuestFile],
     *,
-    compress: bool = False,
+    compress: bool | str = False,
     payload: Iterable[tuple[str, Path]] = (),
     kdump: bool = False,
     kdump_newer: Path | None = None,
+    kdump_compress: str = "",
 ) -> BootImages:
     """Write ``initrd.img`` (first kernel) and ``next-initrd.img`` into ``run_dir``; with
     ``kdump``, also ``kdump-initrd.img`` (the lean kdump base, with ``kdump_newer``'s
-    makedumpfile if given, and the same overlay), which the payload carries as
-    /:data:`KDUMP_INITRD`."""
+    makedumpfile if given, and the same overlay, compressed with ``kdump_compress``
+    if given), which the payload carries as /:data:`KDUMP_INITRD`."""
     base = base_archive(layout)
     overlay = overlay_archive(extra)
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -372,7 +421,7 @@ def build(
     lean = None
     if kdump:
         lean = run_dir / "kdump-initrd.img"
-        _concat(lean, [kdump_base_archive(layout, kdump_newer), overlay], False)
+        _concat(lean, [kdump_base_archive(layout, kdump_newer), overlay], kdump_compress)
         payload = (*payload, (KDUMP_INITRD, lean))
     first = run_dir / "initrd.img"
     _concat(first, [nxt, payload_archive(layout.vmlinux, nxt, payload)], False)

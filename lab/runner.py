@@ -46,6 +46,9 @@ class RunOptions:
     icount: bool = False  # count instructions instead of time (lab.vm.ICOUNT_ARGS)
     maxmem: str | None = None  # e.g. "4T": a pseries guest with 16k LMBs (lab.vm.HOTPLUG_SLOTS)
     files: tuple[GuestFile, ...] = ()  # extra files for the overlay (first and next kernels)
+    # the crash payload's initrd codec (lab.initramfs.CODECS): the next initrd, or with
+    # a lean kdump scenario the lean one; "" leaves them as ``compress`` says
+    payload_codec: str = ""
 
 
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
@@ -157,12 +160,15 @@ def _run_in(
     payload: tuple[tuple[str, Path], ...] = (),
 ) -> Report:
     s = options.scenario
-    compress = options.compress or s.machine in INITRD_MAX_BYTES  # see lab.vm INITRD_MAX_BYTES
+    compress: bool | str = options.compress or s.machine in INITRD_MAX_BYTES  # lab.vm
+    if options.payload_codec and not s.lean_kdump:
+        compress = options.payload_codec
     scenario_file = GuestFile("lab/scenario.sh", render(s).encode())
     # The lean payload carries a makedumpfile that reads the kernel's vmcore (lab.kernels).
     newer = newer_makedumpfile(layout) if s.lean_kdump and needs_newer_makedumpfile(s) else None
     images = build(layout, run_dir, [scenario_file, *options.files], compress=compress,
-                   payload=payload, kdump=s.lean_kdump, kdump_newer=newer)  # fmt: skip
+                   payload=payload, kdump=s.lean_kdump, kdump_newer=newer,
+                   kdump_compress=options.payload_codec if s.lean_kdump else "")  # fmt: skip
     dump_file = run_dir / "dump.flat" if s.lean_kdump else None
     stamp = time.strftime("%Y%m%d-%H%M%S")
     report = Report(

@@ -21,7 +21,7 @@ from pykexec.control import crash_reservation_size, execute, shutdown_reboot, st
 from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
 from pykexec.loadrecord import options_from_record, record_fields
 from pykexec.options import LoadOptions, check
-from pykexec.planner import FileCall, LoadFacts, LoadPlan, segment_plan
+from pykexec.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
 from pykexec.planner import plan as plan_pure
 from pykexec.policy import (
     LOCKDOWN_LEVELS,
@@ -29,7 +29,7 @@ from pykexec.policy import (
     Syscall,
     decide_syscall,
 )
-from pykexec.sysinfo import SystemView
+from pykexec.sysinfo import SystemView, config_page_size
 from pykexec.uapi import FILE_LOAD_FALLBACK
 
 if TYPE_CHECKING:
@@ -207,8 +207,9 @@ def headroom_facts(
     kernel: KernelImage | None = None,
     initrd: bytes | memoryview | None = None,
 ) -> LoadFacts:
-    """``facts`` with what a crash load's headroom needs: the kernel's memsz, the
-    initrd's size and contents' sizes, the crash region and the possible CPUs."""
+    """``facts`` with what a crash load's headroom needs: the kernel's memsz and traits,
+    the initrd's contents, the crash region, the possible CPUs, the old root=."""
+    from pykexec.formats.elf import kernel_traits
     from pykexec.formats.initramfs import Initramfs, Part, summarize
 
     kernel = kernel if kernel is not None else read_kernel(opts.kernel)
@@ -220,10 +221,10 @@ def headroom_facts(
             initramfs = summarize(initrd, f"initrd {opts.initrd}")
         except ImageError as err:
             # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
-            initramfs = Initramfs(
-                len(initrd), (Part("image", 0, len(initrd), len(initrd), True, (len(initrd),), 1),)
-            )
+            size = len(initrd)
+            initramfs = Initramfs(size, (Part("image", 0, size, size, True, (size,), 1),))
             notes = (*notes, f"{err}: the crash kernel would keep it as a ramdisk image")
+    traits = kernel_traits(kernel)  # the page size and per-CPU area of the crash kernel
     return replace(
         facts,
         notes=notes,
@@ -233,6 +234,10 @@ def headroom_facts(
         crash_size=crash_reservation_size(view) or None,
         cpu_count=len(view.possible_cpus()),
         page_size=view.page_size(),
+        crash_page_size=traits.page_size or config_page_size(opts.kernel),
+        kernel_percpu=traits.percpu_bytes,
+        kernel_release=traits.release,
+        old_root=root_word(view.dt_prop("chosen", "bootargs") or b""),
     )
 
 

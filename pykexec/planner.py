@@ -9,7 +9,7 @@ checked against the kernel's own rules.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pykexec import uapi
@@ -33,7 +33,7 @@ from pykexec.policy import (
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pykexec.crash.headroom import Headroom
+    from pykexec.crash.headroom import Headroom, HeadroomInput
     from pykexec.devicetree.fdt import DeviceTree, Node
     from pykexec.formats.elf import Endian, KernelImage
     from pykexec.formats.elfcore import CoreNote
@@ -72,6 +72,12 @@ class LoadFacts:
     initramfs: Initramfs | None = None
     crash_size: int | None = None
     cpu_count: int = 0
+    # What the loaded kernel's own file says (pykexec.formats.elf.kernel_traits), and the
+    # running tree's root= (what kexec_load's command line gets without --dt-no-old-root).
+    crash_page_size: int = 0  # 0: the file (and /boot/config-*) did not say
+    kernel_percpu: int | None = None
+    kernel_release: tuple[int, int] | None = None
+    old_root: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,12 +164,9 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     fcall = file_call(opts, facts) if decision.first is Syscall.FILE else None
     wanted = decision.needs_segments if need_segments is None else need_segments
     segments = segment_plan(opts, facts) if wanted else None
-    headroom = crash_headroom(opts, facts, segments) if opts.crash else None
-    warnings: tuple[str, ...] = ()
-    if headroom is not None and not headroom.fits:
-        warnings = (f"the crash kernel will not fit (--ignore-headroom): {headroom.summary()}",)
-    elif headroom is not None and headroom.tight:
-        warnings = (f"the crash region is nearly full: {headroom.summary()}",)
+    headroom, warnings = (
+        crash_headroom(opts, facts, decision, segments) if opts.crash else (None, ())
+    )
     return LoadPlan(opts, decision, fcall, segments, facts.notes, headroom, warnings)
 
 
@@ -183,10 +186,61 @@ def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
     )
 
 
-def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -> Headroom:
-    """What the crash kernel needs against its region; raises
-    :class:`~pykexec.errors.CrashRegionTooSmall` when it cannot fit."""
-    from pykexec.crash.headroom import HeadroomInput, crash_cpus, estimate, rootfs_is_tmpfs
+def root_word(bootargs: bytes) -> str | None:
+    """The ``root=`` word of a /chosen/bootargs property, as old_root_param reads it."""
+    words = bootargs.rstrip(b"\0").decode("utf-8", "replace").split()
+    return next((w for w in words if w.startswith("root=")), None)
+
+
+def headroom_input(
+    facts: LoadFacts, region: int, line: str, footprint: int | None = None
+) -> HeadroomInput:
+    """What the headroom model is given for a crash kernel with command line ``line``:
+    its possible and online CPUs, page size, per-CPU section and rootfs limits."""
+    from pykexec.crash.headroom import HeadroomInput, crash_cpus, rootfs_limits
+
+    possible, online = crash_cpus(line, facts.cpu_count)
+    page = facts.crash_page_size or facts.page_size
+    estimated = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
+    return HeadroomInput(
+        region,
+        footprint if footprint is not None else estimated,
+        facts.kernel_memsz,
+        facts.initramfs,
+        page,
+        possible,
+        online,
+        percpu_bytes=facts.kernel_percpu,
+        page_size_known=facts.crash_page_size > 0,
+        footprint_exact=footprint is not None,
+        rootfs=rootfs_limits(line, facts.kernel_release),
+    )
+
+
+def judged_lines(
+    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision
+) -> tuple[tuple[Syscall, str], ...]:
+    """The crash kernel's command line for each syscall the load may make: the
+    kexec_file_load call's, and kexec_load's (first or as -a's fallback), which carries
+    the running tree's root= unless --dt-no-old-root (its elfcorehdr= changes nothing
+    here).  The same with or without segments, live or dry."""
+    lines: list[tuple[Syscall, str]] = []
+    if decision.first is Syscall.FILE:
+        lines.append((Syscall.FILE, crash_command_line(opts, facts)))
+    if decision.needs_segments:
+        old_root = old_root_param(facts.tree) if facts.tree is not None else facts.old_root
+        lines.append((Syscall.LOAD, _kexec_load_bootargs(opts, facts, old_root)))
+    return tuple(lines)
+
+
+def crash_headroom(
+    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision, segments: Plan | None
+) -> tuple[Headroom, tuple[str, ...]]:
+    """What the crash kernel needs against its region, judged on the command line of
+    every syscall the load may make (:func:`judged_lines`), and the warnings to give;
+    raises :class:`~pykexec.errors.CrashRegionTooSmall` when it provably cannot boot
+    under one of them (unless --ignore-headroom)."""
+    from pykexec.crash.headroom import estimate
     from pykexec.errors import CrashRegionTooSmall
 
     region = facts.crash_size
@@ -197,19 +251,41 @@ def crash_headroom(opts: LoadOptions, facts: LoadFacts, segments: Plan | None) -
             "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
             "(pykexec --recommend-crashkernel KERNEL ... names one)"
         )
-    if segments is not None:
-        footprint = sum(s.mem.size for s in segments.image.segments)
-    else:
-        footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
-    line = segments.bootargs if segments is not None else crash_command_line(opts, facts)
-    cpus = crash_cpus(line, facts.cpu_count)
-    result = estimate(
-        HeadroomInput(region, footprint, facts.initramfs, facts.page_size, cpus,
-                      footprint_exact=segments is not None, tmpfs_root=rootfs_is_tmpfs(line))
-    )  # fmt: skip
+    line_of = dict(judged_lines(opts, facts, decision))
+    judged = [(call, estimate(headroom_input(facts, region, line)))
+              for call, line in line_of.items()]  # fmt: skip
+    call, result = min(judged, key=lambda j: (j[1].fits, j[1].spare))
+    if len(judged) > 1:
+        note = f"judged on {call}'s command line, the worse of {len(judged)} the load may use"
+        result = replace(result, notes=(*result.notes, note))
     if not result.fits and not opts.ignore_headroom:
-        raise CrashRegionTooSmall(f"refusing the crash kernel: {result.summary()}", result.needed)
-    return result
+        raise CrashRegionTooSmall(
+            f"refusing the crash kernel, it cannot boot: {result.summary()}", result.needed
+        )
+    warnings: list[str] = []
+    if not facts.crash_page_size and _page_size_matters(facts, result, line_of[call]):
+        warnings.append(f"the page size of {opts.kernel} is not known (no empty_zero_page "
+                        f"symbol, no config-* beside it): the headroom takes the running "
+                        f"kernel's {facts.page_size // 1024} KiB; with the other it would "
+                        f"not leave the margin")  # fmt: skip
+    if not result.fits:
+        warnings.append(f"the crash kernel cannot boot (--ignore-headroom): {result.summary()}")
+    elif result.region < result.boot_needed:
+        warnings.append(f"the crash kernel may not boot: {result.summary()}")
+    elif result.tight:
+        warnings.append(f"the crash region is nearly full: {result.summary()}")
+    return result, tuple(warnings)
+
+
+def _page_size_matters(facts: LoadFacts, result: Headroom, line: str) -> bool:
+    """Whether the estimate with the other ppc64 page size (4 or 64 KiB) than the running
+    kernel's, which stands in for the unknown one, would warn where this one does not."""
+    from pykexec.crash.headroom import estimate
+
+    other = 4096 if facts.page_size == 0x10000 else 0x10000
+    alt = estimate(headroom_input(replace(facts, page_size=other), result.region, line))
+    quiet = not result.tight and result.region >= result.boot_needed
+    return quiet and (alt.tight or alt.region < alt.boot_needed)
 
 
 def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:

@@ -225,40 +225,26 @@ def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
 
 
 def recommend(opts: LoadOptions, view: SystemView, *, detail: bool = False) -> str:
-    """``--recommend-crashkernel``: the crashkernel= size the crash kernel needs."""
+    """``--recommend-crashkernel``: a crashkernel= size the crash kernel boots and dumps in,
+    judged on the command line of every syscall the load may make."""
     from pykexec import loader
-    from pykexec.crash.headroom import (
-        Headroom,
-        HeadroomInput,
-        crash_cpus,
-        estimate,
-        rootfs_is_tmpfs,
-    )
-    from pykexec.planner import FILE_LOAD_EXTRA, crash_command_line
+    from pykexec.crash.headroom import estimate
+    from pykexec.planner import headroom_input, judged_lines
+    from pykexec.policy import decide_syscall
 
     facts = loader.gather(opts, view, segments=False)
-    line = crash_command_line(opts, facts)
-    cpus, tmpfs = crash_cpus(line, facts.cpu_count), rootfs_is_tmpfs(line)
-    footprint = facts.kernel_memsz + facts.initrd_size + FILE_LOAD_EXTRA
-    region = 0
-
-    def at(size: int) -> Headroom:
-        inp = HeadroomInput(
-            size,
-            footprint,
-            facts.initramfs,
-            facts.page_size,
-            cpus,
-            footprint_exact=False,
-            tmpfs_root=tmpfs,
-        )
-        return estimate(inp)
-
-    for _ in range(3):  # the memory map term grows with the region: settle it
-        region = at(region).recommended
-    h = at(region)
-    lines = [f"crashkernel={h.recommended // MIB}M"]
+    lines = [line for _, line in judged_lines(opts, facts, decide_syscall(opts, facts.support))]
+    best = None
+    for line in lines:  # the memory map term grows with the region: settle it
+        region = 0
+        for _ in range(3):
+            region = estimate(headroom_input(facts, region, line)).recommended
+        h = estimate(headroom_input(facts, region, line))
+        best = h if best is None or h.recommended > best.recommended else best
+    assert best is not None
+    out = [f"crashkernel={best.recommended // MIB}M"]
     if detail:
-        lines += [f"{name}: {size / MIB:.1f} MiB" for name, size in h.terms]
-        lines += [f"needed: {h.needed / MIB:.1f} MiB", *h.notes, *facts.notes]
-    return "\n".join(lines)
+        out += [f"{name}: {size / MIB:.1f} MiB" for name, size in best.terms]
+        out += [f"needed: {best.needed / MIB:.1f} MiB", f"boots in at least "
+                f"{best.floor / MIB:.1f} MiB", *best.notes, *facts.notes]  # fmt: skip
+    return "\n".join(out)

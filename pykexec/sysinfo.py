@@ -18,6 +18,8 @@ from pykexec.fileio import read_regular
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from pykexec.devicetree.fdt import Node
 
 DEVICE_TREE = "proc/device-tree"
@@ -186,9 +188,11 @@ class SystemView:
         return kernel_end_from_iomem(self.iomem(), self.path("proc/iomem"))
 
     def page_size(self) -> int:
+        """The running kernel's page size; in a snapshot, what its /proc/meminfo shows
+        (:func:`meminfo_page_size`), else 64 KiB."""
         if self.live:
             return os.sysconf("SC_PAGE_SIZE")
-        return 65536
+        return meminfo_page_size(self.read_text("proc/meminfo") or "") or 65536
 
     def network_interfaces(self) -> list[str]:
         try:
@@ -267,3 +271,45 @@ def kernel_end_from_iomem(iomem: str, where: str = "/proc/iomem") -> int | None:
             raise SystemInfoError(f"{where}: cannot read the range of {line.strip()[:60]!r}")
         end = max(end or 0, value + 1)
     return end
+
+
+# arch/powerpc/Kconfig "Page size" choice: CONFIG_PPC_<N>K_PAGES=y.
+_CONFIG_PAGES = {b"CONFIG_PPC_4K_PAGES=y": 4096, b"CONFIG_PPC_16K_PAGES=y": 16384,
+                 b"CONFIG_PPC_64K_PAGES=y": 65536, b"CONFIG_PPC_256K_PAGES=y": 262144}  # fmt: skip
+_CONFIG_LIMIT = 4 << 20  # a distribution's config is ~250 KiB
+
+
+def config_page_size(kernel: Path) -> int:
+    """The page size in ``config-VERSION`` beside a ``vmlinux-VERSION`` (or vmlinuz-),
+    as distributions install them in /boot; 0 when there is none or it does not say."""
+    prefix, dash, version = kernel.name.partition("-")
+    if not dash or prefix not in ("vmlinux", "vmlinuz") or not version:
+        return 0
+    try:
+        text = read_regular(str(kernel.parent / f"config-{version}"), "kernel config",
+                            SystemInfoError, _CONFIG_LIMIT)  # fmt: skip
+    except SystemInfoError:
+        return 0
+    lines = set((text or b"").splitlines())
+    return next((size for line, size in _CONFIG_PAGES.items() if line in lines), 0)
+
+
+# /proc/meminfo lines that count whole pages, shown in kB (fs/proc/meminfo.c
+# show_val_kb: pages << (PAGE_SHIFT - 10)), so each is a multiple of the page size in kB.
+_PAGE_COUNTS = ("MemTotal", "MemFree", "Buffers", "Cached", "Active", "Inactive",
+                "AnonPages", "Mapped", "Shmem")  # fmt: skip
+
+
+def meminfo_page_size(meminfo: str) -> int:
+    """The page size (4 or 64 KiB) a /proc/meminfo was written with: 64 KiB when all of
+    at least four page counts are multiples of 64 kB, 4 KiB when one is not; 0 when it
+    cannot tell."""
+    values = []
+    for line in meminfo.splitlines():
+        name, _, rest = line.partition(":")
+        words = rest.split()
+        if name in _PAGE_COUNTS and len(words) == 2 and words[1] == "kB" and words[0].isdigit():
+            values.append(int(words[0]))
+    if len([v for v in values if v]) < 4:
+        return 0
+    return 65536 if all(v % 64 == 0 for v in values) else 4096

@@ -351,3 +351,144 @@ def _check_span(loads: list[ProgramHeader], name: str, max_size: int) -> None:
             f"{name}: PT_LOAD segments span {span:#x} bytes of memory, more than the "
             f"{max_size:#x} of any kernel image: the file is damaged or not a kernel"
         )
+
+
+# What the vmlinux says about the kernel it is, for the crash headroom: read from its
+# section headers and symbol table (gABI "Sections", "Symbol Table"); a stripped or
+# compressed-and-stripped image simply says less (each trait None).
+SHDR_FIELDS = (
+    ("sh_name", "I"),
+    ("sh_type", "I"),
+    ("sh_flags", "Q"),
+    ("sh_addr", "Q"),
+    ("sh_offset", "Q"),
+    ("sh_size", "Q"),
+    ("sh_link", "I"),
+    ("sh_info", "I"),
+    ("sh_addralign", "Q"),
+    ("sh_entsize", "Q"),
+)
+SYM_FIELDS = (
+    ("st_name", "I"),
+    ("st_info", "B"),
+    ("st_other", "B"),
+    ("st_shndx", "H"),
+    ("st_value", "Q"),
+    ("st_size", "Q"),
+)
+SHT_SYMTAB = 2
+SHT_NOBITS = 8
+# include/asm-generic/vmlinux.lds.h PERCPU_SECTION: the static per-CPU variables.
+PERCPU_SECTION = b".data..percpu"
+PERCPU_SYMBOLS = (b"__per_cpu_start", b"__per_cpu_end")
+# arch/powerpc/mm/mem.c: unsigned long empty_zero_page[PAGE_SIZE / sizeof(unsigned long)],
+# so its symbol's size is the kernel's page size (CONFIG_PPC_4K_PAGES or _64K_PAGES).
+ZERO_PAGE_SYMBOL = b"empty_zero_page"
+PAGE_SIZES = (4096, 16384, 65536, 262144)
+# init/version-timestamp.c linux_banner: "Linux version 6.1.0-... (...) #1 SMP ...".
+BANNER = b"Linux version "
+
+
+@dataclass(frozen=True)
+class KernelTraits:
+    """Facts of the kernel a vmlinux holds; None when the file does not say."""
+
+    page_size: int | None
+    percpu_bytes: int | None  # the static per-CPU area (__per_cpu_end - __per_cpu_start)
+    release: tuple[int, int] | None  # (major, minor) from its banner
+
+
+def kernel_traits(image: KernelImage) -> KernelTraits:
+    """Page size, per-CPU section size and release of ``image``'s kernel."""
+    data, endian = image.data, image.endian
+    ehdr_struct = layout(EHDR_FIELDS, endian)
+    ehdr = dict(zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT)))
+    sections = _sections(data, ehdr, endian)
+    names = _strtab(data, sections, ehdr["e_shstrndx"])
+    percpu = next((s["sh_size"] for s in sections
+                   if names is not None and _name(names, s["sh_name"]) == PERCPU_SECTION),
+                  None)  # fmt: skip
+    symbols = _symbols(data, sections, endian, (*PERCPU_SYMBOLS, ZERO_PAGE_SYMBOL))
+    if percpu is None and all(n in symbols for n in PERCPU_SYMBOLS):
+        start, end = (symbols[n][0] for n in PERCPU_SYMBOLS)
+        percpu = end - start if end >= start else None
+    zero = symbols.get(ZERO_PAGE_SYMBOL)
+    page = zero[1] if zero is not None and zero[1] in PAGE_SIZES else None
+    return KernelTraits(page, percpu, _release(data))
+
+
+def _sections(
+    data: bytes | memoryview, ehdr: dict[str, int], endian: Endian
+) -> list[dict[str, int]]:
+    """The section headers (none when the table does not fit in the file); a section's
+    contents are checked against the file where they are read (:func:`_contents`)."""
+    shdr = layout(SHDR_FIELDS, endian)
+    off, num, size = ehdr["e_shoff"], ehdr["e_shnum"], ehdr["e_shentsize"]
+    if not off or size < shdr.size or off + num * size > len(data):
+        return []
+    keys = [n for n, _ in SHDR_FIELDS]
+    return [dict(zip(keys, shdr.unpack_from(data, off + i * size))) for i in range(num)]
+
+
+def _contents(data: bytes | memoryview, section: dict[str, int]) -> bytes | memoryview | None:
+    start, size = section["sh_offset"], section["sh_size"]
+    if section["sh_type"] == SHT_NOBITS or start + size > len(data):
+        return None
+    return data[start : start + size]
+
+
+def _strtab(data: bytes | memoryview, sections: list[dict[str, int]], index: int) -> bytes | None:
+    contents = _contents(data, sections[index]) if 0 <= index < len(sections) else None
+    return bytes(contents) if contents is not None else None
+
+
+def _name(table: bytes, offset: int) -> bytes:
+    end = table.find(b"\0", offset)
+    return table[offset:end] if 0 <= offset < len(table) and end >= 0 else b""
+
+
+def _symbols(
+    data: bytes | memoryview,
+    sections: list[dict[str, int]],
+    endian: Endian,
+    wanted: tuple[bytes, ...],
+) -> dict[bytes, tuple[int, int]]:
+    """``wanted`` symbols' (value, size) from the symbol table: each name is found in the
+    string table first, then the one pass over the symbols compares offsets only (the
+    first symbol of a name wins)."""
+    symtab = next((s for s in sections if s["sh_type"] == SHT_SYMTAB), None)
+    if symtab is None:
+        return {}
+    strings = _strtab(data, sections, symtab["sh_link"])
+    sym = layout(SYM_FIELDS, endian)
+    if strings is None or symtab["sh_entsize"] != sym.size:
+        return {}
+    offsets = {}
+    for name in wanted:  # every place the name ends a string (linkers merge suffixes)
+        at = strings.find(name + b"\0")
+        while at >= 0:
+            offsets[at] = name
+            at = strings.find(name + b"\0", at + 1)
+    found: dict[bytes, tuple[int, int]] = {}
+    table = _contents(data, symtab)
+    if table is None:
+        return {}
+    for st_name, _, _, _, value, size in sym.iter_unpack(
+        table[: len(table) // sym.size * sym.size]
+    ):
+        if st_name in offsets and offsets[st_name] not in found:
+            found[offsets[st_name]] = (value, size)
+    return found
+
+
+def _release(data: bytes | memoryview) -> tuple[int, int] | None:
+    """(major, minor) from the first ``Linux version X.Y`` in the image."""
+    find = getattr(data, "find", None)  # bytes and mmap search in place; a memoryview not
+    at = find(BANNER) if find is not None else bytes(data).find(BANNER)
+    if at < 0:
+        return None
+    words = bytes(data[at + len(BANNER) : at + len(BANNER) + 16]).split(b".")
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    minor = words[1][: len(words[1]) - len(words[1].lstrip(b"0123456789"))]
+    return (int(words[0]), int(minor)) if minor else None
