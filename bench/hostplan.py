@@ -8,7 +8,7 @@ LMBs touch, so nothing merges), laid out as a sysroot.  The kernel is the lab's
 vmlinux when the lab cache has one (else a synthetic image), the initrd a
 sparse file of ``--initrd-mib`` MiB (0: none).
 
-The plan, :func:`pykexec.loader.plan_load` (what a ``kexec_load`` of ``-p``
+The plan, :func:`pykexec.system.loader.plan_load` (what a ``kexec_load`` of ``-p``
 builds), runs in a fresh interpreter.  Memory: ``VmHWM`` (peak resident, file
 pages included) from /proc/self/status, and the peak of ``RssAnon``
 (anonymous resident: the file pages of the mapped inputs aside) sampled every
@@ -106,9 +106,9 @@ def sysroot(root: Path, lmbs: int, layout: str) -> Path:
 
 def _child(root: str, kernel: str, initrd: str) -> dict[str, float]:
     """In a fresh process: plan twice (sampled, then timed alone); the figures."""
-    from pykexec.cli import parse
-    from pykexec.loader import plan_load
-    from pykexec.sysinfo import SystemView
+    from pykexec.commands.cli import parse
+    from pykexec.system.loader import plan_load
+    from pykexec.system.sysinfo import SystemView
 
     argv = ["-p", kernel, "--append=console=hvc0", *([f"--initrd={initrd}"] if initrd else [])]
     cmd = parse(argv)

@@ -231,7 +231,7 @@ def payload_facts(layout: CacheLayout, case: Case) -> dict[str, Any]:
 def pykexec_parts(initrd: bytes) -> list[dict[str, Any]]:
     """What pykexec reads from the initrd (the product's reader: its verdicts are computed
     from this), each part's files summed per page size when it could read them."""
-    from pykexec.formats.initramfs import summarize
+    from pykexec.core.formats.initramfs import summarize
 
     out = []
     for p in summarize(initrd, "initrd").parts:
@@ -383,9 +383,9 @@ def add_unrun(layout: CacheLayout, cases: list[Case], why: str, table: Path = TA
 def load_facts(case: dict[str, Any]) -> Any:
     """pykexec's LoadFacts for a table row: the facts the lab measured, the initrd as
     pykexec's reader saw it (files summed per page size of the case's kernel)."""
-    from pykexec.formats.initramfs import Initramfs, Part
-    from pykexec.planner import LoadFacts
-    from pykexec.policy import KexecSupport
+    from pykexec.core.formats.initramfs import Initramfs, Part
+    from pykexec.core.planner import LoadFacts
+    from pykexec.core.policy import KexecSupport
 
     k, initrd = case["kernel_image"], case["initrd"]
     key = "pages_64k_bytes" if k["page_size"] == 65536 else "pages_4k_bytes"
@@ -403,10 +403,10 @@ def load_facts(case: dict[str, Any]) -> Any:
 
 
 def verdict(case: dict[str, Any], mib: int) -> str:
-    """What pykexec does at crashkernel=``mib``M (pykexec.planner.crash_headroom's rule):
+    """What pykexec does at crashkernel=``mib``M (pykexec.core.planner.crash_headroom's rule):
     ``refuse``, ``warn`` or ``load`` (silently)."""
-    from pykexec.crash.headroom import MIB, estimate
-    from pykexec.planner import headroom_input
+    from pykexec.core.crash.headroom import MIB, estimate
+    from pykexec.core.planner import headroom_input
 
     h = estimate(headroom_input(load_facts(case), mib * MIB, case["command_line"]))
     if not h.fits:
@@ -415,9 +415,9 @@ def verdict(case: dict[str, Any], mib: int) -> str:
 
 
 def recommended(case: dict[str, Any]) -> int:
-    """--recommend-crashkernel's size in MiB (pykexec.status.recommend's settling)."""
-    from pykexec.crash.headroom import MIB, estimate
-    from pykexec.planner import headroom_input
+    """--recommend-crashkernel's size in MiB (pykexec.commands.status.recommend's settling)."""
+    from pykexec.core.crash.headroom import MIB, estimate
+    from pykexec.core.planner import headroom_input
 
     facts, region = load_facts(case), 0
     for _ in range(3):

@@ -81,7 +81,7 @@ _BE_VMCORE = Step("vmcore", ": printed by the big-endian init, lab/be/init.c", t
 def _le_to_be_kdump(name: str, loader: Loader, *, refused: bool = False) -> Scenario:
     """kexec-tools: -p of the big-endian kernel, sysrq crash, the big-endian crash kernel
     records whether /proc/vmcore exists.  pykexec (``refused``): the load is refused
-    (pykexec/arch/ppc64.py _crash_parts: its /proc/vmcore could not read this kernel's
+    (pykexec/core/arch/ppc64.py _crash_parts: its /proc/vmcore could not read this kernel's
     notes) and nothing is loaded."""
     if refused:
         what = ": refused (its /proc/vmcore could not read this kernel's notes), nothing loaded"

@@ -44,12 +44,12 @@ CRASH_STAGE = "lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"  # read 
 KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
 NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
 CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
-PURGATORY_HELLO = "I'm in purgatory"  # pykexec/purgatory/ppc64.py msg_hello
-DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/purgatory/ppc64.py msg_mismatch
+PURGATORY_HELLO = "I'm in purgatory"  # pykexec/core/purgatory/ppc64.py msg_hello
+DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/core/purgatory/ppc64.py msg_mismatch
 # pykexec with one fault put in from outside the product (it has no test switch)
 INJECT = "python3 /lab/inject.py"
-DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/purgatory/ppc64.py, -d
-FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/loader.py, -a with -d
+DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/core/purgatory/ppc64.py, -d
+FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/system/loader.py, -a with -d
 # What the dead kernel's exception vectors print if the purgatory traps into them
 # (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
 OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unrecoverable"
@@ -536,9 +536,9 @@ SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWI
 
 # Issue 9: a crash kernel you can trust.  The lab's full payload needs about 500 MiB of
 # crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot boot.
-HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/planner.py crash_headroom
-RELOADED_NOTE = "reloaded it"  # pykexec/loader.py _recover_crash
-NOT_OURS = "record does NOT describe what is loaded"  # pykexec/crash/loaded.py Verdict
+HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/core/planner.py crash_headroom
+RELOADED_NOTE = "reloaded it"  # pykexec/system/loader.py _recover_crash
+NOT_OURS = "record does NOT describe what is loaded"  # pykexec/core/crash/loaded.py Verdict
 # The full payload keeps its dump in its tmpfs root and needs 496M in the lab
 # (lab/calibration/crashkernel.json); 576M leaves room for its 4-CPU twin too.
 TRUST_CRASHKERNEL = "576M"

@@ -3,6 +3,6 @@
 
 import sys
 
-from pykexec.cli import main
+from pykexec.commands.cli import main
 
 sys.exit(main())

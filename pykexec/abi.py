@@ -1,10 +1,10 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The ppc64 kernel-entry ABI and the purgatory contract, each fact declared once. Pure.
 
-Who relies on what: :mod:`pykexec.formats.elf` reads the new kernel's first 256 bytes
-and its run-at-load word, :mod:`pykexec.crash.kdump` sizes the backup region,
-:mod:`pykexec.arch.ppc64` applies the crash kernel's run-at-load rule, and the
-purgatory (:mod:`pykexec.purgatory.ppc64`) implements the contract between them.
+Who relies on what: :mod:`pykexec.core.formats.elf` reads the new kernel's first 256 bytes
+and its run-at-load word, :mod:`pykexec.core.crash.kdump` sizes the backup region,
+:mod:`pykexec.core.arch.ppc64` applies the crash kernel's run-at-load rule, and the
+purgatory (:mod:`pykexec.core.purgatory.ppc64`) implements the contract between them.
 """
 
 from __future__ import annotations

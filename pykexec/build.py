@@ -12,7 +12,7 @@ reader for the TOML subset that file uses (``tomllib`` arrived in Python 3.11).
 zipapp of the package's sources (plain ``.py``, so any Python 3.9+ runs it; with
 ``--compiled`` also ``.pyc`` files for the building Python, which then starts faster)
 whose ``__main__`` is the command line; named or linked ``kexec`` it behaves as kexec
-(see :mod:`pykexec.cli`).
+(see :mod:`pykexec.commands.cli`).
 
 Archive formats: the wheel layout, ``RECORD`` and ``entry_points.txt`` follow the
 PyPA "Binary distribution format" and "Entry points" specifications, ``METADATA`` the
@@ -199,7 +199,9 @@ def _write_wheel(directory: str, editable: bool, root: Path = ROOT) -> str:
             wheel.add(rel.as_posix(), (root / rel).read_bytes())
     for source, target in DATA_FILES:
         if not (root / source).is_file():
-            raise BuildError(f"{source} is missing (regenerate it: python3 -m pykexec.manpage)")
+            raise BuildError(
+                f"{source} is missing (regenerate it: python3 -m pykexec.commands.manpage)"
+            )
         wheel.add(f"{dist}.data/data/{target}", (root / source).read_bytes())
     generator = "pykexec.build"
     wheel_text = f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\n"
@@ -342,7 +344,7 @@ if sys.version_info < (3, 9):
                      "newer python3\\n" % (sys.version_info[0], sys.version_info[1], sys.argv[0]))
     sys.exit(1)
 
-from pykexec.cli import main  # noqa: E402
+from pykexec.commands.cli import main  # noqa: E402
 
 sys.exit(main())
 '''

@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Typed errors. Library code raises them; only :mod:`pykexec.cli` turns them into exits."""
+"""Typed errors. Library code raises them; only :mod:`pykexec.commands.cli` turns them
+into exits."""
 
 from __future__ import annotations
 

@@ -3,7 +3,7 @@
 include/uapi/linux/reboot.h), as plain integers.
 
 Plain ints, no enums: this module is on the quick actions' fast path (see
-:mod:`pykexec.control`).  :mod:`pykexec.layout` builds its ``KexecFlags`` from these.
+:mod:`pykexec.system.control`).  :mod:`pykexec.core.layout` builds its ``KexecFlags`` from these.
 """
 
 from __future__ import annotations

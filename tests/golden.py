@@ -127,9 +127,9 @@ def plan_record(case: Case) -> dict[str, Any]:
 
 
 def _plan_texts(case: Case) -> tuple[dict[str, Any], str]:
-    from pykexec.cli import parse
-    from pykexec.loader import plan_load
-    from pykexec.sysinfo import SystemView
+    from pykexec.commands.cli import parse
+    from pykexec.system.loader import plan_load
+    from pykexec.system.sysinfo import SystemView
 
     with tempfile.TemporaryDirectory() as tmp:
         kernel, initrd = Path(tmp) / "vmlinux", Path(tmp) / "initrd.img"

@@ -1,8 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """What a captured snapshot says about its machine, read without pykexec's readers.
 
-The plan tests take their expectations from here instead of from pykexec.machine,
-pykexec.memory or pykexec.sysinfo:
+The plan tests take their expectations from here instead of from pykexec.core.machine,
+pykexec.core.memory or pykexec.system.sysinfo:
 
 - RAM from the snapshot's /proc/iomem ("System RAM"; "Crash kernel" where present);
 - from its /proc/device-tree, compiled by dtc (``dtc -I fs -O dtb``) and read with

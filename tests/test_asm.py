@@ -14,10 +14,10 @@ from pathlib import Path
 import pytest
 
 from pykexec.abi import Endian
-from pykexec.purgatory import asm, disasm, isa
-from pykexec.purgatory.asm import Assembler, AssemblyError
-from pykexec.purgatory.disasm import decode
-from pykexec.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, encode
+from pykexec.core.purgatory import asm, disasm, isa
+from pykexec.core.purgatory.asm import Assembler, AssemblyError
+from pykexec.core.purgatory.disasm import decode
+from pykexec.core.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, encode
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils  # type: ignore[import-not-found]
@@ -334,8 +334,8 @@ def test_operand_kinds(operands: tuple[asm.Operand, ...], message: str | None) -
 
 
 _TYPED_OK = """
-from pykexec.purgatory.asm import Assembler, Ref
-from pykexec.purgatory.isa import CR1, R3, R4, SPR
+from pykexec.core.purgatory.asm import Assembler, Ref
+from pykexec.core.purgatory.isa import CR1, R3, R4, SPR
 
 a = Assembler("big")
 a.stw(R4, 8, R3)

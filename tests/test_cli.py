@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.cli import BY_NAME, OPTIONS, main, parse
+from pykexec.commands.cli import BY_NAME, OPTIONS, main, parse
+from pykexec.core.options import SyscallChoice
 from pykexec.errors import OptionError
-from pykexec.options import SyscallChoice
 
 K = "/boot/vmlinux-6.1.0-50-powerpc64le"
 I = "/var/lib/kdump/initrd.img"
@@ -216,9 +216,9 @@ def _observe(
     import io
     import os
 
-    from pykexec import control, syscalls, sysinfo
-    from pykexec.devicetree.fdt import DeviceTree, build_fdt
+    from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
     from pykexec.errors import SyscallError
+    from pykexec.system import control, syscalls, sysinfo
     from tests.machines import pseries
 
     root, kernel = _machine(tmp_path)
@@ -417,7 +417,7 @@ def test_no_test_switch_in_the_product() -> None:
     """Faults are injected by the lab (lab/guest/inject.py), never through an option."""
     from dataclasses import fields
 
-    from pykexec.options import LoadOptions
+    from pykexec.core.options import LoadOptions
 
     assert [n for opt in OPTIONS for n in opt.names if n.startswith("--test")] == []
     assert {f.name for f in fields(LoadOptions)} & {"corrupt_digest", "test_reject_load"} == set()
@@ -449,7 +449,7 @@ def test_abbreviations_resolve_as_getopt_long_does_over_kexec_tools_table() -> N
     which option it is or that it is ambiguous; pykexec must agree."""
     import getopt
 
-    from pykexec.optable import long_option
+    from pykexec.commands.optable import long_option
 
     names = [n.rstrip("=") for n in _KT_LONG]
     for name in names:
@@ -582,8 +582,8 @@ def test_unload_with_a_load_follows_kexec_tools_per_syscall(
     again), a kexec_load (-c, or -a without kexec_file_load) loads.  -l then -u: unload."""
     import errno
 
-    from pykexec import syscalls, sysinfo
     from pykexec.errors import SyscallError
+    from pykexec.system import syscalls, sysinfo
 
     root, kernel = _machine(tmp_path)
     seen: list[str] = []

@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 
 from pykexec.build import _ZIPAPP_MAIN, build_zipapp
-from pykexec.cli import main
+from pykexec.commands.cli import main
+from pykexec.core.formats.elf import parse_kernel
 from pykexec.errors import ImageError
-from pykexec.formats.elf import parse_kernel
 from tests import oracles
 from tests.kernels import make_vmlinux
 

@@ -6,16 +6,16 @@ import io
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from pykexec.crash.kdump import (
+from pykexec.core.crash.kdump import (
     BACKUP_SIZE,
     add_usable_memory,
     core_loads,
     crash_layout,
     elfcorehdr_param,
 )
-from pykexec.formats.elfcore import PAGE_OFFSET, CoreNote, core_header
-from pykexec.machine import describe
-from pykexec.memory import MemoryMap, Range
+from pykexec.core.formats.elfcore import PAGE_OFFSET, CoreNote, core_header
+from pykexec.core.machine import describe
+from pykexec.core.memory import MemoryMap, Range
 from tests.machines import GiB, MiB, pseries
 
 

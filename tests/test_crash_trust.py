@@ -22,12 +22,13 @@ from typing import Any
 import pytest
 
 from lab.paths import GUEST_DIR
-from pykexec import loader, record, status, syscalls
-from pykexec.arch import ppc64
-from pykexec.cli import main
+from pykexec.commands import status
+from pykexec.commands.cli import main
+from pykexec.core.arch import ppc64
+from pykexec.core.options import LoadOptions, SyscallChoice
 from pykexec.errors import SyscallError
-from pykexec.options import LoadOptions, SyscallChoice
-from pykexec.sysinfo import SystemView
+from pykexec.system import loader, record, syscalls
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 
@@ -278,7 +279,7 @@ def test_new_sysfs_layout_plans_the_same(
 
 
 def test_command_line_forms() -> None:
-    from pykexec.cli import parse
+    from pykexec.commands.cli import parse
 
     assert parse(["-S", "--verify"]).action == parse(["-p", "--verify"]).action == "verify"
     assert parse(["-l", "--verify"]).status_of_exec_kernel

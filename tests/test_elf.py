@@ -8,8 +8,8 @@ import lzma
 import pytest
 from elftools.elf.elffile import ELFFile
 
+from pykexec.core.formats.elf import RUN_AT_LOAD_MAGIC, parse_kernel
 from pykexec.errors import ImageError
-from pykexec.formats.elf import RUN_AT_LOAD_MAGIC, parse_kernel
 from tests.kernels import make_vmlinux
 
 

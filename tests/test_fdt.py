@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Tests for pykexec.devicetree.fdt and .props, checked against independent oracles.
+"""Tests for pykexec.core.devicetree.fdt and .props, checked against independent oracles.
 
 Oracles: pylibfdt (libfdt's Python binding: ``apt-get install -y swig && pip install
 pylibfdt``) and dtc (Debian ``device-tree-compiler``). Blobs built by pykexec must
@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pykexec.devicetree.fdt import (
+from pykexec.core.devicetree.fdt import (
     FDT_MAGIC,
     DeviceTree,
     FdtHeader,
@@ -34,14 +34,14 @@ from pykexec.devicetree.fdt import (
     ints_to_cells,
     parse_fdt,
 )
-from pykexec.devicetree.props import (
+from pykexec.core.devicetree.props import (
     decode_string,
     decode_strings,
     decode_uint,
     encode_strings,
 )
+from pykexec.core.memory import Range
 from pykexec.errors import DeviceTreeError
-from pykexec.memory import Range
 from tests import oracles
 from tests.opcount import count_calls
 

@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 
 from lab.calibrate import load_facts, recommended, verdict
-from pykexec.crash.headroom import (
+from pykexec.core.crash.headroom import (
     MIB,
     HeadroomInput,
     RootfsLimits,
@@ -31,9 +31,9 @@ from pykexec.crash.headroom import (
     rootfs_is_tmpfs,
     rootfs_limits,
 )
-from pykexec.formats.initramfs import Initramfs, Part
-from pykexec.planner import LoadFacts, headroom_input, judged_lines
-from pykexec.policy import KexecSupport, Syscall, SyscallDecision
+from pykexec.core.formats.initramfs import Initramfs, Part
+from pykexec.core.planner import LoadFacts, headroom_input, judged_lines
+from pykexec.core.policy import KexecSupport, Syscall, SyscallDecision
 
 ROOT = Path(__file__).parent.parent
 MATRIX = json.loads((ROOT / "lab" / "calibration" / "matrix.json").read_text())
@@ -178,7 +178,7 @@ def test_zstd_lower_bound_counts_toward_the_floor() -> None:
 def test_every_syscall_tried_is_judged() -> None:
     """-a: kexec_file_load's line and the fallback's (with the old root=) both, from the
     same facts live or dry: with no tree the recorded root= word stands in for it."""
-    from pykexec.options import LoadOptions
+    from pykexec.core.options import LoadOptions
 
     opts = LoadOptions(kernel=Path("/vmlinux"), crash=True, command_line="irqpoll")
     facts = LoadFacts(cmdline="", support=KexecSupport(), old_root="root=/dev/sda2")
@@ -215,7 +215,7 @@ def _elf_with_symbols(page: int, percpu: int) -> bytes:
 def test_kernel_traits_against_pyelftools(page: int, tmp_path: Path) -> None:
     from elftools.elf.elffile import ELFFile
 
-    from pykexec.formats.elf import kernel_traits, parse_kernel
+    from pykexec.core.formats.elf import kernel_traits, parse_kernel
 
     data = _elf_with_symbols(page, 603432)
     path = tmp_path / "vmlinux"
@@ -239,7 +239,7 @@ def make_vmlinux_stripped() -> bytes:
 
 
 def test_page_size_from_meminfo_and_config(tmp_path: Path) -> None:
-    from pykexec.sysinfo import config_page_size, meminfo_page_size
+    from pykexec.system.sysinfo import config_page_size, meminfo_page_size
 
     big = "MemTotal: 2031616 kB\nMemFree: 1900544 kB\nCached: 65536 kB\nShmem: 128 kB\n"
     small = "MemTotal: 2031612 kB\nMemFree: 1900540 kB\nCached: 65532 kB\nShmem: 12 kB\n"
@@ -256,10 +256,10 @@ def test_planner_refuses_with_figures(tmp_path: Path) -> None:
     initrd twice (the tmpfs half-RAM limit): CrashRegionTooSmall, naming crashkernel=."""
     from dataclasses import replace
 
-    from pykexec import loader
+    from pykexec.core.options import LoadOptions, SyscallChoice
     from pykexec.errors import CrashRegionTooSmall
-    from pykexec.options import LoadOptions, SyscallChoice
-    from pykexec.sysinfo import SystemView
+    from pykexec.system import loader
+    from pykexec.system.sysinfo import SystemView
     from tests.kernels import make_vmlinux
     from tests.machines import pseries, write_sysroot
 
@@ -282,7 +282,7 @@ def test_recommendation_loads_without_a_warning(
 ) -> None:
     """--recommend-crashkernel's size: a -p dry run into it plans without a warning,
     and into one where the image does not fit is refused."""
-    from pykexec.cli import main
+    from pykexec.commands.cli import main
     from tests.kernels import make_vmlinux
     from tests.machines import pseries, write_sysroot
 

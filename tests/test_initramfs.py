@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""pykexec.formats.initramfs against archives made by GNU cpio, gzip, bzip2, xz, lzma,
+"""pykexec.core.formats.initramfs against archives made by GNU cpio, gzip, bzip2, xz, lzma,
 zstd and lz4; expected sizes come from the files themselves (os.stat) and the tools."""
 
 from __future__ import annotations
@@ -21,9 +21,9 @@ from typing import Any
 
 import pytest
 
+from pykexec.core.formats import initramfs
+from pykexec.core.formats.initramfs import Part, summarize
 from pykexec.errors import ImageError
-from pykexec.formats import initramfs
-from pykexec.formats.initramfs import Part, summarize
 
 SIZES = (0, 1, 4095, 4096, 65537, 300_000, 1 << 20)
 
@@ -196,7 +196,7 @@ def test_agrees_with_the_labs_own_walker(tmp_path: Path) -> None:
 
 def _line_events(fn: Callable[[], object], limit: int = 200_000) -> tuple[object, int]:
     """``fn()``'s result (or the error it raised) and how many lines of
-    pykexec/formats/initramfs.py it ran; stops it past ``limit`` (a walk that never
+    pykexec/core/formats/initramfs.py it ran; stops it past ``limit`` (a walk that never
     ends fails instead of hanging the suite)."""
     count = 0
     source = initramfs.__file__

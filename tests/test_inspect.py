@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.cli import main
+from pykexec.commands.cli import main
 from tests.kernels import make_vmlinux
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.cli import main
+from pykexec.commands.cli import main
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 from tests.test_safety import Recorder
@@ -136,7 +136,7 @@ def test_save_refusal_document(tmp_path: Path, machine: tuple[Path, Path], capsy
 def test_interrupted_still_one_document(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    from pykexec import cli
+    from pykexec.commands import cli
 
     def interrupted(cmd: object) -> int:
         raise KeyboardInterrupt

@@ -14,11 +14,11 @@ from typing import Any
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from pykexec.cli import parse
-from pykexec.formats.elfcore import PAGE_OFFSET
-from pykexec.loader import plan_load
-from pykexec.memory import Range
-from pykexec.sysinfo import SystemView
+from pykexec.commands.cli import parse
+from pykexec.core.formats.elfcore import PAGE_OFFSET
+from pykexec.core.memory import Range
+from pykexec.system.loader import plan_load
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, pseries, write_sysroot
 from tests.opcount import count_calls
@@ -167,7 +167,7 @@ def test_hotplug_crash_load(tmp_path: Path, kernel: Path) -> None:
     grown = plan.image.segment("device-tree").bufsz  # type: ignore[arg-type]
     assert grown > plain.image.segment("device-tree").bufsz  # type: ignore[arg-type]
     purgatory = plan.image.segment("purgatory")  # type: ignore[arg-type]
-    from pykexec.purgatory.ppc64 import generate
+    from pykexec.core.purgatory.ppc64 import generate
 
     program = generate("little", kernel_big_endian=False)
     slot = program.slot("sha256_regions")

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from pykexec.errors import KexecError
-from pykexec.loader import read_support
-from pykexec.sysinfo import SystemView
+from pykexec.system.loader import read_support
+from pykexec.system.sysinfo import SystemView
 
 
 def _root(tmp_path: Path, limit: str) -> SystemView:

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from pykexec import loader, syscalls
+from pykexec.core.options import LoadOptions, SyscallChoice
 from pykexec.errors import SyscallError
-from pykexec.options import LoadOptions, SyscallChoice
-from pykexec.sysinfo import SystemView
+from pykexec.system import loader, syscalls
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 

@@ -3,9 +3,9 @@
 
 import pytest
 
+from pykexec.core.machine import LmbFlags, Platform, describe
+from pykexec.core.memory import MemoryMap, Range
 from pykexec.errors import SystemInfoError
-from pykexec.machine import LmbFlags, Platform, describe
-from pykexec.memory import MemoryMap, Range
 from tests.machines import GiB, MiB, pseries, u64
 
 
@@ -50,7 +50,7 @@ def test_multiple_reg_tuples_and_powernv() -> None:
     mem = tree.child("memory@0")
     assert mem is not None
     mem.props["reg"] = u64(0) + u64(GiB) + u64(4 * GiB) + u64(GiB)
-    from pykexec.devicetree.fdt import Node
+    from pykexec.core.devicetree.fdt import Node
 
     tree.children.append(
         Node(

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pykexec import manpage
-from pykexec.cli import OPTIONS
+from pykexec.commands import manpage
+from pykexec.commands.cli import OPTIONS
 
 ROOT = Path(__file__).resolve().parent.parent
 PAGE = ROOT / manpage.MAN_PAGE
@@ -22,7 +22,7 @@ COMPLETION = ROOT / manpage.COMPLETION
 
 
 def test_committed_files_are_regenerated() -> None:
-    """Fails when OPTIONS changed and `python3 -m pykexec.manpage` was not run."""
+    """Fails when OPTIONS changed and `python3 -m pykexec.commands.manpage` was not run."""
     assert PAGE.read_text(encoding="utf-8") == manpage.man_page()
     assert COMPLETION.read_text(encoding="utf-8") == manpage.completion()
     assert manpage.main(["--check"]) == 0

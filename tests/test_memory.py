@@ -3,8 +3,8 @@
 
 import pytest
 
+from pykexec.core.memory import MemoryMap, Range, align_down, align_up
 from pykexec.errors import PlacementError
-from pykexec.memory import MemoryMap, Range, align_down, align_up
 
 
 def test_range_basics() -> None:

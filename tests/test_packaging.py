@@ -21,7 +21,7 @@ from pathlib import Path
 import pytest
 
 from pykexec import __version__, build
-from pykexec.cli import OPTIONS
+from pykexec.commands.cli import OPTIONS
 from tests.kernels import make_vmlinux
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -83,7 +83,7 @@ def test_wheel_contents(tmp_path: Path) -> None:
         assert entry[0] == "[console_scripts]"
         # no kexec to shadow the system's; vmcore-dmesg is kexec-tools' own output
         assert set(entry[1:]) == {
-            f"{name} = pykexec.cli:main" for name in ("pykexec", "vmcore-dmesg")
+            f"{name} = pykexec.commands.cli:main" for name in ("pykexec", "vmcore-dmesg")
         }
         meta = whl.read(f"{dist_info}/METADATA").decode()
         assert f"\nVersion: {__version__}\n" in meta and "\nName: pykexec\n" in meta
@@ -247,7 +247,7 @@ def test_zipapp_is_one_executable_file_of_sources(zipapp_file: Path) -> None:
     assert zipapp_file.stat().st_mode & 0o111 == 0o111
     with zipfile.ZipFile(zipapp_file) as z:
         names = z.namelist()
-    assert "__main__.py" in names and "pykexec/cli.py" in names
+    assert "__main__.py" in names and "pykexec/commands/cli.py" in names
     assert not [n for n in names if not n.endswith(".py")]
 
 
@@ -290,7 +290,7 @@ def test_help_to_a_closed_pipe_ends_quietly() -> None:
 
 
 def test_every_option_is_in_the_help_of_kexec() -> None:
-    done = _run(sys.executable, "-c", "import sys; from pykexec.cli import main; "
+    done = _run(sys.executable, "-c", "import sys; from pykexec.commands.cli import main; "
                 "sys.argv[0] = 'kexec'; sys.exit(main(['-h']))", cwd=ROOT)  # fmt: skip
     assert done.stdout.startswith("usage: kexec ")
     for opt in OPTIONS:

@@ -6,7 +6,7 @@ page-aligned segments, no overlaps, inside RAM (the RMA; for -p the crash region
 outside firmware regions and the running kernel, and a device tree that libfdt
 reads back with the expected /chosen and reserve map. The expected RAM, windows and
 firmware regions come from each snapshot's own files (tests/snapshot_oracle.py) or
-from the synthetic machine's inputs, never from pykexec.machine.
+from the synthetic machine's inputs, never from pykexec.core.machine.
 """
 
 from __future__ import annotations
@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from pykexec.cli import main
-from pykexec.memory import Range
-from pykexec.sysinfo import SystemView
+from pykexec.commands.cli import main
+from pykexec.core.memory import Range
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, pseries, write_sysroot
 from tests.snapshot_oracle import (
@@ -99,8 +99,8 @@ def check_plan(plan: dict[str, Any], expect: Expect) -> None:
 
 
 def dtb_of(sysroot: Path, kernel: Path, *argv: str) -> tuple[bytes, Any]:
-    from pykexec.cli import parse
-    from pykexec.loader import plan_load
+    from pykexec.commands.cli import parse
+    from pykexec.system.loader import plan_load
 
     cmd = parse(["-l", str(kernel), *argv])
     assert cmd.options is not None
@@ -177,9 +177,9 @@ def test_no_crash_region(tmp_path: Path, kernel: Path, capsys: pytest.CaptureFix
     # kexec-tools: "Memory for crashkernel is not reserved", exit status 1
     assert main(["-p", str(kernel), "--sysroot", str(root), "--dry-run"]) == 1
     assert "crashkernel=" in capsys.readouterr().err
-    from pykexec import loader
+    from pykexec.core.options import LoadOptions, SyscallChoice
     from pykexec.errors import NoCrashRegion
-    from pykexec.options import LoadOptions, SyscallChoice
+    from pykexec.system import loader
 
     opts = LoadOptions(kernel=kernel, crash=True, syscall=SyscallChoice.LOAD)
     with pytest.raises(NoCrashRegion):  # which step refused, by type
@@ -281,7 +281,7 @@ def test_given_dtb_gets_command_line_initrd_and_reserve_map(
     tmp_path: Path, kernel: Path, initrd: Path, libfdt: Any
 ) -> None:
     """--dtb (petitboot): the given blob, with the asked-for bootargs and initrd."""
-    from pykexec.devicetree.fdt import DeviceTree, build_fdt
+    from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
 
     root = write_sysroot(tmp_path / "root", pseries())
     given = tmp_path / "given.dtb"

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Tests for pykexec.procfs: trees read from /proc/device-tree-style directories.
+"""Tests for pykexec.system.procfs: trees read from /proc/device-tree-style directories.
 
 Synthetic directories are written in ``tmp_path``; captured snapshots under
 tests/fixtures/snapshots/<name>/proc/device-tree are read too. Oracles: libfdt
@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, decode_reg, parse_fdt
+from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt, decode_reg, parse_fdt
+from pykexec.core.memory import Range
 from pykexec.errors import DeviceTreeError
-from pykexec.memory import Range
-from pykexec.procfs import (
+from pykexec.system.procfs import (
     NAME_PROPERTY,
     drop_name_properties,
     entry_order,

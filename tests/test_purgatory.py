@@ -21,12 +21,11 @@ import pytest
 
 from pykexec import abi
 from pykexec.abi import Endian, struct_prefix
-from pykexec.errors import UsageError
-from pykexec.memory import Range
-from pykexec.purgatory import isa, ppc64, sha256
-from pykexec.purgatory.asm import Assembler, Program
-from pykexec.purgatory.disasm import decode, disassemble
-from pykexec.purgatory.isa import (
+from pykexec.core.memory import Range
+from pykexec.core.purgatory import isa, ppc64, sha256
+from pykexec.core.purgatory.asm import Assembler, Program
+from pykexec.core.purgatory.disasm import decode, disassemble
+from pykexec.core.purgatory.isa import (
     GPR,
     R0,
     R1,
@@ -41,7 +40,8 @@ from pykexec.purgatory.isa import (
     R13,
     R31,
 )
-from pykexec.purgatory.ppc64 import Console, PurgatoryParams
+from pykexec.core.purgatory.ppc64 import Console, PurgatoryParams
+from pykexec.errors import UsageError
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils, qemu, supervisor  # type: ignore[import-not-found]
@@ -668,8 +668,8 @@ SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"
 
 @pytest.mark.parametrize("name", sorted(p.name for p in SNAPSHOTS.iterdir()))
 def test_console_kind_per_snapshot(name: str) -> None:
-    from pykexec.machine import describe
-    from pykexec.procfs import read_tree
+    from pykexec.core.machine import describe
+    from pykexec.system.procfs import read_tree
 
     root = SNAPSHOTS / name
     expected, terminal = _snapshot_console(root)

@@ -23,10 +23,11 @@ from typing import Any
 
 import pytest
 
-from pykexec import loader, record, status, syscalls
-from pykexec.cli import main
+from pykexec.commands import status
+from pykexec.commands.cli import main
 from pykexec.errors import RecordError, SyscallError
-from pykexec.sysinfo import SystemView
+from pykexec.system import loader, record, syscalls
+from pykexec.system.sysinfo import SystemView
 from tests.test_crash_trust import REGION, CrashKernel, LiveSnapshot, machine  # noqa: F401
 
 LINEAR = 0xC000000000000000  # ppc64's linear map: kernel virtual = LINEAR + physical
@@ -106,7 +107,7 @@ def _verify(
     view: SystemView, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> tuple[int, str, str]:
     """``pykexec --verify`` on the live view (a live action takes no --sysroot)."""
-    from pykexec import sysinfo
+    from pykexec.system import sysinfo
 
     monkeypatch.setattr(sysinfo, "SystemView", lambda root=None: view)
     code = main(["--verify"])
@@ -185,7 +186,7 @@ def test_a_field_out_of_its_bounds_makes_the_record_absent(
 
 
 def test_the_schema_passes_what_a_load_writes(m: Any) -> None:
-    from pykexec import recordschema
+    from pykexec.core import recordschema
 
     opts, view, _ = m
     loader.load(opts, view)

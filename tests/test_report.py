@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from pykexec.cli import main
+from pykexec.commands.cli import main
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 

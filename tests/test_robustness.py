@@ -20,17 +20,17 @@ import libfdt
 import pytest
 from elftools.elf.elffile import ELFFile
 
-from pykexec.cli import main
-from pykexec.crash.kdump import add_usable_memory, crash_layout
-from pykexec.devicetree.fdt import DeviceTree, Node, build_fdt, parse_fdt
-from pykexec.devicetree.nexttree import finish, next_tree
+from pykexec.commands.cli import main
+from pykexec.core.crash.kdump import add_usable_memory, crash_layout
+from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt, parse_fdt
+from pykexec.core.devicetree.nexttree import finish, next_tree
+from pykexec.core.formats.elf import MAX_INFLATED_SIZE, parse_kernel
+from pykexec.core.formats.elfcore import MAX_PHNUM, CoreLoad, core_header
+from pykexec.core.machine import describe
+from pykexec.core.memory import MemoryMap, Range
 from pykexec.errors import DeviceTreeError, ImageError, KexecError, SystemInfoError
-from pykexec.formats.elf import MAX_INFLATED_SIZE, parse_kernel
-from pykexec.formats.elfcore import MAX_PHNUM, CoreLoad, core_header
-from pykexec.machine import describe
-from pykexec.memory import MemoryMap, Range
-from pykexec.procfs import read_prop, read_tree
-from pykexec.sysinfo import SystemView, kernel_end_from_iomem, parse_cpu_list
+from pykexec.system.procfs import read_prop, read_tree
+from pykexec.system.sysinfo import SystemView, kernel_end_from_iomem, parse_cpu_list
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, drmem_v1, drmem_v2, pseries, u32, u64, write_sysroot
 
@@ -410,7 +410,7 @@ def test_clamp_below_zero() -> None:
 def test_dumped_range_inside_the_backup() -> None:
     # Found by the long fuzz run: a crash region at 0x80 left RAM [0, 0x80) to dump, and
     # the part above the backup became Range(0x10000, 0x80): ValueError.
-    from pykexec.crash.kdump import BACKUP_SIZE, core_loads
+    from pykexec.core.crash.kdump import BACKUP_SIZE, core_loads
 
     dumped = MemoryMap([Range(0, 0x80), Range(0x20000, 0x30000)])
     loads = core_loads(dumped, backup=0x100_0000)

@@ -18,12 +18,11 @@ from pathlib import Path
 
 import pytest
 
-from pykexec import control, loader, syscalls
-from pykexec.cli import main
-from pykexec.devicetree.fdt import DeviceTree, build_fdt
-from pykexec.memory import Range
-from pykexec.options import LoadOptions, SyscallChoice
-from pykexec.policy import (
+from pykexec.commands.cli import main
+from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
+from pykexec.core.memory import Range
+from pykexec.core.options import LoadOptions, SyscallChoice
+from pykexec.core.policy import (
     KernelLimits,
     KernelRuleError,
     KexecSupport,
@@ -32,7 +31,8 @@ from pykexec.policy import (
     check_kernel_rules,
     decide_syscall,
 )
-from pykexec.sysinfo import SystemView
+from pykexec.system import control, loader, syscalls
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 

@@ -15,11 +15,11 @@ from pathlib import Path
 
 import pytest
 
-from pykexec import loader
-from pykexec.cli import main
+from pykexec.commands.cli import main
+from pykexec.core.options import LoadOptions
 from pykexec.errors import OptionError, SaveError, SystemInfoError
-from pykexec.options import LoadOptions
-from pykexec.sysinfo import SystemView
+from pykexec.system import loader
+from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
 

@@ -19,10 +19,10 @@ from pathlib import Path
 
 import pytest
 
-from pykexec import cli
+from pykexec.commands import cli
+from pykexec.commands.vmcoredmesg import read_dmesg
+from pykexec.core.formats.vmcore import c_strtoull
 from pykexec.errors import VmcoreError
-from pykexec.formats.vmcore import c_strtoull
-from pykexec.vmcoredmesg import read_dmesg
 from tests import oracles
 from tests.vmcores import Msg, log_core, plain_core, prb_core, vmcore_input
 
@@ -234,8 +234,8 @@ FUZZ_COUNT = 300
 
 def test_fuzz_malformed_dumps_end_in_one_typed_error() -> None:
     """Mutated dumps of every format: a log or a VmcoreError, with reads bounded by size."""
-    from pykexec.formats.vmcore import open_core
-    from pykexec.vmcoredmesg import dmesg_lines
+    from pykexec.commands.vmcoredmesg import dmesg_lines
+    from pykexec.core.formats.vmcore import open_core
 
     rng = random.Random(19)
     ends: dict[str, int] = {}
@@ -272,7 +272,7 @@ def _walk(states: list[int], tail: int, head: int, bits: int) -> list[int]:
 def test_print_order_is_kexec_tools_walk_without_its_cost() -> None:
     """With 8-bit state words (ids mod 64) the literal walk is cheap: any tail and head,
     wraps of the id space, heads far from tails, tails with state bits set."""
-    from pykexec.formats.prb import print_order
+    from pykexec.core.formats.prb import print_order
 
     rng = random.Random(5)
     for _ in range(3000):

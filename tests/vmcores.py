@@ -356,6 +356,6 @@ def vmcore_case(rng: random.Random, directory: Path):  # type: ignore[no-untyped
 
 
 def _use_vmcore(path: Path) -> None:
-    from pykexec.vmcoredmesg import read_dmesg
+    from pykexec.commands.vmcoredmesg import read_dmesg
 
     read_dmesg(str(path), io.BytesIO())

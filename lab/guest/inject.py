@@ -11,7 +11,7 @@ Usage:
                                              it freed the crash kernel loaded before
 
 pykexec has no test switch: the fault is put in here, by replacing one function of the
-imported package before its own entry point (``pykexec.cli.main``) runs.  In the guest
+imported package before its own entry point (``pykexec.commands.cli.main``) runs.  In the guest
 pykexec is the zipapp ``/usr/sbin/pykexec`` (put on ``sys.path``); on the host the unit
 tests import this file and call :func:`inject` on the checkout's package.
 
@@ -32,7 +32,7 @@ FAULTS = ("corrupt-digest", "reject-load")
 
 
 def _corrupt_digest() -> None:
-    from pykexec.arch import ppc64
+    from pykexec.core.arch import ppc64
 
     real: Callable[[Any], bytes] = getattr(ppc64, "region_digest")  # noqa: B009
 
@@ -43,7 +43,7 @@ def _corrupt_digest() -> None:
 
 
 def _reject_load() -> None:
-    from pykexec import syscalls
+    from pykexec.system import syscalls
 
     real: Callable[..., None] = syscalls.kexec_load
     used: list[bool] = []
@@ -68,7 +68,7 @@ def main(argv: list[str]) -> int:
         print(f"usage: inject.py {{{','.join(FAULTS)}}} PYKEXEC-ARGS...", file=sys.stderr)
         return 2
     sys.path.insert(0, ZIPAPP)
-    from pykexec.cli import main as pykexec_main
+    from pykexec.commands.cli import main as pykexec_main
 
     inject(argv[0])
     sys.argv[0] = "pykexec"

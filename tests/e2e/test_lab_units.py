@@ -252,7 +252,7 @@ def test_overlay_carries_init_scenario_and_pykexec() -> None:
     assert mode & 0o111 and program.startswith(b"#!/usr/bin/env python3\n")
     with zipfile.ZipFile(io.BytesIO(program)) as z:  # zipfile reads past the shebang
         names = z.namelist()
-    assert "__main__.py" in names and "pykexec/cli.py" in names
+    assert "__main__.py" in names and "pykexec/commands/cli.py" in names
     assert not any(n.endswith(".pyc") for n in names)  # with_pyc=False
 
 

@@ -11,12 +11,12 @@ Ten families of generated inputs, each case from a generator seeded by its label
   and cell counts, deep and wide trees;
 * ``snapshot``: directories laid out like ``tests/fixtures/snapshots/*`` with
   mutated files, FIFOs, devices, deep trees, huge and garbage values, planned
-  with :func:`pykexec.loader.plan_load`;
-* ``cli``: argument lists to :func:`pykexec.cli.main` built from the option
+  with :func:`pykexec.system.loader.plan_load`;
+* ``cli``: argument lists to :func:`pykexec.commands.cli.main` built from the option
   table plus garbage;
 * ``initramfs``: initrds of every format the kernel unpacks, with hostile cpio
   headers, bombs, truncations, huge headers and concatenations, read by
-  :func:`pykexec.formats.initramfs.summarize` and held to what was packed
+  :func:`pykexec.core.formats.initramfs.summarize` and held to what was packed
   (:mod:`tests.fuzz.archives`);
 * ``record`` and ``kcore``: the loader's own records under ``run/pykexec``
   mutated, and a fake ``/proc/kcore`` with hostile program headers, fed to

@@ -6,7 +6,7 @@ odd sizes, long names, bad magic), compressed members (gzip, bzip2, xz, lzma,
 zstd, lz4 legacy, lzo) that are truncated, damaged or bombs, headers asking for
 the impossible (a 4 GiB dictionary, a 2^64-byte zstd frame, a 4 GiB lz4 block),
 runs of empty zstd blocks, zero padding and concatenations of all of these.
-The call is :func:`pykexec.formats.initramfs.summarize` and what the crash
+The call is :func:`pykexec.core.formats.initramfs.summarize` and what the crash
 sizing does with its answer; an archive left whole must also come back as it
 was written (its files' sizes, its stream within the stated bounds).
 """
@@ -207,8 +207,8 @@ def check(data: bytes, written: list[Written | None]) -> None:
     """Summarize ``data``, size it as the crash sizing does, and hold the answer to
     what was written: parts in order inside the file, bounds in order, and each
     whole part's files and stream as packed."""
-    from pykexec.crash.headroom import unpacked_bytes
-    from pykexec.formats.initramfs import summarize
+    from pykexec.core.crash.headroom import unpacked_bytes
+    from pykexec.core.formats.initramfs import summarize
 
     got = summarize(data, "fuzz initrd")
     got.describe()

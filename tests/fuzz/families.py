@@ -6,7 +6,7 @@ are in :mod:`tests.fuzz.archives`, :mod:`tests.fuzz.records` and
 A case writes its inputs under its own directory (they are the reproducer if it
 fails) and carries the call to make: an API call (``kind == "api"``: it may
 raise only :class:`~pykexec.errors.KexecError`) or an argument list for
-:func:`pykexec.cli.main` (``kind == "cli"``).
+:func:`pykexec.commands.cli.main` (``kind == "cli"``).
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pykexec.devicetree.fdt import Node
+from pykexec.core.devicetree.fdt import Node
 from tests.fuzz.mutate import damage, damage_tree, number, put
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
@@ -106,8 +106,8 @@ def elf_case(rng: random.Random, directory: Path) -> Case:
 
 
 def _use_kernel(path: Path, plan_chance: float) -> None:
-    from pykexec.formats.elf import parse_kernel
-    from pykexec.inspect import describe_image, render
+    from pykexec.commands.inspect import describe_image, render
+    from pykexec.core.formats.elf import parse_kernel
 
     kernel = parse_kernel(path.read_bytes(), str(path))
     info = describe_image(kernel)
@@ -121,15 +121,15 @@ def _use_kernel(path: Path, plan_chance: float) -> None:
 
 @functools.lru_cache(maxsize=1)
 def _machine_and_tree():  # type: ignore[no-untyped-def]
-    from pykexec.machine import describe
-    from pykexec.procfs import drop_name_properties, read_tree
+    from pykexec.core.machine import describe
+    from pykexec.system.procfs import drop_name_properties, read_tree
 
     tree = drop_name_properties(read_tree(SNAPSHOTS / "pseries-1cpu-crash/proc/device-tree"))
     return describe(tree), tree
 
 
 def _plan_with(kernel: object, *, crash: bool) -> None:
-    from pykexec.arch.ppc64 import PlanInput, plan
+    from pykexec.core.arch.ppc64 import PlanInput, plan
 
     machine, tree = _machine_and_tree()
     plan(PlanInput(kernel=kernel, machine=machine, running_tree=tree, bootargs="x", crash=crash))  # type: ignore[arg-type]
@@ -194,14 +194,14 @@ def _snapshot_names() -> tuple[str, ...]:
 
 @functools.lru_cache(maxsize=8)
 def _snapshot_tree(name: str):  # type: ignore[no-untyped-def]
-    from pykexec.procfs import read_tree
+    from pykexec.system.procfs import read_tree
 
     return read_tree(SNAPSHOTS / name / "proc/device-tree")
 
 
 def fdt_blob(rng: random.Random) -> tuple[bytearray, list[str]]:
-    from pykexec.devicetree.fdt import DeviceTree, build_fdt
-    from pykexec.procfs import drop_name_properties
+    from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
+    from pykexec.system.procfs import drop_name_properties
 
     root = drop_name_properties(base_tree(rng))
     what = [damage_tree(rng, root) for _ in range(rng.choice((0, 1, 1, 2)))]
@@ -229,10 +229,10 @@ def fdt_case(rng: random.Random, directory: Path) -> Case:
 
 
 def _use_blob(path: Path) -> None:
-    from pykexec.crash.kdump import add_usable_memory, crash_layout
-    from pykexec.devicetree.fdt import build_fdt, parse_fdt
-    from pykexec.devicetree.nexttree import finish, next_tree
-    from pykexec.machine import describe
+    from pykexec.core.crash.kdump import add_usable_memory, crash_layout
+    from pykexec.core.devicetree.fdt import build_fdt, parse_fdt
+    from pykexec.core.devicetree.nexttree import finish, next_tree
+    from pykexec.core.machine import describe
 
     tree = parse_fdt(path.read_bytes())
     build_fdt(tree)
@@ -350,7 +350,7 @@ def _kernel_file(directory: str) -> Path:
 
 
 def snapshot_case(rng: random.Random, directory: Path, shared: Path) -> Case:
-    from pykexec.options import LoadOptions
+    from pykexec.core.options import LoadOptions
 
     root = directory / "root"
     what = write_snapshot(rng, root)
@@ -373,8 +373,8 @@ def snapshot_case(rng: random.Random, directory: Path, shared: Path) -> Case:
 
 
 def _plan(opts: object, root: Path, endian: str) -> None:
-    from pykexec import loader
-    from pykexec.sysinfo import SystemView
+    from pykexec.system import loader
+    from pykexec.system.sysinfo import SystemView
 
     view = SystemView(root)
     loader.status(True, view)
@@ -417,7 +417,7 @@ def file_argument(rng: random.Random, directory: Path, shared: Path, what: str) 
 
 
 def cli_case(rng: random.Random, directory: Path, shared: Path) -> Case:
-    from pykexec.cli import OPTIONS
+    from pykexec.commands.cli import OPTIONS
 
     argv: list[str] = []
     if rng.random() < 0.6:  # a plausible command, then a few options on top

@@ -57,7 +57,7 @@ def saved_names(shared: str) -> tuple[str, ...]:
     import contextlib
     import io
 
-    from pykexec.cli import main
+    from pykexec.commands.cli import main
 
     target = Path(shared) / "names"
     with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
@@ -164,7 +164,7 @@ ACTIONS = (("-l", "K"), ("-p", "K"), ("-u",), ("-p", "-u"), ("-e",), ("-S",), ("
 
 
 def json_case(rng: random.Random, directory: Path, shared: Path):  # type: ignore[no-untyped-def]
-    from pykexec.cli import OPTIONS
+    from pykexec.commands.cli import OPTIONS
     from tests.fuzz.families import Case, _option_value
 
     w = world(str(shared))

@@ -8,8 +8,8 @@ Both start from one real load: a kernel and an initrd loaded with ``-p`` and
 
 * ``record``: that record's JSON mutated (wrong types, deep nesting, huge and
   odd numbers, missing keys, broken text) and fed to
-  :func:`pykexec.status.describe` (text and JSON) and
-  :func:`pykexec.status.verify_loaded` against the intact kcore;
+  :func:`pykexec.commands.status.describe` (text and JSON) and
+  :func:`pykexec.commands.status.verify_loaded` against the intact kcore;
 * ``kcore``: the intact record against a kcore with hostile ELF and program
   headers (offsets and sizes past the file and past 2^63, many headers, overlaps,
   truncations) or that is not a regular file at all.
@@ -55,9 +55,9 @@ def _cpio() -> bytes:
 @functools.lru_cache(maxsize=2)
 def world(shared: str) -> World:
     """Load both kernels once (the loader writes its records) and build the kcore."""
-    from pykexec import loader, record, syscalls
-    from pykexec.options import LoadOptions, SyscallChoice
-    from pykexec.sysinfo import SystemView
+    from pykexec.core.options import LoadOptions, SyscallChoice
+    from pykexec.system import loader, record, syscalls
+    from pykexec.system.sysinfo import SystemView
     from tests.kernels import make_vmlinux
     from tests.machines import pseries, write_sysroot
 
@@ -235,8 +235,8 @@ def record_case(rng: random.Random, directory: Path, shared: Path):  # type: ign
 
 def _record_call(w: World, name: str, text: str, action: str) -> None:
     """Put the record in place, run ``action`` on it, then put the intact one back."""
-    from pykexec import status
-    from pykexec.sysinfo import SystemView
+    from pykexec.commands import status
+    from pykexec.system.sysinfo import SystemView
 
     path = w.root / "run/pykexec" / f"{name}.json"
     path.write_text(text, errors="surrogateescape")
@@ -321,8 +321,8 @@ def kcore_case(rng: random.Random, directory: Path, shared: Path):  # type: igno
 
 
 def _kcore_call(w: World, header: bytes | None, kind: str, crash: bool) -> None:
-    from pykexec import status
-    from pykexec.sysinfo import SystemView
+    from pykexec.commands import status
+    from pykexec.system.sysinfo import SystemView
 
     path = w.root / "proc/kcore"
     os.rename(path, w.root / "proc/kcore.intact")

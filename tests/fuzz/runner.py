@@ -16,7 +16,7 @@ While :func:`recorders` is active, pykexec's ``libc()`` is a recorder whose
 ``syscall`` (kexec_load, kexec_file_load, reboot) and ``socket`` only note their
 arguments, and ``os.sync`` and ``os.execv`` do nothing: no input can load, jump,
 sync, take an interface down or start ``shutdown``.  The wrappers in
-:mod:`pykexec.syscalls` still marshal their arguments for real.
+:mod:`pykexec.system.syscalls` still marshal their arguments for real.
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ def _alarm(signum: int, frame: FrameType | None) -> None:
 
 @contextlib.contextmanager
 def recorders(rng: random.Random) -> Iterator[FakeLibc]:
-    import pykexec.syscalls as syscalls
+    import pykexec.system.syscalls as syscalls
 
     fake = FakeLibc(rng)
     saved = (syscalls.libc, os.sync, os.execv)
@@ -200,7 +200,7 @@ def _run_api(case: Case) -> Outcome:
 
 
 def _run_cli(case: Case) -> Outcome:
-    from pykexec.cli import main
+    from pykexec.commands.cli import main
 
     # UTF-8 streams as CPython sets them up with PYTHONIOENCODING=utf-8: stdout strict,
     # stderr with backslashreplace (its fixed error handler).

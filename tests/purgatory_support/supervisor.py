@@ -23,8 +23,8 @@ from __future__ import annotations
 import struct
 
 from pykexec.abi import Endian, struct_prefix
-from pykexec.purgatory.asm import Assembler
-from pykexec.purgatory.isa import (
+from pykexec.core.purgatory.asm import Assembler
+from pykexec.core.purgatory.isa import (
     R0,
     R2,
     R3,

@@ -1,0 +1,720 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The flattened device tree: an in-memory model, a parser and a serialiser.
+
+The blob format is DTSpec v0.4 chapter 5 ("Flattened Devicetree (DTB) Format"):
+
+* a header (§5.2) of ten big-endian u32 fields, :class:`FdtHeader`;
+* the memory reservation block (§5.3): big-endian (u64 address, u64 size) pairs,
+  8-byte aligned, ended by an entry of size 0;
+* the structure block (§5.4): big-endian u32 tokens (:class:`FdtToken`), each
+  node name and property value padded to 4 bytes;
+* the strings block (§5.5): NUL-terminated property names referenced by offset.
+
+:func:`build_fdt` lays the blocks out exactly as ``dtc -O dtb`` does (header,
+reservation map, structure, strings, then optional free space), so a tree that
+``dtc`` compiled parses and rebuilds to the same bytes.
+
+Everything here is pure: bytes and trees in, bytes and trees out.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+import struct
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import astuple, dataclass, field, fields
+from enum import IntEnum
+from typing import TypeVar
+
+from pykexec.core.devicetree.props import (
+    CELL_SIZE,
+    DEFAULT_ADDRESS_CELLS,
+    DEFAULT_SIZE_CELLS,
+    cells_to_ints,
+    check_cell_sizes,
+    decode_ranges,
+    decode_string,
+    decode_strings,
+    decode_text,
+    decode_u32,
+    decode_u64,
+    decode_uint,
+    encode_reg,
+    encode_string,
+    encode_strings,
+    encode_text,
+    encode_u32,
+    encode_u64,
+    ints_to_cells,
+)
+from pykexec.core.memory import Range
+from pykexec.errors import DeviceTreeError
+
+__all__ = [
+    "FDT_LAST_COMP_VERSION",
+    "FDT_MAGIC",
+    "FDT_VERSION",
+    "DeviceTree",
+    "FdtHeader",
+    "FdtToken",
+    "Node",
+    "build_fdt",
+    "cell_sizes",
+    "cells_to_ints",
+    "decode_reg",
+    "encode_reg",
+    "ints_to_cells",
+    "parse_fdt",
+]
+
+#: DTSpec v0.4 §5.2: the value of ``magic``.
+FDT_MAGIC = 0xD00DFEED
+#: DTSpec v0.4 §5.2: the version this module writes (the current one).
+FDT_VERSION = 17
+#: DTSpec v0.4 §5.2: "shall contain 16" — v17 readers can read v16 trees.
+FDT_LAST_COMP_VERSION = 16
+#: The oldest version whose layout :func:`parse_fdt` understands (root name "",
+#: no 8-byte alignment of large property values; libfdt's FDT_FIRST_SUPPORTED_VERSION
+#: is 0x02 but blobs older than 16 are not produced by any current tool).
+_OLDEST_READABLE_VERSION = 16
+
+
+class FdtToken(IntEnum):
+    """Structure block tokens (DTSpec v0.4 §5.4.1, libfdt ``fdt.h`` FDT_*)."""
+
+    BEGIN_NODE = 0x1
+    END_NODE = 0x2
+    PROP = 0x3
+    NOP = 0x4
+    END = 0x9
+
+
+@dataclass(frozen=True)
+class FdtHeader:
+    """``struct fdt_header`` (DTSpec v0.4 §5.2, libfdt ``fdt.h``).
+
+    The field order below *is* the on-disk layout: ten big-endian u32 values,
+    packed by :data:`_HEADER`. ``size_dt_struct`` exists from version 17 on;
+    in a version-16 blob those bytes belong to the reservation map.
+    """
+
+    magic: int
+    totalsize: int
+    off_dt_struct: int
+    off_dt_strings: int
+    off_mem_rsvmap: int
+    version: int
+    last_comp_version: int
+    boot_cpuid_phys: int
+    size_dt_strings: int
+    size_dt_struct: int
+
+    def pack(self) -> bytes:
+        """The 40 header bytes, big-endian."""
+        return _HEADER.pack(*astuple(self))
+
+    @classmethod
+    def unpack(cls, blob: bytes) -> FdtHeader:
+        """Read the header from the start of ``blob`` (which must hold 40 bytes)."""
+        return cls(*_HEADER.unpack_from(blob, 0))
+
+
+#: The header layout: one big-endian u32 ("I") per :class:`FdtHeader` field, in order.
+_HEADER = struct.Struct(">" + "I" * len(fields(FdtHeader)))
+#: ``struct fdt_reserve_entry`` (DTSpec v0.4 §5.3.2): big-endian u64 address, u64 size.
+_RESERVE_ENTRY = struct.Struct(">QQ")
+#: A structure block token (DTSpec v0.4 §5.4.1).
+_TOKEN = struct.Struct(">I")
+#: FDT_PROP's operands (DTSpec v0.4 §5.4.1): u32 len, u32 nameoff.
+_PROP_HEADER = struct.Struct(">II")
+#: DTSpec v0.4 §5.4.2: tokens sit on 4-byte boundaries.
+_TOKEN_ALIGN = 4
+_U32_MAX = 0xFFFF_FFFF
+#: The longest property name read. DTSpec v0.4 §2.2.4.1 allows 31 characters; real
+#: trees stay under 64; this bound only keeps a damaged strings block linear.
+MAX_NAME_LENGTH = 1024
+_U64_MAX = 0xFFFF_FFFF_FFFF_FFFF
+_T = TypeVar("_T")
+
+
+def _pad4(length: int) -> int:
+    return -length & (_TOKEN_ALIGN - 1)
+
+
+def _join(parent_path: str, name: str) -> str:
+    return parent_path.rstrip("/") + "/" + name
+
+
+@dataclass
+class Node:
+    """A device-tree node: its name (with unit address, "" for the root),
+    its properties in order, and its child nodes in order.
+
+    Nodes do not know their parent or path: :meth:`walk` yields paths, and
+    :meth:`find` resolves them from the node it is called on.
+    """
+
+    name: str
+    props: dict[str, bytes] = field(default_factory=dict)
+    children: list[Node] = field(default_factory=list)
+
+    # -- navigation -------------------------------------------------------
+
+    @property
+    def base_name(self) -> str:
+        """The name without its unit address: ``"memory"`` for ``"memory@0"``."""
+        return self.name.partition("@")[0]
+
+    @property
+    def unit_address(self) -> str:
+        """The unit address after ``@``, or ``""``."""
+        return self.name.partition("@")[2]
+
+    def child(self, name: str) -> Node | None:
+        """The child with exactly this name, if any."""
+        for node in self.children:
+            if node.name == name:
+                return node
+        return None
+
+    def children_named(self, base_name: str) -> list[Node]:
+        """Every child whose name without unit address is ``base_name``."""
+        return [node for node in self.children if node.base_name == base_name]
+
+    def find(self, path: str, *, ignore_unit: bool = False) -> Node | None:
+        """The node at ``path`` below this one (``"/"`` or ``""`` is this node).
+
+        Components match names exactly. With ``ignore_unit``, a component
+        that matches no name exactly may also match a single child by its
+        name without unit address (``"/cpus/PowerPC,POWER9"``); more than one
+        such child raises :class:`DeviceTreeError`.
+        """
+        node = self
+        for part in path.split("/"):
+            if not part:
+                continue
+            found = node.child(part)
+            if found is None and ignore_unit and "@" not in part:
+                candidates = node.children_named(part)
+                if len(candidates) > 1:
+                    names = ", ".join(c.name for c in candidates)
+                    raise DeviceTreeError(f"{path!r} is ambiguous: {part!r} matches {names}")
+                found = candidates[0] if candidates else None
+            if found is None:
+                return None
+            node = found
+        return node
+
+    def nodes(self) -> Iterator[Node]:
+        """Every node from this one down, depth first in order (no paths: linear time)."""
+        stack = [self]
+        while stack:
+            node = stack.pop()
+            yield node
+            stack.extend(reversed(node.children))
+
+    def walk(self, path: str = "/") -> Iterator[tuple[str, Node]]:
+        """Every node from this one down, depth first in order, with its path."""
+        stack: list[tuple[str, Node]] = [(path, self)]
+        while stack:
+            node_path, node = stack.pop()
+            yield node_path, node
+            stack.extend((_join(node_path, c.name), c) for c in reversed(node.children))
+
+    def add_child(self, node: Node) -> Node:
+        """Append ``node``; raises if a child of that name exists. Returns ``node``."""
+        if self.child(node.name) is not None:
+            raise DeviceTreeError(f"node {self.name!r} already has a child {node.name!r}")
+        self.children.append(node)
+        return node
+
+    def ensure_child(self, name: str) -> Node:
+        """The child called ``name``, appended empty if missing."""
+        return self.child(name) or self.add_child(Node(name))
+
+    def remove_child(self, name: str) -> Node | None:
+        """Remove and return the child called ``name``, if any."""
+        for index, node in enumerate(self.children):
+            if node.name == name:
+                return self.children.pop(index)
+        return None
+
+    def copy(self) -> Node:
+        """A deep copy of this subtree (values are immutable bytes and shared)."""
+        clone = Node(self.name, dict(self.props))
+        stack = [(self, clone)]
+        while stack:
+            source, target = stack.pop()
+            for child in source.children:
+                new = Node(child.name, dict(child.props))
+                target.children.append(new)
+                stack.append((child, new))
+        return clone
+
+    # -- property access --------------------------------------------------
+
+    def has(self, name: str) -> bool:
+        """Whether the property exists (for boolean, empty-valued properties)."""
+        return name in self.props
+
+    def get(self, name: str) -> bytes:
+        """The raw value of a property; raises :class:`DeviceTreeError` if missing."""
+        try:
+            return self.props[name]
+        except KeyError:
+            raise DeviceTreeError(f"node {self.name!r} has no property {name!r}") from None
+
+    def _decoded(self, name: str, decode: Callable[[bytes], _T]) -> _T:
+        try:
+            return decode(self.get(name))
+        except DeviceTreeError as err:
+            raise DeviceTreeError(f"property {name!r} of node {self.name!r}: {err}") from None
+
+    def get_u32(self, name: str) -> int:
+        """A ``<u32>`` property."""
+        return self._decoded(name, decode_u32)
+
+    def get_u64(self, name: str) -> int:
+        """A ``<u64>`` property."""
+        return self._decoded(name, decode_u64)
+
+    def get_cells(self, name: str, cells: int) -> list[int]:
+        """A property holding numbers of ``cells`` cells each."""
+        return self._decoded(name, lambda data: cells_to_ints(data, cells))
+
+    def get_string(self, name: str) -> str:
+        """A ``<string>`` property."""
+        return self._decoded(name, decode_string)
+
+    def get_strings(self, name: str) -> list[str]:
+        """A ``<stringlist>`` property."""
+        return self._decoded(name, decode_strings)
+
+    def optional(self, name: str) -> bytes | None:
+        """The raw value of a property, or None when it is absent."""
+        return self.props.get(name)
+
+    def get_number(self, name: str) -> int:
+        """A ``<u32>`` or ``<u64>`` property (the kernel's ``of_read_number`` takes either)."""
+        return self._decoded(name, decode_uint)
+
+    def number(self, name: str) -> int | None:
+        """:meth:`get_number`, or None when the property is absent or empty."""
+        return self.get_number(name) if self.props.get(name) else None
+
+    def string(self, name: str, default: str = "") -> str:
+        """A ``<string>`` property, or ``default`` when it is absent."""
+        return self.get_string(name) if name in self.props else default
+
+    def compatible(self) -> list[str]:
+        """The ``compatible`` strings, most specific first (``[]`` when absent)."""
+        return self.get_strings("compatible") if "compatible" in self.props else []
+
+    def cell_sizes(
+        self, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+    ) -> tuple[int, int]:
+        """``(#address-cells, #size-cells)`` this node gives its children's ``reg``.
+
+        DTSpec v0.4 §2.3.5: absent properties default to 2 and 1 (or ``defaults``);
+        counts libfdt refuses raise :class:`DeviceTreeError`.
+        """
+        address = self.get_u32("#address-cells") if self.has("#address-cells") else defaults[0]
+        size = self.get_u32("#size-cells") if self.has("#size-cells") else defaults[1]
+        return check_cell_sizes(address, size, self.name or "/")
+
+    def get_ranges(self, name: str, address_cells: int, size_cells: int) -> list[Range]:
+        """A property of (address, size) pairs laid out like ``reg``; ``[]`` when absent."""
+        data = self.props.get(name)
+        what = f"property {name!r} of node {self.name!r}"
+        return [] if data is None else decode_ranges(data, address_cells, size_cells, what)
+
+    def reg(self, parent: Node | None) -> list[Range]:
+        """This node's ``reg`` in the cell sizes ``parent`` gives (DTSpec v0.4 §2.3.6)."""
+        ac, sc = parent.cell_sizes() if parent else (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+        return self.get_ranges("reg", ac, sc)
+
+    def set_ranges(
+        self, name: str, ranges: Iterable[Range], address_cells: int, size_cells: int
+    ) -> None:
+        """Set a property of (address, size) pairs laid out like ``reg``."""
+        self.props[name] = encode_reg(ranges, address_cells, size_cells)
+
+    def flat_size(self) -> int:
+        """At most what this node (not its children) adds to a flattened tree: its
+        FDT_BEGIN_NODE/FDT_END_NODE, name, FDT_PROP records and their names in the
+        strings block (DTSpec v0.4 §5.4)."""
+        name = len(encode_text(self.name)) + 1
+        tokens = 2 * _TOKEN.size + name + _pad4(name)
+        props = sum(
+            3 * _TOKEN.size + len(value) + _pad4(len(value)) + len(encode_text(prop)) + 1
+            for prop, value in self.props.items()
+        )
+        return tokens + props
+
+    def set(self, name: str, value: bytes) -> None:
+        """Set a raw property value (appended at the end if new)."""
+        self.props[name] = bytes(value)
+
+    def set_empty(self, name: str) -> None:
+        """Set a boolean (zero-length) property."""
+        self.props[name] = b""
+
+    def set_u32(self, name: str, value: int) -> None:
+        self.props[name] = encode_u32(value)
+
+    def set_u64(self, name: str, value: int) -> None:
+        self.props[name] = encode_u64(value)
+
+    def set_cells(self, name: str, values: Iterable[int], cells: int) -> None:
+        """Set a property of numbers, each ``cells`` cells wide."""
+        self.props[name] = ints_to_cells(values, cells)
+
+    def set_string(self, name: str, value: str) -> None:
+        self.props[name] = encode_string(value)
+
+    def set_strings(self, name: str, values: list[str]) -> None:
+        self.props[name] = encode_strings(values)
+
+    def delete(self, name: str) -> bool:
+        """Remove a property; returns whether it existed."""
+        return self.props.pop(name, None) is not None
+
+
+def cell_sizes(
+    parent: Node | None, defaults: tuple[int, int] = (DEFAULT_ADDRESS_CELLS, DEFAULT_SIZE_CELLS)
+) -> tuple[int, int]:
+    """``parent.cell_sizes(defaults)``, or ``defaults`` without a parent."""
+    return defaults if parent is None else parent.cell_sizes(defaults)
+
+
+def decode_reg(node: Node, parent: Node | None) -> list[Range]:
+    """``node.reg(parent)``: the ``reg`` of ``node`` as ranges, cell sizes from ``parent``."""
+    return node.reg(parent)
+
+
+@dataclass
+class DeviceTree:
+    """A whole tree: the root node plus the header's other contents.
+
+    ``version`` and ``last_comp_version`` record what :func:`parse_fdt` read;
+    :func:`build_fdt` always writes :data:`FDT_VERSION` and
+    :data:`FDT_LAST_COMP_VERSION`, the only layout it produces (as libfdt's
+    ``fdt_open_into`` converts older trees to version 17).
+    """
+
+    root: Node = field(default_factory=lambda: Node(""))
+    reserve_map: list[Range] = field(default_factory=list)
+    boot_cpuid_phys: int = 0
+    version: int = FDT_VERSION
+    last_comp_version: int = FDT_LAST_COMP_VERSION
+
+    def find(self, path: str, *, ignore_unit: bool = False) -> Node | None:
+        """The node at absolute ``path`` (see :meth:`Node.find`)."""
+        return self.root.find(path, ignore_unit=ignore_unit)
+
+    def node(self, path: str) -> Node:
+        """The node at absolute ``path``; raises :class:`DeviceTreeError` if missing."""
+        found = self.root.find(path)
+        if found is None:
+            raise DeviceTreeError(f"device tree has no node {path!r}")
+        return found
+
+    def copy(self) -> DeviceTree:
+        """A deep copy (a plan can change it without touching the original)."""
+        return DeviceTree(
+            self.root.copy(),
+            list(self.reserve_map),
+            self.boot_cpuid_phys,
+            self.version,
+            self.last_comp_version,
+        )
+
+
+# -- parsing -----------------------------------------------------------------
+
+
+def parse_fdt(blob: bytes) -> DeviceTree:
+    """Parse a flattened device tree blob (version 16 or later).
+
+    Bytes after ``totalsize`` are ignored. Raises :class:`DeviceTreeError`
+    naming the problem and its offset for a bad magic number, an unsupported
+    version, a truncated blob or a malformed block.
+    """
+    blob = bytes(blob)
+    header = _check_header(blob)
+    reserve_map = _parse_reserve_map(blob, header)
+    struct_end = header.totalsize
+    if header.version >= FDT_VERSION:
+        struct_end = header.off_dt_struct + header.size_dt_struct
+    strings = blob[header.off_dt_strings : header.off_dt_strings + header.size_dt_strings]
+    root = _StructParser(blob, header.off_dt_struct, struct_end, strings).parse()
+    return DeviceTree(
+        root=root,
+        reserve_map=reserve_map,
+        boot_cpuid_phys=header.boot_cpuid_phys,
+        version=header.version,
+        last_comp_version=header.last_comp_version,
+    )
+
+
+def _check_header(blob: bytes) -> FdtHeader:
+    if len(blob) < _HEADER.size:
+        raise DeviceTreeError(
+            f"device tree blob truncated: {len(blob)} bytes, the header alone needs {_HEADER.size}"
+        )
+    header = FdtHeader.unpack(blob)
+    if header.magic != FDT_MAGIC:
+        raise DeviceTreeError(
+            f"not a flattened device tree: magic {header.magic:#010x}, expected {FDT_MAGIC:#010x}"
+        )
+    if header.version < _OLDEST_READABLE_VERSION or header.last_comp_version > FDT_VERSION:
+        raise DeviceTreeError(
+            f"unsupported device tree version {header.version} (last compatible "
+            f"{header.last_comp_version}); readable: {_OLDEST_READABLE_VERSION} to {FDT_VERSION}"
+        )
+    if header.totalsize > len(blob):
+        raise DeviceTreeError(
+            f"device tree blob truncated: header says {header.totalsize} bytes, got {len(blob)}"
+        )
+    blocks = [
+        ("memory reservation block", header.off_mem_rsvmap, 0),
+        ("strings block", header.off_dt_strings, header.size_dt_strings),
+        ("structure block", header.off_dt_struct, 0),
+    ]
+    if header.version >= FDT_VERSION:
+        blocks[2] = ("structure block", header.off_dt_struct, header.size_dt_struct)
+    for name, offset, size in blocks:
+        if offset < _HEADER.size - CELL_SIZE or offset + size > header.totalsize:
+            raise DeviceTreeError(
+                f"{name} at {offset:#x} (+{size:#x}) lies outside the blob "
+                f"of {header.totalsize:#x} bytes"
+            )
+    if header.off_dt_struct % _TOKEN_ALIGN:
+        raise DeviceTreeError(f"structure block at {header.off_dt_struct:#x} is not 4-byte aligned")
+    return header
+
+
+def _parse_reserve_map(blob: bytes, header: FdtHeader) -> list[Range]:
+    # DTSpec §5.3.2 ends the list with address = size = 0; libfdt (fdt_num_mem_rsv)
+    # and the kernel (early_init_fdt_scan_reserved_mem) stop at the first size 0.
+    entries: list[Range] = []
+    for offset in range(header.off_mem_rsvmap, header.totalsize, _RESERVE_ENTRY.size):
+        if offset + _RESERVE_ENTRY.size > header.totalsize:
+            break
+        address, size = _RESERVE_ENTRY.unpack_from(blob, offset)
+        if size == 0:
+            return entries
+        if address + size > _U64_MAX + 1:
+            raise DeviceTreeError(
+                f"reservation {address:#x}+{size:#x} at {offset:#x} wraps past 2^64"
+            )
+        entries.append(Range.sized(address, size))
+    raise DeviceTreeError(
+        f"memory reservation block at {header.off_mem_rsvmap:#x} is not terminated "
+        f"before the end of the blob"
+    )
+
+
+class _StructParser:
+    """Walks the structure block token by token (DTSpec v0.4 §5.4)."""
+
+    def __init__(self, blob: bytes, start: int, end: int, strings: bytes) -> None:
+        self.blob = blob
+        self.offset = start
+        self.end = end
+        self.strings = strings
+        self.names: dict[int, str] = {}
+        self.nuls: list[int] | None = None
+
+    def parse(self) -> Node:
+        stack: list[Node] = []
+        root: Node | None = None
+        while True:
+            token_offset = self.offset
+            token = self._u32()
+            if token == FdtToken.BEGIN_NODE:
+                node = Node(self._node_name())
+                if stack:
+                    stack[-1].children.append(node)
+                elif root is None:
+                    root = node
+                else:
+                    raise self._error(token_offset, "a second root node")
+                stack.append(node)
+            elif token == FdtToken.PROP:
+                if not stack:
+                    raise self._error(token_offset, "a property outside any node")
+                name, value = self._prop()
+                stack[-1].props[name] = value
+            elif token == FdtToken.END_NODE:
+                if not stack:
+                    raise self._error(token_offset, "FDT_END_NODE without FDT_BEGIN_NODE")
+                stack.pop()
+            elif token == FdtToken.END:
+                if stack or root is None:
+                    raise self._error(token_offset, "FDT_END inside a node or before the root")
+                return root
+            elif token != FdtToken.NOP:
+                raise self._error(token_offset, f"unknown token {token:#x}")
+
+    def _error(self, offset: int, what: str) -> DeviceTreeError:
+        return DeviceTreeError(f"bad device tree structure block: {what} at offset {offset:#x}")
+
+    def _u32(self) -> int:
+        if self.offset + _TOKEN.size > self.end:
+            raise self._error(self.offset, "truncated (no FDT_END token)")
+        value: int = _TOKEN.unpack_from(self.blob, self.offset)[0]
+        self.offset += _TOKEN.size
+        return value
+
+    def _node_name(self) -> str:
+        end = self.blob.find(b"\0", self.offset, self.end)
+        if end < 0:
+            raise self._error(self.offset, "unterminated node name")
+        name = decode_text(self.blob[self.offset : end])
+        self.offset = end + 1
+        self.offset += _pad4(self.offset)
+        return name
+
+    def _prop(self) -> tuple[str, bytes]:
+        if self.offset + _PROP_HEADER.size > self.end:
+            raise self._error(self.offset, "truncated property header")
+        length, nameoff = _PROP_HEADER.unpack_from(self.blob, self.offset)
+        start = self.offset + _PROP_HEADER.size
+        if start + length > self.end:
+            raise self._error(self.offset, f"property value of {length} bytes runs past the end")
+        self.offset = start + length + _pad4(length)
+        return self._string(nameoff), self.blob[start : start + length]
+
+    def _string(self, nameoff: int) -> str:
+        name = self.names.get(nameoff)
+        if name is None:
+            if self.nuls is None:  # where every name ends: one pass over the block
+                self.nuls = [m.start() for m in re.finditer(b"\0", self.strings)]
+            index = bisect.bisect_left(self.nuls, nameoff)
+            if nameoff >= len(self.strings) or index == len(self.nuls):
+                raise self._error(
+                    self.offset, f"property name offset {nameoff:#x} outside the strings block"
+                )
+            end = self.nuls[index]
+            if end - nameoff > MAX_NAME_LENGTH:
+                raise self._error(
+                    self.offset, f"property name at {nameoff:#x} longer than {MAX_NAME_LENGTH}"
+                )
+            name = self.names[nameoff] = decode_text(self.strings[nameoff:end])
+        return name
+
+
+# -- building ----------------------------------------------------------------
+
+
+def build_fdt(tree: DeviceTree, *, pad: int = 0) -> bytes:
+    """Serialise ``tree`` as a version-17 blob, laid out as ``dtc -O dtb`` does.
+
+    ``pad`` zero bytes of free space follow the strings block and count in
+    ``totalsize`` so the next kernel can grow the tree in place. Node and
+    property order is kept; the output depends only on ``tree`` and ``pad``.
+    """
+    if pad < 0:
+        raise DeviceTreeError(f"negative device tree padding {pad}")
+    if not 0 <= tree.boot_cpuid_phys <= _U32_MAX:
+        raise DeviceTreeError(f"boot_cpuid_phys {tree.boot_cpuid_phys:#x} does not fit in u32")
+    rsvmap = _build_reserve_map(tree.reserve_map)
+    structure, strings = _StructBuilder().build(tree.root)
+    off_mem_rsvmap = _HEADER.size  # 40: already 8-byte aligned (DTSpec §5.3.1)
+    off_dt_struct = off_mem_rsvmap + len(rsvmap)
+    off_dt_strings = off_dt_struct + len(structure)
+    totalsize = off_dt_strings + len(strings) + pad
+    if totalsize > _U32_MAX:
+        raise DeviceTreeError(f"device tree of {totalsize} bytes is too large for its header")
+    header = FdtHeader(
+        magic=FDT_MAGIC,
+        totalsize=totalsize,
+        off_dt_struct=off_dt_struct,
+        off_dt_strings=off_dt_strings,
+        off_mem_rsvmap=off_mem_rsvmap,
+        version=FDT_VERSION,
+        last_comp_version=FDT_LAST_COMP_VERSION,
+        boot_cpuid_phys=tree.boot_cpuid_phys,
+        size_dt_strings=len(strings),
+        size_dt_struct=len(structure),
+    )
+    return b"".join((header.pack(), rsvmap, structure, strings, bytes(pad)))
+
+
+def _build_reserve_map(entries: Iterable[Range]) -> bytes:
+    out = bytearray()
+    for r in entries:
+        if r.size == 0:
+            # A size of 0 ends the list for libfdt and the kernel (see _parse_reserve_map).
+            raise DeviceTreeError(f"empty memory reservation at {r.start:#x} would end the list")
+        if r.end > _U64_MAX + 1:
+            raise DeviceTreeError(f"memory reservation {r} does not fit in 64 bits")
+        out += _RESERVE_ENTRY.pack(r.start, r.size)
+    out += _RESERVE_ENTRY.pack(0, 0)
+    return bytes(out)
+
+
+class _StructBuilder:
+    """Emits the structure and strings blocks (DTSpec v0.4 §5.4, §5.5)."""
+
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.strings = bytearray()
+        self.offsets: dict[str, int] = {}
+
+    def build(self, root: Node) -> tuple[bytes, bytes]:
+        if root.name:
+            raise DeviceTreeError(f"the root node must be named '', not {root.name!r}")
+        # The names of the open nodes: a path is joined only for an error message, so
+        # a deep tree costs linear time.
+        self.open: list[str] = []
+        self._begin_node(root)
+        # Items are children to open, or None to close a node.
+        stack: list[Node | None] = [None]
+        stack.extend(reversed(root.children))
+        token_end = _TOKEN.pack(FdtToken.END_NODE)
+        while stack:
+            node = stack.pop()
+            if node is None:
+                self.out += token_end
+                self.open.pop()
+                continue
+            name = encode_text(node.name)
+            if not name or b"\0" in name or b"/" in name:
+                raise DeviceTreeError(f"bad node name {node.name!r} under {self._path()!r}")
+            self._begin_node(node)
+            stack.append(None)
+            stack.extend(reversed(node.children))
+        self.out += _TOKEN.pack(FdtToken.END)
+        return bytes(self.out), bytes(self.strings)
+
+    def _path(self) -> str:
+        return "/" + "/".join(self.open[1:])
+
+    def _begin_node(self, node: Node) -> None:
+        name = encode_text(node.name)
+        self.open.append(node.name)
+        self.out += _TOKEN.pack(FdtToken.BEGIN_NODE)
+        self.out += name + bytes(1 + _pad4(len(name) + 1))
+        token_prop = _TOKEN.pack(FdtToken.PROP)
+        for prop_name, value in node.props.items():
+            self.out += token_prop
+            self.out += _PROP_HEADER.pack(len(value), self._name_offset(prop_name))
+            self.out += value
+            self.out += bytes(_pad4(len(value)))
+
+    def _name_offset(self, name: str) -> int:
+        offset = self.offsets.get(name)
+        if offset is None:
+            encoded = encode_text(name)
+            if not encoded or b"\0" in encoded:
+                raise DeviceTreeError(f"bad property name {name!r} in node {self._path()!r}")
+            # Reuse any earlier string ending with this name (libfdt and dtc do the same).
+            offset = self.strings.find(encoded + b"\0")
+            if offset < 0:
+                offset = len(self.strings)
+                self.strings += encoded + b"\0"
+            self.offsets[name] = offset
+        return offset

@@ -1,0 +1,105 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The device tree handed to the next kernel, derived from the running one. Pure.
+
+Starting from the running kernel's tree (/proc/device-tree), it drops what
+only described the running kernel (``linux,kernel-end``, the hash table, the
+old initrd, the crash reservation, ``name`` properties that the flattened
+format does not carry), sets ``/chosen`` for the new kernel (``bootargs``,
+``linux,initrd-start``/``-end``, ``linux,booted-from-kexec``) and builds the
+reserve map.  For a crash kernel the caller adds the usable-memory properties.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt
+from pykexec.core.devicetree.props import encode_text
+from pykexec.core.memory import Range
+
+# Properties the running kernel added about itself (arch/powerpc/kexec/core.c,
+# arch/powerpc/kernel/prom.c, kexec-tools' fs2dt skip list): never carried over.
+STALE_CHOSEN = (
+    "linux,kernel-end",
+    "linux,htab-base",
+    "linux,htab-size",
+    "linux,crashkernel-base",
+    "linux,crashkernel-size",
+    "linux,initrd-start",
+    "linux,initrd-end",
+    "linux,memory-limit",
+    "linux,booted-from-kexec",
+    "bootargs",
+)
+STALE_EVERYWHERE = ("name", "linux,pci-domain")
+# Room left in the blob for the next kernel's own edits (kexec-tools adds 4 KiB too).
+DT_PAD = 0x1000
+# The blob reserves itself; until it is placed, an entry of the same (fixed) size.
+RESERVE_SELF_PLACEHOLDER = Range(0, 1)
+
+
+def set_initrd(chosen: Node, initrd: Range) -> None:
+    """``linux,initrd-start``/``-end`` as 8-byte big-endian cells (what kexec-tools and
+    the kernel's kexec_file code write; the kernel reads 4 or 8 bytes)."""
+    chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
+    chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
+
+
+def _strip(root: Node) -> None:
+    for node in root.nodes():
+        for name in STALE_EVERYWHERE:
+            node.props.pop(name, None)
+
+
+def old_root_param(root: Node) -> str | None:
+    """The ``root=`` word of the running kernel's /chosen/bootargs, if any."""
+    for c in root.children:
+        if c.name == "chosen":
+            args = c.props.get("bootargs", b"").rstrip(b"\0").decode("utf-8", "replace")
+            for word in args.split():
+                if word.startswith("root="):
+                    return word
+    return None
+
+
+def next_tree(
+    running: Node,
+    *,
+    bootargs: str,
+    initrd: Range | None,
+    reserved: Iterable[Range],
+) -> DeviceTree:
+    """The tree for the next kernel (a copy; ``running`` is left as it was).
+
+    ``reserved`` are firmware and loader ranges for the reserve map; the map
+    also gets a placeholder for the blob itself, filled by :func:`finish`.
+    """
+    root = running.copy()
+    _strip(root)
+    chosen = root.ensure_child("chosen")
+    for name in STALE_CHOSEN:
+        chosen.props.pop(name, None)
+    chosen.props["bootargs"] = encode_text(bootargs) + b"\0"
+    if initrd is not None:
+        set_initrd(chosen, initrd)
+    chosen.props["linux,booted-from-kexec"] = b""
+    rsv = sorted(set(r for r in reserved if r))
+    if initrd is not None and initrd not in rsv:
+        rsv.append(initrd)
+    return DeviceTree(root=root, reserve_map=[*rsv, RESERVE_SELF_PLACEHOLDER])
+
+
+def finish(tree: DeviceTree, address: int | None, pad: int = DT_PAD) -> bytes:
+    """Flatten ``tree``, with its own placement in the reserve map once known.
+
+    Call it once with ``address=None`` to learn the size, once more with the
+    address chosen; the size does not change between the two calls.
+    """
+    placeholder = len(tree.reserve_map) - 1
+    if address is None:
+        blob = build_fdt(tree, pad=pad)  # the placeholder entry has the final entry's size
+        tree.reserve_map[placeholder] = Range(0, len(blob))
+        return blob
+    size = tree.reserve_map[placeholder].size
+    tree.reserve_map[placeholder] = Range.sized(address, size)
+    return build_fdt(tree, pad=pad)

@@ -1,0 +1,258 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the running kernel will accept, decided before any call. Pure.
+
+* :func:`decide_syscall`: kexec_file_load or kexec_load, and why, from the options
+  and what the running kernel offers (:class:`KexecSupport`, read by
+  :mod:`pykexec.system.sysinfo` without loading anything);
+* :func:`check_kernel_rules`: the checks the kernel makes on a kexec_load segment
+  list, so that a plan pykexec accepts is never refused with EINVAL,
+  EADDRNOTAVAIL or ETXTBSY.  Each rule names its kernel source.
+"""
+
+from __future__ import annotations
+
+import errno
+from dataclasses import dataclass
+from enum import Enum
+
+from pykexec.core.memory import Range
+from pykexec.core.options import LoadOptions, SyscallChoice, file_syscall_obstacle
+from pykexec.errors import KexecError, UsageError
+from pykexec.uapi import KEXEC_SEGMENT_MAX
+
+# arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
+KEXEC_DESTINATION_MEMORY_LIMIT = (1 << 64) - 1
+LOCKDOWN_LEVELS = ("none", "integrity", "confidentiality")  # security/lockdown/lockdown.c
+
+
+class Syscall(str, Enum):
+    FILE = "kexec_file_load"
+    LOAD = "kexec_load"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class KexecSupport:
+    """What the running kernel offers, read without loading anything.
+
+    ``file_load`` is None when it cannot be told (a snapshot without the facts, a
+    kernel without kallsyms or config): the file syscall is then tried, as kexec-tools
+    does.
+    """
+
+    file_load: bool | None = None
+    file_load_source: str = "unknown"
+    load_disabled: bool = False  # /proc/sys/kernel/kexec_load_disabled
+    lockdown: str | None = None  # /sys/kernel/security/lockdown, the bracketed level
+    loads_left: int | None = None  # kexec_load_limit_{reboot,panic} (Linux 6.6), -1 = any
+    # The kernel takes KEXEC_FILE_DEBUG (Linux 6.8 added it to KEXEC_FILE_FLAGS,
+    # include/linux/kexec.h; older kernels refuse the flag with EINVAL); None: not told.
+    file_debug: bool | None = None
+
+    @property
+    def locked_down(self) -> bool:
+        return self.lockdown in ("integrity", "confidentiality")
+
+
+@dataclass(frozen=True)
+class SyscallDecision:
+    """The call that will load the image; with ``fallback``, kexec_load follows a
+    kexec_file_load that fails with one of :data:`FILE_LOAD_FALLBACK`."""
+
+    first: Syscall
+    fallback: bool
+    why: str
+
+    @property
+    def needs_segments(self) -> bool:
+        """Whether a kexec_load plan (segments) may be handed to the kernel."""
+        return self.first is Syscall.LOAD or self.fallback
+
+    def describe(self) -> str:
+        text = str(self.first)
+        if self.fallback:
+            text += " (then kexec_load if it fails with ENOSYS, EINVAL, ENOEXEC or ENOTSUP)"
+        return f"{text}: {self.why}"
+
+
+def _refusal(opts: LoadOptions, support: KexecSupport) -> str | None:
+    kind = "crash kernel" if opts.crash else "kernel"
+    if support.load_disabled:
+        return (
+            "kexec is disabled on this system (kernel.kexec_load_disabled=1, which "
+            "stays set until reboot)"
+        )
+    if support.loads_left == 0:
+        return (
+            f"no {kind} loads are left (kernel.kexec_load_limit_"
+            f"{'panic' if opts.crash else 'reboot'}=0)"
+        )
+    return None
+
+
+def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
+    """kexec_file_load or kexec_load for ``opts`` on a kernel offering ``support``.
+
+    Raises :class:`UsageError` when the kernel is known to refuse every way.
+    """
+    refusal = _refusal(opts, support)
+    if refusal is not None:
+        raise UsageError(refusal)
+    obstacle = file_syscall_obstacle(opts)
+    locked = support.locked_down
+    if opts.syscall is SyscallChoice.LOAD:
+        if locked:
+            raise UsageError(
+                f"kexec_load is refused under lockdown={support.lockdown}: use -s "
+                "(kexec_file_load) with a kernel signed for this system"
+            )
+        return SyscallDecision(Syscall.LOAD, False, "-c asks for kexec_load")
+    if opts.syscall is SyscallChoice.FILE:
+        if support.file_load is False:
+            raise UsageError(
+                f"this kernel has no kexec_file_load ({support.file_load_source}): use -c or -a"
+            )
+        return SyscallDecision(Syscall.FILE, False, "-s asks for kexec_file_load")
+    if obstacle is not None:
+        if locked:
+            raise UsageError(f"{obstacle}, which lockdown={support.lockdown} refuses")
+        return SyscallDecision(Syscall.LOAD, False, obstacle)
+    if support.file_load is False:
+        if locked:
+            raise UsageError(
+                f"lockdown={support.lockdown} allows only kexec_file_load, which this "
+                f"kernel lacks ({support.file_load_source})"
+            )
+        return SyscallDecision(
+            Syscall.LOAD, False, f"this kernel has no kexec_file_load ({support.file_load_source})"
+        )
+    if locked:
+        return SyscallDecision(
+            Syscall.FILE, False, f"lockdown={support.lockdown} refuses kexec_load"
+        )
+    have = "present" if support.file_load else "presence unknown"
+    return SyscallDecision(
+        Syscall.FILE, True, f"-a (the default); kexec_file_load {have} ({support.file_load_source})"
+    )
+
+
+class KernelRuleError(KexecError):
+    """A planned segment list the kernel would refuse; ``errno`` is what it would return."""
+
+    def __init__(self, message: str, errno: int, rule: str) -> None:
+        super().__init__(message)
+        self.errno = errno
+        self.rule = rule
+
+
+@dataclass(frozen=True)
+class KernelLimits:
+    """The running kernel's facts its segment checks use."""
+
+    page_size: int
+    total_ram: int  # bytes: MemTotal of /proc/meminfo (totalram_pages)
+    crash: Range | None  # crashk_res, for ON_CRASH loads
+    kernel_end: int  # __pa(_end)
+    tce: tuple[Range, ...] = ()  # TCE tables (linux,tce-base/-size)
+
+
+@dataclass(frozen=True)
+class PlannedSegment:
+    mem: Range
+    bufsz: int
+    what: str
+
+
+def check_kernel_rules(
+    entry: int, segments: tuple[PlannedSegment, ...], crash: bool, limits: KernelLimits
+) -> None:
+    """The checks kexec_load makes before it touches anything; raises
+    :class:`KernelRuleError` with the errno the kernel would return."""
+    if len(segments) > KEXEC_SEGMENT_MAX:  # kernel/kexec.c kexec_load_check()
+        raise KernelRuleError(
+            f"{len(segments)} segments; kexec_load takes at most {KEXEC_SEGMENT_MAX}",
+            errno.EINVAL,
+            "nr_segments",
+        )
+    page = limits.page_size
+    for s in segments:  # kernel/kexec_core.c sanity_check_segment_list()
+        if s.mem.start % page or s.mem.end % page:
+            raise KernelRuleError(
+                f"the {s.what} at {s.mem} is not aligned to the kernel's {page:#x}-byte pages",
+                errno.EADDRNOTAVAIL,
+                "page-aligned",
+            )
+        if s.mem.end >= KEXEC_DESTINATION_MEMORY_LIMIT:
+            raise KernelRuleError(
+                f"the {s.what} at {s.mem} ends above KEXEC_DESTINATION_MEMORY_LIMIT",
+                errno.EADDRNOTAVAIL,
+                "destination-limit",
+            )
+        if s.bufsz > s.mem.size:
+            raise KernelRuleError(
+                f"the {s.what} holds {s.bufsz:#x} bytes in {s.mem.size:#x}",
+                errno.EINVAL,
+                "bufsz-le-memsz",
+            )
+    ordered = sorted(segments, key=lambda s: s.mem.start)
+    for a, b in zip(ordered, ordered[1:]):
+        if a.mem.overlaps(b.mem):
+            raise KernelRuleError(
+                f"the {a.what} at {a.mem} overlaps the {b.what} at {b.mem}",
+                errno.EINVAL,
+                "no-overlap",
+            )
+    pages = sum(s.mem.size for s in segments) // page
+    if limits.total_ram and pages > limits.total_ram // page // 2:
+        raise KernelRuleError(
+            f"the segments take {pages * page:#x} bytes, more than half of RAM "
+            f"({limits.total_ram:#x} bytes)",
+            errno.EINVAL,
+            "half-of-ram",
+        )
+    if crash:
+        _check_crash(entry, segments, limits.crash)
+    _check_ppc64(segments, limits)
+
+
+def _check_crash(entry: int, segments: tuple[PlannedSegment, ...], region: Range | None) -> None:
+    if region is None:
+        raise KernelRuleError(
+            "no crash region is reserved (crashkernel= on the command line)",
+            errno.EADDRNOTAVAIL,
+            "crash-region",
+        )
+    for s in segments:  # sanity_check_segment_list(): KEXEC_TYPE_CRASH
+        if not region.contains(s.mem):
+            raise KernelRuleError(
+                f"the {s.what} at {s.mem} is outside the crash region {region}",
+                errno.EADDRNOTAVAIL,
+                "inside-crash-region",
+            )
+    if not region.start <= entry < region.end:  # kimage_alloc_init()
+        raise KernelRuleError(
+            f"the entry {entry:#x} is outside the crash region {region}",
+            errno.EADDRNOTAVAIL,
+            "entry-in-crash-region",
+        )
+
+
+def _check_ppc64(segments: tuple[PlannedSegment, ...], limits: KernelLimits) -> None:
+    # arch/powerpc/kexec/core_64.c default_machine_kexec_prepare()
+    for s in segments:
+        if s.mem.start < limits.kernel_end:
+            raise KernelRuleError(
+                f"the {s.what} at {s.mem} lies below the running kernel's end "
+                f"{limits.kernel_end:#x}",
+                errno.ETXTBSY,
+                "above-kernel",
+            )
+        for tce in limits.tce:
+            if s.mem.overlaps(tce):
+                raise KernelRuleError(
+                    f"the {s.what} at {s.mem} overlaps the TCE table at {tce}",
+                    errno.ETXTBSY,
+                    "tce",
+                )

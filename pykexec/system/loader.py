@@ -1,0 +1,518 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The I/O shell of a load: gather the facts once, plan purely, then call the kernel.
+
+This is also pykexec's small public API: :func:`plan`, :func:`plan_load`,
+:func:`load`, :func:`load_crash`, :func:`save_plan`, and (re-exported from
+:mod:`pykexec.system.control`) :func:`unload`, :func:`execute`, :func:`status`.  Every
+function raises :class:`~pykexec.errors.KexecError` subclasses; none exits.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import stat
+from dataclasses import replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pykexec.core.options import LoadOptions, check
+from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
+from pykexec.core.planner import plan as plan_pure
+from pykexec.core.policy import (
+    LOCKDOWN_LEVELS,
+    KexecSupport,
+    Syscall,
+    decide_syscall,
+)
+from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
+from pykexec.system import syscalls
+from pykexec.system.control import crash_reservation_size, execute, shutdown_reboot, status, unload
+from pykexec.system.loadrecord import options_from_record, record_fields
+from pykexec.system.sysinfo import SystemView, config_page_size
+from pykexec.uapi import FILE_LOAD_FALLBACK
+
+if TYPE_CHECKING:
+    from pykexec.core.arch.ppc64 import Plan
+    from pykexec.core.formats.elf import Endian, KernelImage
+    from pykexec.core.formats.elfcore import CoreNote
+
+__all__ = [
+    "crash_reservation_size",
+    "execute",
+    "gather",
+    "load",
+    "load_crash",
+    "plan",
+    "plan_load",
+    "read_kernel",
+    "save_plan",
+    "shutdown_reboot",
+    "status",
+    "unload",
+]
+
+KALLSYMS_KEXEC_FILE = (b" kexec_add_buffer\n", b" kexec_image_probe_default\n")  # kexec_file.c
+
+
+def read_file(path: Path, what: str) -> bytes | memoryview:
+    """A regular file's bytes, mapped rather than copied where possible.
+
+    Anything but a regular file (a FIFO, a device, a directory) is refused before it
+    is read, so that no input can make pykexec wait forever.  The mapping is private
+    and writable (ACCESS_COPY) so that ctypes can hand its address to the kernel
+    without a copy; nothing ever writes to it.
+    """
+    import mmap
+
+    if "\0" in os.fspath(path):
+        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ImageError(f"{what} {path} does not exist") from None
+    except IsADirectoryError:
+        raise ImageError(f"{what} {path} is a directory, not a file") from None
+    except PermissionError:
+        raise ImageError(f"{what} {path} cannot be read: permission denied") from None
+    except OSError as err:
+        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+    with open(fd, "rb", closefd=True) as f:
+        st = os.fstat(fd)
+        if not stat.S_ISREG(st.st_mode):
+            raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+        if st.st_size == 0:
+            raise ImageError(f"{what} {path} is empty")
+        try:
+            return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_COPY))
+        except (OSError, ValueError):
+            try:
+                return f.read()
+            except OSError as err:
+                raise ImageError(f"{what} {path} cannot be read: {err.strerror}") from None
+
+
+def read_kernel(path: Path) -> KernelImage:
+    from pykexec.core.formats.elf import parse_kernel
+
+    return parse_kernel(read_file(path, "kernel"), str(path))
+
+
+def _lockdown(text: str | None) -> str | None:
+    """The active level of /sys/kernel/security/lockdown: ``none [integrity] ...``."""
+    for word in (text or "").split():
+        if word.startswith("[") and word.endswith("]") and word[1:-1] in LOCKDOWN_LEVELS:
+            return word[1:-1]
+    return None
+
+
+def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, str]:
+    """Whether the running kernel has kexec_file_load, and how that was told."""
+    release = (view.read_text("proc/sys/kernel/osrelease") or "").strip()
+    if release and "/" not in release:
+        config = view.read_text(f"boot/config-{release}")
+        if config is not None:
+            return "\nCONFIG_KEXEC_FILE=y" in "\n" + config, f"/boot/config-{release}"
+    if thorough:
+        symbols = view.read_bytes("proc/kallsyms")
+        if symbols:
+            found = any(name in symbols for name in KALLSYMS_KEXEC_FILE)
+            return found, "/proc/kallsyms"
+    return None, "not told by /boot/config-*" + (" or /proc/kallsyms" if thorough else "")
+
+
+def _release_at_least(view: SystemView, wanted: tuple[int, int]) -> bool | None:
+    """Whether the running kernel's release (osrelease, ``6.1.0-28-powerpc64le``) is at
+    least ``wanted``; None when it cannot be read."""
+    words = (view.read_text("proc/sys/kernel/osrelease") or "").strip().split(".")[:2]
+    if len(words) < 2 or not words[0].isdigit():
+        return None
+    minor = "".join(c for c in words[1][:3] if c.isdigit()) if words[1][:1].isdigit() else ""
+    return (int(words[0]), int(minor)) >= wanted if minor else None
+
+
+def _load_limit(view: SystemView, rel: str) -> int | None:
+    """kernel.kexec_load_limit_{panic,reboot} (Linux 6.6+): loads left, or -1 for no limit
+    (its default: kernel/kexec_core.c load_limit_reboot/panic, ``.limit = -1``)."""
+    text = view.read_text(rel)
+    if text is not None and text.split()[:1] == ["-1"]:
+        return -1
+    return view.read_int(rel)
+
+
+def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> KexecSupport:
+    """What the running kernel offers, read without loading anything.
+
+    ``thorough`` (dry runs) also scans /proc/kallsyms when no kernel config says
+    whether kexec_file_load exists; a live load then simply tries it, as kexec-tools.
+    """
+    file_load, source = _file_load_support(view, thorough)
+    limit = _load_limit(view, f"proc/sys/kernel/kexec_load_limit_{'panic' if crash else 'reboot'}")
+    return KexecSupport(
+        file_load=file_load,
+        file_load_source=source,
+        load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
+        lockdown=_lockdown(view.read_text("sys/kernel/security/lockdown")),
+        loads_left=limit,
+        file_debug=_release_at_least(view, (6, 8)),
+    )
+
+
+def _running_endian(view: SystemView) -> Endian:
+    """The running kernel's byte order (the purgatory runs in it): uname's machine."""
+    arch = (view.read_text("proc/sys/kernel/arch") or "").strip()
+    if not arch and view.live:
+        arch = os.uname().machine
+    return "big" if arch == "ppc64" else "little"
+
+
+# arch/powerpc/include/uapi/asm/cputable.h; include/uapi/linux/auxvec.h
+AT_HWCAP2 = 26
+PPC_FEATURE2_VEC_CRYPTO = 0x02000000
+PURGATORY_SHA256 = "PYKEXEC_PURGATORY_SHA256"  # "scalar" or "vector": overrides the CPU's say
+
+
+def _vector_crypto(view: SystemView) -> bool:
+    """Whether the purgatory may hash with the POWER8 vector crypto instructions: the
+    CPU says so in AT_HWCAP2 (a POWER8 in POWER7 compatibility mode does not), unless
+    PYKEXEC_PURGATORY_SHA256 says otherwise."""
+    choice = os.environ.get(PURGATORY_SHA256, "")
+    if choice in ("scalar", "vector"):
+        return choice == "vector"
+    if not view.live:
+        return False
+    import struct
+
+    auxv = view.read_bytes("proc/self/auxv") or b""
+    for key, value in struct.iter_unpack("=QQ", auxv[: len(auxv) // 16 * 16]):
+        if key == AT_HWCAP2:
+            return bool(value & PPC_FEATURE2_VEC_CRYPTO)
+    return False
+
+
+def _mem_total(view: SystemView) -> int:
+    for line in (view.read_text("proc/meminfo") or "").splitlines():
+        name, _, value = line.partition(":")
+        if name == "MemTotal":
+            words = value.split()
+            if words and words[0].isdigit() and words[0].isascii():
+                return int(words[0]) * 1024
+    return 0
+
+
+def headroom_facts(
+    opts: LoadOptions,
+    view: SystemView,
+    facts: LoadFacts,
+    kernel: KernelImage | None = None,
+    initrd: bytes | memoryview | None = None,
+) -> LoadFacts:
+    """``facts`` with what a crash load's headroom needs: the kernel's memsz and traits,
+    the initrd's contents, the crash region, the possible CPUs, the old root=."""
+    from pykexec.core.formats.elf import kernel_traits
+    from pykexec.core.formats.initramfs import Initramfs, Part, summarize
+
+    kernel = kernel if kernel is not None else read_kernel(opts.kernel)
+    if initrd is None and opts.initrd is not None:
+        initrd = read_file(opts.initrd, "initrd")
+    initramfs, notes = facts.initramfs, facts.notes
+    if initrd is not None and initramfs is None:
+        try:
+            initramfs = summarize(initrd, f"initrd {opts.initrd}")
+        except ImageError as err:
+            # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
+            size = len(initrd)
+            initramfs = Initramfs(size, (Part("image", 0, size, size, True, (size,), 1),))
+            notes = (*notes, f"{err}: the crash kernel would keep it as a ramdisk image")
+    traits = kernel_traits(kernel)  # the page size and per-CPU area of the crash kernel
+    return replace(
+        facts,
+        notes=notes,
+        kernel_memsz=kernel.memsz,
+        initrd_size=len(initrd) if initrd is not None else 0,
+        initramfs=initramfs,
+        crash_size=crash_reservation_size(view) or None,
+        cpu_count=len(view.possible_cpus()),
+        page_size=view.page_size(),
+        crash_page_size=traits.page_size or config_page_size(opts.kernel),
+        kernel_percpu=traits.percpu_bytes,
+        kernel_release=traits.release,
+        old_root=root_word(view.dt_prop("chosen", "bootargs") or b""),
+    )
+
+
+def gather(
+    opts: LoadOptions,
+    view: SystemView,
+    *,
+    segments: bool,
+    thorough: bool = False,
+    headroom: bool = True,
+    known: LoadFacts | None = None,
+) -> LoadFacts:
+    """Read everything the load needs, once: the system's facts (or those ``known``
+    from an earlier gather of the same load) and, when a kexec_load plan is wanted
+    (``segments``), the kernel, initrd, blob and tree; for a crash load (unless not
+    ``headroom``) what its headroom needs."""
+    check(opts)
+    facts = known or LoadFacts(
+        cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
+    )
+    if not segments:
+        return headroom_facts(opts, view, facts) if opts.crash and headroom else facts
+    from pykexec.core.devicetree.fdt import parse_fdt
+
+    core_notes: tuple[CoreNote, ...] = ()
+    if opts.crash:
+        from pykexec.core.formats.elfcore import CoreNote
+
+        notes = [CoreNote(n.address, n.size) for n in view.crash_notes()]
+        vmcoreinfo = view.vmcoreinfo()
+        if vmcoreinfo is not None:
+            notes.append(CoreNote(*vmcoreinfo))
+        core_notes = tuple(notes)
+    kernel = read_kernel(opts.kernel)
+    initrd = read_file(opts.initrd, "initrd") if opts.initrd is not None else None
+    if opts.crash and headroom:
+        facts = headroom_facts(opts, view, facts, kernel, initrd)
+    return replace(
+        facts,
+        kernel=kernel,
+        initrd=initrd,
+        dtb=parse_fdt(bytes(read_file(opts.dtb, "device tree blob"))) if opts.dtb else None,
+        tree=view.device_tree(),
+        kernel_end_iomem=view.kernel_end(),
+        core_notes=core_notes,
+        possible_cpus=len(view.possible_cpus()) if opts.hotplug else 0,
+        hotplug_elfcorehdr_size=view.crash_elfcorehdr_size() if opts.hotplug else None,
+        page_size=view.page_size(),
+        total_ram=_mem_total(view),
+        running_endian=_running_endian(view),
+        vector_crypto=_vector_crypto(view),
+    )
+
+
+def plan(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
+    """Everything the kernel would get, read and planned without touching it (a dry run)."""
+    view = view or SystemView()
+    check(opts)
+    support = read_support(view, opts.crash, thorough=True)
+    needs = decide_syscall(opts, support).needs_segments
+    return plan_pure(opts, gather(opts, view, segments=needs, thorough=True))
+
+
+def plan_load(
+    opts: LoadOptions, view: SystemView | None = None, purgatory_endian: Endian | None = None
+) -> Plan:
+    """The kexec_load plan (segments, entry, flags) for ``opts``, whatever the syscall."""
+    facts = gather(opts, view or SystemView(), segments=True)
+    if purgatory_endian is not None:
+        facts = replace(facts, running_endian=purgatory_endian)
+    return segment_plan(opts, facts)
+
+
+def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
+    """Load a kernel for ``kexec -e`` (or, with ``opts.crash``, for a panic).
+
+    The syscall is chosen by :func:`pykexec.core.policy.decide_syscall`; with -a a
+    kexec_file_load failing with one of the fallback errors is followed by a planned
+    kexec_load.  Nothing is handed to the kernel before its whole plan is built and
+    checked against the kernel's rules (and, for -p, its headroom).  A successful
+    load is recorded in /run/pykexec (:mod:`pykexec.system.record`).  When a -p load fails
+    after the kernel freed the crash kernel loaded before, the recorded one is
+    loaded again (see :func:`_recover_crash`).  Returns the plan that was loaded.
+    """
+    view = view or SystemView()
+    if not view.live:
+        raise UsageError(
+            f"refusing a live load planned from {view.root}: --sysroot is for --dry-run only"
+        )
+    from pykexec.system import record
+
+    with record.Lock(view) as lock:
+        result = _load_and_record(opts, view)
+    if lock.note:
+        result = replace(result, warnings=(*result.warnings, lock.note))
+    return result
+
+
+def _load_and_record(opts: LoadOptions, view: SystemView) -> LoadPlan:
+    """The load and its record, under the record lock."""
+    from pykexec.system import record
+
+    before = (view.kexec_crash_loaded(), record.read(view, True)) if opts.crash else None
+    try:
+        result, loaded = _load(opts, view)
+    except SyscallError as err:
+        if before is not None:
+            _recover_crash(err, view, *before)
+        raise
+    fields = record_fields(result, loaded)
+    try:
+        record.write(view, opts.crash, record.new_record(view, opts.crash, fields))
+    except KexecError as err:  # loaded all the same: say what is missing
+        note = f"{err}: -S -d, --verify and a failed -p reload cannot use it"
+        result = replace(result, warnings=(*result.warnings, note))
+    return result
+
+
+def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | None]:
+    """The load itself: the plan and, for kexec_load, the facts it was planned from."""
+    facts = gather(opts, view, segments=False, headroom=False)
+    notes: tuple[str, ...] = ()
+    if decide_syscall(opts, facts.support).first is Syscall.FILE:
+        if opts.crash:
+            facts = headroom_facts(opts, view, facts)
+        result = plan_pure(opts, facts, need_segments=False)
+        try:
+            _file_load(result.file_call)  # type: ignore[arg-type]
+            return replace(result, notes=(*result.notes, "loaded with kexec_file_load")), None
+        except SyscallError as err:
+            if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
+                raise
+            notes = (f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load",)
+    facts = gather(opts, view, segments=True, known=facts)
+    result = plan_pure(opts, facts, need_segments=True)
+    assert result.segments is not None
+    image = result.segments.image
+    raw = [syscalls.RawSegment(s.buf, s.mem.start, s.mem.size) for s in image.segments]
+    syscalls.kexec_load(image.entry, raw, int(image.flags) | syscalls.KEXEC_ARCH_PPC64)
+    return replace(result, notes=(*notes, *result.notes, "loaded with kexec_load")), facts
+
+
+def _recover_crash(
+    err: SyscallError, view: SystemView, was_loaded: bool, previous: dict[str, Any] | None
+) -> None:
+    """After a failed -p load: when the kernel had already freed the crash kernel
+    loaded before (kernel/kexec.c do_kexec_load and kernel/kexec_file.c
+    kexec_file_load both free it before building the new image), load the recorded
+    one again and say so; raise in every case.
+
+    EBUSY is not such a failure: both syscalls return it when kexec_trylock() fails,
+    before they free anything (another program's load holds the lock; what it leaves
+    loaded is its own): nothing is reloaded and the record is kept."""
+    import errno
+
+    if err.errno == errno.EBUSY:
+        raise SyscallError(
+            f"{err}; another program was loading a kexec image at the same time: this "
+            "load changed nothing (see pykexec -S -d when it has ended)",
+            err.errno,
+            err.call,
+        ) from None
+    if not was_loaded or view.kexec_crash_loaded():
+        raise err
+    gone = "no crash kernel is loaded now"
+    if previous is None:
+        raise SyscallError(
+            f"{err}; the kernel freed the crash kernel loaded before (not "
+            f"by pykexec: no record to reload it from): {gone}",
+            err.errno,
+            err.call,
+        ) from None
+    from pykexec.system import record
+
+    try:
+        _load_and_record(options_from_record(previous), view)
+    except KexecError as again:
+        if isinstance(again, SyscallError) and again.errno == errno.EBUSY:
+            raise SyscallError(
+                f"{err}; the kernel freed the crash kernel loaded before and another "
+                f"program's load was under way when pykexec tried to reload it: see "
+                "pykexec -S -d when it has ended",
+                err.errno,
+                err.call,
+            ) from None
+        record.remove(view, True)
+        raise SyscallError(
+            f"{err}; the kernel freed the crash kernel loaded before and "
+            f"reloading it failed ({again}): {gone}",
+            err.errno,
+            err.call,
+        ) from None
+    kernel = previous["options"]["kernel"]
+    raise SyscallError(
+        f"{err}; the kernel had freed the crash kernel loaded before: "
+        f"reloaded it ({kernel}, first loaded {previous['loaded_at_utc']})",
+        err.errno,
+        err.call,
+    ) from None
+
+
+def _errname(err: int) -> str:
+    import errno
+
+    return errno.errorcode.get(err, str(err))
+
+
+def _file_load(call: FileCall) -> None:
+    kernel_fd = _kernel_fd(call.kernel)
+    initrd_fd = -1
+    try:
+        if call.initrd is not None:
+            initrd_fd = _open(call.initrd, "initrd")
+        syscalls.kexec_file_load(kernel_fd, initrd_fd, call.command_line, call.flags)
+    finally:
+        os.close(kernel_fd)
+        if initrd_fd >= 0:
+            os.close(initrd_fd)
+
+
+def _open(path: Path, what: str) -> int:
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise ImageError(f"{what} {path} does not exist") from None
+    except OSError as err:
+        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+    return fd
+
+
+def _kernel_fd(path: Path) -> int:
+    """A descriptor of the kernel; a compressed one is inflated into a memfd first
+    (the ppc64 kernel's file loader takes plain ELF only), as kexec-tools does."""
+    from pykexec.core.formats.elf import parse_kernel
+
+    fd = _open(path, "kernel")
+    head = os.pread(fd, 6, 0)
+    if head.startswith(b"\x7fELF"):
+        return fd
+    os.close(fd)
+    kernel = parse_kernel(read_file(path, "kernel"), str(path))
+    memfd = os.memfd_create("pykexec-kernel", os.MFD_CLOEXEC)
+    data = memoryview(kernel.data)
+    while data:
+        data = data[os.write(memfd, data) :]
+    os.lseek(memfd, 0, os.SEEK_SET)
+    return memfd
+
+
+def load_crash(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
+    """Load a crash kernel (``kexec -p``)."""
+    return load(replace(opts, crash=True), view)
+
+
+def save_plan(
+    result: LoadPlan, directory: Path, document: dict[str, object], *, overwrite: bool = False
+) -> list[Path]:
+    """Write what the kernel would get into ``directory``: ``plan.json`` and, for a
+    kexec_load plan, each segment's bytes (``NN-kind.bin``; the device tree as
+    ``.dtb``, the core header as ``.elf``) for dtc, readelf and objdump.  Only inside
+    ``directory``, never through a symlink, into an empty one unless ``overwrite``
+    (:mod:`pykexec.system.savedir`)."""
+    from pykexec.system.savedir import write_files
+
+    suffix = {"device-tree": ".dtb", "elfcorehdr": ".elf"}
+    files: list[tuple[str, bytes]] = []
+    if result.segments is not None:
+        for i, seg in enumerate(result.segments.image.segments):
+            name = f"{i:02d}-{seg.kind}{suffix.get(str(seg.kind), '.bin')}"
+            files.append((name, bytes(seg.buf)))
+    if result.file_call is not None:
+        line = result.file_call.command_line.encode("utf-8", "surrogateescape")
+        files.append(("kexec_file_load-cmdline.txt", line))
+    files.append(("plan.json", (json.dumps(document, indent=2) + "\n").encode()))
+    return write_files(directory, files, overwrite=overwrite)

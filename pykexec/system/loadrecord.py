@@ -1,0 +1,155 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""What the record of a successful load holds, built from its plan (:mod:`pykexec.system.record`
+stores it; :mod:`pykexec.core.recordschema` declares it), and the options read back from it.
+
+The options as JSON values, the files' identities, the syscall, entry, flags and
+segments with a CRC-32 of each crash segment, where the purgatory keeps its regions
+and digest, the segments the kernel rewrites itself (--hotplug), the plan's digest.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from pykexec.core.options import LoadOptions
+from pykexec.core.planner import LoadFacts, LoadPlan
+from pykexec.errors import KexecError
+
+if TYPE_CHECKING:
+    from pykexec.core.arch.ppc64 import Plan
+    from pykexec.core.purgatory.asm import Program
+
+
+def options_dict(opts: LoadOptions) -> dict[str, Any]:
+    """The load options as JSON values (paths and choices as strings)."""
+    from dataclasses import fields
+
+    out: dict[str, Any] = {}
+    for f in fields(opts):
+        value = getattr(opts, f.name)
+        out[f.name] = value if value is None or isinstance(value, (bool, int)) else str(value)
+    return out
+
+
+def options_from_record(rec: dict[str, Any]) -> LoadOptions:
+    """The load options a record was made with (to load the same again)."""
+    from pykexec.core.options import SyscallChoice
+
+    o = dict(rec.get("options") or {})
+    try:
+        for name in ("kernel", "initrd", "dtb"):
+            o[name] = Path(o[name]) if o.get(name) is not None else None
+        o["syscall"] = SyscallChoice(o.get("syscall", "auto"))
+        return LoadOptions(**o)
+    except (TypeError, ValueError) as err:
+        raise KexecError(f"the load record's options cannot be used again: {err}") from None
+
+
+def _purgatory_program(buf: bytes, plan: Plan, facts: LoadFacts) -> Program | None:
+    """The purgatory program ``buf`` was rendered from: the plan's own (generate's cache
+    holds it), checked by its code up to the first data slot."""
+    from pykexec.core.purgatory.ppc64 import console_for, generate
+
+    assert facts.kernel is not None
+    m = plan.machine
+    program = generate(
+        facts.running_endian,
+        kernel_big_endian=facts.kernel.endian == "big",
+        console=console_for(
+            hvterm=m.hvterm_console, opal_terminal=m.opal_console, opal_entry=m.opal_entry
+        ),
+        sha256_vector=facts.vector_crypto,
+    )
+    data = min(slot.offset for slot in program.slots.values() if slot.offset > 0x100)
+    if len(program.code) == len(buf) and program.code[0x100:data] == buf[0x100:data]:
+        return program
+    return None
+
+
+def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
+    """Where the loaded purgatory keeps its regions and digest, and their values."""
+    from pykexec.abi import SHA256_DIGEST_SIZE as DIGEST_SIZE
+    from pykexec.core.crash.verify import slot_regions
+    from pykexec.core.layout import SegmentKind
+
+    purg = next((s for s in plan.image.segments if s.kind is SegmentKind.PURGATORY), None)
+    program = None if purg is None else _purgatory_program(bytes(purg.buf), plan, facts)
+    if purg is None or program is None:
+        return None
+    regions, digest = program.slot("sha256_regions"), program.slot("sha256_digest")
+    buf = bytes(purg.buf)
+    return {
+        "mem_start": purg.mem.start,
+        "endian": facts.running_endian,
+        "regions_offset": regions.offset,
+        "regions_size": regions.size,
+        "digest_offset": digest.offset,
+        "regions": slot_regions(
+            buf[regions.offset : regions.offset + regions.size], facts.running_endian
+        ),
+        "digest": buf[digest.offset : digest.offset + DIGEST_SIZE].hex(),
+    }
+
+
+def _kernel_rewrites(opts: LoadOptions) -> list[str]:
+    """The segments the kernel rewrites in this image after the load (--hotplug)."""
+    from pykexec.core.arch.ppc64 import HOTPLUG_REWRITTEN
+
+    return sorted(str(kind) for kind in HOTPLUG_REWRITTEN) if opts.hotplug else []
+
+
+def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
+    """What :mod:`pykexec.system.record` keeps of a successful load."""
+    import hashlib
+    import zlib
+
+    from pykexec.system import record
+
+    opts = result.options
+    fields: dict[str, Any] = {
+        "options": options_dict(opts),
+        "files": {
+            name: record.file_identity(getattr(opts, name))
+            for name in ("kernel", "initrd", "dtb")
+            if getattr(opts, name) is not None
+        },
+        "hotplug": opts.hotplug,
+        "notes": list(result.notes),
+    }
+    if result.headroom is not None:
+        h = result.headroom
+        fields["headroom"] = {"region": h.region, "needed": h.needed, "summary": h.summary()}
+    if facts is None or result.segments is None:
+        fc = result.file_call
+        assert fc is not None
+        fields.update(syscall="kexec_file_load", command_line=fc.command_line)
+        digest_input: Any = [fc.describe(), fields["files"]]
+    else:
+        image = result.segments.image
+        # Per-segment checksums let --verify name the segment that differs; it checks
+        # crash images only, so a -l load does not pay a pass over its buffers.
+        segments = [
+            {
+                "kind": str(s.kind),
+                "mem_start": s.mem.start,
+                "mem_size": s.mem.size,
+                "bufsz": s.bufsz,
+                **({"crc32": zlib.crc32(s.buf)} if opts.crash else {}),
+            }
+            for s in image.segments
+        ]
+        fields.update(
+            syscall="kexec_load",
+            entry=image.entry,
+            flags=int(image.flags),
+            command_line=result.segments.bootargs,
+            segments=segments,
+            purgatory=_purgatory_record(result.segments, facts),
+            kernel_rewrites=_kernel_rewrites(opts),
+        )
+        digest_input = [image.entry, int(image.flags), segments]
+    blob = json.dumps(digest_input, sort_keys=True).encode()
+    fields["plan_digest"] = hashlib.sha256(blob).hexdigest()
+    return fields
