@@ -66,7 +66,8 @@ _HEAD = f"""\
 .\\" SPDX-License-Identifier: GPL-2.0-or-later
 .TH PYKEXEC 8 "" "pykexec {__version__}" "System Administration"
 .SH NAME
-pykexec, kexec \\- load and start a new Linux kernel on 64\\-bit PowerPC, or load a crash kernel
+pykexec, kexec, vmcore\\-dmesg \\- load and start a new Linux kernel on 64\\-bit \
+PowerPC, or load a crash kernel; print a crashed kernel's log
 .SH SYNOPSIS
 .B pykexec
 .RI [ options ]
@@ -79,6 +80,12 @@ pykexec, kexec \\- load and start a new Linux kernel on 64\\-bit PowerPC, or loa
 .B pykexec inspect
 .I KERNEL
 .RB [ \\-\\-json ]
+.br
+.B pykexec vmcore\\-dmesg
+.I VMCORE
+.br
+.B vmcore\\-dmesg
+.I VMCORE
 .br
 .B python3
 .I pykexec.pyz
@@ -102,11 +109,24 @@ kernels) itself, and needs only the Python standard library (Python 3.9 or later
 It accepts the command line of kexec\\-tools {KEXEC_TOOLS_COMPAT}, with the same meanings.
 Invoked under the name
 .B kexec
-(the console script, a link, or the one\\-file zipapp named kexec) it is a
+(a link, the Debian package's diversion, or the one\\-file zipapp named kexec) it is a
 drop\\-in
 .BR kexec (8);
 .B \\-\\-version
 then still says that it is pykexec.
+.PP
+.B pykexec vmcore\\-dmesg
+.IR VMCORE ,
+or the program run under the name
+.B vmcore\\-dmesg
+(the console script, a link, the Debian package's diversion), prints the log of the
+crashed kernel that
+.I VMCORE
+(/proc/vmcore in a crash kernel, or a saved ELF dump) holds, read through its
+VMCOREINFO: the lockless ring buffer of Linux 5.10 and later, the printk_log records of
+3.5 to 5.9, or the plain log_buf before them, in either byte order.  Its output, usage
+and exit codes are kexec\\-tools' vmcore\\-dmesg's, byte for byte; a dump that would
+make that program loop or read outside its buffers is refused in one line (exit 1).
 .PP
 An action is chosen by
 .B \\-l
