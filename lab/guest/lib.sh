@@ -14,6 +14,7 @@ lab_try() {
     rc=$?
     cat "/tmp/lab-$key.err" >&2
     lab_result "${key}_rc" "$rc"
-    lab_result "${key}_err" "$(tr '\n' '|' < "/tmp/lab-$key.err" | cut -c1-400)"
+    # up to 2000 bytes: a refusal with its figures (the crash sizing's floor and estimate) runs to 800
+    lab_result "${key}_err" "$(tr '\n' '|' < "/tmp/lab-$key.err" | cut -c1-2000)"
     return $rc
 }
