@@ -33,24 +33,30 @@ def _whose_kexec(report: DebsysReport) -> str:
     return "pykexec" if "pykexec" in line else "kexec-tools" if "kexec-tools" in line else line
 
 
-# Open (issue 17): with kexec-tools loading it, the crash kernel hangs in this image (2 of
-# 2 runs): it never probes the second virtio disk, udev settle times out and loading the
-# initramfs's drivers stalls; the same command line through pykexec dumps.  Kept as the
-# reference it is, marked, so that the run that fixes it shows as XPASS.
-KEXEC_TOOLS_KDUMP_HANG = pytest.mark.xfail(
-    reason="kexec-tools' crash kernel hangs probing virtio in the Debian image (issue 17)",
-    strict=False,
-)
+# Open (issue 17), and not the loader's: in this image the crash kernel's virtio-blk
+# probe can wait forever for its first read (the partition scan; "task (udev-worker)
+# blocked for more than 120 seconds" in virtblk_probe, udev settle times out), with
+# irqpoll and maxcpus=1 on its command line.  Seen with kexec-tools (2 of 2 runs on one
+# image, then passing) and with pykexec (1 of 4), more often on a loaded host.  A run
+# that shows exactly that hang is run once more; any other failure, or the hang twice,
+# fails.
+VIRTIO_HANG = ("blocked for more than", "virtblk_probe")
 
 
-@pytest.mark.parametrize(
-    "loader",
-    [pytest.param(x, marks=KEXEC_TOOLS_KDUMP_HANG) if x == "kexec-tools" else x
-     for x in debsys.LOADERS],
-)  # fmt: skip
+def _crash_kernel_virtio_hang(report: DebsysReport) -> bool:
+    try:
+        text = report.log.read_text(errors="replace")
+    except OSError:
+        return False
+    return all(word in text for word in VIRTIO_HANG)
+
+
+@pytest.mark.parametrize("loader", debsys.LOADERS)
 def test_kdump_the_debian_way(lab_cache: CacheLayout, loader: str) -> None:
     """kdump-tools loads at boot through /sbin/kexec; sysrq c; the dump is saved; back up."""
     report = _run(lab_cache, "kdump", loader)
+    if not report.passed and _crash_kernel_virtio_hang(report):
+        report = _run(lab_cache, "kdump", loader)
     assert report.passed, report.format()
     assert _whose_kexec(report) == loader, report.format()
     assert report.boots == 3, report.format()  # the system, the crash kernel, the system
