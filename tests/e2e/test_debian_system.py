@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab import debsys
+from lab import debsys, debsys_run
 from lab.debsys_run import DebsysReport, require_tools, run_scenario
 from lab.paths import CacheLayout
 
@@ -40,7 +40,7 @@ def _whose_kexec(report: DebsysReport) -> str:
 # image, then passing) and with pykexec (1 of 4), more often on a loaded host.  A run
 # that shows exactly that hang is run once more; any other failure, or the hang twice,
 # fails.
-VIRTIO_HANG = ("blocked for more than", "virtblk_probe")
+VIRTIO_HANG = (debsys_run.HUNG_TASK, debsys_run.VIRTIO_PROBE)  # the run stops there
 
 
 def _crash_kernel_virtio_hang(report: DebsysReport) -> bool:
