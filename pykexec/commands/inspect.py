@@ -97,10 +97,11 @@ def main(argv: Sequence[str]) -> int:
     from pykexec.system.loader import read_kernel
 
     words = list(argv)
-    if "-h" in words or "--help" in words:
-        print(f"{USAGE}\n\nDescribe a kernel image: format, entry, segments, crash use.")
-        return 0
     as_json = "--json" in words
+    if "-h" in words or "--help" in words:
+        text = f"{USAGE}\n\nDescribe a kernel image: format, entry, segments, crash use."
+        print(json.dumps({"action": "help", "usage": text}, indent=2) if as_json else text)
+        return 0
     images = [w for w in words if w != "--json"]
     unknown = [w for w in images if w.startswith("-") and w != "-"]
     if unknown:

@@ -170,19 +170,22 @@ def json_case(rng: random.Random, directory: Path, shared: Path):  # type: ignor
     w = world(str(shared))
     kernel = str(Path(shared) / "loaded-vmlinux")
     action = rng.choice(ACTIONS)
-    argv = [kernel if a == "K" else a for a in action]
-    argv.append("--json")
+    # Words that belong together (an option and its value) move together when shuffled:
+    # getopt gives an option that takes a value the next word, "--json" included.
+    units = [[kernel if a == "K" else a] for a in action]
+    units.append(["--json"])
     if rng.random() < 0.5:
-        argv.append(f"--initrd={Path(shared) / 'loaded-initrd'}")
+        units.append([f"--initrd={Path(shared) / 'loaded-initrd'}"])
     for _ in range(rng.choice((0, 0, 1, 1, 2, 3))):
         if rng.random() < 0.6:
-            argv.append(rng.choice(PLAUSIBLE_OPTIONS))
+            units.append([rng.choice(PLAUSIBLE_OPTIONS)])
             continue
         opt = rng.choice(OPTIONS)
         name = rng.choice(opt.names)
-        argv += [name, _option_value(rng, opt.arg, directory, shared)] if opt.arg else [name]
-    if argv[0] != "inspect":
-        rng.shuffle(argv)
+        units.append([name, _option_value(rng, opt.arg, directory, shared)] if opt.arg else [name])
+    if action[0] != "inspect":
+        rng.shuffle(units)
+    argv = [word for unit in units for word in unit]
     if rng.random() < 0.9:
         argv += ["--dry-run"] * (rng.random() < 0.7) + ["--sysroot", str(w.root)]
     elif not any(a in argv for a in ("-S", "-u", "-e", "--print-ckr-size")):
