@@ -29,9 +29,6 @@ from lab.errors import AssetError
 from lab.paths import REPO_ROOT, CacheLayout
 
 SCENARIOS = ("kdump", "kexec-reboot", "kexec-systemctl", "package-life")
-# Trixie's kexec-tools for the package-life scenario's upgrade (fetched like
-# lab.assets.newer_makedumpfile, into <cache>/kexec-tools-trixie/).
-TRIXIE = "trixie"
 LOADERS = ("kexec-tools", "pykexec")
 
 
@@ -90,27 +87,6 @@ def project_deb(layout: CacheLayout, given: Path | None) -> Path:
     return debs[-1]
 
 
-def trixie_kexec_tools(layout: CacheLayout) -> Path:
-    """Trixie's kexec-tools ppc64el .deb (downloaded on first use, cached)."""
-    d = layout.root / "kexec-tools-trixie"
-    found = sorted(d.glob("kexec-tools_*_ppc64el.deb"))
-    if (d / "done").is_file() and found:
-        return found[-1]
-    shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
-    apt = assets._apt_suite_options(layout, TRIXIE, f"apt-{TRIXIE}")
-    for argv in (["update"], ["download", f"kexec-tools:{assets.GUEST_ARCH}"]):
-        done = subprocess.run(["apt-get", *apt, *argv], cwd=d, capture_output=True, text=True,
-                              check=False)  # fmt: skip
-        if done.returncode != 0 and argv[0] == "download":
-            raise AssetError(f"apt-get download kexec-tools (trixie): {done.stderr[-800:]}")
-    found = sorted(d.glob("kexec-tools_*_ppc64el.deb"))
-    if not found:
-        raise AssetError(f"apt-get download kexec-tools (trixie) left no .deb in {d}")
-    (d / "done").write_text("")
-    return found[-1]
-
-
 def package_life_files(layout: CacheLayout, deb: Path | None) -> dict[str, bytes]:
     """The packages the package-life scenario installs, by the names it expects."""
     bookworm = sorted(layout.debs.glob("kexec-tools_*_ppc64el.deb"))
@@ -119,7 +95,7 @@ def package_life_files(layout: CacheLayout, deb: Path | None) -> dict[str, bytes
     return {
         "pykexec.deb": project_deb(layout, deb).read_bytes(),
         "kexec-tools-bookworm.deb": bookworm[-1].read_bytes(),
-        "kexec-tools-trixie.deb": trixie_kexec_tools(layout).read_bytes(),
+        "kexec-tools-trixie.deb": assets.trixie_kexec_tools(layout).read_bytes(),
     }
 
 
