@@ -115,6 +115,7 @@ def boot(system: DebianSystem, work: Path, scenario: str, *, extra: dict[str, by
 #: The kernel's hung-task report for a virtio-blk probe whose first read never completes
 #: (tests/e2e/test_debian_system.py VIRTIO_HANG): the run cannot finish, stop it there.
 HUNG_TASK, VIRTIO_PROBE = "blocked for more than", "virtblk_probe"
+VIRTIO_HANG = f"a task hung in {VIRTIO_PROBE} (virtio-blk's first read never ended)"
 
 
 def _watch(guest: Guest, report: DebsysReport, deadline: float) -> None:
@@ -132,7 +133,7 @@ def _watch(guest: Guest, report: DebsysReport, deadline: float) -> None:
         text = line.text
         hung = hung or HUNG_TASK in text
         if hung and VIRTIO_PROBE in text:
-            report.reason = f"a task hung in {VIRTIO_PROBE} (virtio-blk's first read never ended)"
+            report.reason = VIRTIO_HANG
             return
         if "Linux version" in text and "] Linux version" in text:
             report.boots += 1

@@ -38,24 +38,13 @@ def _whose_kexec(report: DebsysReport) -> str:
 # blocked for more than 120 seconds" in virtblk_probe, udev settle times out), with
 # irqpoll and maxcpus=1 on its command line.  Seen with kexec-tools (2 of 2 runs on one
 # image, then passing) and with pykexec (1 of 4), more often on a loaded host.  A run
-# that shows exactly that hang is run once more; any other failure, or the hang twice,
-# fails.
-VIRTIO_HANG = (debsys_run.HUNG_TASK, debsys_run.VIRTIO_PROBE)  # the run stops there
-
-
-def _crash_kernel_virtio_hang(report: DebsysReport) -> bool:
-    try:
-        text = report.log.read_text(errors="replace")
-    except OSError:
-        return False
-    return all(word in text for word in VIRTIO_HANG)
-
-
+# that shows exactly that hang (the watcher stops it there: lab.debsys_run.VIRTIO_HANG)
+# is run once more; any other failure, or the hang twice, fails.
 @pytest.mark.parametrize("loader", debsys.LOADERS)
 def test_kdump_the_debian_way(lab_cache: CacheLayout, loader: str) -> None:
     """kdump-tools loads at boot through /sbin/kexec; sysrq c; the dump is saved; back up."""
     report = _run(lab_cache, "kdump", loader)
-    if not report.passed and _crash_kernel_virtio_hang(report):
+    if not report.passed and report.reason == debsys_run.VIRTIO_HANG:
         report = _run(lab_cache, "kdump", loader)
     assert report.passed, report.format()
     assert _whose_kexec(report) == loader, report.format()
