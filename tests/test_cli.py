@@ -168,7 +168,7 @@ KEXEC_TOOLS = {
     # without kexec_file_load, "Can't use ramdisk with device tree blob input", 255
     # (measured with Debian's 2.0.25 in the lab, whose default is -c).
     "petitboot": (1, "", "line"),
-    "petitboot debug": (1, "", "text"),
+    "petitboot debug": (1, "", "line"),  # the same line (measured with 2.0.32 in the lab)
     # -e then -f: a load without a kernel, "No kernel specified" and the usage
     "petitboot last fallback": (255, "usage", "line"),
 }

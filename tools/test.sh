@@ -10,4 +10,4 @@ export PYKEXEC_LAB=${PYKEXEC_LAB:-1}
 export CI=${CI:-true}
 # The unit tests under Python 3.9 too (the oldest supported); PYKEXEC_PY39=0 skips it.
 if [ "${PYKEXEC_PY39:-1}" = 1 ]; then bash tools/test-py39.sh; fi
-$PY -m pytest -q -ra "$@"
+$PY -m pytest -q -ra --durations=40 "$@"

@@ -313,6 +313,15 @@ Failures
 Exit 1; kexec\\-tools returns 255 for most failed loads and unloads and an \\fB\\-e\\fR that
 returns, 1 for its fatal errors.
 .TP
+Messages of a kexec_load
+None unless \\fB\\-d\\fR; kexec\\-tools prints "Modified cmdline:" with the command line it
+built (stdout and stderr) and, without \\fB\\-\\-append\\fR, a warning that it keeps the running
+kernel's root= (stdout).
+.TP
+Error messages
+One line on stderr; kexec\\-tools prints one or several for the same failure (the exit
+status is the same).
+.TP
 \\fB\\-d\\fR before Linux 6.8
 KEXEC_FILE_DEBUG is left out for a kernel whose release predates it; kexec\\-tools passes it,
 and the kernel refuses the load (EINVAL: \\fB\\-s\\fR fails, \\fB\\-a\\fR falls back to kexec_load).

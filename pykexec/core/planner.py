@@ -346,7 +346,7 @@ def _hotplug_room(opts: LoadOptions, facts: LoadFacts, tree: Node) -> tuple[int 
     if not opts.hotplug:
         return None, 0
     if facts.hotplug_elfcorehdr_size is None:
-        raise UsageError(
+        raise SystemInfoError(  # a fact of the kernel, not of the command line: exit 1
             "--hotplug: this kernel has no crash hotplug support "
             "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
         )
