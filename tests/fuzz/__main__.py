@@ -49,7 +49,7 @@ def report(stats: Stats, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tests.fuzz", description=__doc__)
-    parser.add_argument("--count", type=int, default=1000, help="inputs in total")
+    parser.add_argument("--count", type=int, default=1000, help="inputs in total, at least (whole rounds)")
     parser.add_argument("--family", default="all", help=f"all or one of {', '.join(FAMILIES)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),
@@ -74,7 +74,8 @@ def main(argv: list[str] | None = None) -> int:
         weights = {
             k: int(v) for k, _, v in (w.partition("=") for w in args.weights.split(",") if w)
         }
-        rounds = max(args.count // sum(weights.get(f, 1) for f in families), 1)
+        per_round = sum(weights.get(f, 1) for f in families)
+        rounds = max(-(-args.count // per_round), 1)  # whole rounds: at least --count inputs
         start = time.perf_counter()
         stats = run(
             families,
