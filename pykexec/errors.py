@@ -1,14 +1,67 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Typed errors. Library code raises them; only :mod:`pykexec.commands.cli` turns them
-into exits."""
+into exits.
+
+An error is a ``problem`` (a short kebab-case name) and named fields (the path, the
+size, the limit, the offset, the option...): ``raise ImageError("too-large",
+what="kernel", path=path, limit=limit)``. Its one-line message (what was wrong, what to
+do) is formatted here, from the fields, by the template its class declares for that
+problem in ``messages``: raise sites pass fields, not text, and tests assert on the type
+and the fields. The fields a class carries are its annotations; the lint test checks
+every raise site against them and against the templates, and
+tests/test_error_messages.py formats every template.
+"""
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import ClassVar, Mapping
 
 
 class KexecError(Exception):
     """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
 
     exit_code: int = 1
+    #: problem -> message template, formatted with the error's fields (``str.format``).
+    messages: ClassVar[Mapping[str, str]] = {}
+    problem: str
+    #: a lower-level error this one reports (its message completes this one's)
+    cause: object
+
+    def __init__(self, problem: str, **fields: object) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.__dict__.update(fields)
+
+    def __str__(self) -> str:
+        fields = {k: v for k, v in vars(self).items() if not k.startswith("_")}
+        for cls in type(self).__mro__:
+            template = cls.__dict__.get("messages", {}).get(self.problem)
+            if template is not None:
+                return str(template.format_map(fields))
+        return self.problem  # an untyped raise: the problem is the message
+
+    def __reduce__(self) -> tuple[object, ...]:  # pickling keeps the fields
+        return (_rebuild, (type(self), self.problem, dict(vars(self))))
+
+
+def _rebuild(cls: type[KexecError], problem: str, fields: dict[str, object]) -> KexecError:
+    err = cls.__new__(cls)
+    Exception.__init__(err, problem)
+    err.__dict__.update(fields)
+    return err
+
+
+#: The messages of :func:`pykexec.system.fileio.read_regular`, shared by the classes
+#: it raises (``what`` names the file's role, ``reason`` is the OS's strerror).
+FILE_MESSAGES = {
+    "not-regular": "{what} {path} is not a regular file",
+    "cannot-open": "cannot open {what} {path}: {reason}",
+    "cannot-read": "cannot read {what} {path}: {reason}",
+    "too-large": "{what} {path} is larger than {limit:#x} bytes",
+}
 
 
 class UsageError(KexecError):
@@ -27,10 +80,13 @@ class OptionError(UsageError):
     ``nul-byte``.
     """
 
+    option: str
+
     def __init__(self, message: str, option: str, problem: str) -> None:
-        super().__init__(message)
-        self.option = option
-        self.problem = problem
+        super().__init__(problem, option=option, _message=message)
+
+    def __str__(self) -> str:
+        return str(self.__dict__.get("_message") or super().__str__())
 
 
 class NoCrashRegion(UsageError):
@@ -44,13 +100,34 @@ class NoCrashRegion(UsageError):
 class ImageError(KexecError):
     """A kernel, initrd or device-tree file cannot be used."""
 
+    messages = {**FILE_MESSAGES}
+
 
 class DeviceTreeError(KexecError):
-    """A flattened device tree or /proc/device-tree cannot be parsed or built."""
+    """A flattened device tree or /proc/device-tree cannot be parsed or built.
+
+    Fields, as each problem needs them: ``path`` (a node path or /proc file), ``node``,
+    ``prop`` (a property name), ``offset`` (in the blob), ``size``/``limit``/``value``
+    (numbers), ``name`` (a node, block or string at fault), ``cells``, ``reason``.
+    """
+
+    path: str
+    node: str
+    prop: str
+    offset: int
+    size: int
+    limit: int
+    value: int
+    name: str
+    cells: int
+    reason: str
+    messages = {**FILE_MESSAGES}
 
 
 class SystemInfoError(KexecError):
     """The running system (or snapshot) lacks information pykexec needs."""
+
+    messages = {**FILE_MESSAGES}
 
 
 class PlacementError(KexecError):
@@ -60,18 +137,20 @@ class PlacementError(KexecError):
 class CrashRegionTooSmall(PlacementError):
     """The crash kernel would not fit its crashkernel= region; ``needed`` in bytes."""
 
+    needed: int
+
     def __init__(self, message: str, needed: int) -> None:
-        super().__init__(message)
-        self.needed = needed
+        super().__init__(message, needed=needed)
 
 
 class SyscallError(KexecError):
     """A system call failed; carries the errno and the call with its arguments."""
 
+    errno: int
+    call: str
+
     def __init__(self, message: str, errno: int, call: str = "") -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.call = call
+        super().__init__(message, errno=errno, call=call)
 
 
 class NothingLoaded(KexecError):
@@ -86,11 +165,14 @@ class SaveError(KexecError):
     ``io`` (exit 1).
     """
 
+    directory: str
+
     def __init__(self, message: str, directory: str, problem: str) -> None:
-        super().__init__(message)
-        self.directory = directory
-        self.problem = problem
+        super().__init__(problem, directory=directory, _message=message)
         self.exit_code = 1 if problem == "io" else 2
+
+    def __str__(self) -> str:
+        return str(self.__dict__.get("_message") or super().__str__())
 
 
 class VmcoreError(KexecError):
@@ -101,9 +183,10 @@ class VmcoreError(KexecError):
     ``address``, ``prb``, ``log_buf``...).
     """
 
+    what: str
+
     def __init__(self, message: str, what: str, exit_code: int = 1) -> None:
-        super().__init__(message)
-        self.what = what
+        super().__init__(message, what=what)
         self.exit_code = exit_code
 
 
@@ -115,7 +198,10 @@ class RecordError(KexecError):
     ``invalid``, ``other-boot``, ``symlink``, ``write-failed``, ``busy``.
     """
 
+    path: str
+
     def __init__(self, message: str, path: str, problem: str) -> None:
-        super().__init__(message)
-        self.path = path
-        self.problem = problem
+        super().__init__(problem, path=path, _message=message)
+
+    def __str__(self) -> str:
+        return str(self.__dict__.get("_message") or super().__str__())
