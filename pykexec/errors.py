@@ -17,7 +17,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from typing import ClassVar, Mapping
+    from collections.abc import Mapping
+    from typing import ClassVar
 
 
 class KexecError(Exception):
@@ -100,34 +101,107 @@ class NoCrashRegion(UsageError):
 class ImageError(KexecError):
     """A kernel, initrd or device-tree file cannot be used."""
 
-    messages = {**FILE_MESSAGES}
+    messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
+
+
+_STRUCT = "bad device tree structure block: "
 
 
 class DeviceTreeError(KexecError):
     """A flattened device tree or /proc/device-tree cannot be parsed or built.
 
-    Fields, as each problem needs them: ``path`` (a node path or /proc file), ``node``,
-    ``prop`` (a property name), ``offset`` (in the blob), ``size``/``limit``/``value``
-    (numbers), ``name`` (a node, block or string at fault), ``cells``, ``reason``.
+    ``offset`` is where in the blob, ``address``/``size`` a range's, ``limit`` the
+    bound that was crossed, ``value`` the number at fault.
     """
 
-    path: str
+    path: str  # a node path, or a file under /proc/device-tree
     node: str
-    prop: str
+    prop: str  # a property name
+    name: str  # a node, block or string at fault
+    matches: str  # the candidates of an ambiguous path, comma-separated
+    text: str
     offset: int
+    address: int
     size: int
     limit: int
     value: int
-    name: str
+    expected: int
     cells: int
+    address_cells: int
+    size_cells: int
+    version: int
+    last_compatible: int
+    oldest: int
+    newest: int
+    what: str
     reason: str
-    messages = {**FILE_MESSAGES}
+    messages: ClassVar[Mapping[str, str]] = {
+        **FILE_MESSAGES,
+        "ambiguous": "{path!r} is ambiguous: {name!r} matches {matches}",
+        "duplicate-child": "node {node!r} already has a child {name!r}",
+        "no-property": "node {node!r} has no property {prop!r}",
+        "bad-property": "property {prop!r} of node {node!r}: {cause}",
+        "no-node": "device tree has no node {path!r}",
+        "header-truncated": "device tree blob truncated: {size} bytes, the header alone "
+        "needs {limit}",
+        "bad-magic": "not a flattened device tree: magic {value:#010x}, expected {expected:#010x}",
+        "bad-version": "unsupported device tree version {version} (last compatible "
+        "{last_compatible}); readable: {oldest} to {newest}",
+        "blob-truncated": "device tree blob truncated: header says {limit} bytes, got {size}",
+        "block-outside": "{name} at {offset:#x} (+{size:#x}) lies outside the blob of "
+        "{limit:#x} bytes",
+        "misaligned-structure": "structure block at {offset:#x} is not 4-byte aligned",
+        "reservation-wraps": "reservation {address:#x}+{size:#x} at {offset:#x} wraps past 2^64",
+        "reservations-unterminated": "memory reservation block at {offset:#x} is not "
+        "terminated before the end of the blob",
+        "second-root": _STRUCT + "a second root node at offset {offset:#x}",
+        "property-outside-node": _STRUCT + "a property outside any node at offset {offset:#x}",
+        "unopened-end-node": _STRUCT + "FDT_END_NODE without FDT_BEGIN_NODE at offset {offset:#x}",
+        "misplaced-end": _STRUCT + "FDT_END inside a node or before the root at offset {offset:#x}",
+        "unknown-token": _STRUCT + "unknown token {value:#x} at offset {offset:#x}",
+        "no-end-token": _STRUCT + "truncated (no FDT_END token) at offset {offset:#x}",
+        "unterminated-node-name": _STRUCT + "unterminated node name at offset {offset:#x}",
+        "truncated-property-header": _STRUCT + "truncated property header at offset {offset:#x}",
+        "value-past-end": _STRUCT + "property value of {size} bytes runs past the end at "
+        "offset {offset:#x}",
+        "name-offset-outside": _STRUCT + "property name offset {value:#x} outside the strings "
+        "block at offset {offset:#x}",
+        "name-too-long": _STRUCT + "property name at {value:#x} longer than {limit} at offset "
+        "{offset:#x}",
+        "negative-padding": "negative device tree padding {value}",
+        "boot-cpuid-too-large": "boot_cpuid_phys {value:#x} does not fit in u32",
+        "blob-too-large": "device tree of {size} bytes is too large for its header",
+        "empty-reservation": "empty memory reservation at {address:#x} would end the list",
+        "reservation-too-large": "memory reservation {address:#x}+{size:#x} does not fit in "
+        "64 bits",
+        "bad-root-name": "the root node must be named '', not {name!r}",
+        "bad-node-name": "bad node name {name!r} under {path!r}",
+        "bad-property-name": "bad property name {prop!r} in node {path!r}",
+        "bad-split-cells": "cannot split a property into values of {cells} cells",
+        "ragged-cells": "property of {size} bytes is not a whole number of {cells}-cell values",
+        "bad-encode-cells": "cannot encode values in {cells} cells",
+        "value-too-wide": "value {value:#x} does not fit in {cells} cell(s)",
+        "bad-u32": "expected a 4-byte <u32>, got {size} bytes",
+        "bad-u64": "expected an 8-byte <u64>, got {size} bytes",
+        "bad-number": "expected a 4- or 8-byte number, got {size} bytes",
+        "nul-in-string": "string {text!r} contains a NUL byte",
+        "unterminated-string": "string property {text!r} is not NUL-terminated",
+        "bad-ncells": "node {node!r} has #address-cells {address_cells} and #size-cells "
+        "{size_cells}; valid are 1 to {limit} and 0 to {limit}: the tree is damaged",
+        "bad-entries": "{name} ({size} bytes) is not a list of {address_cells}+{size_cells}-cell "
+        "entries",
+        "no-directory": "no device tree directory at {path}",
+        "bad-path": "bad device tree path {path!r} / property {prop!r}",
+        "cannot-stat": "cannot stat device tree property {path}: {cause}",
+        "cannot-list": "cannot list device tree node {path}: {cause}",
+        "vanished": "device tree property {path} vanished while being read",
+    }
 
 
 class SystemInfoError(KexecError):
     """The running system (or snapshot) lacks information pykexec needs."""
 
-    messages = {**FILE_MESSAGES}
+    messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
 
 
 class PlacementError(KexecError):
