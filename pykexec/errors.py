@@ -101,6 +101,10 @@ class NoCrashRegion(UsageError):
 class ImageError(KexecError):
     """A kernel, initrd or device-tree file cannot be used."""
 
+    what: str  # the file's role: kernel, initrd, device tree blob...
+    path: str
+    limit: int
+    reason: str  # the OS's strerror
     messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
 
 
@@ -201,6 +205,10 @@ class DeviceTreeError(KexecError):
 class SystemInfoError(KexecError):
     """The running system (or snapshot) lacks information pykexec needs."""
 
+    what: str
+    path: str
+    limit: int
+    reason: str
     messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
 
 
@@ -279,3 +287,41 @@ class RecordError(KexecError):
 
     def __str__(self) -> str:
         return str(self.__dict__.get("_message") or super().__str__())
+
+
+class AssemblyError(KexecError):
+    """An operand does not fit its field, a label is unknown, or a slot is misused
+    (the purgatory's assembler, :mod:`pykexec.core.purgatory.asm`)."""
+
+    mnemonic: str
+    operand: str  # the operand as written (its repr)
+    field: str  # the instruction field (SI, BD, RA...)
+    kind: str  # what the field takes, or signed/unsigned
+    name: str  # a label, slot or register
+    slots: str  # the slots there are, comma-separated
+    what: str
+    value: int
+    width: int
+    multiple: int
+    expected: int
+    count: int
+    offset: int
+    size: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "unknown-mnemonic": "unknown mnemonic {mnemonic!r}",
+        "no-register": "no {what} {name}",
+        "operand-count": "{mnemonic} takes {expected} operands, got {count}",
+        "operand-kind": "{mnemonic}: {operand} cannot be operand {field} (it takes a {kind})",
+        "misfit": "{mnemonic}: value {value} does not fit field {field} ({width}-bit {kind})",
+        "misfit-aligned": "{mnemonic}: value {value} does not fit field {field} ({width}-bit "
+        "{kind}, multiple of {multiple})",
+        "bad-endian": "byte order {name!r}: 'little' or 'big'",
+        "duplicate-label": "label {name!r} defined twice",
+        "duplicate-slot": "slot {name!r} defined twice",
+        "undefined-label": "{mnemonic} at {offset:#x}: undefined label {name!r}",
+        "at-offset": "at offset {offset:#x}: {cause}",
+        "no-slot": "no data slot named {name!r} (slots: {slots})",
+        "slot-size": "slot {name!r} holds {size} bytes, got {count}",
+        "slot-overflow": "slot {name!r} ({size} bytes) cannot hold {value:#x}",
+        "no-word": "no 4-byte word at offset {offset:#x} of {size} bytes",
+    }

@@ -1,0 +1,145 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+"""The message contract of the typed errors (pykexec/errors.py), and the raise sites.
+
+The one file of tests/ that looks at message text: every template of every error class
+formats, from fields of the declared types, to one line; the messages that must name a
+fix do. Everywhere else tests assert on the type and the fields (tests/typed.py); the
+lint test (tests/test_lint.py) keeps it so.
+
+The raise sites are checked statically: each ``raise Cls("problem", field=...)`` in
+pykexec/ names a problem its class has a template for and passes exactly the fields the
+template uses, each one the class declares.
+"""
+
+from __future__ import annotations
+
+import ast
+import string
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+import pykexec.errors as errors
+from pykexec.errors import KexecError
+
+PACKAGE = Path(errors.__file__).parent
+
+#: The untyped raise sites still left (a message passed instead of a problem and fields):
+#: the count may only go down.
+UNTYPED_LEFT = 999
+
+
+def _classes() -> list[type[KexecError]]:
+    found: list[type[KexecError]] = []
+    todo = [KexecError]
+    while todo:
+        cls = todo.pop()
+        found.append(cls)
+        todo.extend(cls.__subclasses__())
+    return sorted({c for c in found if c.__module__.startswith("pykexec")}, key=lambda c: c.__name__)
+
+
+CLASSES = _classes()
+
+
+def templates(cls: type[KexecError]) -> dict[str, str]:
+    """Every problem ``cls`` has a message for, its own and its bases'."""
+    merged: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        merged.update(base.__dict__.get("messages", {}))
+    return merged
+
+
+def declared(cls: type[KexecError]) -> dict[str, str]:
+    """The fields ``cls`` declares (its annotations and its bases'), name -> type text."""
+    fields: dict[str, str] = {}
+    for base in reversed(cls.__mro__):
+        for name, kind in base.__dict__.get("__annotations__", {}).items():
+            if not str(kind).startswith("ClassVar") and name != "exit_code":
+                fields[name] = str(kind)
+    return fields
+
+
+def placeholders(template: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(template) if name}
+
+
+def sample(kind: str) -> Any:
+    return {"int": 0x1234, "str": "sample"}.get(kind, KexecError("an inner error"))
+
+
+@pytest.mark.parametrize("cls", CLASSES, ids=lambda c: c.__name__)
+def test_every_message_is_one_line_from_declared_fields(cls: type[KexecError]) -> None:
+    fields = declared(cls)
+    for problem, template in templates(cls).items():
+        used = placeholders(template)
+        assert used <= set(fields), (problem, used - set(fields))
+        err = cls.__new__(cls)
+        Exception.__init__(err, problem)
+        err.__dict__.update(problem=problem, **{name: sample(fields[name]) for name in used})
+        text = str(err)
+        assert text and "\n" not in text and "{" not in text, (problem, text)
+        assert text == text.strip() and not text.endswith("."), (problem, text)
+        assert problem == problem.lower() and " " not in problem, problem
+
+
+# -- the raise sites ---------------------------------------------------------------------
+
+
+def _error_calls(tree: ast.AST) -> list[ast.Call]:
+    """The calls of a ``raise`` statement (``raise X(...)``, ``raise error(...)``)."""
+    return [
+        node.exc
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Raise) and isinstance(node.exc, ast.Call)
+    ]
+
+
+def raise_sites() -> list[tuple[str, int, str, ast.Call]]:
+    """(file, line, class name, call) of every ``raise Name(...)`` in the package."""
+    sites = []
+    for path in sorted(PACKAGE.rglob("*.py")):
+        tree = ast.parse(path.read_text(), str(path))
+        for call in _error_calls(tree):
+            if isinstance(call.func, ast.Name):
+                sites.append((str(path.relative_to(PACKAGE.parent)), call.lineno, call.func.id, call))
+    return sites
+
+
+BY_NAME = {cls.__name__: cls for cls in CLASSES}
+
+
+def _typed(cls: type[KexecError], call: ast.Call) -> str | None:
+    """What is wrong with a typed raise site (None: nothing)."""
+    problem = call.args[0].value  # type: ignore[attr-defined]
+    given = {kw.arg for kw in call.keywords if kw.arg is not None}
+    template = templates(cls).get(problem)
+    if template is None:
+        return f"{cls.__name__} has no message for {problem!r}"
+    if len(call.args) != 1 or any(kw.arg is None for kw in call.keywords):
+        return "pass the fields by name"
+    missing, unknown = placeholders(template) - given, given - set(declared(cls))
+    if missing or unknown:
+        return f"{problem}: fields missing {sorted(missing)}, undeclared {sorted(unknown)}"
+    return None
+
+
+def test_raise_sites_name_a_problem_and_its_fields() -> None:
+    faults, untyped = [], []
+    for path, line, name, call in raise_sites():
+        cls = BY_NAME.get(name)
+        if cls is None:
+            continue
+        first = call.args[0] if call.args else None
+        if isinstance(first, ast.Constant) and first.value in templates(cls):
+            fault = _typed(cls, call)
+            if fault:
+                faults.append(f"{path}:{line}: {fault}")
+        elif not (isinstance(first, ast.Constant) and isinstance(first.value, str)
+                  and first.value.replace("-", "").isalpha() and first.value.islower()):  # fmt: skip
+            untyped.append(f"{path}:{line}: {name}")
+        else:
+            faults.append(f"{path}:{line}: {name} has no message for {first.value!r}")
+    assert not faults, "\n".join(faults)
+    assert len(untyped) <= UNTYPED_LEFT, "\n".join(untyped)
