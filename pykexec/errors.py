@@ -25,11 +25,15 @@ class KexecError(Exception):
     """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
 
     exit_code: int = 1
-    #: problem -> message template, formatted with the error's fields (``str.format``).
-    messages: ClassVar[Mapping[str, str]] = {}
     problem: str
     #: a lower-level error this one reports (its message completes this one's)
     cause: object
+    path: str
+    #: problem -> message template, formatted with the error's fields (``str.format``).
+    messages: ClassVar[Mapping[str, str]] = {
+        "record-under-sysroot": "refusing to write a load record under {path}",
+        "record-options-unusable": "the load record's options cannot be used again: {cause}",
+    }
 
     def __init__(self, problem: str, **fields: object) -> None:
         super().__init__(problem)
@@ -65,10 +69,65 @@ FILE_MESSAGES = {
 }
 
 
+_NO_CRASH_REGION = "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
+
+
 class UsageError(KexecError):
     """The command line or API arguments make no sense together."""
 
     exit_code = 2
+    what: str
+    name: str
+    path: str  # the --sysroot a live action was refused for
+    lockdown: str  # the kernel's lockdown mode
+    source: str  # how kexec_file_load support was learnt
+    reason: str
+    option: str
+    usage: str
+    endian: str
+    dump_endian: str
+    value: int
+    size: int
+    limit: int
+    count: int
+    expected: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "kexec-disabled": "kexec is disabled on this system (kernel.kexec_load_disabled=1, "
+        "which stays set until reboot)",
+        "no-loads-left": "no {what} loads are left ({name}=0)",
+        "locked-down-load": "kexec_load is refused under lockdown={lockdown}: use -s "
+        "(kexec_file_load) with a kernel signed for this system",
+        "no-file-load": "this kernel has no kexec_file_load ({source}): use -c or -a",
+        "locked-down-obstacle": "{reason}, which lockdown={lockdown} refuses",
+        "locked-down-no-file-load": "lockdown={lockdown} allows only kexec_file_load, which "
+        "this kernel lacks ({source})",
+        "no-old-initrd": "--reuseinitrd: the running kernel was booted without an initrd",
+        "no-crash-hotplug": "--hotplug: this kernel has no crash hotplug support "
+        "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)",
+        "not-relocatable": "this kernel cannot be a crash kernel: its word at 0x5c is "
+        '{value:#010x}, not the "run0" magic of a relocatable kernel, so it would not run '
+        "where it is loaded (build it with CONFIG_RELOCATABLE)",
+        "crash-endian": "a {endian}-endian crash kernel cannot read the dump of this "
+        "{dump_endian}-endian kernel (its notes are in the dead kernel's byte order): load a "
+        "{dump_endian}-endian crash kernel",
+        "command-line-too-long": "the command line has {size} bytes; the ppc64 kernel takes "
+        "at most {limit}",
+        "no-device-tree": "no device tree: give --dtb or run on a system with one",
+        "nul-in-command-line": "the command line holds a NUL byte; the kernel would cut it there",
+        "inspect-unknown-option": "inspect: option {option!r} not recognized ({usage})",
+        "inspect-images": "inspect takes one kernel image, got {count} ({usage})",
+        "sysroot-jump": "refusing to jump with facts from {path}: --sysroot needs --dry-run",
+        "sysroot-load": "refusing a live load planned from {path}: --sysroot is for --dry-run only",
+        "no-shutdown-program": "loaded; no shutdown program found to reboot into it: run "
+        "pykexec -e",
+        "purgatory-regions": "purgatory: {count} SHA-256 regions, at most {limit}",
+        "purgatory-digest": "purgatory: sha256_digest must be {expected} bytes, got {size}",
+        "purgatory-head": "purgatory: kernel_head must hold the kernel's first {expected} "
+        "bytes, got {size}",
+        "purgatory-opal": "purgatory: an OPAL console needs opal_base and opal_entry",
+        "purgatory-backup": "purgatory: panic_kernel needs backup_start (64 KiB backup area)",
+        "purgatory-slot": "purgatory: {cause}",
+    }
 
 
 class OptionError(UsageError):
@@ -96,16 +155,71 @@ class NoCrashRegion(UsageError):
     Exit status 1, as kexec-tools 2.0.32's "Memory for crashkernel is not reserved"."""
 
     exit_code = 1
+    messages: ClassVar[Mapping[str, str]] = {
+        "no-crash-region": _NO_CRASH_REGION + "(for example crashkernel=512M) on the kernel "
+        "command line",
+        "no-crash-region-recommend": _NO_CRASH_REGION + "(pykexec --recommend-crashkernel "
+        "KERNEL ... names one)",
+    }
+
+
+_INFLATE = "cannot inflate {compression}-compressed kernel: "
 
 
 class ImageError(KexecError):
-    """A kernel, initrd or device-tree file cannot be used."""
+    """A kernel, initrd or device-tree file cannot be used.
 
-    what: str  # the file's role: kernel, initrd, device tree blob...
+    ``what`` is the file's role (kernel, initrd...), ``path`` the file as given, ``name``
+    how the image is named in a message (its path), ``compression`` gzip, xz or zstd.
+    """
+
+    what: str
     path: str
-    limit: int
+    name: str
+    compression: str
     reason: str  # the OS's strerror
-    messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
+    limit: int
+    size: int
+    offset: int
+    index: int  # a program header's
+    value: int
+    messages: ClassVar[Mapping[str, str]] = {
+        **FILE_MESSAGES,
+        "nul-in-path": "{what} path {path!r} holds a NUL byte",
+        "missing": "{what} {path} does not exist",
+        "directory": "{what} {path} is a directory, not a file",
+        "permission": "{what} {path} cannot be read: permission denied",
+        "unopenable": "{what} {path} cannot be opened: {reason}",
+        "not-a-file": "{what} {path} is not a regular file: give the file itself",
+        "empty": "{what} {path} is empty",
+        "unreadable": "{what} {path} cannot be read: {reason}",
+        "no-zstd": "a zstd-compressed kernel, and this Python has no zstd decoder "
+        "(compression.zstd is new in Python 3.14): decompress it first (zstd -d vmlinux.zst "
+        "-o vmlinux)",
+        "inflates-too-far": _INFLATE + "it inflates past {limit:#x} bytes, more than any "
+        "kernel image; use an intact vmlinux",
+        "inflates-to-non-elf": _INFLATE + "it does not hold an ELF file; use an intact vmlinux",
+        "truncated-stream": _INFLATE + "the file ends inside the stream (truncated); use an "
+        "intact vmlinux",
+        "corrupt-stream": _INFLATE + "{cause}; use an intact vmlinux",
+        "small-phentsize": "{name}: program header entries of {size} bytes are too small",
+        "truncated-phdrs": "{name}: truncated (program headers end past the file's end)",
+        "truncated-segment": "{name}: truncated (segment {index} needs bytes up to "
+        "{offset:#x}, file has {size:#x})",
+        "filesz-over-memsz": "{name}: segment {index} has more file bytes than memory bytes",
+        "not-elf": "{name}: not an ELF file (pykexec loads ppc64 vmlinux images: plain, gzip, "
+        "xz or zstd)",
+        "elf32": "{name}: 32-bit ELF; pykexec loads 64-bit ppc64 kernels only",
+        "elf-byte-order": "{name}: unknown ELF byte order {value}",
+        "truncated-elf-header": "{name}: truncated ELF header ({size} bytes)",
+        "elf-machine": "{name}: ELF machine {value} is not PowerPC 64 (EM_PPC64 = 21)",
+        "elf-type": "{name}: ELF type {value} is not an executable kernel",
+        "no-pt-load": "{name}: no loadable (PT_LOAD) segment",
+        "overlapping-pt-load": "{name}: overlapping PT_LOAD segments",
+        "pt-load-beyond-64-bit": "{name}: a PT_LOAD segment ends past the 64-bit address space",
+        "pt-load-span": "{name}: PT_LOAD segments span {size:#x} bytes of memory, more than "
+        "the {limit:#x} of any kernel image: the file is damaged or not a kernel",
+    }
 
 
 _STRUCT = "bad device tree structure block: "
@@ -203,17 +317,92 @@ class DeviceTreeError(KexecError):
 
 
 class SystemInfoError(KexecError):
-    """The running system (or snapshot) lacks information pykexec needs."""
+    """The running system (or snapshot) lacks information pykexec needs.
+
+    ``path`` is the file read (or the list's source), ``text`` the words at fault,
+    ``what`` the device-tree property at fault.
+    """
 
     what: str
     path: str
-    limit: int
+    text: str
     reason: str
-    messages: ClassVar[Mapping[str, str]] = {**FILE_MESSAGES}
+    limit: int
+    offset: int
+    address: int
+    size: int
+    count: int
+    notes: int
+    held: int
+    messages: ClassVar[Mapping[str, str]] = {
+        **FILE_MESSAGES,
+        "nul-in-root": "snapshot root {path!r} holds a NUL byte",
+        "not-a-number": "{path}: expected a number, found {text!r}",
+        "not-hex": "{path}: expected a hexadecimal number, found {text!r}",
+        "no-device-tree": "no device tree at {path}: pykexec needs /proc/device-tree (a POWER "
+        "machine, or --sysroot pointing at a snapshot)",
+        "not-address-size": "{path}: expected a hexadecimal address and size, found {text!r}",
+        "notes-beyond-64-bit": "{path}: crash notes at {address:#x} of {size:#x} bytes lie "
+        "outside the 64-bit address space",
+        "no-data": "{path}: no data at {offset:#x}+{size:#x}",
+        "nothing-to-read": "{path}: nothing to read at {offset:#x}",
+        "bad-cpu-list": "{path}: {text!r} is not a CPU number or range",
+        "bad-cpu-range": "{path}: CPU range {text!r} is reversed or reaches past {limit}",
+        "too-many-cpus": "{path}: more than {limit} CPUs listed",
+        "bad-iomem-line": "{path}: cannot read the range of {text!r}",
+        "too-many-program-headers": "the dump needs {count} memory ranges and {notes} notes, "
+        "more than the {limit} program headers an ELF core header holds: the memory is too "
+        "fragmented for kdump",
+        "note-too-large": "crash note at {address:#x} of {size:#x} bytes does not fit an ELF "
+        "core header: the system information is damaged",
+        "beyond-linear-map": "memory {address:#x}+{size:#x} lies above {limit:#x}, where the "
+        "ppc64 linear map cannot reach it: the memory description is damaged",
+        "bad-lmb-size": "ibm,dynamic-reconfiguration-memory has no usable ibm,lmb-size "
+        "({text}): the device tree is damaged",
+        "truncated-drmem": "{what} is truncated ({size} bytes)",
+        "short-drmem": "{what} announces {count} entries but holds {held}",
+        "lmbs-beyond-64-bit": "{what}: {count} LMBs of {size:#x} bytes from {address:#x} run "
+        "past the 64-bit address space: the device tree is damaged",
+        "too-many-lmbs": "{what} describes {count} LMBs; pykexec handles at most {limit} "
+        "(64 TiB of 16 MiB blocks): the device tree is damaged",
+        "no-memory": "the device tree describes no memory (no memory@ node, no LMB)",
+        "plan-needs-facts": "a kexec_load plan needs the kernel image and the running tree",
+        "no-kernel-end": "cannot tell where the running kernel ends: neither "
+        "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem",
+        "no-retain-initrd": "--reuseinitrd needs the running kernel booted with retain_initrd "
+        "(otherwise its initrd memory has been freed)",
+    }
 
 
 class PlacementError(KexecError):
-    """Segments cannot be placed in the available memory."""
+    """Segments cannot be placed in the available memory.
+
+    ``kind`` is the segment's kind, ``start``/``end`` its memory, ``where`` the memory
+    searched (its name), ``free`` the free ranges there.
+    """
+
+    kind: str
+    other: str
+    where: str
+    free: str
+    size: int
+    align: int
+    count: int
+    limit: int
+    start: int
+    end: int
+    other_start: int
+    other_end: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "no-hole": "no hole of {size:#x} bytes aligned to {align:#x} (free: {free})",
+        "too-many-segments": "{count} segments planned; kexec_load takes at most {limit}",
+        "misaligned-segment": "{kind} segment {start:#x}-{end:#x} is not aligned to {align:#x}",
+        "buffer-too-large": "{kind} segment holds {size:#x} bytes in {start:#x}-{end:#x}",
+        "overlapping-segments": "{kind} segment {start:#x}-{end:#x} overlaps {other} segment "
+        "{other_start:#x}-{other_end:#x}",
+        "cannot-place": "cannot place the {kind} ({size:#x} bytes) in {where}: {cause}",
+        "not-free": "the {kind} at {start:#x}-{end:#x} is not inside free {where}",
+    }
 
 
 class CrashRegionTooSmall(PlacementError):
@@ -237,6 +426,10 @@ class SyscallError(KexecError):
 
 class NothingLoaded(KexecError):
     """``-e`` with no kernel loaded for it (kexec-tools: "Nothing has been loaded!", 1)."""
+
+    messages: ClassVar[Mapping[str, str]] = {
+        "nothing-loaded": "nothing has been loaded: run pykexec -l KERNEL first",
+    }
 
 
 class SaveError(KexecError):

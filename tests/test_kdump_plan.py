@@ -22,6 +22,7 @@ from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, pseries, write_sysroot
 from tests.opcount import count_calls
+from tests.typed import raises
 from tests.snapshot_oracle import (
     SNAPSHOTS,
     Snapshot,
@@ -182,7 +183,7 @@ def test_hotplug_needs_kernel_support(tmp_path: Path, kernel: Path) -> None:
     from pykexec.errors import UsageError
 
     root = write_sysroot(tmp_path, pseries())
-    with pytest.raises(UsageError, match="crash_elfcorehdr_size"):
+    with raises(UsageError, "no-crash-hotplug"):
         crash_plan(root, kernel, "--hotplug")
 
 

@@ -29,3 +29,14 @@ def raises(
     with pytest.raises(cls) as info:
         yield info
     check(info.value, cls, problem, **fields)
+
+
+def cli_error(capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
+    """The error document a ``--json`` command printed (its kind, problem and fields),
+    after checking stderr holds one line and no traceback."""
+    import json
+
+    out, err = capsys.readouterr()
+    assert err.count("\n") == 1 and "Traceback" not in err, err
+    error: dict[str, Any] = json.loads(out)["error"]
+    return error

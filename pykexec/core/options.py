@@ -90,4 +90,4 @@ def check(opts: LoadOptions) -> None:
         if path is not None and "\0" in str(path):
             raise OptionError(f"{name} {str(path)!r} holds a NUL byte", name, "nul-byte")
     if opts.command_line is not None and "\0" in opts.command_line:
-        raise UsageError("the command line holds a NUL byte; the kernel would cut it there")
+        raise UsageError("nul-in-command-line")

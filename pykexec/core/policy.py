@@ -77,19 +77,12 @@ class SyscallDecision:
         return f"{text}: {self.why}"
 
 
-def _refusal(opts: LoadOptions, support: KexecSupport) -> str | None:
-    kind = "crash kernel" if opts.crash else "kernel"
+def _refuse(opts: LoadOptions, support: KexecSupport) -> None:
     if support.load_disabled:
-        return (
-            "kexec is disabled on this system (kernel.kexec_load_disabled=1, which "
-            "stays set until reboot)"
-        )
+        raise UsageError("kexec-disabled")
     if support.loads_left == 0:
-        return (
-            f"no {kind} loads are left (kernel.kexec_load_limit_"
-            f"{'panic' if opts.crash else 'reboot'}=0)"
-        )
-    return None
+        kind, limit = ("crash kernel", "panic") if opts.crash else ("kernel", "reboot")
+        raise UsageError("no-loads-left", what=kind, name=f"kernel.kexec_load_limit_{limit}")
 
 
 def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
@@ -97,33 +90,27 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
 
     Raises :class:`UsageError` when the kernel is known to refuse every way.
     """
-    refusal = _refusal(opts, support)
-    if refusal is not None:
-        raise UsageError(refusal)
+    _refuse(opts, support)
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
     if opts.syscall is SyscallChoice.LOAD:
         if locked:
-            raise UsageError(
-                f"kexec_load is refused under lockdown={support.lockdown}: use -s "
-                "(kexec_file_load) with a kernel signed for this system"
-            )
+            raise UsageError("locked-down-load", lockdown=support.lockdown)
         return SyscallDecision(Syscall.LOAD, False, "-c asks for kexec_load")
     if opts.syscall is SyscallChoice.FILE:
         if support.file_load is False:
-            raise UsageError(
-                f"this kernel has no kexec_file_load ({support.file_load_source}): use -c or -a"
-            )
+            raise UsageError("no-file-load", source=support.file_load_source)
         return SyscallDecision(Syscall.FILE, False, "-s asks for kexec_file_load")
     if obstacle is not None:
         if locked:
-            raise UsageError(f"{obstacle}, which lockdown={support.lockdown} refuses")
+            raise UsageError("locked-down-obstacle", reason=obstacle, lockdown=support.lockdown)
         return SyscallDecision(Syscall.LOAD, False, obstacle)
     if support.file_load is False:
         if locked:
             raise UsageError(
-                f"lockdown={support.lockdown} allows only kexec_file_load, which this "
-                f"kernel lacks ({support.file_load_source})"
+                "locked-down-no-file-load",
+                lockdown=support.lockdown,
+                source=support.file_load_source,
             )
         return SyscallDecision(
             Syscall.LOAD, False, f"this kernel has no kexec_file_load ({support.file_load_source})"

@@ -66,30 +66,32 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     import mmap
 
     if "\0" in os.fspath(path):
-        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
+        raise ImageError("nul-in-path", what=what, path=os.fspath(path))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{what} {path} does not exist") from None
+        raise ImageError("missing", what=what, path=str(path)) from None
     except IsADirectoryError:
-        raise ImageError(f"{what} {path} is a directory, not a file") from None
+        raise ImageError("directory", what=what, path=str(path)) from None
     except PermissionError:
-        raise ImageError(f"{what} {path} cannot be read: permission denied") from None
+        raise ImageError("permission", what=what, path=str(path)) from None
     except OSError as err:
-        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
     with open(fd, "rb", closefd=True) as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+            raise ImageError("not-a-file", what=what, path=str(path))
         if st.st_size == 0:
-            raise ImageError(f"{what} {path} is empty")
+            raise ImageError("empty", what=what, path=str(path))
         try:
             return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_COPY))
         except (OSError, ValueError):
             try:
                 return f.read()
             except OSError as err:
-                raise ImageError(f"{what} {path} cannot be read: {err.strerror}") from None
+                raise ImageError(
+                    "unreadable", what=what, path=str(path), reason=err.strerror
+                ) from None
 
 
 def read_kernel(path: Path) -> KernelImage:
@@ -324,9 +326,7 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     """
     view = view or SystemView()
     if not view.live:
-        raise UsageError(
-            f"refusing a live load planned from {view.root}: --sysroot is for --dry-run only"
-        )
+        raise UsageError("sysroot-load", path=str(view.root))
     from pykexec.system import record
 
     with record.Lock(view) as lock:
@@ -462,12 +462,12 @@ def _open(path: Path, what: str) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{what} {path} does not exist") from None
+        raise ImageError("missing", what=what, path=str(path)) from None
     except OSError as err:
-        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+        raise ImageError("not-a-file", what=what, path=str(path))
     return fd
 
 

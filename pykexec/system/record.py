@@ -223,7 +223,7 @@ def write(view: SystemView, crash: bool, record: Record) -> str:
     When it cannot be written the old record is removed (it describes a kernel no
     longer loaded) and a RecordError says so."""
     if not view.live:
-        raise KexecError(f"refusing to write a load record under {view.root}")
+        raise KexecError("record-under-sysroot", path=str(view.root))
     path = record_path(view, crash)
     problem = schema.check(record)
     try:

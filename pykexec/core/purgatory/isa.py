@@ -29,8 +29,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar, Final, Literal, NamedTuple, NoReturn, TypeVar
 
-from pykexec.errors import AssemblyError
-
+from pykexec.errors import AssemblyError as AssemblyError  # re-exported: its old home
 
 _R = TypeVar("_R", bound="_Register")
 
