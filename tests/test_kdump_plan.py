@@ -22,7 +22,6 @@ from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, pseries, write_sysroot
 from tests.opcount import count_calls
-from tests.typed import raises
 from tests.snapshot_oracle import (
     SNAPSHOTS,
     Snapshot,
@@ -34,6 +33,7 @@ from tests.snapshot_oracle import (
     read_snapshot,
     subtract,
 )
+from tests.typed import raises
 
 CRASH_SNAPSHOTS = sorted(SNAPSHOTS.glob("*-crash"))
 

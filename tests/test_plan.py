@@ -22,7 +22,6 @@ import pytest
 from pykexec.commands.cli import main
 from pykexec.core.memory import Range
 from pykexec.system.sysinfo import SystemView
-from tests.typed import cli_error
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, pseries, write_sysroot
 from tests.snapshot_oracle import (
@@ -37,6 +36,7 @@ from tests.snapshot_oracle import (
     overlaps,
     read_snapshot,
 )
+from tests.typed import cli_error
 
 CAPTURED = captured()
 

@@ -24,7 +24,6 @@ from pykexec.abi import Endian, struct_prefix
 from pykexec.core.memory import Range
 from pykexec.core.purgatory import isa, ppc64, sha256
 from pykexec.core.purgatory.asm import Assembler, AssemblyError, Program
-from tests.typed import check, raises
 from pykexec.core.purgatory.disasm import decode, disassemble
 from pykexec.core.purgatory.isa import (
     GPR,
@@ -43,6 +42,7 @@ from pykexec.core.purgatory.isa import (
 )
 from pykexec.core.purgatory.ppc64 import Console, PurgatoryParams
 from pykexec.errors import UsageError
+from tests.typed import check, raises
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils, qemu, supervisor  # type: ignore[import-not-found]
