@@ -25,6 +25,8 @@ class KexecError(Exception):
     """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
 
     exit_code: int = 1
+    #: fields __init__ computes from others (raise sites do not pass them)
+    derived: ClassVar[frozenset[str]] = frozenset()
     problem: str
     #: a lower-level error this one reports (its message completes this one's)
     cause: object
@@ -441,13 +443,24 @@ class SaveError(KexecError):
     """
 
     directory: str
+    name: str  # the file at fault inside it
+    target: str  # the path an I/O call failed on
+    action: str  # that call: create, open, write
+    reason: str  # the OS's strerror
+    count: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "io": "cannot {action} {target}: {reason}",
+        "symlink": "--save {directory} is a symlink: name the directory itself",
+        "not-a-directory": "--save {directory} is not a directory",
+        "exists": "cannot replace {name} in {directory}: {reason}",
+        "nul-byte": "--save {directory!r} holds a NUL byte",
+        "not-empty": "--save {directory} is not empty ({count} entries, e.g. {name}): name an "
+        "empty or new directory, or add --overwrite",
+    }
 
-    def __init__(self, message: str, directory: str, problem: str) -> None:
-        super().__init__(problem, directory=directory, _message=message)
+    def __init__(self, problem: str, **fields: object) -> None:
+        super().__init__(problem, **fields)
         self.exit_code = 1 if problem == "io" else 2
-
-    def __str__(self) -> str:
-        return str(self.__dict__.get("_message") or super().__str__())
 
 
 class VmcoreError(KexecError):
@@ -474,12 +487,44 @@ class RecordError(KexecError):
     """
 
     path: str
+    directory: str  # the record directory (a symlink)
+    reason: str
+    pid: str  # the lock holder's, as its lock file says ("?" if it does not)
+    removed: bool  # whether the previous record could be removed (write-failed)
+    size: int
+    limit: int
+    version: int
+    expected: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "too-deep": "{path} nests deeper than a record ({limit})",
+        "corrupt": "{path} is not JSON (corrupt)",
+        "foreign": "{path} was not written by pykexec",
+        "older": "{path} has record format {version}, this pykexec reads {expected} (an older "
+        "pykexec wrote it)",
+        "newer": "{path} has record format {version}, this pykexec reads {expected} (a newer "
+        "pykexec wrote it)",
+        "invalid": "{path}: {reason}",
+        "unreadable": "cannot read {path}: {reason}",
+        "too-large": "{path} holds {size} bytes, more than a record ({limit})",
+        "symlink": "{directory} is a symlink: its records are not trusted",
+        "other-boot": "{path} was written during another boot",
+        "write-failed": "cannot write the load record {path}: {reason}; {previous}",
+        "busy": "another pykexec load (pid {pid}) holds {path}: try again when it has ended",
+    }
 
-    def __init__(self, message: str, path: str, problem: str) -> None:
-        super().__init__(problem, path=path, _message=message)
+    previous: str  # derived from ``removed``: what became of the record it replaces
+    derived: ClassVar[frozenset[str]] = frozenset({"previous"})
 
-    def __str__(self) -> str:
-        return str(self.__dict__.get("_message") or super().__str__())
+    def __init__(self, problem: str, **fields: object) -> None:
+        if "removed" in fields:
+            fields["previous"] = _PREVIOUS[bool(fields["removed"])]
+        super().__init__(problem, **fields)
+
+
+_PREVIOUS = (
+    "the previous record could not be removed either: -S -d compares it with what is loaded",
+    "the previous record was removed",
+)
 
 
 class AssemblyError(KexecError):

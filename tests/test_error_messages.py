@@ -116,10 +116,20 @@ def raise_sites() -> list[tuple[str, int, str, ast.Call]]:
 BY_NAME = {cls.__name__: cls for cls in CLASSES}
 
 
-def _typed(cls: type[KexecError], call: ast.Call) -> str | None:
+def problems(node: ast.expr | None) -> list[str] | None:
+    """The problem names a raise site's first argument can be (a literal, or a
+    conditional choice between literals); None if it is not that (an untyped site)."""
+    if isinstance(node, ast.IfExp):
+        body, orelse = problems(node.body), problems(node.orelse)
+        return None if body is None or orelse is None else body + orelse
+    if isinstance(node, ast.Constant) and isinstance(node.value, str):
+        return [node.value] if PROBLEM.fullmatch(node.value) else None
+    return None
+
+
+def _typed(cls: type[KexecError], call: ast.Call, problem: str) -> str | None:
     """What is wrong with a typed raise site (None: nothing)."""
-    problem = call.args[0].value  # type: ignore[attr-defined]
-    given = {kw.arg for kw in call.keywords if kw.arg is not None}
+    given = {kw.arg for kw in call.keywords if kw.arg is not None} | cls.derived
     template = templates(cls).get(problem)
     if template is None:
         return f"{cls.__name__} has no message for {problem!r}"
@@ -137,12 +147,11 @@ def test_raise_sites_name_a_problem_and_its_fields() -> None:
         cls = BY_NAME.get(name)
         if cls is None:
             continue
-        first = call.args[0] if call.args else None
-        value = first.value if isinstance(first, ast.Constant) else None
-        if not isinstance(value, str) or not PROBLEM.fullmatch(value):
+        names = problems(call.args[0] if call.args else None)
+        if names is None:
             untyped.append(f"{path}:{line}: {name}")
-        else:
-            fault = _typed(cls, call)
+        for problem in names or ():
+            fault = _typed(cls, call, problem)
             if fault:
                 faults.append(f"{path}:{line}: {fault}")
     assert not faults, "\n".join(faults)
