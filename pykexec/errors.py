@@ -563,3 +563,27 @@ class AssemblyError(KexecError):
         "slot-overflow": "slot {name!r} ({size} bytes) cannot hold {value:#x}",
         "no-word": "no 4-byte word at offset {offset:#x} of {size} bytes",
     }
+
+
+_TO_VERIFY = " (/run/pykexec): load it with pykexec to be able to verify it"
+
+
+class VerifyError(KexecError):
+    """The loaded image cannot be checked (no record, no kcore, a range not mapped)."""
+
+    what: str  # the kind of image: crash kernel, kernel for -e
+    address: int
+    size: int
+    offset: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "nothing-loaded": "no {what} is loaded",
+        "no-record": "no pykexec record of what is loaded" + _TO_VERIFY,
+        "record-ignored": "{cause} (ignored)" + _TO_VERIFY,
+        "unmapped": "/proc/kcore maps no range covering {address:#x}+{size:#x}",
+        "offset-too-large": "/proc/kcore: offset {offset:#x} lies past what a file can hold",
+        "odd-program-headers": "/proc/kcore: program headers of an unexpected size or place",
+        "not-elf-core": "/proc/kcore is not an ELF core file",
+        "truncated-program-headers": "/proc/kcore: truncated program headers",
+        "no-segments": "the record has no segments (loaded with kexec_file_load: the kernel "
+        "built them); verify needs an image loaded with kexec_load (-c)",
+    }
