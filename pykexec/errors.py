@@ -416,14 +416,41 @@ class CrashRegionTooSmall(PlacementError):
         super().__init__(message, needed=needed)
 
 
+_GONE = "no crash kernel is loaded now"
+
+
 class SyscallError(KexecError):
-    """A system call failed; carries the errno and the call with its arguments."""
+    """A system call failed; carries the errno and the call with its arguments.
+
+    ``advice`` is what the errno means for that call and what to do
+    (:data:`pykexec.system.syscalls.ERRNO_ADVICE`); after a failed crash load, ``cause``
+    is the failure and ``again`` the reload's, ``kernel``/``loaded_at`` the reloaded
+    kernel's record.
+    """
 
     errno: int
     call: str
-
-    def __init__(self, message: str, errno: int, call: str = "") -> None:
-        super().__init__(message, errno=errno, call=call)
+    advice: str
+    machine: str
+    kernel: str
+    loaded_at: str
+    again: object
+    messages: ClassVar[Mapping[str, str]] = {
+        "failed": "{call}: {advice}",
+        "wrong-machine": "{call}: this is a {machine} machine; pykexec loads ppc64 kernels on "
+        "ppc64 only (use --dry-run to plan a load elsewhere)",
+        "busy-unchanged": "{cause}; another program was loading a kexec image at the same "
+        "time: this load changed nothing (see pykexec -S -d when it has ended)",
+        "crash-freed-foreign": "{cause}; the kernel freed the crash kernel loaded before (not "
+        "by pykexec: no record to reload it from): " + _GONE,
+        "crash-freed-busy": "{cause}; the kernel freed the crash kernel loaded before and "
+        "another program's load was under way when pykexec tried to reload it: see pykexec "
+        "-S -d when it has ended",
+        "crash-reload-failed": "{cause}; the kernel freed the crash kernel loaded before and "
+        "reloading it failed ({again}): " + _GONE,
+        "crash-reloaded": "{cause}; the kernel had freed the crash kernel loaded before: "
+        "reloaded it ({kernel}, first loaded {loaded_at})",
+    }
 
 
 class NothingLoaded(KexecError):

@@ -234,7 +234,7 @@ def _observe(
     def file_call(*args: object) -> None:
         if not file_load:
             raise SyscallError(
-                "kexec_file_load: not in this kernel", errno.ENOSYS, "kexec_file_load"
+                "failed", errno=errno.ENOSYS, call="kexec_file_load", advice="not in this kernel"
             )
 
     class Live(sysinfo.SystemView):
@@ -591,7 +591,9 @@ def test_unload_with_a_load_follows_kexec_tools_per_syscall(
     def file_call(*args: object) -> None:
         seen.append("kexec_file_load")
         if not file_load:
-            raise SyscallError("kexec_file_load: ENOSYS", errno.ENOSYS, "kexec_file_load")
+            raise SyscallError(
+                "failed", errno=errno.ENOSYS, call="kexec_file_load", advice="ENOSYS"
+            )
 
     class Live(sysinfo.SystemView):
         live = True  # type: ignore[assignment]

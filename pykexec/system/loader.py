@@ -394,21 +394,12 @@ def _recover_crash(
     import errno
 
     if err.errno == errno.EBUSY:
-        raise SyscallError(
-            f"{err}; another program was loading a kexec image at the same time: this "
-            "load changed nothing (see pykexec -S -d when it has ended)",
-            err.errno,
-            err.call,
-        ) from None
+        raise SyscallError("busy-unchanged", errno=err.errno, call=err.call, cause=err) from None
     if not was_loaded or view.kexec_crash_loaded():
         raise err
-    gone = "no crash kernel is loaded now"
     if previous is None:
         raise SyscallError(
-            f"{err}; the kernel freed the crash kernel loaded before (not "
-            f"by pykexec: no record to reload it from): {gone}",
-            err.errno,
-            err.call,
+            "crash-freed-foreign", errno=err.errno, call=err.call, cause=err
         ) from None
     from pykexec.system import record
 
@@ -417,26 +408,14 @@ def _recover_crash(
     except KexecError as again:
         if isinstance(again, SyscallError) and again.errno == errno.EBUSY:
             raise SyscallError(
-                f"{err}; the kernel freed the crash kernel loaded before and another "
-                f"program's load was under way when pykexec tried to reload it: see "
-                "pykexec -S -d when it has ended",
-                err.errno,
-                err.call,
+                "crash-freed-busy", errno=err.errno, call=err.call, cause=err
             ) from None
         record.remove(view, True)
-        raise SyscallError(
-            f"{err}; the kernel freed the crash kernel loaded before and "
-            f"reloading it failed ({again}): {gone}",
-            err.errno,
-            err.call,
-        ) from None
-    kernel = previous["options"]["kernel"]
-    raise SyscallError(
-        f"{err}; the kernel had freed the crash kernel loaded before: "
-        f"reloaded it ({kernel}, first loaded {previous['loaded_at_utc']})",
-        err.errno,
-        err.call,
-    ) from None
+        raise SyscallError("crash-reload-failed", errno=err.errno, call=err.call, cause=err,
+                           again=again) from None  # fmt: skip
+    raise SyscallError("crash-reloaded", errno=err.errno, call=err.call, cause=err,
+                       kernel=previous["options"]["kernel"],
+                       loaded_at=previous["loaded_at_utc"]) from None  # fmt: skip
 
 
 def _errname(err: int) -> str:
