@@ -614,3 +614,45 @@ class VerifyError(KexecError):
         "no-segments": "the record has no segments (loaded with kexec_file_load: the kernel "
         "built them); verify needs an image loaded with kexec_load (-c)",
     }
+
+
+_SEGMENT = "the {what} at {start:#x}-{end:#x} "
+
+
+class KernelRuleError(KexecError):
+    """A planned segment list the kernel would refuse (:func:`pykexec.core.policy.
+    check_kernel_rules`); ``errno`` is what it would return, ``rule`` (the problem) the
+    kernel's rule, ``what``/``start``/``end`` the segment at fault, ``other*`` the
+    segment, region or table it collides with."""
+
+    errno: int
+    rule: str  # the problem: the name tests and reports use
+    what: str
+    other: str
+    start: int
+    end: int
+    other_start: int
+    other_end: int
+    size: int
+    count: int
+    limit: int
+    derived: ClassVar[frozenset[str]] = frozenset({"rule"})
+    messages: ClassVar[Mapping[str, str]] = {
+        "nr_segments": "{count} segments; kexec_load takes at most {limit}",
+        "page-aligned": _SEGMENT + "is not aligned to the kernel's {size:#x}-byte pages",
+        "destination-limit": _SEGMENT + "ends above KEXEC_DESTINATION_MEMORY_LIMIT",
+        "bufsz-le-memsz": "the {what} holds {count:#x} bytes in {size:#x}",
+        "no-overlap": _SEGMENT + "overlaps the {other} at {other_start:#x}-{other_end:#x}",
+        "half-of-ram": "the segments take {size:#x} bytes, more than half of RAM ({limit:#x} "
+        "bytes)",
+        "crash-region": "no crash region is reserved (crashkernel= on the command line)",
+        "inside-crash-region": _SEGMENT + "is outside the crash region "
+        "{other_start:#x}-{other_end:#x}",
+        "entry-in-crash-region": "the entry {start:#x} is outside the crash region "
+        "{other_start:#x}-{other_end:#x}",
+        "above-kernel": _SEGMENT + "lies below the running kernel's end {limit:#x}",
+        "tce": _SEGMENT + "overlaps the TCE table at {other_start:#x}-{other_end:#x}",
+    }
+
+    def __init__(self, problem: str, **fields: object) -> None:
+        super().__init__(problem, rule=problem, **fields)

@@ -25,7 +25,7 @@ import pykexec.errors as errors
 from pykexec.errors import KexecError
 
 PACKAGE = Path(errors.__file__).parent
-PROBLEM = re.compile(r"[a-z0-9]+(-[a-z0-9]+)*")
+PROBLEM = re.compile(r"[a-z0-9]+([-_][a-z0-9]+)*")
 
 #: The untyped raise sites still left (a message passed instead of a problem and fields):
 #: the count may only go down.

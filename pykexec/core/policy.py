@@ -17,7 +17,8 @@ from enum import Enum
 
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, SyscallChoice, file_syscall_obstacle
-from pykexec.errors import KexecError, UsageError
+from pykexec.errors import KernelRuleError as KernelRuleError  # re-exported: its old home
+from pykexec.errors import UsageError
 from pykexec.uapi import KEXEC_SEGMENT_MAX
 
 # arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
@@ -125,15 +126,6 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     )
 
 
-class KernelRuleError(KexecError):
-    """A planned segment list the kernel would refuse; ``errno`` is what it would return."""
-
-    def __init__(self, message: str, errno: int, rule: str) -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.rule = rule
-
-
 @dataclass(frozen=True)
 class KernelLimits:
     """The running kernel's facts its segment checks use."""
@@ -159,45 +151,29 @@ def check_kernel_rules(
     :class:`KernelRuleError` with the errno the kernel would return."""
     if len(segments) > KEXEC_SEGMENT_MAX:  # kernel/kexec.c kexec_load_check()
         raise KernelRuleError(
-            f"{len(segments)} segments; kexec_load takes at most {KEXEC_SEGMENT_MAX}",
-            errno.EINVAL,
-            "nr_segments",
+            "nr_segments", errno=errno.EINVAL, count=len(segments), limit=KEXEC_SEGMENT_MAX
         )
     page = limits.page_size
     for s in segments:  # kernel/kexec_core.c sanity_check_segment_list()
         if s.mem.start % page or s.mem.end % page:
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} is not aligned to the kernel's {page:#x}-byte pages",
-                errno.EADDRNOTAVAIL,
-                "page-aligned",
-            )
+            raise KernelRuleError("page-aligned", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end, size=page)  # fmt: skip
         if s.mem.end >= KEXEC_DESTINATION_MEMORY_LIMIT:
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} ends above KEXEC_DESTINATION_MEMORY_LIMIT",
-                errno.EADDRNOTAVAIL,
-                "destination-limit",
-            )
+            raise KernelRuleError("destination-limit", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end)  # fmt: skip
         if s.bufsz > s.mem.size:
-            raise KernelRuleError(
-                f"the {s.what} holds {s.bufsz:#x} bytes in {s.mem.size:#x}",
-                errno.EINVAL,
-                "bufsz-le-memsz",
-            )
+            raise KernelRuleError("bufsz-le-memsz", errno=errno.EINVAL, what=s.what,
+                                  count=s.bufsz, size=s.mem.size)  # fmt: skip
     ordered = sorted(segments, key=lambda s: s.mem.start)
     for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
-            raise KernelRuleError(
-                f"the {a.what} at {a.mem} overlaps the {b.what} at {b.mem}",
-                errno.EINVAL,
-                "no-overlap",
-            )
+            raise KernelRuleError("no-overlap", errno=errno.EINVAL, what=a.what,
+                                  start=a.mem.start, end=a.mem.end, other=b.what,
+                                  other_start=b.mem.start, other_end=b.mem.end)  # fmt: skip
     pages = sum(s.mem.size for s in segments) // page
     if limits.total_ram and pages > limits.total_ram // page // 2:
         raise KernelRuleError(
-            f"the segments take {pages * page:#x} bytes, more than half of RAM "
-            f"({limits.total_ram:#x} bytes)",
-            errno.EINVAL,
-            "half-of-ram",
+            "half-of-ram", errno=errno.EINVAL, size=pages * page, limit=limits.total_ram
         )
     if crash:
         _check_crash(entry, segments, limits.crash)
@@ -206,24 +182,15 @@ def check_kernel_rules(
 
 def _check_crash(entry: int, segments: tuple[PlannedSegment, ...], region: Range | None) -> None:
     if region is None:
-        raise KernelRuleError(
-            "no crash region is reserved (crashkernel= on the command line)",
-            errno.EADDRNOTAVAIL,
-            "crash-region",
-        )
+        raise KernelRuleError("crash-region", errno=errno.EADDRNOTAVAIL)
     for s in segments:  # sanity_check_segment_list(): KEXEC_TYPE_CRASH
         if not region.contains(s.mem):
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} is outside the crash region {region}",
-                errno.EADDRNOTAVAIL,
-                "inside-crash-region",
-            )
+            raise KernelRuleError("inside-crash-region", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end, other_start=region.start,
+                                  other_end=region.end)  # fmt: skip
     if not region.start <= entry < region.end:  # kimage_alloc_init()
-        raise KernelRuleError(
-            f"the entry {entry:#x} is outside the crash region {region}",
-            errno.EADDRNOTAVAIL,
-            "entry-in-crash-region",
-        )
+        raise KernelRuleError("entry-in-crash-region", errno=errno.EADDRNOTAVAIL, start=entry,
+                              other_start=region.start, other_end=region.end)  # fmt: skip
 
 
 def _check_ppc64(segments: tuple[PlannedSegment, ...], limits: KernelLimits) -> None:
@@ -231,15 +198,21 @@ def _check_ppc64(segments: tuple[PlannedSegment, ...], limits: KernelLimits) -> 
     for s in segments:
         if s.mem.start < limits.kernel_end:
             raise KernelRuleError(
-                f"the {s.what} at {s.mem} lies below the running kernel's end "
-                f"{limits.kernel_end:#x}",
-                errno.ETXTBSY,
                 "above-kernel",
+                errno=errno.ETXTBSY,
+                what=s.what,
+                start=s.mem.start,
+                end=s.mem.end,
+                limit=limits.kernel_end,
             )
         for tce in limits.tce:
             if s.mem.overlaps(tce):
                 raise KernelRuleError(
-                    f"the {s.what} at {s.mem} overlaps the TCE table at {tce}",
-                    errno.ETXTBSY,
                     "tce",
+                    errno=errno.ETXTBSY,
+                    what=s.what,
+                    start=s.mem.start,
+                    end=s.mem.end,
+                    other_start=tce.start,
+                    other_end=tce.end,
                 )
