@@ -25,6 +25,8 @@ class KexecError(Exception):
     """Base class: ``str(err)`` is one line saying what was wrong and what to do."""
 
     exit_code: int = 1
+    #: the field whose value selects the message (the problem, for most classes)
+    key: ClassVar[str] = "problem"
     #: fields __init__ computes from others (raise sites do not pass them)
     derived: ClassVar[frozenset[str]] = frozenset()
     problem: str
@@ -45,7 +47,7 @@ class KexecError(Exception):
     def __str__(self) -> str:
         fields = {k: v for k, v in vars(self).items() if not k.startswith("_")}
         for cls in type(self).__mro__:
-            template = cls.__dict__.get("messages", {}).get(self.problem)
+            template = cls.__dict__.get("messages", {}).get(fields.get(self.key))
             if template is not None:
                 return str(template.format_map(fields))
         return self.problem  # an untyped raise: the problem is the message
@@ -140,15 +142,74 @@ class OptionError(UsageError):
     ``missing-argument``, ``unexpected-argument``, ``unsupported``, ``bad-value``,
     ``conflict``, ``no-kernel``, ``extra-kernel``, ``nothing-to-do``, ``needs-dry-run``,
     ``nul-byte``.
+
+    The first argument names the case (its message); ``problem`` is the case's kind
+    (:data:`OptionError.kinds`, the case itself when it is not listed there).
     """
 
+    key = "case"
+    case: str
     option: str
+    name: str  # how the message names the option (KERNEL for the kernel's path)
+    reason: str
+    path: str
+    text: str  # the argument as given
+    words: str  # the extra words
+    prog: str
+    value: int
+    low: int
+    #: case -> problem, for the cases that are not a problem of their own
+    kinds: ClassVar[Mapping[str, str]] = {
+        "file-load-obstacle": "conflict",
+        "reuseinitrd-with-initrd": "conflict",
+        "hotplug-needs-crash": "conflict",
+        "mem-max-not-above-min": "conflict",
+        "syscall-choice": "conflict",
+        "exec-with-load": "conflict",
+        "overwrite-needs-save": "conflict",
+        "not-physical": "bad-value",
+        "not-an-address": "bad-value",
+        "bad-type": "bad-value",
+        "nul-in-option-path": "nul-byte",
+        "no-kernel-to-reload": "no-kernel",
+        "sysroot-needs-dry-run": "needs-dry-run",
+        "save-needs-dry-run": "needs-dry-run",
+        "json-needs-dry-run": "needs-dry-run",
+    }
+    messages: ClassVar[Mapping[str, str]] = {
+        "file-load-obstacle": "{reason} (use -c, or -a)",
+        "reuseinitrd-with-initrd": "--reuseinitrd and --initrd exclude each other",
+        "hotplug-needs-crash": "--hotplug applies to crash kernels: use it with -p",
+        "mem-max-not-above-min": "--mem-max {value:#x} is not above --mem-min {low:#x}: no "
+        "memory left",
+        "syscall-choice": "choose one of -s, -c and -a",
+        "exec-with-load": "-e starts the kernel already loaded; load with -l first, or use -f "
+        "KERNEL to load and start at once",
+        "overwrite-needs-save": "--overwrite applies to --save DIR",
+        "not-physical": "{option} {value:#x} is not a 64-bit physical address",
+        "not-an-address": "{option}: {text!r} is not an address (decimal, 0x hex or 0 octal, "
+        "as strtoul reads it: 0x1000000)",
+        "bad-type": "--type {text}: ppc64 images are of type elf-ppc64 only",
+        "nul-in-option-path": "{option} {path!r} holds a NUL byte",
+        "nul-byte": "{name} {path!r} holds a NUL byte, which no path can hold",
+        "no-kernel": "no kernel given: {prog} -l KERNEL [--initrd FILE] [--append STRING]",
+        "no-kernel-to-reload": "no kernel given: {prog} -u -l KERNEL",
+        "sysroot-needs-dry-run": "--sysroot reads a snapshot, never the machine a live action "
+        "acts on: add --dry-run to plan from it",
+        "save-needs-dry-run": "--save writes what a dry run would hand the kernel: add --dry-run",
+        "json-needs-dry-run": "--json prints plans, records and reports; with -e or -u it "
+        "would only act: add --dry-run to see what they would do",
+        "unsupported": "{option} is not supported: {reason}",
+        "nothing-to-do": "nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)",
+        "extra-kernel": "one kernel image at most, got {words}",
+        "unknown": "option {option} not recognized (see {prog} --help)",
+        "ambiguous": "option {option} is ambiguous (see {prog} --help)",
+        "missing-argument": "option {option} requires an argument",
+        "unexpected-argument": "option {option} must not have an argument",
+    }
 
-    def __init__(self, message: str, option: str, problem: str) -> None:
-        super().__init__(problem, option=option, _message=message)
-
-    def __str__(self) -> str:
-        return str(self.__dict__.get("_message") or super().__str__())
+    def __init__(self, case: str, **fields: object) -> None:
+        super().__init__(self.kinds.get(case, case), case=case, **fields)
 
 
 class NoCrashRegion(UsageError):
