@@ -472,9 +472,12 @@ class CrashRegionTooSmall(PlacementError):
     """The crash kernel would not fit its crashkernel= region; ``needed`` in bytes."""
 
     needed: int
-
-    def __init__(self, message: str, needed: int) -> None:
-        super().__init__(message, needed=needed)
+    region: int  # the crash region's size
+    recommended: int  # the crashkernel= size that would do, in bytes
+    summary: str  # the estimate, term by term (HeadroomResult.summary)
+    messages: ClassVar[Mapping[str, str]] = {
+        "cannot-boot": "refusing the crash kernel, it cannot boot: {summary}",
+    }
 
 
 _GONE = "no crash kernel is loaded now"

@@ -257,7 +257,11 @@ def crash_headroom(
         result = replace(result, notes=(*result.notes, note))
     if not result.fits and not opts.ignore_headroom:
         raise CrashRegionTooSmall(
-            f"refusing the crash kernel, it cannot boot: {result.summary()}", result.needed
+            "cannot-boot",
+            needed=result.needed,
+            region=result.region,
+            recommended=result.recommended,
+            summary=result.summary(),
         )
     warnings: list[str] = []
     if not facts.crash_page_size and _page_size_matters(facts, result, line_of[call]):
