@@ -78,12 +78,13 @@ class SyscallDecision:
         return f"{text}: {self.why}"
 
 
-def _refuse(opts: LoadOptions, support: KexecSupport) -> None:
+def _refusal(opts: LoadOptions, support: KexecSupport) -> UsageError | None:
     if support.load_disabled:
-        raise UsageError("kexec-disabled")
+        return UsageError("kexec-disabled")
     if support.loads_left == 0:
         kind, limit = ("crash kernel", "panic") if opts.crash else ("kernel", "reboot")
-        raise UsageError("no-loads-left", what=kind, name=f"kernel.kexec_load_limit_{limit}")
+        return UsageError("no-loads-left", what=kind, name=f"kernel.kexec_load_limit_{limit}")
+    return None
 
 
 def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
@@ -91,7 +92,9 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
 
     Raises :class:`UsageError` when the kernel is known to refuse every way.
     """
-    _refuse(opts, support)
+    refusal = _refusal(opts, support)
+    if refusal is not None:
+        raise refusal
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
     if opts.syscall is SyscallChoice.LOAD:
