@@ -563,10 +563,56 @@ class VmcoreError(KexecError):
     """
 
     what: str
+    name: str  # the symbol, structure member or value at fault
+    path: str
+    reason: str  # the OS's strerror
+    index: int
+    offset: int
+    address: int
+    size: int
+    limit: int
+    value: int
+    count: int
+    expected: int
+    messages: ClassVar[Mapping[str, str]] = {
+        "no-symbol": "VMCOREINFO has no SYMBOL({what}): is this a Linux kernel's dump?",
+        "no-entry": "VMCOREINFO has no {name}",
+        "bad-log-buf-len": "log_buf_len {size} is not a buffer size",
+        "log-loops": "the log buffer loops (a second wrap at index {index:#x}): it is corrupt",
+        "record-outside": "a log record leads to index {index:#x}, outside the {size}-byte log "
+        "buffer: it is corrupt",
+        "bad-ring-bits": "{name} is {value}: a ring of 2**{value} entries is corrupt",
+        "head-state-bits": "head_id {value:#x} has state bits set: the walk from tail_id would "
+        "never end",
+        "text-past-ring": "a text block ({size} bytes at {offset:#x}) runs past the "
+        "{limit}-byte text ring",
+        "read-past-end": "cannot read {what}: {size} bytes at offset {offset:#x} (the dump has "
+        "{limit} bytes)",
+        "short-read": "cannot read {what}: short read at offset {offset:#x}",
+        "outside-structure": "{what} at offset {offset} lies outside its {size}-byte structure "
+        "(VMCOREINFO and the dump disagree)",
+        "unmapped": "no program header covers {name} at {address:#x}",
+        "no-ident": "cannot read an ELF identification (empty, short or unreadable file)",
+        "not-elf": "not an ELF core (no ELF magic): give /proc/vmcore or an ELF dump "
+        "(makedumpfile -E), not a compressed kdump file",
+        "ident-version": "bad ELF identification version {value}",
+        "elf-class": "unknown ELF class {value}",
+        "elf-data": "unknown ELF data encoding {value}",
+        "truncated-header": "truncated ELF header",
+        "header-version": "bad ELF header version {value}",
+        "phentsize": "ELF program header size {size}, expected {expected}",
+        "phdrs-beyond": "{count} program headers at {offset:#x} lie beyond the dump's {limit} "
+        "bytes",
+        "phdrs-short-read": "short read of the program headers at {offset:#x}",
+        "log-too-large": "the log is over 2 GiB: not written further",
+        "write-failed": "cannot write the log: {reason}",
+        "cannot-open": "cannot open {path}: {reason}",
+    }
 
-    def __init__(self, message: str, what: str, exit_code: int = 1) -> None:
-        super().__init__(message, what=what)
-        self.exit_code = exit_code
+    def __init__(self, problem: str, **fields: object) -> None:
+        super().__init__(problem, **fields)
+        code = fields.get("exit_code", 1)
+        self.exit_code = code if isinstance(code, int) else 1
 
 
 class RecordError(KexecError):

@@ -60,7 +60,7 @@ def declared(cls: type[KexecError]) -> dict[str, str]:
     fields: dict[str, str] = {}
     for base in reversed(cls.__mro__):
         for name, kind in base.__dict__.get("__annotations__", {}).items():  # noqa: RUF063 (3.9)
-            if not str(kind).startswith("ClassVar") and name != "exit_code":
+            if not str(kind).startswith("ClassVar"):
                 fields[name] = str(kind)
     return fields
 
