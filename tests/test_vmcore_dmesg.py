@@ -24,8 +24,8 @@ from pykexec.commands.vmcoredmesg import read_dmesg
 from pykexec.core.formats.vmcore import c_strtoull
 from pykexec.errors import VmcoreError
 from tests import oracles
-from tests.vmcores import Msg, log_core, plain_core, prb_core, vmcore_input
 from tests.typed import raises
+from tests.vmcores import Msg, log_core, plain_core, prb_core, vmcore_input
 
 
 def _msgs(n: int = 20) -> list[Msg]:
