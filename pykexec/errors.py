@@ -246,6 +246,8 @@ class ImageError(KexecError):
     offset: int
     index: int  # a program header's
     value: int
+    low: int  # bounds: what a stream's blocks can hold, or the bytes it came from
+    high: int
     messages: ClassVar[Mapping[str, str]] = {
         **FILE_MESSAGES,
         "nul-in-path": "{what} path {path!r} holds a NUL byte",
@@ -282,6 +284,25 @@ class ImageError(KexecError):
         "pt-load-beyond-64-bit": "{name}: a PT_LOAD segment ends past the 64-bit address space",
         "pt-load-span": "{name}: PT_LOAD segments span {size:#x} bytes of memory, more than "
         "the {limit:#x} of any kernel image: the file is damaged or not a kernel",
+        # initramfs (pykexec/core/formats/initramfs.py): offsets are bytes into the file
+        "cpio-not-newc": "{name}: not a newc cpio header at byte {offset}",
+        "cpio-corrupt-header": "{name}: corrupt cpio header at byte {offset}",
+        "cpio-long-name": "{name}: cpio entry at byte {offset} has a {size}-byte name",
+        "cpio-no-trailer": "{name}: cpio archive at byte {offset} ends without its trailer",
+        "member-truncated": "{name}: {compression} member at byte {offset} is truncated",
+        "member-ratio": "{name}: {compression} member at byte {offset} unpacks to more than "
+        "{limit}x its size: not an initramfs",
+        "member-claims": "{name}: {compression} member at byte {offset} claims {value} bytes "
+        "from {size}: not an initramfs",
+        "member-lzma-corrupt": "{name}: {compression} member at byte {offset} is corrupt or "
+        "needs more than {limit} MiB to decode: {cause}",
+        "member-corrupt": "{name}: {compression} member at byte {offset} is corrupt: {cause}",
+        "zstd-truncated": "{name}: zstd frame at byte {offset} is truncated",
+        "zstd-reserved-bit": "{name}: zstd frame at byte {offset} sets a reserved bit",
+        "zstd-block-corrupt": "{name}: zstd block at byte {offset} is corrupt",
+        "zstd-size-mismatch": "{name}: zstd frame at byte {offset} claims {size} bytes, its "
+        "blocks hold {low} to {high}",
+        "lz4-truncated": "{name}: lz4 stream at byte {offset} is truncated",
     }
 
 

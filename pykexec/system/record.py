@@ -111,8 +111,8 @@ def _parse(text: str, path: str) -> Record:
     if isinstance(version, bool) or not isinstance(version, int):
         raise RecordError("foreign", path=path)
     if version != RECORD_FORMAT:
-        problem = "older" if version < RECORD_FORMAT else "newer"
-        raise RecordError(problem, path=path, version=version, expected=RECORD_FORMAT)
+        raise RecordError("older" if version < RECORD_FORMAT else "newer", path=path,
+                          version=version, expected=RECORD_FORMAT)  # fmt: skip
     wrong = schema.check(rec)
     if wrong:
         raise RecordError("invalid", path=path, reason=wrong)
