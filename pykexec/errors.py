@@ -787,3 +787,16 @@ class KernelRuleError(KexecError):
 
     def __init__(self, problem: str, **fields: object) -> None:
         super().__init__(problem, rule=problem, **fields)
+
+
+class BuildError(KexecError):
+    """The tree cannot be packaged (:mod:`pykexec.build`: a missing file, a
+    pyproject.toml or .gitignore outside the subset it reads)."""
+
+    path: str
+    text: str  # the value or line outside the subset
+    messages: ClassVar[Mapping[str, str]] = {
+        "toml-subset": "pyproject.toml: value {text!r} is outside the subset read",
+        "missing-source": "{path} is missing (regenerate it: python3 -m pykexec.commands.manpage)",
+        "gitignore-subset": "{path}: {text!r} is outside the .gitignore subset read",
+    }
