@@ -23,7 +23,7 @@ from pykexec.system.sysinfo import SystemView
 
 #: The pykexec modules the quick actions may import (the start-up rule above).
 FAST_PATH = frozenset(
-    {"pykexec", "pykexec.errors", "pykexec.uapi",
+    {"pykexec", "pykexec.errors", "pykexec.errortext", "pykexec.uapi",
      "pykexec.commands", "pykexec.commands.cli", "pykexec.commands.optable",
      "pykexec.system", "pykexec.system.control", "pykexec.system.fileio",
      "pykexec.system.sysinfo", "pykexec.system.syscalls"}
