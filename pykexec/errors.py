@@ -48,8 +48,12 @@ class KexecError(Exception):
         for cls in type(self).__mro__:
             template = cls.__dict__.get("messages", {}).get(fields.get(self.key))
             if template is not None:
-                return str(template.format_map(fields))
-        return self.problem  # an untyped raise: the problem is the message
+                try:
+                    return str(template.format_map(fields))
+                except (KeyError, ValueError, IndexError):  # the lint test rules this out
+                    # never a traceback for want of a field: the fields as they are
+                    return "; ".join(f"{k}={v}" for k, v in fields.items())
+        return self.problem  # an untyped raise (a message, not a problem): the message
 
     def __reduce__(self) -> tuple[object, ...]:  # pickling keeps the fields
         return (_rebuild, (type(self), self.problem, dict(vars(self))))

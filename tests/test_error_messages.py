@@ -201,3 +201,17 @@ def test_an_error_pickles_with_its_fields() -> None:
     err = errors.OptionError("not-physical", option="--mem-min", value=1 << 64)
     again = pickle.loads(pickle.dumps(err))
     assert (type(again), vars(again), str(again)) == (type(err), vars(err), str(err))
+
+
+def test_the_words_the_lab_greps_for_are_in_the_messages() -> None:
+    """lab/scenarios.py reads these words in the guest's output of a real pykexec."""
+    from lab import scenarios
+
+    assert scenarios.RELOADED_NOTE in errors.SyscallError.messages["crash-reloaded"]
+    assert scenarios.HEADROOM_REFUSAL in errors.CrashRegionTooSmall.messages["cannot-boot"]
+
+
+def test_a_missing_field_still_gives_one_line() -> None:
+    """The raise-site check rules it out; were it to happen, no traceback either."""
+    text = str(errors.ImageError("missing", what="kernel"))  # no path
+    assert text == "problem=missing; what=kernel"
