@@ -32,6 +32,7 @@ from lab.scenarios import (  # the kdump scenario's steps, shared as they are
     MEMMAP,
     NEXT_APPEND,
     SYSRQ_CRASH,
+    VMCOREDMESG,
     Loader,
     Scenario,
     Stage,
@@ -87,7 +88,7 @@ def _kexec(name: str, loader: Loader, flags: str) -> Scenario:
     )
 
 
-def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
+def _kdump(name: str, loader: Loader, flags: str, crash_extra: tuple[Step, ...] = ()) -> Scenario:
     load = _load(flags, "/sys/kernel/kexec_crash_loaded", CRASH_APPEND)
     return Scenario(
         name=name,
@@ -99,7 +100,7 @@ def _kdump(name: str, loader: Loader, flags: str) -> Scenario:
         kernel=Kernel.KEXEC_FILE_61,
         stages=(
             (Stage.FIRST, (_KERNEL, MEMMAP, load, FILL, LOW64K, SYSRQ_CRASH)),
-            (Stage.CRASH, KDUMP_CRASH),
+            (Stage.CRASH, KDUMP_CRASH + crash_extra),
         ),
     )
 
@@ -110,7 +111,8 @@ def file_scenarios() -> list[Scenario]:
         _kexec("reference-file-kexec", Loader.KEXEC, "-s -l"),
         _kexec("file-kexec", Loader.PYKEXEC, "-s -l"),
         _kexec("file-kexec-auto", Loader.PYKEXEC, "-d -l"),  # -a is the default
-        _kdump("file-kdump", Loader.PYKEXEC, "-s -p"),
+        # issue 19: vmcore-dmesg on the KEXEC_FILE kernel's vmcore, both tools compared
+        _kdump("file-kdump", Loader.PYKEXEC, "-s -p", VMCOREDMESG),
         _kdump("file-kdump-auto", Loader.PYKEXEC, "-d -p"),
     ]
 

@@ -446,3 +446,57 @@ def test_member_end_found_through_the_output_bound(fmt: str) -> None:
     got = summarize(first + bytes(3) + second)
     assert [(p.offset, p.size, p.files) for p in got.parts] == [
         (0, len(first), (4 << 20,)), (len(first) + 3, len(second), (5,))]  # fmt: skip
+
+
+# -- a limit: decoding stops once the answer cannot change (issue 16's lzma finding) ---
+
+
+@pytest.mark.parametrize("fmt", ["gzip", "xz"])
+def test_a_limit_stops_decoding_and_bounds_the_rest(tmp_path: Path, fmt: str) -> None:
+    """Past ``limit`` bytes of output the walk stops: the part runs to the file's end,
+    its lower bound is file data really delivered (at most what cpio packed), its upper
+    bound still holds the real stream, and the decoders produced little past the limit."""
+    root = _tree(tmp_path, "big", (1 << 20,) * 8)
+    archive = _cpio(root)
+    packed = gzip.compress(archive) if fmt == "gzip" else lzma.compress(archive)
+    produced: list[int] = []
+    limit = 3 << 20
+
+    class Counting:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        def __getattr__(self, name: str) -> Any:
+            return getattr(self.inner, name)
+
+        def decompress(self, data: bytes, max_length: int = 0) -> bytes:
+            out: bytes = self.inner.decompress(data, max_length)
+            produced.append(len(out))
+            return out
+
+    decoders = [(m, f, (lambda make=make: Counting(make()))) for m, f, make in initramfs._DECODERS]
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(initramfs, "_DECODERS", tuple(decoders))
+        got = summarize(packed, "initrd", limit)
+    (part,) = got.parts
+    data = sum(_file_sizes(root))
+    assert not part.exact and part.files is None
+    assert part.offset == 0 and part.size == len(packed)
+    assert limit - (1 << 20) <= part.stream_min <= data
+    assert part.stream >= len(archive)
+    assert sum(produced) <= limit + 2 * initramfs._OUT_CHUNK
+
+
+def test_a_limit_is_shared_by_the_parts(tmp_path: Path) -> None:
+    """Content already past the limit: the next compressed part is not decoded at all."""
+    archive = _cpio(_tree(tmp_path, "two", (1 << 20,) * 4))
+    limit = summarize(archive).parts[0].stream - 1
+    first, second = summarize(archive + gzip.compress(archive), "initrd", limit).parts
+    assert first.exact and first.format == "cpio"
+    assert (second.format, second.exact, second.stream_min) == ("gzip", False, 0)
+
+
+def test_without_a_limit_the_walk_is_whole(tmp_path: Path) -> None:
+    archive = _cpio(_tree(tmp_path, "whole", (1 << 20,) * 4))
+    (part,) = summarize(gzip.compress(archive), "initrd", len(archive)).parts
+    assert part.exact and part.stream == len(archive)

@@ -218,9 +218,10 @@ def headroom_facts(
     if initrd is None and opts.initrd is not None:
         initrd = read_file(opts.initrd, "initrd")
     initramfs, notes = facts.initramfs, facts.notes
+    crash_size = crash_reservation_size(view) or None
     if initrd is not None and initramfs is None:
-        try:
-            initramfs = summarize(initrd, f"initrd {opts.initrd}")
+        try:  # content past the crash region cannot fit: no need to unpack further
+            initramfs = summarize(initrd, f"initrd {opts.initrd}", crash_size)
         except ImageError as err:
             # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
             size = len(initrd)
@@ -233,7 +234,7 @@ def headroom_facts(
         kernel_memsz=kernel.memsz,
         initrd_size=len(initrd) if initrd is not None else 0,
         initramfs=initramfs,
-        crash_size=crash_reservation_size(view) or None,
+        crash_size=crash_size,
         cpu_count=len(view.possible_cpus()),
         page_size=view.page_size(),
         crash_page_size=traits.page_size or config_page_size(opts.kernel),

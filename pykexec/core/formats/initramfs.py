@@ -154,6 +154,12 @@ class _NewcWalker:
         self._buf = b""
         self._skip = 0  # data bytes still to skip in later chunks
 
+    @property
+    def data_seen(self) -> int:
+        """Regular files' bytes the stream has delivered so far, at least (the data
+        still to skip, padding included, is not counted)."""
+        return max(0, sum(self.files) - self._skip)
+
     def feed(self, data: bytes) -> None:
         if self._skip:
             taken = min(self._skip, len(data))
@@ -251,13 +257,20 @@ class _Inflate:
         return self._engine.decompress(data or self._engine.unconsumed_tail, max_length)
 
 
-def _stream_part(data: memoryview, offset: int, fmt: str, decoder: _Decoder, what: str) -> Part:
+def _stream_part(
+    data: memoryview, offset: int, fmt: str, decoder: _Decoder, what: str, budget: int
+) -> Part:
     """A compressed member decoded in chunks into a cpio walker; nothing is kept.
-    The output is refused as soon as it passes MAX_RATIO times the input fed."""
+    The output is refused as soon as it passes MAX_RATIO times the input fed.  Past
+    ``budget`` bytes of output the walk stops: the part then runs to the end of the
+    file, unpacks to at least the file data seen and at most MAX_RATIO x its size."""
     walker = _NewcWalker(what)
     pos, out = offset, 0
     try:
         while not decoder.eof:
+            if out > budget:
+                rest = len(data) - offset
+                return Part(fmt, offset, rest, MAX_RATIO * rest, False, None, 0, walker.data_seen)
             chunk = b""
             if decoder.needs_input:
                 if pos >= len(data):
@@ -446,16 +459,16 @@ _DECODERS: tuple[tuple[tuple[bytes, ...], str, Callable[[], _Decoder]], ...] = (
 _ZSTD_DECODER = _zstd_decoder()
 
 
-def _part(data: memoryview, offset: int, what: str) -> Part:
+def _part(data: memoryview, offset: int, what: str, budget: int) -> Part:
     head = bytes(data[offset : offset + 6])
     if head in NEWC_MAGICS and offset % 4 == 0:
         return _cpio_part(data, offset, what)
     for magics, fmt, make in _DECODERS:
         if head.startswith(magics):
-            return _stream_part(data, offset, fmt, make(), what)
+            return _stream_part(data, offset, fmt, make(), what, budget)
     if head.startswith(ZSTD_MAGIC):
         if _ZSTD_DECODER is not None:
-            return _stream_part(data, offset, "zstd", _ZSTD_DECODER(), what)
+            return _stream_part(data, offset, "zstd", _ZSTD_DECODER(), what, budget)
         return _zstd_part(data, offset, what)
     if head.startswith(LZ4_LEGACY_MAGIC):
         return _lz4_part(data, offset, what)
@@ -467,13 +480,23 @@ def _part(data: memoryview, offset: int, what: str) -> Part:
     return Part("image", offset, rest, rest, True, (rest,), 1)
 
 
-def summarize(data: bytes | memoryview, what: str = "initrd") -> Initramfs:
-    """Every part of the initramfs ``data``; raises :class:`ImageError` on garbage."""
+def summarize(
+    data: bytes | memoryview, what: str = "initrd", limit: int | None = None
+) -> Initramfs:
+    """Every part of the initramfs ``data``; raises :class:`ImageError` on garbage.
+
+    ``limit``: the unpacked size past which the answer no longer matters (the crash
+    sizing passes the crash region: content beyond it cannot fit whatever follows).
+    Decoding stops once the compressed parts' output passes it; the part where it
+    stopped is then inexact, bounded below by the file data it delivered."""
     view = memoryview(data).cast("B")
     parts: list[Part] = []
+    budget = len(view) * MAX_RATIO if limit is None else limit
     pos = _skip_zeros(view, 0)
     while pos < len(view):
-        part = _part(view, pos, what)
+        part = _part(view, pos, what, budget)
         parts.append(part)
+        if part.exact:
+            budget -= part.stream
         pos = _skip_zeros(view, part.offset + part.size)
     return Initramfs(len(view), tuple(parts))
