@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The message contract of the typed errors (pykexec/errors.py), and the raise sites.
+"""The message contract of the typed errors (pykexec/errors.py, their templates in
+pykexec/errortext.py), and the raise sites.
 
 The one file of tests/ that looks at message text: every template of every error class
 formats, from fields of the declared types, to one line; the messages that must name a
@@ -7,8 +8,8 @@ fix do. Everywhere else tests assert on the type and the fields (tests/typed.py)
 lint test (tests/test_lint.py) keeps it so.
 
 The raise sites are checked statically: each ``raise Cls("problem", field=...)`` in
-pykexec/ names a problem its class has a template for and passes exactly the fields the
-template uses, each one the class declares.
+pykexec/ names a problem its class has a template for and passes every field the
+template uses, and only fields the class declares.
 """
 
 from __future__ import annotations
