@@ -41,6 +41,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from pykexec.errors import BuildError as BuildError  # re-exported: its old home
+
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGE = "pykexec"
 WHEEL_TAG = "py3-none-any"
@@ -60,10 +62,6 @@ _EPOCH_DEFAULT = 315532800
 ZIPAPP_SHEBANG = "/usr/bin/env python3"
 
 
-class BuildError(Exception):
-    """The tree cannot be packaged (a missing file, a pyproject.toml outside the subset)."""
-
-
 # ---- pyproject.toml -------------------------------------------------------------------------
 
 
@@ -80,7 +78,7 @@ def _toml_value(text: str) -> Any:
     try:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
-        raise BuildError(f"pyproject.toml: value {text!r} is outside the subset read") from None
+        raise BuildError("toml-subset", text=text) from None
 
 
 def read_project(path: Path) -> dict[str, Any]:
@@ -199,9 +197,7 @@ def _write_wheel(directory: str, editable: bool, root: Path = ROOT) -> str:
             wheel.add(rel.as_posix(), (root / rel).read_bytes())
     for source, target in DATA_FILES:
         if not (root / source).is_file():
-            raise BuildError(
-                f"{source} is missing (regenerate it: python3 -m pykexec.commands.manpage)"
-            )
+            raise BuildError("missing-source", path=source)
         wheel.add(f"{dist}.data/data/{target}", (root / source).read_bytes())
     generator = "pykexec.build"
     wheel_text = f"Wheel-Version: 1.0\nGenerator: {generator}\nRoot-Is-Purelib: true\n"
@@ -275,7 +271,7 @@ def _ignore_rules(root: Path) -> list[_IgnoreRule]:
             if not line or line.startswith("#"):
                 continue
             if line.startswith("!") or "**" in line:
-                raise BuildError(f"{path}: {line!r} is outside the .gitignore subset read")
+                raise BuildError("gitignore-subset", path=str(path), text=line)
             pattern = line.strip("/")
             anchored = line.startswith("/") or "/" in pattern
             rules.append(_IgnoreRule(base, pattern, anchored, line.endswith("/")))

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import os
-import re
 import subprocess
 import sys
 from collections.abc import Callable
@@ -18,6 +17,7 @@ from pykexec.core.purgatory import asm, disasm, isa
 from pykexec.core.purgatory.asm import Assembler, AssemblyError
 from pykexec.core.purgatory.disasm import decode
 from pykexec.core.purgatory.isa import CR0, CR1, CR7, OPCODES, R0, R1, R3, R4, R5, R31, encode
+from tests.typed import check, raises
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils  # type: ignore[import-not-found]
@@ -292,45 +292,50 @@ def test_listing_shows_labels_and_data() -> None:
 
 
 @pytest.mark.parametrize(
-    ("emit", "message"),
+    ("emit", "problem", "fields"),
     [
-        (lambda a: a.addi(R3, R4, 32768), "does not fit field SI"),
-        (lambda a: a.ori(R3, R4, -1), "does not fit field UI"),
-        (lambda a: a.ld(R3, 6, R4), "multiple of 4"),
-        (lambda a: a.std(R3, 32768, R4), "does not fit field DS"),
-        (lambda a: a.b("nowhere"), "undefined label 'nowhere'"),
-        (lambda a: a.rldicl(R3, R4, 64, 0), "does not fit field SH6"),
-        (lambda a: a.emit("maddld", 1, 2, 3), "unknown mnemonic"),
+        (lambda a: a.addi(R3, R4, 32768), "misfit", {"field": "SI", "value": 32768}),
+        (lambda a: a.ori(R3, R4, -1), "misfit", {"field": "UI", "value": -1}),
+        (lambda a: a.ld(R3, 6, R4), "misfit-aligned", {"field": "DS", "multiple": 4}),
+        (lambda a: a.std(R3, 32768, R4), "misfit-aligned", {"field": "DS", "value": 32768}),
+        (lambda a: a.b("nowhere"), "undefined-label", {"name": "nowhere", "mnemonic": "b"}),
+        (lambda a: a.rldicl(R3, R4, 64, 0), "misfit", {"field": "SH6", "value": 64}),
+        (lambda a: a.emit("maddld", 1, 2, 3), "unknown-mnemonic", {"mnemonic": "maddld"}),
     ],
 )
-def test_range_errors(emit: Callable[[Assembler], None], message: str) -> None:
+def test_range_errors(
+    emit: Callable[[Assembler], None], problem: str, fields: dict[str, object]
+) -> None:
     a = Assembler("big")
-    with pytest.raises(AssemblyError, match=message):
+    with raises(AssemblyError, "at-offset", offset=0) as err:
         emit(a)
         a.assemble()
+    check(err.value.cause, AssemblyError, problem, **fields)  # type: ignore[arg-type]
 
 
 @pytest.mark.parametrize(
-    ("operands", "message"),
+    ("operands", "bad"),
     [
-        (("stw", R4, R3, 8), "r3 cannot be operand D"),  # swapped: stw r4,8(r3) meant
+        (("stw", R4, R3, 8), ("r3", "D")),  # swapped: stw r4,8(r3) meant
         (("stw", R4, 8, 3), None),  # the untyped level takes a number for a register
-        (("addi", R3, R4, "label"), "'label' cannot be operand SI"),
-        (("b", 8), "8 cannot be operand LI"),
-        (("cmp", R3, 1, R4, R5), "r3 cannot be operand BF"),
-        (("cmp", CR1, 1, CR0, R5), "cr0 cannot be operand RA"),
-        (("bc", 12, 2, asm.Ref("x")), "cannot be operand BD"),
+        (("addi", R3, R4, "label"), ("'label'", "SI")),
+        (("b", 8), ("8", "LI")),
+        (("cmp", R3, 1, R4, R5), ("r3", "BF")),
+        (("cmp", CR1, 1, CR0, R5), ("cr0", "RA")),
+        (("bc", 12, 2, asm.Ref("x")), (repr(asm.Ref("x")), "BD")),
     ],
 )
-def test_operand_kinds(operands: tuple[asm.Operand, ...], message: str | None) -> None:
+def test_operand_kinds(operands: tuple[asm.Operand, ...], bad: tuple[str, str] | None) -> None:
     """emit() checks each operand's kind against the table's field (isa.KINDS)."""
     a = Assembler("big")
-    if message is None:
+    if bad is None:
         a.emit(*operands)  # type: ignore[arg-type]
         assert a.assemble().code == encode(str(operands[0]), 4, 8, 3).to_bytes(4, "big")
         return
-    with pytest.raises(AssemblyError, match=re.escape(message)):
+    with raises(AssemblyError, "at-offset", offset=0) as err:
         a.emit(*operands)  # type: ignore[arg-type]
+    check(err.value.cause, AssemblyError, "operand-kind", mnemonic=operands[0],  # type: ignore[arg-type]
+          operand=bad[0], field=bad[1])  # fmt: skip
 
 
 _TYPED_OK = """
@@ -390,12 +395,13 @@ def test_every_operand_is_range_checked() -> None:
             for bad in (lo - 1, hi + 1, *((lo + 1,) if f.shift else ())):
                 ops = [0] * len(op.operands)
                 ops[i] = bad
-                with pytest.raises(AssemblyError, match=f"{re.escape(mn)}: value {bad} .* {name} "):
+                problem = "misfit-aligned" if f.shift else "misfit"
+                with raises(AssemblyError, problem, mnemonic=mn, value=bad, field=name):
                     encode(mn, *ops)
             ops = [0] * len(op.operands)
             ops[i] = hi
             encode(mn, *ops)  # the largest value fits
-    with pytest.raises(AssemblyError, match="add takes 3 operands, got 2"):
+    with raises(AssemblyError, "operand-count", mnemonic="add", expected=3, count=2):
         encode("add", 3, 4)
 
 
@@ -404,8 +410,9 @@ def test_conditional_branch_range() -> None:
     a.beq("far")
     a.space(32768)
     a.label("far")
-    with pytest.raises(AssemblyError, match="BD"):
+    with raises(AssemblyError, "at-offset", offset=0) as err:
         a.assemble()
+    check(err.value.cause, AssemblyError, "misfit-aligned", field="BD", value=32772)  # type: ignore[arg-type]
     a = Assembler("little")
     a.label("near")
     a.space(32768 - 4)
@@ -424,9 +431,9 @@ def test_slots_patch_in_program_byte_order() -> None:
         code = p.patch_many({"word": 0x11223344, "kernel": 0x0102030405060708})
         assert code[4:8] == (0x11223344).to_bytes(4, endian)
         assert code[8:16] == (0x0102030405060708).to_bytes(8, endian)
-        with pytest.raises(AssemblyError, match="cannot hold"):
+        with raises(AssemblyError, "slot-overflow", name="word", size=4, value=1 << 32):
             p.patch("word", 1 << 32)
-        with pytest.raises(AssemblyError, match="no data slot"):
+        with raises(AssemblyError, "no-slot", name="stack", slots="kernel, word"):
             p.patch("stack", 0)
 
 

@@ -15,6 +15,7 @@ import pytest
 from pykexec.commands.cli import BY_NAME, OPTIONS, main, parse
 from pykexec.core.options import SyscallChoice
 from pykexec.errors import OptionError
+from tests.typed import cli_error
 
 K = "/boot/vmlinux-6.1.0-50-powerpc64le"
 I = "/var/lib/kdump/initrd.img"
@@ -234,7 +235,7 @@ def _observe(
     def file_call(*args: object) -> None:
         if not file_load:
             raise SyscallError(
-                "kexec_file_load: not in this kernel", errno.ENOSYS, "kexec_file_load"
+                "failed", errno=errno.ENOSYS, call="kexec_file_load", advice="not in this kernel"
             )
 
     class Live(sysinfo.SystemView):
@@ -328,18 +329,27 @@ def test_refusals(argv: list[str], option: str, problem: str) -> None:
     with pytest.raises(OptionError) as err:
         parse(argv)
     assert (err.value.option, err.value.problem) == (option, problem), str(err.value)
-    assert err.value.exit_code == 2 and "\n" not in str(err.value)
+    assert err.value.exit_code == 2 and len(str(err.value).splitlines()) == 1
 
 
 def test_errors_are_one_line(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     missing = tmp_path / "nope"
-    assert main(["-l", str(missing), "--dry-run", "--sysroot", str(tmp_path)]) != 0
-    err = capsys.readouterr().err
-    assert err.count("\n") == 1 and "does not exist" in err and "Traceback" not in err
+    assert main(["-l", str(missing), "--dry-run", "--sysroot", str(tmp_path), "--json"]) != 0
+    error = cli_error(capsys)  # one line on stderr, no traceback
+    assert (error["kind"], error["problem"], error["path"]) == (
+        "ImageError",
+        "missing",
+        str(missing),
+    )
     not_elf = tmp_path / "vmlinux"
     not_elf.write_bytes(b"MZ" + bytes(100))
-    assert main(["-l", str(not_elf), "--dry-run"]) == 1
-    assert "not an ELF file" in capsys.readouterr().err
+    assert main(["-l", str(not_elf), "--dry-run", "--json"]) == 1
+    error = cli_error(capsys)
+    assert (error["kind"], error["problem"], error["name"]) == (
+        "ImageError",
+        "not-elf",
+        str(not_elf),
+    )
 
 
 def test_help_lists_every_option(capsys: pytest.CaptureFixture[str]) -> None:
@@ -591,7 +601,9 @@ def test_unload_with_a_load_follows_kexec_tools_per_syscall(
     def file_call(*args: object) -> None:
         seen.append("kexec_file_load")
         if not file_load:
-            raise SyscallError("kexec_file_load: ENOSYS", errno.ENOSYS, "kexec_file_load")
+            raise SyscallError(
+                "failed", errno=errno.ENOSYS, call="kexec_file_load", advice="ENOSYS"
+            )
 
     class Live(sysinfo.SystemView):
         live = True  # type: ignore[assignment]

@@ -26,11 +26,12 @@ from pykexec.commands import status
 from pykexec.commands.cli import main
 from pykexec.core.arch import ppc64
 from pykexec.core.options import LoadOptions, SyscallChoice
-from pykexec.errors import SyscallError
+from pykexec.errors import ImageError, SyscallError
 from pykexec.system import loader, record, syscalls
 from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
+from tests.typed import check, raises
 
 MiB = 1 << 20
 REGION = (512 * MiB, 512 * MiB)
@@ -56,7 +57,7 @@ class CrashKernel:
         lo, hi = REGION[0], REGION[0] + REGION[1]
         if any(not lo <= s.mem and s.mem + s.memsz <= hi for s in segments):
             self.calls.append("rejected")
-            raise SyscallError("kexec_load: EADDRNOTAVAIL", errno.EADDRNOTAVAIL, "kexec_load")
+            raise SyscallError("failed", errno=errno.EADDRNOTAVAIL, call="kexec_load", advice="x")
         self.calls.append("loaded")
         self.loaded = [(s.mem, s.memsz, bytes(s.buf)) for s in segments]
         self.flag.write_text("1\n")
@@ -131,9 +132,8 @@ def test_rejected_reload_restores_the_recorded_crash_kernel(
     loader.load(opts, view)
     first = kernel.loaded
     _inject(monkeypatch, "reject-load")
-    with pytest.raises(SyscallError, match="reloaded it") as err:
+    with raises(SyscallError, "crash-reloaded", errno=errno.EADDRNOTAVAIL, kernel=str(opts.kernel)):
         loader.load(replace(opts, command_line="nr_cpus=1 other"), view)
-    assert err.value.errno == errno.EADDRNOTAVAIL
     assert kernel.calls == ["loaded", "rejected", "loaded"]
     assert view.kexec_crash_loaded() and kernel.loaded == first
     assert record.read(view, True)["options"]["command_line"] == "nr_cpus=1"  # type: ignore[index]
@@ -146,7 +146,7 @@ def test_rejected_load_without_record_says_none_is_loaded(
     loader.load(opts, view)
     Path(record.record_path(view, True)).unlink()
     _inject(monkeypatch, "reject-load")
-    with pytest.raises(SyscallError, match="no crash kernel is loaded now"):
+    with raises(SyscallError, "crash-freed-foreign", errno=errno.EADDRNOTAVAIL):
         loader.load(opts, view)
     assert kernel.calls == ["loaded", "rejected"] and not view.kexec_crash_loaded()
 
@@ -158,8 +158,9 @@ def test_failed_recovery_says_none_is_loaded(machine: Any, monkeypatch: pytest.M
     loader.load(replace(opts, kernel=shutil.copy(opts.kernel, moved)), view)
     moved.unlink()  # the recorded kernel is gone: the reload cannot work
     _inject(monkeypatch, "reject-load")
-    with pytest.raises(SyscallError, match=r"reloading it failed .*no crash kernel is loaded now"):
+    with raises(SyscallError, "crash-reload-failed") as err:
         loader.load(opts, view)
+    check(err.value.again, ImageError, "missing", what="kernel", path=str(moved))  # type: ignore[arg-type]
     assert not view.kexec_crash_loaded() and record.read(view, True) is None
 
 

@@ -44,6 +44,7 @@ from pykexec.core.memory import Range
 from pykexec.errors import DeviceTreeError
 from tests import oracles
 from tests.opcount import count_calls
+from tests.typed import raises
 
 # -- oracle helpers ------------------------------------------------------------
 
@@ -358,7 +359,7 @@ def header_patched(**changes: int) -> bytes:
 
 def test_bad_magic(libfdt: Any) -> None:
     blob = header_patched(magic=0xFEEDD00D)
-    with pytest.raises(DeviceTreeError, match=r"magic 0xfeedd00d, expected 0xd00dfeed"):
+    with raises(DeviceTreeError, "bad-magic", value=0xFEEDD00D, expected=0xD00DFEED):
         parse_fdt(blob)
     with pytest.raises(libfdt.FdtException):
         libfdt.Fdt(blob)
@@ -366,14 +367,14 @@ def test_bad_magic(libfdt: Any) -> None:
 
 @pytest.mark.parametrize("length", [0, 4, 39])
 def test_truncated_header(length: int) -> None:
-    with pytest.raises(DeviceTreeError, match=r"truncated: \d+ bytes, the header"):
+    with raises(DeviceTreeError, "header-truncated", size=length, limit=40):
         parse_fdt(build_fdt(sample_tree())[:length])
 
 
 @pytest.mark.parametrize("cut", [1, 8, 100])
 def test_truncated_blob(cut: int) -> None:
     blob = build_fdt(sample_tree())
-    with pytest.raises(DeviceTreeError, match=rf"header says {len(blob)} bytes, got"):
+    with raises(DeviceTreeError, "blob-truncated", limit=len(blob), size=len(blob) - cut):
         parse_fdt(blob[:-cut])
 
 
@@ -382,7 +383,7 @@ def test_truncated_blob(cut: int) -> None:
     [(1, 1), (15, 15), (17, 18), (0xFFFFFFFF, 0xFFFFFFFF)],
 )
 def test_unsupported_version(version: int, last_comp: int) -> None:
-    with pytest.raises(DeviceTreeError, match=rf"unsupported device tree version {version} "):
+    with raises(DeviceTreeError, "bad-version", version=version, last_compatible=last_comp):
         parse_fdt(header_patched(version=version, last_comp_version=last_comp))
 
 
@@ -394,24 +395,26 @@ def test_newer_version_that_is_backward_compatible_is_read() -> None:
 
 def test_block_outside_blob() -> None:
     blob = build_fdt(sample_tree())
-    with pytest.raises(DeviceTreeError, match=r"strings block at .* lies outside the blob"):
+    strings = FdtHeader.unpack(blob).off_dt_strings
+    with raises(DeviceTreeError, "block-outside", name="strings block", offset=strings,
+                size=len(blob), limit=len(blob)):  # fmt: skip
         parse_fdt(header_patched(size_dt_strings=len(blob)))
     misaligned = FdtHeader.unpack(blob).off_dt_struct + 3
-    with pytest.raises(DeviceTreeError, match=rf"structure block at {misaligned:#x} is not 4-byte"):
+    with raises(DeviceTreeError, "misaligned-structure", offset=misaligned):
         parse_fdt(header_patched(off_dt_struct=misaligned))
 
 
 def test_unknown_token() -> None:
     blob = build_fdt(sample_tree())
     off = FdtHeader.unpack(blob).off_dt_struct
-    with pytest.raises(DeviceTreeError, match=rf"unknown token 0x7 at offset {off:#x}"):
+    with raises(DeviceTreeError, "unknown-token", value=7, offset=off):
         parse_fdt(patched(blob, off, ">I", 7))
 
 
 def test_structure_without_end_token() -> None:
     blob = build_fdt(sample_tree())
     header = FdtHeader.unpack(blob)
-    with pytest.raises(DeviceTreeError, match=r"truncated \(no FDT_END token\)"):
+    with raises(DeviceTreeError, "no-end-token"):
         parse_fdt(header_patched(size_dt_struct=header.size_dt_struct - 4))
 
 
@@ -419,7 +422,7 @@ def test_end_inside_node() -> None:
     blob = build_fdt(sample_tree())
     header = FdtHeader.unpack(blob)
     last_end_node = header.off_dt_struct + header.size_dt_struct - 8
-    with pytest.raises(DeviceTreeError, match=r"FDT_END inside a node"):
+    with raises(DeviceTreeError, "misplaced-end", offset=last_end_node + 4):
         parse_fdt(patched(blob, last_end_node, ">I", FdtToken.NOP))
 
 
@@ -427,7 +430,7 @@ def test_extra_end_node() -> None:
     blob = build_fdt(DeviceTree(Node("")))
     off = FdtHeader.unpack(blob).off_dt_struct
     # BEGIN_NODE "" (8 bytes), END_NODE, END: turn END into a second END_NODE.
-    with pytest.raises(DeviceTreeError, match=r"FDT_END_NODE without FDT_BEGIN_NODE"):
+    with raises(DeviceTreeError, "unopened-end-node", offset=off + 12):
         parse_fdt(patched(blob, off + 12, ">I", FdtToken.END_NODE))
 
 
@@ -435,7 +438,7 @@ def test_property_name_offset_outside_strings() -> None:
     tree = DeviceTree(Node("", {"p": b"1234"}))
     blob = build_fdt(tree)
     off = FdtHeader.unpack(blob).off_dt_struct
-    with pytest.raises(DeviceTreeError, match=r"name offset 0x100 outside the strings block"):
+    with raises(DeviceTreeError, "name-offset-outside", value=0x100):
         parse_fdt(patched(blob, off + 8 + 8, ">I", 0x100))
 
 
@@ -443,7 +446,7 @@ def test_property_value_past_end() -> None:
     tree = DeviceTree(Node("", {"p": b"1234"}))
     blob = build_fdt(tree)
     off = FdtHeader.unpack(blob).off_dt_struct
-    with pytest.raises(DeviceTreeError, match=r"value of 4096 bytes runs past the end"):
+    with raises(DeviceTreeError, "value-past-end", size=4096, offset=off + 8 + 4):
         parse_fdt(patched(blob, off + 8 + 4, ">I", 4096))
 
 
@@ -455,7 +458,7 @@ def test_unterminated_reserve_map() -> None:
     body = blob[40:] + struct.pack(">QQ", 0x5000, 0x1000)
     total = len(blob) + 16
     bad = FdtHeader(**{**header.__dict__, "totalsize": total, "off_mem_rsvmap": total - 16})
-    with pytest.raises(DeviceTreeError, match=r"not terminated"):
+    with raises(DeviceTreeError, "reservations-unterminated", offset=total - 16):
         parse_fdt(bad.pack() + body)
 
 
@@ -466,26 +469,27 @@ def test_reserve_map_stops_at_size_zero_like_libfdt() -> None:
 
 
 @pytest.mark.parametrize(
-    ("tree", "message"),
+    ("tree", "problem", "fields"),
     [
-        (DeviceTree(Node("root")), "root node must be named ''"),
-        (DeviceTree(Node("", children=[Node("")])), "bad node name '' under '/'"),
-        (DeviceTree(Node("", children=[Node("a/b")])), r"bad node name 'a/b'"),
-        (DeviceTree(Node("", children=[Node("a\0")])), r"bad node name"),
-        (DeviceTree(Node("", {"": b""})), r"bad property name '' in node '/'"),
-        (DeviceTree(Node("", {"a\0b": b""})), r"bad property name"),
-        (DeviceTree(Node(""), [Range(0x1000, 0x1000)]), r"empty memory reservation at 0x1000"),
-        (DeviceTree(Node(""), [Range(0, 1 << 65)]), r"does not fit in 64 bits"),
-        (DeviceTree(Node(""), boot_cpuid_phys=1 << 32), r"boot_cpuid_phys 0x100000000"),
+        (DeviceTree(Node("root")), "bad-root-name", {"name": "root"}),
+        (DeviceTree(Node("", children=[Node("")])), "bad-node-name", {"name": "", "path": "/"}),
+        (DeviceTree(Node("", children=[Node("a/b")])), "bad-node-name", {"name": "a/b"}),
+        (DeviceTree(Node("", children=[Node("a\0")])), "bad-node-name", {"name": "a\0"}),
+        (DeviceTree(Node("", {"": b""})), "bad-property-name", {"prop": "", "path": "/"}),
+        (DeviceTree(Node("", {"a\0b": b""})), "bad-property-name", {"prop": "a\0b"}),
+        (DeviceTree(Node(""), [Range(0x1000, 0x1000)]), "empty-reservation", {"address": 0x1000}),
+        (DeviceTree(Node(""), [Range(0, 1 << 65)]), "reservation-too-large", {"size": 1 << 65}),
+        (DeviceTree(Node(""), boot_cpuid_phys=1 << 32), "boot-cpuid-too-large",
+         {"value": 1 << 32}),
     ],
-)
-def test_build_errors(tree: DeviceTree, message: str) -> None:
-    with pytest.raises(DeviceTreeError, match=message):
+)  # fmt: skip
+def test_build_errors(tree: DeviceTree, problem: str, fields: dict[str, object]) -> None:
+    with raises(DeviceTreeError, problem, **fields):
         build_fdt(tree)
 
 
 def test_build_rejects_negative_padding() -> None:
-    with pytest.raises(DeviceTreeError, match="negative device tree padding"):
+    with raises(DeviceTreeError, "negative-padding", value=-1):
         build_fdt(sample_tree(), pad=-1)
 
 
@@ -507,13 +511,13 @@ def test_cells_round_trip(data: bytes, cells: int, values: list[int]) -> None:
 
 
 def test_cells_errors() -> None:
-    with pytest.raises(DeviceTreeError, match="not a whole number of 2-cell values"):
+    with raises(DeviceTreeError, "ragged-cells", size=12, cells=2):
         cells_to_ints(b"\0" * 12, 2)
-    with pytest.raises(DeviceTreeError, match="0 cells"):
+    with raises(DeviceTreeError, "bad-split-cells", cells=0):
         cells_to_ints(b"", 0)
-    with pytest.raises(DeviceTreeError, match="does not fit in 1 cell"):
+    with raises(DeviceTreeError, "value-too-wide", value=1 << 32, cells=1):
         ints_to_cells([1 << 32], 1)
-    with pytest.raises(DeviceTreeError, match="does not fit"):
+    with raises(DeviceTreeError, "value-too-wide", value=-1, cells=2):
         ints_to_cells([-1], 2)
 
 
@@ -524,11 +528,11 @@ def test_string_codecs() -> None:
     assert decode_string(b"abc\0junk") == "abc"
     assert decode_uint(b"\0\0\0\5") == decode_uint(b"\0\0\0\0\0\0\0\5") == 5
     for bad in (b"abc", b"a\0b"):
-        with pytest.raises(DeviceTreeError, match="not NUL-terminated"):
+        with raises(DeviceTreeError, "unterminated-string", text=bad.decode()):
             decode_strings(bad)
-    with pytest.raises(DeviceTreeError, match="contains a NUL"):
+    with raises(DeviceTreeError, "nul-in-string", text="a\0"):
         encode_strings(["a\0"])
-    with pytest.raises(DeviceTreeError, match="4- or 8-byte"):
+    with raises(DeviceTreeError, "bad-number", size=5):
         decode_uint(b"\0" * 5)
 
 
@@ -557,7 +561,8 @@ def test_decode_reg(
 def test_decode_reg_errors_and_missing() -> None:
     parent = Node("", {"#address-cells": ints_to_cells([2], 1)})
     assert decode_reg(Node("dev"), parent) == []
-    with pytest.raises(DeviceTreeError, match=r"'reg' of node 'dev' \(8 bytes\).*2\+1-cell"):
+    with raises(DeviceTreeError, "bad-entries", name="property 'reg' of node 'dev'", size=8,
+                address_cells=2, size_cells=1):  # fmt: skip
         decode_reg(Node("dev", {"reg": bytes(8)}), parent)
     assert cell_sizes(None) == (2, 1)
 
@@ -574,7 +579,8 @@ def test_find_and_walk() -> None:
     assert root.find("/cpus/PowerPC,POWER9") is None
     assert root.find("/memory", ignore_unit=True) is root.find("/memory@0")
     assert root.find("/memory") is None
-    with pytest.raises(DeviceTreeError, match="ambiguous: 'PowerPC,POWER9' matches"):
+    with raises(DeviceTreeError, "ambiguous", path="/cpus/PowerPC,POWER9", name="PowerPC,POWER9",
+                matches="PowerPC,POWER9@0, PowerPC,POWER9@8"):  # fmt: skip
         root.find("/cpus/PowerPC,POWER9", ignore_unit=True)
     assert [path for path, _ in root.walk()] == [
         "/",
@@ -601,11 +607,13 @@ def test_find_and_walk() -> None:
 def test_property_accessors() -> None:
     tree = sample_tree()
     chosen = tree.node("/chosen")
-    with pytest.raises(DeviceTreeError, match="node 'chosen' has no property 'missing'"):
+    with raises(DeviceTreeError, "bad-property", node="chosen", prop="missing") as err:
         chosen.get_u32("missing")
-    with pytest.raises(DeviceTreeError, match="property 'linux,initrd-start' of node 'chosen'"):
+    assert isinstance(err.value.cause, DeviceTreeError) and err.value.cause.problem == "no-property"
+    with raises(DeviceTreeError, "bad-property", node="chosen", prop="linux,initrd-start") as err:
         chosen.get_u32("linux,initrd-start")
-    with pytest.raises(DeviceTreeError, match="device tree has no node '/nope'"):
+    assert err.value.cause.__dict__ == {"problem": "bad-u32", "size": 8}
+    with raises(DeviceTreeError, "no-node", path="/nope"):
         tree.node("/nope")
     chosen.set_cells("linux,usable-memory", [0, 0x1000], 2)
     assert chosen.get_cells("linux,usable-memory", 2) == [0, 0x1000]
@@ -627,7 +635,7 @@ def test_child_editing_and_copy() -> None:
     assert tree.find("/cpus") is not None
     assert len(tree.reserve_map) == 2
     assert clone.root.remove_child("cpus") is None
-    with pytest.raises(DeviceTreeError, match="already has a child 'chosen'"):
+    with raises(DeviceTreeError, "duplicate-child", node="", name="chosen"):
         tree.root.add_child(Node("chosen"))
     assert tree.root.ensure_child("chosen") is tree.node("/chosen")
     assert tree.root.ensure_child("new").name == "new"

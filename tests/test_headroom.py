@@ -34,6 +34,7 @@ from pykexec.core.crash.headroom import (
 from pykexec.core.formats.initramfs import Initramfs, Part
 from pykexec.core.planner import LoadFacts, headroom_input, judged_lines
 from pykexec.core.policy import KexecSupport, Syscall, SyscallDecision
+from tests.typed import cli_error
 
 ROOT = Path(__file__).parent.parent
 MATRIX = json.loads((ROOT / "lab" / "calibration" / "matrix.json").read_text())
@@ -272,7 +273,8 @@ def test_planner_refuses_with_figures(tmp_path: Path) -> None:
                        command_line="x", dt_no_old_root=True)  # fmt: skip
     with pytest.raises(CrashRegionTooSmall) as err:
         loader.plan(opts, SystemView(root))
-    assert "crashkernel=" in str(err.value) and err.value.needed > 64 * MIB
+    assert err.value.needed > 64 * MIB and err.value.region == 64 * MIB
+    assert err.value.recommended > err.value.needed  # the crashkernel= the message names
     plan = loader.plan(replace(opts, ignore_headroom=True), SystemView(root))
     assert any("cannot boot" in w for w in plan.warnings)
 
@@ -302,8 +304,12 @@ def test_recommendation_loads_without_a_warning(
     text = capsys.readouterr()
     assert "headroom: " in text.out and "warning" not in text.out + text.err
     small = write_sysroot(tmp_path / "small", pseries(crash=(512 * MIB, 44 * MIB)))
-    assert main(["-p", "-c", *args, f"--sysroot={small}", "--dry-run"]) == 1
-    assert "crashkernel=" in capsys.readouterr().err
+    assert main(["-p", "-c", *args, f"--sysroot={small}", "--dry-run", "--json"]) == 1
+    error = cli_error(capsys)
+    assert (error["kind"], error["problem"], error["region"]) == (
+        "CrashRegionTooSmall", "cannot-boot", 44 * MIB
+    )  # fmt: skip
+    assert error["recommended"] > 44 * MIB
 
 
 OLD = json.loads((ROOT / "lab" / "calibration" / "crashkernel.json").read_text())

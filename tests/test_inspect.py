@@ -11,6 +11,7 @@ import pytest
 
 from pykexec.commands.cli import main
 from tests.kernels import make_vmlinux
+from tests.typed import cli_error
 
 
 def inspect_json(path: Path, capsys: pytest.CaptureFixture[str]) -> dict[str, object]:
@@ -49,5 +50,6 @@ def test_fixed_kernel_says_why_not_crash(
 def test_not_a_kernel(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     k = tmp_path / "notes.txt"
     k.write_text("hello")
-    assert main(["inspect", str(k)]) == 1
-    assert "not an ELF file" in capsys.readouterr().err
+    assert main(["inspect", str(k), "--json"]) == 1
+    error = cli_error(capsys)
+    assert (error["kind"], error["problem"], error["name"]) == ("ImageError", "not-elf", str(k))

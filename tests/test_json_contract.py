@@ -94,7 +94,7 @@ def test_one_document_whatever_happens(
     assert isinstance(document, dict) and next(iter(document)) == key, out[:200]
     if key == "error":
         assert document["error"]["exit_status"] == status
-        assert {"kind", "message"} <= set(document["error"])
+        assert {"kind", "problem", "message"} <= set(document["error"])  # typed: fields too
         assert err.count("\n") == 1 and document["error"]["message"] in err
     elif "-d" not in words:
         assert err == ""

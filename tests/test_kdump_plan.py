@@ -33,6 +33,7 @@ from tests.snapshot_oracle import (
     read_snapshot,
     subtract,
 )
+from tests.typed import raises
 
 CRASH_SNAPSHOTS = sorted(SNAPSHOTS.glob("*-crash"))
 
@@ -179,10 +180,10 @@ def test_hotplug_crash_load(tmp_path: Path, kernel: Path) -> None:
 
 
 def test_hotplug_needs_kernel_support(tmp_path: Path, kernel: Path) -> None:
-    from pykexec.errors import UsageError
+    from pykexec.errors import SystemInfoError
 
     root = write_sysroot(tmp_path, pseries())
-    with pytest.raises(UsageError, match="crash_elfcorehdr_size"):
+    with raises(SystemInfoError, "no-crash-hotplug"):
         crash_plan(root, kernel, "--hotplug")
 
 
@@ -204,5 +205,5 @@ def test_reuse_initrd(tmp_path: Path, kernel: Path, libfdt: Any) -> None:
     rsv = {tuple(fdt.get_mem_rsv(i)[-2:]) for i in range(fdt.num_mem_rsv())}
     assert (old.start, old.size) in rsv
     write_sysroot(tmp_path / "b", pseries(), cmdline="console=hvc0")
-    with pytest.raises(SystemInfoError, match="retain_initrd"):
+    with raises(SystemInfoError, "no-retain-initrd"):
         plan_load(cmd.options, SystemView(tmp_path / "b"))

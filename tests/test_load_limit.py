@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.errors import KexecError
+from pykexec.errors import SystemInfoError
 from pykexec.system.loader import read_support
 from pykexec.system.sysinfo import SystemView
+from tests.typed import raises
 
 
 def _root(tmp_path: Path, limit: str) -> SystemView:
@@ -28,5 +29,5 @@ def test_load_limit_read_as_the_kernel_writes_it(tmp_path: Path, text: str, left
 
 
 def test_load_limit_garbage_is_refused(tmp_path: Path) -> None:
-    with pytest.raises(KexecError, match="expected a number"):
+    with raises(SystemInfoError, "not-a-number", text="-2\n"):
         read_support(_root(tmp_path, "-2\n"), crash=True)

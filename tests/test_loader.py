@@ -29,7 +29,7 @@ class Kernel:
     def file_load(self, kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
         self.calls.append(f"file flags={flags:#x}")
         if self.file_errno is not None:
-            raise SyscallError("kexec_file_load failed", self.file_errno, "kexec_file_load")
+            raise SyscallError("failed", errno=self.file_errno, call="kexec_file_load", advice="x")
 
     def load(self, entry: int, segments: list[syscalls.RawSegment], flags: int) -> None:
         self.calls.append(f"load n={len(segments)} flags={flags:#x}")

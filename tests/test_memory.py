@@ -5,6 +5,7 @@ import pytest
 
 from pykexec.core.memory import MemoryMap, Range, align_down, align_up
 from pykexec.errors import PlacementError
+from tests.typed import raises
 
 
 def test_range_basics() -> None:
@@ -61,5 +62,7 @@ def test_find_hole() -> None:
     assert m.find_hole(0x2000, 0x4000) == Range(0x4000, 0x6000)
     assert m.find_hole(0x10000, 0x10000) == Range(0x20000, 0x30000)
     assert m.find_hole(0x10000, 0x10000, top_down=True) == Range(0x30000, 0x40000)
-    with pytest.raises(PlacementError, match="no hole of 0x30000 bytes"):
+    with raises(
+        PlacementError, "no-hole", size=0x30000, align=0x1000, free="0x1000-0x9000, 0x20000-0x40000"
+    ):
         m.find_hole(0x30000, 0x1000)

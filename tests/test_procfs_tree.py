@@ -26,6 +26,7 @@ from pykexec.system.procfs import (
     read_tree,
 )
 from tests import oracles
+from tests.typed import raises
 
 SNAPSHOTS = Path(__file__).resolve().parent / "fixtures" / "snapshots"
 SNAPSHOT_TREES = sorted(SNAPSHOTS.glob("*/proc/device-tree"))
@@ -162,15 +163,15 @@ def test_read_prop(tmp_path: Path) -> None:
     assert read_prop(tmp_path, "/", "chosen") is None  # a node, not a property
     assert read_prop(tmp_path, "/chosen", "qemu,boot-kernel-le") == b""
     for node_path, name in (("/../etc", "passwd"), ("/chosen", ".."), ("/", "a/b"), ("/", "")):
-        with pytest.raises(DeviceTreeError, match="bad device tree path"):
+        with raises(DeviceTreeError, "bad-path", path=node_path, prop=name):
             read_prop(tmp_path, node_path, name)
 
 
 def test_read_tree_errors(tmp_path: Path) -> None:
-    with pytest.raises(DeviceTreeError, match="no device tree directory at"):
+    with raises(DeviceTreeError, "no-directory", path=str(tmp_path / "missing")):
         read_tree(tmp_path / "missing")
     (tmp_path / "file").write_bytes(b"")
-    with pytest.raises(DeviceTreeError, match="no device tree directory at"):
+    with raises(DeviceTreeError, "no-directory", path=str(tmp_path / "file")):
         read_tree(tmp_path / "file")
 
 

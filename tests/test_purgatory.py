@@ -23,7 +23,7 @@ from pykexec import abi
 from pykexec.abi import Endian, struct_prefix
 from pykexec.core.memory import Range
 from pykexec.core.purgatory import isa, ppc64, sha256
-from pykexec.core.purgatory.asm import Assembler, Program
+from pykexec.core.purgatory.asm import Assembler, AssemblyError, Program
 from pykexec.core.purgatory.disasm import decode, disassemble
 from pykexec.core.purgatory.isa import (
     GPR,
@@ -42,6 +42,7 @@ from pykexec.core.purgatory.isa import (
 )
 from pykexec.core.purgatory.ppc64 import Console, PurgatoryParams
 from pykexec.errors import UsageError
+from tests.typed import check, raises
 
 sys.path.insert(0, str(Path(__file__).parent))
 from purgatory_support import binutils, qemu, supervisor  # type: ignore[import-not-found]
@@ -372,14 +373,15 @@ def test_run_at_load_for_crash() -> None:
 
 
 def test_params_validation() -> None:
-    with pytest.raises(UsageError, match="at most 16"):
+    with raises(UsageError, "purgatory-regions", count=17, limit=16):
         _params("little", HEAD, sha256_regions=tuple(Range(0, 1) for _ in range(17)))
-    with pytest.raises(UsageError, match="32 bytes"):
+    with raises(UsageError, "purgatory-digest", size=1, expected=32):
         _params("little", HEAD, sha256_digest=b"x")
-    with pytest.raises(UsageError, match="first 256 bytes"):
+    with raises(UsageError, "purgatory-head", size=5, expected=256):
         _params("little", b"short")
-    with pytest.raises(UsageError, match="cannot hold"):
+    with raises(UsageError, "purgatory-slot") as err:
         ppc64.render(_params("little", HEAD, kernel=1 << 64))
+    check(err.value.cause, AssemblyError, "slot-overflow", name="kernel", value=1 << 64)  # type: ignore[arg-type]
 
 
 def test_cross_endian_entry_runs() -> None:

@@ -29,6 +29,7 @@ from pykexec.errors import RecordError, SyscallError
 from pykexec.system import loader, record, syscalls
 from pykexec.system.sysinfo import SystemView
 from tests.test_crash_trust import REGION, CrashKernel, LiveSnapshot, machine  # noqa: F401
+from tests.typed import raises
 
 LINEAR = 0xC000000000000000  # ppc64's linear map: kernel virtual = LINEAR + physical
 KIMAGE_AT = 0x100000  # physical addresses of the kimage and of kexec_crash_image
@@ -104,13 +105,16 @@ def _status(view: SystemView, capsys: pytest.CaptureFixture[str], *argv: str) ->
 
 
 def _verify(
-    view: SystemView, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+    view: SystemView,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    *more: str,
 ) -> tuple[int, str, str]:
     """``pykexec --verify`` on the live view (a live action takes no --sysroot)."""
     from pykexec.system import sysinfo
 
     monkeypatch.setattr(sysinfo, "SystemView", lambda root=None: view)
-    code = main(["--verify"])
+    code = main(["--verify", *more])
     out = capsys.readouterr()
     assert "Traceback" not in out.out + out.err
     return code, out.out, out.err
@@ -181,8 +185,11 @@ def test_a_field_out_of_its_bounds_makes_the_record_absent(
     _, err = record.read_checked(view, True)
     assert err is not None and err.problem == "invalid", err
     assert _status(view, capsys, "-d")[0] == 1
-    code, _, err = _verify(view, capsys, monkeypatch)
-    assert code == 1 and len(err.splitlines()) == 1 and "(ignored)" in err
+    code, out, err = _verify(view, capsys, monkeypatch, "--json")
+    assert code == 1 and len(err.splitlines()) == 1
+    assert (json.loads(out)["error"]["kind"], json.loads(out)["error"]["problem"]) == (
+        "VerifyError", "record-ignored"
+    )  # fmt: skip
 
 
 def test_the_schema_passes_what_a_load_writes(m: Any) -> None:
@@ -202,8 +209,11 @@ def test_verify_refuses_a_kcore_offset_past_a_file_in_one_line(
     opts, view, k = m
     loader.load(opts, view)
     _kcore(view, k, offset=(1 << 63) - 0x1000)  # pread() would raise OverflowError
-    code, _, err = _verify(view, capsys, monkeypatch)
-    assert code == 1 and len(err.splitlines()) == 1 and "past what a file can hold" in err
+    code, out, err = _verify(view, capsys, monkeypatch, "--json")
+    error = json.loads(out)["error"]
+    assert code == 1 and len(err.splitlines()) == 1
+    assert (error["kind"], error["problem"]) == ("VerifyError", "offset-too-large")
+    assert error["offset"] + 0x1000 > (1 << 63) - 1  # past off_t
 
 
 def test_a_failed_write_removes_the_previous_record(
@@ -256,12 +266,12 @@ def test_ebusy_from_a_concurrent_load_keeps_the_record(
     def busy(entry: int, segments: list[syscalls.RawSegment], flags: int) -> None:
         calls.append(entry)
         k.crash.flag.write_text("0\n")  # the other loader is mid-load
-        raise SyscallError("kexec_load: EBUSY", errno.EBUSY, "kexec_load")
+        raise SyscallError("failed", errno=errno.EBUSY, call="kexec_load", advice="busy")
 
     monkeypatch.setattr(syscalls, "kexec_load", busy)
-    with pytest.raises(SyscallError, match="this load changed nothing") as err:
+    with raises(SyscallError, "busy-unchanged", errno=errno.EBUSY, call="kexec_load"):
         loader.load(opts, view)
-    assert err.value.errno == errno.EBUSY and len(calls) == 1  # no reload tried
+    assert len(calls) == 1  # no reload tried
     assert _record_file(view).read_text() == before
 
 
@@ -279,9 +289,9 @@ def test_a_concurrent_pykexec_load_is_waited_for_then_reported(
         fcntl.flock(other, fcntl.LOCK_EX)
         other.write("4242\n")
         other.flush()
-        with pytest.raises(RecordError, match=r"pid 4242") as err:
+        with raises(RecordError, "busy", pid="4242"):
             loader.load(replace(opts, command_line="nr_cpus=1 second"), view)
-    assert err.value.problem == "busy" and len(sleeps) == 2
+    assert len(sleeps) == 2
     assert k.crash.calls == ["loaded"]  # the kernel was not called
     loader.load(opts, view)  # released: the next load goes through
     assert k.crash.calls == ["loaded", "loaded"]

@@ -33,12 +33,14 @@ from pykexec.system.procfs import read_prop, read_tree
 from pykexec.system.sysinfo import SystemView, kernel_end_from_iomem, parse_cpu_list
 from tests.kernels import make_vmlinux
 from tests.machines import GiB, MiB, drmem_v1, drmem_v2, pseries, u32, u64, write_sysroot
+from tests.typed import check, cli_error, raises
 
 PHOFF, PHENTSIZE = 64, 56  # where tests.kernels puts the program headers
 
 
 def one_line(err: pytest.ExceptionInfo[KexecError]) -> None:
-    assert str(err.value) and "\n" not in str(err.value)
+    """The message (whatever it says: tests/test_error_messages.py checks that) is one line."""
+    assert len(str(err.value).splitlines()) == 1
 
 
 # -- sizes and counts taken from headers ---------------------------------------
@@ -53,17 +55,17 @@ def two_loads(second_paddr: int, memsz: int = 0x1000) -> bytes:
 
 
 @pytest.mark.parametrize(
-    "paddr,memsz,message",
+    "paddr,memsz,problem",
     [
-        (1 << 60, 0x1000, "span"),  # was MemoryError: a 2^60-byte image buffer
-        ((1 << 64) - 0x1000, 0x2000, "64-bit"),  # was OverflowError in struct/bytearray
+        (1 << 60, 0x1000, "pt-load-span"),  # was MemoryError: a 2^60-byte image buffer
+        ((1 << 64) - 0x1000, 0x2000, "pt-load-beyond-64-bit"),  # was OverflowError
     ],
 )
-def test_pt_load_span_bounded(paddr: int, memsz: int, message: str) -> None:
+def test_pt_load_span_bounded(paddr: int, memsz: int, problem: str) -> None:
     blob = two_loads(paddr, memsz)
     loads = [s for s in ELFFile(io.BytesIO(blob)).iter_segments() if s["p_type"] == "PT_LOAD"]
     assert loads[1]["p_paddr"] == paddr  # the oracle sees the same header
-    with pytest.raises(ImageError, match=message) as err:
+    with raises(ImageError, problem) as err:
         parse_kernel(blob)
     one_line(err)
 
@@ -74,7 +76,7 @@ def test_drmem_v2_lmb_count_bounded() -> None:
     dr = tree.child("ibm,dynamic-reconfiguration-memory")
     assert dr is not None
     dr.props["ibm,dynamic-memory-v2"] = drmem_v2([(0xFFFF_FFFF, GiB, 0x8)])
-    with pytest.raises(SystemInfoError, match="LMBs") as err:
+    with raises(SystemInfoError, "too-many-lmbs", count=0xFFFF_FFFF) as err:
         describe(tree)
     one_line(err)
 
@@ -100,7 +102,7 @@ def test_lmb_size_checked(name: str, value: bytes) -> None:
     dr = tree.child("ibm,dynamic-reconfiguration-memory")
     assert dr is not None
     dr.props[name] = value
-    with pytest.raises(SystemInfoError, match="lmb-size"):
+    with raises(SystemInfoError, "bad-lmb-size", text=value.hex() or "empty"):
         describe(tree)
 
 
@@ -117,7 +119,7 @@ def test_bad_cell_counts_refused_as_libfdt_does(address: int, size: int) -> None
     assert -libfdt.BADNCELLS in libfdt_cells(address, size)
     tree = pseries()
     tree.props["#address-cells"], tree.props["#size-cells"] = u32(address), u32(size)
-    with pytest.raises(DeviceTreeError, match="#address-cells") as err:
+    with raises(DeviceTreeError, "bad-ncells", address_cells=address, size_cells=size) as err:
         describe(tree)
     one_line(err)
 
@@ -143,14 +145,14 @@ def zero_bomb(mib: int) -> bytes:
 def test_gzip_bomb_stops_at_the_bound() -> None:
     bomb = zero_bomb((MAX_INFLATED_SIZE >> 20) + 16)
     assert len(bomb) < 2 * MiB
-    with pytest.raises(ImageError, match="inflates past") as err:
+    with raises(ImageError, "inflates-too-far", compression="gzip", limit=MAX_INFLATED_SIZE) as err:
         parse_kernel(bomb)
     one_line(err)
 
 
 def test_zero_bomb_without_elf_stops_at_once() -> None:
     bomb = gzip.compress(bytes(64 * MiB), 1)
-    with pytest.raises(ImageError, match="does not hold an ELF"):
+    with raises(ImageError, "inflates-to-non-elf", compression="gzip"):
         parse_kernel(bomb)
 
 
@@ -167,10 +169,11 @@ def test_corrupt_compressed_kernel(compress, decompress, error) -> None:  # type
     packed[len(packed) // 2 : len(packed) // 2 + 8] = b"\xff" * 8
     with pytest.raises(error):
         decompress(bytes(packed))  # the oracle agrees it is corrupt
-    with pytest.raises(ImageError, match="cannot inflate") as err:
+    with raises(ImageError, "corrupt-stream") as err:
         parse_kernel(bytes(packed))
     one_line(err)
-    with pytest.raises(ImageError, match="truncated"):
+    assert isinstance(err.value.cause, error)
+    with raises(ImageError, "truncated-stream"):
         parse_kernel(compress(make_vmlinux())[:-20])
 
 
@@ -209,7 +212,7 @@ def test_garbage_system_files(sysroot: Path, rel: str, text: str) -> None:
     ["00000000-zzzz : Kernel code\n", "0x-1 : Kernel data\n", "00000000 : Kernel bss\n"],
 )
 def test_garbage_kernel_line_in_iomem(iomem: str) -> None:
-    with pytest.raises(SystemInfoError, match="Kernel"):
+    with raises(SystemInfoError, "bad-iomem-line", text=iomem.strip()):
         kernel_end_from_iomem(iomem)
 
 
@@ -225,7 +228,7 @@ def test_ram_above_linear_map_is_typed() -> None:
     tree.add_child(Node("memory@4000000000000000", {"reg": u64(1 << 62) + u64(GiB)}))
     machine = describe(tree)
     loads = [CoreLoad(r, r.start) for r in crash_layout(machine).dumped]
-    with pytest.raises(SystemInfoError, match="linear map") as err:
+    with raises(SystemInfoError, "beyond-linear-map", address=1 << 62, size=GiB) as err:
         core_header([], loads, "little")
     one_line(err)
 
@@ -233,7 +236,7 @@ def test_ram_above_linear_map_is_typed() -> None:
 def test_too_many_ram_ranges_is_typed() -> None:
     # Was a plain ValueError; fs/proc/vmcore.c reads e_phnum as is (no PN_XNUM).
     loads = [CoreLoad(Range.sized(i * 2 * MiB, MiB), i * 2 * MiB) for i in range(MAX_PHNUM + 1)]
-    with pytest.raises(SystemInfoError, match="program headers") as err:
+    with raises(SystemInfoError, "too-many-program-headers", count=MAX_PHNUM + 1) as err:
         core_header([], loads, "little")
     one_line(err)
 
@@ -243,8 +246,9 @@ def test_property_length_checked() -> None:
     chosen = tree.child("chosen")
     assert chosen is not None
     chosen.props["linux,kernel-end"] = b"\1\2\3"
-    with pytest.raises(DeviceTreeError, match="linux,kernel-end"):
+    with raises(DeviceTreeError, "bad-property", node="chosen", prop="linux,kernel-end") as err:
         describe(tree)
+    check(err.value.cause, DeviceTreeError, "bad-number", size=3)  # type: ignore[arg-type]
 
 
 # -- deep trees ----------------------------------------------------------------
@@ -302,7 +306,7 @@ def test_deep_proc_device_tree(tmp_path: Path) -> None:
 def test_fifo_in_snapshot_refused(sysroot: Path) -> None:
     (sysroot / "sys/kernel/vmcoreinfo").unlink()
     os.mkfifo(sysroot / "sys/kernel/vmcoreinfo")  # reading it would block for ever
-    with pytest.raises(SystemInfoError, match="not a regular file") as err:
+    with raises(SystemInfoError, "not-regular", path=str(sysroot / "sys/kernel/vmcoreinfo")) as err:
         SystemView(sysroot).vmcoreinfo()
     one_line(err)
 
@@ -319,7 +323,7 @@ def test_endless_device_in_snapshot_refused(sysroot: Path) -> None:
     target = sysroot / "proc/cmdline"
     target.unlink()
     os.mknod(target, stat.S_IFCHR | 0o600, os.makedev(1, 5))  # /dev/zero never ends
-    with pytest.raises(SystemInfoError, match="not a regular file"):
+    with raises(SystemInfoError, "not-regular", path=str(target)):
         SystemView(sysroot).cmdline()
 
 
@@ -396,9 +400,9 @@ def test_bootargs_not_utf8_survive() -> None:
 
 
 def test_inspect_without_argument_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["inspect"]) == 2
-    err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "inspect" in err
+    assert main(["inspect", "--json"]) == 2
+    error = cli_error(capsys)
+    assert (error["kind"], error["problem"], error["count"]) == ("UsageError", "inspect-images", 0)
 
 
 def test_clamp_below_zero() -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.commands.cli import main
+from pykexec.commands.cli import main, parse
 from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, SyscallChoice
@@ -31,10 +31,12 @@ from pykexec.core.policy import (
     check_kernel_rules,
     decide_syscall,
 )
+from pykexec.errors import OptionError
 from pykexec.system import control, loader, syscalls
 from pykexec.system.sysinfo import SystemView
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot
+from tests.typed import cli_error, raises
 
 MiB = 1 << 20
 
@@ -129,10 +131,12 @@ def test_sysroot_without_dry_run_is_refused(
 ) -> None:  # type: ignore[no-untyped-def]
     root, kernel, _ = machine
     rec = Recorder(monkeypatch)
-    assert main([*(w.format(k=kernel) for w in argv), "--sysroot", str(root)]) == 2
+    assert main([*(w.format(k=kernel) for w in argv), "--sysroot", str(root), "--json"]) == 2
     assert rec.calls == []
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--dry-run" in err[0]
+    error = cli_error(capsys)
+    assert (error["kind"], error["case"], error["option"]) == (
+        "OptionError", "sysroot-needs-dry-run", "--sysroot"
+    )  # fmt: skip
 
 
 def test_api_refuses_live_load_from_snapshot(
@@ -333,8 +337,9 @@ def test_support_read_from_snapshot(machine: tuple[Path, Path, Path], capsys) ->
     )
     (root / "sys/kernel/security").mkdir(parents=True)
     (root / "sys/kernel/security/lockdown").write_text("none [integrity] confidentiality\n")
-    assert main(["-l", str(kernel), "--dry-run", "--sysroot", str(root)]) == 2
-    assert "lockdown=integrity" in capsys.readouterr().err
+    assert main(["-l", str(kernel), "--dry-run", "--sysroot", str(root), "--json"]) == 2
+    error = cli_error(capsys)
+    assert (error["kind"], error["lockdown"]) == ("UsageError", "integrity")
 
 
 def test_non_utf8_append_keeps_its_bytes(tmp_path: Path, machine: tuple[Path, Path, Path]) -> None:
@@ -354,7 +359,9 @@ def test_bad_addresses_are_usage_errors(
     _, kernel, _ = machine
     assert main(["-l", str(kernel), f"--mem-min={value}", "--dry-run"]) == 1
     out, err = capsys.readouterr()
-    assert err.count("\n") == 1 and "--mem-min" in err and out.startswith("usage:")
+    assert err.count("\n") == 1 and out.startswith("usage:")
+    with raises(OptionError, "bad-value", case="not-an-address", option="--mem-min", text=value):
+        parse(["-l", str(kernel), f"--mem-min={value}", "--dry-run"])
 
 
 @pytest.mark.parametrize("what", ["kernel", "initrd", "dtb"])
@@ -367,8 +374,13 @@ def test_fifo_inputs_are_refused_not_waited_on(
     argv = {"kernel": [str(fifo)], "initrd": [str(kernel), f"--initrd={fifo}"]}.get(
         what, [str(kernel), f"--dtb={fifo}"]
     )
-    assert main(["-c", "-l", *argv, "--dry-run", "--sysroot", str(root)]) == 1
-    assert "not a regular file" in capsys.readouterr().err
+    assert main(["-c", "-l", *argv, "--dry-run", "--sysroot", str(root), "--json"]) == 1
+    error = cli_error(capsys)
+    assert (error["kind"], error["problem"], error["path"]) == (
+        "ImageError",
+        "not-a-file",
+        str(fifo),
+    )
 
 
 def _seg(start: int, size: int, bufsz: int = 0) -> PlannedSegment:
@@ -453,6 +465,9 @@ def test_crash_kernel_of_the_other_byte_order_is_refused(
     root, _, _ = machine
     big = tmp_path / "vmlinux-be"
     big.write_bytes(make_vmlinux("big", size=0x40000))
-    assert main(["-c", "-p", str(big), "--dry-run", "--sysroot", str(root)]) == 2
-    assert "load a little-endian crash kernel" in capsys.readouterr().err
+    assert main(["-c", "-p", str(big), "--dry-run", "--sysroot", str(root), "--json"]) == 2
+    error = cli_error(capsys)
+    assert (error["problem"], error["endian"], error["dump_endian"]) == (
+        "crash-endian", "big", "little"
+    )  # fmt: skip
     assert main(["-c", "-l", str(big), "--dry-run", "--sysroot", str(root)]) == 0

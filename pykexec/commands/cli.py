@@ -83,15 +83,13 @@ def _refuse(seen: dict[str, str]) -> None:
     for key in seen:
         opt = next(o for o in OPTIONS if o.key == key)
         if opt.status.startswith("refused"):
-            raise OptionError(
-                f"{opt.names[0]} is not supported: {opt.status[9:]}", opt.names[0], "unsupported"
-            )
+            raise OptionError("unsupported", option=opt.names[0], reason=opt.status[9:])
 
 
 def _syscall(seen: dict[str, str]) -> str:
     chosen = {k for k in ("syscall_file", "syscall_load", "syscall_auto") if k in seen}
     if len(chosen) > 1:
-        raise OptionError("choose one of -s, -c and -a", "-s", "conflict")
+        raise OptionError("syscall-choice", option="-s")
     return {
         "syscall_file": "file",
         "syscall_load": "load",
@@ -120,12 +118,7 @@ def _action(seen: dict[str, str], kernel: str | None, order: list[str]) -> str:
         return "unload" if plain else "unload-load"
     loads = {"load", "panic"} & set(asked)
     if "exec" in asked and loads:
-        raise OptionError(
-            "-e starts the kernel already loaded; load with -l first, or "
-            "use -f KERNEL to load and start at once",
-            "-e",
-            "conflict",
-        )
+        raise OptionError("exec-with-load", option="-e")
     if "force" in asked:
         return "load-exec" if kernel else "exec"
     if "exec" in asked:
@@ -134,9 +127,7 @@ def _action(seen: dict[str, str], kernel: str | None, order: list[str]) -> str:
         return "load"
     if kernel:
         return "load-shutdown"
-    raise OptionError(
-        "nothing to do: give -l KERNEL, -p KERNEL, -e, -u or -S (see --help)", "", "nothing-to-do"
-    )
+    raise OptionError("nothing-to-do", option="")
 
 
 def _check_paths(pairs: list[tuple[Option, str]], kernel: str | None) -> None:
@@ -144,11 +135,8 @@ def _check_paths(pairs: list[tuple[Option, str]], kernel: str | None) -> None:
     named = [(opt.names[0], value) for opt, value in pairs if opt.key in PATH_KEYS]
     for option, value in [*named, ("KERNEL", kernel or "")]:
         if "\0" in value:
-            raise OptionError(
-                f"{option} {value!r} holds a NUL byte, which no path can hold",
-                "" if option == "KERNEL" else option,
-                "nul-byte",
-            )
+            raise OptionError("nul-byte", option="" if option == "KERNEL" else option,
+                              name=option, path=value)  # fmt: skip
 
 
 def parse(argv: Sequence[str]) -> Command:
@@ -162,24 +150,18 @@ def parse(argv: Sequence[str]) -> Command:
                        json="json" in seen)  # fmt: skip
     _refuse(seen)
     if len(rest) > 1:
-        raise OptionError(f"one kernel image at most, got {' '.join(rest)}", "", "extra-kernel")
+        raise OptionError("extra-kernel", option="", words=" ".join(rest))
     kernel = rest[0] if rest else None
     _check_paths(pairs, kernel)
     if "type" in seen and seen["type"] not in ("elf-ppc64", "elf64-ppc64"):
-        raise OptionError(
-            f"--type {seen['type']}: ppc64 images are of type elf-ppc64 only", "--type", "bad-value"
-        )
+        raise OptionError("bad-type", option="--type", text=seen["type"])
     action = _action(seen, kernel, [opt.key for opt, _ in pairs])
     crash = "panic" in seen
     syscall = _syscall(seen)
     options = None
     if action.startswith("load") or action == "recommend" or (action == "unload-load" and kernel):
         if kernel is None:
-            raise OptionError(
-                f"no kernel given: {PROG} -l KERNEL [--initrd FILE] [--append STRING]",
-                "",
-                "no-kernel",
-            )
+            raise OptionError("no-kernel", option="", prog=PROG)
         crash = crash or action == "recommend"
         options = _load_options(seen, kernel, crash, syscall)
     _check_modes(seen, action)
@@ -203,27 +185,13 @@ def _check_modes(seen: dict[str, str], action: str) -> None:
     """--sysroot, --save and --json never turn into a live action by surprise."""
     live = "dry_run" not in seen and action not in ("status", "print-ckr-size", "recommend")
     if "sysroot" in seen and live:
-        raise OptionError(
-            "--sysroot reads a snapshot, never the machine a live action acts on: "
-            "add --dry-run to plan from it",
-            "--sysroot",
-            "needs-dry-run",
-        )
+        raise OptionError("sysroot-needs-dry-run", option="--sysroot")
     if "save" in seen and "dry_run" not in seen:
-        raise OptionError(
-            "--save writes what a dry run would hand the kernel: add --dry-run",
-            "--save",
-            "needs-dry-run",
-        )
+        raise OptionError("save-needs-dry-run", option="--save")
     if "overwrite" in seen and "save" not in seen:
-        raise OptionError("--overwrite applies to --save DIR", "--overwrite", "conflict")
+        raise OptionError("overwrite-needs-save", option="--overwrite")
     if "json" in seen and live and action in ("exec", "unload", "unload-load"):
-        raise OptionError(
-            "--json prints plans, records and reports; with -e or -u it would only "
-            "act: add --dry-run to see what they would do",
-            "--json",
-            "needs-dry-run",
-        )
+        raise OptionError("json-needs-dry-run", option="--json")
 
 
 def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) -> LoadOptions:
@@ -367,14 +335,14 @@ def _run_unload(cmd: Command, view: SystemView) -> int:
             _show(cmd, text, facts)
             return 0
         if cmd.options is None:
-            raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
+            raise OptionError("no-kernel-to-reload", option="", prog=PROG)
         return _run_load(cmd, cmd.options, view, unloading=(text, facts))
     via = control.unload(crash=cmd.crash, syscall=cmd.syscall)
     from pykexec.system import record
 
     record.remove(view, cmd.crash)
     if then_load and cmd.options is None:  # kexec-tools unloads, then finds no kernel
-        raise OptionError(f"no kernel given: {PROG} -u -l KERNEL", "", "no-kernel")
+        raise OptionError("no-kernel-to-reload", option="", prog=PROG)
     if not then_load or via == control.FILE:
         # kexec-tools 2.0.32 keeps KEXEC_FILE_UNLOAD in the flags of the kexec_file_load
         # that follows, so the kernel unloads again: nothing is loaded.

@@ -105,9 +105,9 @@ def main(argv: Sequence[str]) -> int:
     images = [w for w in words if w != "--json"]
     unknown = [w for w in images if w.startswith("-") and w != "-"]
     if unknown:
-        raise UsageError(f"inspect: option {unknown[0]!r} not recognized ({USAGE})")
+        raise UsageError("inspect-unknown-option", option=unknown[0], usage=USAGE)
     if len(images) != 1:
-        raise UsageError(f"inspect takes one kernel image, got {len(images)} ({USAGE})")
+        raise UsageError("inspect-images", count=len(images), usage=USAGE)
     info = describe_image(read_kernel(Path(images[0])))
     print(json.dumps(info, indent=2) if as_json else render(info))
     return 0

@@ -285,12 +285,7 @@ def parse_address(text: str, what: str) -> int:
     ok = all(c in valid for c in digits.lower()) and (digits != "" or base != 16)
     value = int(digits or "0", base) if ok else -1
     if not 0 <= value < 1 << 64:
-        raise OptionError(
-            f"{what}: {text!r} is not an address (decimal, 0x hex or 0 octal, as strtoul "
-            "reads it: 0x1000000)",
-            what,
-            "bad-value",
-        )
+        raise OptionError("not-an-address", option=what, text=text)
     return value
 
 
@@ -312,9 +307,7 @@ def long_option(name: str) -> Option:
         matches = _prefix_matches(prefix, list(BY_NAME))
     if len(matches) == 1:
         return next(iter(matches.values()))
-    what = "is ambiguous" if matches else "not recognized"
-    problem = "ambiguous" if matches else "unknown"
-    raise OptionError(f"option {prefix} {what} (see {PROG} --help)", prefix, problem)
+    raise OptionError("ambiguous" if matches else "unknown", option=prefix, prog=PROG)
 
 
 def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[str]]:
@@ -336,16 +329,10 @@ def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[s
             opt = long_option(name)
             if opt.arg and not eq:
                 if i == len(words):
-                    raise OptionError(
-                        f"option --{name} requires an argument", f"--{name}", "missing-argument"
-                    )
+                    raise OptionError("missing-argument", option=f"--{name}")
                 value, i = words[i], i + 1
             elif eq and not opt.arg:
-                raise OptionError(
-                    f"option --{name} must not have an argument",
-                    f"--{name}",
-                    "unexpected-argument",
-                )
+                raise OptionError("unexpected-argument", option=f"--{name}")
             pairs.append((opt, value))
         elif word.startswith("-") and word != "-":
             for j, letter in enumerate(word[1:], start=2):
@@ -354,22 +341,14 @@ def split_options(argv: Sequence[str]) -> tuple[list[tuple[Option, str]], list[s
                     continue
                 opt = BY_NAME.get("-" + letter)  # type: ignore[assignment]
                 if opt is None:
-                    raise OptionError(
-                        f"option -{letter} not recognized (see {PROG} --help)",
-                        f"-{letter}",
-                        "unknown",
-                    )
+                    raise OptionError("unknown", option=f"-{letter}", prog=PROG)
                 if not opt.arg:
                     pairs.append((opt, ""))
                     continue
                 value = word[j:]
                 if not value:
                     if i == len(words):
-                        raise OptionError(
-                            f"option -{letter} requires an argument",
-                            f"-{letter}",
-                            "missing-argument",
-                        )
+                        raise OptionError("missing-argument", option=f"-{letter}")
                     value, i = words[i], i + 1
                 pairs.append((opt, value))
                 break

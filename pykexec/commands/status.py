@@ -211,11 +211,12 @@ def verify_loaded(view: SystemView, crash: bool) -> tuple[bool, list[str]]:
     what = "crash kernel" if crash else "kernel for -e"
     loaded = view.kexec_crash_loaded() if crash else view.kexec_loaded()
     if not loaded:
-        raise VerifyError(f"no {what} is loaded")
+        raise VerifyError("nothing-loaded", what=what)
     rec, problem = record.read_checked(view, crash)
     if rec is None:
-        why = f"{problem} (ignored)" if problem else "no pykexec record of what is loaded"
-        raise VerifyError(f"{why} (/run/pykexec): load it with pykexec to be able to verify it")
+        if problem:
+            raise VerifyError("record-ignored", cause=problem)
+        raise VerifyError("no-record")
     found = identity(view, rec, crash)
     if found.proof == KIMAGE_PROOF:  # the kernel's own table: another image
         return False, [f"loaded {what}: {found.line()}", "nothing to verify it against"]

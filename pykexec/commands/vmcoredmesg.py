@@ -70,13 +70,14 @@ def write_all(lines: Iterator[bytes], out: BinaryIO) -> int:
         for line in lines:
             written += len(line)
             if written > OUTPUT_MAX:
-                raise VmcoreError("the log is over 2 GiB: not written further", "output", 53)
+                raise VmcoreError("log-too-large", what="output", exit_code=53)
             out.write(line)
         out.flush()
     except BrokenPipeError:
         raise
     except OSError as err:
-        raise VmcoreError(f"cannot write the log: {err.strerror or err}", "output", 54) from None
+        reason = err.strerror or str(err)
+        raise VmcoreError("write-failed", what="output", reason=reason, exit_code=54) from None
     return written
 
 
@@ -85,7 +86,9 @@ def read_dmesg(path: str, out: BinaryIO) -> int:
     try:
         fd = os.open(path, os.O_RDONLY)
     except OSError as err:
-        raise VmcoreError(f"cannot open {path}: {err.strerror}", "open", 2) from None
+        raise VmcoreError(
+            "cannot-open", what="open", path=path, reason=err.strerror, exit_code=2
+        ) from None
     try:
         write_all(dmesg_lines(open_core(FileSource(fd))), out)
     finally:

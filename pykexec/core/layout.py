@@ -78,18 +78,20 @@ class KexecImage:
 def check_segments(segments: tuple[Segment, ...]) -> None:
     """The rules kexec_load enforces, checked before the call so errors are clear."""
     if len(segments) > uapi.KEXEC_SEGMENT_MAX:
-        raise PlacementError(
-            f"{len(segments)} segments planned; kexec_load takes at most {uapi.KEXEC_SEGMENT_MAX}"
-        )
+        raise PlacementError("too-many-segments", count=len(segments), limit=uapi.KEXEC_SEGMENT_MAX)
     ordered = sorted(segments, key=lambda s: s.mem.start)
     for s in ordered:
         if s.mem.start % SEGMENT_ALIGN or s.mem.end % SEGMENT_ALIGN:
-            raise PlacementError(f"{s.kind} segment {s.mem} is not aligned to {SEGMENT_ALIGN:#x}")
+            raise PlacementError("misaligned-segment", kind=str(s.kind), start=s.mem.start,
+                                 end=s.mem.end, align=SEGMENT_ALIGN)  # fmt: skip
         if s.bufsz > s.mem.size:
-            raise PlacementError(f"{s.kind} segment holds {s.bufsz:#x} bytes in {s.mem}")
+            raise PlacementError("buffer-too-large", kind=str(s.kind), size=s.bufsz,
+                                 start=s.mem.start, end=s.mem.end)  # fmt: skip
     for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
-            raise PlacementError(f"{a.kind} segment {a.mem} overlaps {b.kind} segment {b.mem}")
+            raise PlacementError("overlapping-segments", kind=str(a.kind), start=a.mem.start,
+                                 end=a.mem.end, other=str(b.kind), other_start=b.mem.start,
+                                 other_end=b.mem.end)  # fmt: skip
 
 
 class Placer:
@@ -115,7 +117,7 @@ class Placer:
             hole = self.free.find_hole(size, max(align, SEGMENT_ALIGN), top_down=top_down)
         except PlacementError as err:
             raise PlacementError(
-                f"cannot place the {kind} ({size:#x} bytes) in {self.where}: {err}"
+                "cannot-place", kind=str(kind), size=size, where=self.where, cause=err
             ) from None
         return self.put(kind, buf, hole, note=note)
 
@@ -124,7 +126,8 @@ class Placer:
     ) -> Segment:
         """Place a segment at a fixed range, which must be free."""
         if not self.free.contains(mem):
-            raise PlacementError(f"the {kind} at {mem} is not inside free {self.where}")
+            raise PlacementError("not-free", kind=str(kind), start=mem.start, end=mem.end,
+                                 where=self.where)  # fmt: skip
         seg = Segment(kind, mem, buf, note)
         self.free = self.free.minus([mem])
         self.segments.append(seg)

@@ -206,9 +206,7 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     size_prop = node.optional("ibm,lmb-size")
     if size_prop is None or len(size_prop) not in (4, 8) or not be(size_prop):
         raise SystemInfoError(
-            "ibm,dynamic-reconfiguration-memory has no usable ibm,lmb-size "
-            f"({'missing' if size_prop is None else size_prop.hex() or 'empty'}): "
-            "the device tree is damaged"
+            "bad-lmb-size", text="missing" if size_prop is None else size_prop.hex() or "empty"
         )
     lmb_size = be(size_prop)
     if node.has("ibm,dynamic-memory-v2"):
@@ -222,11 +220,11 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
 def _entries(data: bytes, layout: struct.Struct, what: str) -> Iterator[tuple[int, ...]]:
     """The entries after the u32 count, each unpacked by ``layout``."""
     if len(data) < 4:
-        raise SystemInfoError(f"{what} is truncated ({len(data)} bytes)")
+        raise SystemInfoError("truncated-drmem", what=what, size=len(data))
     count = be(data[:4])
     held = (len(data) - 4) // DRMEM_ENTRY_SIZE
     if count > held:
-        raise SystemInfoError(f"{what} announces {count} entries but holds {held}")
+        raise SystemInfoError("short-drmem", what=what, count=count, held=held)
     return layout.iter_unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
 
 
@@ -244,14 +242,10 @@ def _check_runs(runs: list[Lmb], what: str) -> tuple[Lmb, ...]:
         total += run.count
         if run.base + run.count * run.size > ADDRESS_LIMIT:
             raise SystemInfoError(
-                f"{what}: {run.count} LMBs of {run.size:#x} bytes from {run.base:#x} "
-                "run past the 64-bit address space: the device tree is damaged"
+                "lmbs-beyond-64-bit", what=what, count=run.count, size=run.size, address=run.base
             )
     if total > MAX_LMBS:
-        raise SystemInfoError(
-            f"{what} describes {total} LMBs; pykexec handles at most {MAX_LMBS} "
-            "(64 TiB of 16 MiB blocks): the device tree is damaged"
-        )
+        raise SystemInfoError("too-many-lmbs", what=what, count=total, limit=MAX_LMBS)
     return tuple(runs)
 
 
@@ -348,7 +342,7 @@ def describe(root: Node) -> Machine:
         [r for n in nodes for r in n.ranges] + [run.range for run in lmbs.runs if run.usable]
     )
     if not ram:
-        raise SystemInfoError("the device tree describes no memory (no memory@ node, no LMB)")
+        raise SystemInfoError("no-memory")
     lowest = min((n for n in nodes if n.ranges), key=lambda n: n.ranges[0].start, default=None)
     rma = lowest.ranges[0] if lowest else ram.ranges[0]
     firmware = _firmware_regions(root)

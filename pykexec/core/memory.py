@@ -228,4 +228,4 @@ class MemoryMap:
                 if start + size <= r.end:
                     return Range.sized(start, size)
         free = ", ".join(str(r) for r in self._ranges) or "none"
-        raise PlacementError(f"no hole of {size:#x} bytes aligned to {align:#x} (free: {free})")
+        raise PlacementError("no-hole", size=size, align=align, free=free)

@@ -66,28 +66,19 @@ def check(opts: LoadOptions) -> None:
     obstacle = file_syscall_obstacle(opts)
     if opts.syscall is SyscallChoice.FILE and obstacle is not None:
         culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
-        raise OptionError(f"{obstacle} (use -c, or -a)", culprit, "conflict")
+        raise OptionError("file-load-obstacle", option=culprit, reason=obstacle)
     if opts.reuse_initrd and opts.initrd is not None:
-        raise OptionError(
-            "--reuseinitrd and --initrd exclude each other", "--reuseinitrd", "conflict"
-        )
+        raise OptionError("reuseinitrd-with-initrd", option="--reuseinitrd")
     if opts.hotplug and not opts.crash:
-        raise OptionError(
-            "--hotplug applies to crash kernels: use it with -p", "--hotplug", "conflict"
-        )
+        raise OptionError("hotplug-needs-crash", option="--hotplug")
     for name, value in (("--mem-min", opts.mem_min), ("--mem-max", opts.mem_max)):
         if value is not None and not 0 <= value < ADDRESS_LIMIT:
-            raise OptionError(
-                f"{name} {value:#x} is not a 64-bit physical address", name, "bad-value"
-            )
+            raise OptionError("not-physical", option=name, value=value)
     if opts.mem_max is not None and opts.mem_max <= opts.mem_min:
-        raise OptionError(
-            f"--mem-max {opts.mem_max:#x} is not above --mem-min {opts.mem_min:#x}: no memory left",
-            "--mem-max",
-            "conflict",
-        )
+        raise OptionError("mem-max-not-above-min", option="--mem-max", value=opts.mem_max,
+                          low=opts.mem_min)  # fmt: skip
     for name, path in (("KERNEL", opts.kernel), ("--initrd", opts.initrd), ("--dtb", opts.dtb)):
         if path is not None and "\0" in str(path):
-            raise OptionError(f"{name} {str(path)!r} holds a NUL byte", name, "nul-byte")
+            raise OptionError("nul-in-option-path", option=name, path=str(path))
     if opts.command_line is not None and "\0" in opts.command_line:
-        raise UsageError("the command line holds a NUL byte; the kernel would cut it there")
+        raise UsageError("nul-in-command-line")

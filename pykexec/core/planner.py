@@ -247,10 +247,7 @@ def crash_headroom(
     if segments is not None and segments.machine.crash is not None:
         region = segments.machine.crash.size
     if not region:
-        raise NoCrashRegion(
-            "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
-            "(pykexec --recommend-crashkernel KERNEL ... names one)"
-        )
+        raise NoCrashRegion("no-crash-region-recommend")
     line_of = dict(judged_lines(opts, facts, decision))
     judged = [(call, estimate(headroom_input(facts, region, line)))
               for call, line in line_of.items()]  # fmt: skip
@@ -260,7 +257,11 @@ def crash_headroom(
         result = replace(result, notes=(*result.notes, note))
     if not result.fits and not opts.ignore_headroom:
         raise CrashRegionTooSmall(
-            f"refusing the crash kernel, it cannot boot: {result.summary()}", result.needed
+            "cannot-boot",
+            needed=result.needed,
+            region=result.region,
+            recommended=result.recommended,
+            summary=result.summary(),
         )
     warnings: list[str] = []
     if not facts.crash_page_size and _page_size_matters(facts, result, line_of[call]):
@@ -303,7 +304,7 @@ def _kernel_limits(facts: LoadFacts, plan: Plan) -> KernelLimits:
 def segment_plan(opts: LoadOptions, facts: LoadFacts) -> Plan:
     """The kexec_load plan (segments, entry, flags), checked against the kernel's rules."""
     if facts.kernel is None or facts.tree is None:
-        raise SystemInfoError("a kexec_load plan needs the kernel image and the running tree")
+        raise SystemInfoError("plan-needs-facts")
     machine = describe(facts.tree)
     result = plan_segments(_plan_input(opts, facts, machine))
     image = result.image
@@ -321,10 +322,7 @@ def _running_kernel(machine: Machine, facts: LoadFacts) -> tuple[Range, ...]:
     if machine.kernel_end is not None:
         return ()
     if facts.kernel_end_iomem is None:
-        raise SystemInfoError(
-            "cannot tell where the running kernel ends: neither "
-            "/proc/device-tree/chosen/linux,kernel-end nor Kernel lines in /proc/iomem"
-        )
+        raise SystemInfoError("no-kernel-end")
     return (Range(0, facts.kernel_end_iomem),)
 
 
@@ -332,12 +330,9 @@ def _reused_initrd(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> Ran
     if not opts.reuse_initrd:
         return None
     if "retain_initrd" not in facts.cmdline.split():  # kexec-tools: die(), exit status 1
-        raise SystemInfoError(
-            "--reuseinitrd needs the running kernel booted with retain_initrd "
-            "(otherwise its initrd memory has been freed)"
-        )
+        raise SystemInfoError("no-retain-initrd")
     if machine.old_initrd is None:
-        raise UsageError("--reuseinitrd: the running kernel was booted without an initrd")
+        raise UsageError("no-old-initrd")
     return machine.old_initrd
 
 
@@ -346,10 +341,7 @@ def _hotplug_room(opts: LoadOptions, facts: LoadFacts, tree: Node) -> tuple[int 
     if not opts.hotplug:
         return None, 0
     if facts.hotplug_elfcorehdr_size is None:
-        raise SystemInfoError(  # a fact of the kernel, not of the command line: exit 1
-            "--hotplug: this kernel has no crash hotplug support "
-            "(no /sys/kernel/crash_elfcorehdr_size; Linux 6.10 or later)"
-        )
+        raise SystemInfoError("no-crash-hotplug")  # a fact of the kernel: exit 1
     return facts.hotplug_elfcorehdr_size, cpu_node_room(tree, facts.possible_cpus)
 
 

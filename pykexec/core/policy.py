@@ -17,7 +17,8 @@ from enum import Enum
 
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, SyscallChoice, file_syscall_obstacle
-from pykexec.errors import KexecError, UsageError
+from pykexec.errors import KernelRuleError as KernelRuleError  # re-exported: its old home
+from pykexec.errors import UsageError
 from pykexec.uapi import KEXEC_SEGMENT_MAX
 
 # arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
@@ -77,18 +78,12 @@ class SyscallDecision:
         return f"{text}: {self.why}"
 
 
-def _refusal(opts: LoadOptions, support: KexecSupport) -> str | None:
-    kind = "crash kernel" if opts.crash else "kernel"
+def _refusal(opts: LoadOptions, support: KexecSupport) -> UsageError | None:
     if support.load_disabled:
-        return (
-            "kexec is disabled on this system (kernel.kexec_load_disabled=1, which "
-            "stays set until reboot)"
-        )
+        return UsageError("kexec-disabled")
     if support.loads_left == 0:
-        return (
-            f"no {kind} loads are left (kernel.kexec_load_limit_"
-            f"{'panic' if opts.crash else 'reboot'}=0)"
-        )
+        kind, limit = ("crash kernel", "panic") if opts.crash else ("kernel", "reboot")
+        return UsageError("no-loads-left", what=kind, name=f"kernel.kexec_load_limit_{limit}")
     return None
 
 
@@ -99,31 +94,27 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     """
     refusal = _refusal(opts, support)
     if refusal is not None:
-        raise UsageError(refusal)
+        raise refusal
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
     if opts.syscall is SyscallChoice.LOAD:
         if locked:
-            raise UsageError(
-                f"kexec_load is refused under lockdown={support.lockdown}: use -s "
-                "(kexec_file_load) with a kernel signed for this system"
-            )
+            raise UsageError("locked-down-load", lockdown=support.lockdown)
         return SyscallDecision(Syscall.LOAD, False, "-c asks for kexec_load")
     if opts.syscall is SyscallChoice.FILE:
         if support.file_load is False:
-            raise UsageError(
-                f"this kernel has no kexec_file_load ({support.file_load_source}): use -c or -a"
-            )
+            raise UsageError("no-file-load", source=support.file_load_source)
         return SyscallDecision(Syscall.FILE, False, "-s asks for kexec_file_load")
     if obstacle is not None:
         if locked:
-            raise UsageError(f"{obstacle}, which lockdown={support.lockdown} refuses")
+            raise UsageError("locked-down-obstacle", reason=obstacle, lockdown=support.lockdown)
         return SyscallDecision(Syscall.LOAD, False, obstacle)
     if support.file_load is False:
         if locked:
             raise UsageError(
-                f"lockdown={support.lockdown} allows only kexec_file_load, which this "
-                f"kernel lacks ({support.file_load_source})"
+                "locked-down-no-file-load",
+                lockdown=support.lockdown,
+                source=support.file_load_source,
             )
         return SyscallDecision(
             Syscall.LOAD, False, f"this kernel has no kexec_file_load ({support.file_load_source})"
@@ -136,15 +127,6 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     return SyscallDecision(
         Syscall.FILE, True, f"-a (the default); kexec_file_load {have} ({support.file_load_source})"
     )
-
-
-class KernelRuleError(KexecError):
-    """A planned segment list the kernel would refuse; ``errno`` is what it would return."""
-
-    def __init__(self, message: str, errno: int, rule: str) -> None:
-        super().__init__(message)
-        self.errno = errno
-        self.rule = rule
 
 
 @dataclass(frozen=True)
@@ -172,45 +154,29 @@ def check_kernel_rules(
     :class:`KernelRuleError` with the errno the kernel would return."""
     if len(segments) > KEXEC_SEGMENT_MAX:  # kernel/kexec.c kexec_load_check()
         raise KernelRuleError(
-            f"{len(segments)} segments; kexec_load takes at most {KEXEC_SEGMENT_MAX}",
-            errno.EINVAL,
-            "nr_segments",
+            "nr_segments", errno=errno.EINVAL, count=len(segments), limit=KEXEC_SEGMENT_MAX
         )
     page = limits.page_size
     for s in segments:  # kernel/kexec_core.c sanity_check_segment_list()
         if s.mem.start % page or s.mem.end % page:
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} is not aligned to the kernel's {page:#x}-byte pages",
-                errno.EADDRNOTAVAIL,
-                "page-aligned",
-            )
+            raise KernelRuleError("page-aligned", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end, size=page)  # fmt: skip
         if s.mem.end >= KEXEC_DESTINATION_MEMORY_LIMIT:
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} ends above KEXEC_DESTINATION_MEMORY_LIMIT",
-                errno.EADDRNOTAVAIL,
-                "destination-limit",
-            )
+            raise KernelRuleError("destination-limit", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end)  # fmt: skip
         if s.bufsz > s.mem.size:
-            raise KernelRuleError(
-                f"the {s.what} holds {s.bufsz:#x} bytes in {s.mem.size:#x}",
-                errno.EINVAL,
-                "bufsz-le-memsz",
-            )
+            raise KernelRuleError("bufsz-le-memsz", errno=errno.EINVAL, what=s.what,
+                                  count=s.bufsz, size=s.mem.size)  # fmt: skip
     ordered = sorted(segments, key=lambda s: s.mem.start)
     for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
-            raise KernelRuleError(
-                f"the {a.what} at {a.mem} overlaps the {b.what} at {b.mem}",
-                errno.EINVAL,
-                "no-overlap",
-            )
+            raise KernelRuleError("no-overlap", errno=errno.EINVAL, what=a.what,
+                                  start=a.mem.start, end=a.mem.end, other=b.what,
+                                  other_start=b.mem.start, other_end=b.mem.end)  # fmt: skip
     pages = sum(s.mem.size for s in segments) // page
     if limits.total_ram and pages > limits.total_ram // page // 2:
         raise KernelRuleError(
-            f"the segments take {pages * page:#x} bytes, more than half of RAM "
-            f"({limits.total_ram:#x} bytes)",
-            errno.EINVAL,
-            "half-of-ram",
+            "half-of-ram", errno=errno.EINVAL, size=pages * page, limit=limits.total_ram
         )
     if crash:
         _check_crash(entry, segments, limits.crash)
@@ -219,24 +185,15 @@ def check_kernel_rules(
 
 def _check_crash(entry: int, segments: tuple[PlannedSegment, ...], region: Range | None) -> None:
     if region is None:
-        raise KernelRuleError(
-            "no crash region is reserved (crashkernel= on the command line)",
-            errno.EADDRNOTAVAIL,
-            "crash-region",
-        )
+        raise KernelRuleError("crash-region", errno=errno.EADDRNOTAVAIL)
     for s in segments:  # sanity_check_segment_list(): KEXEC_TYPE_CRASH
         if not region.contains(s.mem):
-            raise KernelRuleError(
-                f"the {s.what} at {s.mem} is outside the crash region {region}",
-                errno.EADDRNOTAVAIL,
-                "inside-crash-region",
-            )
+            raise KernelRuleError("inside-crash-region", errno=errno.EADDRNOTAVAIL, what=s.what,
+                                  start=s.mem.start, end=s.mem.end, other_start=region.start,
+                                  other_end=region.end)  # fmt: skip
     if not region.start <= entry < region.end:  # kimage_alloc_init()
-        raise KernelRuleError(
-            f"the entry {entry:#x} is outside the crash region {region}",
-            errno.EADDRNOTAVAIL,
-            "entry-in-crash-region",
-        )
+        raise KernelRuleError("entry-in-crash-region", errno=errno.EADDRNOTAVAIL, start=entry,
+                              other_start=region.start, other_end=region.end)  # fmt: skip
 
 
 def _check_ppc64(segments: tuple[PlannedSegment, ...], limits: KernelLimits) -> None:
@@ -244,15 +201,21 @@ def _check_ppc64(segments: tuple[PlannedSegment, ...], limits: KernelLimits) -> 
     for s in segments:
         if s.mem.start < limits.kernel_end:
             raise KernelRuleError(
-                f"the {s.what} at {s.mem} lies below the running kernel's end "
-                f"{limits.kernel_end:#x}",
-                errno.ETXTBSY,
                 "above-kernel",
+                errno=errno.ETXTBSY,
+                what=s.what,
+                start=s.mem.start,
+                end=s.mem.end,
+                limit=limits.kernel_end,
             )
         for tce in limits.tce:
             if s.mem.overlaps(tce):
                 raise KernelRuleError(
-                    f"the {s.what} at {s.mem} overlaps the TCE table at {tce}",
-                    errno.ETXTBSY,
                     "tce",
+                    errno=errno.ETXTBSY,
+                    what=s.what,
+                    start=s.mem.start,
+                    end=s.mem.end,
+                    other_start=tce.start,
+                    other_end=tce.end,
                 )

@@ -23,7 +23,7 @@ from pykexec.system.sysinfo import SystemView
 
 #: The pykexec modules the quick actions may import (the start-up rule above).
 FAST_PATH = frozenset(
-    {"pykexec", "pykexec.errors", "pykexec.uapi",
+    {"pykexec", "pykexec.errors", "pykexec.errortext", "pykexec.uapi",
      "pykexec.commands", "pykexec.commands.cli", "pykexec.commands.optable",
      "pykexec.system", "pykexec.system.control", "pykexec.system.fileio",
      "pykexec.system.sysinfo", "pykexec.system.syscalls"}
@@ -113,7 +113,7 @@ def unload(crash: bool = False, syscall: str = AUTO) -> str:
 def execute_facts(view: SystemView, sync: bool = True, ifdown: bool = True) -> dict[str, object]:
     """What ``-e`` would do, as data, without doing it; raises as :func:`execute` would."""
     if not view.kexec_loaded():
-        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
+        raise NothingLoaded("nothing-loaded")
     names = [n for n in view.network_interfaces() if n != "lo"] if ifdown else []
     return {
         "action": "exec",
@@ -176,9 +176,9 @@ def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = Tr
 
     view = view or SystemView()
     if not view.live:
-        raise UsageError(f"refusing to jump with facts from {view.root}: --sysroot needs --dry-run")
+        raise UsageError("sysroot-jump", path=str(view.root))
     if not view.kexec_loaded():
-        raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
+        raise NothingLoaded("nothing-loaded")
     if sync:
         os.sync()
     if ifdown:
@@ -192,4 +192,4 @@ def shutdown_reboot() -> None:
     for program in SHUTDOWN_PROGRAMS:
         if os.access(program, os.X_OK):
             os.execv(program, [program, "-r", "now"])
-    raise UsageError("loaded; no shutdown program found to reboot into it: run pykexec -e")
+    raise UsageError("no-shutdown-program")

@@ -29,18 +29,18 @@ def read_regular(
     """
     try:
         if not stat.S_ISREG(os.stat(path).st_mode):
-            raise error(f"{what} {path} is not a regular file")
+            raise error("not-regular", what=what, path=path)
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
-        raise error(f"cannot open {what} {path}: {err.strerror}") from None
+        raise error("cannot-open", what=what, path=path, reason=err.strerror) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {path} is not a regular file")
+            raise error("not-regular", what=what, path=path)
         if info.st_size > limit:  # /proc and /sys files say 0: the read below bounds them
-            raise error(f"{what} {path} is larger than {limit:#x} bytes")
+            raise error("too-large", what=what, path=path, limit=limit)
         chunks: list[bytes] = []
         size = 0
         while size <= limit:
@@ -49,8 +49,8 @@ def read_regular(
                 return b"".join(chunks)
             chunks.append(chunk)
             size += len(chunk)
-        raise error(f"{what} {path} is larger than {limit:#x} bytes")
+        raise error("too-large", what=what, path=path, limit=limit)
     except OSError as err:
-        raise error(f"cannot read {what} {path}: {err.strerror}") from None
+        raise error("cannot-read", what=what, path=path, reason=err.strerror) from None
     finally:
         os.close(fd)

@@ -66,30 +66,32 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     import mmap
 
     if "\0" in os.fspath(path):
-        raise ImageError(f"{what} path {os.fspath(path)!r} holds a NUL byte")
+        raise ImageError("nul-in-path", what=what, path=os.fspath(path))
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{what} {path} does not exist") from None
+        raise ImageError("missing", what=what, path=str(path)) from None
     except IsADirectoryError:
-        raise ImageError(f"{what} {path} is a directory, not a file") from None
+        raise ImageError("directory", what=what, path=str(path)) from None
     except PermissionError:
-        raise ImageError(f"{what} {path} cannot be read: permission denied") from None
+        raise ImageError("permission", what=what, path=str(path)) from None
     except OSError as err:
-        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
     with open(fd, "rb", closefd=True) as f:
         st = os.fstat(fd)
         if not stat.S_ISREG(st.st_mode):
-            raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+            raise ImageError("not-a-file", what=what, path=str(path))
         if st.st_size == 0:
-            raise ImageError(f"{what} {path} is empty")
+            raise ImageError("empty", what=what, path=str(path))
         try:
             return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_COPY))
         except (OSError, ValueError):
             try:
                 return f.read()
             except OSError as err:
-                raise ImageError(f"{what} {path} cannot be read: {err.strerror}") from None
+                raise ImageError(
+                    "unreadable", what=what, path=str(path), reason=err.strerror
+                ) from None
 
 
 def read_kernel(path: Path) -> KernelImage:
@@ -325,9 +327,7 @@ def load(opts: LoadOptions, view: SystemView | None = None) -> LoadPlan:
     """
     view = view or SystemView()
     if not view.live:
-        raise UsageError(
-            f"refusing a live load planned from {view.root}: --sysroot is for --dry-run only"
-        )
+        raise UsageError("sysroot-load", path=str(view.root))
     from pykexec.system import record
 
     with record.Lock(view) as lock:
@@ -395,21 +395,12 @@ def _recover_crash(
     import errno
 
     if err.errno == errno.EBUSY:
-        raise SyscallError(
-            f"{err}; another program was loading a kexec image at the same time: this "
-            "load changed nothing (see pykexec -S -d when it has ended)",
-            err.errno,
-            err.call,
-        ) from None
+        raise SyscallError("busy-unchanged", errno=err.errno, call=err.call, cause=err) from None
     if not was_loaded or view.kexec_crash_loaded():
         raise err
-    gone = "no crash kernel is loaded now"
     if previous is None:
         raise SyscallError(
-            f"{err}; the kernel freed the crash kernel loaded before (not "
-            f"by pykexec: no record to reload it from): {gone}",
-            err.errno,
-            err.call,
+            "crash-freed-foreign", errno=err.errno, call=err.call, cause=err
         ) from None
     from pykexec.system import record
 
@@ -418,26 +409,14 @@ def _recover_crash(
     except KexecError as again:
         if isinstance(again, SyscallError) and again.errno == errno.EBUSY:
             raise SyscallError(
-                f"{err}; the kernel freed the crash kernel loaded before and another "
-                f"program's load was under way when pykexec tried to reload it: see "
-                "pykexec -S -d when it has ended",
-                err.errno,
-                err.call,
+                "crash-freed-busy", errno=err.errno, call=err.call, cause=err
             ) from None
         record.remove(view, True)
-        raise SyscallError(
-            f"{err}; the kernel freed the crash kernel loaded before and "
-            f"reloading it failed ({again}): {gone}",
-            err.errno,
-            err.call,
-        ) from None
-    kernel = previous["options"]["kernel"]
-    raise SyscallError(
-        f"{err}; the kernel had freed the crash kernel loaded before: "
-        f"reloaded it ({kernel}, first loaded {previous['loaded_at_utc']})",
-        err.errno,
-        err.call,
-    ) from None
+        raise SyscallError("crash-reload-failed", errno=err.errno, call=err.call, cause=err,
+                           again=again) from None  # fmt: skip
+    raise SyscallError("crash-reloaded", errno=err.errno, call=err.call, cause=err,
+                       kernel=previous["options"]["kernel"],
+                       loaded_at=previous["loaded_at_utc"]) from None  # fmt: skip
 
 
 def _errname(err: int) -> str:
@@ -463,12 +442,12 @@ def _open(path: Path, what: str) -> int:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except FileNotFoundError:
-        raise ImageError(f"{what} {path} does not exist") from None
+        raise ImageError("missing", what=what, path=str(path)) from None
     except OSError as err:
-        raise ImageError(f"{what} {path} cannot be opened: {err.strerror}") from None
+        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
-        raise ImageError(f"{what} {path} is not a regular file: give the file itself")
+        raise ImageError("not-a-file", what=what, path=str(path))
     return fd
 
 

@@ -44,7 +44,7 @@ def options_from_record(rec: dict[str, Any]) -> LoadOptions:
         o["syscall"] = SyscallChoice(o.get("syscall", "auto"))
         return LoadOptions(**o)
     except (TypeError, ValueError) as err:
-        raise KexecError(f"the load record's options cannot be used again: {err}") from None
+        raise KexecError("record-options-unusable", cause=err) from None
 
 
 def _purgatory_program(buf: bytes, plan: Plan, facts: LoadFacts) -> Program | None:

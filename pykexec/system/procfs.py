@@ -56,7 +56,7 @@ def read_tree(path: Path) -> Node:
     cannot be read.
     """
     if not path.is_dir():
-        raise DeviceTreeError(f"no device tree directory at {path}")
+        raise DeviceTreeError("no-directory", path=str(path))
     root = Node("")
     stack = [(path, root)]
     while stack:
@@ -79,7 +79,7 @@ def read_prop(path: Path, node_path: str, name: str) -> bytes | None:
     """
     parts = [part for part in node_path.split("/") if part]
     if any(part in (".", "..") for part in [*parts, name]) or "/" in name or not name:
-        raise DeviceTreeError(f"bad device tree path {node_path!r} / property {name!r}")
+        raise DeviceTreeError("bad-path", path=node_path, prop=name)
     file = path.joinpath(*parts, name)
     try:
         if not stat.S_ISREG(file.lstat().st_mode):
@@ -87,7 +87,7 @@ def read_prop(path: Path, node_path: str, name: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except OSError as err:
-        raise DeviceTreeError(f"cannot stat device tree property {file}: {err}") from err
+        raise DeviceTreeError("cannot-stat", path=str(file), cause=err) from err
     return _read_file(file)
 
 
@@ -107,11 +107,11 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
         with os.scandir(directory) as entries:
             return sorted(entries, key=lambda entry: entry_order(entry.name))
     except OSError as err:
-        raise DeviceTreeError(f"cannot list device tree node {directory}: {err}") from err
+        raise DeviceTreeError("cannot-list", path=str(directory), cause=err) from err
 
 
 def _read_file(file: Path) -> bytes:
     data = read_regular(str(file), "device tree property", DeviceTreeError, MAX_PROPERTY_SIZE)
     if data is None:
-        raise DeviceTreeError(f"device tree property {file} vanished while being read")
+        raise DeviceTreeError("vanished", path=str(file))
     return data

@@ -100,29 +100,22 @@ def _nesting(text: str) -> int:
 def _parse(text: str, path: str) -> Record:
     """The record in ``text``, or the RecordError saying why it cannot be trusted."""
     if _nesting(text) > schema.MAX_DEPTH:
-        raise RecordError(
-            f"{path} nests deeper than a record ({schema.MAX_DEPTH})", path, "too-deep"
-        )
+        raise RecordError("too-deep", path=path, limit=schema.MAX_DEPTH)
     try:
         rec = json.loads(text)
     except (ValueError, RecursionError):
-        raise RecordError(f"{path} is not JSON (corrupt)", path, "corrupt") from None
+        raise RecordError("corrupt", path=path) from None
     if not isinstance(rec, dict) or rec.get("program", schema.PROGRAM) != schema.PROGRAM:
-        raise RecordError(f"{path} was not written by pykexec", path, "foreign")
+        raise RecordError("foreign", path=path)
     version = rec.get("format")
     if isinstance(version, bool) or not isinstance(version, int):
-        raise RecordError(f"{path} names no record format: not pykexec's", path, "foreign")
+        raise RecordError("foreign", path=path)
     if version != RECORD_FORMAT:
-        problem = "older" if version < RECORD_FORMAT else "newer"
-        raise RecordError(
-            f"{path} has record format {version}, this pykexec reads {RECORD_FORMAT} "
-            f"({'an older' if problem == 'older' else 'a newer'} pykexec wrote it)",
-            path,
-            problem,
-        )
+        raise RecordError("older" if version < RECORD_FORMAT else "newer", path=path,
+                          version=version, expected=RECORD_FORMAT)  # fmt: skip
     wrong = schema.check(rec)
     if wrong:
-        raise RecordError(f"{path}: {wrong}", path, "invalid")
+        raise RecordError("invalid", path=path, reason=wrong)
     return rec
 
 
@@ -141,20 +134,16 @@ def _read_bounded(path: str) -> bytes | None:
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
-        raise RecordError(f"cannot open {path}: {err.strerror}", path, "unreadable") from None
+        raise RecordError("unreadable", path=path, reason=err.strerror) from None
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise RecordError(f"{path} is not a regular file", path, "unreadable")
+            raise RecordError("unreadable", path=path, reason="not a regular file")
         if info.st_size > MAX_RECORD_SIZE:
-            raise RecordError(
-                f"{path} holds {info.st_size} bytes, more than a record ({MAX_RECORD_SIZE})",
-                path,
-                "too-large",
-            )
+            raise RecordError("too-large", path=path, size=info.st_size, limit=MAX_RECORD_SIZE)
         return os.read(fd, MAX_RECORD_SIZE + 1)
     except OSError as err:
-        raise RecordError(f"cannot read {path}: {err.strerror}", path, "unreadable") from None
+        raise RecordError("unreadable", path=path, reason=err.strerror) from None
     finally:
         os.close(fd)
 
@@ -167,18 +156,14 @@ def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordEr
     path = record_path(view, crash)
     try:
         if _directory_is_link(view):
-            raise RecordError(
-                f"{view.path(RECORD_DIR)} is a symlink: its records are not trusted",
-                path,
-                "symlink",
-            )
+            raise RecordError("symlink", path=path, directory=view.path(RECORD_DIR))
         data = _read_bounded(path)
         if data is None:
             return None, None
         rec = _parse(data.decode("utf-8", "replace"), path)
         boot_id = (view.read_text("proc/sys/kernel/random/boot_id") or "").strip()
         if boot_id and rec["boot_id"] not in ("", boot_id):  # a /run that is not a tmpfs
-            raise RecordError(f"{path} was written during another boot", path, "other-boot")
+            raise RecordError("other-boot", path=path)
     except RecordError as err:
         return None, err
     return rec, None
@@ -223,7 +208,7 @@ def write(view: SystemView, crash: bool, record: Record) -> str:
     When it cannot be written the old record is removed (it describes a kernel no
     longer loaded) and a RecordError says so."""
     if not view.live:
-        raise KexecError(f"refusing to write a load record under {view.root}")
+        raise KexecError("record-under-sysroot", path=str(view.root))
     path = record_path(view, crash)
     problem = schema.check(record)
     try:
@@ -240,17 +225,7 @@ def write(view: SystemView, crash: bool, record: Record) -> str:
         if _directory_is_link(view):
             why = f"{view.path(RECORD_DIR)} is a symlink"
         gone = _remove_path(view, path)
-        old = (
-            "the previous record was removed"
-            if gone
-            else (
-                "the previous record could not be removed either: -S -d compares it with what "
-                "is loaded"
-            )
-        )
-        raise RecordError(
-            f"cannot write the load record {path}: {why}; {old}", path, "write-failed"
-        ) from None
+        raise RecordError("write-failed", path=path, reason=why, removed=gone) from None
     return path
 
 
@@ -315,12 +290,7 @@ class Lock:
             holder = os.pread(self.fd, 32, 0).decode("ascii", "replace").strip()
             os.close(self.fd)
             self.fd = -1
-            raise RecordError(
-                f"another pykexec load (pid {holder or '?'}) holds {self.path}: "
-                "try again when it has ended",
-                self.path,
-                "busy",
-            )
+            raise RecordError("busy", path=self.path, pid=holder or "?")
         os.ftruncate(self.fd, 0)
         os.pwrite(self.fd, f"{os.getpid()}\n".encode(), 0)
 

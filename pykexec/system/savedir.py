@@ -32,15 +32,19 @@ def _open_dir(path: str) -> int:
     except FileExistsError:
         pass
     except OSError as err:
-        raise SaveError(f"cannot create {path}: {err.strerror}", path, "io") from None
+        raise SaveError(
+            "io", directory=path, action="create", target=path, reason=err.strerror
+        ) from None
     try:
         return os.open(path, _DIR_FLAGS)
     except OSError as err:
         if err.errno not in (errno.ELOOP, errno.ENOTDIR):
-            raise SaveError(f"cannot open {path}: {err.strerror}", path, "io") from None
+            raise SaveError(
+                "io", directory=path, action="open", target=path, reason=err.strerror
+            ) from None
     if os.path.islink(path):
-        raise SaveError(f"--save {path} is a symlink: name the directory itself", path, "symlink")
-    raise SaveError(f"--save {path} is not a directory", path, "not-a-directory")
+        raise SaveError("symlink", directory=path)
+    raise SaveError("not-a-directory", directory=path)
 
 
 def _write(dir_fd: int, path: str, name: str, data: bytes, overwrite: bool) -> None:
@@ -50,21 +54,23 @@ def _write(dir_fd: int, path: str, name: str, data: bytes, overwrite: bool) -> N
         except FileNotFoundError:
             pass
         except OSError as err:
-            raise SaveError(
-                f"cannot replace {name} in {path}: {err.strerror}", path, "exists"
-            ) from None
+            raise SaveError("exists", directory=path, name=name, reason=err.strerror) from None
     try:
         fd = os.open(name, _FILE_FLAGS, 0o644, dir_fd=dir_fd)
     except FileExistsError:  # appeared since the check or the unlink: not ours to open
-        raise SaveError(f"{name} appeared in {path} while saving", path, "exists") from None
+        raise SaveError(
+            "exists", directory=path, name=name, reason="it appeared while saving"
+        ) from None
     except OSError as err:
-        raise SaveError(f"cannot create {name} in {path}: {err.strerror}", path, "io") from None
+        raise SaveError("io", directory=path, action="create", target=os.path.join(path, name),
+                        reason=err.strerror) from None  # fmt: skip
     try:
         view = memoryview(data)
         while view:
             view = view[os.write(fd, view) :]
     except OSError as err:
-        raise SaveError(f"cannot write {name} in {path}: {err.strerror}", path, "io") from None
+        raise SaveError("io", directory=path, action="write", target=os.path.join(path, name),
+                        reason=err.strerror) from None  # fmt: skip
     finally:
         os.close(fd)
 
@@ -75,17 +81,14 @@ def write_files(
     """Write each (name, bytes) of ``files`` into ``directory``; returns their paths."""
     path = os.fspath(directory)
     if "\0" in path:
-        raise SaveError(f"--save {path!r} holds a NUL byte", path, "nul-byte")
+        raise SaveError("nul-byte", directory=path)
     path = path.rstrip("/") or "/"
     dir_fd = _open_dir(path)
     try:
         present = os.listdir(dir_fd)
         if present and not overwrite:
             raise SaveError(
-                f"--save {path} is not empty ({len(present)} entries, e.g. {sorted(present)[0]}):"
-                " name an empty or new directory, or add --overwrite",
-                path,
-                "not-empty",
+                "not-empty", directory=path, count=len(present), name=sorted(present)[0]
             )
         for name, data in files:
             assert "/" not in name and name not in ("", ".", ".."), name

@@ -81,12 +81,7 @@ def _number(name: str) -> int:
     machine = os.uname().machine
     table = SYSCALLS.get(machine)
     if table is None:
-        raise SyscallError(
-            f"{name}: this is a {machine} machine; pykexec loads ppc64 kernels on ppc64 "
-            "only (use --dry-run to plan a load elsewhere)",
-            errno.ENOSYS,
-            name,
-        )
+        raise SyscallError("wrong-machine", errno=errno.ENOSYS, call=name, machine=machine)
     return table[name]
 
 
@@ -195,20 +190,27 @@ ERRNO_ADVICE: tuple[tuple[int, str, str], ...] = (
 )
 
 
-def explain(call: str, err: int, *, file_load: bool = False) -> str:
-    """One line: what the errno means for a kexec call and what to do."""
+def advice(err: int, *, file_load: bool = False) -> str:
+    """What the errno means for a kexec call and what to do."""
     if err == errno.EPERM and os.geteuid() != 0:
-        return f"{call}: permission denied: run pykexec as root (CAP_SYS_BOOT)"
+        return "permission denied: run pykexec as root (CAP_SYS_BOOT)"
     which = "file" if file_load else "load"
-    for number, applies, advice in ERRNO_ADVICE:
+    for number, applies, text in ERRNO_ADVICE:
         if number == err and applies in (which, "both"):
-            return f"{call}: {advice}"
-    return f"{call}: {os.strerror(err)}"
+            return text
+    return os.strerror(err)
+
+
+def explain(call: str, err: int, *, file_load: bool = False) -> str:
+    """One line: the call, then :func:`advice`."""
+    return str(
+        SyscallError("failed", errno=err, call=call, advice=advice(err, file_load=file_load))
+    )
 
 
 def _fail(call: str, *, file_load: bool = False) -> SyscallError:
     err = ctypes.get_errno()
-    return SyscallError(explain(call, err, file_load=file_load), err, call)
+    return SyscallError("failed", errno=err, call=call, advice=advice(err, file_load=file_load))
 
 
 def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
@@ -258,11 +260,9 @@ def inet_dgram_socket() -> int:
     module costs a noticeable share of ``pykexec -e``'s start-up)."""
     fd = int(libc().socket(2, 2, 0))  # AF_INET, SOCK_DGRAM
     if fd < 0:
-        raise SyscallError(
-            "socket(AF_INET, SOCK_DGRAM): " + os.strerror(ctypes.get_errno()),
-            ctypes.get_errno(),
-            "socket",
-        )
+        number = ctypes.get_errno()
+        raise SyscallError("failed", errno=number, call="socket(AF_INET, SOCK_DGRAM)",
+                           advice=os.strerror(number))  # fmt: skip
     return fd
 
 

@@ -62,7 +62,7 @@ class SystemView:
     def __init__(self, root: str | os.PathLike[str] = "/") -> None:
         self.root = os.fspath(root)
         if "\0" in self.root:  # no path can hold one: a KexecError, not open()'s ValueError
-            raise SystemInfoError(f"snapshot root {self.root!r} holds a NUL byte")
+            raise SystemInfoError("nul-in-root", path=self.root)
         self._tree: Node | None = None
 
     def __repr__(self) -> str:
@@ -93,10 +93,8 @@ class SystemView:
         if base == 16 and word[:2].lower() == "0x":
             word = word[2:]
         if not word or not set(word) <= digits:
-            raise SystemInfoError(
-                f"{self.path(rel)}: expected a {'hexadecimal ' if base == 16 else ''}"
-                f"number, found {text[:40]!r}"
-            )
+            raise SystemInfoError("not-hex" if base == 16 else "not-a-number",
+                                  path=self.path(rel), text=text[:40])  # fmt: skip
         return int(word, base)
 
     def device_tree(self) -> Node:
@@ -108,10 +106,7 @@ class SystemView:
 
             path = Path(self.path(DEVICE_TREE))
             if not path.is_dir():
-                raise SystemInfoError(
-                    f"no device tree at {path}: pykexec needs /proc/device-tree "
-                    "(a POWER machine, or --sysroot pointing at a snapshot)"
-                )
+                raise SystemInfoError("no-device-tree", path=str(path))
             self._tree = read_tree(path)
         return self._tree
 
@@ -156,9 +151,7 @@ class SystemView:
         except ValueError:
             addr = size = -1
         if len(words) < 2 or not 0 <= addr < U64_LIMIT or not 0 < size < U64_LIMIT:
-            raise SystemInfoError(
-                f"{self.path(rel)}: expected a hexadecimal address and size, found {text[:40]!r}"
-            )
+            raise SystemInfoError("not-address-size", path=self.path(rel), text=text[:40])
         return addr, size
 
     def possible_cpus(self) -> list[int]:
@@ -177,8 +170,7 @@ class SystemView:
             size = self.read_int(f"{base}/crash_notes_size") or 1024
             if addr >= U64_LIMIT or size >= U64_LIMIT:
                 raise SystemInfoError(
-                    f"{self.path(base)}: crash notes at {addr:#x} of {size:#x} bytes "
-                    "lie outside the 64-bit address space"
+                    "notes-beyond-64-bit", path=self.path(base), address=addr, size=size
                 )
             notes.append(CpuNote(cpu, addr, size))
         return notes
@@ -214,24 +206,28 @@ class SystemView:
         FIFO or device in its place cannot hang the caller; an offset or size beyond what
         a file offset can be (2**63) is refused before any read."""
         if not (0 <= offset < 1 << 63 and 0 <= size < (1 << 63) - offset):
-            raise SystemInfoError(f"{self.path(rel)}: no data at {offset:#x}+{size:#x}")
+            raise SystemInfoError("no-data", path=self.path(rel), offset=offset, size=size)
         try:
             fd = os.open(self.path(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
         except OSError as err:
-            raise SystemInfoError(f"cannot open {self.path(rel)}: {err.strerror}") from None
+            raise SystemInfoError(
+                "cannot-open", what="file", path=self.path(rel), reason=err.strerror
+            ) from None
         try:
             if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SystemInfoError(f"{self.path(rel)} is not a regular file")
+                raise SystemInfoError("not-regular", what="file", path=self.path(rel))
             chunks = []
             while size > 0:
                 data = os.pread(fd, min(size, 1 << 24), offset)
                 if not data:
-                    raise SystemInfoError(f"{self.path(rel)}: nothing to read at {offset:#x}")
+                    raise SystemInfoError("nothing-to-read", path=self.path(rel), offset=offset)
                 chunks.append(data)
                 offset, size = offset + len(data), size - len(data)
             return b"".join(chunks)
         except OSError as err:
-            raise SystemInfoError(f"cannot read {self.path(rel)}: {err.strerror}") from None
+            raise SystemInfoError(
+                "cannot-read", what="file", path=self.path(rel), reason=err.strerror
+            ) from None
         finally:
             os.close(fd)
 
@@ -245,15 +241,13 @@ def parse_cpu_list(text: str, where: str = "CPU list") -> list[int]:
     for part in filter(None, text.split(",")):
         lo, dash, hi = part.partition("-")
         if not lo or not set(lo + hi) <= DECIMAL_DIGITS or (dash and not hi):
-            raise SystemInfoError(f"{where}: {part!r} is not a CPU number or range")
+            raise SystemInfoError("bad-cpu-list", path=where, text=part)
         first, last = int(lo), int(hi) if dash else int(lo)
         if not first <= last < MAX_CPUS:
-            raise SystemInfoError(
-                f"{where}: CPU range {part!r} is reversed or reaches past {MAX_CPUS - 1}"
-            )
+            raise SystemInfoError("bad-cpu-range", path=where, text=part, limit=MAX_CPUS - 1)
         cpus.extend(range(first, last + 1))
         if len(cpus) > MAX_CPUS:
-            raise SystemInfoError(f"{where}: more than {MAX_CPUS} CPUs listed")
+            raise SystemInfoError("too-many-cpus", path=where, limit=MAX_CPUS)
     return cpus
 
 
@@ -268,7 +262,7 @@ def kernel_end_from_iomem(iomem: str, where: str = "/proc/iomem") -> int | None:
         ok = dash and first and last and set(first + last) <= HEX_DIGITS
         value = int(last, 16) if ok else -1
         if not 0 <= value < U64_LIMIT:
-            raise SystemInfoError(f"{where}: cannot read the range of {line.strip()[:60]!r}")
+            raise SystemInfoError("bad-iomem-line", path=where, text=line.strip()[:60])
         end = max(end or 0, value + 1)
     return end
 

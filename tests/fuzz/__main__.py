@@ -49,7 +49,8 @@ def report(stats: Stats, seconds: float) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python3 -m tests.fuzz", description=__doc__)
-    parser.add_argument("--count", type=int, default=1000, help="inputs in total, at least (whole rounds)")
+    parser.add_argument("--count", type=int, default=1000,
+                        help="inputs in total, at least (whole rounds)")  # fmt: skip
     parser.add_argument("--family", default="all", help=f"all or one of {', '.join(FAMILIES)}")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--keep", type=Path, default=Path("fuzz-failures"),

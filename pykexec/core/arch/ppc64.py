@@ -97,10 +97,7 @@ def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
     high = inp.mem_max if inp.mem_max is not None else 1 << 64
     if inp.crash:
         if m.crash is None:
-            raise NoCrashRegion(
-                "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
-                "(for example crashkernel=512M) on the kernel command line"
-            )
+            raise NoCrashRegion("no-crash-region")
         free = MemoryMap([m.crash])
         where = f"the crash region {m.crash}"
     else:
@@ -140,21 +137,13 @@ def _free_memory(inp: PlanInput) -> Placer:
 def _crash_parts(inp: PlanInput, placer: Placer) -> _CrashParts:
     """Backup and ELF core header segments (after the kernel, bottom-up)."""
     if not inp.kernel.relocatable:
-        raise UsageError(
-            f"this kernel cannot be a crash kernel: its word at 0x5c is "
-            f'{inp.kernel.run_at_load:#010x}, not the "run0" magic of a relocatable kernel, '
-            "so it would not run where it is loaded (build it with CONFIG_RELOCATABLE)"
-        )
+        raise UsageError("not-relocatable", value=inp.kernel.run_at_load)
     if inp.kernel.endian != inp.purgatory_endian:
         # The crash kernel reads the ELF core header and the dead kernel's per-CPU
         # notes and vmcoreinfo in its own byte order (fs/proc/vmcore.c): measured in
         # the lab, a big-endian crash kernel after a little-endian one says "Kdump:
         # vmcore not initialized" and has no /proc/vmcore (kexec-tools the same).
-        raise UsageError(
-            f"a {inp.kernel.endian}-endian crash kernel cannot read the dump of this "
-            f"{inp.purgatory_endian}-endian kernel (its notes are in the dead kernel's "
-            f"byte order): load a {inp.purgatory_endian}-endian crash kernel"
-        )
+        raise UsageError("crash-endian", endian=inp.kernel.endian, dump_endian=inp.purgatory_endian)
     from pykexec.core.crash.kdump import BACKUP_SIZE, core_loads, crash_layout
     from pykexec.core.formats.elfcore import core_header
 
@@ -239,10 +228,8 @@ def plan(inp: PlanInput) -> Plan:
 
 def _check_command_line(bootargs: str) -> None:
     if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
-        raise UsageError(
-            f"the command line has {len(encode_cmdline(bootargs)) - 1} bytes; the ppc64 kernel "
-            f"takes at most {COMMAND_LINE_SIZE - 1}"
-        )
+        size = len(encode_cmdline(bootargs)) - 1
+        raise UsageError("command-line-too-long", size=size, limit=COMMAND_LINE_SIZE - 1)
 
 
 def _purgatory_params(
@@ -302,7 +289,7 @@ def _tree_for(
     """
     if inp.dtb is None:
         if inp.running_tree is None:
-            raise UsageError("no device tree: give --dtb or run on a system with one")
+            raise UsageError("no-device-tree")
         return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
     tree = inp.dtb.copy()
     chosen = tree.root.ensure_child("chosen")

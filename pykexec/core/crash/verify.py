@@ -37,16 +37,12 @@ from pykexec.core.formats.elf import (
     SegmentType,
     layout,
 )
-from pykexec.errors import KexecError
+from pykexec.errors import VerifyError as VerifyError  # re-exported: its old home
 
 NO_PADDR = (1 << 64) - 1  # fs/proc/kcore.c: p_paddr = (elf_addr_t)-1 outside the linear map
 Reader = Callable[[int, int], bytes]  # (physical address, size) -> bytes
 FILE_OFFSET_MAX = (1 << 63) - 1  # off_t: what pread() takes
 KCORE_HEADER_MAX = 1 << 20  # fs/proc/kcore.c puts the program headers right after the ELF header
-
-
-class VerifyError(KexecError):
-    """The loaded image cannot be checked (no record, no kcore, a range not mapped)."""
 
 
 @dataclass(frozen=True)
@@ -65,19 +61,19 @@ class KcoreMap:
                 and phys + size <= (ph.p_paddr + ph.p_filesz)
             ):
                 return _file_offset(ph.p_offset + phys - ph.p_paddr, size)
-        raise VerifyError(f"/proc/kcore maps no range covering {phys:#x}+{size:#x}")
+        raise VerifyError("unmapped", address=phys, size=size)
 
     def virtual_offset(self, vaddr: int, size: int) -> int:
         """The file offset of kernel virtual address ``vaddr`` (``size`` bytes)."""
         for ph in self.loads:
             if ph.p_vaddr <= vaddr and vaddr + size <= ph.p_vaddr + ph.p_filesz:
                 return _file_offset(ph.p_offset + vaddr - ph.p_vaddr, size)
-        raise VerifyError(f"/proc/kcore maps no range covering {vaddr:#x}+{size:#x}")
+        raise VerifyError("unmapped", address=vaddr, size=size)
 
 
 def _file_offset(offset: int, size: int) -> int:
     if offset + size > FILE_OFFSET_MAX:
-        raise VerifyError(f"/proc/kcore: offset {offset:#x} lies past what a file can hold")
+        raise VerifyError("offset-too-large", offset=offset)
     return offset
 
 
@@ -86,13 +82,13 @@ def kcore_header_size(head: bytes) -> int:
     endian, ehdr = _ehdr(head)
     entry = layout(PHDR_FIELDS, endian).size  # type: ignore[arg-type]
     if ehdr["e_phentsize"] != entry or ehdr["e_phoff"] > KCORE_HEADER_MAX:
-        raise VerifyError("/proc/kcore: program headers of an unexpected size or place")
+        raise VerifyError("odd-program-headers")
     return int(ehdr["e_phoff"] + ehdr["e_phnum"] * entry)
 
 
 def _ehdr(head: bytes) -> tuple[str, dict[str, int]]:
     if head[:4] != ELF_MAGIC or len(head) < EI_NIDENT + layout(EHDR_FIELDS, "little").size:
-        raise VerifyError("/proc/kcore is not an ELF core file")
+        raise VerifyError("not-elf-core")
     endian = "little" if head[5] == 1 else "big"
     values = layout(EHDR_FIELDS, endian).unpack_from(head, EI_NIDENT)  # type: ignore[arg-type]
     return endian, dict(zip((n for n, _ in EHDR_FIELDS), values))
@@ -106,7 +102,7 @@ def kcore_map(head: bytes) -> KcoreMap:
     for i in range(ehdr["e_phnum"]):
         at = ehdr["e_phoff"] + i * ehdr["e_phentsize"]
         if at + phdr.size > len(head):
-            raise VerifyError("/proc/kcore: truncated program headers")
+            raise VerifyError("truncated-program-headers")
         ph = ProgramHeader(*phdr.unpack_from(head, at))
         if ph.p_type == SegmentType.PT_LOAD:
             loads.append(ph)
@@ -130,10 +126,7 @@ def verify(record: dict[str, Any], read: Reader) -> tuple[bool, list[str]]:
     segments = record.get("segments")
     purgatory = record.get("purgatory")
     if not segments or not purgatory:
-        raise VerifyError(
-            "the record has no segments (loaded with kexec_file_load: the kernel built "
-            "them); verify needs an image loaded with kexec_load (-c)"
-        )
+        raise VerifyError("no-segments")
     lines, differ = [], []
     rewrites = set(record.get("kernel_rewrites") or ())
     for seg in segments:

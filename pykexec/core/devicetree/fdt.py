@@ -199,7 +199,7 @@ class Node:
                 candidates = node.children_named(part)
                 if len(candidates) > 1:
                     names = ", ".join(c.name for c in candidates)
-                    raise DeviceTreeError(f"{path!r} is ambiguous: {part!r} matches {names}")
+                    raise DeviceTreeError("ambiguous", path=path, name=part, matches=names)
                 found = candidates[0] if candidates else None
             if found is None:
                 return None
@@ -225,7 +225,7 @@ class Node:
     def add_child(self, node: Node) -> Node:
         """Append ``node``; raises if a child of that name exists. Returns ``node``."""
         if self.child(node.name) is not None:
-            raise DeviceTreeError(f"node {self.name!r} already has a child {node.name!r}")
+            raise DeviceTreeError("duplicate-child", node=self.name, name=node.name)
         self.children.append(node)
         return node
 
@@ -263,13 +263,13 @@ class Node:
         try:
             return self.props[name]
         except KeyError:
-            raise DeviceTreeError(f"node {self.name!r} has no property {name!r}") from None
+            raise DeviceTreeError("no-property", node=self.name, prop=name) from None
 
     def _decoded(self, name: str, decode: Callable[[bytes], _T]) -> _T:
         try:
             return decode(self.get(name))
         except DeviceTreeError as err:
-            raise DeviceTreeError(f"property {name!r} of node {self.name!r}: {err}") from None
+            raise DeviceTreeError("bad-property", node=self.name, prop=name, cause=err) from None
 
     def get_u32(self, name: str) -> int:
         """A ``<u32>`` property."""
@@ -417,7 +417,7 @@ class DeviceTree:
         """The node at absolute ``path``; raises :class:`DeviceTreeError` if missing."""
         found = self.root.find(path)
         if found is None:
-            raise DeviceTreeError(f"device tree has no node {path!r}")
+            raise DeviceTreeError("no-node", path=path)
         return found
 
     def copy(self) -> DeviceTree:
@@ -460,23 +460,16 @@ def parse_fdt(blob: bytes) -> DeviceTree:
 
 def _check_header(blob: bytes) -> FdtHeader:
     if len(blob) < _HEADER.size:
-        raise DeviceTreeError(
-            f"device tree blob truncated: {len(blob)} bytes, the header alone needs {_HEADER.size}"
-        )
+        raise DeviceTreeError("header-truncated", size=len(blob), limit=_HEADER.size)
     header = FdtHeader.unpack(blob)
     if header.magic != FDT_MAGIC:
-        raise DeviceTreeError(
-            f"not a flattened device tree: magic {header.magic:#010x}, expected {FDT_MAGIC:#010x}"
-        )
+        raise DeviceTreeError("bad-magic", value=header.magic, expected=FDT_MAGIC)
     if header.version < _OLDEST_READABLE_VERSION or header.last_comp_version > FDT_VERSION:
-        raise DeviceTreeError(
-            f"unsupported device tree version {header.version} (last compatible "
-            f"{header.last_comp_version}); readable: {_OLDEST_READABLE_VERSION} to {FDT_VERSION}"
-        )
+        raise DeviceTreeError("bad-version", version=header.version,
+                              last_compatible=header.last_comp_version,
+                              oldest=_OLDEST_READABLE_VERSION, newest=FDT_VERSION)  # fmt: skip
     if header.totalsize > len(blob):
-        raise DeviceTreeError(
-            f"device tree blob truncated: header says {header.totalsize} bytes, got {len(blob)}"
-        )
+        raise DeviceTreeError("blob-truncated", limit=header.totalsize, size=len(blob))
     blocks = [
         ("memory reservation block", header.off_mem_rsvmap, 0),
         ("strings block", header.off_dt_strings, header.size_dt_strings),
@@ -487,11 +480,10 @@ def _check_header(blob: bytes) -> FdtHeader:
     for name, offset, size in blocks:
         if offset < _HEADER.size - CELL_SIZE or offset + size > header.totalsize:
             raise DeviceTreeError(
-                f"{name} at {offset:#x} (+{size:#x}) lies outside the blob "
-                f"of {header.totalsize:#x} bytes"
+                "block-outside", name=name, offset=offset, size=size, limit=header.totalsize
             )
     if header.off_dt_struct % _TOKEN_ALIGN:
-        raise DeviceTreeError(f"structure block at {header.off_dt_struct:#x} is not 4-byte aligned")
+        raise DeviceTreeError("misaligned-structure", offset=header.off_dt_struct)
     return header
 
 
@@ -506,14 +498,9 @@ def _parse_reserve_map(blob: bytes, header: FdtHeader) -> list[Range]:
         if size == 0:
             return entries
         if address + size > _U64_MAX + 1:
-            raise DeviceTreeError(
-                f"reservation {address:#x}+{size:#x} at {offset:#x} wraps past 2^64"
-            )
+            raise DeviceTreeError("reservation-wraps", address=address, size=size, offset=offset)
         entries.append(Range.sized(address, size))
-    raise DeviceTreeError(
-        f"memory reservation block at {header.off_mem_rsvmap:#x} is not terminated "
-        f"before the end of the blob"
-    )
+    raise DeviceTreeError("reservations-unterminated", offset=header.off_mem_rsvmap)
 
 
 class _StructParser:
@@ -540,30 +527,27 @@ class _StructParser:
                 elif root is None:
                     root = node
                 else:
-                    raise self._error(token_offset, "a second root node")
+                    raise DeviceTreeError("second-root", offset=token_offset)
                 stack.append(node)
             elif token == FdtToken.PROP:
                 if not stack:
-                    raise self._error(token_offset, "a property outside any node")
+                    raise DeviceTreeError("property-outside-node", offset=token_offset)
                 name, value = self._prop()
                 stack[-1].props[name] = value
             elif token == FdtToken.END_NODE:
                 if not stack:
-                    raise self._error(token_offset, "FDT_END_NODE without FDT_BEGIN_NODE")
+                    raise DeviceTreeError("unopened-end-node", offset=token_offset)
                 stack.pop()
             elif token == FdtToken.END:
                 if stack or root is None:
-                    raise self._error(token_offset, "FDT_END inside a node or before the root")
+                    raise DeviceTreeError("misplaced-end", offset=token_offset)
                 return root
             elif token != FdtToken.NOP:
-                raise self._error(token_offset, f"unknown token {token:#x}")
-
-    def _error(self, offset: int, what: str) -> DeviceTreeError:
-        return DeviceTreeError(f"bad device tree structure block: {what} at offset {offset:#x}")
+                raise DeviceTreeError("unknown-token", value=token, offset=token_offset)
 
     def _u32(self) -> int:
         if self.offset + _TOKEN.size > self.end:
-            raise self._error(self.offset, "truncated (no FDT_END token)")
+            raise DeviceTreeError("no-end-token", offset=self.offset)
         value: int = _TOKEN.unpack_from(self.blob, self.offset)[0]
         self.offset += _TOKEN.size
         return value
@@ -571,7 +555,7 @@ class _StructParser:
     def _node_name(self) -> str:
         end = self.blob.find(b"\0", self.offset, self.end)
         if end < 0:
-            raise self._error(self.offset, "unterminated node name")
+            raise DeviceTreeError("unterminated-node-name", offset=self.offset)
         name = decode_text(self.blob[self.offset : end])
         self.offset = end + 1
         self.offset += _pad4(self.offset)
@@ -579,11 +563,11 @@ class _StructParser:
 
     def _prop(self) -> tuple[str, bytes]:
         if self.offset + _PROP_HEADER.size > self.end:
-            raise self._error(self.offset, "truncated property header")
+            raise DeviceTreeError("truncated-property-header", offset=self.offset)
         length, nameoff = _PROP_HEADER.unpack_from(self.blob, self.offset)
         start = self.offset + _PROP_HEADER.size
         if start + length > self.end:
-            raise self._error(self.offset, f"property value of {length} bytes runs past the end")
+            raise DeviceTreeError("value-past-end", size=length, offset=self.offset)
         self.offset = start + length + _pad4(length)
         return self._string(nameoff), self.blob[start : start + length]
 
@@ -594,13 +578,11 @@ class _StructParser:
                 self.nuls = [m.start() for m in re.finditer(b"\0", self.strings)]
             index = bisect.bisect_left(self.nuls, nameoff)
             if nameoff >= len(self.strings) or index == len(self.nuls):
-                raise self._error(
-                    self.offset, f"property name offset {nameoff:#x} outside the strings block"
-                )
+                raise DeviceTreeError("name-offset-outside", value=nameoff, offset=self.offset)
             end = self.nuls[index]
             if end - nameoff > MAX_NAME_LENGTH:
-                raise self._error(
-                    self.offset, f"property name at {nameoff:#x} longer than {MAX_NAME_LENGTH}"
+                raise DeviceTreeError(
+                    "name-too-long", value=nameoff, limit=MAX_NAME_LENGTH, offset=self.offset
                 )
             name = self.names[nameoff] = decode_text(self.strings[nameoff:end])
         return name
@@ -617,9 +599,9 @@ def build_fdt(tree: DeviceTree, *, pad: int = 0) -> bytes:
     property order is kept; the output depends only on ``tree`` and ``pad``.
     """
     if pad < 0:
-        raise DeviceTreeError(f"negative device tree padding {pad}")
+        raise DeviceTreeError("negative-padding", value=pad)
     if not 0 <= tree.boot_cpuid_phys <= _U32_MAX:
-        raise DeviceTreeError(f"boot_cpuid_phys {tree.boot_cpuid_phys:#x} does not fit in u32")
+        raise DeviceTreeError("boot-cpuid-too-large", value=tree.boot_cpuid_phys)
     rsvmap = _build_reserve_map(tree.reserve_map)
     structure, strings = _StructBuilder().build(tree.root)
     off_mem_rsvmap = _HEADER.size  # 40: already 8-byte aligned (DTSpec §5.3.1)
@@ -627,7 +609,7 @@ def build_fdt(tree: DeviceTree, *, pad: int = 0) -> bytes:
     off_dt_strings = off_dt_struct + len(structure)
     totalsize = off_dt_strings + len(strings) + pad
     if totalsize > _U32_MAX:
-        raise DeviceTreeError(f"device tree of {totalsize} bytes is too large for its header")
+        raise DeviceTreeError("blob-too-large", size=totalsize)
     header = FdtHeader(
         magic=FDT_MAGIC,
         totalsize=totalsize,
@@ -648,9 +630,9 @@ def _build_reserve_map(entries: Iterable[Range]) -> bytes:
     for r in entries:
         if r.size == 0:
             # A size of 0 ends the list for libfdt and the kernel (see _parse_reserve_map).
-            raise DeviceTreeError(f"empty memory reservation at {r.start:#x} would end the list")
+            raise DeviceTreeError("empty-reservation", address=r.start)
         if r.end > _U64_MAX + 1:
-            raise DeviceTreeError(f"memory reservation {r} does not fit in 64 bits")
+            raise DeviceTreeError("reservation-too-large", address=r.start, size=r.size)
         out += _RESERVE_ENTRY.pack(r.start, r.size)
     out += _RESERVE_ENTRY.pack(0, 0)
     return bytes(out)
@@ -666,7 +648,7 @@ class _StructBuilder:
 
     def build(self, root: Node) -> tuple[bytes, bytes]:
         if root.name:
-            raise DeviceTreeError(f"the root node must be named '', not {root.name!r}")
+            raise DeviceTreeError("bad-root-name", name=root.name)
         # The names of the open nodes: a path is joined only for an error message, so
         # a deep tree costs linear time.
         self.open: list[str] = []
@@ -683,7 +665,7 @@ class _StructBuilder:
                 continue
             name = encode_text(node.name)
             if not name or b"\0" in name or b"/" in name:
-                raise DeviceTreeError(f"bad node name {node.name!r} under {self._path()!r}")
+                raise DeviceTreeError("bad-node-name", name=node.name, path=self._path())
             self._begin_node(node)
             stack.append(None)
             stack.extend(reversed(node.children))
@@ -710,7 +692,7 @@ class _StructBuilder:
         if offset is None:
             encoded = encode_text(name)
             if not encoded or b"\0" in encoded:
-                raise DeviceTreeError(f"bad property name {name!r} in node {self._path()!r}")
+                raise DeviceTreeError("bad-property-name", prop=name, path=self._path())
             # Reuse any earlier string ending with this name (libfdt and dtc do the same).
             offset = self.strings.find(encoded + b"\0")
             if offset < 0:

@@ -59,12 +59,10 @@ def cells_to_ints(data: bytes, cells: int) -> list[int]:
     :class:`DeviceTreeError` if ``data`` is not a whole number of such values.
     """
     if cells < 1:
-        raise DeviceTreeError(f"cannot split a property into values of {cells} cells")
+        raise DeviceTreeError("bad-split-cells", cells=cells)
     width = cells * CELL_SIZE
     if len(data) % width:
-        raise DeviceTreeError(
-            f"property of {len(data)} bytes is not a whole number of {cells}-cell values"
-        )
+        raise DeviceTreeError("ragged-cells", size=len(data), cells=cells)
     count = len(data) // width
     if cells == 1:
         return list(struct.unpack(f">{count}I", data))
@@ -79,12 +77,12 @@ def ints_to_cells(values: Iterable[int], cells: int) -> bytes:
     Raises :class:`DeviceTreeError` if a value is negative or does not fit.
     """
     if cells < 0:
-        raise DeviceTreeError(f"cannot encode values in {cells} cells")
+        raise DeviceTreeError("bad-encode-cells", cells=cells)
     width = cells * CELL_SIZE
     out = bytearray()
     for value in values:
         if value < 0 or value.bit_length() > 8 * width:
-            raise DeviceTreeError(f"value {value:#x} does not fit in {cells} cell(s)")
+            raise DeviceTreeError("value-too-wide", value=value, cells=cells)
         out += value.to_bytes(width, "big")
     return bytes(out)
 
@@ -92,7 +90,7 @@ def ints_to_cells(values: Iterable[int], cells: int) -> bytes:
 def decode_u32(data: bytes) -> int:
     """A single big-endian ``<u32>`` value; raises if ``data`` is not 4 bytes."""
     if len(data) != _BE_U32.size:
-        raise DeviceTreeError(f"expected a 4-byte <u32>, got {len(data)} bytes")
+        raise DeviceTreeError("bad-u32", size=len(data))
     value: int = _BE_U32.unpack(data)[0]
     return value
 
@@ -100,7 +98,7 @@ def decode_u32(data: bytes) -> int:
 def decode_u64(data: bytes) -> int:
     """A single big-endian ``<u64>`` value; raises if ``data`` is not 8 bytes."""
     if len(data) != _BE_U64.size:
-        raise DeviceTreeError(f"expected an 8-byte <u64>, got {len(data)} bytes")
+        raise DeviceTreeError("bad-u64", size=len(data))
     value: int = _BE_U64.unpack(data)[0]
     return value
 
@@ -112,7 +110,7 @@ def decode_uint(data: bytes) -> int:
     and kernels as either ``<u32>`` or ``<u64>``; readers accept both.
     """
     if len(data) not in (_BE_U32.size, _BE_U64.size):
-        raise DeviceTreeError(f"expected a 4- or 8-byte number, got {len(data)} bytes")
+        raise DeviceTreeError("bad-number", size=len(data))
     return int.from_bytes(data, "big")
 
 
@@ -136,7 +134,7 @@ def encode_strings(texts: Sequence[str]) -> bytes:
     out = bytearray()
     for text in texts:
         if "\0" in text:
-            raise DeviceTreeError(f"string {text!r} contains a NUL byte")
+            raise DeviceTreeError("nul-in-string", text=text)
         out += encode_text(text) + b"\0"
     return bytes(out)
 
@@ -146,7 +144,7 @@ def decode_strings(data: bytes) -> list[str]:
     if not data:
         return []
     if not data.endswith(b"\0"):
-        raise DeviceTreeError(f"string property {data[:40]!r} is not NUL-terminated")
+        raise DeviceTreeError("unterminated-string", text=decode_text(data[:40]))
     return [decode_text(part) for part in data[:-1].split(b"\0")]
 
 
@@ -154,7 +152,7 @@ def decode_string(data: bytes) -> str:
     """The first string of a ``<string>`` value (anything after its NUL is ignored)."""
     end = data.find(b"\0")
     if end < 0:
-        raise DeviceTreeError(f"string property {data[:40]!r} is not NUL-terminated")
+        raise DeviceTreeError("unterminated-string", text=decode_text(data[:40]))
     return decode_text(data[:end])
 
 
@@ -164,8 +162,7 @@ def check_cell_sizes(address: int, size: int, where: str) -> tuple[int, int]:
     :data:`MAX_NCELLS`); else :class:`DeviceTreeError` naming ``where``."""
     if not 1 <= address <= MAX_NCELLS or not 0 <= size <= MAX_NCELLS:
         raise DeviceTreeError(
-            f"node {where!r} has #address-cells {address} and #size-cells "
-            f"{size}; valid are 1 to {MAX_NCELLS} and 0 to {MAX_NCELLS}: the tree is damaged"
+            "bad-ncells", node=where, address_cells=address, size_cells=size, limit=MAX_NCELLS
         )
     return address, size
 
@@ -175,9 +172,8 @@ def decode_ranges(data: bytes, address_cells: int, size_cells: int, what: str) -
     (``reg``, DTSpec v0.4 §2.3.6, and properties laid out like it) as ranges."""
     width = (address_cells + size_cells) * CELL_SIZE
     if address_cells < 1 or len(data) % width:
-        raise DeviceTreeError(
-            f"{what} ({len(data)} bytes) is not a list of {address_cells}+{size_cells}-cell entries"
-        )
+        raise DeviceTreeError("bad-entries", name=what, size=len(data),
+                              address_cells=address_cells, size_cells=size_cells)  # fmt: skip
     split = address_cells * CELL_SIZE
     ranges = []
     for offset in range(0, len(data), width):

@@ -203,10 +203,7 @@ def _zstd_decompressor() -> _Decompressor:
     try:
         from compression import zstd  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
-        raise ImageError(
-            "a zstd-compressed kernel, and this Python has no zstd decoder (compression.zstd "
-            "is new in Python 3.14): decompress it first (zstd -d vmlinux.zst -o vmlinux)"
-        ) from None
+        raise ImageError("no-zstd") from None
     return zstd.ZstdDecompressor()  # type: ignore[no-any-return,unused-ignore]
 
 
@@ -247,15 +244,13 @@ def _stream(engine: _Decompressor, data: bytes | memoryview, kind: str, limit: i
             pending = getattr(engine, "unconsumed_tail", b"")
             out += chunk
             if len(out) > limit:
-                raise _inflate_error(
-                    kind, f"it inflates past {limit:#x} bytes, more than any kernel image"
-                )
+                raise ImageError("inflates-too-far", compression=kind, limit=limit)
             if len(out) >= len(ELF_MAGIC) and bytes(out[:4]) != ELF_MAGIC:
-                raise _inflate_error(kind, "it does not hold an ELF file")
+                raise ImageError("inflates-to-non-elf", compression=kind)
             if not chunk and not engine.eof and not pending:
-                raise _inflate_error(kind, "the file ends inside the stream (truncated)")
+                raise ImageError("truncated-stream", compression=kind)
     except _decompress_errors() as err:
-        raise _inflate_error(kind, str(err)) from None
+        raise ImageError("corrupt-stream", compression=kind, cause=err) from None
     return memoryview(out)  # no copy of what may be hundreds of MiB
 
 
@@ -266,21 +261,19 @@ def _load_segments(
     phdr_struct = layout(PHDR_FIELDS, endian)
     phoff, phnum, phentsize = ehdr["e_phoff"], ehdr["e_phnum"], ehdr["e_phentsize"]
     if phnum and phentsize < phdr_struct.size:
-        raise ImageError(f"{name}: program header entries of {phentsize} bytes are too small")
+        raise ImageError("small-phentsize", name=name, size=phentsize)
     if phoff + phnum * phentsize > len(data):
-        raise ImageError(f"{name}: truncated (program headers end past the file's end)")
+        raise ImageError("truncated-phdrs", name=name)
     loads = []
     for i in range(phnum):
         ph = ProgramHeader(*phdr_struct.unpack_from(data, phoff + i * phentsize))
         if ph.p_type != SegmentType.PT_LOAD or ph.p_memsz == 0:
             continue
         if ph.p_offset + ph.p_filesz > len(data):
-            raise ImageError(
-                f"{name}: truncated (segment {i} needs bytes up to "
-                f"{ph.p_offset + ph.p_filesz:#x}, file has {len(data):#x})"
-            )
+            raise ImageError("truncated-segment", name=name, index=i,
+                             offset=ph.p_offset + ph.p_filesz, size=len(data))  # fmt: skip
         if ph.p_filesz > ph.p_memsz:
-            raise ImageError(f"{name}: segment {i} has more file bytes than memory bytes")
+            raise ImageError("filesz-over-memsz", name=name, index=i)
         loads.append(ph)
     return loads
 
@@ -297,28 +290,24 @@ def parse_kernel(
     if inflated is not None:
         data, compression = inflated
     if len(data) < EI_NIDENT or bytes(data[:4]) != ELF_MAGIC:
-        raise ImageError(
-            f"{name}: not an ELF file (pykexec loads ppc64 vmlinux images: plain, gzip, xz or zstd)"
-        )
+        raise ImageError("not-elf", name=name)
     ei_class, ei_data = data[4], data[5]
     if ei_class != ElfClass.ELFCLASS64:
-        raise ImageError(f"{name}: 32-bit ELF; pykexec loads 64-bit ppc64 kernels only")
+        raise ImageError("elf32", name=name)
     if ei_data not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
-        raise ImageError(f"{name}: unknown ELF byte order {ei_data}")
+        raise ImageError("elf-byte-order", name=name, value=ei_data)
     endian: Endian = "little" if ei_data == ElfData.ELFDATA2LSB else "big"
     ehdr_struct = layout(EHDR_FIELDS, endian)
     if len(data) < EI_NIDENT + ehdr_struct.size:
-        raise ImageError(f"{name}: truncated ELF header ({len(data)} bytes)")
+        raise ImageError("truncated-elf-header", name=name, size=len(data))
     ehdr = dict(zip((n for n, _ in EHDR_FIELDS), ehdr_struct.unpack_from(data, EI_NIDENT)))
     if ehdr["e_machine"] != Machine.EM_PPC64:
-        raise ImageError(
-            f"{name}: ELF machine {ehdr['e_machine']} is not PowerPC 64 (EM_PPC64 = 21)"
-        )
+        raise ImageError("elf-machine", name=name, value=ehdr["e_machine"])
     if ehdr["e_type"] not in (ElfType.ET_EXEC, ElfType.ET_DYN):
-        raise ImageError(f"{name}: ELF type {ehdr['e_type']} is not an executable kernel")
+        raise ImageError("elf-type", name=name, value=ehdr["e_type"])
     loads = _load_segments(data, ehdr, endian, name)
     if not loads:
-        raise ImageError(f"{name}: no loadable (PT_LOAD) segment")
+        raise ImageError("no-pt-load", name=name)
     loads.sort(key=lambda p: p.p_paddr)
     _check_span(loads, name, max_size)
     return KernelImage(
@@ -332,25 +321,18 @@ def parse_kernel(
     )
 
 
-def _inflate_error(kind: str, why: str) -> ImageError:
-    return ImageError(f"cannot inflate {kind}-compressed kernel: {why}; use an intact vmlinux")
-
-
 def _check_span(loads: list[ProgramHeader], name: str, max_size: int) -> None:
     """PT_LOADs (sorted by address) that do not overlap, end inside the 64-bit address
     space, and span at most ``max_size`` bytes of memory together."""
     for a, b in zip(loads, loads[1:]):
         if a.p_paddr + a.p_memsz > b.p_paddr:
-            raise ImageError(f"{name}: overlapping PT_LOAD segments")
+            raise ImageError("overlapping-pt-load", name=name)
     end = max(p.p_paddr + p.p_memsz for p in loads)
     if end > _U64_LIMIT:
-        raise ImageError(f"{name}: a PT_LOAD segment ends past the 64-bit address space")
+        raise ImageError("pt-load-beyond-64-bit", name=name)
     span = end - loads[0].p_paddr
     if span > max_size:
-        raise ImageError(
-            f"{name}: PT_LOAD segments span {span:#x} bytes of memory, more than the "
-            f"{max_size:#x} of any kernel image: the file is damaged or not a kernel"
-        )
+        raise ImageError("pt-load-span", name=name, size=span, limit=max_size)
 
 
 # What the vmlinux says about the kernel it is, for the crash headroom: read from its

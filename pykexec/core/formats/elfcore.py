@@ -68,9 +68,7 @@ def core_header(
         # fs/proc/vmcore.c reads e_phnum as it is (no PN_XNUM extended numbering), and
         # kexec-tools merges adjacent LMBs for the same limit (commit f63d853).
         raise SystemInfoError(
-            f"the dump needs {len(loads)} memory ranges and {len(notes)} notes, more than "
-            f"the {MAX_PHNUM} program headers an ELF core header holds: "
-            "the memory is too fragmented for kdump"
+            "too-many-program-headers", count=len(loads), notes=len(notes), limit=MAX_PHNUM
         )
     _check_fits(notes, loads)
     ident = ELF_MAGIC + bytes(
@@ -122,16 +120,11 @@ def _check_fits(notes: list[CoreNote], loads: list[CoreLoad]) -> None:
     :data:`PAGE_OFFSET` reaches (below 2^62), so its ``p_vaddr`` fits too."""
     for n in notes:
         if not (0 <= n.address < _U64_LIMIT and 0 <= n.size < _U64_LIMIT):
-            raise SystemInfoError(
-                f"crash note at {n.address:#x} of {n.size:#x} bytes does not fit "
-                "an ELF core header: the system information is damaged"
-            )
+            raise SystemInfoError("note-too-large", address=n.address, size=n.size)
     for ld in loads:
         if ld.range.end > _U64_LIMIT - PAGE_OFFSET or not 0 <= ld.offset < _U64_LIMIT:
-            raise SystemInfoError(
-                f"memory {ld.range} lies above {_U64_LIMIT - PAGE_OFFSET:#x}, where the "
-                "ppc64 linear map cannot reach it: the memory description is damaged"
-            )
+            raise SystemInfoError("beyond-linear-map", address=ld.range.start,
+                                  size=ld.range.size, limit=_U64_LIMIT - PAGE_OFFSET)  # fmt: skip
 
 
 def header_size(phnum: int) -> int:

@@ -133,12 +133,12 @@ def _skip_zeros(buf: bytes | memoryview, pos: int) -> int:
 def _header(head: bytes | memoryview, at: int, what: str) -> tuple[int, int, int]:
     """``(mode, filesize, namesize)`` of the newc header at the start of ``head``."""
     if bytes(head[:6]) not in NEWC_MAGICS:
-        raise ImageError(f"{what}: not a newc cpio header at byte {at}")
+        raise ImageError("cpio-not-newc", name=what, offset=at)
     if not _NEWC.fullmatch(head):
-        raise ImageError(f"{what}: corrupt cpio header at byte {at}")
+        raise ImageError("cpio-corrupt-header", name=what, offset=at)
     mode, size, namesize = (int(bytes(head[o : o + 8]), 16) for o in (14, 54, 94))
     if namesize > NAME_MAX:
-        raise ImageError(f"{what}: cpio entry at byte {at} has a {namesize}-byte name")
+        raise ImageError("cpio-long-name", name=what, offset=at, size=namesize)
     return mode, size, namesize
 
 
@@ -209,14 +209,14 @@ def _cpio_part(data: memoryview, offset: int, what: str) -> Part:
     while True:
         pos = _skip_zeros(data, pos)
         if end - pos < NEWC_HEADER:
-            raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
+            raise ImageError("cpio-no-trailer", name=what, offset=offset)
         mode, size, namesize = _header(data[pos : pos + NEWC_HEADER], pos, what)
         name = bytes(data[pos + NEWC_HEADER : pos + NEWC_HEADER + namesize]).rstrip(b"\0")
         pos += NEWC_HEADER + namesize
         pos += -pos % 4 + size
         pos += -pos % 4
         if pos > end:
-            raise ImageError(f"{what}: cpio archive at byte {offset} ends without its trailer")
+            raise ImageError("cpio-no-trailer", name=what, offset=offset)
         if name == NEWC_TRAILER:
             return Part("cpio", offset, pos - offset, pos - offset, True, tuple(files), entries)
         entries += 1
@@ -274,7 +274,7 @@ def _stream_part(
             chunk = b""
             if decoder.needs_input:
                 if pos >= len(data):
-                    raise ImageError(f"{what}: {fmt} member at byte {offset} is truncated")
+                    raise ImageError("member-truncated", name=what, compression=fmt, offset=offset)
                 # as much again as was fed (the member may end soon), up to _IN_CHUNK
                 chunk = bytes(data[pos : pos + min(max(pos - offset, 4096), _IN_CHUNK)])
                 pos += len(chunk)
@@ -283,15 +283,16 @@ def _stream_part(
             out += len(piece)
             if len(piece) > room:
                 raise ImageError(
-                    f"{what}: {fmt} member at byte {offset} unpacks to more "
-                    f"than {MAX_RATIO}x its size: not an initramfs"
+                    "member-ratio", name=what, compression=fmt, offset=offset, limit=MAX_RATIO
                 )
             walker.feed(piece)
     except lzma.LZMAError as err:
-        raise ImageError(f"{what}: {fmt} member at byte {offset} is corrupt or needs more "
-                         f"than {DECODER_MEMORY >> 20} MiB to decode: {err}") from None  # fmt: skip
+        raise ImageError("member-lzma-corrupt", name=what, compression=fmt, offset=offset,
+                         limit=DECODER_MEMORY >> 20, cause=err) from None  # fmt: skip
     except (OSError, EOFError, ValueError, zlib.error) as err:
-        raise ImageError(f"{what}: {fmt} member at byte {offset} is corrupt: {err}") from None
+        raise ImageError(
+            "member-corrupt", name=what, compression=fmt, offset=offset, cause=err
+        ) from None
     size = pos - offset - len(decoder.unused_data)
     return Part(fmt, offset, size, out, True, tuple(walker.files), walker.entries)
 
@@ -300,11 +301,11 @@ def _zstd_header(data: memoryview, offset: int, what: str) -> tuple[int, int | N
     """RFC 8878 3.1.1.1: ``(first block's offset, Frame_Content_Size or None,
     Block_Maximum_Size, Content_Checksum_flag)``."""
     if offset + 6 > len(data):
-        raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
+        raise ImageError("zstd-truncated", name=what, offset=offset)
     fhd = data[offset + 4]
     fcs_flag, single, has_sum, dict_flag = fhd >> 6, fhd >> 5 & 1, fhd >> 2 & 1, fhd & 3
     if fhd & 8:
-        raise ImageError(f"{what}: zstd frame at byte {offset} sets a reserved bit")
+        raise ImageError("zstd-reserved-bit", name=what, offset=offset)
     fcs_size = (1 if single else 0, 2, 4, 8)[fcs_flag]
     pos = offset + 5
     window = ZSTD_BLOCK_MAX
@@ -317,7 +318,7 @@ def _zstd_header(data: memoryview, offset: int, what: str) -> tuple[int, int | N
     fcs = None
     if fcs_size:
         if pos + fcs_size > len(data):
-            raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
+            raise ImageError("zstd-truncated", name=what, offset=offset)
         fcs = int.from_bytes(data[pos : pos + fcs_size], "little")
         fcs += 256 if fcs_size == 2 else 0  # 3.1.1.1.4: the 2-byte form is offset by 256
         pos += fcs_size
@@ -329,7 +330,7 @@ def _zstd_compressed_min(block: memoryview, at: int, what: str) -> int:
     """The least a compressed block (RFC 8878 3.1.1.3) can regenerate: its literals
     (3.1.1.3.1.1 Regenerated_Size) and ZSTD_MIN_MATCH bytes per sequence
     (3.1.1.3.2.1 Number_of_Sequences)."""
-    corrupt = ImageError(f"{what}: zstd block at byte {at} is corrupt")
+    corrupt = ImageError("zstd-block-corrupt", name=what, offset=at)
     if not block:
         raise corrupt
     kind, form = block[0] & 3, block[0] >> 2 & 3
@@ -377,16 +378,16 @@ def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
     while True:
         pos = _skip_empty_blocks(data, pos)
         if pos + 3 > end:
-            raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
+            raise ImageError("zstd-truncated", name=what, offset=offset)
         header = int.from_bytes(data[pos : pos + 3], "little")
         last, kind, bsize = header & 1, header >> 1 & 3, header >> 3
         if kind == 3 or bsize > block_max:
-            raise ImageError(f"{what}: zstd block at byte {pos} is corrupt")
+            raise ImageError("zstd-block-corrupt", name=what, offset=pos)
         body = data[pos + 3 : pos + 3 + (1 if kind == 1 else bsize)]
         if kind == 2:
             least = _zstd_compressed_min(body, pos, what)
             if least > block_max:
-                raise ImageError(f"{what}: zstd block at byte {pos} is corrupt")
+                raise ImageError("zstd-block-corrupt", name=what, offset=pos)
             low, high = low + least, high + block_max
         else:
             low, high = low + bsize, high + bsize
@@ -395,10 +396,10 @@ def _zstd_part(data: memoryview, offset: int, what: str) -> Part:
             break
     pos += 4 if has_sum else 0
     if pos > end:
-        raise ImageError(f"{what}: zstd frame at byte {offset} is truncated")
+        raise ImageError("zstd-truncated", name=what, offset=offset)
     if fcs is not None and not low <= fcs <= high:
-        raise ImageError(f"{what}: zstd frame at byte {offset} claims {fcs} bytes, "
-                         f"its blocks hold {low} to {high}")  # fmt: skip
+        raise ImageError("zstd-size-mismatch", name=what, offset=offset, size=fcs, low=low,
+                         high=high)  # fmt: skip
     low, high = (fcs, fcs) if fcs is not None else (low, high)
     _check_ratio(low, pos - offset, "zstd", offset, what)
     return Part("zstd", offset, pos - offset, high, low == high, None, 0, low)
@@ -428,7 +429,7 @@ def _lz4_part(data: memoryview, offset: int, what: str) -> Part:
         least, most = _lz4_bounds(size)
         low, high = low + least, high + most
     if pos > end:
-        raise ImageError(f"{what}: lz4 stream at byte {offset} is truncated")
+        raise ImageError("lz4-truncated", name=what, offset=offset)
     _check_ratio(low, pos - offset, "lz4", offset, what)
     return Part("lz4", offset, pos - offset, high, False, None, 0, low)
 
@@ -436,8 +437,7 @@ def _lz4_part(data: memoryview, offset: int, what: str) -> Part:
 def _check_ratio(stream: int, size: int, fmt: str, offset: int, what: str) -> None:
     if stream > MAX_RATIO * size:
         raise ImageError(
-            f"{what}: {fmt} member at byte {offset} claims {stream} bytes "
-            f"from {size}: not an initramfs"
+            "member-claims", name=what, compression=fmt, offset=offset, value=stream, size=size
         )
 
 

@@ -40,7 +40,7 @@ class Rings:
 def _bits(core: Core, prb: bytes, offset: int, what: str) -> int:
     bits = core.unsigned(prb, offset, 4, what)
     if bits > MAX_RING_BITS:
-        raise VmcoreError(f"{what} is {bits}: a ring of 2**{bits} entries is corrupt", "prb", 64)
+        raise VmcoreError("bad-ring-bits", what="prb", name=what, value=bits, exit_code=64)
     return bits
 
 
@@ -77,10 +77,7 @@ def print_order(states: list[int], tail: int, head: int, bits: int) -> list[int]
     if head == tail:
         span = 0
     elif head > mask:
-        raise VmcoreError(
-            f"head_id {head:#x} has state bits set: the walk from tail_id would never end",
-            "prb",
-        )
+        raise VmcoreError("head-state-bits", what="prb", value=head)
     else:
         span = ((head - tail - 1) & mask) + 1
     found = []
@@ -125,8 +122,5 @@ def _line(core: Core, rings: Rings, desc: int, info_at: int) -> bytes:
     begin += core.pointer_bits // 8  # past the block's descriptor id
     length = min(length, (end - begin) & U64)
     if begin + length > size:
-        raise VmcoreError(
-            f"a text block ({length} bytes at {begin:#x}) runs past the {size}-byte text ring",
-            "prb",
-        )
+        raise VmcoreError("text-past-ring", what="prb", size=length, offset=begin, limit=size)
     return stamp(ts) + escape(rings.text[begin : begin + length]) + b"\n"

@@ -62,9 +62,7 @@ def require_symbols(core: Core, names: tuple[str, ...], first_code: int) -> None
     """Each of ``names`` has a SYMBOL line, else exit ``first_code`` + its index."""
     for code, name in enumerate(names, first_code):
         if not core.info.get(name):
-            raise VmcoreError(
-                f"VMCOREINFO has no SYMBOL({name}): is this a Linux kernel's dump?", name, code
-            )
+            raise VmcoreError("no-symbol", what=name, exit_code=code)
 
 
 def _symbol(core: Core, name: str) -> int:
@@ -80,7 +78,7 @@ def dump_plain(core: Core) -> Iterator[bytes]:
     core.read_u32(_symbol(core, "logged_chars"), "logged_chars")
     start = core.file_offset(log_buf, "the log buffer")
     if buf_len == 0 or buf_len >= 1 << 31:
-        raise VmcoreError(f"log_buf_len {buf_len} is not a buffer size", "log_buf", 51)
+        raise VmcoreError("bad-log-buf-len", what="log_buf", size=buf_len, exit_code=51)
     wrapped = log_end % buf_len
     first = core.read(start + wrapped, buf_len - wrapped, "the log buffer", 52)
     second = core.read(start, wrapped, "the log buffer", 53)
@@ -104,7 +102,7 @@ class _Layout:
             (self.text_len == 0xFFFF, "OFFSET(printk_log.text_len)", 67),
         ):
             if missing:
-                raise VmcoreError(f"VMCOREINFO has no {what}", "printk_log", code)
+                raise VmcoreError("no-entry", what="printk_log", name=what, exit_code=code)
 
 
 def dump_records(core: Core) -> Iterator[bytes]:
@@ -190,18 +188,10 @@ def _walk(
         rec_len = core.unsigned(head, layout.len, 2, "printk_log.len")
         if rec_len == 0:
             if wrapped:
-                raise VmcoreError(
-                    f"the log buffer loops (a second wrap at index {idx:#x}): it is corrupt",
-                    "log_buf",
-                    68,
-                )
+                raise VmcoreError("log-loops", what="log_buf", index=idx, exit_code=68)
             idx, wrapped = 0, True
             continue
         idx = (idx + rec_len) & 0xFFFFFFFF
         if (limit >= 0 and idx > limit) or steps <= 0:
-            raise VmcoreError(
-                f"a log record leads to index {idx:#x}, outside the {buf_len}-byte "
-                "log buffer: it is corrupt",
-                "log_buf",
-                69,
-            )
+            raise VmcoreError("record-outside", what="log_buf", index=idx, size=buf_len,
+                              exit_code=69)  # fmt: skip

@@ -199,25 +199,17 @@ class Core:
         if length == 0 and 0 <= offset < 1 << 63:  # as pread: nothing to read is no fault
             return b""
         if length < 0 or offset < 0 or offset + length > self.source.size:
-            raise VmcoreError(
-                f"cannot read {what}: {length} bytes at offset {offset:#x} "
-                f"(the dump has {self.source.size} bytes)",
-                what,
-                code,
-            )
+            raise VmcoreError("read-past-end", what=what, size=length, offset=offset,
+                              limit=self.source.size, exit_code=code)  # fmt: skip
         data = self.source.pread(offset, length)
         if len(data) != length:
-            raise VmcoreError(f"cannot read {what}: short read at offset {offset:#x}", what, code)
+            raise VmcoreError("short-read", what=what, offset=offset, exit_code=code)
         return data
 
     def unsigned(self, data: bytes, offset: int, size: int, what: str) -> int:
         """An unsigned ``size``-byte value at ``offset`` of ``data`` (a structure read)."""
         if offset < 0 or offset + size > len(data):
-            raise VmcoreError(
-                f"{what} at offset {offset} lies outside its {len(data)}-byte structure "
-                "(VMCOREINFO and the dump disagree)",
-                what,
-            )
+            raise VmcoreError("outside-structure", what=what, offset=offset, size=len(data))
         return int.from_bytes(data[offset : offset + size], self.endian)
 
     def ulong(self, data: bytes, offset: int, what: str) -> int:
@@ -241,28 +233,25 @@ class Core:
             for seg in self.segments:
                 if seg.paddr <= paddr < (seg.paddr + seg.memsz) & U64:
                     return (paddr - seg.paddr + seg.offset) & U64
-        raise VmcoreError(f"no program header covers {what} at {vaddr:#x}", "address", 30)
+        raise VmcoreError("unmapped", what="address", name=what, address=vaddr, exit_code=30)
 
 
 def _header(source: Source) -> tuple[ElfClass, Endian]:
     ident = source.pread(0, EI_NIDENT)
     if len(ident) != EI_NIDENT:
-        raise VmcoreError(
-            "cannot read an ELF identification (empty, short or unreadable file)", "elf", 3
-        )
+        raise VmcoreError("no-ident", what="elf", exit_code=3)
     if ident[:4] != ELF_MAGIC:
         raise VmcoreError(
-            "not an ELF core (no ELF magic): give /proc/vmcore or an ELF dump "
-            "(makedumpfile -E), not a compressed kdump file",
-            "elf",
-            4,
+            "not-elf",
+            what="elf",
+            exit_code=4,
         )
     if ident[6] != EV_CURRENT:
-        raise VmcoreError(f"bad ELF identification version {ident[6]}", "elf", 5)
+        raise VmcoreError("ident-version", what="elf", value=ident[6], exit_code=5)
     if ident[4] not in (ElfClass.ELFCLASS32, ElfClass.ELFCLASS64):
-        raise VmcoreError(f"unknown ELF class {ident[4]}", "elf", 6)
+        raise VmcoreError("elf-class", what="elf", value=ident[4], exit_code=6)
     if ident[5] not in (ElfData.ELFDATA2LSB, ElfData.ELFDATA2MSB):
-        raise VmcoreError(f"unknown ELF data encoding {ident[5]}", "elf", 7)
+        raise VmcoreError("elf-data", what="elf", value=ident[5], exit_code=7)
     return ElfClass(ident[4]), "little" if ident[5] == ElfData.ELFDATA2LSB else "big"
 
 
@@ -271,25 +260,22 @@ def _segments(source: Source, cls: ElfClass, endian: Endian) -> tuple[int, tuple
     ehdr = struct.Struct(prefix + EHDR[cls])
     head = source.pread(EI_NIDENT, ehdr.size)
     if len(head) != ehdr.size:
-        raise VmcoreError("truncated ELF header", "elf", 10)
+        raise VmcoreError("truncated-header", what="elf", exit_code=10)
     _type, machine, version, _entry, phoff, _shoff, _flags, _eh, phentsize, phnum = ehdr.unpack(
         head
     )[:10]
     phdr = struct.Struct(prefix + PHDR[cls])
     if version != EV_CURRENT:
-        raise VmcoreError(f"bad ELF header version {version}", "elf", 11)
+        raise VmcoreError("header-version", what="elf", value=version, exit_code=11)
     if phentsize != phdr.size:
-        raise VmcoreError(f"ELF program header size {phentsize}, expected {phdr.size}", "elf", 12)
+        raise VmcoreError("phentsize", what="elf", size=phentsize, expected=phdr.size, exit_code=12)
     table = phnum * phdr.size
     if phoff + table > source.size:
-        raise VmcoreError(
-            f"{phnum} program headers at {phoff:#x} lie beyond the dump's {source.size} bytes",
-            "elf",
-            16,
-        )
+        raise VmcoreError("phdrs-beyond", what="elf", count=phnum, offset=phoff,
+                          limit=source.size, exit_code=16)  # fmt: skip
     raw = source.pread(phoff, table)
     if len(raw) != table:
-        raise VmcoreError(f"short read of the program headers at {phoff:#x}", "elf", 16)
+        raise VmcoreError("phdrs-short-read", what="elf", offset=phoff, exit_code=16)
     segs = []
     for fields in phdr.iter_unpack(raw):
         if cls == ElfClass.ELFCLASS64:

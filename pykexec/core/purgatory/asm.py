@@ -68,7 +68,7 @@ def _kinds(mnemonic: str) -> tuple[str, ...]:
         try:
             kinds = _KINDS[mnemonic] = tuple(kind(f) for f in OPCODES[mnemonic].operands)
         except KeyError:
-            raise AssemblyError(f"unknown mnemonic {mnemonic!r}") from None
+            raise AssemblyError("unknown-mnemonic", mnemonic=mnemonic) from None
     return kinds
 
 
@@ -79,7 +79,9 @@ def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
     anywhere but a branch field (emit() is the untyped level, as ``.long`` is)."""
     kinds = _kinds(mnemonic)
     if len(operands) != len(kinds):
-        raise AssemblyError(f"{mnemonic} takes {len(kinds)} operands, got {len(operands)}")
+        raise AssemblyError(
+            "operand-count", mnemonic=mnemonic, expected=len(kinds), count=len(operands)
+        )
     out: list[int] = []
     deferred = False
     for k, v in zip(kinds, operands):  # lengths checked above
@@ -91,9 +93,8 @@ def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
             ok, n, deferred = k == (Kind.LABEL if isinstance(v, str) else Kind.NUMBER), 0, True
         if not ok:
             fields = OPCODES[mnemonic].operands
-            raise AssemblyError(
-                f"{mnemonic}: {v!r} cannot be operand {fields[len(out)]} (it takes a {k})"
-            )
+            raise AssemblyError("operand-kind", mnemonic=mnemonic, operand=repr(v),
+                                field=fields[len(out)], kind=str(k))  # fmt: skip
         out.append(n)
     return None if deferred else out
 
@@ -108,7 +109,7 @@ class Assembler:
 
     def __init__(self, endian: Endian) -> None:
         if endian not in ("little", "big"):
-            raise AssemblyError(f"byte order {endian!r}: 'little' or 'big'")
+            raise AssemblyError("bad-endian", name=str(endian))
         self.endian: Endian = endian
         self._order = endian
         self._buf = bytearray()
@@ -127,7 +128,7 @@ class Assembler:
     def label(self, name: str) -> str:
         """Define ``name`` at the current offset."""
         if name in self._labels:
-            raise AssemblyError(f"label {name!r} defined twice")
+            raise AssemblyError("duplicate-label", name=name)
         self._labels[name] = len(self._buf)
         return name
 
@@ -153,7 +154,7 @@ class Assembler:
                 return b"\0\0\0\0"
             code = encode(mnemonic, *numbers)
         except AssemblyError as err:
-            raise AssemblyError(f"at offset {offset:#x}: {err}") from None
+            raise AssemblyError("at-offset", offset=offset, cause=err) from None
         data = code.to_bytes(4, self._order)
         self._encoded[(mnemonic, operands)] = data
         return data
@@ -191,7 +192,7 @@ class Assembler:
     def define_slot(self, name: str, offset: int, size: int) -> str:
         """Name an area at a fixed offset (it may overlap others, e.g. a field inside a blob)."""
         if name in self._slots:
-            raise AssemblyError(f"slot {name!r} defined twice")
+            raise AssemblyError("duplicate-slot", name=name)
         self._slots[name] = Slot(name, offset, size)
         return name
 
@@ -214,7 +215,9 @@ class Assembler:
         try:
             return self._labels[name]
         except KeyError:
-            raise AssemblyError(f"{mnemonic} at {offset:#x}: undefined label {name!r}") from None
+            raise AssemblyError(
+                "undefined-label", mnemonic=mnemonic, offset=offset, name=name
+            ) from None
 
     def assemble(self) -> Program:
         """Resolve labels and references, range-check them, and return the program."""
@@ -223,7 +226,7 @@ class Assembler:
             try:
                 word = encode(mnemonic, *self._resolve(offset, mnemonic, operands))
             except AssemblyError as err:
-                raise AssemblyError(f"at offset {offset:#x}: {err}") from None
+                raise AssemblyError("at-offset", offset=offset, cause=err) from None
             buf[offset : offset + 4] = word.to_bytes(4, self._order)
         notes = {off: v.label for off, _, ops in self._pending for v in ops if isinstance(v, Ref)}
         return Program(self.endian, bytes(buf), dict(self._labels), dict(self._slots),

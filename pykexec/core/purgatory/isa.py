@@ -29,12 +29,7 @@ from __future__ import annotations
 from enum import IntEnum
 from typing import ClassVar, Final, Literal, NamedTuple, NoReturn, TypeVar
 
-from pykexec.errors import KexecError
-
-
-class AssemblyError(KexecError):
-    """An operand does not fit its field, a label is unknown, or a slot is misused."""
-
+from pykexec.errors import AssemblyError as AssemblyError  # re-exported: its old home
 
 _R = TypeVar("_R", bound="_Register")
 
@@ -54,7 +49,7 @@ class _Register:
 
     def __new__(cls: type[_R], number: int) -> _R:
         if not 0 <= number < cls.COUNT:
-            raise ValueError(f"no {cls.WHAT} {cls.PREFIX}{number}")
+            raise AssemblyError("no-register", what=cls.WHAT, name=f"{cls.PREFIX}{number}")
         table = cls.__dict__.get("_table", ())
         if number < len(table):
             return table[number]  # type: ignore[no-any-return]
@@ -430,7 +425,10 @@ def _insert(mnemonic: str, name: str, value: int) -> int:
     f = FIELDS[name]
     lo, hi = f.bounds
     if not lo <= value <= hi or value & ((1 << f.shift) - 1):
-        raise AssemblyError(f"{mnemonic}: {f.misfit(value)}")
+        kind = "signed" if f.signed else "unsigned"
+        raise AssemblyError("misfit-aligned" if f.shift else "misfit", mnemonic=mnemonic,
+                            value=value, field=f.name, width=f.width, kind=kind,
+                            multiple=1 << f.shift)  # fmt: skip
     v, word = value >> f.shift, 0
     for rshift, mask, pos in f.placement():
         word |= ((v >> rshift) & mask) << pos
@@ -442,7 +440,7 @@ def _compile(mnemonic: str) -> _Encoder:
     try:
         op = OPCODES[mnemonic]
     except KeyError:
-        raise AssemblyError(f"unknown mnemonic {mnemonic!r}") from None
+        raise AssemblyError("unknown-mnemonic", mnemonic=mnemonic) from None
     base = 0
     for name, value in op.fixed:
         base |= _insert(mnemonic, name, value)
@@ -455,7 +453,9 @@ def _reject(mnemonic: str, operands: tuple[int, ...]) -> NoReturn:
     """Raise the error for the operand count or the first operand that does not fit."""
     op = OPCODES[mnemonic]
     if len(operands) != len(op.operands):
-        raise AssemblyError(f"{mnemonic} takes {len(op.operands)} operands, got {len(operands)}")
+        raise AssemblyError(
+            "operand-count", mnemonic=mnemonic, expected=len(op.operands), count=len(operands)
+        )
     for name, value in zip(op.operands, operands):
         _insert(mnemonic, name, value)
     raise AssertionError(f"{mnemonic} {operands}: every operand fits")  # pragma: no cover

@@ -462,21 +462,18 @@ class PurgatoryParams:
     def __post_init__(self) -> None:
         if len(self.sha256_regions) > SHA256_REGIONS:
             raise UsageError(
-                f"purgatory: {len(self.sha256_regions)} SHA-256 regions, at most {SHA256_REGIONS}"
+                "purgatory-regions", count=len(self.sha256_regions), limit=SHA256_REGIONS
             )
         if len(self.sha256_digest) != SHA256_DIGEST_SIZE:
             raise UsageError(
-                f"purgatory: sha256_digest must be 32 bytes, got {len(self.sha256_digest)}"
+                "purgatory-digest", size=len(self.sha256_digest), expected=SHA256_DIGEST_SIZE
             )
         if len(self.kernel_head) < HEAD_SIZE:
-            raise UsageError(
-                f"purgatory: kernel_head must hold the kernel's first {HEAD_SIZE} bytes, "
-                f"got {len(self.kernel_head)}"
-            )
+            raise UsageError("purgatory-head", size=len(self.kernel_head), expected=HEAD_SIZE)
         if self.console is Console.OPAL and not (self.opal_base and self.opal_entry):
-            raise UsageError("purgatory: an OPAL console needs opal_base and opal_entry")
+            raise UsageError("purgatory-opal")
         if self.panic_kernel and not self.backup_start:
-            raise UsageError("purgatory: panic_kernel needs backup_start (64 KiB backup area)")
+            raise UsageError("purgatory-backup")
 
 
 def _program(params: PurgatoryParams) -> Program:
@@ -511,7 +508,7 @@ def render(params: PurgatoryParams) -> bytes:
     try:
         return program.patch_many(values)
     except AssemblyError as err:  # a value does not fit its slot
-        raise UsageError(f"purgatory: {err}") from err
+        raise UsageError("purgatory-slot", cause=err) from err
 
 
 def region_digest(buffers: Iterable[bytes]) -> bytes:

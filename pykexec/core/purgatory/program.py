@@ -49,19 +49,17 @@ class Program(NamedTuple):
         try:
             return self.slots[name]
         except KeyError:
-            raise AssemblyError(
-                f"no data slot named {name!r} (slots: {', '.join(sorted(self.slots))})"
-            ) from None
+            raise AssemblyError("no-slot", name=name, slots=", ".join(sorted(self.slots))) from None
 
     def encode_value(self, name: str, value: int | bytes) -> bytes:
         """``value`` laid out for slot ``name``: integers in the program's byte order."""
         s = self.slot(name)
         if isinstance(value, bytes):
             if len(value) > s.size:
-                raise AssemblyError(f"slot {name!r} holds {s.size} bytes, got {len(value)}")
+                raise AssemblyError("slot-size", name=name, size=s.size, count=len(value))
             return value.ljust(s.size, b"\0")
         if not 0 <= value < (1 << (8 * s.size)):
-            raise AssemblyError(f"slot {name!r} ({s.size} bytes) cannot hold {value:#x}")
+            raise AssemblyError("slot-overflow", name=name, size=s.size, value=value)
         return value.to_bytes(s.size, self.endian)
 
     def patch(self, name: str, value: int | bytes, code: bytes | None = None) -> bytes:
@@ -79,7 +77,7 @@ class Program(NamedTuple):
     def read_word(self, offset: int, code: bytes | None = None) -> int:
         buf = self.code if code is None else code
         if not 0 <= offset <= len(buf) - 4:
-            raise AssemblyError(f"no 4-byte word at offset {offset:#x} of {len(buf)} bytes")
+            raise AssemblyError("no-word", offset=offset, size=len(buf))
         return int.from_bytes(buf[offset : offset + 4], self.endian)
 
     def listing(self, *, raw: bool = False, code: bytes | None = None) -> str:
