@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pykexec.core.crash.headroom import Headroom, HeadroomInput
-    from pykexec.core.devicetree.fdt import DeviceTree, Node
+    from pykexec.core.devicetree.fdt import DeviceTree
+    from pykexec.core.devicetree.tree import Node
     from pykexec.core.formats.elf import Endian, KernelImage
     from pykexec.core.formats.elfcore import CoreNote
     from pykexec.core.formats.initramfs import Initramfs

@@ -26,7 +26,7 @@ import os
 import stat
 from pathlib import Path
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 from pykexec.errors import DeviceTreeError
 from pykexec.system.fileio import read_regular
 

@@ -20,7 +20,7 @@ TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pykexec.core.devicetree.fdt import Node
+    from pykexec.core.devicetree.tree import Node
 
 DEVICE_TREE = "proc/device-tree"
 #: arch/powerpc/platforms/Kconfig.cputype: NR_CPUS ranges up to 8192 on ppc64.

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pykexec.abi import run_at_load_for_crash
-from pykexec.core.devicetree.fdt import DeviceTree, Node
+from pykexec.core.devicetree.fdt import DeviceTree, flat_size
 from pykexec.core.devicetree.nexttree import (
     DT_PAD,
     RESERVE_SELF_PLACEHOLDER,
@@ -26,6 +26,7 @@ from pykexec.core.devicetree.nexttree import (
     next_tree,
     set_initrd,
 )
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elf import Endian, KernelImage
 from pykexec.core.layout import (
     SEGMENT_ALIGN,
@@ -334,4 +335,4 @@ def cpu_node_room(running: Node, possible_cpus: int) -> int:
     servers = nodes[0].optional("ibm,ppc-interrupt-server#s") or b""
     threads = max(len(servers) // 4, 1)
     absent = max(-(-possible_cpus // threads) - len(nodes), 0)
-    return absent * nodes[0].flat_size()
+    return absent * flat_size(nodes[0])

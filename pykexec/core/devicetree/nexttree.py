@@ -13,8 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt
+from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
 from pykexec.core.devicetree.props import encode_text
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.memory import Range
 
 # Properties the running kernel added about itself (arch/powerpc/kexec/core.c,
