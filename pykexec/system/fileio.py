@@ -1,56 +1,158 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Reading one regular file, bounded, without ever blocking: the one primitive under
-:mod:`pykexec.system.sysinfo` (/proc, /sys) and :mod:`pykexec.system.procfs` (/proc/device-tree).
+"""Opening and reading one regular file, bounded, without ever blocking: the one primitive
+under every file pykexec reads (/proc, /sys and /proc/device-tree through
+:mod:`pykexec.system.sysinfo` and :mod:`pykexec.system.procfs`, /proc/kcore at an offset,
+the kernel, initrd and device tree given on the command line, the load record).
 
-Standard library only and nothing else of pykexec but its errors, so that both, and
-the quick actions (-e, -S, -u) that start through sysinfo, import it cheaply.
+:func:`open_regular` checks the path with stat before opening it, so a FIFO, a device, a
+socket or a directory is refused without being opened (opening a device can act: a
+watchdog arms, a tape rewinds); it then opens non-blocking (``O_NONBLOCK``, ``O_NOCTTY``,
+and ``O_NOFOLLOW`` for a caller that must not follow a symlink) and checks the descriptor
+again, in case the name changed in between.  :func:`read_regular` reads at most ``limit``
+bytes, the size refused before the first read when the file says it is larger;
+:func:`read_at` reads a range at an offset.
+
+Each caller names what the file is (``what``, for the message) and how its error is made
+(``error``: a message and a problem, one of :data:`PROBLEMS`, to the caller's
+:class:`~pykexec.errors.KexecError`; :func:`plain` for an error class taking a message).
+
+Standard library only and nothing else of pykexec but its errors, so that the quick
+actions (-e, -S, -u) that start through sysinfo import it cheaply.
 """
 
 from __future__ import annotations
 
+import errno
 import os
 import stat
 
-from pykexec.errors import KexecError
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from pykexec.errors import KexecError
+
+    #: Makes the caller's error from a message and a problem (one of :data:`PROBLEMS`).
+    ErrorFactory = Callable[[str, str], KexecError]
 
 #: The largest file pykexec reads from /proc, /sys or a snapshot of them.
 MAX_FILE_SIZE = 256 << 20
+#: What can be wrong: nothing at the path (only from :func:`read_at`; the others return
+#: None), a symlink where none is followed, not a regular file, larger than the bound,
+#: or the system refused the open or the read (or there is nothing at the offset).
+PROBLEMS = ("missing", "symlink", "not-regular", "too-large", "unreadable")
+#: Flags of every open: read-only, never blocking, never the controlling terminal.
+_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+#: The longest single read(): /proc/sys handlers allocate a kernel buffer of the count
+#: asked for (proc_sys_call_handler), and 16 MiB fails there with ENOMEM.
+_CHUNK = 1 << 20
+#: The longest single pread() at an offset (/proc/kcore reads whole buffers).
+_PREAD_CHUNK = 1 << 24
+#: File types by stat's S_IFMT, for the message refusing them.
+_KINDS = {
+    stat.S_IFDIR: "a directory",
+    stat.S_IFCHR: "a character device",
+    stat.S_IFBLK: "a block device",
+    stat.S_IFIFO: "a FIFO",
+    stat.S_IFSOCK: "a socket",
+    stat.S_IFLNK: "a symlink",
+}
 
 
-def read_regular(
-    path: str, what: str, error: type[KexecError], limit: int = MAX_FILE_SIZE
-) -> bytes | None:
-    """The bytes of the regular file at ``path`` (``None`` if it does not exist).
+def plain(error: type[KexecError]) -> ErrorFactory:
+    """The factory of an error class that takes only a message."""
+    return lambda message, problem: error(message)
 
-    Anything else (a FIFO, a device, a directory) raises ``error`` without being read,
-    so a stray FIFO or device cannot hang or harm the caller: it is checked with stat
-    before the open, opened non-blocking, and checked again on the open descriptor.
-    Files larger than ``limit`` bytes raise ``error`` too.
-    """
+
+def _not_regular(path: str, what: str, mode: int, error: ErrorFactory) -> KexecError:
+    kind = _KINDS.get(stat.S_IFMT(mode), "not a file")
+    return error(f"{what} {path} is {kind}, not a regular file: give the file itself",
+                 "symlink" if stat.S_ISLNK(mode) else "not-regular")  # fmt: skip
+
+
+def open_regular(
+    path: str, what: str, error: ErrorFactory, *, follow: bool = True
+) -> tuple[int, int] | None:
+    """``(descriptor, size)`` of the regular file at ``path``, opened read-only and
+    non-blocking; ``None`` when nothing is there.  With ``follow=False`` a symlink at
+    ``path`` (its last component) is refused, not followed.  The caller closes the
+    descriptor."""
+    if "\0" in path:  # no file can be named so: refused before os.open's ValueError
+        raise error(f"{what} path {path!r} holds a NUL byte", "unreadable")
     try:
-        if not stat.S_ISREG(os.stat(path).st_mode):
-            raise error(f"{what} {path} is not a regular file")
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY)
+        before = os.stat(path, follow_symlinks=follow)
+        if not stat.S_ISREG(before.st_mode):
+            raise _not_regular(path, what, before.st_mode, error)
+        fd = os.open(path, _FLAGS | (0 if follow else os.O_NOFOLLOW))
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
-        raise error(f"cannot open {what} {path}: {err.strerror}") from None
+        if err.errno == errno.ELOOP and not follow:  # made a symlink since the stat
+            raise _not_regular(path, what, stat.S_IFLNK, error) from None
+        raise error(f"cannot open {what} {path}: {err.strerror}", "unreadable") from None
+    info = os.fstat(fd)
+    if not stat.S_ISREG(info.st_mode):  # replaced since the stat
+        os.close(fd)
+        raise _not_regular(path, what, info.st_mode, error)
+    return fd, info.st_size
+
+
+def read_fd(fd: int, path: str, what: str, error: ErrorFactory, limit: int) -> bytes:
+    """All the bytes of the open file ``fd`` from its current position, at most
+    ``limit`` of them (one more byte is asked for, to tell a larger file)."""
+    chunks: list[bytes] = []
+    size = 0
     try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise error(f"{what} {path} is not a regular file")
-        if info.st_size > limit:  # /proc and /sys files say 0: the read below bounds them
-            raise error(f"{what} {path} is larger than {limit:#x} bytes")
-        chunks: list[bytes] = []
-        size = 0
         while size <= limit:
-            chunk = os.read(fd, min(limit + 1 - size, 1 << 20))
+            chunk = os.read(fd, min(limit + 1 - size, _CHUNK))
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
             size += len(chunk)
-        raise error(f"{what} {path} is larger than {limit:#x} bytes")
     except OSError as err:
-        raise error(f"cannot read {what} {path}: {err.strerror}") from None
+        raise error(f"cannot read {what} {path}: {err.strerror}", "unreadable") from None
+    raise error(f"{what} {path} is larger than {limit:#x} bytes", "too-large")
+
+
+def read_regular(
+    path: str, what: str, error: ErrorFactory, limit: int = MAX_FILE_SIZE, *, follow: bool = True
+) -> bytes | None:
+    """The bytes of the regular file at ``path`` (``None`` if it does not exist), at most
+    ``limit``: a file whose size says more is refused before it is read (/proc and /sys
+    files say 0: the read itself stops one byte past ``limit``)."""
+    opened = open_regular(path, what, error, follow=follow)
+    if opened is None:
+        return None
+    fd, size = opened
+    try:
+        if size > limit:
+            raise error(f"{what} {path} holds {size} bytes, more than {limit:#x}", "too-large")
+        return read_fd(fd, path, what, error, limit)
+    finally:
+        os.close(fd)
+
+
+def read_at(path: str, what: str, error: ErrorFactory, offset: int, size: int) -> bytes:
+    """``size`` bytes of the regular file at ``path`` from ``offset`` (e.g. /proc/kcore,
+    whose size says nothing); a short read is an error, and so is an offset or size
+    beyond what a file offset can be (2**63), refused before the open."""
+    if not (0 <= offset < 1 << 63 and 0 <= size < (1 << 63) - offset):
+        raise error(f"{what} {path}: no data at {offset:#x}+{size:#x}", "unreadable")
+    opened = open_regular(path, what, error)
+    if opened is None:
+        raise error(f"{what} {path} does not exist", "missing")
+    fd = opened[0]
+    chunks = []
+    try:
+        while size > 0:
+            data = os.pread(fd, min(size, _PREAD_CHUNK), offset)
+            if not data:
+                raise error(f"{what} {path}: nothing to read at {offset:#x}", "unreadable")
+            chunks.append(data)
+            offset, size = offset + len(data), size - len(data)
+        return b"".join(chunks)
+    except OSError as err:
+        raise error(f"cannot read {what} {path}: {err.strerror}", "unreadable") from None
     finally:
         os.close(fd)

@@ -28,12 +28,14 @@ from pathlib import Path
 
 from pykexec.core.devicetree.tree import Node
 from pykexec.errors import DeviceTreeError
-from pykexec.system.fileio import read_regular
+from pykexec.system.fileio import plain, read_regular
 
 #: The property every /proc/device-tree node has and a v17 flattened tree does not.
 NAME_PROPERTY = "name"
 #: The largest property value read: ibm,dynamic-memory for 4 Mi LMBs is 96 MiB.
 MAX_PROPERTY_SIZE = 128 << 20
+#: How a property read fails: a DeviceTreeError with the message.
+_ERROR = plain(DeviceTreeError)
 
 
 def entry_order(name: str) -> tuple[str, int, str]:
@@ -111,7 +113,7 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
 
 
 def _read_file(file: Path) -> bytes:
-    data = read_regular(str(file), "device tree property", DeviceTreeError, MAX_PROPERTY_SIZE)
+    data = read_regular(str(file), "device tree property", _ERROR, MAX_PROPERTY_SIZE)
     if data is None:
         raise DeviceTreeError(f"device tree property {file} vanished while being read")
     return data

@@ -35,6 +35,7 @@ from typing import Any
 
 from pykexec.core import recordschema as schema
 from pykexec.errors import KexecError, RecordError
+from pykexec.system import fileio
 from pykexec.system.sysinfo import SystemView
 
 RECORD_DIR = "run/pykexec"
@@ -136,27 +137,11 @@ def _directory_is_link(view: SystemView) -> bool:
 def _read_bounded(path: str) -> bytes | None:
     """The record file's bytes (``None``: there is none): a regular file, not a symlink,
     of at most :data:`MAX_RECORD_SIZE` bytes, its size checked before it is read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as err:
-        raise RecordError(f"cannot open {path}: {err.strerror}", path, "unreadable") from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise RecordError(f"{path} is not a regular file", path, "unreadable")
-        if info.st_size > MAX_RECORD_SIZE:
-            raise RecordError(
-                f"{path} holds {info.st_size} bytes, more than a record ({MAX_RECORD_SIZE})",
-                path,
-                "too-large",
-            )
-        return os.read(fd, MAX_RECORD_SIZE + 1)
-    except OSError as err:
-        raise RecordError(f"cannot read {path}: {err.strerror}", path, "unreadable") from None
-    finally:
-        os.close(fd)
+
+    def error(message: str, problem: str) -> RecordError:
+        return RecordError(message, path, "too-large" if problem == "too-large" else "unreadable")
+
+    return fileio.read_regular(path, "load record", error, MAX_RECORD_SIZE, follow=False)
 
 
 def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordError | None]:
