@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pykexec import uapi
 from pykexec.core.arch.ppc64 import Plan, PlanInput, cpu_node_room
 from pykexec.core.arch.ppc64 import plan as plan_segments
-from pykexec.core.devicetree.nexttree import old_root_param
+from pykexec.core.devicetree.chosen import build_bootargs, old_root_param, tree_bootargs
 from pykexec.core.machine import Machine, describe
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, check
@@ -112,33 +112,6 @@ class LoadPlan:
     warnings: tuple[str, ...] = ()
 
 
-def build_bootargs(
-    command_line: str | None,
-    *,
-    reuse: str | None,
-    crash: bool,
-    old_root: str | None,
-    dt_no_old_root: bool,
-) -> str:
-    """The new kernel's command line, as kexec-tools builds it on ppc64.
-
-    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
-    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
-    --append follows.  Without ``root=``, the old tree's ``root=`` is added
-    unless --dt-no-old-root.
-    """
-    words: list[str] = []
-    if reuse is not None:
-        drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
-        words += [w for w in reuse.split() if not w.startswith(drop)]
-    if command_line:
-        words.append(command_line.strip())
-    text = " ".join(words)
-    if old_root and not dt_no_old_root and not any(w.startswith("root=") for w in text.split()):
-        text = f"{text} {old_root}".strip()
-    return text
-
-
 def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     """kexec_file_load's arguments: the kernel adds ``elfcorehdr=`` itself for -p."""
     flags = uapi.KEXEC_FILE_ON_CRASH if opts.crash else 0
@@ -185,12 +158,6 @@ def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
         old_root=None,
         dt_no_old_root=True,
     )
-
-
-def root_word(bootargs: bytes) -> str | None:
-    """The ``root=`` word of a /chosen/bootargs property, as old_root_param reads it."""
-    words = bootargs.rstrip(b"\0").decode("utf-8", "replace").split()
-    return next((w for w in words if w.startswith("root=")), None)
 
 
 def headroom_input(
@@ -387,8 +354,7 @@ def _kexec_load_bootargs(opts: LoadOptions, facts: LoadFacts, old_root: str | No
     A given --dtb keeps its own bootargs unless a command line was asked for
     (petitboot passes --dtb with --append and means both)."""
     if facts.dtb is not None and opts.command_line is None and not opts.reuse_cmdline:
-        chosen = facts.dtb.root.child("chosen")
-        return chosen.get_string("bootargs") if chosen and chosen.has("bootargs") else ""
+        return tree_bootargs(facts.dtb.root)
     return build_bootargs(
         opts.command_line,
         reuse=facts.cmdline if opts.reuse_cmdline else None,

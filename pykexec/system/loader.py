@@ -15,8 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pykexec.core.devicetree.chosen import encode_bootargs, root_word
 from pykexec.core.options import LoadOptions, check
-from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
+from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, segment_plan
 from pykexec.core.planner import plan as plan_pure
 from pykexec.core.policy import (
     LOCKDOWN_LEVELS,
@@ -438,7 +439,8 @@ def _file_load(call: FileCall) -> None:
     try:
         if call.initrd is not None:
             initrd_fd = _open(call.initrd, "initrd")[0]
-        syscalls.kexec_file_load(kernel_fd, initrd_fd, call.command_line, call.flags)
+        text = encode_bootargs(call.command_line) if call.command_line else b""
+        syscalls.kexec_file_load(kernel_fd, initrd_fd, text, call.flags)
     finally:
         os.close(kernel_fd)
         if initrd_fd >= 0:

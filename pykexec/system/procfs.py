@@ -69,7 +69,7 @@ def read_tree(path: Path) -> Node:
                 node.children.append(child)
                 stack.append((Path(entry.path), child))
             elif entry.is_file(follow_symlinks=False):
-                node.props[entry.name] = _read_file(Path(entry.path))
+                node.set(entry.name, _read_file(Path(entry.path)))
     return root
 
 
@@ -100,7 +100,7 @@ def drop_name_properties(root: Node) -> Node:
     a node's name from the structure block instead.
     """
     for node in root.nodes():
-        node.props.pop(NAME_PROPERTY, None)
+        node.delete(NAME_PROPERTY)
     return root
 
 

@@ -18,14 +18,9 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pykexec.abi import run_at_load_for_crash
+from pykexec.core.devicetree.chosen import encode_bootargs
 from pykexec.core.devicetree.fdt import DeviceTree, flat_size
-from pykexec.core.devicetree.nexttree import (
-    DT_PAD,
-    RESERVE_SELF_PLACEHOLDER,
-    finish,
-    next_tree,
-    set_initrd,
-)
+from pykexec.core.devicetree.nexttree import DT_PAD, finish, next_kernel_tree
 from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elf import Endian, KernelImage
 from pykexec.core.layout import (
@@ -220,7 +215,9 @@ def plan(inp: PlanInput) -> Plan:
     pparams = _purgatory_params(inp, ksec.mem.start, run_at_load, crash)
     purgatory_hole = placer.take(purgatory_size(pparams))
     reserved = [r.range for r in inp.machine.firmware] + (crash.reserved if crash else [])
-    tree = _tree_for(inp, bootargs, initrd_range, reserved)
+    tree = next_kernel_tree(
+        inp.running_tree, inp.dtb, bootargs=bootargs, initrd=initrd_range, reserved=reserved
+    )
     if crash is not None:
         from pykexec.core.crash.kdump import add_usable_memory
 
@@ -239,9 +236,9 @@ def plan(inp: PlanInput) -> Plan:
 
 
 def _check_command_line(bootargs: str) -> None:
-    if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
+    if len(encode_bootargs(bootargs)) > COMMAND_LINE_SIZE:
         raise UsageError(
-            f"the command line has {len(encode_cmdline(bootargs)) - 1} bytes; the ppc64 kernel "
+            f"the command line has {len(encode_bootargs(bootargs)) - 1} bytes; the ppc64 kernel "
             f"takes at most {COMMAND_LINE_SIZE - 1}"
         )
 
@@ -290,38 +287,6 @@ def _place_purgatory(
     )
     placer.release(hole)
     return placer.put(SegmentKind.PURGATORY, render_purgatory(pparams), hole, note="purgatory")
-
-
-def _tree_for(
-    inp: PlanInput, bootargs: str, initrd: Range | None, reserved: list[Range]
-) -> DeviceTree:
-    """The next kernel's tree: the given --dtb, or the running tree, adjusted.
-
-    Either way /chosen carries the final command line (for a crash kernel, with its
-    ``elfcorehdr=``), and ``linux,initrd-start/-end`` describe this load's initrd or
-    are gone, never left pointing at whatever the blob's first boot had there.
-    """
-    if inp.dtb is None:
-        if inp.running_tree is None:
-            raise UsageError("no device tree: give --dtb or run on a system with one")
-        return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
-    tree = inp.dtb.copy()
-    chosen = tree.root.ensure_child("chosen")
-    chosen.set("bootargs", encode_cmdline(bootargs))
-    if initrd is not None:
-        set_initrd(chosen, initrd)
-    else:
-        chosen.delete("linux,initrd-start")
-        chosen.delete("linux,initrd-end")
-    rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
-    tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
-    return tree
-
-
-def encode_cmdline(text: str) -> bytes:
-    """A command line as the NUL-terminated bytes the kernel reads; words that came from
-    arguments which were not UTF-8 keep their original bytes (surrogateescape)."""
-    return text.encode("utf-8", "surrogateescape") + b"\0"
 
 
 def cpu_node_room(running: Node, possible_cpus: int) -> int:
