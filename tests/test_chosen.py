@@ -12,7 +12,7 @@ import pytest
 
 from pykexec.core.devicetree.chosen import encode_bootargs, root_word, tree_bootargs
 from pykexec.core.devicetree.fdt import build_fdt, parse_fdt
-from pykexec.core.devicetree.nexttree import finish, given_tree, next_kernel_tree
+from pykexec.core.devicetree.nexttree import finish, given_tree, next_tree
 from pykexec.core.memory import Range
 from pykexec.errors import UsageError
 from tests import oracles
@@ -79,7 +79,7 @@ def test_running_tree_gets_a_fresh_chosen() -> None:
     libfdt = oracles.libfdt()
     running = parse_fdt(_dtb(GIVEN_DTS)).root
     assert root_word(running.child("chosen").get("bootargs")) == "root=/dev/vda"  # type: ignore[union-attr]
-    tree = next_kernel_tree(running, None, bootargs="a b", initrd=None, reserved=[])
+    tree = next_tree(running, bootargs="a b", initrd=None, reserved=[])
     fdt = libfdt.Fdt(build_fdt(tree))
     chosen = fdt.path_offset("/chosen")
     assert bytes(fdt.getprop(chosen, "bootargs")) == b"a b\0"
@@ -89,4 +89,4 @@ def test_running_tree_gets_a_fresh_chosen() -> None:
 
 def test_no_tree_at_all_is_refused() -> None:
     with pytest.raises(UsageError):
-        next_kernel_tree(None, None, bootargs="", initrd=None, reserved=[])
+        next_tree(None, bootargs="", initrd=None, reserved=[])

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pykexec import uapi
 from pykexec.core.arch.ppc64 import Plan, PlanInput, cpu_node_room
 from pykexec.core.arch.ppc64 import plan as plan_segments
-from pykexec.core.devicetree.chosen import build_bootargs, old_root_param, tree_bootargs
+from pykexec.core.devicetree import chosen
 from pykexec.core.machine import Machine, describe
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, check
@@ -120,13 +120,7 @@ def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     flags |= uapi.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
     # -d: kexec-tools 2.0.32 main() ORs it in always; left out where the kernel refuses it
     flags |= uapi.KEXEC_FILE_DEBUG if opts.debug and facts.support.file_debug is not False else 0
-    command_line = build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=None,
-        dt_no_old_root=True,
-    )
+    command_line = chosen.command_line(opts, facts.cmdline)
     return FileCall(opts.kernel, opts.initrd, command_line, flags)
 
 
@@ -151,13 +145,7 @@ FILE_LOAD_EXTRA = 2 << 20
 
 def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
     """The crash kernel's command line as far as the options tell it."""
-    return build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=True,
-        old_root=None,
-        dt_no_old_root=True,
-    )
+    return chosen.command_line(opts, facts.cmdline, crash=True)
 
 
 def headroom_input(
@@ -196,8 +184,9 @@ def judged_lines(
     if decision.first is Syscall.FILE:
         lines.append((Syscall.FILE, crash_command_line(opts, facts)))
     if decision.needs_segments:
-        old_root = old_root_param(facts.tree) if facts.tree is not None else facts.old_root
-        lines.append((Syscall.LOAD, _kexec_load_bootargs(opts, facts, old_root)))
+        old_root = chosen.old_root_param(facts.tree) if facts.tree is not None else facts.old_root
+        line = chosen.command_line(opts, facts.cmdline, old_root=old_root, given=facts.dtb)
+        lines.append((Syscall.LOAD, line))
     return tuple(lines)
 
 
@@ -328,7 +317,9 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         kernel=facts.kernel,
         machine=machine,
         running_tree=facts.tree,
-        bootargs=_kexec_load_bootargs(opts, facts, old_root_param(facts.tree)),
+        bootargs=chosen.command_line(
+            opts, facts.cmdline, old_root=chosen.old_root_param(facts.tree), given=facts.dtb
+        ),
         initrd=facts.initrd,
         dtb=facts.dtb,
         crash=opts.crash,
@@ -345,20 +336,4 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         hotplug_cpu_room=cpu_room,
         page_size=facts.page_size,
         sha256_vector=facts.vector_crypto,
-    )
-
-
-def _kexec_load_bootargs(opts: LoadOptions, facts: LoadFacts, old_root: str | None) -> str:
-    """The command line the tree carries, before a crash load adds ``elfcorehdr=``.
-
-    A given --dtb keeps its own bootargs unless a command line was asked for
-    (petitboot passes --dtb with --append and means both)."""
-    if facts.dtb is not None and opts.command_line is None and not opts.reuse_cmdline:
-        return tree_bootargs(facts.dtb.root)
-    return build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=old_root,
-        dt_no_old_root=opts.dt_no_old_root,
     )

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 from pykexec.abi import run_at_load_for_crash
 from pykexec.core.devicetree.chosen import encode_bootargs
 from pykexec.core.devicetree.fdt import DeviceTree, flat_size
-from pykexec.core.devicetree.nexttree import DT_PAD, finish, next_kernel_tree
+from pykexec.core.devicetree.nexttree import DT_PAD, finish, next_tree
 from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elf import Endian, KernelImage
 from pykexec.core.layout import (
@@ -205,7 +205,11 @@ def plan(inp: PlanInput) -> Plan:
         from pykexec.core.crash.kdump import elfcorehdr_param
 
         bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
-    _check_command_line(bootargs)
+    if len(encode_bootargs(bootargs)) > COMMAND_LINE_SIZE:
+        raise UsageError(
+            f"the command line has {len(encode_bootargs(bootargs)) - 1} bytes; the ppc64 kernel "
+            f"takes at most {COMMAND_LINE_SIZE - 1}"
+        )
     initrd_range = inp.reuse_initrd
     if inp.initrd is not None:
         seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
@@ -215,8 +219,8 @@ def plan(inp: PlanInput) -> Plan:
     pparams = _purgatory_params(inp, ksec.mem.start, run_at_load, crash)
     purgatory_hole = placer.take(purgatory_size(pparams))
     reserved = [r.range for r in inp.machine.firmware] + (crash.reserved if crash else [])
-    tree = next_kernel_tree(
-        inp.running_tree, inp.dtb, bootargs=bootargs, initrd=initrd_range, reserved=reserved
+    tree = next_tree(
+        inp.running_tree, bootargs=bootargs, initrd=initrd_range, reserved=reserved, dtb=inp.dtb
     )
     if crash is not None:
         from pykexec.core.crash.kdump import add_usable_memory
@@ -233,14 +237,6 @@ def plan(inp: PlanInput) -> Plan:
         segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
     )
     return Plan(image, bootargs, run_at_load, placer.free, inp.machine, tuple(notes))
-
-
-def _check_command_line(bootargs: str) -> None:
-    if len(encode_bootargs(bootargs)) > COMMAND_LINE_SIZE:
-        raise UsageError(
-            f"the command line has {len(encode_bootargs(bootargs)) - 1} bytes; the ppc64 kernel "
-            f"takes at most {COMMAND_LINE_SIZE - 1}"
-        )
 
 
 def _purgatory_params(

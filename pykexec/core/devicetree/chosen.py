@@ -15,11 +15,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from pykexec.core.devicetree.props import encode_text
+from pykexec.core.devicetree.props import TEXT_ENCODING, TEXT_ERRORS
 
 if TYPE_CHECKING:
+    from pykexec.core.devicetree.fdt import DeviceTree
     from pykexec.core.devicetree.tree import Node
     from pykexec.core.memory import Range
+    from pykexec.core.options import LoadOptions
 
 #: The node that carries the command line and the initrd (DTSpec v0.4 §3.6).
 CHOSEN = "chosen"
@@ -30,36 +32,42 @@ INITRD_START = "linux,initrd-start"
 INITRD_END = "linux,initrd-end"
 
 
-def build_bootargs(
-    command_line: str | None,
+def command_line(
+    opts: LoadOptions,
+    running: str,
     *,
-    reuse: str | None,
-    crash: bool,
-    old_root: str | None,
-    dt_no_old_root: bool,
+    crash: bool | None = None,
+    old_root: str | None = None,
+    given: DeviceTree | None = None,
 ) -> str:
-    """The new kernel's command line, as kexec-tools builds it on ppc64.
+    """The next kernel's command line from the options, as kexec-tools builds it on ppc64.
 
-    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
-    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
-    --append follows.  Without ``root=``, the old tree's ``root=`` is added
-    unless --dt-no-old-root.
+    ``running`` is the running /proc/cmdline, reused with --reuse-cmdline: its
+    ``BOOT_IMAGE=`` (and for a crash kernel, ``crash`` defaulting to ``opts.crash``,
+    its ``crashkernel=``) words are dropped and --append follows.  For kexec_load,
+    ``old_root`` is the running tree's ``root=`` word, added when the line has none
+    unless --dt-no-old-root, and ``given`` the --dtb, whose own bootargs are
+    kept unless a command line was asked for (petitboot passes --dtb with --append and
+    means both).
     """
+    if given is not None and opts.command_line is None and not opts.reuse_cmdline:
+        return tree_bootargs(given.root)
     words: list[str] = []
-    if reuse is not None:
+    if opts.reuse_cmdline:
+        crash = opts.crash if crash is None else crash
         drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
-        words += [w for w in reuse.split() if not w.startswith(drop)]
-    if command_line:
-        words.append(command_line.strip())
+        words += [w for w in running.split() if not w.startswith(drop)]
+    if opts.command_line:
+        words.append(opts.command_line.strip())
     text = " ".join(words)
-    if old_root and not dt_no_old_root and not any(w.startswith("root=") for w in text.split()):
-        text = f"{text} {old_root}".strip()
-    return text
+    if not old_root or opts.dt_no_old_root or any(w.startswith("root=") for w in text.split()):
+        return text
+    return f"{text} {old_root}".strip()
 
 
 def encode_bootargs(text: str) -> bytes:
     """A command line as the NUL-terminated bytes the kernel reads."""
-    return encode_text(text) + b"\0"
+    return text.encode(TEXT_ENCODING, TEXT_ERRORS) + b"\0"
 
 
 def root_word(bootargs: bytes) -> str | None:

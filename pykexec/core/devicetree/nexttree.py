@@ -48,39 +48,27 @@ def _strip(root: Node) -> None:
             node.delete(name)
 
 
-def next_kernel_tree(
+def next_tree(
     running: Node | None,
-    dtb: DeviceTree | None,
     *,
     bootargs: str,
     initrd: Range | None,
     reserved: Iterable[Range],
+    dtb: DeviceTree | None = None,
 ) -> DeviceTree:
-    """The next kernel's tree: the given --dtb, or else the running tree, adjusted.
+    """The next kernel's tree (a copy; the inputs are left as they were): the given
+    --dtb (:func:`given_tree`), or else the running tree, adjusted.
 
     Either way /chosen carries the final command line (for a crash kernel, with its
     ``elfcorehdr=``), and ``linux,initrd-start/-end`` describe this load's initrd or
     are gone, never left pointing at whatever the blob's first boot had there.
+    ``reserved`` are firmware and loader ranges for the reserve map; the map
+    also gets a placeholder for the blob itself, filled by :func:`finish`.
     """
     if dtb is not None:
         return given_tree(dtb, bootargs=bootargs, initrd=initrd, reserved=reserved)
     if running is None:
         raise UsageError("no device tree: give --dtb or run on a system with one")
-    return next_tree(running, bootargs=bootargs, initrd=initrd, reserved=reserved)
-
-
-def next_tree(
-    running: Node,
-    *,
-    bootargs: str,
-    initrd: Range | None,
-    reserved: Iterable[Range],
-) -> DeviceTree:
-    """The tree for the next kernel (a copy; ``running`` is left as it was).
-
-    ``reserved`` are firmware and loader ranges for the reserve map; the map
-    also gets a placeholder for the blob itself, filled by :func:`finish`.
-    """
     root = running.copy()
     _strip(root)
     chosen = root.ensure_child(CHOSEN)
