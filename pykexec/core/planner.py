@@ -174,16 +174,19 @@ def headroom_input(
 
 
 def judged_lines(
-    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision
+    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision, segments: Plan | None = None
 ) -> tuple[tuple[Syscall, str], ...]:
     """The crash kernel's command line for each syscall the load may make: the
     kexec_file_load call's, and kexec_load's (first or as -a's fallback), which carries
-    the running tree's root= unless --dt-no-old-root (its elfcorehdr= changes nothing
-    here).  The same with or without segments, live or dry."""
+    the running tree's root= unless --dt-no-old-root: the one ``segments`` put in the
+    tree when they were planned (its elfcorehdr= changes nothing here).  The same with
+    or without segments, live or dry."""
     lines: list[tuple[Syscall, str]] = []
     if decision.first is Syscall.FILE:
         lines.append((Syscall.FILE, crash_command_line(opts, facts)))
-    if decision.needs_segments:
+    if decision.needs_segments and segments is not None:
+        lines.append((Syscall.LOAD, segments.bootargs))
+    elif decision.needs_segments:
         old_root = chosen.old_root_param(facts.tree) if facts.tree is not None else facts.old_root
         line = chosen.command_line(opts, facts.cmdline, old_root=old_root, given=facts.dtb)
         lines.append((Syscall.LOAD, line))
@@ -208,7 +211,7 @@ def crash_headroom(
             "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
             "(pykexec --recommend-crashkernel KERNEL ... names one)"
         )
-    line_of = dict(judged_lines(opts, facts, decision))
+    line_of = dict(judged_lines(opts, facts, decision, segments))
     judged = [(call, estimate(headroom_input(facts, region, line)))
               for call, line in line_of.items()]  # fmt: skip
     call, result = min(judged, key=lambda j: (j[1].fits, j[1].spare))

@@ -134,14 +134,14 @@ def _directory_is_link(view: SystemView) -> bool:
         return False
 
 
-def _read_bounded(path: str) -> bytes | None:
+def _read_bounded(path: str, limit: int = MAX_RECORD_SIZE) -> bytes | None:
     """The record file's bytes (``None``: there is none): a regular file, not a symlink,
-    of at most :data:`MAX_RECORD_SIZE` bytes, its size checked before it is read."""
+    of at most ``limit`` bytes, its size checked before it is read."""
 
     def error(message: str, problem: str) -> RecordError:
         return RecordError(message, path, "too-large" if problem == "too-large" else "unreadable")
 
-    return fileio.read_regular(path, "load record", error, MAX_RECORD_SIZE, follow=False)
+    return fileio.read_regular(path, "load record", error, limit, follow=False)
 
 
 def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordError | None]:
