@@ -129,7 +129,7 @@ CRASH_MOMENTS: dict[str, Match] = {
 
 
 @dataclass
-class Path_:
+class Trail:
     """The stacks seen at each moment (pykexec frames, outermost first; kept alive so
     that no two calls share an id)."""
 
@@ -173,9 +173,9 @@ def _stack(frame: Frame | None) -> list[Frame]:
     return out[::-1]
 
 
-def follow(argv: list[str], moments: dict[str, Match]) -> Path_:
+def follow(argv: list[str], moments: dict[str, Match]) -> Trail:
     """Run ``pykexec argv`` and record the stacks at each of ``moments``."""
-    path = Path_({name: [] for name in moments})
+    path = Trail({name: [] for name in moments})
 
     def profile(frame: Frame, event: str, value: Any) -> None:
         if event not in ("call", "return"):
@@ -208,7 +208,7 @@ def _argv(load: str, kernel: Path, snapshot: str, *more: str, syscall: str = "-c
             f"--sysroot={SNAPSHOTS / snapshot}", *more]  # fmt: skip
 
 
-def _report(path: Path_) -> str:
+def _report(path: Trail) -> str:
     lines = [f"{len(path.modules())} modules, {len(path.calls())} calls:"]
     for name, stacks in path.stacks.items():
         for st in stacks:
@@ -216,7 +216,7 @@ def _report(path: Path_) -> str:
     return "\n".join(lines)
 
 
-def _check(path: Path_) -> None:
+def _check(path: Trail) -> None:
     assert all(path.stacks.values()), f"a moment never came: {_report(path)}"
     assert path.climbs() == [], _report(path)
     assert len(path.modules()) <= MAX_MODULES, _report(path)
@@ -268,8 +268,8 @@ def test_the_measure_sees_a_climb_and_a_long_path() -> None:
 
     down = [frame_in("pykexec.commands.cli"), frame_in("pykexec.core.planner")]
     up = [*down, frame_in("pykexec.system.loader")]
-    assert Path_({"x": [down]}).climbs() == []
-    assert Path_({"x": [up]}).climbs() == ["('pykexec.core.planner', 'f') -> "
+    assert Trail({"x": [down]}).climbs() == []
+    assert Trail({"x": [up]}).climbs() == ["('pykexec.core.planner', 'f') -> "
                                            "('pykexec.system.loader', 'f')"]  # fmt: skip
     long = [frame_in(f"pykexec.core.m{i}") for i in range(MAX_CALLS + 2)]
-    assert len(Path_({"x": [long]}).calls()) > MAX_CALLS
+    assert len(Trail({"x": [long]}).calls()) > MAX_CALLS
