@@ -247,7 +247,8 @@ def test_the_followed_bytes_are_in_the_segment_handed_to_the_kernel(
 ) -> None:
     """The bytes the moments follow are what the plan's device-tree segment carries."""
     libfdt = oracles.libfdt()
-    main(_argv("-p", kernel, "pseries-4cpu-crash", f"--save={tmp_path / 'plan'}"))
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(_argv("-p", kernel, "pseries-4cpu-crash", f"--save={tmp_path / 'plan'}")) == 0
     (dtb,) = (tmp_path / "plan").glob("*.dtb")
     fdt = libfdt.Fdt(dtb.read_bytes())
     bootargs = bytes(fdt.getprop(fdt.path_offset("/chosen"), "bootargs"))
