@@ -8,6 +8,7 @@ regular file reads as the OS reads it, bounded; an offset past the end reads not
 
 from __future__ import annotations
 
+import io
 import os
 import signal
 import stat
@@ -187,3 +188,17 @@ def test_read_at_refuses_impossible_offsets_before_opening(
 def test_nul_in_path_is_refused(opens: list[str]) -> None:
     assert _refused("a\0b").problem == "unreadable"
     assert opens == []
+
+
+def test_vmcore_dmesg_on_a_fifo_does_not_wait(tmp_path: Path, opens: list[str]) -> None:
+    """vmcore-dmesg reads a dump file or a block device, not only regular files: it opens
+    non-blocking, so a FIFO (no writer: a blocking open would wait forever) opens at once,
+    has no end to seek to, and is refused as holding no ELF header."""
+    from pykexec.commands.vmcoredmesg import read_dmesg
+    from pykexec.errors import VmcoreError
+
+    os.mkfifo(tmp_path / "fifo")
+    with pytest.raises(VmcoreError) as err:
+        read_dmesg(str(tmp_path / "fifo"), io.BytesIO())
+    assert (err.value.what, err.value.exit_code) == ("elf", 3)
+    assert opens == [str(tmp_path / "fifo")]
