@@ -164,6 +164,7 @@ class ImageError(KexecError):
     value: int
     low: int  # bounds: what a stream's blocks can hold, or the bytes it came from
     high: int
+    filetype: str  # what the file is instead (pykexec.system.fileio)
     messages: ClassVar[Mapping[str, str]] = _text.IMAGE_ERROR
 
 
@@ -195,6 +196,7 @@ class DeviceTreeError(KexecError):
     newest: int
     what: str
     reason: str
+    filetype: str  # what the file is instead (pykexec.system.fileio)
     messages: ClassVar[Mapping[str, str]] = _text.DEVICE_TREE_ERROR
 
 
@@ -216,6 +218,7 @@ class SystemInfoError(KexecError):
     count: int
     notes: int
     held: int
+    filetype: str  # what the file is instead (pykexec.system.fileio)
     messages: ClassVar[Mapping[str, str]] = _text.SYSTEM_INFO_ERROR
 
 

@@ -7,13 +7,17 @@ where the user can act, what to do (tests/test_error_messages.py checks every on
 
 from __future__ import annotations
 
-#: The messages of :func:`pykexec.system.fileio.read_regular`, shared by the classes
-#: it raises (``what`` names the file's role, ``reason`` is the OS's strerror).
+#: The messages of :mod:`pykexec.system.fileio`, shared by the classes it raises
+#: (``what`` names the file's role, ``filetype`` what it is instead of a regular file,
+#: ``reason`` the OS's strerror).
 FILE_MESSAGES = {
-    "not-regular": "{what} {path} is not a regular file",
+    "missing": "{what} {path} does not exist",
+    "nul-in-path": "{what} path {path!r} holds a NUL byte",
+    "not-regular": "{what} {path} is {filetype}, not a regular file: give the file itself",
     "cannot-open": "cannot open {what} {path}: {reason}",
     "cannot-read": "cannot read {what} {path}: {reason}",
-    "too-large": "{what} {path} is larger than {limit:#x} bytes",
+    "too-large": "{what} {path} holds {size} bytes, more than {limit:#x}",
+    "no-data": "{what} {path}: no data at {offset:#x}+{size:#x}",
 }
 
 _NO_CRASH_REGION = "no memory is reserved for a crash kernel: boot with crashkernel=SIZE "
@@ -123,7 +127,6 @@ IMAGE_ERROR = {
     "directory": "{what} {path} is a directory, not a file",
     "permission": "{what} {path} cannot be read: permission denied",
     "unopenable": "{what} {path} cannot be opened: {reason}",
-    "not-a-file": "{what} {path} is not a regular file: give the file itself",
     "empty": "{what} {path} is empty",
     "unreadable": "{what} {path} cannot be read: {reason}",
     "no-zstd": "a zstd-compressed kernel, and this Python has no zstd decoder "

@@ -6,7 +6,7 @@ from __future__ import annotations
 import struct
 from pathlib import Path
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 
 MiB = 1 << 20
 GiB = 1 << 30

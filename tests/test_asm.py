@@ -353,13 +353,13 @@ a.b("x")
 
 # (line, what mypy must say about it)
 _TYPED_BAD = [
-    ("a.stw(R4, R3, 8)", 'Argument 2 to "stw" of "Assembler" has incompatible type "GPR"'),
-    ("a.stw(R4, R3, 8)", 'Argument 3 to "stw" of "Assembler" has incompatible type "int"'),
-    ("a.addi(3, R4, 1)", 'Argument 1 to "addi" of "Assembler" has incompatible type "int"'),
-    ("a.cmpd(R3, R4, cr=1)", 'Argument "cr" to "cmpd" of "Assembler" has incompatible type'),
-    ("a.mtspr(9, R3)", 'Argument 1 to "mtspr" of "Assembler" has incompatible type "int"'),
-    ("a.b(8)", 'Argument 1 to "b" of "Assembler" has incompatible type "int"'),
-    ("a.mtctr(SPR.CTR)", 'Argument 1 to "mtctr" of "Assembler" has incompatible type "SPR"'),
+    ("a.stw(R4, R3, 8)", 'Argument 2 to "stw" of "Mnemonics" has incompatible type "GPR"'),
+    ("a.stw(R4, R3, 8)", 'Argument 3 to "stw" of "Mnemonics" has incompatible type "int"'),
+    ("a.addi(3, R4, 1)", 'Argument 1 to "addi" of "Mnemonics" has incompatible type "int"'),
+    ("a.cmpd(R3, R4, cr=1)", 'Argument "cr" to "cmpd" of "Mnemonics" has incompatible type'),
+    ("a.mtspr(9, R3)", 'Argument 1 to "mtspr" of "Mnemonics" has incompatible type "int"'),
+    ("a.b(8)", 'Argument 1 to "b" of "Mnemonics" has incompatible type "int"'),
+    ("a.mtctr(SPR.CTR)", 'Argument 1 to "mtctr" of "Mnemonics" has incompatible type "SPR"'),
 ]
 
 

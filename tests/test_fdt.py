@@ -25,11 +25,8 @@ from pykexec.core.devicetree.fdt import (
     DeviceTree,
     FdtHeader,
     FdtToken,
-    Node,
     build_fdt,
-    cell_sizes,
     cells_to_ints,
-    decode_reg,
     encode_reg,
     ints_to_cells,
     parse_fdt,
@@ -40,6 +37,7 @@ from pykexec.core.devicetree.props import (
     decode_uint,
     encode_strings,
 )
+from pykexec.core.devicetree.tree import Node, cell_sizes, decode_reg
 from pykexec.core.memory import Range
 from pykexec.errors import DeviceTreeError
 from tests import oracles

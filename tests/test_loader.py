@@ -26,7 +26,7 @@ class Kernel:
         monkeypatch.setattr(syscalls, "kexec_file_load", self.file_load)
         monkeypatch.setattr(syscalls, "kexec_load", self.load)
 
-    def file_load(self, kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
+    def file_load(self, kernel_fd: int, initrd_fd: int, cmdline: bytes, flags: int) -> None:
         self.calls.append(f"file flags={flags:#x}")
         if self.file_errno is not None:
             raise SyscallError("failed", errno=self.file_errno, call="kexec_file_load", advice="x")
@@ -114,7 +114,7 @@ def test_compressed_kernel_reaches_file_load_inflated(
     k.write_bytes(gzip.compress(plain))
     seen: list[bytes] = []
 
-    def file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
+    def file_load(kernel_fd: int, initrd_fd: int, cmdline: bytes, flags: int) -> None:
         seen.append(os.pread(kernel_fd, len(plain) + 1, 0))
 
     monkeypatch.setattr(syscalls, "kexec_file_load", file_load)

@@ -51,7 +51,7 @@ def test_multiple_reg_tuples_and_powernv() -> None:
     mem = tree.child("memory@0")
     assert mem is not None
     mem.props["reg"] = u64(0) + u64(GiB) + u64(4 * GiB) + u64(GiB)
-    from pykexec.core.devicetree.fdt import Node
+    from pykexec.core.devicetree.tree import Node
 
     tree.children.append(
         Node(

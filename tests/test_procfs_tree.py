@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt, decode_reg, parse_fdt
+from pykexec.core.devicetree.fdt import DeviceTree, build_fdt, parse_fdt
+from pykexec.core.devicetree.tree import Node, decode_reg
 from pykexec.core.memory import Range
 from pykexec.errors import DeviceTreeError
 from pykexec.system.procfs import (

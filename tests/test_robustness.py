@@ -22,8 +22,9 @@ from elftools.elf.elffile import ELFFile
 
 from pykexec.commands.cli import main
 from pykexec.core.crash.kdump import add_usable_memory, crash_layout
-from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt, parse_fdt
+from pykexec.core.devicetree.fdt import DeviceTree, build_fdt, parse_fdt
 from pykexec.core.devicetree.nexttree import finish, next_tree
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elf import MAX_INFLATED_SIZE, parse_kernel
 from pykexec.core.formats.elfcore import MAX_PHNUM, CoreLoad, core_header
 from pykexec.core.machine import describe

@@ -376,10 +376,11 @@ def test_fifo_inputs_are_refused_not_waited_on(
     )
     assert main(["-c", "-l", *argv, "--dry-run", "--sysroot", str(root), "--json"]) == 1
     error = cli_error(capsys)
-    assert (error["kind"], error["problem"], error["path"]) == (
+    assert (error["kind"], error["problem"], error["path"], error["filetype"]) == (
         "ImageError",
-        "not-a-file",
+        "not-regular",
         str(fifo),
+        "a FIFO",  # what os.mkfifo made
     )
 
 

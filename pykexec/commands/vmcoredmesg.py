@@ -33,7 +33,13 @@ class FileSource:
     def __init__(self, fd: int) -> None:
         self.fd = fd
         info = os.fstat(fd)
-        self._size = info.st_size if stat.S_ISREG(info.st_mode) else os.lseek(fd, 0, os.SEEK_END)
+        if stat.S_ISREG(info.st_mode):
+            self._size = info.st_size
+        else:  # a block device's end; a FIFO or socket has none (ESPIPE): nothing to read
+            try:
+                self._size = os.lseek(fd, 0, os.SEEK_END)
+            except OSError:
+                self._size = 0
 
     @property
     def size(self) -> int:
@@ -84,7 +90,8 @@ def write_all(lines: Iterator[bytes], out: BinaryIO) -> int:
 def read_dmesg(path: str, out: BinaryIO) -> int:
     """Write the log of the dump at ``path`` to ``out``: exit status 0."""
     try:
-        fd = os.open(path, os.O_RDONLY)
+        # non-blocking: a FIFO named here opens at once (and reads as empty), never waits
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
     except OSError as err:
         raise VmcoreError(
             "cannot-open", what="open", path=path, reason=err.strerror, exit_code=2

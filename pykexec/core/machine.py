@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from enum import Enum, IntFlag
 from typing import overload
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.memory import MemoryMap, Range
 from pykexec.errors import SystemInfoError
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from pykexec import uapi
 from pykexec.core.arch.ppc64 import Plan, PlanInput, cpu_node_room
 from pykexec.core.arch.ppc64 import plan as plan_segments
-from pykexec.core.devicetree.nexttree import old_root_param
+from pykexec.core.devicetree import chosen
 from pykexec.core.machine import Machine, describe
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, check
@@ -34,7 +34,8 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from pykexec.core.crash.headroom import Headroom, HeadroomInput
-    from pykexec.core.devicetree.fdt import DeviceTree, Node
+    from pykexec.core.devicetree.fdt import DeviceTree
+    from pykexec.core.devicetree.tree import Node
     from pykexec.core.formats.elf import Endian, KernelImage
     from pykexec.core.formats.elfcore import CoreNote
     from pykexec.core.formats.initramfs import Initramfs
@@ -111,33 +112,6 @@ class LoadPlan:
     warnings: tuple[str, ...] = ()
 
 
-def build_bootargs(
-    command_line: str | None,
-    *,
-    reuse: str | None,
-    crash: bool,
-    old_root: str | None,
-    dt_no_old_root: bool,
-) -> str:
-    """The new kernel's command line, as kexec-tools builds it on ppc64.
-
-    ``reuse`` is the running /proc/cmdline when --reuse-cmdline was given:
-    its ``BOOT_IMAGE=`` (and for -p its ``crashkernel=``) words are dropped and
-    --append follows.  Without ``root=``, the old tree's ``root=`` is added
-    unless --dt-no-old-root.
-    """
-    words: list[str] = []
-    if reuse is not None:
-        drop = ("BOOT_IMAGE=", "crashkernel=") if crash else ("BOOT_IMAGE=",)
-        words += [w for w in reuse.split() if not w.startswith(drop)]
-    if command_line:
-        words.append(command_line.strip())
-    text = " ".join(words)
-    if old_root and not dt_no_old_root and not any(w.startswith("root=") for w in text.split()):
-        text = f"{text} {old_root}".strip()
-    return text
-
-
 def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     """kexec_file_load's arguments: the kernel adds ``elfcorehdr=`` itself for -p."""
     flags = uapi.KEXEC_FILE_ON_CRASH if opts.crash else 0
@@ -146,13 +120,7 @@ def file_call(opts: LoadOptions, facts: LoadFacts) -> FileCall:
     flags |= uapi.KEXEC_FILE_FORCE_DTB if opts.force_dtb else 0
     # -d: kexec-tools 2.0.32 main() ORs it in always; left out where the kernel refuses it
     flags |= uapi.KEXEC_FILE_DEBUG if opts.debug and facts.support.file_debug is not False else 0
-    command_line = build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=None,
-        dt_no_old_root=True,
-    )
+    command_line = chosen.command_line(opts, facts.cmdline)
     return FileCall(opts.kernel, opts.initrd, command_line, flags)
 
 
@@ -177,19 +145,7 @@ FILE_LOAD_EXTRA = 2 << 20
 
 def crash_command_line(opts: LoadOptions, facts: LoadFacts) -> str:
     """The crash kernel's command line as far as the options tell it."""
-    return build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=True,
-        old_root=None,
-        dt_no_old_root=True,
-    )
-
-
-def root_word(bootargs: bytes) -> str | None:
-    """The ``root=`` word of a /chosen/bootargs property, as old_root_param reads it."""
-    words = bootargs.rstrip(b"\0").decode("utf-8", "replace").split()
-    return next((w for w in words if w.startswith("root=")), None)
+    return chosen.command_line(opts, facts.cmdline, crash=True)
 
 
 def headroom_input(
@@ -218,18 +174,22 @@ def headroom_input(
 
 
 def judged_lines(
-    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision
+    opts: LoadOptions, facts: LoadFacts, decision: SyscallDecision, segments: Plan | None = None
 ) -> tuple[tuple[Syscall, str], ...]:
     """The crash kernel's command line for each syscall the load may make: the
     kexec_file_load call's, and kexec_load's (first or as -a's fallback), which carries
-    the running tree's root= unless --dt-no-old-root (its elfcorehdr= changes nothing
-    here).  The same with or without segments, live or dry."""
+    the running tree's root= unless --dt-no-old-root: the one ``segments`` put in the
+    tree when they were planned (its elfcorehdr= changes nothing here).  The same with
+    or without segments, live or dry."""
     lines: list[tuple[Syscall, str]] = []
     if decision.first is Syscall.FILE:
         lines.append((Syscall.FILE, crash_command_line(opts, facts)))
-    if decision.needs_segments:
-        old_root = old_root_param(facts.tree) if facts.tree is not None else facts.old_root
-        lines.append((Syscall.LOAD, _kexec_load_bootargs(opts, facts, old_root)))
+    if decision.needs_segments and segments is not None:
+        lines.append((Syscall.LOAD, segments.bootargs))
+    elif decision.needs_segments:
+        old_root = chosen.old_root_param(facts.tree) if facts.tree is not None else facts.old_root
+        line = chosen.command_line(opts, facts.cmdline, old_root=old_root, given=facts.dtb)
+        lines.append((Syscall.LOAD, line))
     return tuple(lines)
 
 
@@ -248,7 +208,7 @@ def crash_headroom(
         region = segments.machine.crash.size
     if not region:
         raise NoCrashRegion("no-crash-region-recommend")
-    line_of = dict(judged_lines(opts, facts, decision))
+    line_of = dict(judged_lines(opts, facts, decision, segments))
     judged = [(call, estimate(headroom_input(facts, region, line)))
               for call, line in line_of.items()]  # fmt: skip
     call, result = min(judged, key=lambda j: (j[1].fits, j[1].spare))
@@ -352,7 +312,9 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         kernel=facts.kernel,
         machine=machine,
         running_tree=facts.tree,
-        bootargs=_kexec_load_bootargs(opts, facts, old_root_param(facts.tree)),
+        bootargs=chosen.command_line(
+            opts, facts.cmdline, old_root=chosen.old_root_param(facts.tree), given=facts.dtb
+        ),
         initrd=facts.initrd,
         dtb=facts.dtb,
         crash=opts.crash,
@@ -369,21 +331,4 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         hotplug_cpu_room=cpu_room,
         page_size=facts.page_size,
         sha256_vector=facts.vector_crypto,
-    )
-
-
-def _kexec_load_bootargs(opts: LoadOptions, facts: LoadFacts, old_root: str | None) -> str:
-    """The command line the tree carries, before a crash load adds ``elfcorehdr=``.
-
-    A given --dtb keeps its own bootargs unless a command line was asked for
-    (petitboot passes --dtb with --append and means both)."""
-    if facts.dtb is not None and opts.command_line is None and not opts.reuse_cmdline:
-        chosen = facts.dtb.root.child("chosen")
-        return chosen.get_string("bootargs") if chosen and chosen.has("bootargs") else ""
-    return build_bootargs(
-        opts.command_line,
-        reuse=facts.cmdline if opts.reuse_cmdline else None,
-        crash=opts.crash,
-        old_root=old_root,
-        dt_no_old_root=opts.dt_no_old_root,
     )

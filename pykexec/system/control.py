@@ -100,7 +100,7 @@ def unload(crash: bool = False, syscall: str = AUTO) -> str:
     if syscall != LOAD:
         try:
             flags = uapi.KEXEC_FILE_UNLOAD | (uapi.KEXEC_FILE_ON_CRASH if crash else 0)
-            syscalls.kexec_file_load(-1, -1, "", flags)
+            syscalls.kexec_file_load(-1, -1, b"", flags)
             return FILE
         except SyscallError as err:
             if syscall == FILE or err.errno not in uapi.FILE_LOAD_FALLBACK:

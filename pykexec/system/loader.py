@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import json
 import os
-import stat
 from dataclasses import replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from pykexec.core.devicetree.chosen import encode_bootargs, root_word
 from pykexec.core.options import LoadOptions, check
-from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, root_word, segment_plan
+from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, segment_plan
 from pykexec.core.planner import plan as plan_pure
 from pykexec.core.policy import (
     LOCKDOWN_LEVELS,
@@ -26,7 +26,7 @@ from pykexec.core.policy import (
     decide_syscall,
 )
 from pykexec.errors import ImageError, KexecError, SyscallError, UsageError
-from pykexec.system import syscalls
+from pykexec.system import fileio, syscalls
 from pykexec.system.control import crash_reservation_size, execute, shutdown_reboot, status, unload
 from pykexec.system.loadrecord import options_from_record, record_fields
 from pykexec.system.sysinfo import SystemView, config_page_size
@@ -52,6 +52,8 @@ __all__ = [
     "unload",
 ]
 
+#: How a file the user named fails: an ImageError with the message.
+_ERROR = ImageError  # fileio raises it with FILE_MESSAGES problems
 KALLSYMS_KEXEC_FILE = (b" kexec_add_buffer\n", b" kexec_image_probe_default\n")  # kexec_file.c
 
 
@@ -59,39 +61,23 @@ def read_file(path: Path, what: str) -> bytes | memoryview:
     """A regular file's bytes, mapped rather than copied where possible.
 
     Anything but a regular file (a FIFO, a device, a directory) is refused before it
-    is read, so that no input can make pykexec wait forever.  The mapping is private
-    and writable (ACCESS_COPY) so that ctypes can hand its address to the kernel
-    without a copy; nothing ever writes to it.
+    is read (:func:`_open`), so that no input can make pykexec wait forever.  The mapping
+    is private and writable (ACCESS_COPY) so that ctypes can hand its address to the
+    kernel without a copy; nothing ever writes to it.  Without a mapping, the read stops
+    at the size the file had when opened.
     """
     import mmap
 
-    if "\0" in os.fspath(path):
-        raise ImageError("nul-in-path", what=what, path=os.fspath(path))
+    fd, size = _open(path, what)
     try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ImageError("missing", what=what, path=str(path)) from None
-    except IsADirectoryError:
-        raise ImageError("directory", what=what, path=str(path)) from None
-    except PermissionError:
-        raise ImageError("permission", what=what, path=str(path)) from None
-    except OSError as err:
-        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
-    with open(fd, "rb", closefd=True) as f:
-        st = os.fstat(fd)
-        if not stat.S_ISREG(st.st_mode):
-            raise ImageError("not-a-file", what=what, path=str(path))
-        if st.st_size == 0:
+        if size == 0:
             raise ImageError("empty", what=what, path=str(path))
         try:
             return memoryview(mmap.mmap(fd, 0, access=mmap.ACCESS_COPY))
         except (OSError, ValueError):
-            try:
-                return f.read()
-            except OSError as err:
-                raise ImageError(
-                    "unreadable", what=what, path=str(path), reason=err.strerror
-                ) from None
+            return fileio.read_fd(fd, os.fspath(path), what, _ERROR, size)
+    finally:
+        os.close(fd)
 
 
 def read_kernel(path: Path) -> KernelImage:
@@ -430,25 +416,22 @@ def _file_load(call: FileCall) -> None:
     initrd_fd = -1
     try:
         if call.initrd is not None:
-            initrd_fd = _open(call.initrd, "initrd")
-        syscalls.kexec_file_load(kernel_fd, initrd_fd, call.command_line, call.flags)
+            initrd_fd = _open(call.initrd, "initrd")[0]
+        text = encode_bootargs(call.command_line) if call.command_line else b""
+        syscalls.kexec_file_load(kernel_fd, initrd_fd, text, call.flags)
     finally:
         os.close(kernel_fd)
         if initrd_fd >= 0:
             os.close(initrd_fd)
 
 
-def _open(path: Path, what: str) -> int:
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
-    except FileNotFoundError:
-        raise ImageError("missing", what=what, path=str(path)) from None
-    except OSError as err:
-        raise ImageError("unopenable", what=what, path=str(path), reason=err.strerror) from None
-    if not stat.S_ISREG(os.fstat(fd).st_mode):
-        os.close(fd)
-        raise ImageError("not-a-file", what=what, path=str(path))
-    return fd
+def _open(path: Path, what: str) -> tuple[int, int]:
+    """``(descriptor, size)`` of the regular file the user named, opened non-blocking
+    (:func:`pykexec.system.fileio.open_regular`); its absence is an error."""
+    opened = fileio.open_regular(os.fspath(path), what, _ERROR)
+    if opened is None:
+        raise ImageError("missing", what=what, path=str(path))
+    return opened
 
 
 def _kernel_fd(path: Path) -> int:
@@ -456,7 +439,7 @@ def _kernel_fd(path: Path) -> int:
     (the ppc64 kernel's file loader takes plain ELF only), as kexec-tools does."""
     from pykexec.core.formats.elf import parse_kernel
 
-    fd = _open(path, "kernel")
+    fd = _open(path, "kernel")[0]
     head = os.pread(fd, 6, 0)
     if head.startswith(b"\x7fELF"):
         return fd

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pykexec.core.options import LoadOptions
 from pykexec.core.planner import LoadFacts, LoadPlan
 from pykexec.errors import KexecError
+from pykexec.errors import VerifyError as VerifyError  # re-exported: its old home
 
 if TYPE_CHECKING:
     from pykexec.core.arch.ppc64 import Plan

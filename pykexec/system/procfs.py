@@ -26,7 +26,7 @@ import os
 import stat
 from pathlib import Path
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 from pykexec.errors import DeviceTreeError
 from pykexec.system.fileio import read_regular
 
@@ -34,6 +34,8 @@ from pykexec.system.fileio import read_regular
 NAME_PROPERTY = "name"
 #: The largest property value read: ibm,dynamic-memory for 4 Mi LMBs is 96 MiB.
 MAX_PROPERTY_SIZE = 128 << 20
+#: How a property read fails: a DeviceTreeError with the message.
+_ERROR = DeviceTreeError  # fileio raises it with FILE_MESSAGES problems
 
 
 def entry_order(name: str) -> tuple[str, int, str]:
@@ -67,7 +69,7 @@ def read_tree(path: Path) -> Node:
                 node.children.append(child)
                 stack.append((Path(entry.path), child))
             elif entry.is_file(follow_symlinks=False):
-                node.props[entry.name] = _read_file(Path(entry.path))
+                node.set(entry.name, _read_file(Path(entry.path)))
     return root
 
 
@@ -98,7 +100,7 @@ def drop_name_properties(root: Node) -> Node:
     a node's name from the structure block instead.
     """
     for node in root.nodes():
-        node.props.pop(NAME_PROPERTY, None)
+        node.delete(NAME_PROPERTY)
     return root
 
 
@@ -111,7 +113,7 @@ def _sorted_entries(directory: Path) -> list[os.DirEntry[str]]:
 
 
 def _read_file(file: Path) -> bytes:
-    data = read_regular(str(file), "device tree property", DeviceTreeError, MAX_PROPERTY_SIZE)
+    data = read_regular(str(file), "device tree property", _ERROR, MAX_PROPERTY_SIZE)
     if data is None:
         raise DeviceTreeError("vanished", path=str(file))
     return data

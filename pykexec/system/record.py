@@ -35,6 +35,7 @@ from typing import Any
 
 from pykexec.core import recordschema as schema
 from pykexec.errors import KexecError, RecordError
+from pykexec.system import fileio
 from pykexec.system.sysinfo import SystemView
 
 RECORD_DIR = "run/pykexec"
@@ -126,26 +127,18 @@ def _directory_is_link(view: SystemView) -> bool:
         return False
 
 
-def _read_bounded(path: str) -> bytes | None:
+def _read_bounded(path: str, limit: int = MAX_RECORD_SIZE) -> bytes | None:
     """The record file's bytes (``None``: there is none): a regular file, not a symlink,
-    of at most :data:`MAX_RECORD_SIZE` bytes, its size checked before it is read."""
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except (FileNotFoundError, NotADirectoryError):
-        return None
-    except OSError as err:
-        raise RecordError("unreadable", path=path, reason=err.strerror) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            raise RecordError("unreadable", path=path, reason="not a regular file")
-        if info.st_size > MAX_RECORD_SIZE:
-            raise RecordError("too-large", path=path, size=info.st_size, limit=MAX_RECORD_SIZE)
-        return os.read(fd, MAX_RECORD_SIZE + 1)
-    except OSError as err:
-        raise RecordError("unreadable", path=path, reason=err.strerror) from None
-    finally:
-        os.close(fd)
+    of at most ``limit`` bytes, its size checked before it is read."""
+
+    def error(problem: str, **fields: object) -> RecordError:
+        if problem == "too-large":
+            return RecordError("too-large", path=path, size=fields["size"], limit=limit)
+        kind = fields.get("filetype")
+        reason = fields.get("reason") or (f"it is {kind}, not a regular file" if kind else problem)
+        return RecordError("unreadable", path=path, reason=reason)
+
+    return fileio.read_regular(path, "load record", error, limit, follow=False)
 
 
 def read_checked(view: SystemView, crash: bool) -> tuple[Record | None, RecordError | None]:

@@ -235,9 +235,9 @@ def kexec_load(entry: int, segments: Sequence[RawSegment], flags: int) -> None:
         raise _fail(call)
 
 
-def kexec_file_load(kernel_fd: int, initrd_fd: int, cmdline: str, flags: int) -> None:
-    """kexec_file_load(2); ``initrd_fd`` is -1 when there is none."""
-    text = cmdline.encode("utf-8", "surrogateescape") + b"\0" if cmdline else b""
+def kexec_file_load(kernel_fd: int, initrd_fd: int, text: bytes, flags: int) -> None:
+    """kexec_file_load(2); ``initrd_fd`` is -1 when there is none; ``text`` is the command
+    line with its NUL (:func:`pykexec.core.devicetree.chosen.encode_bootargs`), or b""."""
     buf = ctypes.create_string_buffer(text, len(text)) if text else None
     call = (
         f"kexec_file_load(kernel_fd={kernel_fd}, initrd_fd={initrd_fd}, "

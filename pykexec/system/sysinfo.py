@@ -10,17 +10,19 @@ pykexec opens files under /proc or /sys.
 from __future__ import annotations
 
 import os
-import stat
 
 from pykexec.errors import SystemInfoError
-from pykexec.system.fileio import read_regular
+from pykexec.system import fileio
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from pykexec.core.devicetree.fdt import Node
+    from pykexec.core.devicetree.tree import Node
+
+#: How a file SystemView reads fails: a SystemInfoError with the message.
+_ERROR = SystemInfoError  # fileio raises it with FILE_MESSAGES problems
 
 DEVICE_TREE = "proc/device-tree"
 #: arch/powerpc/platforms/Kconfig.cputype: NR_CPUS ranges up to 8192 on ppc64.
@@ -77,7 +79,7 @@ class SystemView:
 
     def read_bytes(self, rel: str) -> bytes | None:
         """The bytes of a regular file under the root; ``None`` if it does not exist."""
-        return read_regular(self.path(rel), "system file", SystemInfoError)
+        return fileio.read_regular(self.path(rel), "system file", _ERROR)
 
     def read_text(self, rel: str) -> str | None:
         data = self.read_bytes(rel)
@@ -200,36 +202,9 @@ class SystemView:
             return 0
 
     def read_at(self, rel: str, offset: int, size: int) -> bytes:
-        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors.
-
-        Only a regular file is read (opened non-blocking, checked on the descriptor), so a
-        FIFO or device in its place cannot hang the caller; an offset or size beyond what
-        a file offset can be (2**63) is refused before any read."""
-        if not (0 <= offset < 1 << 63 and 0 <= size < (1 << 63) - offset):
-            raise SystemInfoError("no-data", path=self.path(rel), offset=offset, size=size)
-        try:
-            fd = os.open(self.path(rel), os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
-        except OSError as err:
-            raise SystemInfoError(
-                "cannot-open", what="file", path=self.path(rel), reason=err.strerror
-            ) from None
-        try:
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                raise SystemInfoError("not-regular", what="file", path=self.path(rel))
-            chunks = []
-            while size > 0:
-                data = os.pread(fd, min(size, 1 << 24), offset)
-                if not data:
-                    raise SystemInfoError("nothing-to-read", path=self.path(rel), offset=offset)
-                chunks.append(data)
-                offset, size = offset + len(data), size - len(data)
-            return b"".join(chunks)
-        except OSError as err:
-            raise SystemInfoError(
-                "cannot-read", what="file", path=self.path(rel), reason=err.strerror
-            ) from None
-        finally:
-            os.close(fd)
+        """``size`` bytes of ``rel`` at ``offset`` (e.g. /proc/kcore); short reads are errors
+        (:func:`pykexec.system.fileio.read_at`: a FIFO or device is never opened)."""
+        return fileio.read_at(self.path(rel), "system file", _ERROR, offset, size)
 
     def cmdline_has(self, word: str) -> bool:
         return word in self.cmdline().split()
@@ -280,8 +255,8 @@ def config_page_size(kernel: Path) -> int:
     if not dash or prefix not in ("vmlinux", "vmlinuz") or not version:
         return 0
     try:
-        text = read_regular(str(kernel.parent / f"config-{version}"), "kernel config",
-                            SystemInfoError, _CONFIG_LIMIT)  # fmt: skip
+        text = fileio.read_regular(str(kernel.parent / f"config-{version}"), "kernel config",
+                                   _ERROR, _CONFIG_LIMIT)  # fmt: skip
     except SystemInfoError:
         return 0
     lines = set((text or b"").splitlines())

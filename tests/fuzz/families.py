@@ -25,7 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 from tests.fuzz.mutate import damage, damage_tree, number, put
 from tests.kernels import make_vmlinux
 from tests.machines import pseries, write_sysroot

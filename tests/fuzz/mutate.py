@@ -7,7 +7,7 @@ from __future__ import annotations
 import random
 import struct
 
-from pykexec.core.devicetree.fdt import Node
+from pykexec.core.devicetree.tree import Node
 
 #: Boundary values for 32-bit fields: zero, small counts, sign and width edges.
 INTERESTING_32 = (

@@ -18,14 +18,10 @@ from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 from pykexec.abi import run_at_load_for_crash
-from pykexec.core.devicetree.fdt import DeviceTree, Node
-from pykexec.core.devicetree.nexttree import (
-    DT_PAD,
-    RESERVE_SELF_PLACEHOLDER,
-    finish,
-    next_tree,
-    set_initrd,
-)
+from pykexec.core.devicetree.chosen import encode_bootargs
+from pykexec.core.devicetree.fdt import DeviceTree, flat_size
+from pykexec.core.devicetree.nexttree import DT_PAD, finish, next_tree
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elf import Endian, KernelImage
 from pykexec.core.layout import (
     SEGMENT_ALIGN,
@@ -198,7 +194,9 @@ def plan(inp: PlanInput) -> Plan:
         from pykexec.core.crash.kdump import elfcorehdr_param
 
         bootargs = f"{bootargs} {elfcorehdr_param(crash.elfcorehdr.mem.start)}".strip()
-    _check_command_line(bootargs)
+    if len(encode_bootargs(bootargs)) > COMMAND_LINE_SIZE:
+        size = len(encode_bootargs(bootargs)) - 1
+        raise UsageError("command-line-too-long", size=size, limit=COMMAND_LINE_SIZE - 1)
     initrd_range = inp.reuse_initrd
     if inp.initrd is not None:
         seg = placer.place(SegmentKind.INITRD, inp.initrd, note="initrd")
@@ -208,7 +206,9 @@ def plan(inp: PlanInput) -> Plan:
     pparams = _purgatory_params(inp, ksec.mem.start, run_at_load, crash)
     purgatory_hole = placer.take(purgatory_size(pparams))
     reserved = [r.range for r in inp.machine.firmware] + (crash.reserved if crash else [])
-    tree = _tree_for(inp, bootargs, initrd_range, reserved)
+    tree = next_tree(
+        inp.running_tree, bootargs=bootargs, initrd=initrd_range, reserved=reserved, dtb=inp.dtb
+    )
     if crash is not None:
         from pykexec.core.crash.kdump import add_usable_memory
 
@@ -224,12 +224,6 @@ def plan(inp: PlanInput) -> Plan:
         segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
     )
     return Plan(image, bootargs, run_at_load, placer.free, inp.machine, tuple(notes))
-
-
-def _check_command_line(bootargs: str) -> None:
-    if len(encode_cmdline(bootargs)) > COMMAND_LINE_SIZE:
-        size = len(encode_cmdline(bootargs)) - 1
-        raise UsageError("command-line-too-long", size=size, limit=COMMAND_LINE_SIZE - 1)
 
 
 def _purgatory_params(
@@ -278,38 +272,6 @@ def _place_purgatory(
     return placer.put(SegmentKind.PURGATORY, render_purgatory(pparams), hole, note="purgatory")
 
 
-def _tree_for(
-    inp: PlanInput, bootargs: str, initrd: Range | None, reserved: list[Range]
-) -> DeviceTree:
-    """The next kernel's tree: the given --dtb, or the running tree, adjusted.
-
-    Either way /chosen carries the final command line (for a crash kernel, with its
-    ``elfcorehdr=``), and ``linux,initrd-start/-end`` describe this load's initrd or
-    are gone, never left pointing at whatever the blob's first boot had there.
-    """
-    if inp.dtb is None:
-        if inp.running_tree is None:
-            raise UsageError("no-device-tree")
-        return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
-    tree = inp.dtb.copy()
-    chosen = tree.root.ensure_child("chosen")
-    chosen.set("bootargs", encode_cmdline(bootargs))
-    if initrd is not None:
-        set_initrd(chosen, initrd)
-    else:
-        chosen.delete("linux,initrd-start")
-        chosen.delete("linux,initrd-end")
-    rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
-    tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
-    return tree
-
-
-def encode_cmdline(text: str) -> bytes:
-    """A command line as the NUL-terminated bytes the kernel reads; words that came from
-    arguments which were not UTF-8 keep their original bytes (surrogateescape)."""
-    return text.encode("utf-8", "surrogateescape") + b"\0"
-
-
 def cpu_node_room(running: Node, possible_cpus: int) -> int:
     """Bytes to leave free in a crash kernel's tree so that the kernel can add the CPU
     nodes of every possible but absent CPU on hotplug (kexec-tools --hotplug does too)."""
@@ -321,4 +283,4 @@ def cpu_node_room(running: Node, possible_cpus: int) -> int:
     servers = nodes[0].optional("ibm,ppc-interrupt-server#s") or b""
     threads = max(len(servers) // 4, 1)
     absent = max(-(-possible_cpus // threads) - len(nodes), 0)
-    return absent * nodes[0].flat_size()
+    return absent * flat_size(nodes[0])

@@ -23,8 +23,8 @@ import functools
 from dataclasses import dataclass
 
 from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
-from pykexec.core.devicetree.fdt import Node
 from pykexec.core.devicetree.props import encode_reg, ints_to_cells
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.formats.elfcore import CoreLoad
 from pykexec.core.machine import Lmb, Machine
 from pykexec.core.memory import MemoryMap, Range, align_up

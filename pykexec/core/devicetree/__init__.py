@@ -1,6 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Device trees, pure: the flattened format and the node model with its typed
-accessors (:mod:`.fdt`), property codecs on bytes (:mod:`.props`) and the next
+"""Device trees, pure: the flattened format (:mod:`.fdt`), the node model with its typed
+accessors (:mod:`.tree`), property codecs on bytes (:mod:`.props`) and the next
 kernel's tree (:mod:`.nexttree`).  Reading /proc/device-tree is I/O and lives next to
 :mod:`pykexec.system.sysinfo`, in :mod:`pykexec.system.procfs`.
 
@@ -22,15 +22,13 @@ from pykexec.core.devicetree.fdt import (
     DeviceTree,
     FdtHeader,
     FdtToken,
-    Node,
     build_fdt,
-    cell_sizes,
     cells_to_ints,
-    decode_reg,
     encode_reg,
     ints_to_cells,
     parse_fdt,
 )
+from pykexec.core.devicetree.tree import Node, cell_sizes, decode_reg
 
 __all__ = [
     "FDT_LAST_COMP_VERSION",

@@ -1,21 +1,25 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""The device tree handed to the next kernel, derived from the running one. Pure.
+"""The device tree handed to the next kernel, derived from the running one or from
+--dtb. Pure.
 
 Starting from the running kernel's tree (/proc/device-tree), it drops what
 only described the running kernel (``linux,kernel-end``, the hash table, the
 old initrd, the crash reservation, ``name`` properties that the flattened
 format does not carry), sets ``/chosen`` for the new kernel (``bootargs``,
 ``linux,initrd-start``/``-end``, ``linux,booted-from-kexec``) and builds the
-reserve map.  For a crash kernel the caller adds the usable-memory properties.
+reserve map.  A --dtb is kept as given but for /chosen's command line and initrd
+and the reserve map.  For a crash kernel the caller adds the usable-memory properties.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 
-from pykexec.core.devicetree.fdt import DeviceTree, Node, build_fdt
-from pykexec.core.devicetree.props import encode_text
+from pykexec.core.devicetree.chosen import CHOSEN, set_chosen
+from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
+from pykexec.core.devicetree.tree import Node
 from pykexec.core.memory import Range
+from pykexec.errors import UsageError
 
 # Properties the running kernel added about itself (arch/powerpc/kexec/core.c,
 # arch/powerpc/kernel/prom.c, kexec-tools' fs2dt skip list): never carried over.
@@ -38,55 +42,55 @@ DT_PAD = 0x1000
 RESERVE_SELF_PLACEHOLDER = Range(0, 1)
 
 
-def set_initrd(chosen: Node, initrd: Range) -> None:
-    """``linux,initrd-start``/``-end`` as 8-byte big-endian cells (what kexec-tools and
-    the kernel's kexec_file code write; the kernel reads 4 or 8 bytes)."""
-    chosen.props["linux,initrd-start"] = initrd.start.to_bytes(8, "big")
-    chosen.props["linux,initrd-end"] = initrd.end.to_bytes(8, "big")
-
-
 def _strip(root: Node) -> None:
     for node in root.nodes():
         for name in STALE_EVERYWHERE:
-            node.props.pop(name, None)
-
-
-def old_root_param(root: Node) -> str | None:
-    """The ``root=`` word of the running kernel's /chosen/bootargs, if any."""
-    for c in root.children:
-        if c.name == "chosen":
-            args = c.props.get("bootargs", b"").rstrip(b"\0").decode("utf-8", "replace")
-            for word in args.split():
-                if word.startswith("root="):
-                    return word
-    return None
+            node.delete(name)
 
 
 def next_tree(
-    running: Node,
+    running: Node | None,
     *,
     bootargs: str,
     initrd: Range | None,
     reserved: Iterable[Range],
+    dtb: DeviceTree | None = None,
 ) -> DeviceTree:
-    """The tree for the next kernel (a copy; ``running`` is left as it was).
+    """The next kernel's tree (a copy; the inputs are left as they were): the given
+    --dtb (:func:`given_tree`), or else the running tree, adjusted.
 
+    Either way /chosen carries the final command line (for a crash kernel, with its
+    ``elfcorehdr=``), and ``linux,initrd-start/-end`` describe this load's initrd or
+    are gone, never left pointing at whatever the blob's first boot had there.
     ``reserved`` are firmware and loader ranges for the reserve map; the map
     also gets a placeholder for the blob itself, filled by :func:`finish`.
     """
+    if dtb is not None:
+        return given_tree(dtb, bootargs=bootargs, initrd=initrd, reserved=reserved)
+    if running is None:
+        raise UsageError("no-device-tree")
     root = running.copy()
     _strip(root)
-    chosen = root.ensure_child("chosen")
+    chosen = root.ensure_child(CHOSEN)
     for name in STALE_CHOSEN:
-        chosen.props.pop(name, None)
-    chosen.props["bootargs"] = encode_text(bootargs) + b"\0"
-    if initrd is not None:
-        set_initrd(chosen, initrd)
-    chosen.props["linux,booted-from-kexec"] = b""
+        chosen.delete(name)
+    set_chosen(root, bootargs, initrd).set_empty("linux,booted-from-kexec")
     rsv = sorted(set(r for r in reserved if r))
     if initrd is not None and initrd not in rsv:
         rsv.append(initrd)
     return DeviceTree(root=root, reserve_map=[*rsv, RESERVE_SELF_PLACEHOLDER])
+
+
+def given_tree(
+    dtb: DeviceTree, *, bootargs: str, initrd: Range | None, reserved: Iterable[Range]
+) -> DeviceTree:
+    """A --dtb for the next kernel (a copy): its /chosen set, its reserve map extended
+    by ``reserved`` and the initrd, plus the placeholder for the blob itself."""
+    tree = dtb.copy()
+    set_chosen(tree.root, bootargs, initrd)
+    rsv = [*tree.reserve_map, *reserved, *([initrd] if initrd else [])]
+    tree.reserve_map = [*sorted(set(rsv)), RESERVE_SELF_PLACEHOLDER]
+    return tree
 
 
 def finish(tree: DeviceTree, address: int | None, pad: int = DT_PAD) -> bytes:

@@ -3,7 +3,8 @@
 
 :mod:`.isa` holds the PowerPC instruction set as data (registers, fields, opcode table)
 with the encoder built from it, :mod:`.disasm` the decoder, :mod:`.asm` the assembler
-(typed operands, labels) producing a :mod:`.program` (bytes, data slots, listings),
+(typed operands, labels; its instruction methods in :mod:`.mnemonics`) producing a
+:mod:`.program` (bytes, data slots, listings),
 :mod:`.sha256` the SHA-256 routines in PowerPC assembly (:mod:`.sha256_vmx` the POWER8
 vector crypto block function), :mod:`.console` the console routines (hvterm, OPAL, none),
 :mod:`.ppc64` the purgatory program and its loader-facing API (:class:`PurgatoryParams`,
