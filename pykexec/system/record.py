@@ -133,9 +133,9 @@ def _directory_is_link(view: SystemView) -> bool:
         return False
 
 
-def _read_bounded(path: str) -> bytes | None:
+def _read_bounded(path: str, limit: int = MAX_RECORD_SIZE) -> bytes | None:
     """The record file's bytes (``None``: there is none): a regular file, not a symlink,
-    of at most :data:`MAX_RECORD_SIZE` bytes, its size checked before it is read."""
+    of at most ``limit`` bytes, its size checked before it is read."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
     except (FileNotFoundError, NotADirectoryError):
@@ -146,13 +146,13 @@ def _read_bounded(path: str) -> bytes | None:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise RecordError(f"{path} is not a regular file", path, "unreadable")
-        if info.st_size > MAX_RECORD_SIZE:
+        if info.st_size > limit:
             raise RecordError(
-                f"{path} holds {info.st_size} bytes, more than a record ({MAX_RECORD_SIZE})",
+                f"{path} holds {info.st_size} bytes, more than it may ({limit})",
                 path,
                 "too-large",
             )
-        return os.read(fd, MAX_RECORD_SIZE + 1)
+        return os.read(fd, limit + 1)
     except OSError as err:
         raise RecordError(f"cannot read {path}: {err.strerror}", path, "unreadable") from None
     finally:

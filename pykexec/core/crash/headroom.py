@@ -387,6 +387,21 @@ def estimate(inp: HeadroomInput) -> Headroom:
     return Headroom(inp.region, tuple(terms), boot, floor_terms, floor, impossible, tuple(notes))
 
 
+def quiet(h: Headroom) -> bool:
+    """Whether ``h`` loads without a word: it fits, the boot estimate is inside the
+    region and the estimate leaves the margin (:data:`WARN_FRACTION`).
+
+    Judged on an initramfs known only from its headers (parts without files: the
+    floor counts their stream, the estimate their stream x :data:`UNKNOWN_ROUNDING`
+    and, on a tmpfs, twice that), a quiet verdict stands without reading the files:
+    the floor with the files read counts their page-rounded data, at most the
+    estimate's rounded stream, and the estimate with the files read rounds each file
+    up to its page, which the calibrated :data:`UNKNOWN_ROUNDING` bounds for the lab's
+    payloads (tests/test_headroom.py holds every calibration case to it).  Any other
+    verdict (a refusal, a warning) is made again with the files read."""
+    return h.fits and not h.tight and h.region >= h.boot_needed
+
+
 def _share(r: RootfsLimits, held: int, entries: int, page: int) -> int:
     """What a tmpfs root holding ``held`` bytes and ``entries`` inodes takes of the region
     beside the fixed terms, by its limits (0 for a ramfs: no limit)."""
