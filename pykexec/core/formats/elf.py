@@ -9,6 +9,7 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 
 from __future__ import annotations
 
+import re
 import struct
 from dataclasses import dataclass
 from enum import IntEnum
@@ -469,24 +470,34 @@ def _symbols(
         while at >= 0:
             offsets[at] = name
             at = strings.find(name + b"\0", at + 1)
-    found: dict[bytes, tuple[int, int]] = {}
     table = _contents(data, symtab)
     if table is None:
         return {}
-    for st_name, _, _, _, value, size in sym.iter_unpack(
-        table[: len(table) // sym.size * sym.size]
-    ):
-        if st_name in offsets and offsets[st_name] not in found:
-            found[offsets[st_name]] = (value, size)
+    table = table[: len(table) // sym.size * sym.size]
+    hits: list[tuple[int, bytes, int, int]] = []
+    for at, name in offsets.items():  # st_name is each entry's first word: searched in C
+        needle = re.compile(re.escape(at.to_bytes(4, endian)))
+        match = needle.search(table)
+        while match is not None and match.start() % sym.size:
+            match = needle.search(table, match.start() + 1)
+        if match is not None:
+            _, _, _, _, value, size = sym.unpack_from(table, match.start())
+            hits.append((match.start(), name, value, size))
+    found: dict[bytes, tuple[int, int]] = {}
+    for _, name, value, size in sorted(hits):  # the first symbol of a name wins
+        found.setdefault(name, (value, size))
     return found
+
+
+_BANNER = re.compile(re.escape(BANNER))
 
 
 def _release(data: bytes | memoryview) -> tuple[int, int] | None:
     """(major, minor) from the first ``Linux version X.Y`` in the image."""
-    find = getattr(data, "find", None)  # bytes and mmap search in place; a memoryview not
-    at = find(BANNER) if find is not None else bytes(data).find(BANNER)
-    if at < 0:
+    match = _BANNER.search(data)  # in place, a memoryview too
+    if match is None:
         return None
+    at = match.start()
     words = bytes(data[at + len(BANNER) : at + len(BANNER) + 16]).split(b".")
     if len(words) < 2 or not words[0].isdigit():
         return None
