@@ -172,13 +172,13 @@ def take_interfaces_down(view: SystemView) -> None:
 
 def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
     """Jump into the loaded kernel (``kexec -e``). Returns only on failure."""
-    from pykexec.system import syscalls
-
     view = view or SystemView()
     if not view.live:
         raise UsageError(f"refusing to jump with facts from {view.root}: --sysroot needs --dry-run")
     if not view.kexec_loaded():
         raise NothingLoaded("nothing has been loaded: run pykexec -l KERNEL first")
+    from pykexec.system import syscalls  # ctypes: only once there is a kernel to jump to
+
     if sync:
         os.sync()
     if ifdown:
