@@ -9,8 +9,8 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 
 from __future__ import annotations
 
-import re
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
@@ -409,7 +409,8 @@ def kernel_traits(image: KernelImage) -> KernelTraits:
     percpu = next((s["sh_size"] for s in sections
                    if names is not None and _name(names, s["sh_name"]) == PERCPU_SECTION),
                   None)  # fmt: skip
-    symbols = _symbols(data, sections, endian, (*PERCPU_SYMBOLS, ZERO_PAGE_SYMBOL))
+    wanted = (ZERO_PAGE_SYMBOL,) if percpu is not None else (*PERCPU_SYMBOLS, ZERO_PAGE_SYMBOL)
+    symbols = _symbols(data, sections, endian, wanted)
     if percpu is None and all(n in symbols for n in PERCPU_SYMBOLS):
         start, end = (symbols[n][0] for n in PERCPU_SYMBOLS)
         percpu = end - start if end >= start else None
@@ -470,34 +471,51 @@ def _symbols(
         while at >= 0:
             offsets[at] = name
             at = strings.find(name + b"\0", at + 1)
-    table = _contents(data, symtab)
-    if table is None:
+    if _contents(data, symtab) is None:
         return {}
-    table = table[: len(table) // sym.size * sym.size]
+    find = _finder(data)
+    start = symtab["sh_offset"]
+    end = start + symtab["sh_size"] // sym.size * sym.size
+    # The global symbols (from sh_info on, the first non-local) first: the wanted ones
+    # are (a vmlinux has four local symbols for each global one); then the locals.
+    split = min(end, start + symtab["sh_info"] * sym.size)
     hits: list[tuple[int, bytes, int, int]] = []
-    for at, name in offsets.items():  # st_name is each entry's first word: searched in C
-        needle = re.compile(re.escape(at.to_bytes(4, endian)))
-        match = needle.search(table)
-        while match is not None and match.start() % sym.size:
-            match = needle.search(table, match.start() + 1)
-        if match is not None:
-            _, _, _, _, value, size = sym.unpack_from(table, match.start())
-            hits.append((match.start(), name, value, size))
+    for low, high in ((split, end), (start, split)):
+        seen = {name for _, name, _, _ in hits}
+        for at, name in offsets.items():  # st_name: each entry's first word, found in C
+            if name in seen:
+                continue
+            needle = at.to_bytes(4, endian)
+            pos = find(needle, low, high)
+            while pos >= 0 and (pos - start) % sym.size:
+                pos = find(needle, pos + 1, high)
+            if pos >= 0:
+                _, _, _, _, value, size = sym.unpack_from(data, pos)
+                hits.append((pos, name, value, size))
     found: dict[bytes, tuple[int, int]] = {}
-    for _, name, value, size in sorted(hits):  # the first symbol of a name wins
+    for _, name, value, size in sorted(hits):  # the first (global) symbol of a name wins
         found.setdefault(name, (value, size))
     return found
 
 
-_BANNER = re.compile(re.escape(BANNER))
+def _finder(data: bytes | memoryview) -> Callable[[bytes, int, int], int]:
+    """``find(needle, start, end)`` over ``data`` in C without copying it where it can: bytes
+    and mmap have one, and so has the mmap behind a memoryview of all of it (what
+    loader.read_file gives); any other view is copied once."""
+    if isinstance(data, memoryview):
+        whole = data.obj
+        find = getattr(whole, "find", None)
+        if find is not None and data.c_contiguous and data.nbytes == len(whole):  # type: ignore[arg-type]
+            return find  # type: ignore[no-any-return]
+        return bytes(data).find
+    return data.find
 
 
 def _release(data: bytes | memoryview) -> tuple[int, int] | None:
     """(major, minor) from the first ``Linux version X.Y`` in the image."""
-    match = _BANNER.search(data)  # in place, a memoryview too
-    if match is None:
+    at = _finder(data)(BANNER, 0, len(data))
+    if at < 0:
         return None
-    at = match.start()
     words = bytes(data[at + len(BANNER) : at + len(BANNER) + 16]).split(b".")
     if len(words) < 2 or not words[0].isdigit():
         return None
