@@ -463,6 +463,19 @@ def test_quick_actions_import_only_the_fast_path(argv: list[str]) -> None:
     assert imported - FAST_PATH == set()
 
 
+def test_the_syscalls_of_the_quick_actions_import_ctypes_only() -> None:
+    """-u (and -e with a kernel loaded) import pykexec.system.syscalls: ctypes and what it
+    needs, no typing, re, collections, enum or dataclasses (the start-up rule)."""
+    probe = (
+        "import sys\nbefore = set(sys.modules)\nimport pykexec.system.syscalls\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = _run(sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, '.')\n{probe}")
+    imported = set(done.stdout.split())
+    assert "ctypes" in imported
+    assert not imported & {"typing", "re", "collections", "enum", "dataclasses", "pathlib"}
+
+
 # -- the layers ---------------------------------------------------------------------------
 
 #: What each layer may import of pykexec besides itself (pykexec/core/__init__.py and
