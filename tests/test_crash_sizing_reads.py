@@ -253,3 +253,8 @@ def test_a_symlinked_cache_is_not_followed(tmp_path: Path, monkeypatch: pytest.M
     _facts(opts, view)
     assert count.calls == 2
     assert not path.is_symlink()  # replaced by a file of its own (rename over the link)
+
+
+def test_lzma_forms_as_the_module_numbers_them() -> None:
+    """initramfs names lzma's two forms without importing it (start-up)."""
+    assert (initramfs._FORMAT_XZ, initramfs._FORMAT_ALONE) == (lzma.FORMAT_XZ, lzma.FORMAT_ALONE)

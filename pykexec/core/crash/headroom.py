@@ -46,6 +46,7 @@ the model to this (tests/test_headroom.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykexec.core.formats.initramfs import Initramfs
 
@@ -97,8 +98,7 @@ RUN_TIME_TERM = "kernel at run time"
 HALF_RAM_TERM = "tmpfs limit"
 
 
-@dataclass(frozen=True)
-class RootfsLimits:
+class RootfsLimits(NamedTuple):
     """The initramfs root as the crash kernel's command line makes it."""
 
     tmpfs: bool  # else a ramfs, without limits
@@ -108,8 +108,7 @@ class RootfsLimits:
     honoured: bool | None = None  # the kernel reads initramfs_options= (None: unknown)
 
 
-@dataclass(frozen=True)
-class HeadroomInput:
+class HeadroomInput(NamedTuple):
     """What the estimate needs: the region, the load and the crash kernel's CPUs."""
 
     region: int  # bytes in the crashkernel= region
@@ -263,8 +262,7 @@ def percpu_unit(percpu_bytes: int, page_size: int) -> int:
     return max(unit, PCPU_MIN_UNIT_SIZE)
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """What the initramfs unpacks to: bounds on its data pages, memory and entries."""
 
     pages_min: int  # page-rounded file data, a lower bound (what the tmpfs limit counts)

@@ -25,8 +25,6 @@ was given is refused as soon as its output passes that bound.
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import re
 import zlib
 from dataclasses import dataclass
@@ -264,6 +262,8 @@ def _stream_part(
     The output is refused as soon as it passes MAX_RATIO times the input fed.  Past
     ``budget`` bytes of output the walk stops: the part then runs to the end of the
     file, unpacks to at least the file data seen and at most MAX_RATIO x its size."""
+    import lzma  # for its error (decoding costs far more than the import)
+
     walker = _NewcWalker(what)
     pos, out = offset, 0
     try:
@@ -450,11 +450,29 @@ def _zstd_decoder() -> Callable[[], _Decoder] | None:
     return lambda: zstd.ZstdDecompressor(options={zstd.DecompressionParameter.window_log_max: 27})  # type: ignore[no-any-return,unused-ignore]
 
 
+# bz2 and lzma (C extensions and their libraries) are imported when a member is decoded:
+# a crash load settled by the archive's stated sizes (initramfs_claims) loads neither.
+def _bzip2() -> _Decoder:
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+def _lzma(form: int) -> Callable[[], _Decoder]:
+    def make() -> _Decoder:
+        import lzma
+
+        return lzma.LZMADecompressor(form, DECODER_MEMORY)
+
+    return make
+
+
+_FORMAT_XZ, _FORMAT_ALONE = 1, 2  # lzma.FORMAT_XZ, lzma.FORMAT_ALONE (Modules/_lzmamodule.c)
 _DECODERS: tuple[tuple[tuple[bytes, ...], str, Callable[[], _Decoder]], ...] = (
     (GZIP_MAGICS, "gzip", _Inflate),
-    ((BZIP2_MAGIC,), "bzip2", bz2.BZ2Decompressor),
-    ((XZ_MAGIC,), "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, DECODER_MEMORY)),
-    ((LZMA_MAGIC,), "lzma", lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE, DECODER_MEMORY)),
+    ((BZIP2_MAGIC,), "bzip2", _bzip2),
+    ((XZ_MAGIC,), "xz", _lzma(_FORMAT_XZ)),
+    ((LZMA_MAGIC,), "lzma", _lzma(_FORMAT_ALONE)),
 )
 _ZSTD_DECODER = _zstd_decoder()
 
