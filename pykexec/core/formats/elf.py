@@ -388,6 +388,7 @@ ZERO_PAGE_SYMBOL = b"empty_zero_page"
 PAGE_SIZES = (4096, 16384, 65536, 262144)
 # init/version-timestamp.c linux_banner: "Linux version 6.1.0-... (...) #1 SMP ...".
 BANNER = b"Linux version "
+RODATA_SECTION = b".rodata"
 
 
 @dataclass(frozen=True)
@@ -416,7 +417,11 @@ def kernel_traits(image: KernelImage) -> KernelTraits:
         percpu = end - start if end >= start else None
     zero = symbols.get(ZERO_PAGE_SYMBOL)
     page = zero[1] if zero is not None and zero[1] in PAGE_SIZES else None
-    return KernelTraits(page, percpu, _release(data))
+    rodata = next((s for s in sections  # init/version.c linux_banner: a const array
+                   if names is not None and _name(names, s["sh_name"]) == RODATA_SECTION),
+                  None)  # fmt: skip
+    release = _release(data, rodata) if rodata is not None else None
+    return KernelTraits(page, percpu, release or _release(data))
 
 
 def _sections(
@@ -511,9 +516,15 @@ def _finder(data: bytes | memoryview) -> Callable[[bytes, int, int], int]:
     return data.find
 
 
-def _release(data: bytes | memoryview) -> tuple[int, int] | None:
-    """(major, minor) from the first ``Linux version X.Y`` in the image."""
-    at = _finder(data)(BANNER, 0, len(data))
+def _release(
+    data: bytes | memoryview, section: dict[str, int] | None = None
+) -> tuple[int, int] | None:
+    """(major, minor) from the first ``Linux version X.Y`` in the image (in ``section``)."""
+    low, high = 0, len(data)
+    if section is not None:
+        low = min(section["sh_offset"], high)
+        high = min(low + section["sh_size"], high)
+    at = _finder(data)(BANNER, low, high)
     if at < 0:
         return None
     words = bytes(data[at + len(BANNER) : at + len(BANNER) + 16]).split(b".")
