@@ -342,7 +342,7 @@ def _stated(case: dict[str, Any]) -> Any:
     from dataclasses import replace
 
     facts = load_facts(case)
-    parts = tuple(replace(p, files=None, entries=0) for p in facts.initramfs.parts)
+    parts = tuple(p._replace(files=None, entries=0) for p in facts.initramfs.parts)
     return replace(facts, initramfs=Initramfs(facts.initramfs.file_size, parts))
 
 

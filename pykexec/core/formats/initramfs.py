@@ -27,8 +27,7 @@ from __future__ import annotations
 
 import re
 import zlib
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from pykexec.errors import ImageError
 
@@ -66,17 +65,7 @@ _NEWC = re.compile(rb"07070[12][0-9A-Fa-f]{104}")
 _ZSTD_EMPTY_RLE = re.compile(rb"(?:\x02\x00\x00.)+", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class Part:
-    """One part of an initramfs: ``size`` bytes of the file at ``offset``.
-
-    ``stream`` is what it unpacks to (cpio headers, names and data), exact or, when
-    ``exact`` is False, an upper bound (for lzo a guess); ``stream_min`` a proven
-    lower bound (``stream`` when exact; -1 given to the constructor means that);
-    ``files`` the regular files' sizes when the archive could be read, else None;
-    ``entries`` the cpio entries (0 when unknown).
-    """
-
+class _PartFields(NamedTuple):
     format: str
     offset: int
     size: int
@@ -86,13 +75,37 @@ class Part:
     entries: int = 0
     stream_min: int = -1
 
-    def __post_init__(self) -> None:
-        if self.stream_min < 0 or self.exact:
-            object.__setattr__(self, "stream_min", self.stream)
+
+class Part(_PartFields):
+    """One part of an initramfs: ``size`` bytes of the file at ``offset``.
+
+    ``stream`` is what it unpacks to (cpio headers, names and data), exact or, when
+    ``exact`` is False, an upper bound (for lzo a guess); ``stream_min`` a proven
+    lower bound (``stream`` when exact; -1 given to the constructor means that);
+    ``files`` the regular files' sizes when the archive could be read, else None;
+    ``entries`` the cpio entries (0 when unknown).  (A NamedTuple: a crash load
+    builds this module's classes at every start, and a dataclass costs six times
+    as much to build.)
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        format: str,
+        offset: int,
+        size: int,
+        stream: int,
+        exact: bool,
+        files: tuple[int, ...] | None,
+        entries: int = 0,
+        stream_min: int = -1,
+    ) -> Part:
+        low = stream if stream_min < 0 or exact else stream_min
+        return super().__new__(cls, format, offset, size, stream, exact, files, entries, low)
 
 
-@dataclass(frozen=True)
-class Initramfs:
+class Initramfs(NamedTuple):
     """Every part of an initramfs, in file order."""
 
     file_size: int
