@@ -25,7 +25,8 @@ import sys
 import time
 
 from bench.figures import BenchError, Samples, collect, table
-from bench.plan import BenchPlan, scenario
+from bench.inputs import guest_inputs
+from bench.plan import CODECS, BenchPlan, scenario
 from bench.tools import guest_files
 from lab.judge import Marker, parse_marker
 from lab.paths import CacheLayout, cache
@@ -34,6 +35,7 @@ from lab.vm import ConsoleLine
 
 # One hand-over per boot (bench.plan): exec and crash, each tool, in this order.
 HAND_OVERS = (("exec", "kt"), ("exec", "py"), ("crash", "kt"), ("crash", "py"))
+STORM_SECONDS = 25.0  # TCG time allowed per storm step (a -p by each tool: ~4 G instructions)
 LMBS_16K = "4T"  # maxmem: 4 TiB / 256 MiB LMBs = 16384 (lab.vm.HOTPLUG_SLOTS)
 
 
@@ -50,13 +52,15 @@ class Arrivals:
 
 
 def _plans(args: argparse.Namespace) -> list[BenchPlan]:
+    codecs = tuple(CODECS) if args.codecs else ()
     if args.lmbs16k:
-        return [BenchPlan(rounds=args.rounds, kinds=("l", "p"), start_ups=(), hand_over=None,
-                          first=b % 2) for b in range(args.boots)]  # fmt: skip
+        return [BenchPlan(rounds=args.rounds, kinds=("l", "p"), codecs=(), start_ups=(),
+                          hand_over=None, first=b % 2) for b in range(args.boots)]  # fmt: skip
     cycle = [HAND_OVERS[b % len(HAND_OVERS)] for b in range(args.boots)]
     flags = "-i" if args.no_checks else ""
     return [BenchPlan(rounds=args.rounds, hand_over=what, hand_tool=tool, hand_flags=flags,
-                      first=b % 2)
+                      first=b % 2, codecs=codecs, storm=args.storm if b == 0 else 0,
+                      round_timeout=400.0 + STORM_SECONDS * (args.storm if b == 0 else 0))
             for b, (what, tool) in enumerate(cycle)]  # fmt: skip
 
 
@@ -66,9 +70,11 @@ def bench(layout: CacheLayout, args: argparse.Namespace) -> int:
     kernel = ""
     for plan in _plans(args):
         arrivals = Arrivals()
-        options = RunOptions(scenario(plan), timeout=args.timeout, icount=True,
+        files = (*guest_files(layout), *guest_inputs(layout, plan.codecs))
+        timeout = args.timeout + STORM_SECONDS * plan.storm
+        options = RunOptions(scenario(plan), timeout=timeout, icount=True,
                              maxmem=LMBS_16K if args.lmbs16k else None,
-                             files=guest_files(layout))  # fmt: skip
+                             files=files)  # fmt: skip
         report = run(layout, options, arrivals)
         saved.append({"plan": repr(plan), "passed": report.passed, "results": report.results,
                       "arrivals": arrivals.at, "timings": report.timings})  # fmt: skip
@@ -108,6 +114,18 @@ def _parser() -> argparse.ArgumentParser:
         help="hand-overs loaded with -i (no purgatory digest check): its share",
     )
     p.add_argument("--lmbs16k", action="store_true", help="-l/-p on a 16384-LMB guest")
+    p.add_argument(
+        "--no-codecs",
+        dest="codecs",
+        action="store_false",
+        help="only the uncompressed initrd (not gzip, zstd, xz: bench.inputs)",
+    )
+    p.add_argument(
+        "--storm",
+        type=int,
+        default=64,
+        help="successive -p loads of the reload storm, in the first boot (0: none)",
+    )
     p.add_argument("--timeout", type=float, default=800.0, help="overall seconds per boot")
     sub = p.add_subparsers(dest="command")
     prof = sub.add_parser("profile", help="cProfile of `pykexec ARGS` in the guest, under icount")

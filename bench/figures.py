@@ -26,6 +26,13 @@ KEY = re.compile(r"b_(?P<what>[A-Za-z]+)_(?P<tool>[a-z]+)_(?P<n>\d+)_(?P<end>[01
 STEPS: dict[str, tuple[str, float | None]] = {
     "l": ("-l load", 0.5),
     "p": ("-p load", 0.5),
+    "lgz": ("-l gzip", 0.5),
+    "pgz": ("-p gzip", 0.5),
+    "lzst": ("-l zstd", 0.5),
+    "pzst": ("-p zstd", 0.5),
+    "lxz": ("-l xz", 0.5),
+    "pxz": ("-p xz", 0.5),
+    "storm": ("64 x -p gzip", 0.5),
     "e": ("-e start-up", None),
     "S": ("-S start-up", None),
     "u": ("-u start-up", None),

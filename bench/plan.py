@@ -3,7 +3,10 @@
 
 One boot of the first kernel (``crashkernel=512M``) runs, per round, each of
 kexec-tools (``kt``) and pykexec (``py``) through ``-l`` and ``-p`` loads (each
-followed by an untimed unload with kexec-tools), then ``-S``, ``-u`` and ``-e``
+followed by an untimed unload with kexec-tools) of the lab's uncompressed initrd
+and of the same archive compressed with gzip, zstd and xz (:mod:`bench.inputs`),
+in round 0 of the first boot the reload storm (``storm`` successive ``-p`` of the
+gzip initrd, per tool), then ``-S``, ``-u`` and ``-e``
 with nothing loaded (``-e`` then fails fast: start-up only), plus two floors
 (the reader alone, ``python3 -c pass``).  The tools' order flips every round.
 
@@ -26,11 +29,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bench.inputs import guest_path
 from bench.tools import GUEST_PATH
 from lab.model import Loader, Scenario, Stage, Step
 
 TOOLS: dict[str, str] = {"kt": Loader.KEXEC.value, "py": Loader.PYKEXEC.value}
 KERNEL = "/boot/vmlinux --initrd=/boot/initrd.img"
+# The compressed inputs (bench.inputs: the lab's base archive as distributions pack it):
+# codec -> the suffix of its steps' keys (letters only: bench.figures.KEY).
+CODECS: dict[str, str] = {"gzip": "gz", "zstd": "zst", "xz": "xz"}
+STORM_CODEC = "gzip"  # the reload storm's input
 LOAD_APPEND = "--append=x"  # the next kernel's command line does not matter for a load
 UNLOAD = {"l": "kexec -u", "p": "kexec -p -u"}  # untimed, with kexec-tools
 START_UPS = ("S", "u", "e")  # with nothing loaded: -e fails fast ("Nothing has been loaded")
@@ -56,6 +64,8 @@ class BenchPlan:
 
     rounds: int = 2
     kinds: tuple[str, ...] = ("l", "p")  # loads
+    codecs: tuple[str, ...] = tuple(CODECS)  # the same loads of each compressed initrd
+    storm: int = 0  # successive -p loads of the same files per tool, in round 0 (0: none)
     start_ups: tuple[str, ...] = START_UPS
     hand_over: str | None = "exec"  # "exec", "crash" or None (the boot ends in stage 1)
     hand_tool: str = "py"
@@ -71,12 +81,30 @@ class BenchPlan:
         return (a, b) if (n + self.first) % 2 == 0 else (b, a)
 
 
+def kernel_args(codec: str | None) -> str:
+    return KERNEL if codec is None else f"/boot/vmlinux --initrd={guest_path(codec)}"
+
+
+def storm_script(plan: BenchPlan, tool: str) -> list[str]:
+    """``plan.storm`` successive ``-p`` loads of the same files (a CPU-online storm), one
+    reading around them all; the loop is the shell's (busybox), the same for both tools."""
+    load = f"{TOOLS[tool]} -p {kernel_args(STORM_CODEC)} {LOAD_APPEND}"
+    loop = f"i=0; while [ $i -lt {plan.storm} ]; do {load} || exit 1; i=$((i+1)); done"
+    return [f"bm storm_{tool}_0 sh -c '{loop}'", f"{UNLOAD['p']} >/dev/null 2>&1"]
+
+
 def round_script(plan: BenchPlan, n: int) -> str:
     lines = [_BM]
-    for kind in plan.kinds:
+    for codec in (None, *plan.codecs):
+        suffix = "" if codec is None else CODECS[codec]
+        for kind in plan.kinds:
+            for tool in plan.order(n):
+                lines.append(f"bm {kind}{suffix}_{tool}_{n} {TOOLS[tool]} -{kind} "
+                             f"{kernel_args(codec)} {LOAD_APPEND}")  # fmt: skip
+                lines.append(f"{UNLOAD[kind]} >/dev/null 2>&1")
+    if plan.storm and n == 0:
         for tool in plan.order(n):
-            lines.append(f"bm {kind}_{tool}_{n} {TOOLS[tool]} -{kind} {KERNEL} {LOAD_APPEND}")
-            lines.append(f"{UNLOAD[kind]} >/dev/null 2>&1")
+            lines += storm_script(plan, tool)
     lines.append(f"{_NOTHING_LOADED} || return 1")
     for kind in plan.start_ups:
         for tool in plan.order(n):

@@ -59,7 +59,18 @@ SDIST_EXTRA = (
 )  # fmt: skip
 # 1980-01-01, the earliest time a zip entry can carry, unless SOURCE_DATE_EPOCH is set.
 _EPOCH_DEFAULT = 315532800
-ZIPAPP_SHEBANG = "/usr/bin/env python3"
+# The zipapp's #! line: python3 isolated (-I: no environment, no user site; -S: no site,
+# pykexec needs the standard library only) running a one-line program (-c) that puts the
+# file itself first on sys.path (in place of the current directory where Python < 3.11
+# puts it there), makes it argv[0] and imports pykexec.__main__ (which checks the Python
+# version first): the kernel passes the line as one argument, Python reads "-ISc" and
+# the program after it.  Started so, the zipapp skips runpy, which running a zip file
+# (python3 FILE) imports: a third of a quick action's start-up (bench/README.md).  Below
+# the 128 bytes kernels before 5.1 read of a #! line (BINPRM_BUF_SIZE).
+ZIPAPP_SHEBANG = (
+    "/usr/bin/python3 -IScimport sys;a=sys.argv;p=sys.path;p[:p[0]=='']=a[1:2];del a[0];"
+    "import pykexec.__main__"
+)
 
 
 # ---- pyproject.toml -------------------------------------------------------------------------
@@ -379,7 +390,9 @@ def build_zipapp(out: Path, root: Path = ROOT, *, compiled: bool = False) -> Pat
                 entries.append((pyc, _unchecked_pyc(data, rel.as_posix())))
             for name, content in entries:
                 info = zipfile.ZipInfo(name, date_time=date)
-                info.compress_type = zipfile.ZIP_DEFLATED
+                # .pyc stored: zipimport then reads them without inflating (start-up)
+                stored = name.endswith(".pyc")
+                info.compress_type = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
                 z.writestr(info, content)
         info = zipfile.ZipInfo("__main__.py", date_time=date)
         info.compress_type = zipfile.ZIP_DEFLATED

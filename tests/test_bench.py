@@ -100,9 +100,16 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     calls = log.read_text().splitlines()
     # round 1 starts with pykexec (the order flips every round)
     assert calls[0].startswith("pykexec -l ") and calls[1] == "kexec -u"
-    assert [" ".join(c.split()[:3]) for c in calls if not c.startswith("python3")] == [
-        "pykexec -l /boot/vmlinux", "kexec -u", "kexec -l /boot/vmlinux", "kexec -u",
-        "pykexec -p /boot/vmlinux", "kexec -p -u", "kexec -p /boot/vmlinux", "kexec -p -u",
+    loads = [
+        f"{tool} -{kind} /boot/vmlinux --initrd=/boot/initrd{codec}.img"
+        for codec in ("", "-gzip", "-zstd", "-xz")
+        for kind in "lp"
+        for tool in ("pykexec", "kexec")
+    ]
+    unloads = {"l": "kexec -u", "p": "kexec -p -u"}
+    expected = [c for load in loads for c in (load, unloads[load.split()[1][1]])]
+    assert [" ".join(c.split()[:4]) for c in calls if not c.startswith("python3")] == [
+        *expected,
         "pykexec -S", "kexec -S", "pykexec -u", "kexec -u", "pykexec -e", "kexec -e",
     ]  # fmt: skip
     assert calls[-1] == "python3 -c pass"
@@ -113,7 +120,18 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     assert samples["null"].counts["all"] == [512 * 1e9 / 512e6]
     assert samples["l"].counts == {"py": [2000.0], "kt": [2000.0]}
     assert samples["e"].counts == {"py": [2000.0], "kt": [2000.0]}
-    assert sorted(samples) == ["S", "e", "l", "null", "p", "python", "u"]
+    assert sorted(samples) == ["S", "e", "l", "lgz", "lxz", "lzst", "null", "p", "pgz",
+                               "pxz", "python", "pzst", "u"]  # fmt: skip
+
+
+def test_the_storm_is_successive_crash_loads_of_the_gzip_initrd() -> None:
+    """Round 0 of a plan with a storm: one reading around N -p loads per tool."""
+    script = round_script(BenchPlan(rounds=1, storm=64), 0)
+    for tool in TOOLS.values():
+        assert (f"while [ $i -lt 64 ]; do {tool} -p /boot/vmlinux "
+                f"--initrd=/boot/initrd-gzip.img --append=x || exit 1") in script  # fmt: skip
+    assert script.count("bm storm_") == 2
+    assert "bm storm_" not in round_script(BenchPlan(rounds=2, storm=64), 1)
 
 
 def test_counts_are_ticks_over_frequency_net_of_the_floor() -> None:

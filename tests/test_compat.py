@@ -19,13 +19,15 @@ from pathlib import Path
 
 import pytest
 
-from pykexec.build import _ZIPAPP_MAIN, build_zipapp
+from pykexec.build import _ZIPAPP_MAIN, ZIPAPP_SHEBANG, build_zipapp
 from pykexec.commands.cli import main
 from pykexec.core.formats.elf import parse_kernel
 from pykexec.errors import ImageError
 from tests import oracles
 from tests.kernels import make_vmlinux
 from tests.typed import cli_error, raises
+
+ROOT = Path(__file__).resolve().parent.parent
 
 
 def _zstd(data: bytes, *flags: str) -> bytes:
@@ -104,13 +106,49 @@ def _old_pythons() -> list[str]:
     return old
 
 
-def test_zipapp_main_parses_with_an_old_grammar() -> None:
-    """Where no old interpreter is installed, the entry still parses as Python 3.4 does
-    (ast's oldest feature_version here) and holds no f-string or annotation."""
+@pytest.mark.parametrize(
+    "source",
+    [_ZIPAPP_MAIN, (ROOT / "pykexec" / "__main__.py").read_text(),
+     ZIPAPP_SHEBANG.partition(" -ISc")[2], (ROOT / "pykexec" / "__init__.py").read_text()],
+    ids=["zip-main", "package-main", "shebang-program", "package-init"],
+)  # fmt: skip
+def test_zipapp_entries_parse_with_an_old_grammar(source: str) -> None:
+    """Where no old interpreter is installed, the entries (python3 FILE's __main__.py; the
+    #! line's program, pykexec/__init__.py and pykexec/__main__.py it imports) still parse
+    as Python 3.4 does (ast's oldest feature_version here) and hold no f-string or
+    annotation."""
     oldest = (3, 4) if sys.version_info < (3, 13) else (3, 7)
-    tree = ast.parse(_ZIPAPP_MAIN, feature_version=oldest)
+    tree = ast.parse(source, feature_version=oldest)
     kinds = {type(node).__name__ for node in ast.walk(tree)}
     assert not kinds & {"JoinedStr", "AnnAssign", "NamedExpr"}
+
+
+def _hashbang(app: Path) -> list[str]:
+    """What the kernel runs for ``app`` (fs/binfmt_script.c): the interpreter, the rest
+    of the #! line as one argument, the file's path; here under this python3."""
+    line = app.read_bytes().split(b"\n", 1)[0].decode()
+    interpreter, _, argument = line[2:].partition(" ")
+    assert interpreter == "/usr/bin/python3" and len(line) + 1 < 128  # BINPRM_BUF_SIZE < 5.1
+    return [sys.executable, argument, str(app)]
+
+
+def test_zipapp_started_by_its_hashbang_skips_runpy(tmp_path: Path) -> None:
+    """Run as a program, the zipapp imports no runpy (python3 FILE does, for a zip) and no
+    site; it is argv[0] (so a link named kexec is kexec), and the current directory is
+    not on its sys.path."""
+    app = build_zipapp(tmp_path / "pykexec.pyz")
+    (tmp_path / "kexec").symlink_to(app)
+    shadow = "raise SystemExit('the current directory was searched')\n"
+    (tmp_path / "__future__.py").write_text(shadow)  # cli's first import off the package
+    argv = _hashbang(tmp_path / "kexec")
+    done = subprocess.run([argv[0], "-X", "importtime", *argv[1:], "--version"], cwd=tmp_path,
+                          capture_output=True, text=True, check=False)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    imported = {line.split("|")[-1].strip() for line in done.stderr.splitlines()}
+    assert "pykexec.commands.cli" in imported and not imported & {"runpy", "site"}
+    done = subprocess.run([*argv, "-x"], cwd=tmp_path, capture_output=True, text=True,
+                          check=False)  # fmt: skip
+    assert done.returncode != 0 and done.stderr.startswith("kexec: "), done.stderr
 
 
 def test_zipapp_under_an_old_python_says_so_in_one_line(tmp_path: Path) -> None:

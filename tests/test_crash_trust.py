@@ -13,6 +13,7 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
+import os
 import shutil
 import struct
 from dataclasses import replace
@@ -298,10 +299,95 @@ def test_verify_without_segment_checksums_checks_the_digest(machine: Any) -> Non
     rec = record.read(view, True)
     assert rec is not None
     for seg in rec["segments"]:
-        del seg["crc32"]
+        seg.pop("crc32", None)
+        seg.pop("sha256_through", None)
     record.write(view, True, rec)
     intact, lines = status.verify_loaded(view, True)
     assert intact, lines
     assert sum("no checksum of its own recorded (-l)" in line for line in lines) == len(
         rec["segments"]
     )
+
+
+class Passes:
+    """Big buffers (over loaded.SMALL_SEGMENT) given to SHA-256 and to CRC-32, by size."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        import hashlib
+        import zlib
+
+        self.sha: list[int] = []
+        self.crc: list[int] = []
+        real_sha, real_crc = hashlib.sha256, zlib.crc32
+        log = self._big
+
+        class Counted:
+            def __init__(self, data: bytes = b"", h: Any = None) -> None:
+                self.h = h or real_sha(data)
+                log(self_sha, data)
+
+            def update(self, data: bytes) -> None:
+                log(self_sha, data)
+                self.h.update(data)
+
+            def copy(self) -> Counted:
+                return Counted(h=self.h.copy())
+
+            def digest(self) -> bytes:
+                return bytes(self.h.digest())
+
+            def hexdigest(self) -> str:
+                return str(self.h.hexdigest())
+
+        self_sha = self.sha
+        monkeypatch.setattr(hashlib, "sha256", Counted)
+        monkeypatch.setattr(
+            zlib, "crc32", lambda data, *a: log(self.crc, data) or real_crc(data, *a)
+        )
+
+    @staticmethod
+    def _big(into: list[int], data: bytes) -> None:
+        from pykexec.core.crash.loaded import SMALL_SEGMENT
+
+        if memoryview(data).nbytes > SMALL_SEGMENT:
+            into.append(memoryview(data).nbytes)
+
+
+def test_each_segment_is_read_once_for_digest_and_record(
+    machine: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A -p load hashes a 3 MiB initrd once (the purgatory's digest pass); the record's
+    per-segment check of it comes from that pass: no CRC-32 of it, no second SHA-256."""
+    opts, view, _ = machine
+    assert opts.initrd is not None
+    opts.initrd.write_bytes(_cpio([("data", os.urandom(3 * MiB))]))
+    size = opts.initrd.stat().st_size
+    passes = Passes(monkeypatch)
+    loader.load(opts, view)
+    assert passes.sha == [size] and passes.crc == []
+    rec = record.read(view, True)
+    assert rec is not None
+    (seg,) = [s for s in rec["segments"] if s["kind"] == "initrd"]
+    assert "crc32" not in seg and len(seg["sha256_through"]) == 64
+
+
+def test_verify_names_a_big_segment_by_the_running_digest(machine: Any) -> None:
+    opts, view, kernel = machine
+    assert opts.initrd is not None
+    opts.initrd.write_bytes(_cpio([("data", os.urandom(3 * MiB))]))
+    loader.load(opts, view)
+    kcore = Path(view.path("proc/kcore"))
+    _kcore(kcore, kernel.loaded)
+    intact, lines = status.verify_loaded(view, True)
+    assert intact, lines
+    assert any("segment initrd" in line and "same (SHA-256" in line for line in lines)
+    (at,) = [s["mem_start"] for s in record.read(view, True)["segments"]  # type: ignore[index]
+             if s["kind"] == "initrd"]  # fmt: skip
+    with kcore.open("r+b") as f:
+        f.seek(0x1000 + at + 2 * MiB)
+        byte = f.read(1)
+        f.seek(-1, os.SEEK_CUR)
+        f.write(bytes([byte[0] ^ 1]))
+    intact, lines = status.verify_loaded(view, True)
+    assert not intact and "initrd" in lines[0] and "purgatory digest" in lines[0]
+    assert any("segment initrd" in line and "DIFFERS" in line for line in lines)

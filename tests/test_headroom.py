@@ -341,3 +341,28 @@ def test_earlier_table_agrees(row: dict[str, Any]) -> None:
         booted = probe["passed"] or "stage crash" in probe["reason"]
         got = verdict(case, probe["crashkernel_mib"])
         assert got != ("refuse" if booted else "load"), (probe, got)
+
+
+def _stated(case: dict[str, Any]) -> Any:
+    """The case's facts as the initrd's headers state them: each part's stream, no files."""
+    from dataclasses import replace
+
+    facts = load_facts(case)
+    parts = tuple(p._replace(files=None, entries=0) for p in facts.initramfs.parts)
+    return replace(facts, initramfs=Initramfs(facts.initramfs.file_size, parts))
+
+
+@pytest.mark.parametrize("case", MEASURED, ids=lambda c: c["id"])
+def test_a_quiet_verdict_from_stated_sizes_stands(case: dict[str, Any]) -> None:
+    """Where the sizes an initrd's headers state make the load quiet (the loader then
+    reads no further, pykexec.system.loader._initramfs_facts), the verdict with its
+    files read is quiet too: at every size of every calibration case."""
+    from pykexec.core.crash.headroom import quiet
+
+    stated, quiet_sizes = _stated(case), 0
+    for mib in range(16, LARGEST_MIB + 1, MATRIX["step_mib"]):
+        h = estimate(headroom_input(stated, mib * MIB, case["command_line"]))
+        if quiet(h):
+            quiet_sizes += 1
+            assert verdict(case, mib) == "load", mib
+    assert quiet_sizes  # the stated sizes settle the roomy regions

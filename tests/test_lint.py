@@ -463,6 +463,43 @@ def test_quick_actions_import_only_the_fast_path(argv: list[str]) -> None:
     assert imported - FAST_PATH == set()
 
 
+def test_a_live_unload_imports_only_the_fast_path(tmp_path: Path) -> None:
+    """-u for real (the kernel calls stubbed, the system's paths under tmp_path) removes
+    the record and imports no more than FAST_PATH of pykexec, and no dataclasses, enum,
+    pathlib, typing or json (pykexec.system.record imports them)."""
+    from pykexec.system.control import FAST_PATH
+
+    record = tmp_path / "run/pykexec/exec.json"
+    record.parent.mkdir(parents=True)
+    record.write_text("{}")
+    probe = (
+        "import os, sys\nfrom pykexec.system import syscalls, sysinfo\n"
+        "syscalls.kexec_load = syscalls.kexec_file_load = lambda *a: None\n"
+        f"sysinfo.SystemView.path = lambda self, rel: os.path.join({str(tmp_path)!r}, rel)\n"
+        "before = set(sys.modules)\nfrom pykexec.commands.cli import main\n"
+        "print(main(['-u']))\nprint(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = _run(sys.executable, "-c", probe)
+    rc, imported = done.stdout.splitlines()[-2:]
+    assert rc == "0" and not record.exists(), done.stdout + done.stderr
+    ours = {m for m in imported.split() if m.split(".")[0] == "pykexec"}
+    assert ours - FAST_PATH == set()
+    assert not set(imported.split()) & {"dataclasses", "enum", "pathlib", "typing", "json"}
+
+
+def test_the_syscalls_of_the_quick_actions_import_ctypes_only() -> None:
+    """-u (and -e with a kernel loaded) import pykexec.system.syscalls: ctypes and what it
+    needs, no typing, re, collections, enum or dataclasses (the start-up rule)."""
+    probe = (
+        "import sys\nbefore = set(sys.modules)\nimport pykexec.system.syscalls\n"
+        "print(' '.join(sorted(set(sys.modules) - before)))"
+    )
+    done = _run(sys.executable, "-I", "-S", "-c", f"import sys; sys.path.insert(0, '.')\n{probe}")
+    imported = set(done.stdout.split())
+    assert "ctypes" in imported
+    assert not imported & {"typing", "re", "collections", "enum", "dataclasses", "pathlib"}
+
+
 # -- the layers ---------------------------------------------------------------------------
 
 #: What each layer may import of pykexec besides itself (pykexec/core/__init__.py and

@@ -243,7 +243,7 @@ def zipapp_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_zipapp_is_one_executable_file_of_sources(zipapp_file: Path) -> None:
-    assert zipapp_file.read_bytes().startswith(b"#!/usr/bin/env python3\n")
+    assert zipapp_file.read_bytes().startswith(b"#!/usr/bin/python3 -ISc")
     assert zipapp_file.stat().st_mode & 0o111 == 0o111
     with zipfile.ZipFile(zipapp_file) as z:
         names = z.namelist()

@@ -131,7 +131,7 @@ CORRUPT = {
     "foreign": (json.dumps({"format": 1, "program": "kdump-utils"}), "foreign"),
     "a-list": ("[1, 2]", "foreign"),
     "older": (json.dumps({"format": 1, "kind": "crash"}), "older"),
-    "newer": (json.dumps({"format": 3, "program": "pykexec"}), "newer"),
+    "newer": (json.dumps({"format": record.RECORD_FORMAT + 1, "program": "pykexec"}), "newer"),
     "too-large": (" " * (record.MAX_RECORD_SIZE + 1) + "{}", "too-large"),
 }
 

@@ -34,10 +34,10 @@ FAULTS = ("corrupt-digest", "reject-load")
 def _corrupt_digest() -> None:
     from pykexec.core.arch import ppc64
 
-    real: Callable[[Any], bytes] = getattr(ppc64, "region_digest")  # noqa: B009
+    real: Callable[..., bytes] = getattr(ppc64, "region_digest")  # noqa: B009
 
-    def wrong(buffers: Any) -> bytes:
-        return bytes(b ^ 0xFF for b in real(buffers))
+    def wrong(buffers: Any, running: Any = None) -> bytes:  # running: the record's, as is
+        return bytes(b ^ 0xFF for b in real(buffers, running))
 
     setattr(ppc64, "region_digest", wrong)  # noqa: B010 (the planner's own name for it)
 

@@ -338,9 +338,7 @@ def _run_unload(cmd: Command, view: SystemView) -> int:
             raise OptionError("no-kernel-to-reload", option="", prog=PROG)
         return _run_load(cmd, cmd.options, view, unloading=(text, facts))
     via = control.unload(crash=cmd.crash, syscall=cmd.syscall)
-    from pykexec.system import record
-
-    record.remove(view, cmd.crash)
+    control.forget_record(view, cmd.crash)  # not pykexec.system.record: -u starts fast
     if then_load and cmd.options is None:  # kexec-tools unloads, then finds no kernel
         raise OptionError("no-kernel-to-reload", option="", prog=PROG)
     if not then_load or via == control.FILE:

@@ -15,7 +15,9 @@ from typing import Any, Union
 
 from pykexec.core.options import LoadOptions, SyscallChoice
 
-RECORD_FORMAT = 2  # 1: pykexec before the schema (no "program", unchecked fields)
+# 1: pykexec before the schema (no "program", unchecked fields); 2: a CRC-32 of every
+# crash segment; 3: of the small ones, and the purgatory's running digest at each.
+RECORD_FORMAT = 3
 PROGRAM = "pykexec"
 U64_MAX = (1 << 64) - 1
 PATH_MAX = 4096  # include/uapi/linux/limits.h
@@ -121,8 +123,9 @@ SEGMENT = Obj(
         "mem_size": U64,
         "bufsz": U64,
         "crc32": Int(0, (1 << 32) - 1),
+        "sha256_through": Hex(64),  # the purgatory's regions hashed up to this segment
     },
-    optional=("crc32",),
+    optional=("crc32", "sha256_through"),
 )
 
 PURGATORY = Obj(

@@ -16,6 +16,7 @@ that is what ``--dry-run`` runs.
 from __future__ import annotations
 
 import os
+import stat
 
 from pykexec import uapi
 from pykexec.errors import NothingLoaded, SyscallError, UsageError
@@ -31,6 +32,37 @@ FAST_PATH = frozenset(
 # SyscallChoice values (pykexec.core.options), compared as strings here.
 FILE, LOAD, AUTO = "file", "load", "auto"
 SHUTDOWN_PROGRAMS = ("/sbin/shutdown", "/etc/shutdown", "/bin/shutdown", "/usr/sbin/shutdown")
+
+
+#: Where pykexec keeps its records (pykexec.system.record): declared here, where -u, a
+#: quick action, removes the record without importing the record module.
+RECORD_DIR = "run/pykexec"
+
+
+def record_file(view: SystemView, crash: bool) -> str:
+    """The record of the image loaded for exec or (``crash``) for a panic."""
+    return view.path(f"{RECORD_DIR}/{'crash' if crash else 'exec'}.json")
+
+
+def record_directory_is_link(view: SystemView) -> bool:
+    try:
+        return stat.S_ISLNK(os.lstat(view.path(RECORD_DIR)).st_mode)
+    except OSError:
+        return False
+
+
+def forget_record(view: SystemView, crash: bool) -> bool:
+    """Remove the record of an image no longer loaded (live systems only; never through a
+    symlinked record directory); True if none remains."""
+    if not view.live or record_directory_is_link(view):
+        return not view.live
+    try:
+        os.unlink(record_file(view, crash))
+    except FileNotFoundError:
+        return True
+    except OSError:
+        return False
+    return True
 
 
 def status(crash: bool = True, view: SystemView | None = None) -> bool:
@@ -172,13 +204,13 @@ def take_interfaces_down(view: SystemView) -> None:
 
 def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
     """Jump into the loaded kernel (``kexec -e``). Returns only on failure."""
-    from pykexec.system import syscalls
-
     view = view or SystemView()
     if not view.live:
         raise UsageError("sysroot-jump", path=str(view.root))
     if not view.kexec_loaded():
         raise NothingLoaded("nothing-loaded")
+    from pykexec.system import syscalls  # ctypes: only once there is a kernel to jump to
+
     if sync:
         os.sync()
     if ifdown:

@@ -194,39 +194,86 @@ def headroom_facts(
     facts: LoadFacts,
     kernel: KernelImage | None = None,
     initrd: bytes | memoryview | None = None,
+    *,
+    remember: bool = False,
 ) -> LoadFacts:
     """``facts`` with what a crash load's headroom needs: the kernel's memsz and traits,
-    the initrd's contents, the crash region, the possible CPUs, the old root=."""
+    the initrd's contents, the crash region, the possible CPUs, the old root=.  A live
+    load (``remember``) keeps what the initrd unpacks to for the next load of the same
+    file (:mod:`pykexec.system.recordcache`)."""
     from pykexec.core.formats.elf import kernel_traits
-    from pykexec.core.formats.initramfs import Initramfs, Part, summarize
 
     kernel = kernel if kernel is not None else read_kernel(opts.kernel)
     if initrd is None and opts.initrd is not None:
         initrd = read_file(opts.initrd, "initrd")
-    initramfs, notes = facts.initramfs, facts.notes
-    crash_size = crash_reservation_size(view) or None
-    if initrd is not None and initramfs is None:
-        try:  # content past the crash region cannot fit: no need to unpack further
-            initramfs = summarize(initrd, f"initrd {opts.initrd}", crash_size)
-        except ImageError as err:
-            # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
-            size = len(initrd)
-            initramfs = Initramfs(size, (Part("image", 0, size, size, True, (size,), 1),))
-            notes = (*notes, f"{err}: the crash kernel would keep it as a ramdisk image")
     traits = kernel_traits(kernel)  # the page size and per-CPU area of the crash kernel
-    return replace(
+    facts = replace(
         facts,
-        notes=notes,
         kernel_memsz=kernel.memsz,
         initrd_size=len(initrd) if initrd is not None else 0,
-        initramfs=initramfs,
-        crash_size=crash_size,
+        crash_size=crash_reservation_size(view) or None,
         cpu_count=len(view.possible_cpus()),
         page_size=view.page_size(),
         crash_page_size=traits.page_size or config_page_size(opts.kernel),
         kernel_percpu=traits.percpu_bytes,
         kernel_release=traits.release,
         old_root=root_word(view.dt_prop("chosen", "bootargs") or b""),
+    )
+    if initrd is not None and facts.initramfs is None:
+        facts = _initramfs_facts(opts, view, facts, initrd, remember)
+    return facts
+
+
+def _initramfs_facts(
+    opts: LoadOptions, view: SystemView, facts: LoadFacts, initrd: bytes | memoryview,
+    remember: bool,
+) -> LoadFacts:  # fmt: skip
+    """``facts`` with what the initrd unpacks to, read no further than the verdict needs:
+    the summary remembered for this file; else the sizes its headers state when they
+    make the load quiet (:func:`pykexec.core.crash.headroom.quiet`); else its contents,
+    read up to the crash region (content past it cannot fit) and remembered."""
+    from pykexec.core.formats.initramfs import Initramfs, Part, summarize
+    from pykexec.core.formats.initramfs_claims import claims
+    from pykexec.system import recordcache
+
+    assert opts.initrd is not None
+    what, region = f"initrd {opts.initrd}", facts.crash_size
+    key = recordcache.key_of(opts.initrd, len(initrd)) if view.live else None
+    known = recordcache.lookup(view, key, region)
+    if known is not None:
+        return replace(facts, initramfs=known)
+    stated = claims(initrd, what) if region and opts.dtb is None else None
+    if stated is not None and _quiet(opts, replace(facts, initramfs=stated)):
+        return replace(facts, initramfs=stated)
+    try:
+        initramfs = summarize(initrd, what, region)
+    except ImageError as err:
+        # The kernel keeps what it cannot unpack as /initrd.image (init/initramfs.c).
+        size = len(initrd)
+        initramfs = Initramfs(size, (Part("image", 0, size, size, True, (size,), 1),))
+        note = f"{err}: the crash kernel would keep it as a ramdisk image"
+        return replace(facts, initramfs=initramfs, notes=(*facts.notes, note))
+    if remember:
+        recordcache.store(view, key, region, initramfs)
+    return replace(facts, initramfs=initramfs)
+
+
+def _quiet(opts: LoadOptions, facts: LoadFacts) -> bool:
+    """Whether the load would be quiet on every command line it may use (and with either
+    page size when the crash kernel's is not known), judged on ``facts``."""
+    from pykexec.core.crash.headroom import estimate, quiet
+    from pykexec.core.planner import headroom_input, judged_lines
+
+    assert facts.crash_size is not None
+    try:
+        lines = judged_lines(opts, facts, decide_syscall(opts, facts.support))
+    except KexecError:
+        return False
+    pages = (facts.page_size,) if facts.crash_page_size else (4096, 0x10000)
+    return all(
+        quiet(estimate(headroom_input(replace(facts, page_size=page), facts.crash_size, line)))
+        for _, line in lines
+        for page in pages
     )
 
 
@@ -238,17 +285,21 @@ def gather(
     thorough: bool = False,
     headroom: bool = True,
     known: LoadFacts | None = None,
+    remember: bool = False,
 ) -> LoadFacts:
     """Read everything the load needs, once: the system's facts (or those ``known``
     from an earlier gather of the same load) and, when a kexec_load plan is wanted
     (``segments``), the kernel, initrd, blob and tree; for a crash load (unless not
-    ``headroom``) what its headroom needs."""
+    ``headroom``) what its headroom needs (``remember``: a live load, see
+    :func:`headroom_facts`)."""
     check(opts)
     facts = known or LoadFacts(
         cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
     )
     if not segments:
-        return headroom_facts(opts, view, facts) if opts.crash and headroom else facts
+        if opts.crash and headroom:
+            return headroom_facts(opts, view, facts, remember=remember)
+        return facts
     from pykexec.core.devicetree.fdt import parse_fdt
 
     core_notes: tuple[CoreNote, ...] = ()
@@ -263,7 +314,7 @@ def gather(
     kernel = read_kernel(opts.kernel)
     initrd = read_file(opts.initrd, "initrd") if opts.initrd is not None else None
     if opts.crash and headroom:
-        facts = headroom_facts(opts, view, facts, kernel, initrd)
+        facts = headroom_facts(opts, view, facts, kernel, initrd, remember=remember)
     return replace(
         facts,
         kernel=kernel,
@@ -349,7 +400,7 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
     notes: tuple[str, ...] = ()
     if decide_syscall(opts, facts.support).first is Syscall.FILE:
         if opts.crash:
-            facts = headroom_facts(opts, view, facts)
+            facts = headroom_facts(opts, view, facts, remember=True)
         result = plan_pure(opts, facts, need_segments=False)
         try:
             _file_load(result.file_call)  # type: ignore[arg-type]
@@ -358,7 +409,7 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
             if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
                 raise
             notes = (f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load",)
-    facts = gather(opts, view, segments=True, known=facts)
+    facts = gather(opts, view, segments=True, known=facts, remember=True)
     result = plan_pure(opts, facts, need_segments=True)
     assert result.segments is not None
     image = result.segments.image

@@ -3,7 +3,8 @@
 stores it; :mod:`pykexec.core.recordschema` declares it), and the options read back from it.
 
 The options as JSON values, the files' identities, the syscall, entry, flags and
-segments with a CRC-32 of each crash segment, where the purgatory keeps its regions
+segments with, for a crash image, a CRC-32 of each small segment and the
+purgatory's running SHA-256 at each segment it hashes, where the purgatory keeps its regions
 and digest, the segments the kernel rewrites itself (--hotplug), the plan's digest.
 """
 
@@ -94,6 +95,36 @@ def _purgatory_record(plan: Plan, facts: LoadFacts) -> dict[str, Any] | None:
     }
 
 
+def _segment_fields(
+    plan: Plan, purgatory: dict[str, Any] | None, crash: bool
+) -> list[dict[str, Any]]:
+    """Each segment's place and sizes and, for a crash image (``--verify`` checks crash
+    images only, so a -l load pays no pass over its buffers), what lets ``--verify`` and
+    ``-S -d`` name a segment that changed: a CRC-32 of each small one (``-S -d`` reads
+    those back) and, for each one the purgatory hashes, the SHA-256 of its regions up
+    to and including it, from the purgatory's own digest pass: no segment is read
+    again for the record."""
+    import zlib
+
+    from pykexec.core.crash.loaded import SMALL_SEGMENT
+
+    through: dict[tuple[int, int], str] = {}
+    if purgatory is not None and len(plan.running_digests) == len(purgatory["regions"]):
+        for (start, size), digest in zip(purgatory["regions"], plan.running_digests):
+            through[(start, size)] = digest.hex()
+    out = []
+    for s in plan.image.segments:
+        entry: dict[str, Any] = {"kind": str(s.kind), "mem_start": s.mem.start,
+                                 "mem_size": s.mem.size, "bufsz": s.bufsz}  # fmt: skip
+        running = through.get((s.mem.start, s.bufsz))
+        if crash and (s.bufsz <= SMALL_SEGMENT or running is None):
+            entry["crc32"] = zlib.crc32(s.buf)
+        if crash and running is not None:
+            entry["sha256_through"] = running
+        out.append(entry)
+    return out
+
+
 def _kernel_rewrites(opts: LoadOptions) -> list[str]:
     """The segments the kernel rewrites in this image after the load (--hotplug)."""
     from pykexec.core.arch.ppc64 import HOTPLUG_REWRITTEN
@@ -104,7 +135,6 @@ def _kernel_rewrites(opts: LoadOptions) -> list[str]:
 def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
     """What :mod:`pykexec.system.record` keeps of a successful load."""
     import hashlib
-    import zlib
 
     from pykexec.system import record
 
@@ -129,25 +159,15 @@ def record_fields(result: LoadPlan, facts: LoadFacts | None) -> dict[str, Any]:
         digest_input: Any = [fc.describe(), fields["files"]]
     else:
         image = result.segments.image
-        # Per-segment checksums let --verify name the segment that differs; it checks
-        # crash images only, so a -l load does not pay a pass over its buffers.
-        segments = [
-            {
-                "kind": str(s.kind),
-                "mem_start": s.mem.start,
-                "mem_size": s.mem.size,
-                "bufsz": s.bufsz,
-                **({"crc32": zlib.crc32(s.buf)} if opts.crash else {}),
-            }
-            for s in image.segments
-        ]
+        purgatory = _purgatory_record(result.segments, facts)
+        segments = _segment_fields(result.segments, purgatory, opts.crash)
         fields.update(
             syscall="kexec_load",
             entry=image.entry,
             flags=int(image.flags),
             command_line=result.segments.bootargs,
             segments=segments,
-            purgatory=_purgatory_record(result.segments, facts),
+            purgatory=purgatory,
             kernel_rewrites=_kernel_rewrites(opts),
         )
         digest_input = [image.entry, int(image.flags), segments]

@@ -29,16 +29,15 @@ import fcntl
 import json
 import os
 import re
-import stat
 import time
 from typing import Any
 
 from pykexec.core import recordschema as schema
 from pykexec.errors import KexecError, RecordError
-from pykexec.system import fileio
+from pykexec.system import control, fileio
 from pykexec.system.sysinfo import SystemView
 
-RECORD_DIR = "run/pykexec"
+RECORD_DIR = control.RECORD_DIR
 RECORD_FORMAT = schema.RECORD_FORMAT
 MAX_RECORD_SIZE = 64 << 10  # a crash record with 16 segments is under 8 KiB
 LOCK_NAME = "lock"
@@ -49,7 +48,7 @@ _BRACKET = re.compile(r"[\[\]{}]")
 
 
 def record_path(view: SystemView, crash: bool) -> str:
-    return view.path(f"{RECORD_DIR}/{'crash' if crash else 'exec'}.json")
+    return control.record_file(view, crash)
 
 
 def file_identity(path: str | os.PathLike[str] | None) -> dict[str, Any] | None:
@@ -121,10 +120,7 @@ def _parse(text: str, path: str) -> Record:
 
 
 def _directory_is_link(view: SystemView) -> bool:
-    try:
-        return stat.S_ISLNK(os.lstat(view.path(RECORD_DIR)).st_mode)
-    except OSError:
-        return False
+    return control.record_directory_is_link(view)
 
 
 def _read_bounded(path: str, limit: int = MAX_RECORD_SIZE) -> bytes | None:
@@ -217,28 +213,14 @@ def write(view: SystemView, crash: bool, record: Record) -> str:
         why = err.strerror or str(err)
         if _directory_is_link(view):
             why = f"{view.path(RECORD_DIR)} is a symlink"
-        gone = _remove_path(view, path)
+        gone = control.forget_record(view, crash)
         raise RecordError("write-failed", path=path, reason=why, removed=gone) from None
     return path
 
 
-def _remove_path(view: SystemView, path: str) -> bool:
-    """Remove a record file (not through a symlinked directory); True if none remains."""
-    if _directory_is_link(view):
-        return False
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        return True
-    except OSError:
-        return False
-    return True
-
-
 def remove(view: SystemView, crash: bool) -> None:
     """Forget the record (after an unload)."""
-    if view.live:
-        _remove_path(view, record_path(view, crash))
+    control.forget_record(view, crash)
 
 
 class Lock:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import ctypes
 import errno
 import os
-from collections.abc import Sequence
-from typing import NamedTuple
 
 from pykexec.errors import SyscallError
 from pykexec.uapi import (  # re-exported: the loader and the control module use them here
@@ -22,6 +20,11 @@ from pykexec.uapi import (  # re-exported: the loader and the control module use
     LINUX_REBOOT_MAGIC1,
     LINUX_REBOOT_MAGIC2,
 )
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (-u's start-up)
+if TYPE_CHECKING:
+    from collections.abc import Sequence
+
 
 # arch/powerpc/kernel/syscalls/syscall.tbl
 SYSCALLS = {
@@ -43,12 +46,17 @@ class KexecSegmentStruct(ctypes.Structure):
     )
 
 
-class RawSegment(NamedTuple):
-    """A segment as kexec_load(2) takes it: bytes, destination, size at destination."""
+class RawSegment:
+    """A segment as kexec_load(2) takes it: bytes, destination, size at destination.
+    (A plain class: -u imports this module, and typing.NamedTuple costs typing.)"""
 
-    buf: bytes | memoryview
-    mem: int
-    memsz: int
+    __slots__ = ("buf", "mem", "memsz")
+
+    def __init__(self, buf: bytes | memoryview, mem: int, memsz: int) -> None:
+        self.buf, self.mem, self.memsz = buf, mem, memsz
+
+    def __repr__(self) -> str:
+        return f"RawSegment(<{len(self.buf)} bytes>, {self.mem:#x}, {self.memsz:#x})"
 
 
 def _address_of(buf: bytes | memoryview) -> tuple[int, object]:

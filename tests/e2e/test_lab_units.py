@@ -249,7 +249,7 @@ def test_overlay_carries_init_scenario_and_pykexec() -> None:
     assert "lab/fill.py" in entries and "lab/vmcore_check.py" in entries
     assert not any("opt/pykexec" in name for name in entries)  # the zipapp, not the tree
     mode, program = entries["usr/sbin/pykexec"]
-    assert mode & 0o111 and program.startswith(b"#!/usr/bin/env python3\n")
+    assert mode & 0o111 and program.startswith(b"#!/usr/bin/python3 -ISc")
     with zipfile.ZipFile(io.BytesIO(program)) as z:  # zipfile reads past the shebang
         names = z.namelist()
     assert "__main__.py" in names and "pykexec/commands/cli.py" in names

@@ -85,6 +85,9 @@ class Plan:
     free: MemoryMap
     machine: Machine
     notes: tuple[str, ...] = ()
+    # The purgatory's digest pass: the SHA-256 of its regions (purgatory sha256_regions,
+    # in that order) up to and including each one (purgatory.ppc64.region_digest).
+    running_digests: tuple[bytes, ...] = ()
 
 
 def usable_memory(inp: PlanInput) -> tuple[MemoryMap, str]:
@@ -214,7 +217,10 @@ def plan(inp: PlanInput) -> Plan:
 
         add_usable_memory(tree.root, inp.machine, crash.layout.usable)
     dsec = _place_tree(tree, placer, DT_PAD + inp.hotplug_cpu_room)
-    psec = _place_purgatory(inp, placer, replace(pparams, dt_offset=dsec.mem.start), purgatory_hole)
+    running: list[bytes] = []
+    psec = _place_purgatory(
+        inp, placer, replace(pparams, dt_offset=dsec.mem.start), purgatory_hole, running
+    )
     flags = KexecFlags.ON_CRASH if inp.crash else KexecFlags(0)
     if inp.hotplug:
         flags |= KexecFlags.CRASH_HOTPLUG_SUPPORT
@@ -223,7 +229,8 @@ def plan(inp: PlanInput) -> Plan:
         flags=flags,
         segments=tuple(sorted(placer.segments, key=lambda s: s.mem.start)),
     )
-    return Plan(image, bootargs, run_at_load, placer.free, inp.machine, tuple(notes))
+    return Plan(image, bootargs, run_at_load, placer.free, inp.machine, tuple(notes),
+                tuple(running))  # fmt: skip
 
 
 def _purgatory_params(
@@ -253,7 +260,7 @@ def _purgatory_params(
 
 
 def _place_purgatory(
-    inp: PlanInput, placer: Placer, pparams: PurgatoryParams, hole: Range
+    inp: PlanInput, placer: Placer, pparams: PurgatoryParams, hole: Range, running: list[bytes]
 ) -> Segment:
     """The purgatory, with the SHA-256 of every other segment it checks, in ``hole``.
 
@@ -262,7 +269,7 @@ def _place_purgatory(
     """
     mutable = HOTPLUG_REWRITTEN if inp.hotplug else frozenset()
     hashed = [s for s in placer.segments if s.bufsz and s.kind not in mutable]
-    digest = region_digest(s.buf for s in hashed)  # type: ignore[misc]
+    digest = region_digest((s.buf for s in hashed), running)  # type: ignore[misc]
     pparams = replace(
         pparams,
         sha256_regions=tuple(Range.sized(s.mem.start, s.bufsz) for s in hashed),

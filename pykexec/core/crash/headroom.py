@@ -46,6 +46,7 @@ the model to this (tests/test_headroom.py).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykexec.core.formats.initramfs import Initramfs
 
@@ -97,8 +98,7 @@ RUN_TIME_TERM = "kernel at run time"
 HALF_RAM_TERM = "tmpfs limit"
 
 
-@dataclass(frozen=True)
-class RootfsLimits:
+class RootfsLimits(NamedTuple):
     """The initramfs root as the crash kernel's command line makes it."""
 
     tmpfs: bool  # else a ramfs, without limits
@@ -108,8 +108,7 @@ class RootfsLimits:
     honoured: bool | None = None  # the kernel reads initramfs_options= (None: unknown)
 
 
-@dataclass(frozen=True)
-class HeadroomInput:
+class HeadroomInput(NamedTuple):
     """What the estimate needs: the region, the load and the crash kernel's CPUs."""
 
     region: int  # bytes in the crashkernel= region
@@ -263,8 +262,7 @@ def percpu_unit(percpu_bytes: int, page_size: int) -> int:
     return max(unit, PCPU_MIN_UNIT_SIZE)
 
 
-@dataclass(frozen=True)
-class Content:
+class Content(NamedTuple):
     """What the initramfs unpacks to: bounds on its data pages, memory and entries."""
 
     pages_min: int  # page-rounded file data, a lower bound (what the tmpfs limit counts)
@@ -385,6 +383,21 @@ def estimate(inp: HeadroomInput) -> Headroom:
     boot_share = _share(inp.rootfs, c.memory, c.entries, inp.page_size)
     boot = base + max(c.memory + RUN_TIME_BYTES, boot_share)
     return Headroom(inp.region, tuple(terms), boot, floor_terms, floor, impossible, tuple(notes))
+
+
+def quiet(h: Headroom) -> bool:
+    """Whether ``h`` loads without a word: it fits, the boot estimate is inside the
+    region and the estimate leaves the margin (:data:`WARN_FRACTION`).
+
+    Judged on an initramfs known only from its headers (parts without files: the
+    floor counts their stream, the estimate their stream x :data:`UNKNOWN_ROUNDING`
+    and, on a tmpfs, twice that), a quiet verdict stands without reading the files:
+    the floor with the files read counts their page-rounded data, at most the
+    estimate's rounded stream, and the estimate with the files read rounds each file
+    up to its page, which the calibrated :data:`UNKNOWN_ROUNDING` bounds for the lab's
+    payloads (tests/test_headroom.py holds every calibration case to it).  Any other
+    verdict (a refusal, a warning) is made again with the files read."""
+    return h.fits and not h.tight and h.region >= h.boot_needed
 
 
 def _share(r: RootfsLimits, held: int, entries: int, page: int) -> int:

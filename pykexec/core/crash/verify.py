@@ -127,43 +127,26 @@ def verify(record: dict[str, Any], read: Reader) -> tuple[bool, list[str]]:
     purgatory = record.get("purgatory")
     if not segments or not purgatory:
         raise VerifyError("no-segments")
-    lines, differ = [], []
+    lines: list[str] = []
+    differ: list[str] = []
     rewrites = set(record.get("kernel_rewrites") or ())
-    for seg in segments:
-        if seg["kind"] in rewrites:
-            lines.append(f"segment {seg['kind']} {seg['mem_start']:#x}+{seg['bufsz']:#x}: "
-                         "the kernel rewrites it on CPU and memory hotplug (--hotplug): "
-                         "not compared, and outside the purgatory's digest")  # fmt: skip
-            continue
-        if "crc32" not in seg:  # a -l load records none: the digest below still checks
-            lines.append(f"segment {seg['kind']} {seg['mem_start']:#x}+{seg['bufsz']:#x}: "
-                         "no checksum of its own recorded (-l)")  # fmt: skip
-            continue
-        crc = zlib.crc32(read(seg["mem_start"], seg["bufsz"]))
-        same = crc == seg["crc32"]
-        lines.append(
-            f"segment {seg['kind']} {seg['mem_start']:#x}+{seg['bufsz']:#x}: "
-            f"{'same' if same else 'DIFFERS'} (crc32 {crc:08x}, "
-            f"loaded {seg['crc32']:08x})"
-        )
-        if not same:
-            differ.append(seg["kind"])
     base, order = purgatory["mem_start"], purgatory["endian"]
     held_digest = read(base + purgatory["digest_offset"], SHA256_DIGEST_SIZE).hex()
     held_regions = slot_regions(
         read(base + purgatory["regions_offset"], purgatory["regions_size"]), order
     )
     recorded = [list(r) for r in purgatory["regions"]]
-    if held_regions != recorded:  # not ours: what they list is not hashed (any size)
+    ours = held_regions == recorded  # else what they list is not hashed (any size)
+    running = _running(recorded, read) if ours else {}
+    for seg in segments:
+        lines.append(_segment_line(seg, rewrites, read, running, differ))
+    if not ours:
         lines.append(
             "purgatory: its sha256_regions differ from the recorded ones: its digest is not checked"
         )
         differ.append("purgatory regions")
         return _verdict(record, differ, lines)
-    h = hashlib.sha256()
-    for start, size in recorded:  # inside recorded segments (recordschema)
-        h.update(read(start, size))
-    computed = h.hexdigest()
+    computed = running[tuple(recorded[-1])] if recorded else hashlib.sha256().hexdigest()
     if held_digest != computed:
         lines.append(
             f"purgatory: holds digest {held_digest} but its regions hash to "
@@ -173,6 +156,46 @@ def verify(record: dict[str, Any], read: Reader) -> tuple[bool, list[str]]:
     else:
         lines.append(f"purgatory: regions hash to its digest {held_digest}")
     return _verdict(record, differ, lines)
+
+
+def _running(recorded: list[list[int]], read: Reader) -> dict[tuple[int, ...], str]:
+    """The SHA-256 of the regions read in order, up to and including each one (the
+    last is what the purgatory computes): one pass over each region."""
+    h, out = hashlib.sha256(), dict[tuple[int, ...], str]()
+    for start, size in recorded:  # inside recorded segments (recordschema)
+        h.update(read(start, size))
+        out[(start, size)] = h.hexdigest()
+    return out
+
+
+def _segment_line(seg: dict[str, Any], rewrites: set[str], read: Reader,
+                  running: dict[tuple[int, ...], str], differ: list[str]) -> str:  # fmt: skip
+    """What ``--verify`` says of one segment (its kind appended to ``differ`` when it
+    differs): by its own CRC-32, else by the running digest of the purgatory's regions
+    up to it (which a change in an earlier region changes too)."""
+    where = f"segment {seg['kind']} {seg['mem_start']:#x}+{seg['bufsz']:#x}"
+    if seg["kind"] in rewrites:
+        return (f"{where}: the kernel rewrites it on CPU and memory hotplug (--hotplug): "
+                "not compared, and outside the purgatory's digest")  # fmt: skip
+    if "crc32" in seg:
+        crc = zlib.crc32(read(seg["mem_start"], seg["bufsz"]))
+        same = crc == seg["crc32"]
+        if not same:
+            differ.append(seg["kind"])
+        return (f"{where}: {'same' if same else 'DIFFERS'} (crc32 {crc:08x}, "
+                f"loaded {seg['crc32']:08x})")  # fmt: skip
+    if "sha256_through" not in seg:  # a -l load records none: the digest below still checks
+        return f"{where}: no checksum of its own recorded (-l)"
+    got = running.get((seg["mem_start"], seg["bufsz"]))
+    if got is None:
+        return f"{where}: not compared (the purgatory's regions are not the recorded ones)"
+    if got == seg["sha256_through"]:
+        return f"{where}: same (SHA-256 of the purgatory's regions up to it)"
+    differ.append(seg["kind"])
+    return (
+        f"{where}: DIFFERS, or a region before it does (SHA-256 of the purgatory's "
+        f"regions up to it {got[:16]}..., loaded {seg['sha256_through'][:16]}...)"
+    )
 
 
 def _verdict(record: dict[str, Any], differ: list[str], lines: list[str]) -> tuple[bool, list[str]]:

@@ -10,6 +10,7 @@ are inflated in memory first, as kexec-tools does.  Pure: no I/O here.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Protocol
@@ -369,6 +370,7 @@ ZERO_PAGE_SYMBOL = b"empty_zero_page"
 PAGE_SIZES = (4096, 16384, 65536, 262144)
 # init/version-timestamp.c linux_banner: "Linux version 6.1.0-... (...) #1 SMP ...".
 BANNER = b"Linux version "
+RODATA_SECTION = b".rodata"
 
 
 @dataclass(frozen=True)
@@ -390,13 +392,18 @@ def kernel_traits(image: KernelImage) -> KernelTraits:
     percpu = next((s["sh_size"] for s in sections
                    if names is not None and _name(names, s["sh_name"]) == PERCPU_SECTION),
                   None)  # fmt: skip
-    symbols = _symbols(data, sections, endian, (*PERCPU_SYMBOLS, ZERO_PAGE_SYMBOL))
+    wanted = (ZERO_PAGE_SYMBOL,) if percpu is not None else (*PERCPU_SYMBOLS, ZERO_PAGE_SYMBOL)
+    symbols = _symbols(data, sections, endian, wanted)
     if percpu is None and all(n in symbols for n in PERCPU_SYMBOLS):
         start, end = (symbols[n][0] for n in PERCPU_SYMBOLS)
         percpu = end - start if end >= start else None
     zero = symbols.get(ZERO_PAGE_SYMBOL)
     page = zero[1] if zero is not None and zero[1] in PAGE_SIZES else None
-    return KernelTraits(page, percpu, _release(data))
+    rodata = next((s for s in sections  # init/version.c linux_banner: a const array
+                   if names is not None and _name(names, s["sh_name"]) == RODATA_SECTION),
+                  None)  # fmt: skip
+    release = _release(data, rodata) if rodata is not None else None
+    return KernelTraits(page, percpu, release or _release(data))
 
 
 def _sections(
@@ -451,22 +458,55 @@ def _symbols(
         while at >= 0:
             offsets[at] = name
             at = strings.find(name + b"\0", at + 1)
-    found: dict[bytes, tuple[int, int]] = {}
-    table = _contents(data, symtab)
-    if table is None:
+    if _contents(data, symtab) is None:
         return {}
-    for st_name, _, _, _, value, size in sym.iter_unpack(
-        table[: len(table) // sym.size * sym.size]
-    ):
-        if st_name in offsets and offsets[st_name] not in found:
-            found[offsets[st_name]] = (value, size)
+    find = _finder(data)
+    start = symtab["sh_offset"]
+    end = start + symtab["sh_size"] // sym.size * sym.size
+    # The global symbols (from sh_info on, the first non-local) first: the wanted ones
+    # are (a vmlinux has four local symbols for each global one); then the locals.
+    split = min(end, start + symtab["sh_info"] * sym.size)
+    hits: list[tuple[int, bytes, int, int]] = []
+    for low, high in ((split, end), (start, split)):
+        seen = {name for _, name, _, _ in hits}
+        for at, name in offsets.items():  # st_name: each entry's first word, found in C
+            if name in seen:
+                continue
+            needle = at.to_bytes(4, endian)
+            pos = find(needle, low, high)
+            while pos >= 0 and (pos - start) % sym.size:
+                pos = find(needle, pos + 1, high)
+            if pos >= 0:
+                _, _, _, _, value, size = sym.unpack_from(data, pos)
+                hits.append((pos, name, value, size))
+    found: dict[bytes, tuple[int, int]] = {}
+    for _, name, value, size in sorted(hits):  # the first (global) symbol of a name wins
+        found.setdefault(name, (value, size))
     return found
 
 
-def _release(data: bytes | memoryview) -> tuple[int, int] | None:
-    """(major, minor) from the first ``Linux version X.Y`` in the image."""
-    find = getattr(data, "find", None)  # bytes and mmap search in place; a memoryview not
-    at = find(BANNER) if find is not None else bytes(data).find(BANNER)
+def _finder(data: bytes | memoryview) -> Callable[[bytes, int, int], int]:
+    """``find(needle, start, end)`` over ``data`` in C without copying it where it can: bytes
+    and mmap have one, and so has the mmap behind a memoryview of all of it (what
+    loader.read_file gives); any other view is copied once."""
+    if isinstance(data, memoryview):
+        whole = data.obj
+        find = getattr(whole, "find", None)
+        if find is not None and data.c_contiguous and data.nbytes == len(whole):  # type: ignore[arg-type]
+            return find  # type: ignore[no-any-return]
+        return bytes(data).find
+    return data.find
+
+
+def _release(
+    data: bytes | memoryview, section: dict[str, int] | None = None
+) -> tuple[int, int] | None:
+    """(major, minor) from the first ``Linux version X.Y`` in the image (in ``section``)."""
+    low, high = 0, len(data)
+    if section is not None:
+        low = min(section["sh_offset"], high)
+        high = min(low + section["sh_size"], high)
+    at = _finder(data)(BANNER, low, high)
     if at < 0:
         return None
     words = bytes(data[at + len(BANNER) : at + len(BANNER) + 16]).split(b".")

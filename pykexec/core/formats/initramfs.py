@@ -25,12 +25,9 @@ was given is refused as soon as its output passes that bound.
 
 from __future__ import annotations
 
-import bz2
-import lzma
 import re
 import zlib
-from dataclasses import dataclass
-from typing import Callable, Protocol
+from typing import Callable, NamedTuple, Protocol
 
 from pykexec.errors import ImageError
 
@@ -68,17 +65,7 @@ _NEWC = re.compile(rb"07070[12][0-9A-Fa-f]{104}")
 _ZSTD_EMPTY_RLE = re.compile(rb"(?:\x02\x00\x00.)+", re.DOTALL)
 
 
-@dataclass(frozen=True)
-class Part:
-    """One part of an initramfs: ``size`` bytes of the file at ``offset``.
-
-    ``stream`` is what it unpacks to (cpio headers, names and data), exact or, when
-    ``exact`` is False, an upper bound (for lzo a guess); ``stream_min`` a proven
-    lower bound (``stream`` when exact; -1 given to the constructor means that);
-    ``files`` the regular files' sizes when the archive could be read, else None;
-    ``entries`` the cpio entries (0 when unknown).
-    """
-
+class _PartFields(NamedTuple):
     format: str
     offset: int
     size: int
@@ -88,13 +75,37 @@ class Part:
     entries: int = 0
     stream_min: int = -1
 
-    def __post_init__(self) -> None:
-        if self.stream_min < 0 or self.exact:
-            object.__setattr__(self, "stream_min", self.stream)
+
+class Part(_PartFields):
+    """One part of an initramfs: ``size`` bytes of the file at ``offset``.
+
+    ``stream`` is what it unpacks to (cpio headers, names and data), exact or, when
+    ``exact`` is False, an upper bound (for lzo a guess); ``stream_min`` a proven
+    lower bound (``stream`` when exact; -1 given to the constructor means that);
+    ``files`` the regular files' sizes when the archive could be read, else None;
+    ``entries`` the cpio entries (0 when unknown).  (A NamedTuple: a crash load
+    builds this module's classes at every start, and a dataclass costs six times
+    as much to build.)
+    """
+
+    __slots__ = ()
+
+    def __new__(
+        cls,
+        format: str,
+        offset: int,
+        size: int,
+        stream: int,
+        exact: bool,
+        files: tuple[int, ...] | None,
+        entries: int = 0,
+        stream_min: int = -1,
+    ) -> Part:
+        low = stream if stream_min < 0 or exact else stream_min
+        return super().__new__(cls, format, offset, size, stream, exact, files, entries, low)
 
 
-@dataclass(frozen=True)
-class Initramfs:
+class Initramfs(NamedTuple):
     """Every part of an initramfs, in file order."""
 
     file_size: int
@@ -264,6 +275,8 @@ def _stream_part(
     The output is refused as soon as it passes MAX_RATIO times the input fed.  Past
     ``budget`` bytes of output the walk stops: the part then runs to the end of the
     file, unpacks to at least the file data seen and at most MAX_RATIO x its size."""
+    import lzma  # for its error (decoding costs far more than the import)
+
     walker = _NewcWalker(what)
     pos, out = offset, 0
     try:
@@ -450,11 +463,29 @@ def _zstd_decoder() -> Callable[[], _Decoder] | None:
     return lambda: zstd.ZstdDecompressor(options={zstd.DecompressionParameter.window_log_max: 27})  # type: ignore[no-any-return,unused-ignore]
 
 
+# bz2 and lzma (C extensions and their libraries) are imported when a member is decoded:
+# a crash load settled by the archive's stated sizes (initramfs_claims) loads neither.
+def _bzip2() -> _Decoder:
+    import bz2
+
+    return bz2.BZ2Decompressor()
+
+
+def _lzma(form: int) -> Callable[[], _Decoder]:
+    def make() -> _Decoder:
+        import lzma
+
+        return lzma.LZMADecompressor(form, DECODER_MEMORY)
+
+    return make
+
+
+_FORMAT_XZ, _FORMAT_ALONE = 1, 2  # lzma.FORMAT_XZ, lzma.FORMAT_ALONE (Modules/_lzmamodule.c)
 _DECODERS: tuple[tuple[tuple[bytes, ...], str, Callable[[], _Decoder]], ...] = (
     (GZIP_MAGICS, "gzip", _Inflate),
-    ((BZIP2_MAGIC,), "bzip2", bz2.BZ2Decompressor),
-    ((XZ_MAGIC,), "xz", lambda: lzma.LZMADecompressor(lzma.FORMAT_XZ, DECODER_MEMORY)),
-    ((LZMA_MAGIC,), "lzma", lambda: lzma.LZMADecompressor(lzma.FORMAT_ALONE, DECODER_MEMORY)),
+    ((BZIP2_MAGIC,), "bzip2", _bzip2),
+    ((XZ_MAGIC,), "xz", _lzma(_FORMAT_XZ)),
+    ((LZMA_MAGIC,), "lzma", _lzma(_FORMAT_ALONE)),
 )
 _ZSTD_DECODER = _zstd_decoder()
 

@@ -511,11 +511,17 @@ def render(params: PurgatoryParams) -> bytes:
         raise UsageError("purgatory-slot", cause=err) from err
 
 
-def region_digest(buffers: Iterable[bytes]) -> bytes:
-    """SHA-256 over the concatenated segment buffers, as ``sha256_verify`` computes it."""
+def region_digest(buffers: Iterable[bytes], running: list[bytes] | None = None) -> bytes:
+    """SHA-256 over the concatenated segment buffers, as ``sha256_verify`` computes it.
+
+    ``running`` (when given) receives the digest of the bytes hashed so far after each
+    buffer, from the same pass: the load record keeps them (per-segment checks without
+    reading the segments again)."""
     h = hashlib.sha256()
     for buf in buffers:
         h.update(buf)
+        if running is not None:
+            running.append(h.copy().digest())
     return h.digest()
 
 
