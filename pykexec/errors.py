@@ -14,9 +14,9 @@ against them and against the templates, and formats every template.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from pykexec import errortext as _text
+
+TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (the start-up rule)
 
 if TYPE_CHECKING:
     from collections.abc import Mapping
