@@ -56,6 +56,7 @@ class Kernel(str, Enum):
     BPO_612_64K = "bpo-6.12-64k"  # bookworm-backports linux-image-*-powerpc64le-64k
     KEXEC_FILE_61 = "kexec-file-6.1"  # lab.kbuild's build: CONFIG_KEXEC_FILE=y
     BE_61 = "be-6.1"  # lab.kbuild's big-endian build (with its own tiny init)
+    NOKEXEC_61 = "nokexec-6.1"  # lab.kbuild's CONFIG_KEXEC=n build: kexec_file_load only
 
     def __str__(self) -> str:
         return self.value

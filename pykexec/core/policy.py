@@ -50,6 +50,14 @@ class KexecSupport:
     # The kernel takes KEXEC_FILE_DEBUG (Linux 6.8 added it to KEXEC_FILE_FLAGS,
     # include/linux/kexec.h; older kernels refuse the flag with EINVAL); None: not told.
     file_debug: bool | None = None
+    # kexec_load exists (CONFIG_KEXEC; RHEL 10 kernels have kexec_file_load only);
+    # None when it cannot be told.
+    load: bool | None = None
+    load_source: str = "unknown"
+    # IMA is measuring (a non-empty measurement list or policy), and how that was told:
+    # only kexec_file_load carries the list to the next kernel (CONFIG_IMA_KEXEC).
+    ima: str | None = None
+    tpm: bool = False  # a TPM is present (/sys/class/tpm): its PCRs survive a kexec
 
     @property
     def locked_down(self) -> bool:
@@ -102,7 +110,13 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
         raise UsageError(refusal)
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
+    no_load = (
+        f"this kernel has no kexec_load ({support.load_source})" if support.load is False else None
+    )
     if opts.syscall is SyscallChoice.LOAD:
+        if no_load is not None:
+            raise UsageError(f"-c asks for kexec_load, but {no_load}: drop -c (the default -a "
+                             "and -s load with kexec_file_load)")  # fmt: skip
         if locked:
             raise UsageError(
                 f"kexec_load is refused under lockdown={support.lockdown}: use -s "
@@ -116,9 +130,16 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
             )
         return SyscallDecision(Syscall.FILE, False, "-s asks for kexec_file_load")
     if obstacle is not None:
+        if no_load is not None:
+            culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
+            raise UsageError(f"{obstacle}, but {no_load}: drop {culprit} and load with -s")
         if locked:
             raise UsageError(f"{obstacle}, which lockdown={support.lockdown} refuses")
         return SyscallDecision(Syscall.LOAD, False, obstacle)
+    if no_load is not None:
+        if support.file_load is False:
+            raise UsageError(f"{no_load} and no kexec_file_load ({support.file_load_source})")
+        return SyscallDecision(Syscall.FILE, False, f"{no_load}, only kexec_file_load")
     if support.file_load is False:
         if locked:
             raise UsageError(
@@ -132,6 +153,11 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
         return SyscallDecision(
             Syscall.FILE, False, f"lockdown={support.lockdown} refuses kexec_load"
         )
+    if support.ima is not None:
+        return SyscallDecision(
+            Syscall.FILE, True, f"IMA is measuring ({support.ima}): kexec_file_load carries "
+            "its measurement list to the next kernel, kexec_load does not",
+        )  # fmt: skip
     have = "present" if support.file_load else "presence unknown"
     return SyscallDecision(
         Syscall.FILE, True, f"-a (the default); kexec_file_load {have} ({support.file_load_source})"

@@ -79,6 +79,7 @@ class PlanInput:
     hotplug_cpu_room: int = 0
     page_size: int = 0x10000
     sha256_vector: bool = False  # the purgatory hashes with vshasigmaw (the CPU has it)
+    rng_seed: bytes = b""  # /chosen/rng-seed of a tree built from the running one
 
 
 @dataclass(frozen=True)
@@ -303,7 +304,13 @@ def _tree_for(
     if inp.dtb is None:
         if inp.running_tree is None:
             raise UsageError("no device tree: give --dtb or run on a system with one")
-        return next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd, reserved=reserved)
+        return next_tree(
+            inp.running_tree,
+            bootargs=bootargs,
+            initrd=initrd,
+            reserved=reserved,
+            rng_seed=inp.rng_seed,
+        )
     tree = inp.dtb.copy()
     chosen = tree.root.ensure_child("chosen")
     chosen.set("bootargs", encode_cmdline(bootargs))

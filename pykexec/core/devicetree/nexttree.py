@@ -30,8 +30,22 @@ STALE_CHOSEN = (
     "linux,memory-limit",
     "linux,booted-from-kexec",
     "bootargs",
+    # drivers/of/fdt.c early_init_dt_scan_chosen() wipes a seed it used; one still
+    # there must not be handed on twice (next_tree sets a fresh one).
+    "rng-seed",
+    "kaslr-seed",
 )
 STALE_EVERYWHERE = ("name", "linux,pci-domain")
+# The TPM event log by address: arch/powerpc/kernel/prom_init.c prom_instantiate_sml()
+# (6.1) puts linux,sml-base/-size on the vtpm node for a log in memory it reserves in
+# the boot tree's reserve map only; drivers/char/tpm/eventlog/of.c tpm_read_log_of()
+# copies from that address. A kexec_load tree rebuilt from /proc/device-tree has no
+# such reservation, so a segment or the next kernel may overwrite the log: dropped
+# (the next kernel then has no firmware event log rather than a wrong one). An inline
+# linux,sml-log (newer prom_init.c) carries the log itself and is kept.
+STALE_ADDRESSES = ("linux,sml-base", "linux,sml-size")
+# drivers/of/kexec.c (6.1) RNG_SEED_SIZE: what kexec_file_load puts in /chosen/rng-seed.
+RNG_SEED_SIZE = 128
 # Room left in the blob for the next kernel's own edits (kexec-tools adds 4 KiB too).
 DT_PAD = 0x1000
 # The blob reserves itself; until it is placed, an entry of the same (fixed) size.
@@ -47,7 +61,7 @@ def set_initrd(chosen: Node, initrd: Range) -> None:
 
 def _strip(root: Node) -> None:
     for node in root.nodes():
-        for name in STALE_EVERYWHERE:
+        for name in (*STALE_EVERYWHERE, *STALE_ADDRESSES):
             node.props.pop(name, None)
 
 
@@ -68,11 +82,14 @@ def next_tree(
     bootargs: str,
     initrd: Range | None,
     reserved: Iterable[Range],
+    rng_seed: bytes = b"",
 ) -> DeviceTree:
     """The tree for the next kernel (a copy; ``running`` is left as it was).
 
     ``reserved`` are firmware and loader ranges for the reserve map; the map
     also gets a placeholder for the blob itself, filled by :func:`finish`.
+    ``rng_seed`` (random bytes, :data:`RNG_SEED_SIZE` of them) becomes
+    /chosen/rng-seed, which the next kernel adds to its entropy.
     """
     root = running.copy()
     _strip(root)
@@ -83,6 +100,8 @@ def next_tree(
     if initrd is not None:
         set_initrd(chosen, initrd)
     chosen.props["linux,booted-from-kexec"] = b""
+    if rng_seed:
+        chosen.props["rng-seed"] = rng_seed
     rsv = sorted(set(r for r in reserved if r))
     if initrd is not None and initrd not in rsv:
         rsv.append(initrd)
