@@ -139,7 +139,7 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     if no_load is not None:
         if support.file_load is False:
             raise UsageError(f"{no_load} and no kexec_file_load ({support.file_load_source})")
-        return SyscallDecision(Syscall.FILE, False, f"{no_load}, only kexec_file_load")
+        return SyscallDecision(Syscall.FILE, False, f"{no_load}; kexec_file_load is its only way")
     if support.file_load is False:
         if locked:
             raise UsageError(
