@@ -87,7 +87,7 @@ def _tried(name: str, flags: str) -> Step:
     out = f"/tmp/{name}.out"
     return Step(
         name,
-        f"$KEXEC {flags} -l {KERNEL_ARGS} > {out} 2>&1\n"
+        f"$KEXEC {flags + ' ' if flags else ''}-l {KERNEL_ARGS} > {out} 2>&1\n"
         f'lab_result {name}_rc "$?"\nlab_result {name}_loaded "$(cat /sys/kernel/kexec_loaded)"\n'
         f"lab_result {name} \"$(tr '\\n' '|' < {out} | cut -c1-600)\"\n"
         "$KEXEC -s -u > /dev/null 2>&1\ntrue",

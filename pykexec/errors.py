@@ -33,6 +33,20 @@ class OptionError(UsageError):
         self.problem = problem
 
 
+class MissingSyscall(UsageError):
+    """The load needs a syscall the running kernel was built without.
+
+    ``syscall`` is the missing one (``kexec_load`` on kernels built without
+    CONFIG_KEXEC, as RHEL 10's), ``option`` the option that asked for it (``-c``,
+    ``--dtb``, ``--reuseinitrd``; ``""`` when none did).
+    """
+
+    def __init__(self, message: str, syscall: str, option: str) -> None:
+        super().__init__(message)
+        self.syscall = syscall
+        self.option = option
+
+
 class NoCrashRegion(UsageError):
     """A crash load on a kernel booted without crashkernel= (no region to load into).
 

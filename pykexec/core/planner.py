@@ -170,10 +170,10 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     )
     notes = facts.notes
     attestation = attestation_line(decision, facts.support)
-    if attestation is not None:
+    if attestation is not None and decision.first is Syscall.LOAD and facts.support.ima:
+        warnings = (*warnings, attestation)  # IMA is measuring: the load breaks quotes
+    elif attestation is not None:
         notes = (*notes, attestation)
-        if decision.first is Syscall.LOAD and facts.support.ima is not None:
-            warnings = (*warnings, attestation)
     return LoadPlan(opts, decision, fcall, segments, notes, headroom, warnings)
 
 

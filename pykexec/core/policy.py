@@ -17,7 +17,7 @@ from enum import Enum
 
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, SyscallChoice, file_syscall_obstacle
-from pykexec.errors import KexecError, UsageError
+from pykexec.errors import KexecError, MissingSyscall, UsageError
 from pykexec.uapi import KEXEC_SEGMENT_MAX
 
 # arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
@@ -100,6 +100,37 @@ def _refusal(opts: LoadOptions, support: KexecSupport) -> str | None:
     return None
 
 
+def _without_kexec_load(
+    opts: LoadOptions, support: KexecSupport, obstacle: str | None
+) -> SyscallDecision | None:
+    """On a kernel known to lack kexec_load (CONFIG_KEXEC unset, as RHEL 10 builds them):
+    kexec_file_load, or a refusal naming the option that needs kexec_load; None on any
+    other kernel, and for -s (which the rules after this decide)."""
+    if support.load is not False or opts.syscall is SyscallChoice.FILE:
+        return None
+    no_load = f"this kernel has no kexec_load ({support.load_source})"
+    if opts.syscall is SyscallChoice.LOAD:
+        raise MissingSyscall(
+            f"-c asks for kexec_load, but {no_load}: drop -c (the default -a and -s load "
+            "with kexec_file_load)",
+            "kexec_load",
+            "-c",
+        )
+    if obstacle is not None:
+        culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
+        raise MissingSyscall(
+            f"{obstacle}, but {no_load}: drop {culprit} and load with -s", "kexec_load", culprit
+        )
+    if support.file_load is False:
+        raise MissingSyscall(
+            f"{no_load} and no kexec_file_load ({support.file_load_source}): it cannot "
+            "load a kernel",
+            "kexec_file_load",
+            "",
+        )
+    return SyscallDecision(Syscall.FILE, False, f"{no_load}; kexec_file_load is its only way")
+
+
 def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     """kexec_file_load or kexec_load for ``opts`` on a kernel offering ``support``.
 
@@ -110,13 +141,10 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
         raise UsageError(refusal)
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
-    no_load = (
-        f"this kernel has no kexec_load ({support.load_source})" if support.load is False else None
-    )
+    without_load = _without_kexec_load(opts, support, obstacle)
+    if without_load is not None:
+        return without_load
     if opts.syscall is SyscallChoice.LOAD:
-        if no_load is not None:
-            raise UsageError(f"-c asks for kexec_load, but {no_load}: drop -c (the default -a "
-                             "and -s load with kexec_file_load)")  # fmt: skip
         if locked:
             raise UsageError(
                 f"kexec_load is refused under lockdown={support.lockdown}: use -s "
@@ -130,16 +158,9 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
             )
         return SyscallDecision(Syscall.FILE, False, "-s asks for kexec_file_load")
     if obstacle is not None:
-        if no_load is not None:
-            culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
-            raise UsageError(f"{obstacle}, but {no_load}: drop {culprit} and load with -s")
         if locked:
             raise UsageError(f"{obstacle}, which lockdown={support.lockdown} refuses")
         return SyscallDecision(Syscall.LOAD, False, obstacle)
-    if no_load is not None:
-        if support.file_load is False:
-            raise UsageError(f"{no_load} and no kexec_file_load ({support.file_load_source})")
-        return SyscallDecision(Syscall.FILE, False, f"{no_load}; kexec_file_load is its only way")
     if support.file_load is False:
         if locked:
             raise UsageError(
