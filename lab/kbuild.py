@@ -134,6 +134,16 @@ NOKEXEC_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "nokexec.config
 # The kernel without kexec_load (Kernel.NOKEXEC_61, as RHEL 10 ships): KEXEC_FILE's
 # options but CONFIG_KEXEC unset; crash dumps still load through kexec_file_load.
 NOKEXEC_REQUIRED_OPTIONS: Mapping[str, Want] = {**REQUIRED_OPTIONS, "CONFIG_KEXEC": Want.UNSET}
+MEASURED_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "measured.config"
+# The kexec-file kernel with the pseries vTPM driver and IMA (Kernel.MEASURED_61):
+# measured boot across kexec (issue 18 item 5), measuring only (no appraisal).
+MEASURED_REQUIRED_OPTIONS: Mapping[str, Want] = {
+    **REQUIRED_OPTIONS,
+    "CONFIG_IMA": Want.YES,
+    "CONFIG_IMA_KEXEC": Want.YES,
+    "CONFIG_TCG_IBMVTPM": Want.YES,
+    "CONFIG_IMA_APPRAISE": Want.UNSET,
+}
 BIG_ENDIAN = Recipe(
     "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be",
     extra_packages=("libc6-dev-ppc64-cross",),  # lab.beinit's static init
@@ -141,6 +151,10 @@ BIG_ENDIAN = Recipe(
 NOKEXEC = Recipe(
     "nokexec", BASE_DEFCONFIG, NOKEXEC_FRAGMENT, CROSS_COMPILE, NOKEXEC_REQUIRED_OPTIONS,
     "build-nokexec", base=KEXEC_FILE,
+)  # fmt: skip
+MEASURED = Recipe(
+    "measured", BASE_DEFCONFIG, MEASURED_FRAGMENT, CROSS_COMPILE, MEASURED_REQUIRED_OPTIONS,
+    "build-measured", base=KEXEC_FILE,
 )  # fmt: skip
 
 
@@ -314,7 +328,7 @@ def _unpack(kb: KbuildLayout, source_version: str) -> None:
     stamp = kb.source_stamp
     if kb.source.is_dir() and stamp.is_file() and stamp.read_text().strip() == source_version:
         return
-    for stale in (kb.source, *(kb.root / r.build_dir for r in (KEXEC_FILE, BIG_ENDIAN, NOKEXEC))):
+    for stale in (kb.source, *(kb.root / r.build_dir for r in RECIPES.values())):
         if stale.exists():
             shutil.rmtree(stale)
     stamp.unlink(missing_ok=True)
@@ -418,6 +432,7 @@ RECIPES: dict[Kernel, Recipe] = {
     Kernel.KEXEC_FILE_61: KEXEC_FILE,
     Kernel.BE_61: BIG_ENDIAN,
     Kernel.NOKEXEC_61: NOKEXEC,
+    Kernel.MEASURED_61: MEASURED,
 }
 
 

@@ -54,6 +54,7 @@ KERNEL_FACTS: dict[Kernel, KernelFacts] = {
     Kernel.KEXEC_FILE_61: KernelFacts("6.1", 64, kexec_file=True),
     Kernel.BE_61: KernelFacts("6.1", 64, big_endian=True),
     Kernel.NOKEXEC_61: KernelFacts("6.1", 64, kexec_file=True, kexec_load=False),
+    Kernel.MEASURED_61: KernelFacts("6.1", 64, kexec_file=True),
 }
 
 
