@@ -187,3 +187,26 @@ def test_nokexec_scenarios() -> None:
         assert f"$KEXEC {flags}-l /boot/vmlinux" in reference
     assert "$KEXEC -s -l /boot/vmlinux" in reference
     assert FILE_SCENARIOS["reference-nokexec-kdump"].kernel is Kernel.NOKEXEC_61
+
+
+def test_measured_recipe_and_vtpm_machine(tmp_path: Path) -> None:
+    """The measured kernel (kexec-file + vTPM driver + IMA_KEXEC) and its guest's vTPM:
+    QEMU's tpm-spapr on the swtpm socket, only when the scenario asks for one."""
+    from lab.kbuild import MEASURED, MEASURED_FRAGMENT
+    from lab.vm import MachineConfig
+    from lab.vtpm import VTPM_SCENARIOS
+
+    merged = {**parse_config(FRAGMENT.read_text()), **parse_config(MEASURED_FRAGMENT.read_text())}
+    assert config_problems(merged, MEASURED.required) == []
+    assert MEASURED.base is KEXEC_FILE and RECIPES[Kernel.MEASURED_61] is MEASURED
+    sock = tmp_path / "swtpm.sock"
+    plain = MachineConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", cmdline=())
+    with_tpm = MachineConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", cmdline=(),
+                             tpm_socket=sock)  # fmt: skip
+    assert "tpm-spapr,tpmdev=labtpm0" not in plain.argv()
+    argv = with_tpm.argv()
+    assert argv[argv.index("-chardev") + 1] == f"socket,id=labtpm,path={sock}"
+    assert "tpm-spapr,tpmdev=labtpm0" in argv
+    for s in VTPM_SCENARIOS.values():
+        assert s.vtpm and s.kernel is Kernel.MEASURED_61 and "ima_policy=tcb" in s.cmdline
+    assert "$LAB_ima_sha256" in render(VTPM_SCENARIOS["vtpm-ima-file"])
