@@ -64,6 +64,10 @@ def swtpm(state: Path) -> Iterator[Path]:
             time.sleep(0.05)
         yield sock
     finally:
+        if log.is_file():  # the run directory is removed after the run
+            shutil.copyfile(
+                log, state.parent.parent.parent / "logs" / f"swtpm-{state.parent.name}.log"
+            )
         proc.terminate()
         try:
             proc.wait(5)
@@ -91,11 +95,14 @@ _MEASURE = (  # sh: count, list hash, PCR 10, event log, for stage $1 (sets n an
     f'if [ -r {EVENT_LOG} ]; then lab_result "eventlog_$1" "$(wc -c < {EVENT_LOG}) bytes '
     f'$(sha256sum < {EVENT_LOG} | cut -c1-64)"; else lab_result "eventlog_$1" none; fi\n'
 )
-_TPM = Step(
+_TPM = Step(  # tpm_ibmvtpm registers the chip after its CRQ exchanges: wait up to 20 s
     "vtpm",
-    _SECURITYFS + 'lab_result tpm "$(ls /sys/class/tpm 2>/dev/null | tr "\\n" " ")"\n'
+    _SECURITYFS + "i=0; while [ ! -e /sys/class/tpm/tpm0 ] && [ $i -lt 40 ]; do "
+    "sleep 0.5; i=$((i+1)); done\n"
+    'lab_result tpm "$(ls /sys/class/tpm 2>/dev/null | tr "\\n" " ")"\n'
+    "lab_result tpm_dmesg \"$(dmesg | grep -i -e tpm -e ima: | tr '\\n' '|' | cut -c1-900)\"\n"
     f"[ -e /sys/class/tpm/tpm0 ] && [ -r {IMA}/ascii_runtime_measurements ]",
-    timeout=10,
+    timeout=30,
     fatal=True,
 )
 
