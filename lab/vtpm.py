@@ -53,7 +53,11 @@ def swtpm(state: Path) -> Iterator[Path]:
     state.mkdir(parents=True, exist_ok=True)
     sock = state / "swtpm.sock"
     log = state / "swtpm.log"
-    argv = [SWTPM, "socket", "--tpm2", "--tpmstate", f"dir={state}",
+    # startup-clear: swtpm sends TPM2_Startup itself once QEMU initialises it, which
+    # SLOF's vTPM code would do; under VOF nobody does, and tpm_ibmvtpm_probe()'s
+    # TPM2_GetCapability (tpm2_get_cc_attrs_tbl) then fails and no chip registers
+    # (seen: "CRQ initialization completed", then no /sys/class/tpm, IMA in TPM-bypass).
+    argv = [SWTPM, "socket", "--tpm2", "--flags", "startup-clear", "--tpmstate", f"dir={state}",
             "--ctrl", f"type=unixio,path={sock}", "--log", f"file={log}"]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
