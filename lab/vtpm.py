@@ -8,6 +8,13 @@ kexec-file kernel with ``CONFIG_TCG_IBMVTPM``, ``CONFIG_IMA`` and
 ``CONFIG_IMA_KEXEC``), booted with ``ima_policy=tcb`` so that IMA measures every
 program run and file read by root.
 
+Status (2026-12-07): under the lab's QEMU 7.2 with VOF firmware, ``tpm_ibmvtpm``
+sets up its CRQ ("CRQ initialization completed") but registers no chip, in the
+Debian 6.1 kernel and the measured one alike, with swtpm started plainly and with
+``--flags startup-clear``; IMA then runs in TPM-bypass. Not yet known whether the
+probe's first TPM commands reach swtpm (its log, now at level 20, says) or whether
+SLOF (``-M pseries`` without ``x-vof``, which has the vTPM's sml-handover) is needed.
+
 The first kernel records its IMA measurement list (entry count, the SHA-256 of
 the list's text), PCR 10 (IMA's) and the firmware event log
 (``binary_bios_measurements``, if the firmware handed one over), then passes the
@@ -58,7 +65,7 @@ def swtpm(state: Path) -> Iterator[Path]:
     # TPM2_GetCapability (tpm2_get_cc_attrs_tbl) then fails and no chip registers
     # (seen: "CRQ initialization completed", then no /sys/class/tpm, IMA in TPM-bypass).
     argv = [SWTPM, "socket", "--tpm2", "--flags", "startup-clear", "--tpmstate", f"dir={state}",
-            "--ctrl", f"type=unixio,path={sock}", "--log", f"file={log}"]  # fmt: skip
+            "--ctrl", f"type=unixio,path={sock}", "--log", f"file={log},level=20"]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
         deadline = time.monotonic() + SOCKET_WAIT
