@@ -9,6 +9,7 @@ from lab.hotplug_scenarios import HOTPLUG_SCENARIOS
 from lab.model import Scenario
 from lab.scenarios import SCENARIOS
 from lab.smt_scenarios import SMT_SCENARIOS
+from lab.vtpm import VTPM_SCENARIOS
 
 ALL_SCENARIOS: dict[str, Scenario] = {
     **SCENARIOS,
@@ -16,4 +17,5 @@ ALL_SCENARIOS: dict[str, Scenario] = {
     **HOTPLUG_SCENARIOS,
     **ENDIAN_SCENARIOS,
     **SMT_SCENARIOS,
+    **VTPM_SCENARIOS,
 }

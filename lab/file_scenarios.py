@@ -73,47 +73,84 @@ _SECOND = (
 )
 
 
-def _kexec(name: str, loader: Loader, flags: str) -> Scenario:
+def _kexec(
+    name: str,
+    loader: Loader,
+    flags: str,
+    kernel: Kernel = Kernel.KEXEC_FILE_61,
+    before: tuple[Step, ...] = (_KERNEL,),
+    after: tuple[Step, ...] = (),
+) -> Scenario:
+    load = _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND)
     return Scenario(
         name=name,
-        description=f"KEXEC_FILE kernel: {loader} {flags} + -e; marker in the second kernel",
+        description=f"{kernel} kernel: {loader} {flags} + -e; marker in the second kernel",
         loader=loader,
         cpus=1,
         mem_mib=KEXEC_MEM_MIB,
-        kernel=Kernel.KEXEC_FILE_61,
-        stages=(
-            (Stage.FIRST, (_KERNEL, _load(flags, "/sys/kernel/kexec_loaded", NEXT_APPEND), EXEC)),
-            (Stage.SECOND, _SECOND),
-        ),
+        kernel=kernel,
+        stages=((Stage.FIRST, (*before, load, *after, EXEC)), (Stage.SECOND, _SECOND)),
     )
 
 
-def _kdump(name: str, loader: Loader, flags: str, crash_extra: tuple[Step, ...] = ()) -> Scenario:
+def _kdump(
+    name: str,
+    loader: Loader,
+    flags: str,
+    kernel: Kernel = Kernel.KEXEC_FILE_61,
+    before: tuple[Step, ...] = (_KERNEL,),
+    after: tuple[Step, ...] = (),
+    crash_extra: tuple[Step, ...] = (),
+) -> Scenario:
     load = _load(flags, "/sys/kernel/kexec_crash_loaded", CRASH_APPEND)
     return Scenario(
         name=name,
-        description=f"KEXEC_FILE kernel: {loader} {flags}, sysrq crash, vmcore checks",
+        description=f"{kernel} kernel: {loader} {flags}, sysrq crash, vmcore checks",
         loader=loader,
         cpus=1,
         mem_mib=KDUMP_MEM_MIB,
         crashkernel=CRASHKERNEL,
-        kernel=Kernel.KEXEC_FILE_61,
+        kernel=kernel,
         stages=(
-            (Stage.FIRST, (_KERNEL, MEMMAP, load, FILL, LOW64K, SYSRQ_CRASH)),
+            (Stage.FIRST, (*before, MEMMAP, load, *after, FILL, LOW64K, SYSRQ_CRASH)),
             (Stage.CRASH, KDUMP_CRASH + crash_extra),
         ),
     )
 
 
 def file_scenarios() -> list[Scenario]:
-    """The scenarios of the file syscall, all on the KEXEC_FILE kernel."""
+    """The scenarios of the file syscall, on the KEXEC_FILE kernel and on the one
+    without kexec_load (:mod:`lab.nokexec`)."""
+    from lab import nokexec
+
+    no_load = Kernel.NOKEXEC_61
     return [
         _kexec("reference-file-kexec", Loader.KEXEC, "-s -l"),
         _kexec("file-kexec", Loader.PYKEXEC, "-s -l"),
         _kexec("file-kexec-auto", Loader.PYKEXEC, "-d -l"),  # -a is the default
         # issue 19: vmcore-dmesg on the KEXEC_FILE kernel's vmcore, both tools compared
-        _kdump("file-kdump", Loader.PYKEXEC, "-s -p", VMCOREDMESG),
+        _kdump("file-kdump", Loader.PYKEXEC, "-s -p", crash_extra=VMCOREDMESG),
         _kdump("file-kdump-auto", Loader.PYKEXEC, "-d -p"),
+        # kexec-tools 2.0.25 (Debian 12) loads with kexec_load unless told -s: its
+        # default, -c and -a are recorded (nokexec.KEXEC_TOOLS_TRIES), then -s loads.
+        _kexec("reference-nokexec-kexec", Loader.KEXEC, "-s -l", no_load, nokexec.REFERENCE_FIRST),
+        _kexec(
+            "nokexec-kexec",
+            Loader.PYKEXEC,
+            "-d -l",
+            no_load,
+            nokexec.pykexec_first("-l"),
+            nokexec.PYKEXEC_AFTER_LOAD,
+        ),
+        _kdump("reference-nokexec-kdump", Loader.KEXEC, "-s -p", no_load, (nokexec.NO_KEXEC_LOAD,)),
+        _kdump(
+            "nokexec-kdump",
+            Loader.PYKEXEC,
+            "-d -p",
+            no_load,
+            nokexec.pykexec_first("-p"),
+            nokexec.PYKEXEC_AFTER_LOAD,
+        ),
     ]
 
 

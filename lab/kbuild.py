@@ -120,15 +120,41 @@ class Recipe:
     required: Mapping[str, Want]
     build_dir: str  # make O=, under <cache>/kbuild/
     extra_packages: tuple[str, ...] = ()  # host packages beyond HOST_PACKAGES and the compiler
+    # A variant built incrementally: a copy of ``base``'s build tree with ``fragment``
+    # merged onto its .config (kbuild's fixdep rebuilds only the objects whose options
+    # changed), instead of defconfig + fragment from scratch.
+    base: Recipe | None = None
 
 
 KEXEC_FILE = Recipe(
     "kexec-file", BASE_DEFCONFIG, FRAGMENT, CROSS_COMPILE, REQUIRED_OPTIONS, "build"
 )
 # arch/powerpc/configs/pseries_defconfig is big-endian (pseries_le_defconfig adds le.config).
+NOKEXEC_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "nokexec.config"
+# The kernel without kexec_load (Kernel.NOKEXEC_61, as RHEL 10 ships): KEXEC_FILE's
+# options but CONFIG_KEXEC unset; crash dumps still load through kexec_file_load.
+NOKEXEC_REQUIRED_OPTIONS: Mapping[str, Want] = {**REQUIRED_OPTIONS, "CONFIG_KEXEC": Want.UNSET}
+MEASURED_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "measured.config"
+# The kexec-file kernel with the pseries vTPM driver and IMA (Kernel.MEASURED_61):
+# measured boot across kexec (issue 18 item 5), measuring only (no appraisal).
+MEASURED_REQUIRED_OPTIONS: Mapping[str, Want] = {
+    **REQUIRED_OPTIONS,
+    "CONFIG_IMA": Want.YES,
+    "CONFIG_IMA_KEXEC": Want.YES,
+    "CONFIG_TCG_IBMVTPM": Want.YES,
+    "CONFIG_IMA_APPRAISE": Want.UNSET,
+}
 BIG_ENDIAN = Recipe(
     "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be",
     extra_packages=("libc6-dev-ppc64-cross",),  # lab.beinit's static init
+)  # fmt: skip
+NOKEXEC = Recipe(
+    "nokexec", BASE_DEFCONFIG, NOKEXEC_FRAGMENT, CROSS_COMPILE, NOKEXEC_REQUIRED_OPTIONS,
+    "build-nokexec", base=KEXEC_FILE,
+)  # fmt: skip
+MEASURED = Recipe(
+    "measured", BASE_DEFCONFIG, MEASURED_FRAGMENT, CROSS_COMPILE, MEASURED_REQUIRED_OPTIONS,
+    "build-measured", base=KEXEC_FILE,
 )  # fmt: skip
 
 
@@ -302,7 +328,7 @@ def _unpack(kb: KbuildLayout, source_version: str) -> None:
     stamp = kb.source_stamp
     if kb.source.is_dir() and stamp.is_file() and stamp.read_text().strip() == source_version:
         return
-    for stale in (kb.source, kb.root / KEXEC_FILE.build_dir, kb.root / BIG_ENDIAN.build_dir):
+    for stale in (kb.source, *(kb.root / r.build_dir for r in RECIPES.values())):
         if stale.exists():
             shutil.rmtree(stale)
     stamp.unlink(missing_ok=True)
@@ -318,8 +344,14 @@ def _make(kb: KbuildLayout, *targets: str, jobs: int = 1, log: Path | None = Non
 
 
 def _configure(kb: KbuildLayout) -> None:
-    kb.build.mkdir(parents=True, exist_ok=True)
-    _make(kb, kb.recipe.base_defconfig)
+    base = kb.recipe.base
+    if base is not None:  # a copy of the base's objects, timestamps kept (cp -a)
+        if kb.build.exists():
+            shutil.rmtree(kb.build)
+        _run(["cp", "-a", str(KbuildLayout(kb.root, base).build), str(kb.build)])
+    else:
+        kb.build.mkdir(parents=True, exist_ok=True)
+        _make(kb, kb.recipe.base_defconfig)
     config = kb.build / ".config"
     merge = kb.source / "scripts" / "kconfig" / "merge_config.sh"
     # -m: merge only; olddefconfig below resolves dependencies; check_config
@@ -348,7 +380,8 @@ def _store(kb: KbuildLayout, key: str, source_version: str) -> str:
     partial.rename(kb.vmlinux)
     shutil.copyfile(kb.build / ".config", kb.config)
     r = kb.recipe
-    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {r.base_defconfig}+{r.fragment.name})"
+    fragments = "+".join(f.name for f in ((r.base.fragment,) if r.base else ()) + (r.fragment,))
+    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {r.base_defconfig}+{fragments})"
     kb.version_file.write_text(version + "\n")
     kb.key_file.write_text(key + "\n")
     return version
@@ -362,6 +395,9 @@ def ensure_kernel(
     source_version = ensure_host_tools(recipe)
     compiler = _compiler_version(recipe)
     key = build_key(source_version, recipe.fragment.read_bytes(), compiler, recipe.base_defconfig)
+    if recipe.base is not None:  # the base's key (its inputs) is part of the variant's
+        base_key = _base_for_variant(layout, recipe.base)
+        key = hashlib.sha256(f"{base_key}\0{key}".encode()).hexdigest()[:16]
     if not force and kb.up_to_date(key):
         return BuildResult(kb.vmlinux, kb.version(), key, 0.0, built=False)
     started = time.monotonic()
@@ -375,6 +411,14 @@ def ensure_kernel(
     return BuildResult(kb.vmlinux, version, key, time.monotonic() - started, built=True)
 
 
+def _base_for_variant(layout: CacheLayout, base: Recipe) -> str:
+    """``base``'s key, its build tree complete (built again if it was removed)."""
+    result = ensure_kernel(layout, recipe=base)
+    if not (KbuildLayout.of(layout, base).build / "vmlinux").is_file():
+        result = ensure_kernel(layout, force=True, recipe=base)
+    return result.key
+
+
 def ensure_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
     """The lab-built ``kernel`` (see :class:`lab.model.Kernel`), built if needed."""
     recipe = RECIPES.get(kernel)
@@ -384,7 +428,12 @@ def ensure_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
     return KbuildLayout.of(layout, recipe).files()
 
 
-RECIPES: dict[Kernel, Recipe] = {Kernel.KEXEC_FILE_61: KEXEC_FILE, Kernel.BE_61: BIG_ENDIAN}
+RECIPES: dict[Kernel, Recipe] = {
+    Kernel.KEXEC_FILE_61: KEXEC_FILE,
+    Kernel.BE_61: BIG_ENDIAN,
+    Kernel.NOKEXEC_61: NOKEXEC,
+    Kernel.MEASURED_61: MEASURED,
+}
 
 
 def main(layout: CacheLayout, kernel: Kernel = Kernel.KEXEC_FILE_61) -> int:

@@ -28,6 +28,7 @@ class KernelFacts:
     big_endian: bool = False  # CONFIG_CPU_BIG_ENDIAN
     crash_hotplug: bool = False  # CONFIG_CRASH_HOTPLUG (Linux >= 6.10 on powerpc)
     kexec_file: bool = False  # CONFIG_KEXEC_FILE
+    kexec_load: bool = True  # CONFIG_KEXEC (RHEL 10 kernels: kexec_file_load only)
     makedumpfile_skip: str | None = None  # why the guest's makedumpfile cannot run on it
 
 
@@ -52,6 +53,8 @@ KERNEL_FACTS: dict[Kernel, KernelFacts] = {
     ),
     Kernel.KEXEC_FILE_61: KernelFacts("6.1", 64, kexec_file=True),
     Kernel.BE_61: KernelFacts("6.1", 64, big_endian=True),
+    Kernel.NOKEXEC_61: KernelFacts("6.1", 64, kexec_file=True, kexec_load=False),
+    Kernel.MEASURED_61: KernelFacts("6.1", 64, kexec_file=True),
 }
 
 

@@ -56,6 +56,8 @@ class Kernel(str, Enum):
     BPO_612_64K = "bpo-6.12-64k"  # bookworm-backports linux-image-*-powerpc64le-64k
     KEXEC_FILE_61 = "kexec-file-6.1"  # lab.kbuild's build: CONFIG_KEXEC_FILE=y
     BE_61 = "be-6.1"  # lab.kbuild's big-endian build (with its own tiny init)
+    NOKEXEC_61 = "nokexec-6.1"  # lab.kbuild's CONFIG_KEXEC=n build: kexec_file_load only
+    MEASURED_61 = "measured-6.1"  # lab.kbuild's kexec-file build with the vTPM driver and IMA
 
     def __str__(self) -> str:
         return self.value
@@ -148,6 +150,7 @@ class Scenario:
     # lab.initramfs.kdump_base_archive) and a dump port to the host (lab.vm.DUMP_PORT),
     # whose stream the host checks after the run (lab.dumpcheck: ELF vmcore, nonce).
     lean_kdump: bool = False
+    vtpm: bool = False  # a vTPM (tpm-spapr on swtpm, lab.vtpm), pseries only
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.cpus % self.threads:

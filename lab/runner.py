@@ -12,6 +12,7 @@ quiet.  QEMU is killed by its pid in every case.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import secrets
@@ -21,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import dumpcheck
+from lab import dumpcheck, vtpm
 from lab.assets import kernel_layout, newer_makedumpfile, payload_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
@@ -145,7 +146,8 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)
     run_dir = layout.root / "run" / f"{s.name}-{os.getpid()}"
     try:
-        return _run_in(layout, options, sink, run_dir, marker, nonce, payload)
+        with vtpm.swtpm(run_dir / "swtpm") if s.vtpm else contextlib.nullcontext() as tpm:
+            return _run_in(layout, options, sink, run_dir, marker, nonce, payload, tpm)
     finally:
         shutil.rmtree(run_dir, ignore_errors=True)
 
@@ -158,6 +160,7 @@ def _run_in(
     marker: str,
     nonce: str,
     payload: tuple[tuple[str, Path], ...] = (),
+    tpm_socket: Path | None = None,  # lab.vtpm's swtpm, for the guest's tpm-spapr
 ) -> Report:
     s = options.scenario
     compress: bool | str = options.compress or s.machine in INITRD_MAX_BYTES  # lab.vm
@@ -190,6 +193,7 @@ def _run_in(
         icount=options.icount,
         maxmem=options.maxmem,
         dump_file=dump_file,
+        tpm_socket=tpm_socket,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import IO
 
+from lab import vtpm
 from lab.errors import AssetError
 from lab.hotplug import Hotplug
 from lab.model import Machine
@@ -80,6 +81,7 @@ class MachineConfig:
     icount: bool = False  # QEMU's instruction-count clock (see ICOUNT_ARGS)
     maxmem: str | None = None  # hotpluggable memory size (-m ...,slots=,maxmem=), e.g. "4T"
     dump_file: Path | None = None  # host file behind the guest's dump port (DUMP_PORT)
+    tpm_socket: Path | None = None  # swtpm's control socket: a tpm-spapr vTPM (lab.vtpm)
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -125,6 +127,7 @@ class MachineConfig:
             "-append", " ".join((*BASE_CMDLINE, *self.cmdline)),
             *(("-qmp", f"unix:{self.qmp},server=on,wait=off") if self.qmp else ()),
             *(self.dump_port_args() if self.dump_file else ()),
+            *(vtpm.qemu_args(self.tpm_socket) if self.tpm_socket else ()),
         ]  # fmt: skip
 
     def dump_port_args(self) -> tuple[str, ...]:

@@ -136,6 +136,21 @@ class OptionError(UsageError):
         super().__init__(self.kinds.get(case, case), case=case, **fields)
 
 
+class MissingSyscall(UsageError):
+    """The load needs a syscall the running kernel was built without.
+
+    ``syscall`` is the missing one (``kexec_load`` on kernels built without
+    CONFIG_KEXEC, as RHEL 10's), ``option`` the option that asked for it (``-c``,
+    ``--dtb``, ``--reuseinitrd``; ``""`` when none did).
+    """
+
+    syscall: str
+    option: str
+    source: str  # how its absence was learnt (the kernel config, kallsyms)
+    reason: str  # what needs kexec_load (a --dtb, --reuseinitrd)
+    messages: ClassVar[Mapping[str, str]] = _text.MISSING_SYSCALL
+
+
 class NoCrashRegion(UsageError):
     """A crash load on a kernel booted without crashkernel= (no region to load into).
 

@@ -111,6 +111,14 @@ OPTION_ERROR = {
     "unexpected-argument": "option {option} must not have an argument",
 }
 
+#: MissingSyscall
+MISSING_SYSCALL = {
+    "load-asked": "-c asks for kexec_load, but this kernel has no kexec_load ({source}): "
+    "drop -c (the default -a and -s load with kexec_file_load)",
+    "load-needed": "{reason}, but this kernel has no kexec_load ({source}): drop {option} "
+    "and load with -s",
+}
+
 #: NoCrashRegion
 NO_CRASH_REGION = {
     "no-crash-region": _NO_CRASH_REGION + "(for example crashkernel=512M) on the kernel "

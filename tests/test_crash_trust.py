@@ -130,6 +130,8 @@ def test_rejected_reload_restores_the_recorded_crash_kernel(
     machine: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     opts, view, kernel = machine
+    # the same /chosen/rng-seed for both loads (each live load draws a fresh one)
+    monkeypatch.setattr(loader.os, "urandom", bytes)
     loader.load(opts, view)
     first = kernel.loaded
     _inject(monkeypatch, "reject-load")

@@ -9,6 +9,10 @@ from lab.assets import kernel_layout
 from lab.file_scenarios import FALLBACK_NOTE, FILE_SCENARIOS, file_scenarios
 from lab.kbuild import (
     FRAGMENT,
+    KEXEC_FILE,
+    NOKEXEC,
+    NOKEXEC_FRAGMENT,
+    RECIPES,
     REQUIRED_OPTIONS,
     KbuildLayout,
     KernelBuildError,
@@ -127,22 +131,82 @@ def test_file_scenarios_are_data_on_the_file_syscall() -> None:
     names = [s.name for s in file_scenarios()]
     assert names == [
         "reference-file-kexec", "file-kexec", "file-kexec-auto", "file-kdump", "file-kdump-auto",
+        "reference-nokexec-kexec", "nokexec-kexec", "reference-nokexec-kdump", "nokexec-kdump",
     ]  # fmt: skip
     layout = CacheLayout(Path("/nonexistent"))
     for s in file_scenarios():
         script = render(s)
         steps = [step.name for _, stage in s.stages for step in stage]
         assert len(steps) == len(set(steps)), f"{s.name}: a step function defined twice"
-        assert s.kernel is Kernel.KEXEC_FILE_61
         assert "sh /lab/steps/kexec_file_kernel.sh" in script
         assert (
             "grep -q '^CONFIG_KEXEC_FILE=y'"
             in (GUEST_DIR / "steps/kexec_file_kernel.sh").read_text()
         )
         assert f'grep -q "{FALLBACK_NOTE}" /tmp/load.out' in script
+        if "nokexec" in s.name:
+            continue  # test_nokexec_scenarios
+        assert s.kernel is Kernel.KEXEC_FILE_61
         assert ("$KEXEC -s " in script) != s.name.endswith("-auto")
         assert ("$KEXEC -d " in script) == s.name.endswith("-auto")
     for s in SCENARIOS.values():
         if s.name not in FILE_SCENARIOS:
             assert s.kernel is Kernel.DEBIAN_61
             assert kernel_layout(layout, s.kernel) is layout  # no build, no download
+
+
+def test_nokexec_recipe_is_the_kexec_file_build_without_kexec_load() -> None:
+    """The variant's fragment, merged onto the kexec-file fragment as the build merges it
+    onto the copied .config, keeps every option but CONFIG_KEXEC."""
+    merged = {**parse_config(FRAGMENT.read_text()), **parse_config(NOKEXEC_FRAGMENT.read_text())}
+    assert merged["CONFIG_KEXEC"] is None and merged["CONFIG_KEXEC_FILE"] == "y"
+    assert config_problems(merged, NOKEXEC.required) == []
+    assert config_problems(merged, REQUIRED_OPTIONS) == ["CONFIG_KEXEC: want y, got not set"]
+    assert NOKEXEC.base is KEXEC_FILE and NOKEXEC.build_dir != KEXEC_FILE.build_dir
+    assert RECIPES[Kernel.NOKEXEC_61] is NOKEXEC
+
+
+def test_nokexec_scenarios() -> None:
+    """pykexec on the kernel without kexec_load: the default (-d shows it) loads, -c and
+    --dtb are refused with the fix, the dry run names the syscall; kexec-tools: -s loads,
+    its default, -c and -a recorded."""
+    for name in ("nokexec-kexec", "nokexec-kdump"):
+        s = FILE_SCENARIOS[name]
+        script = render(s)
+        assert s.kernel is Kernel.NOKEXEC_61
+        assert "grep -qx '# CONFIG_KEXEC is not set' /tmp/config" in script
+        action = "-p" if "kdump" in name else "-l"
+        for flags, fix in (
+            (f"-c {action}", "drop -c"),
+            (f"--dtb=/tmp/fdt.dtb {action}", "drop --dtb"),
+        ):
+            assert f"$KEXEC {flags} " in script and f'grep -q -- "{fix}"' in script
+        assert f"$KEXEC --dry-run {action} " in script and f"$KEXEC -d {action} " in script
+    reference = render(FILE_SCENARIOS["reference-nokexec-kexec"])
+    for flags in ("", "-c ", "-a "):
+        assert f"$KEXEC {flags}-l /boot/vmlinux" in reference
+    assert "$KEXEC -s -l /boot/vmlinux" in reference
+    assert FILE_SCENARIOS["reference-nokexec-kdump"].kernel is Kernel.NOKEXEC_61
+
+
+def test_measured_recipe_and_vtpm_machine(tmp_path: Path) -> None:
+    """The measured kernel (kexec-file + vTPM driver + IMA_KEXEC) and its guest's vTPM:
+    QEMU's tpm-spapr on the swtpm socket, only when the scenario asks for one."""
+    from lab.kbuild import MEASURED, MEASURED_FRAGMENT
+    from lab.vm import MachineConfig
+    from lab.vtpm import VTPM_SCENARIOS
+
+    merged = {**parse_config(FRAGMENT.read_text()), **parse_config(MEASURED_FRAGMENT.read_text())}
+    assert config_problems(merged, MEASURED.required) == []
+    assert MEASURED.base is KEXEC_FILE and RECIPES[Kernel.MEASURED_61] is MEASURED
+    sock = tmp_path / "swtpm.sock"
+    plain = MachineConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", cmdline=())
+    with_tpm = MachineConfig(kernel=tmp_path / "k", initrd=tmp_path / "i", cmdline=(),
+                             tpm_socket=sock)  # fmt: skip
+    assert "tpm-spapr,tpmdev=labtpm0" not in plain.argv()
+    argv = with_tpm.argv()
+    assert argv[argv.index("-chardev") + 1] == f"socket,id=labtpm,path={sock}"
+    assert "tpm-spapr,tpmdev=labtpm0" in argv
+    for s in VTPM_SCENARIOS.values():
+        assert s.vtpm and s.kernel is Kernel.MEASURED_61 and "ima_policy=tcb" in s.cmdline
+    assert "$LAB_ima_sha256" in render(VTPM_SCENARIOS["vtpm-ima-file"])

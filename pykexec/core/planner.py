@@ -65,6 +65,7 @@ class LoadFacts:
     total_ram: int = 0  # MemTotal, bytes
     running_endian: Endian = "little"
     vector_crypto: bool = False  # AT_HWCAP2 has PPC_FEATURE2_VEC_CRYPTO (POWER8 and later)
+    rng_seed: bytes = b""  # random bytes for the next tree's /chosen/rng-seed
     notes: tuple[str, ...] = field(default=())
     # For a crash load's headroom (read whatever the syscall): the kernel's memsz,
     # the initrd's size and what it unpacks to, the crash region, the possible CPUs.
@@ -135,7 +136,30 @@ def plan(opts: LoadOptions, facts: LoadFacts, *, need_segments: bool | None = No
     headroom, warnings = (
         crash_headroom(opts, facts, decision, segments) if opts.crash else (None, ())
     )
-    return LoadPlan(opts, decision, fcall, segments, facts.notes, headroom, warnings)
+    notes = facts.notes
+    attestation = attestation_line(decision, facts.support)
+    if attestation is not None and decision.first is Syscall.LOAD and facts.support.ima:
+        warnings = (*warnings, attestation)  # IMA is measuring: the load breaks quotes
+    elif attestation is not None:
+        notes = (*notes, attestation)
+    return LoadPlan(opts, decision, fcall, segments, notes, headroom, warnings)
+
+
+def attestation_line(decision: SyscallDecision, support: KexecSupport) -> str | None:
+    """What a kexec_load costs remote attestation on a machine with a TPM, in one line.
+
+    kexec_file_load hands the IMA measurement list to the next kernel
+    (security/integrity/ima/ima_kexec.c, ``linux,ima-kexec-buffer`` in /chosen);
+    after a kexec_load the next kernel starts a new list while the TPM's PCRs, which
+    no kexec resets, keep the old extends: a quote no longer matches the list."""
+    if not support.tpm or not decision.needs_segments:
+        return None
+    when = "if kexec_load is used, " if decision.first is Syscall.FILE else ""
+    return (
+        f"attestation: {when}the next kernel starts a new IMA measurement list while the "
+        "TPM's PCRs keep their values, so TPM quotes will not match its log until a "
+        "firmware reboot (kexec_file_load, -s, carries the list)"
+    )
 
 
 # Segments kexec_file_load adds besides the kernel and initrd (device tree, purgatory,
@@ -331,4 +355,5 @@ def _plan_input(opts: LoadOptions, facts: LoadFacts, machine: Machine) -> PlanIn
         hotplug_cpu_room=cpu_room,
         page_size=facts.page_size,
         sha256_vector=facts.vector_crypto,
+        rng_seed=facts.rng_seed,
     )

@@ -18,7 +18,7 @@ from enum import Enum
 from pykexec.core.memory import Range
 from pykexec.core.options import LoadOptions, SyscallChoice, file_syscall_obstacle
 from pykexec.errors import KernelRuleError as KernelRuleError  # re-exported: its old home
-from pykexec.errors import UsageError
+from pykexec.errors import MissingSyscall, UsageError
 from pykexec.uapi import KEXEC_SEGMENT_MAX
 
 # arch/powerpc/include/asm/kexec.h: KEXEC_DESTINATION_MEMORY_LIMIT (-1UL)
@@ -51,6 +51,14 @@ class KexecSupport:
     # The kernel takes KEXEC_FILE_DEBUG (Linux 6.8 added it to KEXEC_FILE_FLAGS,
     # include/linux/kexec.h; older kernels refuse the flag with EINVAL); None: not told.
     file_debug: bool | None = None
+    # kexec_load exists (CONFIG_KEXEC; RHEL 10 kernels have kexec_file_load only);
+    # None when it cannot be told.
+    load: bool | None = None
+    load_source: str = "unknown"
+    # IMA is measuring (a non-empty measurement list or policy), and how that was told:
+    # only kexec_file_load carries the list to the next kernel (CONFIG_IMA_KEXEC).
+    ima: str | None = None
+    tpm: bool = False  # a TPM is present (/sys/class/tpm): its PCRs survive a kexec
 
     @property
     def locked_down(self) -> bool:
@@ -87,6 +95,28 @@ def _refusal(opts: LoadOptions, support: KexecSupport) -> UsageError | None:
     return None
 
 
+def _without_kexec_load(
+    opts: LoadOptions, support: KexecSupport, obstacle: str | None
+) -> SyscallDecision | None:
+    """On a kernel known to lack kexec_load (CONFIG_KEXEC unset, as RHEL 10 builds them):
+    kexec_file_load, or a refusal naming the option that needs kexec_load; None on any
+    other kernel, and for -s (which the rules after this decide)."""
+    if support.load is not False or opts.syscall is SyscallChoice.FILE:
+        return None
+    if support.file_load is False:
+        return None  # neither: planned as before (a dry run plans for any machine)
+    no_load = f"this kernel has no kexec_load ({support.load_source})"
+    if opts.syscall is SyscallChoice.LOAD:
+        raise MissingSyscall(
+            "load-asked", syscall="kexec_load", option="-c", source=support.load_source
+        )
+    if obstacle is not None:
+        culprit = "--dtb" if opts.dtb is not None else "--reuseinitrd"
+        raise MissingSyscall("load-needed", syscall="kexec_load", option=culprit,
+                             reason=obstacle, source=support.load_source)  # fmt: skip
+    return SyscallDecision(Syscall.FILE, False, f"{no_load}; kexec_file_load is its only way")
+
+
 def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
     """kexec_file_load or kexec_load for ``opts`` on a kernel offering ``support``.
 
@@ -97,6 +127,9 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
         raise refusal
     obstacle = file_syscall_obstacle(opts)
     locked = support.locked_down
+    without_load = _without_kexec_load(opts, support, obstacle)
+    if without_load is not None:
+        return without_load
     if opts.syscall is SyscallChoice.LOAD:
         if locked:
             raise UsageError("locked-down-load", lockdown=support.lockdown)
@@ -123,6 +156,11 @@ def decide_syscall(opts: LoadOptions, support: KexecSupport) -> SyscallDecision:
         return SyscallDecision(
             Syscall.FILE, False, f"lockdown={support.lockdown} refuses kexec_load"
         )
+    if support.ima is not None:
+        return SyscallDecision(
+            Syscall.FILE, True, f"IMA is measuring ({support.ima}): kexec_file_load carries "
+            "its measurement list to the next kernel, kexec_load does not",
+        )  # fmt: skip
     have = "present" if support.file_load else "presence unknown"
     return SyscallDecision(
         Syscall.FILE, True, f"-a (the default); kexec_file_load {have} ({support.file_load_source})"

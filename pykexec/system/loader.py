@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from pykexec.core.devicetree.chosen import encode_bootargs, root_word
+from pykexec.core.devicetree.nexttree import RNG_SEED_SIZE
 from pykexec.core.options import LoadOptions, check
 from pykexec.core.planner import FileCall, LoadFacts, LoadPlan, segment_plan
 from pykexec.core.planner import plan as plan_pure
@@ -94,13 +95,14 @@ def _lockdown(text: str | None) -> str | None:
     return None
 
 
-def _file_load_support(view: SystemView, thorough: bool) -> tuple[bool | None, str]:
+def _file_load_support(
+    view: SystemView, thorough: bool, config: tuple[str | None, str]
+) -> tuple[bool | None, str]:
     """Whether the running kernel has kexec_file_load, and how that was told."""
-    release = (view.read_text("proc/sys/kernel/osrelease") or "").strip()
-    if release and "/" not in release:
-        config = view.read_text(f"boot/config-{release}")
-        if config is not None:
-            return "\nCONFIG_KEXEC_FILE=y" in "\n" + config, f"/boot/config-{release}"
+    from pykexec.system.features import config_has
+
+    if config[0] is not None:
+        return config_has(config[0], "CONFIG_KEXEC_FILE"), config[1]
     if thorough:
         symbols = view.read_bytes("proc/kallsyms")
         if symbols:
@@ -134,9 +136,17 @@ def read_support(view: SystemView, crash: bool, *, thorough: bool = False) -> Ke
     ``thorough`` (dry runs) also scans /proc/kallsyms when no kernel config says
     whether kexec_file_load exists; a live load then simply tries it, as kexec-tools.
     """
-    file_load, source = _file_load_support(view, thorough)
+    from pykexec.system import features
+
+    config = features.kernel_config(view)
+    file_load, source = _file_load_support(view, thorough, config)
+    load, load_source = features.kexec_load_support(view, config, thorough)
     limit = _load_limit(view, f"proc/sys/kernel/kexec_load_limit_{'panic' if crash else 'reboot'}")
     return KexecSupport(
+        load=load,
+        load_source=load_source,
+        ima=features.ima_measuring(view),
+        tpm=features.tpm_present(view),
         file_load=file_load,
         file_load_source=source,
         load_disabled=view.read_int("proc/sys/kernel/kexec_load_disabled") == 1,
@@ -329,6 +339,9 @@ def gather(
         total_ram=_mem_total(view),
         running_endian=_running_endian(view),
         vector_crypto=_vector_crypto(view),
+        # As kexec_file_load's (drivers/of/kexec.c); zeros in a plan from a snapshot,
+        # which is never loaded, so that such a plan is reproducible.
+        rng_seed=os.urandom(RNG_SEED_SIZE) if view.live else bytes(RNG_SEED_SIZE),
     )
 
 

@@ -113,7 +113,12 @@ ERRNO_ADVICE: tuple[tuple[int, str, str], ...] = (
         "not permitted: kexec is disabled (kernel.kexec_load_disabled), its "
         "load limit is used up, or the image failed the IMA or lockdown policy",
     ),
-    (errno.ENOSYS, "load", "this kernel was built without CONFIG_KEXEC: use -s"),
+    (
+        errno.ENOSYS,
+        "load",
+        "this kernel has no kexec_load (built without CONFIG_KEXEC, as RHEL 10's are): "
+        "drop -c, --dtb and --reuseinitrd and load with -s (kexec_file_load)",
+    ),
     (errno.ENOSYS, "file", "this kernel was built without CONFIG_KEXEC_FILE: use -c"),
     (
         errno.EBUSY,

@@ -33,3 +33,9 @@ def test_file_scenario(lab_cache: CacheLayout, name: str) -> None:
         assert report.results["saved_dmesg_cmp"] == "same", report.results["saved_dump_err"]
     else:
         assert report.results["marker"]
+    if "nokexec" in name:  # the kernel without kexec_load (lab.nokexec)
+        assert report.results["kexec_load"] == "# CONFIG_KEXEC is not set"
+    if name.startswith("nokexec"):
+        for refused in ("refuse_c", "refuse_dtb"):
+            assert report.results[f"{refused}_rc"] == "2"
+        assert "this kernel has no kexec_load" in report.results["load_syscall"]

@@ -75,6 +75,7 @@ class PlanInput:
     hotplug_cpu_room: int = 0
     page_size: int = 0x10000
     sha256_vector: bool = False  # the purgatory hashes with vshasigmaw (the CPU has it)
+    rng_seed: bytes = b""  # /chosen/rng-seed of a tree built from the running one
 
 
 @dataclass(frozen=True)
@@ -209,9 +210,8 @@ def plan(inp: PlanInput) -> Plan:
     pparams = _purgatory_params(inp, ksec.mem.start, run_at_load, crash)
     purgatory_hole = placer.take(purgatory_size(pparams))
     reserved = [r.range for r in inp.machine.firmware] + (crash.reserved if crash else [])
-    tree = next_tree(
-        inp.running_tree, bootargs=bootargs, initrd=initrd_range, reserved=reserved, dtb=inp.dtb
-    )
+    tree = next_tree(inp.running_tree, bootargs=bootargs, initrd=initrd_range,
+                     reserved=reserved, dtb=inp.dtb, rng_seed=inp.rng_seed)  # fmt: skip
     if crash is not None:
         from pykexec.core.crash.kdump import add_usable_memory
 

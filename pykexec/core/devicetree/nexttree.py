@@ -34,8 +34,22 @@ STALE_CHOSEN = (
     "linux,memory-limit",
     "linux,booted-from-kexec",
     "bootargs",
+    # drivers/of/fdt.c early_init_dt_scan_chosen() wipes a seed it used; one still
+    # there must not be handed on twice (next_tree sets a fresh one).
+    "rng-seed",
+    "kaslr-seed",
 )
 STALE_EVERYWHERE = ("name", "linux,pci-domain")
+# The TPM event log by address: arch/powerpc/kernel/prom_init.c prom_instantiate_sml()
+# (6.1) puts linux,sml-base/-size on the vtpm node for a log in memory it reserves in
+# the boot tree's reserve map only; drivers/char/tpm/eventlog/of.c tpm_read_log_of()
+# copies from that address. A kexec_load tree rebuilt from /proc/device-tree has no
+# such reservation, so a segment or the next kernel may overwrite the log: dropped
+# (the next kernel then has no firmware event log rather than a wrong one). An inline
+# linux,sml-log (newer prom_init.c) carries the log itself and is kept.
+STALE_ADDRESSES = ("linux,sml-base", "linux,sml-size")
+# drivers/of/kexec.c (6.1) RNG_SEED_SIZE: what kexec_file_load puts in /chosen/rng-seed.
+RNG_SEED_SIZE = 128
 # Room left in the blob for the next kernel's own edits (kexec-tools adds 4 KiB too).
 DT_PAD = 0x1000
 # The blob reserves itself; until it is placed, an entry of the same (fixed) size.
@@ -44,7 +58,7 @@ RESERVE_SELF_PLACEHOLDER = Range(0, 1)
 
 def _strip(root: Node) -> None:
     for node in root.nodes():
-        for name in STALE_EVERYWHERE:
+        for name in (*STALE_EVERYWHERE, *STALE_ADDRESSES):
             node.delete(name)
 
 
@@ -55,6 +69,7 @@ def next_tree(
     initrd: Range | None,
     reserved: Iterable[Range],
     dtb: DeviceTree | None = None,
+    rng_seed: bytes = b"",
 ) -> DeviceTree:
     """The next kernel's tree (a copy; the inputs are left as they were): the given
     --dtb (:func:`given_tree`), or else the running tree, adjusted.
@@ -64,6 +79,8 @@ def next_tree(
     are gone, never left pointing at whatever the blob's first boot had there.
     ``reserved`` are firmware and loader ranges for the reserve map; the map
     also gets a placeholder for the blob itself, filled by :func:`finish`.
+    ``rng_seed`` (random bytes, :data:`RNG_SEED_SIZE` of them) becomes
+    /chosen/rng-seed, which the next kernel adds to its entropy.
     """
     if dtb is not None:
         return given_tree(dtb, bootargs=bootargs, initrd=initrd, reserved=reserved)
@@ -75,6 +92,8 @@ def next_tree(
     for name in STALE_CHOSEN:
         chosen.delete(name)
     set_chosen(root, bootargs, initrd).set_empty("linux,booted-from-kexec")
+    if rng_seed:
+        chosen.set("rng-seed", rng_seed)
     rsv = sorted(set(r for r in reserved if r))
     if initrd is not None and initrd not in rsv:
         rsv.append(initrd)
