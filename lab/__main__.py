@@ -84,6 +84,8 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("--crashkernel", help="override the scenario's crashkernel= (e.g. 192M)")
     r.add_argument("--probe", action="store_true",
                    help="on a timeout, sample the vCPUs (lab/hangprobe.py)")  # fmt: skip
+    r.add_argument("--tcg-single", action="store_true",
+                   help="single-threaded TCG (-accel tcg,thread=single)")  # fmt: skip
     machine_args(r)
     sh = sub.add_parser("shell-cmd", help="run an ad-hoc command in the guest")
     sh.add_argument("--cmd", required=True)
@@ -123,6 +125,8 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     s = ALL_SCENARIOS[args.scenario].with_overrides(
         loader=args.loader, cpus=args.cpus, kernel=args.kernel
     )
+    if args.tcg_single:
+        s = dataclasses.replace(s, tcg_single=True)
     return dataclasses.replace(s, crashkernel=args.crashkernel) if args.crashkernel else s
 
 

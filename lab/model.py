@@ -163,6 +163,7 @@ class Scenario:
     lean_kdump: bool = False
     qemu: Qemu = Qemu.HOST  # the QEMU that can emulate this machine (lab.vm picks its binary)
     cpu_model: str | None = None  # QEMU's -cpu (e.g. "POWER10"), else the machine's default
+    tcg_single: bool = False  # QEMU's single-threaded TCG (lab.vm: -accel tcg,thread=single)
     # Why this scenario fails today (an open issue): the lab reports its failure as known
     # and the e2e tests expect it (xfail, not strict), so it turns green once fixed.
     known_failure: str = ""

@@ -195,6 +195,7 @@ def _run_in(
         dump_file=dump_file,
         qemu=qemu_files(layout, s.qemu),
         cpu_model=s.cpu_model,
+        tcg_single=s.tcg_single,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:

@@ -56,6 +56,10 @@ INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20, Machine.POWE
 # waiting for the host's clock, so idle time is deterministic too.  icount
 # forces single-threaded TCG (accel/tcg/tcg-all.c default_mttcg_enabled).
 ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
+# -accel tcg,thread=single: QEMU's round-robin TCG, every vCPU on one host thread (instead
+# of a thread per vCPU).  There a vCPU's synchronous run_on_cpu() on another vCPU runs at
+# once (cpus-common.c do_run_on_cpu: qemu_cpu_is_self), so the deadlock of
+# H_SIGNAL_SYS_RESET against an exclusive section (lab/README.md "SMT") cannot happen.
 # -m SIZE,slots=N,maxmem=MAX: pseries describes the whole of maxmem as LMBs
 # (256 MiB each, hw/ppc/spapr.c SPAPR_MEMORY_BLOCK_SIZE) in
 # ibm,dynamic-memory(-v2): maxmem=4T gives 16384 LMBs.
@@ -85,6 +89,7 @@ class MachineConfig:
     dump_file: Path | None = None  # host file behind the guest's dump port (DUMP_PORT)
     qemu: QemuFiles | None = None  # a QEMU from the lab cache (lab.assets.qemu_files); None: QEMU
     cpu_model: str | None = None  # -cpu
+    tcg_single: bool = False  # one host thread for every vCPU (see TCG_SINGLE)
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -120,7 +125,7 @@ class MachineConfig:
             "-name", "debug-threads=on",  # vCPU threads named "CPU N/TCG" (lab.hangprobe)
             *MACHINE_ARGS[self.machine],
             *(() if self.cpu_model is None else ("-cpu", self.cpu_model)),
-            "-accel", "tcg",
+            "-accel", "tcg,thread=single" if self.tcg_single else "tcg",
             "-smp", self.smp(),
             "-m", self.memory(),
             *(ICOUNT_ARGS if self.icount else ()),
