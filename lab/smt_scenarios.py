@@ -128,14 +128,15 @@ _BASES: dict[tuple[Machine, str], tuple[str, str]] = {
     (Machine.POWERNV10, "kexec"): ("reference-powernv-kexec", "powernv-kexec"),
     (Machine.POWERNV10, "kdump"): ("reference-powernv-kdump", "powernv-kdump"),
 }
-# Scenario name stem -> its shape.
+# Scenario name stem -> its shape.  QEMU 10's default pseries CPU is POWER10
+# (power10_v2.0; the guest says "POWER10 (architected)"), so every pseries shape runs
+# POWER10; pseries-power10 names it with -cpu.
 SHAPES: dict[str, Shape] = {
     "pseries-smt2": Shape(Machine.PSERIES, 2),
     "pseries-smt4": Shape(Machine.PSERIES, 4),
     "pseries-smt8": Shape(Machine.PSERIES, 8),
     "powernv10-smt4": Shape(Machine.POWERNV10, 4),
     "pseries-power10": Shape(Machine.PSERIES, 1, cores=1, cpu_model="POWER10"),
-    "pseries-power10-smt4": Shape(Machine.PSERIES, 4, cpu_model="POWER10"),
     "powernv10": Shape(Machine.POWERNV10, 1, cores=1),
     "powernv-smt": Shape(Machine.POWERNV, 2),  # issue 12's powernv9 2 x 2
 }
@@ -172,3 +173,16 @@ SMT_SCENARIOS: dict[str, Scenario] = {
     )
     for s in _ALL
 }
+
+
+def matrix_pairs() -> dict[tuple[Machine, str], tuple[str, str]]:
+    """(machine, scenario) -> (reference, pykexec) for lab.matrix: the scenario is the
+    name without the machine, e.g. (pseries, "smt4-kdump")."""
+    out: dict[tuple[Machine, str], tuple[str, str]] = {}
+    for name, s in SMT_SCENARIOS.items():
+        if not name.startswith("reference-"):
+            continue
+        ours = name.removeprefix("reference-")
+        short = ours.removeprefix(f"{s.machine}-").removeprefix(str(s.machine))
+        out[(s.machine, short.lstrip("-") or ours)] = (name, ours)
+    return out

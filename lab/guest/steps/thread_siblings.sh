@@ -7,7 +7,7 @@
 # shellcheck source=lab/guest/lib.sh
 . /lab/lib.sh
 key=$1 cpus=$2 threads=$3
-lists= bad=
+lists='' bad=''
 c=0
 while [ "$c" -lt "$cpus" ]; do
     got=$(cat "/sys/devices/system/cpu/cpu$c/topology/thread_siblings_list" 2>/dev/null)
