@@ -38,7 +38,8 @@ _SECONDS_PER_CPU = 2.5
 # H_SIGNAL_SYS_RESET (the kernel's NMI IPI, pseries_cause_nmi_ipi) waits in run_on_cpu()
 # for a vCPU that waits in start_exclusive() for it (lab/README.md "SMT", the evidence).
 # Those runs use single-threaded TCG, where every vCPU shares one host thread: the
-# spinning secondaries then slow the crashing CPU down (a 2 x 4 hand-over took 73 s).
+# spinning secondaries then slow the crashing CPU down (a 2 x 4 hand-over took 73 s),
+# and the crash kernel too (the old kernel's other threads spin in its hold loop).
 _SECONDS_PER_CPU_SINGLE = 15.0
 
 
@@ -94,6 +95,8 @@ def on_threads(
     stages = []
     for stage, steps in scenario.stages:
         kept = [s for s in steps if s.name not in _PYKEXEC_ONLY]
+        if single and stage is Stage.CRASH:  # the old kernel's threads spin in the hold loop
+            kept = [dataclasses.replace(s, timeout=s.timeout * shape.cpus / 2) for s in kept]
         swapped = tuple(crash_step if s.name == "crash" else _stretched(s, shape) for s in kept)
         if stage is not Stage.CRASH:  # the crash kernel runs with nr_cpus=1
             swapped = (_topology(stage, shape), *swapped)
