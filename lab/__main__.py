@@ -82,6 +82,10 @@ def _parser() -> argparse.ArgumentParser:
     r.add_argument("scenario", choices=sorted(ALL_SCENARIOS))
     r.add_argument("--loader", type=Loader, choices=list(Loader))
     r.add_argument("--crashkernel", help="override the scenario's crashkernel= (e.g. 192M)")
+    r.add_argument("--probe", action="store_true",
+                   help="on a timeout, sample the vCPUs (lab/hangprobe.py)")  # fmt: skip
+    r.add_argument("--tcg-single", action="store_true",
+                   help="single-threaded TCG (-accel tcg,thread=single)")  # fmt: skip
     machine_args(r)
     sh = sub.add_parser("shell-cmd", help="run an ad-hoc command in the guest")
     sh.add_argument("--cmd", required=True)
@@ -121,6 +125,8 @@ def _scenario(args: argparse.Namespace) -> Scenario:
     s = ALL_SCENARIOS[args.scenario].with_overrides(
         loader=args.loader, cpus=args.cpus, kernel=args.kernel
     )
+    if args.tcg_single:
+        s = dataclasses.replace(s, tcg_single=True)
     return dataclasses.replace(s, crashkernel=args.crashkernel) if args.crashkernel else s
 
 
@@ -168,11 +174,13 @@ def _main(args: argparse.Namespace) -> int:
         return _matrix(layout, args)
     options = RunOptions(
         _scenario(args), timeout=args.timeout, extra_cmdline=tuple(args.append),
-        compress=args.gzip,
+        compress=args.gzip, probe=getattr(args, "probe", False),
     )  # fmt: skip
     sink = StepEcho("cmd") if args.command == "shell-cmd" else None
     report = run(layout, options, sink)
     print(report.format())
+    if not report.passed and options.scenario.known_failure:
+        print(f"known failure: {options.scenario.known_failure}")
     return 0 if report.passed else 1
 
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from lab import beinit, kbuild
 from lab.elfdeps import missing_libraries
 from lab.errors import AssetError
-from lab.model import Kernel
-from lab.paths import CacheLayout, KernelFiles
+from lab.model import Kernel, Qemu
+from lab.paths import CacheLayout, KernelFiles, QemuFiles
 
 GUEST_ARCH = "ppc64el"
 HOST_PACKAGES: tuple[str, ...] = ("qemu-system-ppc", "cpio", "dpkg")
@@ -194,6 +194,7 @@ def setup(layout: CacheLayout, *, install_host: bool = True) -> None:
         fetch_backports_kernel(layout, kernel)
     newer_makedumpfile(layout)  # the lean kdump payload's on 6.12 (else on first use)
     trixie_kexec_tools(layout)  # the package tests' (else on first use)
+    fetch_qemu10(layout)  # the SMT and POWER10 scenarios' (else on first use)
 
 
 def require(layout: CacheLayout) -> None:
@@ -236,20 +237,24 @@ TRIXIE_SUITE = "trixie"
 TRIXIE_MAKEDUMPFILE: tuple[str, ...] = ("makedumpfile", "libzstd1")
 
 
-def _apt_suite_options(layout: CacheLayout, suite: str, state: str) -> list[str]:
-    """apt options that see only ``suite``, with lists and debs under <cache>/``state``."""
+def _apt_suite_options(
+    layout: CacheLayout, suite: str, state: str, arch: str = GUEST_ARCH
+) -> list[str]:
+    """apt options that see only ``suite`` for ``arch``, with lists and debs under
+    <cache>/``state``."""
     root = layout.root / state
     parts = root / "sources.list.d"
     for d in (parts, root / "lists" / "partial", root / "cache" / "archives" / "partial"):
         d.mkdir(parents=True, exist_ok=True)
     sources = BACKPORTS_SOURCES.replace(f"Suites: {BACKPORTS_SUITE}", f"Suites: {suite}")
+    sources = sources.replace(f"Architectures: {GUEST_ARCH}", f"Architectures: {arch}")
     (parts / f"{suite}.sources").write_text(sources)
     return [
         "-o", f"Dir::Etc::SourceList={root / 'none.list'}",
         "-o", f"Dir::Etc::SourceParts={parts}",
         "-o", f"Dir::State::Lists={root / 'lists'}",
         "-o", f"Dir::Cache={root / 'cache'}",
-        "-o", f"APT::Architecture={GUEST_ARCH}",
+        "-o", f"APT::Architecture={arch}",
     ]  # fmt: skip
 
 
@@ -376,3 +381,88 @@ def trixie_kexec_tools(layout: CacheLayout) -> Path:
     _run(["apt-get", *apt, "download", f"kexec-tools:{GUEST_ARCH}"], cwd=d)
     (d / "done").write_text("")
     return sorted(d.glob(f"kexec-tools_*_{GUEST_ARCH}.deb"))[-1]
+
+
+# --- QEMU 10 (issue 18) ---------------------------------------------------------------
+# bookworm-backports' QEMU for the host's architecture, extracted into <cache>/qemu-10/
+# (never installed: the host's QEMU 7.2 stays the default): its TCG runs POWER SMT on
+# pseries and powernv, and it has powernv10.  qemu-system-data holds the firmware it is
+# pointed at with -L (slof.bin, vof.bin, skiboot.lid); its libraries are the host's
+# (the same Depends as 7.2's qemu-system-ppc, which setup installs), checked with ldd;
+# one the host lacks would come from QEMU10_LIB_PACKAGES (linked into <cache>/qemu-10/libs,
+# QEMU's LD_LIBRARY_PATH).
+QEMU10_PACKAGES: tuple[str, ...] = ("qemu-system-ppc", "qemu-system-data")
+QEMU10_LIB_PACKAGES: tuple[str, ...] = ()
+QEMU10_VERSION = "10."  # what `qemu-system-ppc64 --version` must say
+
+
+def _qemu10_dir(layout: CacheLayout) -> Path:
+    return layout.root / "qemu-10"
+
+
+def _qemu10_stored(layout: CacheLayout) -> QemuFiles:
+    d = _qemu10_dir(layout)
+    return QemuFiles(d / "root/usr/bin/qemu-system-ppc64", d / "root/usr/share/qemu", d / "libs")
+
+
+def missing_host_libraries(ldd_output: str) -> list[str]:
+    """The sonames ``ldd`` reports as ``not found``."""
+    return sorted({line.split()[0] for line in ldd_output.splitlines() if "not found" in line})
+
+
+def fetch_qemu10(layout: CacheLayout) -> QemuFiles:
+    """Download (or refresh) QEMU 10 from bookworm-backports into the cache; keyed by the
+    .debs' file names, so an unchanged download is not extracted again."""
+    host_arch = _run(["dpkg", "--print-architecture"]).strip()
+    d = _qemu10_dir(layout)
+    apt = _apt_suite_options(layout, BACKPORTS_SUITE, "apt-bpo-host", host_arch)
+    _run(["apt-get", *apt, "update"])
+    debs = d / "debs"
+    shutil.rmtree(debs, ignore_errors=True)
+    debs.mkdir(parents=True)
+    _run(["apt-get", *apt, "download", *QEMU10_PACKAGES, *QEMU10_LIB_PACKAGES], cwd=debs)
+    key_text = "\n".join(sorted(p.name for p in debs.glob("*.deb"))) + "\n"
+    files, key = _qemu10_stored(layout), d / "key"
+    if files.binary.is_file() and key.is_file() and key.read_text() == key_text:
+        return files
+    key.unlink(missing_ok=True)
+    shutil.rmtree(d / "root", ignore_errors=True)
+    for deb in sorted(debs.glob("*.deb")):
+        _run(["dpkg-deb", "-x", str(deb), str(d / "root")])
+    _check_qemu10(files)
+    key.write_text(key_text)
+    return files
+
+
+def _check_qemu10(files: QemuFiles) -> None:
+    files.libs.mkdir(parents=True, exist_ok=True)
+    root = files.binary.parent.parent.parent
+    for lib in (*root.glob("usr/lib/*-linux-gnu/*.so*"), *root.glob("lib/*-linux-gnu/*.so*")):
+        (files.libs / lib.name).unlink(missing_ok=True)
+        (files.libs / lib.name).symlink_to(lib)
+    env = {"LD_LIBRARY_PATH": str(files.libs), "PATH": "/usr/bin:/bin"}
+    done = subprocess.run(["ldd", str(files.binary)], env=env, text=True,
+                          capture_output=True, check=False)  # fmt: skip
+    missing = missing_host_libraries(done.stdout)
+    if missing:
+        raise AssetError(
+            f"{files.binary} needs libraries this host lacks: {', '.join(missing)}; "
+            "add their packages to lab.assets.QEMU10_LIB_PACKAGES"
+        )
+    version = subprocess.run([str(files.binary), "--version"], env=env, text=True,
+                             capture_output=True, check=False).stdout  # fmt: skip
+    if f"version {QEMU10_VERSION}" not in version:
+        raise AssetError(f"{files.binary} --version says {version.strip()[:80]!r}, not 10.x")
+    for firmware in ("slof.bin", "vof.bin", "skiboot.lid"):
+        if not (files.firmware / firmware).is_file():
+            raise AssetError(f"QEMU 10's firmware {files.firmware / firmware} is missing")
+
+
+def qemu_files(layout: CacheLayout, qemu: Qemu) -> QemuFiles | None:
+    """``qemu``'s files, fetched on first use; None for the host's (on PATH)."""
+    if qemu is Qemu.HOST:
+        return None
+    files = _qemu10_stored(layout)
+    if files.binary.is_file() and (_qemu10_dir(layout) / "key").is_file():
+        return files
+    return fetch_qemu10(layout)

@@ -22,6 +22,17 @@ class KernelFiles:
 
 
 @dataclass(frozen=True)
+class QemuFiles:
+    """A QEMU other than the host's (lab.assets.qemu_files): its qemu-system-ppc64, the
+    firmware directory it must be pointed at (-L: SLOF, VOF, skiboot) and a library
+    directory for LD_LIBRARY_PATH (empty when the host provides every library)."""
+
+    binary: Path
+    firmware: Path
+    libs: Path
+
+
+@dataclass(frozen=True)
 class CacheLayout:
     """Directory layout of the lab cache (``$PYKEXEC_LAB_CACHE``).
 

@@ -22,8 +22,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import dumpcheck, vtpm
-from lab.assets import kernel_layout, newer_makedumpfile, payload_files
+from lab import dumpcheck, hangprobe, vtpm
+from lab.assets import kernel_layout, newer_makedumpfile, payload_files, qemu_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
 from lab.judge import Judge, Marker, Report, parse_marker
@@ -50,6 +50,9 @@ class RunOptions:
     # the crash payload's initrd codec (lab.initramfs.CODECS): the next initrd, or with
     # a lean kdump scenario the lean one; "" leaves them as ``compress`` says
     payload_codec: str = ""
+    # on a step's timeout, sample every vCPU's registers over QMP before QEMU is killed,
+    # named by the kernel's symbols (lab.hangprobe): results probe_cpuN, raw in <log>.regs
+    probe: bool = False
 
 
 def kernel_cmdline(options: RunOptions, marker: str, nonce: str) -> tuple[str, ...]:
@@ -189,11 +192,14 @@ def _run_in(
         machine=s.machine,
         threads=s.threads,
         hotplug=s.hotplug,
-        qmp=run_dir / "qmp.sock" if s.hotplug else None,
+        qmp=run_dir / "qmp.sock" if s.hotplug or options.probe else None,
         icount=options.icount,
         maxmem=options.maxmem,
         dump_file=dump_file,
         tpm_socket=tpm_socket,
+        qemu=qemu_files(layout, s.qemu),
+        cpu_model=s.cpu_model,
+        tcg_single=s.tcg_single,
     )
     judge = Judge(s, report, marker)
     with Guest(config, report.log) as guest:
@@ -205,10 +211,20 @@ def _run_in(
         except (GuestTimeout, GuestFailure) as exc:
             report.passed = False
             report.reason = str(exc)
+            if options.probe and isinstance(exc, GuestTimeout) and config.qmp is not None:
+                _probe(report, config.qmp, layout.vmlinux, guest.pid)
         report.tail = list(guest.tail)
     if dump_file is not None and report.passed:
         _check_dump(report, dump_file, run_dir / "vmcore", nonce, s.fill_mib)
     return report
+
+
+def _probe(report: Report, qmp: Path, vmlinux: Path, pid: int) -> None:
+    try:
+        regs = report.log.with_suffix(".regs")
+        report.results.update(hangprobe.probe(qmp, vmlinux, regs, pid))
+    except QmpError as exc:
+        report.results["probe_error"] = str(exc)
 
 
 def _check_dump(report: Report, stream: Path, work: Path, nonce: str, fill_mib: int) -> None:

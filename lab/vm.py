@@ -16,6 +16,7 @@ also on exceptions.
 
 from __future__ import annotations
 
+import os
 import queue
 import shutil
 import subprocess
@@ -31,6 +32,7 @@ from lab import vtpm
 from lab.errors import AssetError
 from lab.hotplug import Hotplug
 from lab.model import Machine
+from lab.paths import QemuFiles
 
 QEMU = "qemu-system-ppc64"
 BASE_CMDLINE = ("console=hvc0", "panic=-1")
@@ -41,11 +43,12 @@ TAIL_LINES = 40
 MACHINE_ARGS: dict[Machine, tuple[str, ...]] = {
     Machine.PSERIES: ("-M", "pseries,x-vof=on"),
     Machine.POWERNV: ("-M", "powernv9"),
+    Machine.POWERNV10: ("-M", "powernv10"),  # QEMU 10 only
 }
 # QEMU 7.2 hw/ppc/pnv.c loads -initrd at INITRD_LOAD_ADDR 0x28000000 with at most
 # INITRD_MAX_SIZE (128 MiB) ("Could not load initial ram disk" beyond); the lab's
 # uncompressed first initramfs is ~150 MB, so powernv runs gzip it (~85 MB).
-INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20}
+INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20, Machine.POWERNV10: 128 << 20}
 # The instruction-count clock (QEMU docs/devel/tcg-icount.rst, qemu-options.hx -icount):
 # shift=0 advances the virtual clock 1 ns per guest instruction, and the ppc
 # timebase follows the virtual clock (hw/ppc/ppc.c cpu_ppc_get_tb on
@@ -54,6 +57,10 @@ INITRD_MAX_BYTES: dict[Machine, int] = {Machine.POWERNV: 128 << 20}
 # waiting for the host's clock, so idle time is deterministic too.  icount
 # forces single-threaded TCG (accel/tcg/tcg-all.c default_mttcg_enabled).
 ICOUNT_ARGS = ("-icount", "shift=0,sleep=off")
+# -accel tcg,thread=single: QEMU's round-robin TCG, every vCPU on one host thread (instead
+# of a thread per vCPU).  There a vCPU's synchronous run_on_cpu() on another vCPU runs at
+# once (cpus-common.c do_run_on_cpu: qemu_cpu_is_self), so the deadlock of
+# H_SIGNAL_SYS_RESET against an exclusive section (lab/README.md "SMT") cannot happen.
 # -m SIZE,slots=N,maxmem=MAX: pseries describes the whole of maxmem as LMBs
 # (256 MiB each, hw/ppc/spapr.c SPAPR_MEMORY_BLOCK_SIZE) in
 # ibm,dynamic-memory(-v2): maxmem=4T gives 16384 LMBs.
@@ -82,6 +89,9 @@ class MachineConfig:
     maxmem: str | None = None  # hotpluggable memory size (-m ...,slots=,maxmem=), e.g. "4T"
     dump_file: Path | None = None  # host file behind the guest's dump port (DUMP_PORT)
     tpm_socket: Path | None = None  # swtpm's control socket: a tpm-spapr vTPM (lab.vtpm)
+    qemu: QemuFiles | None = None  # a QEMU from the lab cache (lab.assets.qemu_files); None: QEMU
+    cpu_model: str | None = None  # -cpu
+    tcg_single: bool = False  # one host thread for every vCPU (see TCG_SINGLE)
 
     def check(self) -> None:
         """Refuse an initrd the machine's QEMU loader would reject, before starting QEMU."""
@@ -112,9 +122,12 @@ class MachineConfig:
 
     def argv(self) -> list[str]:
         return [
-            QEMU,
+            QEMU if self.qemu is None else str(self.qemu.binary),
+            *(() if self.qemu is None else ("-L", str(self.qemu.firmware))),
+            "-name", "debug-threads=on",  # vCPU threads named "CPU N/TCG" (lab.hangprobe)
             *MACHINE_ARGS[self.machine],
-            "-accel", "tcg",
+            *(() if self.cpu_model is None else ("-cpu", self.cpu_model)),
+            "-accel", "tcg,thread=single" if self.tcg_single else "tcg",
             "-smp", self.smp(),
             "-m", self.memory(),
             *(ICOUNT_ARGS if self.icount else ()),
@@ -129,6 +142,15 @@ class MachineConfig:
             *(self.dump_port_args() if self.dump_file else ()),
             *(vtpm.qemu_args(self.tpm_socket) if self.tpm_socket else ()),
         ]  # fmt: skip
+
+    def env(self) -> dict[str, str] | None:
+        """QEMU's environment: the host's, plus LD_LIBRARY_PATH for a cached QEMU."""
+        if self.qemu is None:
+            return None
+        return {**os.environ, "LD_LIBRARY_PATH": str(self.qemu.libs)}
+
+    def available(self) -> bool:
+        return qemu_available() if self.qemu is None else self.qemu.binary.is_file()
 
     def dump_port_args(self) -> tuple[str, ...]:
         return (
@@ -154,8 +176,8 @@ class Guest:
     """A running QEMU; use as a context manager so the process is always killed."""
 
     def __init__(self, config: MachineConfig, log_path: Path) -> None:
-        if not qemu_available():
-            raise AssetError(f"{QEMU} not found; run `python3 -m lab setup` as root")
+        if not config.available():
+            raise AssetError(f"{config.argv()[0]} not found; run `python3 -m lab setup` as root")
         config.check()
         self.config = config
         self.log_path = log_path
@@ -170,6 +192,7 @@ class Guest:
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
+            env=config.env(),
         )
         assert self._proc.stdout is not None
         self._reader = threading.Thread(target=self._read, args=(self._proc.stdout,), daemon=True)
