@@ -49,6 +49,7 @@ from lab.calibrate import (
     thresholds,
 )
 from lab.debsys_image import DebianSystem
+from lab.errors import AssetError
 from lab.paths import REPO_ROOT, CacheLayout, cache
 
 TABLE = REPO_ROOT / "lab" / "calibration" / "debsys.json"
@@ -69,7 +70,8 @@ STAGES = (
 TROUBLE = ("Initramfs unpacking failed", "Out of memory", "oom-kill", "Kernel panic",
            "blocked for more than")  # fmt: skip
 _KERNEL = re.compile(r"\] Linux version ")
-_CMDLINE = "Modified cmdline:"
+_CMDLINE = "Modified cmdline:"  # kdump-config's line with the crash kernel's command line
+_MAGIC = ((b"\x1f\x8b", "gzip"), (b"\x28\xb5\x2f\xfd", "zstd"), (b"\xfd7zXZ\0", "xz"))
 
 
 def kernels(log: str) -> list[str]:
@@ -136,7 +138,9 @@ def initrd_facts(system: DebianSystem) -> dict[str, Any]:
         path = Path(tmp) / "initrd.img"
         debsys_run.debugfs(system.image, f"dump {name} {path}")
         data = path.read_bytes()
-        codec = "gzip" if data[:2] == b"\x1f\x8b" else "zstd" if data[:4] == b"\x28\xb5\x2f\xfd" else "xz"
+        codec = next((name for magic, name in _MAGIC if data.startswith(magic)), "")
+        if not codec:
+            raise AssetError(f"{name} in {system.image}: not gzip, zstd or xz ({data[:6]!r})")
         with _decompressed(path, codec) as f:
             unpacked = _walk_newc(f)
     return {"path": name, "format": codec, "file_bytes": len(data), **unpacked,
