@@ -96,11 +96,11 @@ def crash_evidence(log: str) -> dict[str, Any]:
             "crash_cmdline": line}  # fmt: skip
 
 
-def _once(layout: CacheLayout, system: DebianSystem, mib: int, loader: str) -> Any:
+def _once(layout: CacheLayout, system: DebianSystem, mib: int, loader: str, cpus: int) -> Any:
     with _qemu_lock():
         report = debsys_run.run_scenario(
             layout, system, "kdump", loader, crashkernel=f"{mib}M",
-            cmdline=(PANIC_WORD,), timeout=PROBE_TIMEOUT,
+            cmdline=(PANIC_WORD,), timeout=PROBE_TIMEOUT, cpus=cpus,
         )  # fmt: skip
     time.sleep(YIELD_SECONDS)  # whoever waits for the lock has it first
     return report
@@ -116,13 +116,14 @@ def _flaky(report: Any) -> bool:
     return not set(trouble) & set(OOM)
 
 
-def probe(layout: CacheLayout, system: DebianSystem, mib: int, loader: str) -> dict[str, Any]:
+def probe(layout: CacheLayout, system: DebianSystem, mib: int, loader: str,
+          cpus: int = debsys_run.CPUS) -> dict[str, Any]:  # fmt: skip
     """One kdump run at ``mib`` (twice when the first ends in the flaky virtio-blk hang)."""
     started, hangs = time.monotonic(), 0
-    report = _once(layout, system, mib, loader)
+    report = _once(layout, system, mib, loader, cpus)
     if _flaky(report):
         hangs += 1
-        report = _once(layout, system, mib, loader)
+        report = _once(layout, system, mib, loader, cpus)
         hangs += _flaky(report)
     seen = crash_evidence(report.log.read_text(errors="replace"))
     flaky = _flaky(report)
@@ -189,7 +190,7 @@ def _counted(row: dict[str, Any]) -> list[dict[str, Any]]:
 def at(layout: CacheLayout, system: DebianSystem, row: dict[str, Any], mib: int,
        loader: str = "kexec-tools") -> None:  # fmt: skip
     """Probe at ``mib`` and save the row with its thresholds at once."""
-    p = probe(layout, system, mib, loader)
+    p = probe(layout, system, mib, loader, row["cpus"])
     row["probes"].append(p)
     if not row["command_line"] and p["crash_cmdline"] and loader == "kexec-tools":
         row["command_line"] = re.sub(r" elfcorehdr=\S+", "", p["crash_cmdline"])
@@ -216,13 +217,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--runs", type=int, default=12, help="bisection probes at most")
     ap.add_argument("--loader", choices=tuple(LOADERS), default="kexec-tools")
     ap.add_argument("--deb", type=Path, help="the project's .deb (--loader pykexec)")
+    ap.add_argument("--cpus", type=int, default=debsys_run.CPUS, help="the guest's CPUs")
     ap.add_argument("--facts-only", action="store_true", help="measure the facts, no QEMU")
     args = ap.parse_args(argv)
     layout = cache()
     debsys.install_host_tools()
     system = debsys.system_for(layout, args.loader, args.deb)
     base = debsys.system(layout)
-    fresh = case_row(base, debsys_run.CPUS)
+    fresh = case_row(base, args.cpus)
     row = next((r for r in load_table()["cases"] if r["id"] == fresh["id"]), fresh)
     row.update(kernel_image=fresh["kernel_image"], initrd=fresh["initrd"])
     save(row)
