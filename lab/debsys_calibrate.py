@@ -46,6 +46,7 @@ from lab.calibrate import (
     _walk_newc,
     kernel_facts,
     pykexec_parts,
+    report,
     thresholds,
 )
 from lab.debsys_image import DebianSystem
@@ -219,7 +220,15 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--deb", type=Path, help="the project's .deb (--loader pykexec)")
     ap.add_argument("--cpus", type=int, default=debsys_run.CPUS, help="the guest's CPUs")
     ap.add_argument("--facts-only", action="store_true", help="measure the facts, no QEMU")
+    ap.add_argument(
+        "--report",
+        action="store_true",
+        help="print the table with pykexec's verdicts (stored beside), no QEMU",
+    )
     args = ap.parse_args(argv)
+    if args.report:
+        print(report(TABLE))
+        return 0
     layout = cache()
     debsys.install_host_tools()
     system = debsys.system_for(layout, args.loader, args.deb)
