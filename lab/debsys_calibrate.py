@@ -56,7 +56,7 @@ from lab.paths import REPO_ROOT, CacheLayout, cache
 TABLE = REPO_ROOT / "lab" / "calibration" / "debsys.json"
 COMMAND = "python3 -m lab.debsys_calibrate"
 PANIC_WORD = "panic=10"
-PROBE_TIMEOUT = 360.0  # a good run takes 150-250 s; one that thrashes is stopped here
+PROBE_TIMEOUT = 540.0  # a good run took 150-305 s (a loaded host); a thrashing one stops here
 LOADERS = {"kexec-tools": "kexec", "pykexec": "pykexec"}  # the matrix's loader names
 # How far the crash kernel got, each stage by a console line of its own (after the
 # crash kernel's "Linux version"): initramfs-tools' init (scripts in the kdump
