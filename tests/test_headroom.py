@@ -6,6 +6,8 @@ CPUs, the crash kernel's CPU word), every probe ``python3 -m lab
 calibrate-crashkernel`` ran: whether kexec-tools' crash kernel booted and dumped
 at that crashkernel=, with the case's facts measured by the lab (pyelftools for the
 vmlinux, a cpio walk, and what pykexec's initramfs reader makes of the initrd).
+lab/calibration/debsys.json holds the same for kdump-tools' own crash kernel and
+initramfs in the Debian system (``python3 -m lab.debsys_calibrate``).
 pykexec's verdict at any size is computed here from those facts: refused, warned
 about, or loaded silently.  It must never refuse where a crash kernel booted, never
 load silently where none did, and recommend a size at or above where it dumped.
