@@ -184,8 +184,9 @@ def save(row: dict[str, Any], table: Path = TABLE) -> None:
     table.write_text(json.dumps(doc, indent=1) + "\n")
 
 
-def _counted(row: dict[str, Any]) -> list[dict[str, Any]]:
-    return [p for p in row["probes"] if p["booted"] is not None]
+def _counted(row: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    """The probes that tell ``key`` (None: a run that says nothing about it)."""
+    return [p for p in row["probes"] if p[key] is not None]
 
 
 def at(layout: CacheLayout, system: DebianSystem, row: dict[str, Any], mib: int,
@@ -195,7 +196,8 @@ def at(layout: CacheLayout, system: DebianSystem, row: dict[str, Any], mib: int,
     row["probes"].append(p)
     if not row["command_line"] and p["crash_cmdline"] and loader == "kexec-tools":
         row["command_line"] = re.sub(r" elfcorehdr=\S+", "", p["crash_cmdline"])
-    row.update(boot=thresholds(_counted(row), "booted"), dump=thresholds(_counted(row), "dumped"),
+    row.update(boot=thresholds(_counted(row, "booted"), "booted"),
+               dump=thresholds(_counted(row, "dumped"), "dumped"),
                status="measured")  # fmt: skip
     save(row)
 
@@ -204,7 +206,7 @@ def bisect(layout: CacheLayout, system: DebianSystem, row: dict[str, Any], key: 
            runs: list[int]) -> None:  # fmt: skip
     """Probe between the largest size without ``key`` and the smallest with it."""
     while runs[0] > 0:
-        t = thresholds(_counted(row), key)
+        t = thresholds(_counted(row, key), key)
         lo, hi = t["max_not"], t["min"]
         if lo is None or hi is None or hi - lo <= STEP_MIB:
             return
