@@ -92,7 +92,7 @@ def lab_disk_files() -> dict[str, bytes]:
 
 def boot(system: DebianSystem, work: Path, scenario: str, *, extra: dict[str, bytes] | None = None,
          cmdline: tuple[str, ...] = (), timeout: float = 1500.0,
-         crashkernel: str | None = None) -> DebsysReport:  # fmt: skip
+         crashkernel: str | None = None, cpus: int = CPUS) -> DebsysReport:  # fmt: skip
     """One run: fresh image copy, boot, watch the console to LAB-DONE and the power-off."""
     marker = secrets.token_hex(6)
     work.mkdir(parents=True, exist_ok=True)
@@ -102,7 +102,7 @@ def boot(system: DebianSystem, work: Path, scenario: str, *, extra: dict[str, by
     crash = crashkernel or system.crashkernel
     words = ("console=hvc0", "root=/dev/vda", "rw", f"crashkernel={crash}",
              "lab.run", f"lab.scenario={scenario}", f"lab.marker={marker}", *cmdline)  # fmt: skip
-    config = DebsysMachine(system.vmlinux, system.initrd, words, cpus=CPUS, mem_mib=MEM_MIB,
+    config = DebsysMachine(system.vmlinux, system.initrd, words, cpus=cpus, mem_mib=MEM_MIB,
                            root_image=image, lab_disk=lab_disk)  # fmt: skip
     report = DebsysReport(scenario, "", marker, log=work / "console.log")
     started = time.monotonic()
