@@ -50,7 +50,14 @@ OK_RC = {"e": False}  # -e with nothing loaded must fail; everything else must s
 
 
 class BenchError(Exception):
-    """A run whose readings do not make a measurement (a command failed, a reading is missing)."""
+    """A run whose readings do not make a measurement (a command failed, a reading is missing).
+
+    ``problem`` says which: "no-timebase", "unfinished" (no second reading) or "exit-code".
+    """
+
+    def __init__(self, message: str, *, problem: str) -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 @dataclass
@@ -74,7 +81,9 @@ def collect(
         tbfreq = int(results["tbfreq"])
     except (KeyError, ValueError):
         got = results.get("tbfreq")
-        raise BenchError(f"no timebase frequency in the results: {got!r}") from None
+        raise BenchError(
+            f"no timebase frequency in the results: {got!r}", problem="no-timebase"
+        ) from None
     raw: dict[tuple[str, str, str], float] = {}
     walls: dict[tuple[str, str, str], float | None] = {}
     for key, value in results.items():
@@ -84,10 +93,12 @@ def collect(
         name = (m["what"], m["tool"], m["n"])
         end = key[:-1] + "1"
         if end not in results:
-            raise BenchError(f"{key[2:-2]}: no second reading (the step did not finish)")
+            raise BenchError(
+                f"{key[2:-2]}: no second reading (the step did not finish)", problem="unfinished"
+            )
         rc = results.get(key[:-1] + "rc")
         if rc is not None and (rc == "0") != OK_RC.get(m["what"], True):
-            raise BenchError(f"{key[2:-2]}: unexpected exit code {rc}")
+            raise BenchError(f"{key[2:-2]}: unexpected exit code {rc}", problem="exit-code")
         raw[name] = (int(results[end]) - int(value)) * 1e9 / tbfreq
         at0, at1 = arrivals.get(key), arrivals.get(end)
         walls[name] = at1 - at0 if at0 is not None and at1 is not None else None

@@ -284,7 +284,9 @@ def image_package(depends_output: str, meta: str) -> str:
     """The versioned image package in ``apt-cache depends META`` output."""
     match = _IMAGE_DEPENDS.search(depends_output)
     if match is None:
-        raise AssetError(f"cannot find the kernel behind {meta}:\n{depends_output}")
+        raise AssetError(
+            f"cannot find the kernel behind {meta}:\n{depends_output}", problem="no-image-package"
+        )
     return match.group(1)
 
 

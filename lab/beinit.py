@@ -45,7 +45,9 @@ def _cc(*argv: str) -> str:
 def check_binary(data: bytes) -> None:
     """Raise unless ``data`` is a big-endian ELF64 for PowerPC64."""
     if data[:4] != b"\x7fELF" or data[4] != 2 or data[5] != ELFDATA2MSB:
-        raise BeInitError(f"{CC} made no big-endian ELF64 ({data[:8].hex()})")
+        raise BeInitError(
+            f"{CC} made no big-endian ELF64 ({data[:8].hex()})", problem="not-be-elf64"
+        )
     if int.from_bytes(data[18:20], "big") != EM_PPC64:
         raise BeInitError("the big-endian init is not EM_PPC64")
 

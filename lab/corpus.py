@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """The client corpus in the lab guest: kexec-tools 2.0.32 and pykexec side by side (issue 19).
 
-tests/test_cli.py holds the command lines that clients really send (CORPUS) and the
+tests/clientcorpus.py holds the command lines that clients really send (CORPUS) and the
 ones people get wrong (MISTAKES), with what a script observes from each: the exit
 status and the shape of stdout and stderr (OUTCOMES; KEXEC_TOOLS where kexec-tools
 deliberately differs, each in pykexec(8) DIFFERENCES).  Those expectations are

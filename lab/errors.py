@@ -3,7 +3,15 @@
 
 
 class LabError(Exception):
-    """A lab step failed; the message says which step, with what, and what to do."""
+    """A lab step failed; the message says which step, with what, and what to do.
+
+    ``problem`` names the failure in a word or two for code and tests to tell failures
+    apart without reading the message ("" where nothing needs to).
+    """
+
+    def __init__(self, message: str, *, problem: str = "") -> None:
+        super().__init__(message)
+        self.problem = problem
 
 
 class AssetError(LabError):
@@ -16,3 +24,8 @@ class GuestTimeout(LabError):
 
 class GuestFailure(LabError):
     """The guest reported LAB-FAIL, or QEMU exited before the scenario finished."""
+
+
+class ScenarioError(LabError, ValueError):
+    """A scenario or machine declared impossibly (a bad step name, a DIMM size QEMU's
+    pseries cannot plug); a ValueError too, as such mistakes were before."""

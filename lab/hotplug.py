@@ -13,6 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from lab.errors import ScenarioError
+
 # QEMU 7.2 hw/ppc/spapr.c: the default pseries CPU is power9_v2.0; its core device
 # type is "<cpu model>-spapr-cpu-core" (hw/ppc/spapr_cpu_core.c); a core's core-id
 # is its first thread's index (a multiple of threads per core).
@@ -56,7 +58,9 @@ class Hotplug:
 def add_core(core_id: int, threads: int = 1) -> QmpCommand:
     """``device_add`` of one pseries CPU core whose first thread is CPU ``core_id``."""
     if core_id % threads:
-        raise ValueError(f"core-id {core_id} is not a multiple of {threads} threads")
+        raise ScenarioError(
+            f"core-id {core_id} is not a multiple of {threads} threads", problem="core-id"
+        )
     return QmpCommand(
         "device_add", (("driver", PSERIES_CORE), ("id", f"core{core_id}"), ("core-id", core_id))
     )
@@ -65,7 +69,9 @@ def add_core(core_id: int, threads: int = 1) -> QmpCommand:
 def add_dimm(index: int, mib: int) -> tuple[QmpCommand, QmpCommand]:
     """A RAM backend and the pc-dimm on it (``mib`` a multiple of 256)."""
     if mib % DIMM_ALIGN_MIB:
-        raise ValueError(f"pseries DIMMs are multiples of {DIMM_ALIGN_MIB} MiB, not {mib}")
+        raise ScenarioError(
+            f"pseries DIMMs are multiples of {DIMM_ALIGN_MIB} MiB, not {mib}", problem="dimm-size"
+        )
     backend = f"hotmem{index}"
     return (
         QmpCommand(

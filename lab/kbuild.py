@@ -173,7 +173,9 @@ def parse_config(text: str, *, origin: str = ".config") -> dict[str, str | None]
             name, _, value = line.partition("=")
             values[name] = value
         elif line and not line.startswith("#"):
-            raise KernelBuildError(f"{origin}:{number}: not a Kconfig assignment: {raw!r}")
+            raise KernelBuildError(
+                f"{origin}:{number}: not a Kconfig assignment: {raw!r}", problem="not-kconfig"
+            )
     return values
 
 

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+from lab.errors import ScenarioError
 from lab.hotplug import Hotplug
 
 _SH_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
@@ -115,11 +116,15 @@ class Step:
 
     def __post_init__(self) -> None:
         if not _SH_NAME.fullmatch(self.name):
-            raise ValueError(f"step name {self.name!r} must be a shell identifier")
+            raise ScenarioError(
+                f"step name {self.name!r} must be a shell identifier", problem="step-name"
+            )
         if self.stops_with is not None:
             re.compile(self.stops_with)
             if not self.leaves:
-                raise ValueError(f"step {self.name}: stops_with needs leaves=True")
+                raise ScenarioError(
+                    f"step {self.name}: stops_with needs leaves=True", problem="stops-with"
+                )
 
 
 @dataclass(frozen=True)
@@ -173,11 +178,17 @@ class Scenario:
 
     def __post_init__(self) -> None:
         if self.threads < 1 or self.cpus % self.threads:
-            raise ValueError(f"{self.name}: {self.cpus} CPUs are not whole cores of {self.threads}")
+            raise ScenarioError(
+                f"{self.name}: {self.cpus} CPUs are not whole cores of {self.threads}",
+                problem="threads",
+            )
         names = {step.name for _, steps in self.stages for step in steps}
         for rule in self.console:
             if rule.step not in names:
-                raise ValueError(f"{self.name}: console rule names unknown step {rule.step}")
+                raise ScenarioError(
+                    f"{self.name}: console rule names unknown step {rule.step}",
+                    problem="console-rule",
+                )
 
     def steps(self, stage: Stage) -> tuple[Step, ...]:
         return dict(self.stages).get(stage, ())

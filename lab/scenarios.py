@@ -12,125 +12,97 @@ from __future__ import annotations
 
 import dataclasses
 
-from lab.initramfs import KDUMP_INITRD
 from lab.model import BOOT_TIMEOUT, ConsoleRule, Loader, Machine, Scenario, Stage, Step, render
+from lab.steps import (  # shared with the other scenario modules; re-exported
+    CRASH_APPEND,
+    CRASH_CMDLINE,
+    CRASH_LOAD,
+    CRASH_LOADED,
+    CRASH_STAGE,
+    CRASH_WORDS,
+    DIGEST_MISMATCH,
+    DIGEST_VERIFIED,
+    EXEC,
+    FALLBACK_NOTE,
+    FILL,
+    INJECT,
+    KDUMP_CRASH,
+    KDUMP_STAGE1,
+    KERNEL_ARGS,
+    KEXEC_STAGE2,
+    LOADER,
+    LOW64K,
+    MEMMAP,
+    NEXT_APPEND,
+    NEXT_CMDLINE,
+    OLD_KERNEL_TRAP,
+    PURGATORY_HELLO,
+    SYSRQ_CRASH,
+    kdump_stage1,
+    kexec_load,
+    status_step,
+)
+from lab.trust_scenarios import (  # re-exported
+    HEADROOM_REFUSAL,
+    LEAN_ARGS,
+    LEAN_CRASHKERNEL,
+    LEAN_DUMP,
+    NOT_OURS,
+    RELOADED_NOTE,
+    TRUST_CRASHKERNEL,
+    TRUST_SCENARIOS,
+    kdump_lean,
+)
 
-# The steps other scenario modules share (file_scenarios, hotplug_scenarios) are public.
+# The names other modules import from here (steps shared by file_scenarios, hotplug_scenarios
+# and others; lab.steps and lab.trust_scenarios re-exported).
 __all__ = [
+    "CRASH_APPEND",
+    "CRASH_CMDLINE",
+    "CRASH_LOAD",
+    "CRASH_LOADED",
+    "CRASH_STAGE",
+    "CRASH_WORDS",
+    "DIGEST_MISMATCH",
+    "DIGEST_VERIFIED",
     "EXEC",
+    "FALLBACK_NOTE",
     "FILL",
+    "HEADROOM_REFUSAL",
+    "INJECT",
     "KDUMP_CRASH",
     "KDUMP_STAGE1",
+    "KERNEL_ARGS",
     "KEXEC_STAGE2",
+    "LEAN_ARGS",
+    "LEAN_CRASHKERNEL",
+    "LEAN_DUMP",
+    "LOADER",
     "LOW64K",
     "MEMMAP",
+    "NEXT_APPEND",
+    "NEXT_CMDLINE",
+    "NOT_OURS",
+    "OLD_KERNEL_TRAP",
+    "PURGATORY_HELLO",
+    "RELOADED_NOTE",
     "SCENARIOS",
     "SYSRQ_CRASH",
+    "TRUST_CRASHKERNEL",
+    "TRUST_SCENARIOS",
     "ConsoleRule",
     "Loader",
     "Machine",
     "Scenario",
     "Stage",
     "Step",
+    "kdump_lean",
+    "kdump_stage1",
+    "kexec_load",
     "render",
     "shell_scenario",
+    "status_step",
 ]
-
-# Words every next kernel gets, on top of the lab.* words the steps add.
-NEXT_CMDLINE = "console=hvc0 panic=-1 lab.scenario=$LAB_scenario"
-CRASH_WORDS = "irqpoll nr_cpus=1 reset_devices"  # what a crash kernel gets besides NEXT_CMDLINE
-CRASH_CMDLINE = f"{NEXT_CMDLINE} {CRASH_WORDS}"
-CRASH_STAGE = "lab.stage=crash lab.nonce=$LAB_nonce lab.fill=$LAB_fill"  # read by the crash stage
-KERNEL_ARGS = "/boot/vmlinux --initrd=/boot/initrd.img"
-NEXT_APPEND = f'--append="{NEXT_CMDLINE} lab.stage=2 lab.marker=$LAB_marker lab.cpus=$LAB_cpus"'
-CRASH_APPEND = f'--append="{CRASH_CMDLINE} {CRASH_STAGE}"'
-PURGATORY_HELLO = "I'm in purgatory"  # pykexec/core/purgatory/ppc64.py msg_hello
-DIGEST_MISMATCH = "purgatory: sha256 mismatch"  # pykexec/core/purgatory/ppc64.py msg_mismatch
-# pykexec with one fault put in from outside the product (it has no test switch)
-INJECT = "python3 /lab/inject.py"
-DIGEST_VERIFIED = "sha256 of the segments verified"  # pykexec/core/purgatory/ppc64.py, -d
-FALLBACK_NOTE = "fell back to kexec_load"  # pykexec/system/loader.py, -a with -d
-# What the dead kernel's exception vectors print if the purgatory traps into them
-# (arch/powerpc/kernel/traps.c, process.c show_regs, xmon).
-OLD_KERNEL_TRAP = r"Oops:|Kernel panic|Unable to handle|Vector: [0-9a-f]{3,}|Unrecoverable"
-
-_LOADER = 'lab_result loader "$(command -v "$KEXEC")"\n'
-
-
-def _kexec_load(flags: str = "-l", kexec: str = "$KEXEC") -> Step:
-    return Step(
-        "load",
-        _LOADER + f"lab_try load {kexec} {flags} {KERNEL_ARGS} {NEXT_APPEND}\n"
-        'rc=$?\nlab_result kexec_loaded "$(cat /sys/kernel/kexec_loaded)"\nreturn $rc',
-        timeout=15,
-        fatal=True,
-    )
-
-
-def _status(when: str) -> Step:
-    """``-S`` (crash kernel) and ``-l -S`` exit codes of $KEXEC and of kexec-tools.
-
-    kexec-tools exits 1 when the kernel of that kind is loaded, 0 when not
-    (kexec/kexec.c, do_status); -l -S must agree with /sys/kernel/kexec_loaded.
-    """
-    return Step(f"status_{when}", f"sh /lab/steps/status_codes.sh {when}", timeout=10)
-
-
-EXEC = Step("exec", "$KEXEC -e", timeout=40, fatal=True, leaves=True)
-
-KEXEC_STAGE2 = (
-    Step("marker", 'lab_result marker "$LAB_marker"\n[ -n "$LAB_marker" ]', timeout=10),
-    Step(
-        "cpus",
-        'online=$(cat /sys/devices/system/cpu/online)\nlab_result cpus_online "$online"\n'
-        'lab_result nproc "$(nproc)"\n[ "$(nproc)" = "$LAB_cpus" ]',
-        timeout=10,
-    ),
-)
-
-_CRASH_LOAD = f"$KEXEC -p {KERNEL_ARGS} {CRASH_APPEND}"
-_CRASH_LOADED = '"$(cat /sys/kernel/kexec_crash_loaded)"'
-
-MEMMAP = Step("memmap", "python3 /lab/memcheck.py ram", timeout=10, fatal=True)
-FILL = Step("fill", "sh /lab/steps/fill.sh", timeout=10, fatal=True)
-LOW64K = Step("low64k", "python3 /lab/memcheck.py kcore low64k_before", timeout=10)
-SYSRQ_CRASH = Step("crash", "echo c > /proc/sysrq-trigger", timeout=40, fatal=True, leaves=True)
-
-
-def _kdump_stage1(load: str = _CRASH_LOAD) -> tuple[Step, ...]:
-    """Load the crash kernel with ``load``, -p -S, unload and reload, fill, crash."""
-    return (
-        MEMMAP,
-        Step(
-            "load",
-            _LOADER + f"{load}\nrc=$?\nlab_result kexec_crash_loaded {_CRASH_LOADED}\nreturn $rc",
-            timeout=15,
-            fatal=True,
-        ),
-        Step("loaded", "sh /lab/steps/crash_loaded_status.sh", timeout=10, fatal=True),
-        Step(
-            "reload",
-            f"$KEXEC -p -u || return 1\nlab_result unloaded_crash_loaded {_CRASH_LOADED}\n"
-            f"[ {_CRASH_LOADED} = 0 ] || return 1\n{load} || return 1\n"
-            f"lab_result reloaded_crash_loaded {_CRASH_LOADED}\n[ {_CRASH_LOADED} = 1 ]",
-            timeout=15,
-            fatal=True,
-        ),
-        FILL,
-        LOW64K,
-        SYSRQ_CRASH,
-    )
-
-
-KDUMP_STAGE1 = _kdump_stage1()
-
-KDUMP_CRASH = (
-    Step("vmcore", 'python3 /lab/vmcore_check.py "$LAB_nonce" "$LAB_fill"', timeout=70),
-    Step("elfcore", "python3 /lab/memcheck.py vmcore", timeout=10),
-    Step("low64k_live", "python3 /lab/memcheck.py kcore low64k_live", timeout=10),
-    Step("cat_vmcore", "cat /proc/vmcore > /dev/null", timeout=15),
-    Step("makedumpfile", "sh /lab/steps/makedumpfile.sh", timeout=40),
-)
 
 
 def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
@@ -141,7 +113,7 @@ def _kexec(name: str, loader: Loader, cpus: int) -> Scenario:
         cpus=cpus,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_status("before"), _kexec_load(), _status("after"), EXEC)),
+            (Stage.FIRST, (status_step("before"), kexec_load(), status_step("after"), EXEC)),
             (Stage.SECOND, KEXEC_STAGE2),
         ),
     )
@@ -158,7 +130,7 @@ VMCOREDMESG = (
 def _kdump(
     name: str,
     loader: Loader,
-    load: str = _CRASH_LOAD,
+    load: str = CRASH_LOAD,
     what: str = "-p",
     crash_extra: tuple[Step, ...] = (),
 ) -> Scenario:
@@ -170,7 +142,7 @@ def _kdump(
         cpus=1,
         mem_mib=2048,
         crashkernel="512M",
-        stages=((Stage.FIRST, _kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH + crash_extra)),
+        stages=((Stage.FIRST, kdump_stage1(load)), (Stage.CRASH, KDUMP_CRASH + crash_extra)),
     )
 
 
@@ -188,7 +160,7 @@ def _kexec_dtb() -> Scenario:
         cpus=1,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_kexec_load(f"-l --dtb={FIRMWARE_FDT}"), EXEC)),
+            (Stage.FIRST, (kexec_load(f"-l --dtb={FIRMWARE_FDT}"), EXEC)),
             (Stage.SECOND, KEXEC_STAGE2),
         ),
     )
@@ -239,10 +211,10 @@ def _dry_run_safety() -> Scenario:
             (
                 Stage.FIRST,
                 (
-                    _kexec_load(),
+                    kexec_load(),
                     Step(
                         "crash_load",
-                        f"{_CRASH_LOAD} || return 1\n{_BOTH_LOADED}",
+                        f"{CRASH_LOAD} || return 1\n{_BOTH_LOADED}",
                         timeout=15,
                         fatal=True,
                     ),
@@ -279,7 +251,7 @@ def _kdump_config(key: str, command: str, check: str, record: str = "") -> Step:
         f"kdump-config {command} > /tmp/{key}.out 2>&1\nrc=$?\ncat /tmp/{key}.out\n"
         f'lab_result {key}_rc "$rc"\n'
         f"lab_result {key}_out \"$(tr '\\n' '|' < /tmp/{key}.out | cut -c1-600)\"\n"
-        f"lab_result {key}_crash_loaded {_CRASH_LOADED}\n{record}[ $rc = 0 ] && {check}",
+        f"lab_result {key}_crash_loaded {CRASH_LOADED}\n{record}[ $rc = 0 ] && {check}",
         timeout=20,
         fatal=True,
     )
@@ -289,7 +261,7 @@ def _kdump_config_load(key: str) -> Step:
     """``kdump-config load`` and the kexec command it ran (kdump_load writes it to
     $KDUMP_COREDIR/kexec_cmd)."""
     record = f'lab_result {key}_kexec_cmd "$(cat /var/crash/kexec_cmd)"\n'
-    return _kdump_config(key, "load", f"[ {_CRASH_LOADED} = 1 ]", record)
+    return _kdump_config(key, "load", f"[ {CRASH_LOADED} = 1 ]", record)
 
 
 _STATE = "grep -q 'current state *: {}' /tmp/{}.out"
@@ -298,7 +270,7 @@ _KDUMP_TOOLS_STAGE1 = (
     MEMMAP,
     _kdump_config_load("kdump_load"),
     _kdump_config("kdump_status", "status", _STATE.format("ready to kdump", "kdump_status")),
-    _kdump_config("kdump_unload", "unload", f"[ {_CRASH_LOADED} = 0 ]"),
+    _kdump_config("kdump_unload", "unload", f"[ {CRASH_LOADED} = 0 ]"),
     _kdump_config(
         "kdump_status_unloaded", "status", _STATE.format("Not ready", "kdump_status_unloaded")
     ),
@@ -340,7 +312,7 @@ def _kexec_debug() -> Scenario:
         loader=Loader.PYKEXEC,
         cpus=1,
         mem_mib=1024,
-        stages=((Stage.FIRST, (_kexec_load("-d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
+        stages=((Stage.FIRST, (kexec_load("-d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
         console=(
             ConsoleRule(PURGATORY_HELLO, "exec"),
             ConsoleRule(DIGEST_MISMATCH, "exec", present=False),
@@ -378,7 +350,7 @@ def _kexec_bad_digest() -> Scenario:
         cpus=1,
         mem_mib=1024,
         stages=(
-            (Stage.FIRST, (_kexec_load("-l", INJECT + " corrupt-digest"), exec_)),
+            (Stage.FIRST, (kexec_load("-l", INJECT + " corrupt-digest"), exec_)),
             (Stage.SECOND, KEXEC_STAGE2),
         ),
         console=(
@@ -397,7 +369,7 @@ def _kexec_auto() -> Scenario:
         loader=Loader.PYKEXEC,
         cpus=1,
         mem_mib=1024,
-        stages=((Stage.FIRST, (_kexec_load("-a -d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
+        stages=((Stage.FIRST, (kexec_load("-a -d -l"), EXEC)), (Stage.SECOND, KEXEC_STAGE2)),
         console=(ConsoleRule(FALLBACK_NOTE, "load"),),
     )
 
@@ -532,198 +504,4 @@ POWERNV_TWINS = {  # powernv scenario: the pseries scenario it runs
     "powernv-kexec-bad-digest": "kexec-bad-digest",
 }
 SCENARIOS.update((n, _on_powernv(SCENARIOS[twin], n)) for n, twin in POWERNV_TWINS.items())
-
-
-# Issue 9: a crash kernel you can trust.  The lab's full payload needs about 500 MiB of
-# crash region (lab/calibration/crashkernel.json); pykexec refuses what cannot boot.
-HEADROOM_REFUSAL = "refusing the crash kernel"  # pykexec/core/planner.py crash_headroom
-RELOADED_NOTE = "reloaded it"  # pykexec/system/loader.py _recover_crash
-NOT_OURS = "record does NOT describe what is loaded"  # pykexec/core/crash/loaded.py Verdict
-# The full payload keeps its dump in its tmpfs root and needs 496M in the lab
-# (lab/calibration/crashkernel.json); 576M leaves room for its 4-CPU twin too.
-TRUST_CRASHKERNEL = "576M"
-_CRASH_ARGS = f"{KERNEL_ARGS} {CRASH_APPEND}"
-
-
-def _crash_refused() -> Step:
-    """-p into a region too small: exit 1, the figures and a crashkernel= on stderr,
-    nothing loaded; --recommend-crashkernel names a size."""
-    return Step(
-        "refused",
-        f"lab_try refused $KEXEC -p {_CRASH_ARGS}\nrc=$?\n"
-        f"lab_result refused_crash_loaded {_CRASH_LOADED}\n"
-        f'lab_result recommended "$($KEXEC --recommend-crashkernel {_CRASH_ARGS})"\n'
-        f"[ $rc = 1 ] && [ {_CRASH_LOADED} = 0 ] && "
-        f"grep -q '{HEADROOM_REFUSAL}.*needs about.*crashkernel=[0-9]*M would' "
-        "/tmp/lab-refused.err",
-        timeout=30,
-        fatal=True,
-    )
-
-
-def _kdump_small(size: str) -> Scenario:
-    return Scenario(
-        name=f"kdump-small-{size.lower()}",
-        description=f"crashkernel={size}: pykexec -p refuses with the figures and the "
-        "crashkernel= that would do; nothing loaded",
-        loader=Loader.PYKEXEC,
-        cpus=1,
-        mem_mib=2048,
-        crashkernel=size,
-        stages=((Stage.FIRST, (_crash_refused(),)),),
-    )
-
-
-def _out(key: str, command: str) -> str:
-    """Run COMMAND with stdout and stderr in /tmp/KEY.out; record its rc and output."""
-    return (
-        f"{command} > /tmp/{key}.out 2>&1\nrc=$?\nlab_result {key}_rc $rc\n"
-        f"lab_result {key}_out \"$(tr '\\n' '|' < /tmp/{key}.out | cut -c1-700)\"\n"
-    )
-
-
-def _crash_load(args: str, *, quiet: bool) -> Step:
-    """``$KEXEC -p ARGS``: exit 0 and a crash kernel loaded; with ``quiet``, not a word on
-    stdout or stderr either (kexec-tools prints "Modified cmdline:" for every ppc64 -p)."""
-    return Step(
-        "load",
-        _LOADER
-        + _out("load", f"$KEXEC -p {args}")
-        + f"lab_result kexec_crash_loaded {_CRASH_LOADED}\n"
-        + ("[ ! -s /tmp/load.out ] && " if quiet else "")
-        + f"[ $rc = 0 ] && [ {_CRASH_LOADED} = 1 ]",
-        timeout=30,
-        fatal=True,
-    )
-
-
-_TRUST_STAGE1 = (
-    MEMMAP,
-    Step(
-        "corrupt",
-        _out("corrupt_load", f"{INJECT} corrupt-digest -p {_CRASH_ARGS}")
-        + "[ $rc = 0 ] || return 1\n"
-        + _out("verify_corrupt", "$KEXEC --verify")
-        + "[ $rc = 1 ] && grep -q 'NOT intact: purgatory digest' /tmp/verify_corrupt.out",
-        timeout=60,
-        fatal=True,
-    ),
-    Step(
-        # kexec-tools loads over pykexec's image: pykexec's record no longer describes it
-        "other_loader",
-        f"kexec -p {_CRASH_ARGS} > /tmp/kexec_tools_load.out 2>&1\nkt=$?\n"
-        "lab_result other_loader_rc $kt\n[ $kt = 0 ] || return 1\n"
-        + _out("other_status_d", "$KEXEC -S -d")
-        + "src=$rc\n"
-        + _out("other_verify", "$KEXEC --verify")
-        + f'[ $src = 1 ] && [ $rc = 1 ] && grep -q "{NOT_OURS}" /tmp/other_status_d.out && '
-        f'grep -q "{NOT_OURS}" /tmp/other_verify.out',
-        timeout=180,
-        fatal=True,
-    ),
-    _crash_load(_CRASH_ARGS, quiet=True),
-    Step(
-        "verify",
-        _out("verify", "$KEXEC --verify") + "[ $rc = 0 ] && grep -q 'image intact' /tmp/verify.out",
-        timeout=60,
-        fatal=True,
-    ),
-    Step(
-        "status_d",
-        _out("status_d", "$KEXEC -S -d") + "kexec -S; ks=$?\nlab_result status_kexec_tools $ks\n"
-        "[ $rc = 1 ] && [ $ks = 1 ] && grep -q 'kernel: /boot/vmlinux' /tmp/status_d.out && "
-        "grep -q '^loaded at ' /tmp/status_d.out && grep -q 'machine: unchanged' /tmp/status_d.out",
-        timeout=20,
-        fatal=True,
-    ),
-    Step(
-        "reject",
-        f"lab_try reject {INJECT} reject-load -p {_CRASH_ARGS}\nrc=$?\n"
-        f"lab_result reject_crash_loaded {_CRASH_LOADED}\n"
-        f"[ $rc = 1 ] && [ {_CRASH_LOADED} = 1 ] && grep -q '{RELOADED_NOTE}' /tmp/lab-reject.err",
-        timeout=60,
-        fatal=True,
-    ),
-    Step(
-        "verify_after",
-        _out("verify_after", "$KEXEC --verify") + "[ $rc = 0 ]",
-        timeout=60,
-        fatal=True,
-    ),
-    FILL,
-    SYSRQ_CRASH,
-)
-
-
-def _kdump_trust() -> Scenario:
-    return Scenario(
-        name="kdump-trust",
-        description=f"crashkernel={TRUST_CRASHKERNEL}: --verify names a corrupted digest; after "
-        "kexec-tools' -p, -S -d and --verify say pykexec's record is not what is loaded; -p "
-        "loads without a warning, --verify intact, -S -d; a -p reload the kernel rejects "
-        "leaves the previous one loaded; sysrq crash; vmcore with the nonce",
-        loader=Loader.PYKEXEC,
-        cpus=1,
-        mem_mib=2048,
-        crashkernel=TRUST_CRASHKERNEL,
-        stages=((Stage.FIRST, _TRUST_STAGE1), (Stage.CRASH, KDUMP_CRASH)),
-    )
-
-
-SCENARIOS.update((s.name, s) for s in (_kdump_small("128M"), _kdump_small("256M"), _kdump_trust()))
-
-
-# The lean kdump payload (lab.initramfs.KDUMP_PROGRAMS: busybox and makedumpfile, no
-# Python), dumping off the machine through the dump port as kdump's network targets
-# do: what a distribution's kdump initramfs looks like.  crashkernel=256M holds it.
-LEAN_CRASHKERNEL = "256M"
-LEAN_ARGS = f"/boot/vmlinux --initrd=/{KDUMP_INITRD} {CRASH_APPEND}"
-LEAN_DUMP = Step("dump", "sh /lab/steps/dump_out.sh", timeout=120, fatal=True)
-
-
-def _lean_stage1(loader: Loader) -> tuple[Step, ...]:
-    """Load the lean payload (pykexec: with no word on stdout or stderr), fill, crash;
-    pykexec also says what it recommends and shows the headroom in a dry run."""
-    ours = loader is Loader.PYKEXEC
-    headroom = Step(
-        "headroom",
-        _out("recommend", f"$KEXEC --recommend-crashkernel {LEAN_ARGS}")
-        + _out("dry_run", f"$KEXEC -p --dry-run {LEAN_ARGS}")
-        + 'lab_result dry_run_headroom "$(grep -i -m1 "crash kernel needs" '
-        '/tmp/dry_run.out | cut -c1-500)"\n[ $rc = 0 ]',
-        timeout=30,
-        fatal=True,
-    )
-    return (
-        MEMMAP,
-        *((headroom,) if ours else ()),
-        _crash_load(LEAN_ARGS, quiet=ours),
-        FILL,
-        SYSRQ_CRASH,
-    )
-
-
-def kdump_lean(name: str, loader: Loader, crashkernel: str = LEAN_CRASHKERNEL) -> Scenario:
-    """The lean payload at ``crashkernel``: loads without a word, the crash kernel boots
-    and streams a dump that the host finds the nonce in (lab.dumpcheck)."""
-    return Scenario(
-        name=name,
-        description=f"crashkernel={crashkernel}, the lean kdump payload (busybox, "
-        f"makedumpfile): {loader} -p loads without a warning; sysrq crash; makedumpfile "
-        "-E -F streams the vmcore to the host, which finds the nonce in it",
-        loader=loader,
-        cpus=1,
-        mem_mib=2048,
-        crashkernel=crashkernel,
-        stages=((Stage.FIRST, _lean_stage1(loader)), (Stage.CRASH, (LEAN_DUMP,))),
-        lean_kdump=True,
-    )
-
-
-SCENARIOS.update(
-    (s.name, s)
-    for s in (
-        kdump_lean("kdump-lean-256m", Loader.PYKEXEC),
-        kdump_lean("reference-kdump-lean", Loader.KEXEC),
-    )
-)
+SCENARIOS.update(TRUST_SCENARIOS)  # kdump-small-*, kdump-trust, kdump-lean (lab.trust_scenarios)

@@ -5,7 +5,7 @@ Each form that does not jump runs with sid's kexec-tools 2.0.32 and with pykexec
 same state (lab/corpus.py).  What a script observes (exit status, stdout and stderr
 shapes, the images loaded afterwards) must be the same for both tools, except for the
 forms whose difference KEXEC_TOOLS documents (pykexec(8) DIFFERENCES), where each tool
-must do what tests/test_cli.py says of it.
+must do what tests/clientcorpus.py says of it.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from lab import corpus
 from lab.model import Kernel
 from lab.paths import CacheLayout
 from lab.runner import RunOptions, run
-from tests.test_cli import CORPUS, KEXEC_TOOLS, MISTAKES, OUTCOMES
+from tests.clientcorpus import CORPUS, KEXEC_TOOLS, MISTAKES, OUTCOMES
 
 pytestmark = pytest.mark.lab
 

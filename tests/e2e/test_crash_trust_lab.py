@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """Issue 9 in the lab: headroom refusals, verify, -S -d, and a rejected -p reload
 that leaves the previous crash kernel loaded, and the lean payload in crashkernel=256M
-(lab/scenarios.py, kdump-small-*, kdump-trust, kdump-lean-256m)."""
+(lab/trust_scenarios.py, kdump-small-*, kdump-trust, kdump-lean-256m)."""
 
 from __future__ import annotations
 
