@@ -21,7 +21,7 @@ import pytest
 from lab.capture import _Collector, guest_script, unpack
 from lab.cpio import NEWC_FIELDS, NEWC_MAGIC, NewcWriter
 from lab.elfdeps import needed_sonames
-from lab.errors import AssetError
+from lab.errors import AssetError, ScenarioError
 from lab.initramfs import GuestFile, _concat, overlay_archive
 from lab.judge import Judge, Report, parse_marker
 from lab.paths import GUEST_DIR
@@ -257,8 +257,9 @@ def test_overlay_carries_init_scenario_and_pykexec() -> None:
 
 
 def test_step_names_are_shell_identifiers() -> None:
-    with pytest.raises(ValueError, match="shell identifier"):
+    with pytest.raises(ScenarioError) as err:
         Step("cat-vmcore", "true")
+    assert err.value.problem == "step-name"
 
 
 def test_shell_scenario_is_one_step() -> None:
