@@ -196,6 +196,19 @@ def test_ima_measuring(root: Path, count: int, policy: str | None, measuring: bo
     assert (features.ima_measuring(SystemView(root)) is not None) is measuring
 
 
+def test_an_unreadable_ima_policy_is_not_known_not_an_error(root: Path) -> None:
+    """Without CONFIG_IMA_READ_POLICY the policy does not open, even for root (EACCES, seen
+    in the Debian system's kdump-tools load); nothing here may fail a load: a policy that
+    is not a readable file (a directory stands in for it) says nothing."""
+    _ima(root, 1)
+    (root / features.IMA_DIR / "policy").mkdir()
+    assert features.ima_measuring(SystemView(root)) is None
+    _ima_count = root / features.IMA_DIR / "runtime_measurements_count"
+    _ima_count.unlink()
+    _ima_count.mkdir()
+    assert features.ima_measuring(SystemView(root)) is None
+
+
 def test_ima_makes_the_default_say_why(root: Path) -> None:
     _ima(root, 42)
     support = read_support(SystemView(root), crash=False)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import zlib
 
+from pykexec.errors import SystemInfoError
 from pykexec.system.sysinfo import SystemView
 
 CONFIG_GZ = "proc/config.gz"
@@ -28,14 +29,24 @@ KALLSYMS_LOAD_STUB = (b" W sys_kexec_load\n", b" W .sys_kexec_load\n")
 IMA_DIR = "sys/kernel/security/ima"
 
 
+def _hint(view: SystemView, rel: str) -> bytes | None:
+    """A file these facts are only hints from: what cannot be read is not known (the IMA
+    policy opens only with CONFIG_IMA_READ_POLICY, EACCES otherwise, even for root;
+    security/integrity/ima/ima_fs.c ima_open_policy), never an error of the load."""
+    try:
+        return view.read_bytes(rel)
+    except SystemInfoError:
+        return None
+
+
 def kernel_config(view: SystemView) -> tuple[str | None, str]:
     """The running kernel's config text and where it came from (None: not found)."""
     release = (view.read_text("proc/sys/kernel/osrelease") or "").strip()
     if release and "/" not in release:
-        config = view.read_text(f"boot/config-{release}")
+        config = _hint(view, f"boot/config-{release}")
         if config is not None:
-            return config, f"/boot/config-{release}"
-    packed = view.read_bytes(CONFIG_GZ)
+            return config.decode("utf-8", "replace"), f"/boot/config-{release}"
+    packed = _hint(view, CONFIG_GZ)
     if packed and len(packed) <= CONFIG_GZ_LIMIT:
         inflate = zlib.decompressobj(16 + zlib.MAX_WBITS)  # gzip framing
         try:
@@ -61,7 +72,7 @@ def kexec_load_support(
             return True, source
         return False, f"{source}: CONFIG_KEXEC is not set"
     if thorough:
-        symbols = view.read_bytes("proc/kallsyms")
+        symbols = _hint(view, "proc/kallsyms")
         if symbols:
             if any(s in symbols for s in KALLSYMS_LOAD_PRESENT):
                 return True, "/proc/kallsyms"
@@ -78,10 +89,11 @@ def ima_measuring(view: SystemView) -> str | None:
     entry says nothing; more entries, or a policy with ``measure`` rules
     (readable with CONFIG_IMA_READ_POLICY), say it is measuring.
     """
-    count = view.read_int(f"{IMA_DIR}/runtime_measurements_count")
+    counted = (_hint(view, f"{IMA_DIR}/runtime_measurements_count") or b"").split()[:1]
+    count = int(counted[0]) if counted and counted[0].isdigit() else None
     if count is not None and count > 1:
         return f"{count} entries in its measurement list"
-    policy = view.read_text(f"{IMA_DIR}/policy") or ""
+    policy = (_hint(view, f"{IMA_DIR}/policy") or b"").decode("utf-8", "replace")
     if any(line.split()[:1] == ["measure"] for line in policy.splitlines()):
         return "its policy has measure rules"
     return None
