@@ -12,6 +12,8 @@ from __future__ import annotations
 import stat
 from typing import BinaryIO
 
+from lab.errors import ScenarioError
+
 NEWC_MAGIC = b"070701"
 # Header fields in order (buffer-format.rst), each 8 ASCII hex digits.
 NEWC_FIELDS: tuple[str, ...] = (
@@ -48,7 +50,7 @@ class NewcWriter:
     def _entry(self, name: str, mode: int, data: bytes, rdev: tuple[int, int] = (0, 0)) -> None:
         name = name.strip("/") or "."
         if name in self._names and name != TRAILER:
-            raise ValueError(f"cpio: duplicate entry {name!r}")
+            raise ScenarioError(f"cpio: duplicate entry {name!r}", problem="duplicate-entry")
         self._names.add(name)
         encoded = name.encode() + b"\0"
         values = {

@@ -100,7 +100,8 @@ class MachineConfig:
         if limit is not None and size > limit:
             raise AssetError(
                 f"initrd {self.initrd} is {size} bytes; QEMU's {self.machine} loads at most "
-                f"{limit} (hw/ppc/pnv.c INITRD_MAX_SIZE): gzip it (--gzip)"
+                f"{limit} (hw/ppc/pnv.c INITRD_MAX_SIZE): gzip it (--gzip)",
+                problem="initrd-too-large",
             )
 
     def smp(self) -> str:

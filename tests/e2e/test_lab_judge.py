@@ -12,6 +12,7 @@ from types import ModuleType
 
 import pytest
 
+from lab.errors import ScenarioError
 from lab.judge import STOP_GRACE, Judge, Report
 from lab.model import ConsoleRule, Scenario, Stage, Step
 from lab.paths import GUEST_DIR
@@ -99,10 +100,12 @@ def test_stop_needs_its_rules_and_a_deadline_is_a_timeout() -> None:
 
 
 def test_model_validates_rules_and_stops() -> None:
-    with pytest.raises(ValueError, match="unknown step"):
+    with pytest.raises(ScenarioError) as err:
         Scenario("x", "", SCENARIOS["kexec"].loader, 1, 1, (), console=(ConsoleRule("a", "b"),))
-    with pytest.raises(ValueError, match="leaves"):
+    assert err.value.problem == "console-rule"
+    with pytest.raises(ScenarioError) as err:
         Step("exec", "true", stops_with="x")
+    assert err.value.problem == "stops-with"
     assert "lockdown=integrity" in SCENARIOS["lockdown"].cmdline
 
 
