@@ -90,7 +90,7 @@ def ima_measuring(view: SystemView) -> str | None:
     (readable with CONFIG_IMA_READ_POLICY), say it is measuring.
     """
     counted = (_hint(view, f"{IMA_DIR}/runtime_measurements_count") or b"").split()[:1]
-    count = int(counted[0]) if counted and counted[0].isdigit() else None
+    count = int(counted[0]) if counted and counted[0].isdigit() and len(counted[0]) <= 20 else None
     if count is not None and count > 1:
         return f"{count} entries in its measurement list"
     policy = (_hint(view, f"{IMA_DIR}/policy") or b"").decode("utf-8", "replace")
