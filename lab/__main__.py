@@ -115,6 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     d.add_argument("--loader", choices=debsys.LOADERS, default="kexec-tools")
     d.add_argument("--deb", type=Path, help="the project's .deb (default: built from the tree)")
     d.add_argument("--crashkernel", help="instead of kdump-tools' recommendation (e.g. 256M)")
+    d.add_argument("--crash-cpu", type=int, default=0, help="the CPU kdump's panic is on")
+    d.add_argument("--ic-mode", choices=("", "xics", "xive", "dual"), default="",
+                   help="QEMU pseries interrupt controller (default: QEMU's)")  # fmt: skip
     return p
 
 
@@ -140,8 +143,9 @@ def _main(args: argparse.Namespace) -> int:
         return kbuild.main(layout, args.kernel)
     if args.command == "debsys":
         return debsys.main(
-            layout, args.action, args.scenario, args.loader, args.deb, args.crashkernel
-        )
+            layout, args.action, args.scenario, args.loader, args.deb, args.crashkernel,
+            crash_cpu=args.crash_cpu, ic_mode=args.ic_mode,
+        )  # fmt: skip
     if args.command == "list":
         for s in ALL_SCENARIOS.values():
             print(f"{s.name:18} loader={s.loader:8} kernel={s.kernel:14} cpus={s.cpus} "

@@ -115,7 +115,8 @@ def system_for(layout: CacheLayout, loader: str, deb: Path | None,
 
 
 def main(layout: CacheLayout, action: str, scenario: str | None, loader: str,
-         deb: Path | None, crashkernel: str | None = None) -> int:  # fmt: skip
+         deb: Path | None, crashkernel: str | None = None, *, crash_cpu: int = 0,
+         ic_mode: str = "") -> int:  # fmt: skip
     from lab.debsys_run import require_tools, run_scenario
 
     install_host_tools()
@@ -129,7 +130,8 @@ def main(layout: CacheLayout, action: str, scenario: str | None, loader: str,
     scenario = scenario or "kdump"
     extra = package_life_files(layout, deb) if scenario == "package-life" else {}
     built = system_for(layout, loader, deb, scenario)
-    report = run_scenario(layout, built, scenario, loader, extra=extra, crashkernel=crashkernel)
+    report = run_scenario(layout, built, scenario, loader, extra=extra, crashkernel=crashkernel,
+                          crash_cpu=crash_cpu, ic_mode=ic_mode)  # fmt: skip
     print(report.format())
     sys.stdout.flush()
     return 0 if report.passed else 1

@@ -18,7 +18,8 @@ The first kernel gets ``panic=10`` (:data:`PANIC_WORD`): kdump-config passes its
 command line on, so a crash kernel (or the kdump initramfs) that panics reboots
 into the system, which reports no dump, rather than waiting for the time limit.
 A run stopped by virtio-blk's probe hang (:data:`lab.debsys_run.VIRTIO_HANG`) says
-nothing about the size: it is run once more and counted in the probe.
+nothing about the size: it is run once more and counted in the probe.  (Its cause was
+the panic's CPU, lab/README.md "kdump from another CPU"; runs panic on CPU 0 since.)
 
 The case's facts are the lab's own: the vmlinux by pyelftools, the kdump initramfs
 read from the disk image with debugfs and walked as a cpio (:mod:`lab.calibrate`),

@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 # The lab's scenario in the Debian system image (run by pykexec-lab.service, from the
 # second disk).  Kernel command line words: lab.scenario=kdump|kexec-reboot|kexec-systemctl|
-# package-life, lab.marker=M (this run's).  State across boots lives in
+# package-life, lab.marker=M (this run's), lab.crash_cpu=N (the CPU kdump's panic is
+# on, 0 when absent).  State across boots lives in
 # /var/lib/pykexec-lab/M (on the image, so the host reads it with debugfs afterwards).
 # Console lines for the host: "LAB-INFO ...", "LAB-STEP name", "LAB-DONE pass|fail why".
 set -u
@@ -58,8 +59,10 @@ kdump_first_boot() {
     echo crashed > "$STATE"
     sync
     echo "LAB-CRASH-MARKER $MARKER" > /dev/kmsg
+    cpu=$(word lab.crash_cpu)
+    say "crash from CPU ${cpu:=0}"
     echo "LAB-STEP crash" > /dev/console
-    echo c > /proc/sysrq-trigger
+    taskset -c "$cpu" sh -c 'echo c > /proc/sysrq-trigger'
     sleep 60
     fail "sysrq c did not crash the kernel"
 }
