@@ -258,20 +258,27 @@ def _apt_suite_options(
     ]  # fmt: skip
 
 
+def download_debs(
+    layout: CacheLayout, suite: str, packages: tuple[str, ...], into: Path
+) -> list[Path]:
+    """``packages`` for the guest's architecture, as ``suite`` has them today, downloaded
+    into ``into`` (emptied first; apt's lists under <cache>/apt-``suite``): the .debs."""
+    apt = _apt_suite_options(layout, suite, f"apt-{suite}")
+    _run(["apt-get", *apt, "update"])
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    _run(["apt-get", *apt, "download", *(f"{p}:{GUEST_ARCH}" for p in packages)], cwd=into)
+    return sorted(into.glob("*.deb"))
+
+
 def newer_makedumpfile(layout: CacheLayout) -> Path:
     """A root holding trixie's makedumpfile and libzstd (fetched on first use, cached)."""
     d = layout.root / "makedumpfile-trixie"
     root, done = d / "root", d / "done"
     if done.is_file() and (root / "usr/bin/makedumpfile").is_file():
         return root
-    apt = _apt_suite_options(layout, TRIXIE_SUITE, f"apt-{TRIXIE_SUITE}")
-    _run(["apt-get", *apt, "update"])
     debs = d / "debs"
-    if debs.exists():
-        shutil.rmtree(debs)
-    debs.mkdir(parents=True)
-    _run(["apt-get", *apt, "download", *(f"{p}:{GUEST_ARCH}" for p in TRIXIE_MAKEDUMPFILE)],
-         cwd=debs)  # fmt: skip
+    download_debs(layout, TRIXIE_SUITE, TRIXIE_MAKEDUMPFILE, debs)
     if root.exists():
         shutil.rmtree(root)
     for deb in sorted(debs.glob("*.deb")):
@@ -376,11 +383,7 @@ def trixie_kexec_tools(layout: CacheLayout) -> Path:
     found = sorted(d.glob(f"kexec-tools_*_{GUEST_ARCH}.deb"))
     if (d / "done").is_file() and found:
         return found[-1]
-    apt = _apt_suite_options(layout, TRIXIE_SUITE, f"apt-{TRIXIE_SUITE}")
-    _run(["apt-get", *apt, "update"])
-    shutil.rmtree(d, ignore_errors=True)
-    d.mkdir(parents=True)
-    _run(["apt-get", *apt, "download", f"kexec-tools:{GUEST_ARCH}"], cwd=d)
+    download_debs(layout, TRIXIE_SUITE, ("kexec-tools",), d)
     (d / "done").write_text("")
     return sorted(d.glob(f"kexec-tools_*_{GUEST_ARCH}.deb"))[-1]
 

@@ -23,7 +23,8 @@ import shlex
 import shutil
 from pathlib import Path
 
-from lab.assets import GUEST_ARCH, _apt_suite_options, _run
+from lab.assets import _run, download_debs
+from lab.errors import AssetError
 from lab.initramfs import GuestFile
 from lab.model import Kernel, Loader, Scenario, Stage, Step
 from lab.paths import CacheLayout
@@ -31,6 +32,9 @@ from lab.paths import CacheLayout
 SID_SUITE = "sid"
 # kexec-tools 2.0.32 as Debian builds it, and the C library it was linked against.
 SID_PACKAGES = ("kexec-tools", "libc6")
+# sid moves: the download is checked for this version (Debian's epoch and upstream),
+# whose messages tests/fixtures/corpus-lab-2.0.32.txt records.
+SID_KEXEC_VERSION = "1:2.0.32-"
 GUEST_DIR = "/opt/kexec-tools-sid"  # kexec, ld64.so.2 and libc.so.6 of sid
 REFERENCE = f"{GUEST_DIR}/ld64.so.2 --library-path {GUEST_DIR} {GUEST_DIR}/kexec"
 # The corpus' paths, in the guest.  The initrd is a one-file newc archive: the forms'
@@ -73,13 +77,18 @@ def sid_kexec_tools(layout: CacheLayout) -> Path:
     out, done = d / "guest", d / "done"
     if done.is_file() and (out / "kexec").is_file():
         return out
-    apt = _apt_suite_options(layout, SID_SUITE, f"apt-{SID_SUITE}")
-    _run(["apt-get", *apt, "update"])
     shutil.rmtree(d, ignore_errors=True)
     debs, tree = d / "debs", d / "tree"
-    debs.mkdir(parents=True)
-    _run(["apt-get", *apt, "download", *(f"{p}:{GUEST_ARCH}" for p in SID_PACKAGES)], cwd=debs)
-    for deb in sorted(debs.glob("*.deb")):
+    fetched = download_debs(layout, SID_SUITE, SID_PACKAGES, debs)
+    versions = [_run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).split()
+                for deb in fetched]  # fmt: skip
+    kexec = next((v[3] for v in versions if v[1] == "kexec-tools"), "none")
+    if not kexec.startswith(SID_KEXEC_VERSION):
+        raise AssetError(
+            f"sid's kexec-tools is {kexec}, not {SID_KEXEC_VERSION}*: the corpus record "
+            f"(tests/fixtures/corpus-lab-2.0.32.txt) and its test are for that version; "
+            "record the corpus again with the new one", problem="sid-moved")  # fmt: skip
+    for deb in fetched:
         _run(["dpkg-deb", "-x", str(deb), str(tree)])
     out.mkdir()
     for name, pattern in (("kexec", "usr/sbin/kexec"), ("ld64.so.2", "usr/lib/*/ld64.so.2"),
@@ -89,8 +98,6 @@ def sid_kexec_tools(layout: CacheLayout) -> Path:
             raise FileNotFoundError(f"{pattern} in sid's {', '.join(SID_PACKAGES)}")
         shutil.copyfile(found[0].resolve(), out / name)
         (out / name).chmod(0o755)
-    versions = [_run(["dpkg-deb", "-f", str(deb), "Package", "Version"]).split()
-                for deb in sorted(debs.glob("*.deb"))]  # fmt: skip
     (out / "versions").write_text("".join(f"{v[1]} {v[3]}\n" for v in versions))
     shutil.rmtree(tree)
     done.write_text("")
