@@ -240,11 +240,12 @@ class SystemInfoError(KexecError):
 class PlacementError(KexecError):
     """Segments cannot be placed in the available memory.
 
-    ``kind`` is the segment's kind, ``start``/``end`` its memory, ``where`` the memory
-    searched (its name), ``free`` the free ranges there.
+    ``segment`` is the segment's kind, ``start``/``end`` its memory, ``where`` the memory
+    searched (its name), ``free`` the free ranges there.  (No field is named ``kind``:
+    that key of the --json error document is the class's name.)
     """
 
-    kind: str
+    segment: str
     other: str
     where: str
     free: str
@@ -378,7 +379,7 @@ class AssemblyError(KexecError):
     mnemonic: str
     operand: str  # the operand as written (its repr)
     field: str  # the instruction field (SI, BD, RA...)
-    kind: str  # what the field takes, or signed/unsigned
+    takes: str  # what the field takes, or signed/unsigned
     name: str  # a label, slot or register
     slots: str  # the slots there are, comma-separated
     what: str

@@ -291,12 +291,12 @@ SYSTEM_INFO_ERROR = {
 PLACEMENT_ERROR = {
     "no-hole": "no hole of {size:#x} bytes aligned to {align:#x} (free: {free})",
     "too-many-segments": "{count} segments planned; kexec_load takes at most {limit}",
-    "misaligned-segment": "{kind} segment {start:#x}-{end:#x} is not aligned to {align:#x}",
-    "buffer-too-large": "{kind} segment holds {size:#x} bytes in {start:#x}-{end:#x}",
-    "overlapping-segments": "{kind} segment {start:#x}-{end:#x} overlaps {other} segment "
+    "misaligned-segment": "{segment} segment {start:#x}-{end:#x} is not aligned to {align:#x}",
+    "buffer-too-large": "{segment} segment holds {size:#x} bytes in {start:#x}-{end:#x}",
+    "overlapping-segments": "{segment} segment {start:#x}-{end:#x} overlaps {other} segment "
     "{other_start:#x}-{other_end:#x}",
-    "cannot-place": "cannot place the {kind} ({size:#x} bytes) in {where}: {cause}",
-    "not-free": "the {kind} at {start:#x}-{end:#x} is not inside free {where}",
+    "cannot-place": "cannot place the {segment} ({size:#x} bytes) in {where}: {cause}",
+    "not-free": "the {segment} at {start:#x}-{end:#x} is not inside free {where}",
 }
 
 #: CrashRegionTooSmall
@@ -396,10 +396,10 @@ ASSEMBLY_ERROR = {
     "unknown-mnemonic": "unknown mnemonic {mnemonic!r}",
     "no-register": "no {what} {name}",
     "operand-count": "{mnemonic} takes {expected} operands, got {count}",
-    "operand-kind": "{mnemonic}: {operand} cannot be operand {field} (it takes a {kind})",
-    "misfit": "{mnemonic}: value {value} does not fit field {field} ({width}-bit {kind})",
+    "operand-kind": "{mnemonic}: {operand} cannot be operand {field} (it takes a {takes})",
+    "misfit": "{mnemonic}: value {value} does not fit field {field} ({width}-bit {takes})",
     "misfit-aligned": "{mnemonic}: value {value} does not fit field {field} ({width}-bit "
-    "{kind}, multiple of {multiple})",
+    "{takes}, multiple of {multiple})",
     "bad-endian": "byte order {name!r}: 'little' or 'big'",
     "duplicate-label": "label {name!r} defined twice",
     "duplicate-slot": "slot {name!r} defined twice",

@@ -144,3 +144,22 @@ def test_interrupted_still_one_document(
     monkeypatch.setattr(cli, "run", interrupted)
     assert main(["-S", "--json"]) == 130
     assert json.loads(capsys.readouterr().out)["error"]["kind"] == "KeyboardInterrupt"
+
+
+def test_no_error_field_shadows_the_document_keys() -> None:
+    """The --json error document puts an error's fields beside its own keys: the class
+    name under "kind", "message", "exit_status".  A field of one of those names would
+    replace the key (PlacementError's segment kind once did)."""
+    from pykexec.commands.cli import error_document
+    from pykexec.errors import PlacementError
+    from tests.test_error_messages import CLASSES, declared
+
+    own = {"kind", "message", "exit_status"}
+    assert {
+        c.__name__: sorted(own & set(declared(c))) for c in CLASSES if own & set(declared(c))
+    } == {}
+    err = PlacementError("not-free", segment="initrd", start=0x1000, end=0x2000, where="RAM")
+    document = error_document(err, 2)["error"]
+    assert (document["kind"], document["segment"], document["exit_status"]) == (
+        "PlacementError", "initrd", 2)  # fmt: skip
+    assert document["message"] == "the initrd at 0x1000-0x2000 is not inside free RAM"

@@ -82,14 +82,14 @@ def check_segments(segments: tuple[Segment, ...]) -> None:
     ordered = sorted(segments, key=lambda s: s.mem.start)
     for s in ordered:
         if s.mem.start % SEGMENT_ALIGN or s.mem.end % SEGMENT_ALIGN:
-            raise PlacementError("misaligned-segment", kind=str(s.kind), start=s.mem.start,
+            raise PlacementError("misaligned-segment", segment=str(s.kind), start=s.mem.start,
                                  end=s.mem.end, align=SEGMENT_ALIGN)  # fmt: skip
         if s.bufsz > s.mem.size:
-            raise PlacementError("buffer-too-large", kind=str(s.kind), size=s.bufsz,
+            raise PlacementError("buffer-too-large", segment=str(s.kind), size=s.bufsz,
                                  start=s.mem.start, end=s.mem.end)  # fmt: skip
     for a, b in zip(ordered, ordered[1:]):
         if a.mem.overlaps(b.mem):
-            raise PlacementError("overlapping-segments", kind=str(a.kind), start=a.mem.start,
+            raise PlacementError("overlapping-segments", segment=str(a.kind), start=a.mem.start,
                                  end=a.mem.end, other=str(b.kind), other_start=b.mem.start,
                                  other_end=b.mem.end)  # fmt: skip
 
@@ -117,7 +117,7 @@ class Placer:
             hole = self.free.find_hole(size, max(align, SEGMENT_ALIGN), top_down=top_down)
         except PlacementError as err:
             raise PlacementError(
-                "cannot-place", kind=str(kind), size=size, where=self.where, cause=err
+                "cannot-place", segment=str(kind), size=size, where=self.where, cause=err
             ) from None
         return self.put(kind, buf, hole, note=note)
 
@@ -126,7 +126,7 @@ class Placer:
     ) -> Segment:
         """Place a segment at a fixed range, which must be free."""
         if not self.free.contains(mem):
-            raise PlacementError("not-free", kind=str(kind), start=mem.start, end=mem.end,
+            raise PlacementError("not-free", segment=str(kind), start=mem.start, end=mem.end,
                                  where=self.where)  # fmt: skip
         seg = Segment(kind, mem, buf, note)
         self.free = self.free.minus([mem])

@@ -74,7 +74,7 @@ def _numbers(mnemonic: str, operands: tuple[Operand, ...]) -> list[int] | None:
         if not ok:
             fields = OPCODES[mnemonic].operands
             raise AssemblyError("operand-kind", mnemonic=mnemonic, operand=repr(v),
-                                field=fields[len(out)], kind=str(k))  # fmt: skip
+                                field=fields[len(out)], takes=str(k))  # fmt: skip
         out.append(n)
     return None if deferred else out
 

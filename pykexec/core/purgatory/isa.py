@@ -427,7 +427,7 @@ def _insert(mnemonic: str, name: str, value: int) -> int:
     if not lo <= value <= hi or value & ((1 << f.shift) - 1):
         kind = "signed" if f.signed else "unsigned"
         raise AssemblyError("misfit-aligned" if f.shift else "misfit", mnemonic=mnemonic,
-                            value=value, field=f.name, width=f.width, kind=kind,
+                            value=value, field=f.name, width=f.width, takes=kind,
                             multiple=1 << f.shift)  # fmt: skip
     v, word = value >> f.shift, 0
     for rshift, mask, pos in f.placement():
