@@ -37,7 +37,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from lab.errors import LabError
-from lab.model import Kernel, Loader, Scenario, Stage, Step
+from lab.model import Firmware, Kernel, Loader, Scenario, Stage, Step
 from lab.scenarios import EXEC, KERNEL_ARGS, NEXT_CMDLINE
 
 SWTPM = "swtpm"
@@ -45,6 +45,8 @@ SOCKET_WAIT = 10.0  # seconds for swtpm to create its socket
 IMA = "/sys/kernel/security/ima"
 PCR10 = "/sys/class/tpm/tpm0/pcr-sha256/10"  # drivers/char/tpm/tpm-sysfs.c (5.12+)
 EVENT_LOG = "/sys/kernel/security/tpm0/binary_bios_measurements"
+# The vTPM's node; prom_init.c prom_instantiate_sml() adds linux,sml-base/-size to it.
+VTPM_NODE = "/proc/device-tree/vdevice/vtpm@*"
 
 
 class SwtpmError(LabError):
@@ -60,11 +62,10 @@ def swtpm(state: Path) -> Iterator[Path]:
     state.mkdir(parents=True, exist_ok=True)
     sock = state / "swtpm.sock"
     log = state / "swtpm.log"
-    # startup-clear: swtpm sends TPM2_Startup itself once QEMU initialises it, which
-    # SLOF's vTPM code would do; under VOF nobody does, and tpm_ibmvtpm_probe()'s
-    # TPM2_GetCapability (tpm2_get_cc_attrs_tbl) then fails and no chip registers
-    # (seen: "CRQ initialization completed", then no /sys/class/tpm, IMA in TPM-bypass).
-    argv = [SWTPM, "socket", "--tpm2", "--flags", "startup-clear", "--tpmstate", f"dir={state}",
+    # Level 20 logs every control command and TPM command/response in hex.  No
+    # --flags startup-clear: QEMU's CMD_INIT at machine reset re-initialises the TPM and
+    # undoes it; the firmware (SLOF) sends TPM2_Startup, as PowerVM's does.
+    argv = [SWTPM, "socket", "--tpm2", "--tpmstate", f"dir={state}",
             "--ctrl", f"type=unixio,path={sock}", "--log", f"file={log},level=20"]  # fmt: skip
     proc = subprocess.Popen(argv, stdin=subprocess.DEVNULL)
     try:
@@ -75,16 +76,16 @@ def swtpm(state: Path) -> Iterator[Path]:
             time.sleep(0.05)
         yield sock
     finally:
-        if log.is_file():  # the run directory is removed after the run
-            shutil.copyfile(
-                log, state.parent.parent.parent / "logs" / f"swtpm-{state.parent.name}.log"
-            )
-        proc.terminate()
+        proc.terminate()  # usually gone already: QEMU's CMD_SHUTDOWN at exit ends it
         try:
             proc.wait(5)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+        if log.is_file():  # the run directory is removed after the run; swtpm has written
+            shutil.copyfile(
+                log, state.parent.parent.parent / "logs" / f"swtpm-{state.parent.name}.log"
+            )
 
 
 def qemu_args(sock: Path) -> tuple[str, ...]:
@@ -103,8 +104,13 @@ _MEASURE = (  # sh: count, list hash, PCR 10, event log, for stage $1 (sets n an
     'lab_result "ima_count_$1" "$n"\nlab_result "ima_sha256_$1" "$h"\n'
     f'lab_result "ima_first_$1" "$(head -n1 {IMA}/ascii_runtime_measurements | cut -c1-120)"\n'
     f'lab_result "pcr10_$1" "$(cat {PCR10} 2>/dev/null || echo none)"\n'
+    "python3 /lab/imareplay.py $1\n"  # the list replayed against PCR 10's SHA-1 bank
     f'if [ -r {EVENT_LOG} ]; then lab_result "eventlog_$1" "$(wc -c < {EVENT_LOG}) bytes '
     f'$(sha256sum < {EVENT_LOG} | cut -c1-64)"; else lab_result "eventlog_$1" none; fi\n'
+    f'lab_result "vtpm_props_$1" "$(ls {VTPM_NODE} 2>/dev/null | tr "\\n" " ")"\n'
+    f"for p in linux,sml-base linux,sml-size; do f=$(ls -d {VTPM_NODE}/$p 2>/dev/null)\n"
+    '  v=none; [ -n "$f" ] && v=$(od -An -tx1 "$f" | tr -d " \\n")\n'
+    '  lab_result "$(echo $p | tr ",-" "__")_$1" "$v"\ndone\n'
 )
 _TPM = Step(  # tpm_ibmvtpm registers the chip after its CRQ exchanges: wait up to 20 s
     "vtpm",
@@ -114,6 +120,21 @@ _TPM = Step(  # tpm_ibmvtpm registers the chip after its CRQ exchanges: wait up 
     "lab_result tpm_dmesg \"$(dmesg | grep -i -e tpm -e ima: | tr '\\n' '|' | cut -c1-900)\"\n"
     f"[ -e /sys/class/tpm/tpm0 ] && [ -r {IMA}/ascii_runtime_measurements ]",
     timeout=30,
+    fatal=True,
+)
+
+# ima_policy=tcb skips tmpfs (security/integrity/ima/ima_policy.c dont_measure_rules),
+# which the initramfs is, but not ramfs: files root reads there are measured (FILE_CHECK),
+# so the list has entries of this run's own (the marker is in them) to carry over.
+IMA_FILES = "/mnt/ima"
+_IMA_FILES = Step(
+    "ima_files",
+    f"mkdir -p {IMA_FILES} && mount -t ramfs none {IMA_FILES} || exit 1\n"
+    f'for i in 1 2 3; do echo "lab $LAB_marker $i" > {IMA_FILES}/f$i; '
+    f"cat {IMA_FILES}/f$i > /dev/null; done\n"
+    f"m=$(grep -c ' {IMA_FILES}/' {IMA}/ascii_runtime_measurements)\n"
+    'lab_result ima_files "$m"\n[ "$m" -ge 3 ]',
+    timeout=20,
     fatal=True,
 )
 
@@ -153,8 +174,9 @@ def _vtpm(name: str, flags: str, judged: tuple[Step, ...]) -> Scenario:
         kernel=Kernel.MEASURED_61,
         cmdline=("ima_policy=tcb",),
         vtpm=True,
+        firmware=Firmware.SLOF,
         stages=(
-            (Stage.FIRST, (_TPM, _load(flags), EXEC)),
+            (Stage.FIRST, (_TPM, _IMA_FILES, _load(flags), EXEC)),
             (Stage.SECOND, (_MARKER, _TPM, _SECOND_MEASURE, *judged)),
         ),
     )
