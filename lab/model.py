@@ -42,7 +42,7 @@ class Loader(str, Enum):
 class Machine(str, Enum):
     """Which QEMU machine the guest runs on (:mod:`lab.vm` builds its argv)."""
 
-    PSERIES = "pseries"  # PAPR guest: VOF firmware, RTAS, spapr-vty console
+    PSERIES = "pseries"  # PAPR guest: VOF or SLOF (Scenario.firmware), RTAS, spapr-vty console
     POWERNV = "powernv"  # bare metal: skiboot (OPAL), the OPAL console on the LPC UART
     POWERNV10 = "powernv10"  # the same on POWER10 (QEMU 10: Qemu.V10)
 
