@@ -42,9 +42,24 @@ class Loader(str, Enum):
 class Machine(str, Enum):
     """Which QEMU machine the guest runs on (:mod:`lab.vm` builds its argv)."""
 
-    PSERIES = "pseries"  # PAPR guest: VOF firmware, RTAS, spapr-vty console
+    PSERIES = "pseries"  # PAPR guest: VOF or SLOF (Scenario.firmware), RTAS, spapr-vty console
     POWERNV = "powernv"  # bare metal: skiboot (OPAL), the OPAL console on the LPC UART
     POWERNV10 = "powernv10"  # the same on POWER10 (QEMU 10: Qemu.V10)
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Firmware(str, Enum):
+    """What a pseries guest boots its ``-kernel`` with (:mod:`lab.vm` builds ``-M``)."""
+
+    # QEMU's Virtual Open Firmware (-M pseries,x-vof=on): the client interface a -kernel
+    # boot needs and little else; it leaves a vTPM unstarted (no TPM2_Startup, no log).
+    VOF = "vof"
+    # SLOF (QEMU's slof.bin, plain -M pseries): full Open Firmware, a few seconds slower
+    # under TCG; its vTPM code starts the TPM, measures the boot and hands its event log
+    # over (the vtpm node's sml-handover method, arch/powerpc/kernel/prom_init.c).
+    SLOF = "slof"
 
     def __str__(self) -> str:
         return self.value
@@ -168,7 +183,8 @@ class Scenario:
     # lab.initramfs.kdump_base_archive) and a dump port to the host (lab.vm.DUMP_PORT),
     # whose stream the host checks after the run (lab.dumpcheck: ELF vmcore, nonce).
     lean_kdump: bool = False
-    vtpm: bool = False  # a vTPM (tpm-spapr on swtpm, lab.vtpm), pseries only
+    vtpm: bool = False  # a vTPM (tpm-spapr on swtpm, lab.vtpm), pseries with SLOF only
+    firmware: Firmware = Firmware.VOF  # pseries only: what boots -kernel (lab.vm)
     qemu: Qemu = Qemu.HOST  # the QEMU that can emulate this machine (lab.vm picks its binary)
     cpu_model: str | None = None  # QEMU's -cpu (e.g. "POWER10"), else the machine's default
     tcg_single: bool = False  # QEMU's single-threaded TCG (lab.vm: -accel tcg,thread=single)
@@ -181,6 +197,17 @@ class Scenario:
             raise ScenarioError(
                 f"{self.name}: {self.cpus} CPUs are not whole cores of {self.threads}",
                 problem="threads",
+            )
+        if self.firmware is not Firmware.VOF and self.machine is not Machine.PSERIES:
+            raise ScenarioError(
+                f"{self.name}: firmware {self.firmware} is for pseries, not {self.machine}",
+                problem="firmware",
+            )
+        if self.vtpm and self.firmware is not Firmware.SLOF:
+            raise ScenarioError(
+                f"{self.name}: a vTPM needs SLOF (VOF never sends TPM2_Startup, so "
+                "tpm_ibmvtpm registers no chip): firmware=Firmware.SLOF",
+                problem="vtpm-firmware",
             )
         names = {step.name for _, steps in self.stages for step in steps}
         for rule in self.console:

@@ -197,6 +197,7 @@ def _run_in(
         maxmem=options.maxmem,
         dump_file=dump_file,
         tpm_socket=tpm_socket,
+        firmware=s.firmware,
         qemu=qemu_files(layout, s.qemu),
         cpu_model=s.cpu_model,
         tcg_single=s.tcg_single,

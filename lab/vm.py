@@ -1,8 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """One QEMU guest (pseries or powernv): start it, read its console line by line, always kill it.
 
-The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` (a PAPR guest; the
-console is spapr-vty, the guest's hvc0) or ``-M powernv9`` (bare metal: QEMU's
+The machine is ``qemu-system-ppc64 -M pseries,x-vof=on`` (a PAPR guest booted by
+VOF, or by SLOF with plain ``-M pseries``; the console is spapr-vty, the guest's
+hvc0) or ``-M powernv9`` (bare metal: QEMU's
 skiboot.lid as firmware, which reads ``-kernel``/``-initrd``/``-append`` from
 the tree QEMU hands it; skiboot drives the LPC UART and the kernel's
 hvc_opal makes that hvc0 too), under TCG with no network, no graphics and
@@ -31,20 +32,24 @@ from typing import IO
 from lab import vtpm
 from lab.errors import AssetError
 from lab.hotplug import Hotplug
-from lab.model import Machine
+from lab.model import Firmware, Machine
 from lab.paths import QemuFiles
 
 QEMU = "qemu-system-ppc64"
 BASE_CMDLINE = ("console=hvc0", "panic=-1")
 TAIL_LINES = 40
-# -M per machine kind.  pseries: VOF instead of SLOF (faster, no Open Firmware
-# client interface needed by a -kernel boot).  powernv9 (= `powernv` in QEMU 7.2):
-# POWER9 with skiboot.lid from QEMU's data directory (its default -bios).
+# -M per machine kind.  pseries: VOF instead of SLOF by default (faster; a -kernel boot
+# needs no more of Open Firmware), SLOF where a scenario says so (PSERIES_FIRMWARE).
+# powernv9 (= `powernv` in QEMU 7.2): POWER9 with skiboot.lid from QEMU's data
+# directory (its default -bios).
 MACHINE_ARGS: dict[Machine, tuple[str, ...]] = {
-    Machine.PSERIES: ("-M", "pseries,x-vof=on"),
+    Machine.PSERIES: ("-M", "pseries"),
     Machine.POWERNV: ("-M", "powernv9"),
     Machine.POWERNV10: ("-M", "powernv10"),  # QEMU 10 only
 }
+# What -M pseries gets appended per firmware (hw/ppc/spapr.c: x-vof=on loads vof.bin,
+# otherwise slof.bin).
+PSERIES_FIRMWARE: dict[Firmware, str] = {Firmware.VOF: ",x-vof=on", Firmware.SLOF: ""}
 # QEMU 7.2 hw/ppc/pnv.c loads -initrd at INITRD_LOAD_ADDR 0x28000000 with at most
 # INITRD_MAX_SIZE (128 MiB) ("Could not load initial ram disk" beyond); the lab's
 # uncompressed first initramfs is ~150 MB, so powernv runs gzip it (~85 MB).
@@ -89,6 +94,7 @@ class MachineConfig:
     maxmem: str | None = None  # hotpluggable memory size (-m ...,slots=,maxmem=), e.g. "4T"
     dump_file: Path | None = None  # host file behind the guest's dump port (DUMP_PORT)
     tpm_socket: Path | None = None  # swtpm's control socket: a tpm-spapr vTPM (lab.vtpm)
+    firmware: Firmware = Firmware.VOF  # pseries only (PSERIES_FIRMWARE)
     qemu: QemuFiles | None = None  # a QEMU from the lab cache (lab.assets.qemu_files); None: QEMU
     cpu_model: str | None = None  # -cpu
     tcg_single: bool = False  # one host thread for every vCPU (see TCG_SINGLE)
@@ -126,7 +132,7 @@ class MachineConfig:
             QEMU if self.qemu is None else str(self.qemu.binary),
             *(() if self.qemu is None else ("-L", str(self.qemu.firmware))),
             "-name", "debug-threads=on",  # vCPU threads named "CPU N/TCG" (lab.hangprobe)
-            *MACHINE_ARGS[self.machine],
+            *self.machine_args(),
             *(() if self.cpu_model is None else ("-cpu", self.cpu_model)),
             "-accel", "tcg,thread=single" if self.tcg_single else "tcg",
             "-smp", self.smp(),
@@ -143,6 +149,13 @@ class MachineConfig:
             *(self.dump_port_args() if self.dump_file else ()),
             *(vtpm.qemu_args(self.tpm_socket) if self.tpm_socket else ()),
         ]  # fmt: skip
+
+    def machine_args(self) -> tuple[str, ...]:
+        """``-M``: the machine kind, and for pseries its firmware."""
+        flag, machine = MACHINE_ARGS[self.machine]
+        if self.machine is Machine.PSERIES:
+            machine += PSERIES_FIRMWARE[self.firmware]
+        return flag, machine
 
     def env(self) -> dict[str, str] | None:
         """QEMU's environment: the host's, plus LD_LIBRARY_PATH for a cached QEMU."""

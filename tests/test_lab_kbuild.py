@@ -1,11 +1,13 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
 """lab.kbuild without building (fragment, required-option check) and lab.file_scenarios."""
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 
 from lab.assets import kernel_layout
+from lab.errors import ScenarioError
 from lab.file_scenarios import FALLBACK_NOTE, FILE_SCENARIOS, file_scenarios
 from lab.kbuild import (
     FRAGMENT,
@@ -22,7 +24,7 @@ from lab.kbuild import (
     config_problems,
     parse_config,
 )
-from lab.model import Kernel
+from lab.model import Firmware, Kernel, Machine
 from lab.paths import GUEST_DIR, CacheLayout
 from lab.scenarios import SCENARIOS, render
 
@@ -210,4 +212,28 @@ def test_measured_recipe_and_vtpm_machine(tmp_path: Path) -> None:
     assert "tpm-spapr,tpmdev=labtpm0" in argv
     for s in VTPM_SCENARIOS.values():
         assert s.vtpm and s.kernel is Kernel.MEASURED_61 and "ima_policy=tcb" in s.cmdline
+        assert s.firmware is Firmware.SLOF
     assert "$LAB_ima_sha256" in render(VTPM_SCENARIOS["vtpm-ima-file"])
+
+
+def test_pseries_firmware(tmp_path: Path) -> None:
+    """VOF by default, SLOF when asked (plain -M pseries); a vTPM needs SLOF, which sends
+    TPM2_Startup; a firmware choice is for pseries only."""
+    from lab.vm import MachineConfig
+    from lab.vtpm import VTPM_SCENARIOS
+
+    def machine(config: MachineConfig) -> str:
+        argv = config.argv()
+        return argv[argv.index("-M") + 1]
+
+    k, i = tmp_path / "k", tmp_path / "i"
+    assert machine(MachineConfig(k, i, ())) == "pseries,x-vof=on"
+    assert machine(MachineConfig(k, i, (), firmware=Firmware.SLOF)) == "pseries"
+    assert machine(MachineConfig(k, i, (), machine=Machine.POWERNV)) == "powernv9"
+    vtpm = VTPM_SCENARIOS["vtpm-ima-file"]
+    with pytest.raises(ScenarioError) as err:
+        dataclasses.replace(vtpm, firmware=Firmware.VOF)
+    assert err.value.problem == "vtpm-firmware"
+    with pytest.raises(ScenarioError) as err:
+        dataclasses.replace(SCENARIOS["kexec"], machine=Machine.POWERNV, firmware=Firmware.SLOF)
+    assert err.value.problem == "firmware"

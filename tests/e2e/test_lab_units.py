@@ -220,6 +220,32 @@ def _load_helper(name: str) -> ModuleType:
     return module
 
 
+def test_ima_replay_folds_template_digests(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """lab/guest/imareplay.py: SHA-1 PCR extends in list order, a violation's zero digest
+    extended as 0xff bytes; the PCR file's uppercase hex read as the kernel prints it."""
+    replay = _load_helper("imareplay")
+    one, violation = bytes(range(20)), bytes(20)
+    expected = hashlib.sha1(hashlib.sha1(bytes(20) + one).digest() + b"\xff" * 20).digest()
+    lst, pcr = tmp_path / "list", tmp_path / "pcr"
+    lst.write_text(
+        f"10 {one.hex()} ima-ng sha256:{'ab' * 32} boot_aggregate\n"
+        f"10 {violation.hex()} ima-ng sha256:{'00' * 32} /mnt/ima/f1\n"
+    )
+    pcr.write_text(expected.hex().upper() + "\n")
+    monkeypatch.setattr(replay, "LIST", str(lst))
+    monkeypatch.setattr(replay, "PCR", str(pcr))
+    assert replay.main(["imareplay.py", "1"]) == 0
+    assert "ima_replay_1=match" in capsys.readouterr().out
+    pcr.write_text(bytes(20).hex())
+    assert replay.main(["imareplay.py", "2"]) == 0
+    assert "ima_replay_2=mismatch" in capsys.readouterr().out
+    monkeypatch.setattr(replay, "PCR", str(tmp_path / "absent"))
+    assert replay.main(["imareplay.py", "3"]) == 1
+    assert "ima_replay_3=unavailable: " in capsys.readouterr().out
+
+
 def test_vmcore_check_finds_nonce_across_chunks(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
