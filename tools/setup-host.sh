@@ -11,10 +11,11 @@ if [ "$(id -u)" != 0 ]; then SUDO=sudo; else SUDO=; fi
 $SUDO apt-get update -q || echo "setup-host: apt-get update reported errors; continuing" >&2
 # The test oracles: qemu-user runs the purgatory, the cross binutils check the encoder,
 # dtc checks the device trees; swig, gcc, python3-dev (and libfdt-dev) build pylibfdt;
-# kmod's modinfo checks the lean kdump payload's module order (lab.kmods).
+# kmod's modinfo checks the lean kdump payload's module order (lab.kmods); swtpm is the
+# software TPM behind the measured-boot guest's vTPM (lab/vtpm.py).
 $SUDO apt-get install -y -q --no-install-recommends \
     python3 python3-pip python3-venv python3-dev git ca-certificates \
-    qemu-system-ppc qemu-user \
+    qemu-system-ppc qemu-user swtpm \
     binutils-powerpc64le-linux-gnu binutils-powerpc64-linux-gnu \
     device-tree-compiler libfdt-dev swig gcc \
     cpio xz-utils zstd dpkg-dev man-db groff-base shellcheck kmod
