@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import pytest
 
-from lab import debsys, debsys_run
+from lab import debsys
 from lab.debsys_run import DebsysReport, require_tools, run_scenario
 from lab.paths import CacheLayout
 
