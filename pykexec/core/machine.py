@@ -10,12 +10,11 @@ firmware kind (pseries or powernv).
 
 from __future__ import annotations
 
-import array
 import bisect
 import functools
 import itertools
 import operator
-import sys
+import struct
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntFlag
@@ -52,8 +51,6 @@ DRMEM_V1_CELL = (("base_addr", 2), ("drc_index", 1), ("reserved", 1), ("aa_index
 DRMEM_V2_CELL = (("seq_lmbs", 1), ("base_addr", 2), ("drc_index", 1), ("aa_index", 1), ("flags", 1))
 DRMEM_ENTRY_CELLS = 6
 DRMEM_ENTRY_SIZE = DRMEM_ENTRY_CELLS * 4
-#: The array type code of a 32-bit cell.
-_CELL_TYPE = next(code for code in "IL" if array.array(code).itemsize == 4)
 #: The most LMBs pykexec accepts: 64 TiB (PowerVM's largest partition) in 16 MiB blocks
 #: (the smallest memory block, SECTION_SIZE_BITS = 24 in arch/powerpc/include/asm/sparsemem.h).
 #: A count beyond it comes from a damaged tree, not a machine.
@@ -278,18 +275,17 @@ def _columns(
     data: bytes, cell: tuple[tuple[str, int], ...], names: tuple[str, ...], what: str
 ) -> list[Sequence[int]]:
     """The fields ``names`` of every entry after the u32 count, one column each, in the
-    order of ``names``.  The entries are read as one array of big-endian cells (swapped
-    to the host's order in one call); a column is a strided slice of it, and a 2-cell
-    field joins two such slices, so no Python code runs per entry."""
+    order of ``names``.  The entries are unpacked as one run of big-endian cells (a single
+    struct code with a repeat count); a column is a strided slice of it, and a 2-cell field
+    joins two such slices, so no Python code runs per entry."""
     if len(data) < 4:
         raise SystemInfoError("truncated-drmem", what=what, size=len(data))
     count = be(data[:4])
     held = (len(data) - 4) // DRMEM_ENTRY_SIZE
     if count > held:
         raise SystemInfoError("short-drmem", what=what, count=count, held=held)
-    words = array.array(_CELL_TYPE, data[4 : 4 + count * DRMEM_ENTRY_SIZE])
-    if sys.byteorder == "little":
-        words.byteswap()
+    cells = count * DRMEM_ENTRY_CELLS
+    words = struct.unpack(f">{cells}I", data[4 : 4 + count * DRMEM_ENTRY_SIZE])
     offsets = dict(zip((n for n, _ in cell), itertools.accumulate((c for _, c in cell), initial=0)))
     sizes = dict(cell)
     out: list[Sequence[int]] = []
