@@ -22,18 +22,17 @@ def u64(v: int) -> bytes:
 
 def drmem_v1(lmbs: list[tuple[int, int]]) -> bytes:
     """(base, flags) per LMB -> ibm,dynamic-memory."""
-    out = u32(len(lmbs))
-    for i, (base, flags) in enumerate(lmbs):
-        out += struct.pack(">QIIII", base, 0x80000000 + i, 0, 0, flags)
-    return out
+    entries = (struct.pack(">QIIII", b, 0x80000000 + i, 0, 0, f) for i, (b, f) in enumerate(lmbs))
+    return u32(len(lmbs)) + b"".join(entries)
 
 
 def drmem_v2(sets: list[tuple[int, int, int]]) -> bytes:
     """(count, base, flags) per set -> ibm,dynamic-memory-v2."""
-    out = u32(len(sets))
-    for i, (count, base, flags) in enumerate(sets):
-        out += struct.pack(">IQIII", count, base, 0x80000000 + i, 0, flags)
-    return out
+    entries = (
+        struct.pack(">IQIII", n, base, 0x80000000 + i, 0, flags)
+        for i, (n, base, flags) in enumerate(sets)
+    )
+    return u32(len(sets)) + b"".join(entries)
 
 
 def pseries(

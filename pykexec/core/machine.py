@@ -13,8 +13,9 @@ from __future__ import annotations
 import bisect
 import functools
 import itertools
+import operator
 import struct
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from enum import Enum, IntFlag
 from typing import overload
@@ -42,12 +43,14 @@ class LmbFlags(IntFlag):
     HOTREMOVABLE = 0x100
 
 
-# PAPR "ibm,dynamic-memory" (v1) and "ibm,dynamic-memory-v2" entries, 24 bytes each,
-# after a big-endian u32 entry count (arch/powerpc/include/asm/drmem.h struct
-# of_drconf_cell_v1 and of_drconf_cell_v2).
-DRMEM_V1 = struct.Struct(">QIIII")  # base_addr, drc_index, reserved, aa_index, flags
-DRMEM_V2 = struct.Struct(">IQIII")  # seq_lmbs, base_addr, drc_index, aa_index, flags
-DRMEM_ENTRY_SIZE = 24
+# PAPR "ibm,dynamic-memory" (v1) and "ibm,dynamic-memory-v2" entries, 6 cells (24 bytes)
+# each, after a u32 entry count: each field's name and size in big-endian 32-bit cells, in
+# order (arch/powerpc/include/asm/drmem.h struct of_drconf_cell_v1 and of_drconf_cell_v2;
+# drmem.c reads them with of_read_number).
+DRMEM_V1_CELL = (("base_addr", 2), ("drc_index", 1), ("reserved", 1), ("aa_index", 1), ("flags", 1))
+DRMEM_V2_CELL = (("seq_lmbs", 1), ("base_addr", 2), ("drc_index", 1), ("aa_index", 1), ("flags", 1))
+DRMEM_ENTRY_CELLS = 6
+DRMEM_ENTRY_SIZE = DRMEM_ENTRY_CELLS * 4
 #: The most LMBs pykexec accepts: 64 TiB (PowerVM's largest partition) in 16 MiB blocks
 #: (the smallest memory block, SECTION_SIZE_BITS = 24 in arch/powerpc/include/asm/sparsemem.h).
 #: A count beyond it comes from a damaged tree, not a machine.
@@ -69,7 +72,7 @@ class Lmb:
 
     @property
     def usable(self) -> bool:
-        """Assigned to the partition and not reserved (plain bit tests: called per LMB)."""
+        """Assigned to the partition and not reserved (plain bit tests)."""
         value = int(self.flags)
         return bool(value & _ASSIGNED) and not value & _RESERVED
 
@@ -86,11 +89,60 @@ _ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
 
 
 class LmbTable(Sequence[Lmb]):
-    """Every LMB in device-tree order, expanded from runs only when indexed."""
+    """Every LMB in device-tree order, held as runs (:class:`Lmb` with a count) in three
+    columns of plain ints, the runs' bases, counts and flags: a table of 65536 single LMBs
+    is three tuples, not 65536 objects.  An :class:`Lmb` is made only when asked for, and
+    the per-run questions of a plan (:meth:`usable_ranges`, :meth:`meeting`) are answered
+    by C-level ``map``s over the columns, with plain int masks for the flags."""
 
-    def __init__(self, runs: tuple[Lmb, ...] = ()) -> None:
-        self.runs = runs
-        self._starts = list(itertools.accumulate((r.count for r in runs), initial=0))
+    def __init__(
+        self,
+        size: int = 0,
+        bases: Iterable[int] = (),
+        counts: Iterable[int] = (),
+        flags: Iterable[int] = (),
+    ) -> None:
+        self.size = size
+        self.bases, self.counts, self.flags = tuple(bases), tuple(counts), tuple(flags)
+        sizes = map(operator.mul, self.counts, itertools.repeat(size))
+        self.ends = tuple(map(operator.add, self.bases, sizes))
+        self._starts = list(itertools.accumulate(self.counts, initial=0))
+
+    @property
+    def runs(self) -> tuple[Lmb, ...]:
+        """Every run as an :class:`Lmb` (made on each call)."""
+        return tuple(map(self.run, range(len(self.bases))))
+
+    def run(self, index: int) -> Lmb:
+        """The ``index``-th run."""
+        return Lmb(self.bases[index], self.size, _lmb_flags(self.flags[index]), self.counts[index])
+
+    def first_lmb(self, run: int) -> int:
+        """The index in the table of run ``run``'s first LMB."""
+        return self._starts[run]
+
+    def runs_usable(self) -> Iterator[bool]:
+        """Per run, whether it is assigned and not reserved (one mask test per flags value)."""
+        usable = {f: bool(f & _ASSIGNED) and not f & _RESERVED for f in set(self.flags)}
+        return map(usable.__getitem__, self.flags)
+
+    def usable_ranges(self) -> list[Range]:
+        """The ranges of the usable runs, in tree order."""
+        keep = list(self.runs_usable())
+        starts, ends = itertools.compress(self.bases, keep), itertools.compress(self.ends, keep)
+        return list(map(Range, starts, ends))
+
+    def meeting(self, memory: MemoryMap) -> list[int]:
+        """The indices of the usable runs that overlap ``memory``, ascending.
+
+        Per run, a binary search for the first range of ``memory`` that ends above the
+        run's base; the run meets ``memory`` if that range starts below the run's end."""
+        ends = [r.end for r in memory]
+        starts = [r.start for r in memory] + [ADDRESS_LIMIT]  # none found: starts too high
+        found = map(bisect.bisect_right, itertools.repeat(ends), self.bases)
+        meets = map(operator.lt, map(starts.__getitem__, found), self.ends)
+        hits = map(operator.and_, meets, self.runs_usable())
+        return list(itertools.compress(range(len(self.bases)), hits))
 
     def __len__(self) -> int:
         return self._starts[-1]
@@ -109,13 +161,16 @@ class LmbTable(Sequence[Lmb]):
         if not 0 <= index < len(self):
             raise IndexError(index)
         run = bisect.bisect_right(self._starts, index) - 1
-        return self.runs[run].lmb(index - self._starts[run])
+        return self.run(run).lmb(index - self._starts[run])
+
+    def _key(self) -> tuple[object, ...]:
+        return (self.size if self.bases else 0, self.bases, self.counts, self.flags)
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, LmbTable) and self.runs == other.runs
+        return isinstance(other, LmbTable) and self._key() == other._key()
 
     def __hash__(self) -> int:
-        return hash(self.runs)
+        return hash(self._key())
 
 
 @dataclass(frozen=True)
@@ -210,22 +265,30 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
         )
     lmb_size = be(size_prop)
     if node.has("ibm,dynamic-memory-v2"):
-        runs = _drmem_v2(node.get("ibm,dynamic-memory-v2"), lmb_size)
-        return LmbTable(runs), lmb_size, 2
+        return _drmem_v2(node.get("ibm,dynamic-memory-v2"), lmb_size), lmb_size, 2
     if node.has("ibm,dynamic-memory"):
-        return LmbTable(_drmem_v1(node.get("ibm,dynamic-memory"), lmb_size)), lmb_size, 1
+        return _drmem_v1(node.get("ibm,dynamic-memory"), lmb_size), lmb_size, 1
     return LmbTable(), lmb_size, 0
 
 
-def _entries(data: bytes, layout: struct.Struct, what: str) -> Iterator[tuple[int, ...]]:
-    """The entries after the u32 count, each unpacked by ``layout``."""
+def _columns(
+    data: bytes, cell: tuple[tuple[str, int], ...], names: tuple[str, ...], what: str
+) -> list[Sequence[int]]:
+    """The fields ``names`` of every entry after the u32 count, one column each, in the
+    order of ``names``: one struct call over the whole table, the cell's layout repeated
+    per entry with the other fields skipped as pad bytes, so no Python code runs per entry
+    and only the fields asked for become ints."""
     if len(data) < 4:
         raise SystemInfoError("truncated-drmem", what=what, size=len(data))
     count = be(data[:4])
     held = (len(data) - 4) // DRMEM_ENTRY_SIZE
     if count > held:
         raise SystemInfoError("short-drmem", what=what, count=count, held=held)
-    return layout.iter_unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
+    codes = {1: "I", 2: "Q"}  # big-endian u32, u64 (of_read_number of 1 and 2 cells)
+    entry = "".join(codes[c] if n in names else f"{4 * c}x" for n, c in cell)
+    values = struct.Struct(">" + entry * count).unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
+    picked = [n for n, _ in cell if n in names]
+    return [values[picked.index(name) :: len(picked)] for name in names]
 
 
 @functools.lru_cache(maxsize=256)
@@ -235,39 +298,41 @@ def _lmb_flags(value: int) -> LmbFlags:
     return LmbFlags(value)
 
 
-def _check_runs(runs: list[Lmb], what: str) -> tuple[Lmb, ...]:
+def _checked(table: LmbTable, what: str) -> LmbTable:
     """Refuse LMBs past the 64-bit address space or more of them than any machine has."""
-    total = 0
-    for run in runs:
-        total += run.count
-        if run.base + run.count * run.size > ADDRESS_LIMIT:
-            raise SystemInfoError(
-                "lmbs-beyond-64-bit", what=what, count=run.count, size=run.size, address=run.base
-            )
-    if total > MAX_LMBS:
-        raise SystemInfoError("too-many-lmbs", what=what, count=total, limit=MAX_LMBS)
-    return tuple(runs)
+    beyond = map(operator.gt, table.ends, itertools.repeat(ADDRESS_LIMIT))
+    run = next(itertools.compress(range(len(table.ends)), beyond), None)
+    if run is not None:
+        count, address = table.counts[run], table.bases[run]
+        raise SystemInfoError(
+            "lmbs-beyond-64-bit", what=what, count=count, size=table.size, address=address
+        )
+    if len(table) > MAX_LMBS:
+        raise SystemInfoError("too-many-lmbs", what=what, count=len(table), limit=MAX_LMBS)
+    return table
 
 
-def _drmem_v1(data: bytes, lmb_size: int) -> tuple[Lmb, ...]:
-    # consecutive LMBs with the same flags, as (base, count, flags), merged first
-    merged: list[list[int]] = []
-    for base, _, _, _, flags in _entries(data, DRMEM_V1, "ibm,dynamic-memory"):
-        last = merged[-1] if merged else None
-        if last is not None and last[2] == flags and last[0] + last[1] * lmb_size == base:
-            last[1] += 1
-        else:
-            merged.append([base, 1, flags])
-    runs = [Lmb(base, lmb_size, _lmb_flags(flags), count) for base, count, flags in merged]
-    return _check_runs(runs, "ibm,dynamic-memory")
+def _drmem_v1(data: bytes, lmb_size: int) -> LmbTable:
+    """One run per stretch of consecutive entries, each LMB following the last with the
+    same flags: the breaks are found by C-level comparisons of the columns."""
+    what = "ibm,dynamic-memory"
+    bases, flags = _columns(data, DRMEM_V1_CELL, ("base_addr", "flags"), what)
+    if not bases:
+        return LmbTable()
+    follows = map(operator.eq, bases[1:], map(operator.add, bases, itertools.repeat(lmb_size)))
+    joined = map(operator.and_, follows, map(operator.eq, flags[1:], flags))
+    firsts = [0, *itertools.compress(range(1, len(bases)), map(operator.not_, joined))]
+    counts = map(operator.sub, [*firsts[1:], len(bases)], firsts)
+    run_bases, run_flags = map(bases.__getitem__, firsts), map(flags.__getitem__, firsts)
+    return _checked(LmbTable(lmb_size, run_bases, counts, run_flags), what)
 
 
-def _drmem_v2(data: bytes, lmb_size: int) -> tuple[Lmb, ...]:
-    runs = [
-        Lmb(base, lmb_size, _lmb_flags(flags), count)
-        for count, base, _, _, flags in _entries(data, DRMEM_V2, "ibm,dynamic-memory-v2")
-    ]
-    return _check_runs([r for r in runs if r.count], "ibm,dynamic-memory-v2")
+def _drmem_v2(data: bytes, lmb_size: int) -> LmbTable:
+    """One run per set; a set of no LMBs describes nothing."""
+    what = "ibm,dynamic-memory-v2"
+    counts, bases, flags = _columns(data, DRMEM_V2_CELL, ("seq_lmbs", "base_addr", "flags"), what)
+    kept = [itertools.compress(column, counts) for column in (bases, counts, flags)]
+    return _checked(LmbTable(lmb_size, *kept), what)
 
 
 def _firmware_regions(root: Node) -> list[Region]:
@@ -338,9 +403,7 @@ def describe(root: Node) -> Machine:
     """Derive the :class:`Machine` from the root of a device tree."""
     nodes = memory_nodes(root)
     lmbs, lmb_size, version = dynamic_memory(root)
-    ram = MemoryMap(
-        [r for n in nodes for r in n.ranges] + [run.range for run in lmbs.runs if run.usable]
-    )
+    ram = MemoryMap([r for n in nodes for r in n.ranges] + lmbs.usable_ranges())
     if not ram:
         raise SystemInfoError("no-memory")
     lowest = min((n for n in nodes if n.ranges), key=lambda n: n.ranges[0].start, default=None)

@@ -9,6 +9,7 @@ Everything here is pure: no I/O.
 from __future__ import annotations
 
 import bisect
+import operator
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 
@@ -87,13 +88,17 @@ class Range:
 
 def _normalise(ranges: Iterable[Range]) -> tuple[Range, ...]:
     merged: list[Range] = []
-    for r in sorted(r for r in ranges if r):
+    # Range's own order, (start, end), compared in C: no Python __lt__ per comparison.
+    for r in sorted((r for r in ranges if r), key=_ORDER):
         if merged and r.start <= merged[-1].end:
             if r.end > merged[-1].end:
                 merged[-1] = Range(merged[-1].start, r.end)
         else:
             merged.append(r)
     return tuple(merged)
+
+
+_ORDER = operator.attrgetter("start", "end")
 
 
 class MemoryMap:
@@ -158,8 +163,9 @@ class MemoryMap:
                 start = max(start, holes[k].end)
                 k += 1
             if start < r.end:
-                out.append(Range(start, r.end))
-        return MemoryMap(out)
+                out.append(r if start == r.start else Range(start, r.end))
+        # sorted and disjoint; two pieces of one range have a hole between them
+        return MemoryMap._from_normalised(tuple(out))
 
     def intersect(self, other: Iterable[Range]) -> MemoryMap:
         """The addresses in both sets (one merge pass over both sorted lists)."""

@@ -81,8 +81,10 @@ def core_loads(dumped: MemoryMap, backup: int) -> list[CoreLoad]:
 def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
     """Add ``linux,usable-memory`` and ``linux,drconf-usable-memory`` to the crash tree.
 
-    One pass over the memory nodes and the LMB runs: each lookup in ``usable`` is a
-    binary search, and runs of LMBs outside it are written as one repeated entry.
+    The memory nodes take their parts of ``usable`` (a binary search each).  Of the LMB
+    runs, only those that are usable and meet ``usable`` (:meth:`LmbTable.meeting`, a few
+    below the crash region's end) are encoded one by one; the LMBs between them, however
+    many, are one repeated empty entry.
     """
     ac, sc = root.cell_sizes()
     by_path = {n.path: n for n in machine.memory_nodes}
@@ -93,11 +95,18 @@ def add_usable_memory(root: Node, machine: Machine, usable: MemoryMap) -> None:
         parts = [p for r in mem.ranges for p in usable.within(r)] or [Range(0, 0)]
         node.set_ranges("linux,usable-memory", parts, ac, sc)
     drconf = root.child("ibm,dynamic-reconfiguration-memory")
-    if drconf is None or not machine.lmbs:
+    lmbs = machine.lmbs
+    if drconf is None or not lmbs:
         return
+    none = _count_cells(0, sc)
     out = bytearray()
-    for run in machine.lmbs.runs:
-        out += _drconf_run(run, usable, ac, sc)
+    done = 0  # LMBs written
+    for run in lmbs.meeting(usable):
+        first = lmbs.first_lmb(run)
+        out += none * (first - done)
+        out += _drconf_run(lmbs.run(run), usable, ac, sc)
+        done = first + lmbs.counts[run]
+    out += none * (len(lmbs) - done)
     drconf.set("linux,drconf-usable-memory", bytes(out))
 
 
@@ -108,11 +117,9 @@ def _count_cells(count: int, sc: int) -> bytes:
 
 
 def _drconf_run(run: Lmb, usable: MemoryMap, ac: int, sc: int) -> bytes:
-    """The ``linux,drconf-usable-memory`` entries of one LMB run (arch/powerpc/mm/numa.c and
-    drmem.c read, per LMB in tree order, a count of ranges and then the ranges)."""
+    """The ``linux,drconf-usable-memory`` entries of one usable LMB run (arch/powerpc/mm/numa.c
+    and drmem.c read, per LMB in tree order, a count of ranges and then the ranges)."""
     none = _count_cells(0, sc)
-    if not run.usable:
-        return none * run.count
     parts = usable.within(run.range)
     if run.count == 1:  # the common case of fragmented memory: one LMB, its parts
         return _count_cells(len(parts), sc) + encode_reg(parts, ac, sc)
