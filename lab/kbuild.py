@@ -124,6 +124,9 @@ class Recipe:
     # merged onto its .config (kbuild's fixdep rebuilds only the objects whose options
     # changed), instead of defconfig + fragment from scratch.
     base: Recipe | None = None
+    # A unified diff (-p1) against the source tree, applied to copies of its files
+    # inside this recipe's build tree (:func:`_apply_patch`); part of the key.
+    patch: Path | None = None
 
 
 KEXEC_FILE = Recipe(
@@ -144,6 +147,16 @@ MEASURED_REQUIRED_OPTIONS: Mapping[str, Want] = {
     "CONFIG_TCG_IBMVTPM": Want.YES,
     "CONFIG_IMA_APPRAISE": Want.UNSET,
 }
+NONMI_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "nonmi.config"
+NONMI_PATCH = Path(__file__).resolve().parent / "kpatch" / "nonmi.patch"
+# The kexec-file kernel whose pseries crash path sends ordinary IPIs, not the
+# H_SIGNAL_SYS_RESET NMI IPI that deadlocks QEMU 10's multi-threaded TCG with SMT
+# (Kernel.NONMI_61; an emulation workaround: lab/README.md "SMT and POWER10 on QEMU 10").
+NONMI_REQUIRED_OPTIONS: Mapping[str, Want] = {
+    **REQUIRED_OPTIONS,
+    "CONFIG_SMP": Want.YES,
+    "CONFIG_NMI_IPI": Want.YES,  # do_smp_send_nmi_ipi's ordinary-IPI fallback
+}
 BIG_ENDIAN = Recipe(
     "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be",
     extra_packages=("libc6-dev-ppc64-cross",),  # lab.beinit's static init
@@ -155,6 +168,10 @@ NOKEXEC = Recipe(
 MEASURED = Recipe(
     "measured", BASE_DEFCONFIG, MEASURED_FRAGMENT, CROSS_COMPILE, MEASURED_REQUIRED_OPTIONS,
     "build-measured", base=KEXEC_FILE,
+)  # fmt: skip
+NONMI = Recipe(
+    "nonmi", BASE_DEFCONFIG, NONMI_FRAGMENT, CROSS_COMPILE, NONMI_REQUIRED_OPTIONS,
+    "build-nonmi", base=KEXEC_FILE, patch=NONMI_PATCH,
 )  # fmt: skip
 
 
@@ -316,14 +333,43 @@ def _compiler_version(recipe: Recipe) -> str:
 
 
 def build_key(
-    source_version: str, fragment: bytes, compiler: str, defconfig: str = BASE_DEFCONFIG
+    source_version: str,
+    fragment: bytes,
+    compiler: str,
+    defconfig: str = BASE_DEFCONFIG,
+    patch: bytes = b"",
 ) -> str:
-    """The hash naming one build's inputs."""
+    """The hash naming one build's inputs (an unpatched build's key leaves ``patch`` out)."""
     h = hashlib.sha256()
     for part in (BUILD_FORMAT, SOURCE_PACKAGE, source_version, defconfig, compiler):
         h.update(part.encode() + b"\0")
     h.update(fragment)
+    if patch:
+        h.update(b"\0patch\0" + patch)
     return h.hexdigest()[:16]
+
+
+def patched_files(diff: str, *, origin: str = "patch") -> tuple[str, ...]:
+    """The source-relative paths a ``-p1`` unified diff changes (its ``+++ b/...`` lines).
+
+    Raises unless there is at least one and each stays inside the tree: the build
+    copies exactly these files next to its objects before patching them.
+    """
+    paths = []
+    for line in diff.splitlines():
+        if not line.startswith("+++ "):
+            continue
+        target = line[4:].split("\t")[0].strip()
+        _, _, rel = target.partition("/")
+        parts = Path(rel).parts
+        if not rel or target.startswith("/") or ".." in parts or rel.startswith("/"):
+            raise KernelBuildError(f"{origin}: not a -p1 path inside the tree: {line!r}",
+                                   problem="bad-patch-path")  # fmt: skip
+        paths.append(rel)
+    if not paths:
+        raise KernelBuildError(f"{origin}: no '+++ b/<file>' line: not a unified diff",
+                               problem="empty-patch")  # fmt: skip
+    return tuple(dict.fromkeys(paths))
 
 
 def _unpack(kb: KbuildLayout, source_version: str) -> None:
@@ -362,6 +408,40 @@ def _configure(kb: KbuildLayout) -> None:
          cwd=kb.build)  # fmt: skip
     _make(kb, "olddefconfig")
     check_config(config, kb.recipe)
+    if kb.recipe.patch is not None:
+        _apply_patch(kb, kb.recipe.patch)
+
+
+def _apply_patch(kb: KbuildLayout, patch: Path) -> None:
+    """Patch copies of the source files inside the build tree, never the shared source.
+
+    Kbuild builds out of tree with ``VPATH := $(srctree)`` (Makefile) and the rule
+    ``$(obj)/%.o: $(src)/%.c`` (scripts/Makefile.build), so make takes a prerequisite
+    found in the build tree before the source tree's; the object's recorded command
+    names the other file, so exactly the patched objects are rebuilt.
+    """
+    for rel in patched_files(patch.read_text(), origin=str(patch)):
+        shadow = kb.build / rel
+        shadow.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(kb.source / rel, shadow)
+    _run(["patch", "-p1", "--forward", "--batch", "--no-backup-if-mismatch",
+          "-d", str(kb.build), "-i", str(patch)])  # fmt: skip
+
+
+def _check_patched(kb: KbuildLayout, patch: Path) -> None:
+    """Raise unless every patched C file's object was compiled from the patched copy."""
+    for rel in patched_files(patch.read_text(), origin=str(patch)):
+        if not rel.endswith(".c"):
+            continue
+        obj = rel.removesuffix(".c") + ".o"
+        cmd = kb.build / Path(obj).parent / f".{Path(obj).name}.cmd"
+        text = cmd.read_text() if cmd.is_file() else ""
+        if f"source_{obj} := {rel}\n" not in text:
+            raise KernelBuildError(
+                f"{cmd}: {obj} was not compiled from the patched {kb.build / rel} "
+                f"({patch.name}); the build would not carry the patch",
+                problem="patch-not-built",
+            )
 
 
 def build_jobs() -> int:
@@ -382,7 +462,8 @@ def _store(kb: KbuildLayout, key: str, source_version: str) -> str:
     partial.rename(kb.vmlinux)
     shutil.copyfile(kb.build / ".config", kb.config)
     r = kb.recipe
-    fragments = "+".join(f.name for f in ((r.base.fragment,) if r.base else ()) + (r.fragment,))
+    inputs = (*((r.base.fragment,) if r.base else ()), r.fragment, *((r.patch,) if r.patch else ()))
+    fragments = "+".join(f.name for f in inputs)
     version = f"{release} ({SOURCE_PACKAGE} {source_version}, {r.base_defconfig}+{fragments})"
     kb.version_file.write_text(version + "\n")
     kb.key_file.write_text(key + "\n")
@@ -396,7 +477,9 @@ def ensure_kernel(
     kb = KbuildLayout.of(layout, recipe)
     source_version = ensure_host_tools(recipe)
     compiler = _compiler_version(recipe)
-    key = build_key(source_version, recipe.fragment.read_bytes(), compiler, recipe.base_defconfig)
+    patch = recipe.patch.read_bytes() if recipe.patch is not None else b""
+    key = build_key(source_version, recipe.fragment.read_bytes(), compiler, recipe.base_defconfig,
+                    patch)  # fmt: skip
     if recipe.base is not None:  # the base's key (its inputs) is part of the variant's
         base_key = _base_for_variant(layout, recipe.base)
         key = hashlib.sha256(f"{base_key}\0{key}".encode()).hexdigest()[:16]
@@ -409,6 +492,8 @@ def ensure_kernel(
     log = kb.root / ("build.log" if recipe is KEXEC_FILE else f"build-{recipe.name}.log")
     print(f"building vmlinux with -j{jobs} (nice {NICE}); log: {log}", file=sys.stderr, flush=True)
     _make(kb, "vmlinux", jobs=jobs, log=log)
+    if recipe.patch is not None:
+        _check_patched(kb, recipe.patch)
     version = _store(kb, key, source_version)
     return BuildResult(kb.vmlinux, version, key, time.monotonic() - started, built=True)
 
@@ -435,6 +520,7 @@ RECIPES: dict[Kernel, Recipe] = {
     Kernel.BE_61: BIG_ENDIAN,
     Kernel.NOKEXEC_61: NOKEXEC,
     Kernel.MEASURED_61: MEASURED,
+    Kernel.NONMI_61: NONMI,
 }
 
 

@@ -55,6 +55,7 @@ KERNEL_FACTS: dict[Kernel, KernelFacts] = {
     Kernel.BE_61: KernelFacts("6.1", 64, big_endian=True),
     Kernel.NOKEXEC_61: KernelFacts("6.1", 64, kexec_file=True, kexec_load=False),
     Kernel.MEASURED_61: KernelFacts("6.1", 64, kexec_file=True),
+    Kernel.NONMI_61: KernelFacts("6.1", 64, kexec_file=True),
 }
 
 

@@ -86,6 +86,9 @@ class Kernel(str, Enum):
     BE_61 = "be-6.1"  # lab.kbuild's big-endian build (with its own tiny init)
     NOKEXEC_61 = "nokexec-6.1"  # lab.kbuild's CONFIG_KEXEC=n build: kexec_file_load only
     MEASURED_61 = "measured-6.1"  # lab.kbuild's kexec-file build with the vTPM driver and IMA
+    # lab.kbuild's kexec-file build with pseries' H_SIGNAL_SYS_RESET NMI IPI patched out: an
+    # emulation workaround for QEMU 10's SMT crash deadlock (lab/README.md "SMT")
+    NONMI_61 = "nonmi-6.1"
 
     def __str__(self) -> str:
         return self.value

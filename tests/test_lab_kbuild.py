@@ -2,6 +2,7 @@
 """lab.kbuild without building (fragment, required-option check) and lab.file_scenarios."""
 
 import dataclasses
+import shutil
 from pathlib import Path
 
 import pytest
@@ -14,15 +15,21 @@ from lab.kbuild import (
     KEXEC_FILE,
     NOKEXEC,
     NOKEXEC_FRAGMENT,
+    NONMI,
+    NONMI_FRAGMENT,
+    NONMI_PATCH,
     RECIPES,
     REQUIRED_OPTIONS,
     KbuildLayout,
     KernelBuildError,
     Want,
+    _apply_patch,
+    _check_patched,
     build_key,
     check_config,
     config_problems,
     parse_config,
+    patched_files,
 )
 from lab.model import Firmware, Kernel, Machine
 from lab.paths import GUEST_DIR, CacheLayout
@@ -104,6 +111,10 @@ def test_build_key_follows_inputs() -> None:
     assert key != build_key("6.1.193-1", b"CONFIG_A=y\n", "gcc 12")
     assert key != build_key("6.1.192-2", b"CONFIG_A=n\n", "gcc 12")
     assert key != build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 13")
+    # a patch is an input; no patch keeps an unpatched build's key (no rebuild)
+    assert key == build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 12", patch=b"")
+    patched = build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 12", patch=b"+x\n")
+    assert patched not in (key, build_key("6.1.192-2", b"CONFIG_A=y\n", "gcc 12", patch=b"+y\n"))
 
 
 def test_up_to_date_needs_every_output_and_the_same_key(tmp_path: Path) -> None:
@@ -240,3 +251,82 @@ def test_pseries_firmware(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as err:
         dataclasses.replace(SCENARIOS["kexec"], machine=Machine.POWERNV, firmware=Firmware.SLOF)
     assert err.value.problem == "firmware"
+
+
+_SMP_C = "arch/powerpc/platforms/pseries/smp.c"
+
+
+def test_nonmi_recipe_is_the_kexec_file_build_with_the_patch() -> None:
+    """nonmi-6.1: the kexec-file options (its fragment renames the release and pins the
+    NMI IPI fallback), the patch as data, one file patched: pseries_cause_nmi_ipi returns
+    0 before its hcall."""
+    merged = {**parse_config(FRAGMENT.read_text()), **parse_config(NONMI_FRAGMENT.read_text())}
+    assert config_problems(merged, NONMI.required) == []
+    assert merged["CONFIG_LOCALVERSION"] == '"-nonmi"'
+    assert NONMI.base is KEXEC_FILE and NONMI.patch == NONMI_PATCH
+    assert NONMI.build_dir not in (KEXEC_FILE.build_dir, NOKEXEC.build_dir)
+    assert RECIPES[Kernel.NONMI_61] is NONMI and str(Kernel.NONMI_61) == "nonmi-6.1"
+    text = NONMI_PATCH.read_text()
+    assert text.splitlines()[0] == "# SPDX-License-Identifier: GPL-2.0-or-later"
+    assert "run_on_cpu" in text and "lab/README.md" in text  # why: the QEMU deadlock
+    assert patched_files(text) == (_SMP_C,)
+    added = [line[1:].strip() for line in text.splitlines() if line.startswith("+") and
+             not line.startswith("+++")]  # fmt: skip
+    assert "return 0;" in added
+    assert not any(line.startswith("-") and not line.startswith("---") for line in
+                   text.splitlines())  # fmt: skip
+    after = [line[1:].strip() for line in text.splitlines() if line[:1] in (" ", "+")]
+    assert after.index("int hwcpu;") < after.index("return 0;")
+    assert after.index("return 0;") < after.index("if (cpu == NMI_IPI_ALL_OTHERS) {")
+
+
+@pytest.mark.parametrize(
+    ("diff", "problem"),
+    [
+        ("--- a/x.c\n+++ b/../x.c\n", "bad-patch-path"),
+        ("--- a/x.c\n+++ /etc/x.c\n", "bad-patch-path"),
+        ("# only a comment\n", "empty-patch"),
+    ],
+)
+def test_patched_files_rejects(diff: str, problem: str) -> None:
+    with pytest.raises(KernelBuildError) as err:
+        patched_files(diff)
+    assert err.value.problem == problem
+
+
+def test_patched_files_reads_targets_once() -> None:
+    diff = "--- a/a.c\t2026\n+++ b/a.c\t2026\n@@ -1 +1 @@\n-x\n+y\n+++ b/d/b.h\n+++ b/a.c\n"
+    assert patched_files(diff) == ("a.c", "d/b.h")
+
+
+def _nonmi_source(root: Path) -> None:
+    """The patch's pre-image (its context and removed lines) as the source file."""
+    lines = [
+        line[1:]
+        for line in NONMI_PATCH.read_text().splitlines()
+        if line[:1] in (" ", "-") and not line.startswith("---")
+    ]
+    path = root / _SMP_C
+    path.parent.mkdir(parents=True)
+    path.write_text("static int pseries_cause_nmi_ipi(int cpu)\n" + "\n".join(lines) + "\n")
+
+
+@pytest.mark.skipif(shutil.which("patch") is None, reason="GNU patch is not installed")
+def test_patch_goes_to_a_copy_in_the_build_tree(tmp_path: Path) -> None:
+    """The shared source stays as unpacked; the build tree's copy carries the change, and
+    the object must be recorded as compiled from it (Kbuild's .<obj>.cmd)."""
+    kb = KbuildLayout(tmp_path, NONMI)
+    _nonmi_source(kb.source)
+    kb.build.mkdir()
+    original = (kb.source / _SMP_C).read_text()
+    _apply_patch(kb, NONMI_PATCH)
+    assert (kb.source / _SMP_C).read_text() == original
+    assert "return 0;" in (kb.build / _SMP_C).read_text()
+    assert not list(kb.build.rglob("*.orig")) and not list(kb.build.rglob("*.rej"))
+    cmd = kb.build / "arch/powerpc/platforms/pseries/.smp.o.cmd"
+    cmd.write_text(f"source_arch/powerpc/platforms/pseries/smp.o := {kb.source / _SMP_C}\n")
+    with pytest.raises(KernelBuildError) as err:
+        _check_patched(kb, NONMI_PATCH)
+    assert err.value.problem == "patch-not-built"
+    cmd.write_text(f"source_arch/powerpc/platforms/pseries/smp.o := {_SMP_C}\n")
+    _check_patched(kb, NONMI_PATCH)
