@@ -92,6 +92,22 @@ def _stretched(step: Step, shape: Shape) -> Step:
     return dataclasses.replace(step, timeout=step.timeout + _SECONDS_PER_CPU * shape.cpus)
 
 
+# The crash kernel's view of its boot CPU: the boot_cpuid_phys its flattened tree arrived
+# with (the purgatory writes it: header word 7, big-endian; /sys/firmware/fdt is the blob
+# the kernel booted from) and the CPUs it brought up.
+_CRASH_BOOT_CPU = Step(
+    "boot_cpu",
+    'lab_result crash_boot_cpuid_phys "$(od -An -tx1 -j28 -N4 /sys/firmware/fdt'
+    ' 2>&1 | tr -d " ")"\n'
+    'lab_result crash_cpus_online "$(cat /sys/devices/system/cpu/online)"\n'
+    'lab_result crash_cpu_nodes "$(find /proc/device-tree/cpus -maxdepth 1 -name "*@*"'
+    ' | sed "s,.*/,," | tr "\\n" " ")"\n'
+    'lab_result crash_fdt_cpu_order "$(strings /sys/firmware/fdt | grep "^PowerPC,.*@"'
+    ' | tr "\\n" " ")"\ntrue',
+    timeout=20,
+)
+
+
 def on_threads(
     scenario: Scenario, name: str, shape: Shape, crash_thread: int = 0, what: str = ""
 ) -> Scenario:
@@ -106,6 +122,8 @@ def on_threads(
         swapped = tuple(crash_step if s.name == "crash" else _stretched(s, shape) for s in kept)
         if stage is not Stage.CRASH:  # the crash kernel runs with nr_cpus=1
             swapped = (_topology(stage, shape), *swapped)
+        else:
+            swapped = (_CRASH_BOOT_CPU, *swapped)
         stages.append((stage, swapped))
     return dataclasses.replace(
         scenario,

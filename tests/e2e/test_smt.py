@@ -83,6 +83,9 @@ def test_pseries_smt_kdump_without_the_nmi_hcall(lab_cache: CacheLayout, name: s
     r = _passed(lab_cache, name)
     assert r["loader"] == _loader(name)
     assert r["vmcore_elf"] == "ok" and r["kexec_crash_loaded"] == "1"
-    assert r["crash_cpu"] == str(s.threads + (1 if "second-thread" in name else 0))
+    crash_cpu = s.threads + (1 if "second-thread" in name else 0)
+    assert r["crash_cpu"] == str(crash_cpu)
+    # the crash kernel's tree names the crashing thread as its boot CPU (hw id = CPU here)
+    assert r["crash_boot_cpuid_phys"] == f"{crash_cpu:08x}"
     assert f"CORE/1:{s.cpus}" in r["vmcore_note_types"].split(",")
     assert r["siblings_1_cores"] == str(s.cpus // s.threads)
