@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
+from pykexec.core import machine
 from pykexec.core.crash import kdump
 from pykexec.core.crash.kdump import add_usable_memory, crash_layout
 from pykexec.core.devicetree.tree import Node
@@ -156,14 +157,15 @@ def plan_usable(tree: Node) -> None:
 @pytest.mark.parametrize("drmem", [1, 2])
 @pytest.mark.parametrize("layout", ["contiguous", "guest"])
 def test_lmb_count_costs_no_calls(layout: str, drmem: int) -> None:
-    """Runs of LMBs cost the same Python and C calls for 64 LMBs and for 16384: the table
-    is unpacked by one struct call and merged into runs by C-level maps."""
+    """Runs of LMBs cost the same Python and C calls for 64 LMBs and for 16384 but one
+    struct call per 4096 entries: the table is unpacked in chunks and merged into runs by
+    C-level maps."""
     calls = {}
     for count in (64, 16384):
         plan_usable(machine_tree(LAYOUTS[layout](count), drmem))  # caches warm
         tree = machine_tree(LAYOUTS[layout](count), drmem)
         _, calls[count] = count_calls(lambda: plan_usable(tree))  # noqa: B023
-    assert calls[16384] == calls[64], calls
+    assert 0 <= calls[16384] - calls[64] <= 16384 // machine._DRMEM_CHUNK, calls
 
 
 @pytest.mark.parametrize("drmem", [1, 2])

@@ -271,13 +271,19 @@ def dynamic_memory(root: Node) -> tuple[LmbTable, int, int]:
     return LmbTable(), lmb_size, 0
 
 
+#: Entries per struct call in :func:`_columns` (a format of 4096 entries compiles to ~12k
+#: codes; the whole of a 4 Mi-LMB table at once would be ~12 M).
+_DRMEM_CHUNK = 4096
+
+
 def _columns(
     data: bytes, cell: tuple[tuple[str, int], ...], names: tuple[str, ...], what: str
 ) -> list[Sequence[int]]:
     """The fields ``names`` of every entry after the u32 count, one column each, in the
-    order of ``names``: one struct call over the whole table, the cell's layout repeated
-    per entry with the other fields skipped as pad bytes, so no Python code runs per entry
-    and only the fields asked for become ints."""
+    order of ``names``: struct calls over :data:`_DRMEM_CHUNK` entries at a time, the
+    cell's layout repeated per entry with the other fields skipped as pad bytes, so no
+    Python code runs per entry, only the fields asked for become ints, and the compiled
+    format stays small whatever the count."""
     if len(data) < 4:
         raise SystemInfoError("truncated-drmem", what=what, size=len(data))
     count = be(data[:4])
@@ -286,7 +292,15 @@ def _columns(
         raise SystemInfoError("short-drmem", what=what, count=count, held=held)
     codes = {1: "I", 2: "Q"}  # big-endian u32, u64 (of_read_number of 1 and 2 cells)
     entry = "".join(codes[c] if n in names else f"{4 * c}x" for n, c in cell)
-    values = struct.Struct(">" + entry * count).unpack(data[4 : 4 + count * DRMEM_ENTRY_SIZE])
+    values: list[int] = []
+    chunk = struct.Struct(">" + entry * min(count, _DRMEM_CHUNK))
+    whole = count - count % _DRMEM_CHUNK if count > _DRMEM_CHUNK else count
+    for offset in range(4, 4 + whole * DRMEM_ENTRY_SIZE, chunk.size):
+        values += chunk.unpack_from(data, offset)
+    if whole < count:
+        values += struct.unpack_from(
+            ">" + entry * (count - whole), data, 4 + whole * DRMEM_ENTRY_SIZE
+        )
     picked = [n for n, _ in cell if n in names]
     return [values[picked.index(name) :: len(picked)] for name in names]
 
