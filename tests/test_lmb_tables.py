@@ -189,3 +189,13 @@ def test_fragmented_lmbs_are_not_objects(drmem: int, monkeypatch: pytest.MonkeyP
     # Of the usable LMBs, those at 0 and at RMA + 2 LMBs meet [0, 1280 MiB) (the one at
     # the RMA is reserved): one encoded run each, an Lmb each to encode it.
     assert encoded[0] == 2 and made[0] <= 2 * encoded[0], (encoded, made)
+
+
+@pytest.mark.parametrize("drmem", [1, 2])
+def test_a_table_of_no_entries_is_no_lmbs(drmem: int) -> None:
+    """A drmem property whose count is 0 describes no LMB (the fuzz harness found the
+    chunked reader failing on it); the RAM is the memory nodes' alone."""
+    tree = machine_tree([], drmem)
+    m = describe(tree)
+    assert len(m.lmbs) == 0
+    assert [(r.start, r.end) for r in m.ram] == [(0, RMA)]

@@ -290,6 +290,8 @@ def _columns(
     held = (len(data) - 4) // DRMEM_ENTRY_SIZE
     if count > held:
         raise SystemInfoError("short-drmem", what=what, count=count, held=held)
+    if count == 0:
+        return [() for _ in names]
     codes = {1: "I", 2: "Q"}  # big-endian u32, u64 (of_read_number of 1 and 2 cells)
     entry = "".join(codes[c] if n in names else f"{4 * c}x" for n, c in cell)
     values: list[int] = []
