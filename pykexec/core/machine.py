@@ -72,9 +72,8 @@ class Lmb:
 
     @property
     def usable(self) -> bool:
-        """Assigned to the partition and not reserved (plain bit tests)."""
-        value = int(self.flags)
-        return bool(value & _ASSIGNED) and not value & _RESERVED
+        """Assigned to the partition and not reserved."""
+        return _usable(int(self.flags))
 
     @property
     def range(self) -> Range:
@@ -86,6 +85,12 @@ class Lmb:
 
 
 _ASSIGNED, _RESERVED = int(LmbFlags.ASSIGNED), int(LmbFlags.RESERVED)
+
+
+def _usable(flags: int) -> bool:
+    """An LMB with these flags is assigned to the partition and not reserved (plain int
+    masks: IntFlag membership costs a Python call)."""
+    return bool(flags & _ASSIGNED) and not flags & _RESERVED
 
 
 class LmbTable(Sequence[Lmb]):
@@ -108,11 +113,6 @@ class LmbTable(Sequence[Lmb]):
         self.ends = tuple(map(operator.add, self.bases, sizes))
         self._starts = list(itertools.accumulate(self.counts, initial=0))
 
-    @property
-    def runs(self) -> tuple[Lmb, ...]:
-        """Every run as an :class:`Lmb` (made on each call)."""
-        return tuple(map(self.run, range(len(self.bases))))
-
     def run(self, index: int) -> Lmb:
         """The ``index``-th run."""
         return Lmb(self.bases[index], self.size, _lmb_flags(self.flags[index]), self.counts[index])
@@ -123,7 +123,7 @@ class LmbTable(Sequence[Lmb]):
 
     def runs_usable(self) -> Iterator[bool]:
         """Per run, whether it is assigned and not reserved (one mask test per flags value)."""
-        usable = {f: bool(f & _ASSIGNED) and not f & _RESERVED for f in set(self.flags)}
+        usable = {f: _usable(f) for f in set(self.flags)}
         return map(usable.__getitem__, self.flags)
 
     def usable_ranges(self) -> list[Range]:
