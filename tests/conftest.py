@@ -82,6 +82,24 @@ def _no_guest_outside_the_lab(
     monkeypatch.setattr(lab.kbuild, "_make", refuse)
 
 
+@pytest.fixture(autouse=True)
+def _no_exec_no_sync(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """No test replaces the test process (pykexec's shutdown hand-over execs
+    ``shutdown -r now``) or syncs the host's disks: the product calls them through
+    :mod:`posix` (pykexec.system.fileio says why), and a test that forgets to record
+    them fails here instead of acting."""
+
+    def refuse(*_args: object, **_kwargs: object) -> NoReturn:
+        raise AssertionError(f"{request.node.nodeid} reached exec or sync: record it")
+
+    import os
+    import posix
+
+    for module in (posix, os):
+        monkeypatch.setattr(module, "execv", refuse)
+        monkeypatch.setattr(module, "sync", refuse)
+
+
 @pytest.fixture(scope="session")
 def libfdt() -> ModuleType:
     """pylibfdt, the device-tree oracle (the test skips, or fails under CI, without it)."""

@@ -118,7 +118,7 @@ CRASH_MOMENTS: dict[str, Match] = {
         machine.sized_range.__code__, lambda a: a["base"] == "linux,crashkernel-base"
     ),
     "machine record": _called(Machine.__init__.__code__, lambda a: a.get("crash") is not None),
-    "crash layout": _called(CrashLayout.__init__.__code__, lambda a: True),
+    "crash layout": _called(CrashLayout.__new__.__code__, lambda a: True),  # a NamedTuple
     "elfcorehdr bytes": _returned(elfcore.core_header.__code__, lambda v: isinstance(v, bytes)),
     "usable-memory stored": lambda event, frame, _: (
         event == "call"

@@ -41,7 +41,7 @@ def _observe(
     import contextlib
     import errno
     import io
-    import os
+    import posix
 
     from pykexec.core.devicetree.fdt import DeviceTree, build_fdt
     from pykexec.errors import SyscallError
@@ -74,8 +74,8 @@ def _observe(
         (syscalls, "kexec_load", lambda *a: None),
         (syscalls, "kexec_file_load", file_call),
         (syscalls, "reboot_kexec", jump),
-        (os, "execv", jump),
-        (os, "sync", lambda: None),
+        (posix, "execv", jump),
+        (posix, "sync", lambda: None),
         (control, "take_interfaces_down", lambda view: None),
         (sysinfo, "SystemView", Live),
     ):

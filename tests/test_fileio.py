@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import os
+import posix
 import signal
 import stat
 from collections.abc import Iterator
@@ -36,14 +37,16 @@ class Refused(KexecError):
 
 @pytest.fixture
 def opens(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
-    """The paths os.open is called with (and a guard: a blocking open fails the test)."""
+    """The paths opened, through posix.open (fileio) or os.open (vmcore-dmesg), and a
+    guard: a blocking open fails the test."""
     calls: list[str] = []
-    real = os.open
+    real = posix.open
 
     def counting(path: str, flags: int, *args: int, **kwargs: int) -> int:
         calls.append(os.fspath(path))
         return real(path, flags, *args, **kwargs)
 
+    monkeypatch.setattr(posix, "open", counting)
     monkeypatch.setattr(os, "open", counting)
     signal.signal(signal.SIGALRM, signal.default_int_handler)
     signal.alarm(60)  # a hang guard only: every case here returns at once
@@ -123,7 +126,7 @@ def test_swapped_name_is_caught_on_the_descriptor(
     (tmp_path / "regular").write_bytes(b"x")
     os.mkfifo(tmp_path / "fifo")
     regular = os.stat(tmp_path / "regular")
-    monkeypatch.setattr(os, "stat", lambda path, follow_symlinks=True: regular)
+    monkeypatch.setattr(posix, "stat", lambda path, follow_symlinks=True: regular)
     assert _refused(tmp_path / "fifo").problem == "not-regular"
     assert opens == [str(tmp_path / "fifo")]
 
@@ -135,8 +138,8 @@ def test_oversize_refused_before_reading(
     (tmp_path / "fits").write_bytes(bytes(4096))
     assert os.stat(tmp_path / "big").st_size == 4097
     reads: list[int] = []
-    real_read = os.read
-    monkeypatch.setattr(os, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
+    real_read = posix.read
+    monkeypatch.setattr(posix, "read", lambda fd, n: reads.append(n) or real_read(fd, n))
     with pytest.raises(Refused) as err:
         fileio.read_regular(str(tmp_path / "big"), "test file", Refused, 4096)
     assert (err.value.problem, err.value.size, err.value.limit, reads) == (

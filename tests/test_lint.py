@@ -448,16 +448,19 @@ QUICK_ACTIONS = (
 @pytest.mark.parametrize("argv", QUICK_ACTIONS, ids=" ".join)
 def test_quick_actions_import_only_the_fast_path(argv: list[str]) -> None:
     """-e, -S, -u and --print-ckr-size import only pykexec.system.control.FAST_PATH of pykexec
-    (the start-up rule in pykexec/system/control.py's docstring), and no dataclasses or enum."""
+    (the start-up rule in pykexec/system/control.py's docstring), and no dataclasses, enum,
+    pathlib, typing, or os (pykexec.system.fileio: the quick actions call posix)."""
     from pykexec.system.control import FAST_PATH
 
     probe = (
-        "import sys\nbefore = set(sys.modules)\nfrom pykexec.commands.cli import main\n"
-        f"main({argv!r})\n"
+        "import sys\nsys.path.insert(0, '.')\nbefore = set(sys.modules)\n"
+        f"from pykexec.commands.cli import main\nmain({argv!r})\n"
         "print(' '.join(sorted(m for m in set(sys.modules) - before"
-        " if m.split('.')[0] == 'pykexec' or m in ('dataclasses', 'enum', 'pathlib'))))"
+        " if m.split('.')[0] == 'pykexec' or m in SLOW)))"
     )
-    done = _run(sys.executable, "-c", probe)
+    slow = "SLOW = ('dataclasses', 'enum', 'pathlib', 'os', 'posixpath', 'typing')\n"
+    # -I -S: as the zipapp and the package's launcher start (without site, which imports os)
+    done = _run(sys.executable, "-I", "-S", "-c", slow + probe)
     imported = set(done.stdout.split("\n")[-2].split())
     assert "pykexec.commands.cli" in imported
     assert imported - FAST_PATH == set()

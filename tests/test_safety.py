@@ -14,6 +14,7 @@ import errno
 import io
 import json
 import os
+import posix
 from pathlib import Path
 
 import pytest
@@ -50,8 +51,8 @@ class Recorder:
         monkeypatch.setattr(syscalls, "kexec_load", lambda *a: rec("kexec_load"))
         monkeypatch.setattr(syscalls, "kexec_file_load", lambda *a: rec("kexec_file_load"))
         monkeypatch.setattr(syscalls, "reboot_kexec", lambda: rec("reboot"))
-        monkeypatch.setattr(os, "sync", lambda: rec("sync"))
-        monkeypatch.setattr(os, "execv", lambda *a: rec("execv"))
+        monkeypatch.setattr(posix, "sync", lambda: rec("sync"))
+        monkeypatch.setattr(posix, "execv", lambda *a: rec("execv"))
         monkeypatch.setattr(control, "take_interfaces_down", lambda v: rec("ifdown"))
 
 
@@ -151,6 +152,33 @@ def test_api_refuses_live_load_from_snapshot(
     with pytest.raises(UsageError):
         control.execute(SystemView(root))
     assert rec.calls == []
+
+
+ROOT_WORDS = ["/", "//", "/.", "/./", "/..", "/a/..", "/a/../..", "/../a/..", "///.//"]
+NOT_ROOT_WORDS = ["/a", "/a/", "/a/b/..", "/../a", "a", "./a", "/a/./b/..", "/a/../b"]
+
+
+@pytest.mark.parametrize("path", ROOT_WORDS + NOT_ROOT_WORDS)
+def test_a_view_is_live_when_its_root_names_slash(path: str, tmp_path: Path) -> None:
+    """SystemView.live (sysinfo.names_root, without os): what os.path.abspath says, but that
+    abspath keeps a leading "//" (POSIX leaves its meaning open; Linux's is "/")."""
+    expected = os.path.normpath(os.path.abspath(path).replace("//", "/", 1)) == "/"
+    assert SystemView(path).live is expected
+    assert (path in ROOT_WORDS) is expected  # the lists say what they mean
+
+
+@pytest.mark.parametrize("rel", [".", "..", "../..", "x/.."])
+def test_a_relative_root_is_taken_from_the_working_directory(
+    rel: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A relative root is live exactly when it leads from the working directory to /
+    (from /, every one of these does: ".." of / is /; three levels down, none does)."""
+    deep = tmp_path.joinpath(*["d"] * 3)
+    deep.mkdir(parents=True)
+    for where, live in ((Path("/"), True), (deep, False)):
+        monkeypatch.chdir(where)
+        assert (os.path.abspath(rel) == "/") is live  # the oracle agrees with the claim
+        assert SystemView(rel).live is live
 
 
 @pytest.mark.parametrize("argv", [["-e", "--json"], ["-u", "--json"], ["-l", "{k}", "--save=x"]])

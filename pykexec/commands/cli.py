@@ -13,7 +13,7 @@ Imports are deferred so that each command loads only what it needs.
 
 from __future__ import annotations
 
-import os
+import posix  # not os: see pykexec.system.fileio (start-up)
 import sys
 
 from pykexec.commands.optable import BY_NAME, OPTIONS, PROG, Option, parse_address, split_options
@@ -226,7 +226,7 @@ def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) 
 def invoked_name(argv0: str | None = None) -> str:
     """``kexec`` when run under that name (console script, link, zipapp named kexec),
     else ``pykexec``: the name that usage and error messages use."""
-    base = os.path.basename(sys.argv[0] if argv0 is None else argv0)
+    base = (sys.argv[0] if argv0 is None else argv0).rpartition("/")[2]  # its basename
     return "kexec" if base.split(".")[0] == "kexec" else PROG
 
 
@@ -511,7 +511,7 @@ def _fail(err: Exception, code: int, as_json: bool, line: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
-    if os.path.basename(sys.argv[0]).split(".")[0] == "vmcore-dmesg":
+    if sys.argv[0].rpartition("/")[2].split(".")[0] == "vmcore-dmesg":
         name = "vmcore-dmesg"  # kexec-tools' vmcore-dmesg: its usage, its exit statuses
     _keep_argument_bytes()
     as_json = wants_json(argv)
@@ -536,14 +536,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         # The reader went away (`pykexec --help | head -1`): end quietly, as a C program
         # killed by SIGPIPE would, but with status 0; stdout must not be flushed again.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        posix.dup2(posix.open("/dev/null", posix.O_WRONLY), sys.stdout.fileno())
         return 0
     except KexecError as err:
-        if os.environ.get("PYKEXEC_TRACEBACK"):
+        if posix.environ.get(b"PYKEXEC_TRACEBACK"):
             raise
         return _fail(err, exit_code(err), as_json, f"{name}: {err}")
     except OSError as err:  # an I/O error no layer below anticipated: still one line
-        if os.environ.get("PYKEXEC_TRACEBACK"):
+        if posix.environ.get(b"PYKEXEC_TRACEBACK"):
             raise
         where = f": {err.filename}" if err.filename else ""
         return _fail(err, 1, as_json, f"{name}: {err.strerror or err}{where}")

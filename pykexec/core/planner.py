@@ -238,7 +238,7 @@ def crash_headroom(
     call, result = min(judged, key=lambda j: (j[1].fits, j[1].spare))
     if len(judged) > 1:
         note = f"judged on {call}'s command line, the worse of {len(judged)} the load may use"
-        result = replace(result, notes=(*result.notes, note))
+        result = result._replace(notes=(*result.notes, note))
     if not result.fits and not opts.ignore_headroom:
         raise CrashRegionTooSmall(
             "cannot-boot",

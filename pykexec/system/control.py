@@ -15,8 +15,9 @@ that is what ``--dry-run`` runs.
 
 from __future__ import annotations
 
-import os
+import posix  # not os: see pykexec.system.fileio (start-up)
 import stat
+import sys
 
 from pykexec import uapi
 from pykexec.errors import NothingLoaded, SyscallError, UsageError
@@ -46,7 +47,7 @@ def record_file(view: SystemView, crash: bool) -> str:
 
 def record_directory_is_link(view: SystemView) -> bool:
     try:
-        return stat.S_ISLNK(os.lstat(view.path(RECORD_DIR)).st_mode)
+        return stat.S_ISLNK(posix.lstat(view.path(RECORD_DIR)).st_mode)
     except OSError:
         return False
 
@@ -57,7 +58,7 @@ def forget_record(view: SystemView, crash: bool) -> bool:
     if not view.live or record_directory_is_link(view):
         return not view.live
     try:
-        os.unlink(record_file(view, crash))
+        posix.unlink(record_file(view, crash))
     except FileNotFoundError:
         return True
     except OSError:
@@ -189,7 +190,7 @@ def take_interfaces_down(view: SystemView) -> None:
         return
     try:
         for name in names:
-            raw = os.fsencode(name)[:15]
+            raw = name.encode(sys.getfilesystemencoding(), sys.getfilesystemencodeerrors())[:15]
             try:
                 req = struct.pack("16sH14x", raw, 0)
                 flags = struct.unpack_from("16sH", fcntl.ioctl(fd, siocgifflags, req))[1]
@@ -199,7 +200,7 @@ def take_interfaces_down(view: SystemView) -> None:
             except OSError:
                 continue
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = True) -> None:
@@ -212,7 +213,7 @@ def execute(view: SystemView | None = None, sync: bool = True, ifdown: bool = Tr
     from pykexec.system import syscalls  # ctypes: only once there is a kernel to jump to
 
     if sync:
-        os.sync()
+        posix.sync()
     if ifdown:
         take_interfaces_down(view)
     syscalls.reboot_kexec()
@@ -222,6 +223,6 @@ def shutdown_reboot() -> None:
     """After a load without -l: hand over to the init system (``shutdown -r now``),
     which ends with kexec, as kexec-tools does. Does not return on success."""
     for program in SHUTDOWN_PROGRAMS:
-        if os.access(program, os.X_OK):
-            os.execv(program, [program, "-r", "now"])
+        if posix.access(program, posix.X_OK):
+            posix.execv(program, [program, "-r", "now"])
     raise UsageError("no-shutdown-program")

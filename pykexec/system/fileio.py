@@ -18,13 +18,16 @@ raises (``error``: a :class:`~pykexec.errors.KexecError` whose messages include
 fields (``what``, ``path``, and ``filetype``, ``reason``, ``limit``, ``offset``, ``size``).
 
 Standard library only and nothing else of pykexec but its errors, so that the quick
-actions (-e, -S, -u) that start through sysinfo import it cheaply.
+actions (-e, -S, -u) that start through sysinfo import it cheaply.  The quick actions'
+modules call :mod:`posix`, not :mod:`os`: ``import os`` builds ``os.environ`` as a
+``collections.abc`` mapping and imports ``posixpath``, 5 M instructions of a 42 M
+start-up (bench/README.md, "Start-ups"); a test keeps ``os`` out of them.
 """
 
 from __future__ import annotations
 
 import errno
-import os
+import posix
 import stat
 
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
@@ -46,7 +49,7 @@ MAX_FILE_SIZE = 256 << 20
 PROBLEMS = ("missing", "nul-in-path", "not-regular", "too-large", "cannot-open",
             "cannot-read", "no-data")  # fmt: skip
 #: Flags of every open: read-only, never blocking, never the controlling terminal.
-_FLAGS = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+_FLAGS = posix.O_RDONLY | posix.O_NONBLOCK | posix.O_NOCTTY | posix.O_CLOEXEC
 #: The longest single read(): /proc/sys handlers allocate a kernel buffer of the count
 #: asked for (proc_sys_call_handler), and 16 MiB fails there with ENOMEM.
 _CHUNK = 1 << 20
@@ -75,22 +78,22 @@ def open_regular(
     non-blocking; ``None`` when nothing is there.  With ``follow=False`` a symlink at
     ``path`` (its last component) is refused, not followed.  The caller closes the
     descriptor."""
-    if "\0" in path:  # no file can be named so: refused before os.open's ValueError
+    if "\0" in path:  # no file can be named so: refused before open()'s ValueError
         raise error("nul-in-path", what=what, path=path)
     try:
-        before = os.stat(path, follow_symlinks=follow)
+        before = posix.stat(path, follow_symlinks=follow)
         if not stat.S_ISREG(before.st_mode):
             raise _not_regular(path, what, before.st_mode, error)
-        fd = os.open(path, _FLAGS | (0 if follow else os.O_NOFOLLOW))
+        fd = posix.open(path, _FLAGS | (0 if follow else posix.O_NOFOLLOW))
     except (FileNotFoundError, NotADirectoryError):
         return None
     except OSError as err:
         if err.errno == errno.ELOOP and not follow:  # made a symlink since the stat
             raise _not_regular(path, what, stat.S_IFLNK, error) from None
         raise error("cannot-open", what=what, path=path, reason=err.strerror) from None
-    info = os.fstat(fd)
+    info = posix.fstat(fd)
     if not stat.S_ISREG(info.st_mode):  # replaced since the stat
-        os.close(fd)
+        posix.close(fd)
         raise _not_regular(path, what, info.st_mode, error)
     return fd, info.st_size
 
@@ -102,7 +105,7 @@ def read_fd(fd: int, path: str, what: str, error: ErrorFactory, limit: int) -> b
     size = 0
     try:
         while size <= limit:
-            chunk = os.read(fd, min(limit + 1 - size, _CHUNK))
+            chunk = posix.read(fd, min(limit + 1 - size, _CHUNK))
             if not chunk:
                 return b"".join(chunks)
             chunks.append(chunk)
@@ -127,7 +130,7 @@ def read_regular(
             raise error("too-large", what=what, path=path, size=size, limit=limit)
         return read_fd(fd, path, what, error, limit)
     finally:
-        os.close(fd)
+        posix.close(fd)
 
 
 def read_at(path: str, what: str, error: ErrorFactory, offset: int, size: int) -> bytes:
@@ -143,7 +146,7 @@ def read_at(path: str, what: str, error: ErrorFactory, offset: int, size: int) -
     chunks = []
     try:
         while size > 0:
-            data = os.pread(fd, min(size, _PREAD_CHUNK), offset)
+            data = posix.pread(fd, min(size, _PREAD_CHUNK), offset)
             if not data:
                 raise error("no-data", what=what, path=path, offset=offset, size=size)
             chunks.append(data)
@@ -152,4 +155,4 @@ def read_at(path: str, what: str, error: ErrorFactory, offset: int, size: int) -
     except OSError as err:
         raise error("cannot-read", what=what, path=path, reason=err.strerror) from None
     finally:
-        os.close(fd)
+        posix.close(fd)

@@ -9,7 +9,7 @@ pykexec opens files under /proc or /sys.
 
 from __future__ import annotations
 
-import os
+import posix  # not os: see pykexec.system.fileio (start-up)
 
 from pykexec.errors import SystemInfoError
 from pykexec.system import fileio
@@ -17,6 +17,7 @@ from pykexec.system import fileio
 TYPE_CHECKING = False  # typing.TYPE_CHECKING without importing typing (start-up)
 
 if TYPE_CHECKING:
+    from os import PathLike
     from pathlib import Path
 
     from pykexec.core.devicetree.tree import Node
@@ -30,6 +31,21 @@ MAX_CPUS = 8192
 U64_LIMIT = 1 << 64
 DECIMAL_DIGITS = frozenset("0123456789")
 HEX_DIGITS = frozenset("0123456789abcdefABCDEF")
+
+
+def names_root(path: str) -> bool:
+    """Whether ``path`` names ``/`` by its words alone (``.`` and ``..`` taken as the
+    kernel takes them, relative to the working directory; symlinks not followed):
+    ``os.path.abspath(path) == "/"``, but ``//`` names it too, and without os."""
+    if not path.startswith("/"):
+        path = posix.getcwd() + "/" + path
+    depth = 0
+    for word in path.split("/"):
+        if word == "..":
+            depth = max(depth - 1, 0)
+        elif word not in ("", "."):
+            depth += 1
+    return depth == 0
 
 
 class CpuNote:
@@ -61,8 +77,8 @@ class SystemView:
     cost a third of their start-up.
     """
 
-    def __init__(self, root: str | os.PathLike[str] = "/") -> None:
-        self.root = os.fspath(root)
+    def __init__(self, root: str | PathLike[str] = "/") -> None:
+        self.root = posix.fspath(root)
         if "\0" in self.root:  # no path can hold one: a KexecError, not open()'s ValueError
             raise SystemInfoError("nul-in-root", path=self.root)
         self._tree: Node | None = None
@@ -72,10 +88,12 @@ class SystemView:
 
     @property
     def live(self) -> bool:
-        return os.path.abspath(self.root) == "/"
+        return names_root(self.root)
 
     def path(self, rel: str) -> str:
-        return os.path.join(self.root, rel.lstrip("/"))
+        """``rel`` under the root (os.path.join's result, without importing os)."""
+        sep = "" if not self.root or self.root.endswith("/") else "/"
+        return self.root + sep + rel.lstrip("/")
 
     def read_bytes(self, rel: str) -> bytes | None:
         """The bytes of a regular file under the root; ``None`` if it does not exist."""
@@ -185,19 +203,19 @@ class SystemView:
         """The running kernel's page size; in a snapshot, what its /proc/meminfo shows
         (:func:`meminfo_page_size`), else 64 KiB."""
         if self.live:
-            return os.sysconf("SC_PAGE_SIZE")
+            return posix.sysconf("SC_PAGE_SIZE")
         return meminfo_page_size(self.read_text("proc/meminfo") or "") or 65536
 
     def network_interfaces(self) -> list[str]:
         try:
-            return sorted(os.listdir(self.path("sys/class/net")))
+            return sorted(posix.listdir(self.path("sys/class/net")))
         except OSError:
             return []
 
     def count_entries(self, rel: str, prefix: str) -> int:
         """How many entries of directory ``rel`` start with ``prefix`` (0 if none)."""
         try:
-            return sum(1 for name in os.listdir(self.path(rel)) if name.startswith(prefix))
+            return sum(1 for name in posix.listdir(self.path(rel)) if name.startswith(prefix))
         except OSError:
             return 0
 

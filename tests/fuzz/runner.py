@@ -14,7 +14,7 @@ reported the same way.
 
 While :func:`recorders` is active, pykexec's ``libc()`` is a recorder whose
 ``syscall`` (kexec_load, kexec_file_load, reboot) and ``socket`` only note their
-arguments, and ``os.sync`` and ``os.execv`` do nothing: no input can load, jump,
+arguments, and ``posix.sync`` and ``posix.execv`` do nothing: no input can load, jump,
 sync, take an interface down or start ``shutdown``.  The wrappers in
 :mod:`pykexec.system.syscalls` still marshal their arguments for real.
 """
@@ -26,6 +26,7 @@ import ctypes
 import errno
 import io
 import os
+import posix
 import random
 import resource
 import shutil
@@ -104,7 +105,7 @@ class FakeLibc:
 
 
 class _Exec(BaseException):
-    """os.execv was reached: the program would have been replaced (a success)."""
+    """posix.execv was reached: the program would have been replaced (a success)."""
 
 
 def _no_exec(*args: object) -> None:
@@ -135,14 +136,15 @@ def recorders(rng: random.Random) -> Iterator[FakeLibc]:
     import pykexec.system.syscalls as syscalls
 
     fake = FakeLibc(rng)
-    saved = (syscalls.libc, os.sync, os.execv)
+    # pykexec.system.control calls posix (not os) for these: the module is what it calls
+    saved = (syscalls.libc, posix.sync, posix.execv)
     syscalls.libc = lambda: fake  # type: ignore[assignment,return-value]
-    os.sync = lambda: None
-    os.execv = _no_exec  # type: ignore[assignment]
+    posix.sync = lambda: None
+    posix.execv = _no_exec  # type: ignore[assignment]
     try:
         yield fake
     finally:
-        syscalls.libc, os.sync, os.execv = saved  # type: ignore[assignment]
+        syscalls.libc, posix.sync, posix.execv = saved  # type: ignore[assignment]
 
 
 @dataclass

@@ -45,7 +45,6 @@ the model to this (tests/test_headroom.py).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 from pykexec.core.formats.initramfs import Initramfs
@@ -125,9 +124,10 @@ class HeadroomInput(NamedTuple):
     dump_in_ram: int = 0  # bytes of dump the payload keeps in its own memory
 
 
-@dataclass(frozen=True)
-class Headroom:
-    """The floor and the estimate, term by term, against the region."""
+class Headroom(NamedTuple):
+    """The floor and the estimate, term by term, against the region.  (A NamedTuple, as
+    the crash modules' other records: a -p builds these classes at import, and a frozen
+    dataclass costs 4 times as much to build; bench/README.md.)"""
 
     region: int
     terms: tuple[tuple[str, int], ...]  # the estimate

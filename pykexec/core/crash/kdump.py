@@ -20,7 +20,7 @@ crashdump-ppc64.c does the same).
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykexec.abi import BACKUP_SIZE as BACKUP_SIZE
 from pykexec.core.devicetree.props import encode_reg, ints_to_cells
@@ -32,9 +32,8 @@ from pykexec.core.memory import MemoryMap, Range, align_up
 BACKUP_SOURCE = Range(0, BACKUP_SIZE)
 
 
-@dataclass(frozen=True)
-class CrashLayout:
-    """The memory picture of a crash load."""
+class CrashLayout(NamedTuple):
+    """The memory picture of a crash load (a NamedTuple: see crash.headroom.Headroom)."""
 
     crash: Range
     dumped: MemoryMap  # dead kernel's RAM that /proc/vmcore shows

@@ -11,7 +11,7 @@ address they had, ``p_vaddr`` their linear-map address.  Layouts are the gABI's.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from pykexec.core.formats.elf import (
     EHDR_FIELDS,
@@ -39,16 +39,14 @@ MAX_PHNUM = 0xFFFE  # e_phnum is 16 bits; PN_XNUM (0xffff) means "see section 0"
 _U64_LIMIT = 1 << 64
 
 
-@dataclass(frozen=True)
-class CoreLoad:
+class CoreLoad(NamedTuple):
     """A range of the dead kernel's memory and where its bytes are after the crash."""
 
     range: Range
     offset: int  # physical address holding the bytes (== range.start unless relocated)
 
 
-@dataclass(frozen=True)
-class CoreNote:
+class CoreNote(NamedTuple):
     """A note buffer in the dead kernel's memory (crash notes or vmcoreinfo)."""
 
     address: int
