@@ -27,7 +27,7 @@ import time
 from bench.figures import BenchError, Samples, collect, table
 from bench.inputs import guest_inputs
 from bench.plan import CODECS, BenchPlan, scenario
-from bench.tools import guest_files
+from bench.tools import guest_files, package_layout
 from lab.judge import Marker, parse_marker
 from lab.paths import CacheLayout, cache
 from lab.runner import RunOptions, run
@@ -70,7 +70,7 @@ def bench(layout: CacheLayout, args: argparse.Namespace) -> int:
     kernel = ""
     for plan in _plans(args):
         arrivals = Arrivals()
-        files = (*guest_files(layout), *guest_inputs(layout, plan.codecs))
+        files = (*guest_files(layout), *package_layout(), *guest_inputs(layout, plan.codecs))
         timeout = args.timeout + STORM_SECONDS * plan.storm
         options = RunOptions(scenario(plan), timeout=timeout, icount=True,
                              maxmem=LMBS_16K if args.lmbs16k else None,

@@ -36,6 +36,9 @@ STEPS: dict[str, tuple[str, float | None]] = {
     "e": ("-e start-up", None),
     "S": ("-S start-up", None),
     "u": ("-u start-up", None),
+    "Sdeb": ("-S .deb layout", None),
+    "udeb": ("-u .deb layout", None),
+    "edeb": ("-e .deb layout", None),
     "exec": ("exec to marker", 0.8),
     "exec_boot": (" of which boot", None),
     "crash": ("crash to marker", 0.8),
@@ -46,7 +49,7 @@ STEPS: dict[str, tuple[str, float | None]] = {
 UPTIME = {"exec": "guest_uptime_stage_2", "crash": "guest_uptime_stage_crash"}
 HOPS = ("exec", "crash")  # counted across a kernel change: raw, no floor subtracted
 FLOORS = ("null", "python")
-OK_RC = {"e": False}  # -e with nothing loaded must fail; everything else must succeed
+OK_RC = {"e": False, "edeb": False}  # -e with nothing loaded must fail; the rest succeed
 
 
 class BenchError(Exception):

@@ -7,7 +7,8 @@ followed by an untimed unload with kexec-tools) of the lab's uncompressed initrd
 and of the same archive compressed with gzip, zstd and xz (:mod:`bench.inputs`),
 in round 0 of the first boot the reload storm (``storm`` successive ``-p`` of the
 gzip initrd, per tool), then ``-S``, ``-u`` and ``-e``
-with nothing loaded (``-e`` then fails fast: start-up only), plus two floors
+with nothing loaded (``-e`` then fails fast: start-up only), pykexec's from the zipapp
+and from the Debian package's layout (:data:`PACKAGE`), plus two floors
 (the reader alone, ``python3 -c pass``).  The tools' order flips every round.
 
 Every count is the timebase (``/lab/mftb``, :mod:`bench.tools`) read by a
@@ -30,7 +31,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.inputs import guest_path
-from bench.tools import GUEST_PATH
+from bench.tools import GUEST_PATH, PACKAGE_LAUNCHER
 from lab.model import Loader, Scenario, Stage, Step
 
 TOOLS: dict[str, str] = {"kt": Loader.KEXEC.value, "py": Loader.PYKEXEC.value}
@@ -42,6 +43,9 @@ STORM_CODEC = "gzip"  # the reload storm's input
 LOAD_APPEND = "--append=x"  # the next kernel's command line does not matter for a load
 UNLOAD = {"l": "kexec -u", "p": "kexec -p -u"}  # untimed, with kexec-tools
 START_UPS = ("S", "u", "e")  # with nothing loaded: -e fails fast ("Nothing has been loaded")
+# pykexec's start-ups again as the Debian package starts them (bench.tools.package_layout):
+# step key suffix and command.
+PACKAGE = ("deb", f"/{PACKAGE_LAUNCHER}")
 FLOORS = {"null": ":", "python": "python3 -c pass"}
 CRASHKERNEL = "512M"
 NEXT = "console=hvc0 panic=-1 lab.scenario=$LAB_scenario"
@@ -109,6 +113,7 @@ def round_script(plan: BenchPlan, n: int) -> str:
     for kind in plan.start_ups:
         for tool in plan.order(n):
             lines.append(f"bm {kind}_{tool}_{n} {TOOLS[tool]} -{kind}")
+        lines.append(f"bm {kind}{PACKAGE[0]}_py_{n} {PACKAGE[1]} -{kind}")
     for name, command in FLOORS.items():
         lines.append(f"bm {name}_all_{n} {command}")
     return "\n".join(lines)

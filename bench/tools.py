@@ -1,5 +1,6 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""Guest tools the bench builds on the host: the timebase reader ``/lab/mftb``.
+"""Guest tools the bench builds on the host: the timebase reader ``/lab/mftb``, and
+pykexec laid out as the Debian package installs it (:func:`package_layout`).
 
 The reader is assembled from ``bench/mftb.S`` with the cross binutils the lab
 installs (``powerpc64le-linux-gnu-as``/``ld``, tools/setup-host.sh) and cached
@@ -10,18 +11,26 @@ the product never builds or runs code at load time.
 from __future__ import annotations
 
 import hashlib
+import py_compile
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from lab.errors import AssetError
-from lab.initramfs import GuestFile
+from lab.initramfs import GuestFile, host_can_compile
 from lab.paths import CacheLayout
+from pykexec.build import ROOT, package_files
 
 SOURCE = Path(__file__).with_name("mftb.S")
 GUEST_PATH = "lab/mftb"  # the scripts call /lab/mftb
 CROSS = "powerpc64le-linux-gnu-"
+# The Debian package's layout (debian/rules): the modules under /usr/share/pykexec, which
+# debian/launcher puts first on sys.path; the launcher itself (at /usr/sbin/pykexec in
+# the package) here, beside the lab's zipapp at /usr/sbin/pykexec.
+PACKAGE_MODULES = "usr/share/pykexec"
+PACKAGE_LAUNCHER = "usr/lib/pykexec-deb/pykexec"
+LAUNCHER_SOURCE = ROOT / "debian" / "launcher"
 
 
 def _tool(name: str) -> str:
@@ -50,3 +59,29 @@ def mftb_binary(layout: CacheLayout) -> bytes:
 
 def guest_files(layout: CacheLayout) -> tuple[GuestFile, ...]:
     return (GuestFile(GUEST_PATH, mftb_binary(layout), 0o755),)
+
+
+def package_layout() -> tuple[GuestFile, ...]:
+    """pykexec as the .deb installs it: the launcher, the modules (``pykexec/build.py``
+    aside, as debian/rules leaves it out) and their .pyc files, which the package's
+    py3compile makes at install time (here unchecked-hash files for the guest's Python,
+    when the host's is the same version: lab.initramfs.host_can_compile)."""
+    out = [GuestFile(PACKAGE_LAUNCHER, LAUNCHER_SOURCE.read_bytes(), 0o755)]
+    with tempfile.TemporaryDirectory() as tmp:
+        for rel in package_files(ROOT):
+            if rel.suffix != ".py" or rel.as_posix() == "pykexec/build.py":
+                continue
+            out.append(GuestFile(f"{PACKAGE_MODULES}/{rel.as_posix()}", (ROOT / rel).read_bytes()))
+            if not host_can_compile():
+                continue
+            pyc = rel.parent / "__pycache__" / f"{rel.stem}.cpython-311.pyc"
+            py_compile.compile(
+                str(ROOT / rel),
+                cfile=str(Path(tmp) / pyc),
+                dfile=f"/{PACKAGE_MODULES}/{rel.as_posix()}",
+                doraise=True,
+                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
+            )
+            compiled = (Path(tmp) / pyc).read_bytes()
+            out.append(GuestFile(f"{PACKAGE_MODULES}/{pyc.as_posix()}", compiled))
+    return tuple(out)

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from bench.figures import KEY, BenchError, Samples, collect, table
-from bench.plan import TOOLS, BenchPlan, hand_over_script, round_script, scenario
+from bench.plan import PACKAGE, TOOLS, BenchPlan, hand_over_script, round_script, scenario
 from bench.tools import mftb_binary
 from lab.model import render
 from lab.paths import CacheLayout
@@ -77,7 +77,7 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     log = tmp_path / "calls"
     counter = tmp_path / "tb"
     counter.write_text("100")
-    for name in (*TOOLS.values(), "python3"):
+    for name in (*TOOLS.values(), "python3", "pykexec-deb"):
         stub = bin_dir / name
         rc = 1 if name == TOOLS["kt"] else 2
         stub.write_text(  # each command costs 1024 ticks
@@ -91,6 +91,7 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     reader.chmod(0o755)
     plan = BenchPlan(rounds=1)
     body = round_script(plan, 1).replace("/lab/mftb", str(reader))
+    body = body.replace(PACKAGE[1], str(bin_dir / "pykexec-deb"))
     body = body.replace('[ "$(cat /sys/kernel/kexec_loaded)$(cat /sys/kernel/kexec_crash_loaded)"'
                         ' = 00 ] || return 1', ":")  # fmt: skip
     shell = f'lab_result() {{ echo "$1=$2"; }}\nf() {{\n{body}\n}}\nf\n'
@@ -110,7 +111,8 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     expected = [c for load in loads for c in (load, unloads[load.split()[1][1]])]
     assert [" ".join(c.split()[:4]) for c in calls if not c.startswith("python3")] == [
         *expected,
-        "pykexec -S", "kexec -S", "pykexec -u", "kexec -u", "pykexec -e", "kexec -e",
+        "pykexec -S", "kexec -S", "pykexec-deb -S", "pykexec -u", "kexec -u", "pykexec-deb -u",
+        "pykexec -e", "kexec -e", "pykexec-deb -e",
     ]  # fmt: skip
     assert calls[-1] == "python3 -c pass"
     assert all(KEY.match(k) for k in results if k.startswith("b_") and not k.endswith("_rc"))
@@ -120,8 +122,9 @@ def test_round_runs_every_tool_and_kind_with_readings_the_figures_parse(tmp_path
     assert samples["null"].counts["all"] == [512 * 1e9 / 512e6]
     assert samples["l"].counts == {"py": [2000.0], "kt": [2000.0]}
     assert samples["e"].counts == {"py": [2000.0], "kt": [2000.0]}
-    assert sorted(samples) == ["S", "e", "l", "lgz", "lxz", "lzst", "null", "p", "pgz",
-                               "pxz", "python", "pzst", "u"]  # fmt: skip
+    assert samples["edeb"].counts == {"py": [2000.0]}
+    assert sorted(samples) == ["S", "Sdeb", "e", "edeb", "l", "lgz", "lxz", "lzst", "null", "p",
+                               "pgz", "pxz", "python", "pzst", "u", "udeb"]  # fmt: skip
 
 
 def test_the_storm_is_successive_crash_loads_of_the_gzip_initrd() -> None:
