@@ -197,6 +197,38 @@ def test_reload_storm_walks_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert count.calls == 1
 
 
+def test_a_fallback_maps_each_file_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A -p whose kexec_file_load fails with ENOSYS (Debian's kernels) and falls back to
+    kexec_load: the kernel and initrd are mapped once (the crash sizing's mapping is the
+    segments' too: a second one faults every page in again) and the kernel's traits
+    (its symbol table) are read once; the load then hands the kernel both segments."""
+    import errno
+
+    from pykexec.core.formats import elf
+    from pykexec.errors import SyscallError
+
+    opts, view = _setup(tmp_path, monkeypatch, gzip.compress(_cpio((1 << 20,))), 256 * MiB)
+
+    def no_file_load(*_args: object) -> None:
+        raise SyscallError("failed", errno=errno.ENOSYS, call="kexec_file_load", advice="")
+
+    loaded: list[int] = []
+    monkeypatch.setattr(syscalls, "kexec_file_load", no_file_load)
+    monkeypatch.setattr(syscalls, "kexec_load", lambda entry, segs, flags: loaded.append(len(segs)))
+    mapped: list[str] = []
+    real_read, real_traits = loader.read_file, elf.kernel_traits
+    monkeypatch.setattr(loader, "read_file", lambda path, what: mapped.append(what)
+                        or real_read(path, what))  # fmt: skip
+    traits: list[int] = []
+    monkeypatch.setattr(elf, "kernel_traits", lambda image: traits.append(1)
+                        or real_traits(image))  # fmt: skip
+    result = loader.load(opts, view)
+    assert "kexec_file_load failed (ENOSYS): fell back to kexec_load" in result.notes
+    assert sorted(mapped) == ["initrd", "kernel"]
+    assert len(traits) == 1
+    assert loaded and loaded[0] >= 4  # kernel, initrd, tree, purgatory (and the crash's)
+
+
 def test_a_changed_file_is_read_again(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     opts, view = _tight(tmp_path, monkeypatch)
     count = Counted(monkeypatch)

@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Union
 
 from pykexec.core.devicetree.chosen import encode_bootargs, root_word
 from pykexec.core.devicetree.nexttree import RNG_SEED_SIZE
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
     from pykexec.core.arch.ppc64 import Plan
     from pykexec.core.formats.elf import Endian, KernelImage
     from pykexec.core.formats.elfcore import CoreNote
+
+    #: A load's kernel and initrd, mapped (:func:`read_images`).
+    Images = tuple[KernelImage, Union[bytes, memoryview, None]]
 
 __all__ = [
     "crash_reservation_size",
@@ -85,6 +88,14 @@ def read_kernel(path: Path) -> KernelImage:
     from pykexec.core.formats.elf import parse_kernel
 
     return parse_kernel(read_file(path, "kernel"), str(path))
+
+
+def read_images(opts: LoadOptions) -> Images:
+    """The kernel and the initrd, each mapped once for every plan of one load: a -p that
+    falls back from kexec_file_load to kexec_load sizes the crash kernel from the same
+    mappings its segments then come from (a second mapping faults every page in again)."""
+    kernel = read_kernel(opts.kernel)
+    return kernel, read_file(opts.initrd, "initrd") if opts.initrd is not None else None
 
 
 def _lockdown(text: str | None) -> str | None:
@@ -296,12 +307,13 @@ def gather(
     headroom: bool = True,
     known: LoadFacts | None = None,
     remember: bool = False,
+    images: Images | None = None,
 ) -> LoadFacts:
     """Read everything the load needs, once: the system's facts (or those ``known``
     from an earlier gather of the same load) and, when a kexec_load plan is wanted
-    (``segments``), the kernel, initrd, blob and tree; for a crash load (unless not
-    ``headroom``) what its headroom needs (``remember``: a live load, see
-    :func:`headroom_facts`)."""
+    (``segments``), the kernel, initrd, blob and tree (the kernel and initrd ``images``
+    already mapped, if given); for a crash load (unless not ``headroom``) what its
+    headroom needs (``remember``: a live load, see :func:`headroom_facts`)."""
     check(opts)
     facts = known or LoadFacts(
         cmdline=view.cmdline(), support=read_support(view, opts.crash, thorough=thorough)
@@ -321,8 +333,7 @@ def gather(
         if vmcoreinfo is not None:
             notes.append(CoreNote(*vmcoreinfo))
         core_notes = tuple(notes)
-    kernel = read_kernel(opts.kernel)
-    initrd = read_file(opts.initrd, "initrd") if opts.initrd is not None else None
+    kernel, initrd = images if images is not None else read_images(opts)
     if opts.crash and headroom:
         facts = headroom_facts(opts, view, facts, kernel, initrd, remember=remember)
     return replace(
@@ -411,9 +422,11 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
     """The load itself: the plan and, for kexec_load, the facts it was planned from."""
     facts = gather(opts, view, segments=False, headroom=False)
     notes: tuple[str, ...] = ()
+    images = None  # mapped for the crash sizing, kept for a kexec_load after a fallback
     if decide_syscall(opts, facts.support).first is Syscall.FILE:
         if opts.crash:
-            facts = headroom_facts(opts, view, facts, remember=True)
+            images = read_images(opts)
+            facts = headroom_facts(opts, view, facts, *images, remember=True)
         result = plan_pure(opts, facts, need_segments=False)
         try:
             _file_load(result.file_call)  # type: ignore[arg-type]
@@ -422,7 +435,9 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
             if not result.decision.fallback or err.errno not in FILE_LOAD_FALLBACK:
                 raise
             notes = (f"kexec_file_load failed ({_errname(err.errno)}): fell back to kexec_load",)
-    facts = gather(opts, view, segments=True, known=facts, remember=True)
+    # The headroom facts of a fallback were gathered above, from these images.
+    facts = gather(opts, view, segments=True, known=facts, remember=True, images=images,
+                   headroom=images is None)  # fmt: skip
     result = plan_pure(opts, facts, need_segments=True)
     assert result.segments is not None
     image = result.segments.image
