@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from bench.plan import TOOLS
 
 KEY = re.compile(r"b_(?P<what>[A-Za-z]+)_(?P<tool>[a-z]+)_(?P<n>\d+)_(?P<end>[01])$")
-# step -> (label, goal as a ratio of kexec-tools' instructions: issue 10's targets)
+# step -> (label, goal as a ratio of kexec-tools' instructions: issue 21's targets)
 STEPS: dict[str, tuple[str, float | None]] = {
     "l": ("-l load", 0.5),
     "p": ("-p load", 0.5),
@@ -39,9 +39,9 @@ STEPS: dict[str, tuple[str, float | None]] = {
     "Sdeb": ("-S .deb layout", None),
     "udeb": ("-u .deb layout", None),
     "edeb": ("-e .deb layout", None),
-    "exec": ("exec to marker", 0.8),
+    "exec": ("exec to marker", 0.6),
     "exec_boot": (" of which boot", None),
-    "crash": ("crash to marker", 0.8),
+    "crash": ("crash to marker", 0.6),
     "crash_boot": (" of which boot", None),
 }
 # The next kernel's own share of a hand-over: its /proc/uptime at the userspace
