@@ -16,7 +16,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from lab import assets, debsys, kbuild, matrix
+from lab import assets, debsys, kbuild, krecipes, matrix
 from lab.catalog import ALL_SCENARIOS
 from lab.errors import LabError
 from lab.judge import Report
@@ -34,7 +34,7 @@ def _parser() -> argparse.ArgumentParser:
     setup.add_argument("--no-host-install", action="store_true")
     sub.add_parser("list", help="list scenarios")
     b = sub.add_parser("build-kernel", help="build (or reuse) a lab-built kernel (lab/kbuild.py)")
-    b.add_argument("--kernel", type=Kernel, choices=sorted(kbuild.RECIPES),
+    b.add_argument("--kernel", type=Kernel, choices=sorted(krecipes.RECIPES),
                    default=Kernel.KEXEC_FILE_61)  # fmt: skip
     cal = sub.add_parser(
         "calibrate-crashkernel",

@@ -297,6 +297,21 @@ def image_package(depends_output: str, meta: str) -> str:
     return match.group(1)
 
 
+def fetch_backports_deb(layout: CacheLayout, package: str, into: Path) -> Path:
+    """bookworm-backports' newest ``package`` (an Architecture: all one, e.g. a
+    ``linux-source-*`` for lab.kbuild), downloaded into ``into`` (emptied first) with the
+    lab's private apt configuration: the .deb."""
+    apt = _apt_bpo_options(layout)
+    _run(["apt-get", *apt, "update"])
+    shutil.rmtree(into, ignore_errors=True)
+    into.mkdir(parents=True)
+    _run(["apt-get", *apt, "download", package], cwd=into)
+    found = sorted(into.glob(f"{package}_*.deb"))
+    if len(found) != 1:
+        raise AssetError(f"expected one {package} .deb in {into}, found {found}")
+    return found[0]
+
+
 def kernel_dir(layout: CacheLayout, kernel: Kernel) -> Path:
     return layout.root / "kernels" / str(kernel)
 

@@ -2,17 +2,20 @@
 """``python3 -m lab build-kernel``: a ppc64le kernel WITH ``kexec_file_load(2)``.
 
 Debian's ppc64el kernels are built without ``CONFIG_KEXEC_FILE`` (the syscall
-returns ENOSYS), so the lab builds its own from Debian's ``linux-source-6.1``
-package: ``pseries_le_defconfig`` merged with ``lab/kconfig/kexec-file.config``
+returns ENOSYS), so the lab builds its own from a Debian ``linux-source-*``
+package (:class:`Source`: the host's installed ``linux-source-6.1``, or
+bookworm-backports' ``linux-source-6.12`` fetched into the cache, never
+installed): ``pseries_le_defconfig`` merged with ``lab/kconfig/kexec-file.config``
 (``scripts/kconfig/merge_config.sh``), cross-compiled with
 ``powerpc64le-linux-gnu-gcc``, ``vmlinux`` only.  Everything lives in the lab
 cache under ``kbuild/`` (never in the repo); the result is keyed by a hash of
-its inputs (source package version, fragment, compiler, this module's build
+its inputs (source package version, fragments, compiler, this module's build
 format) and not rebuilt while they are unchanged.
 
-This module owns the fragment's checks (:data:`REQUIRED_OPTIONS`, pure and
-unit-tested) and the build steps; ``setup`` never calls it (it is slow): the
-scenarios that need the kernel call :func:`ensure_kernel` on demand.
+This module owns the fragments' checks (each recipe's required options, pure and
+unit-tested; the recipes are data in :mod:`lab.krecipes`) and the build steps;
+``setup`` never calls it (it is slow): the scenarios that need the kernel call
+:func:`ensure_kernel` on demand.
 """
 
 from __future__ import annotations
@@ -25,28 +28,28 @@ import sys
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from enum import Enum
 from pathlib import Path
 
 from lab.errors import LabError
+from lab.krecipes import (
+    BASE_DEFCONFIG,
+    KEXEC_FILE,
+    RECIPES,
+    REQUIRED_OPTIONS,
+    SOURCE_PACKAGE,
+    Recipe,
+    Want,
+)
 from lab.model import Kernel
 from lab.paths import CacheLayout, KernelFiles
 
-SOURCE_PACKAGE = "linux-source-6.1"
-SOURCE_TARBALL = Path("/usr/src/linux-source-6.1.tar.xz")
-SOURCE_TOP = "linux-source-6.1"  # the tarball's top directory
 ARCH = "powerpc"
-CROSS_COMPILE = "powerpc64le-linux-gnu-"
-# arch/powerpc/Makefile: pseries_le_defconfig = pseries_defconfig + le.config.
-# (ppc64le_guest_defconfig exists in 6.1 too, but builds on the much larger
-# ppc64_defconfig.)
-BASE_DEFCONFIG = "pseries_le_defconfig"
-FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "kexec-file.config"
 # Bumped whenever the build steps below change what they produce (in the key).
 BUILD_FORMAT = "1"
-# Host packages the build needs (Debian names); installed with apt if missing.
+# Host packages the build needs (Debian names); installed with apt if missing, with the
+# recipe's source package when that comes from the host (Source.backports False).
 HOST_PACKAGES: tuple[str, ...] = (
-    SOURCE_PACKAGE, "gcc-powerpc64le-linux-gnu", "bc", "bison", "flex", "libssl-dev",
+    "gcc-powerpc64le-linux-gnu", "bc", "bison", "flex", "libssl-dev",
     "libelf-dev", "make", "cpio", "kmod", "dwarves",
 )  # fmt: skip
 QEMU_PATTERN = "qemu-system-ppc64"
@@ -55,124 +58,6 @@ NICE = "15"  # builds yield the CPUs to QEMU guests and other work
 
 class KernelBuildError(LabError):
     """Building the KEXEC_FILE kernel failed; the message names the step."""
-
-
-class Want(str, Enum):
-    """What a required Kconfig symbol must be in the final ``.config``."""
-
-    YES = "y"
-    UNSET = "not set"  # ``# CONFIG_X is not set``, or absent (symbol does not exist)
-
-    def __str__(self) -> str:
-        return self.value
-
-
-# The options the lab's kexec_file scenarios depend on, checked after
-# ``olddefconfig`` because Kconfig silently drops values whose dependencies fail.
-REQUIRED_OPTIONS: Mapping[str, Want] = {
-    "CONFIG_PPC64": Want.YES,
-    "CONFIG_CPU_LITTLE_ENDIAN": Want.YES,
-    "CONFIG_PPC_PSERIES": Want.YES,
-    "CONFIG_PPC_POWERNV": Want.YES,
-    "CONFIG_RELOCATABLE": Want.YES,
-    "CONFIG_KEXEC": Want.YES,
-    "CONFIG_KEXEC_FILE": Want.YES,
-    "CONFIG_CRASH_DUMP": Want.YES,
-    "CONFIG_PROC_VMCORE": Want.YES,
-    "CONFIG_PROC_KCORE": Want.YES,
-    "CONFIG_MAGIC_SYSRQ": Want.YES,
-    "CONFIG_HVC_CONSOLE": Want.YES,  # hvc0, the pseries console (spapr-vty)
-    "CONFIG_BLK_DEV_INITRD": Want.YES,
-    "CONFIG_DEVTMPFS": Want.YES,
-    "CONFIG_TMPFS": Want.YES,
-    "CONFIG_SECURITY_LOCKDOWN_LSM": Want.YES,
-    "CONFIG_DEBUG_INFO_NONE": Want.YES,
-    "CONFIG_KEXEC_SIG": Want.UNSET,  # unsigned kernels must load
-    "CONFIG_IMA": Want.UNSET,
-    "CONFIG_PPC_SECURE_BOOT": Want.UNSET,
-    "CONFIG_MODULES": Want.UNSET,
-    "CONFIG_DRM": Want.UNSET,
-    "CONFIG_SOUND": Want.UNSET,
-    "CONFIG_USB_SUPPORT": Want.UNSET,
-    "CONFIG_WIRELESS": Want.UNSET,
-    "CONFIG_NETDEVICES": Want.UNSET,
-}
-
-BE_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "be.config"
-# The big-endian kernel (Kernel.BE_61): a next kernel for pykexec -l/-p from the
-# little-endian first kernel, so no KEXEC_FILE, but a crash kernel's options.
-BE_REQUIRED_OPTIONS: Mapping[str, Want] = {
-    **{k: v for k, v in REQUIRED_OPTIONS.items() if k not in ("CONFIG_CPU_LITTLE_ENDIAN",
-                                                              "CONFIG_KEXEC_FILE")},
-    "CONFIG_CPU_BIG_ENDIAN": Want.YES,
-    "CONFIG_CPU_LITTLE_ENDIAN": Want.UNSET,
-}  # fmt: skip
-
-
-@dataclass(frozen=True)
-class Recipe:
-    """One lab kernel build: defconfig + fragment, compiler, the options that must stick."""
-
-    name: str  # suffix of the stored files (vmlinux-<name>, ...) and of LOCALVERSION
-    base_defconfig: str
-    fragment: Path
-    cross_compile: str
-    required: Mapping[str, Want]
-    build_dir: str  # make O=, under <cache>/kbuild/
-    extra_packages: tuple[str, ...] = ()  # host packages beyond HOST_PACKAGES and the compiler
-    # A variant built incrementally: a copy of ``base``'s build tree with ``fragment``
-    # merged onto its .config (kbuild's fixdep rebuilds only the objects whose options
-    # changed), instead of defconfig + fragment from scratch.
-    base: Recipe | None = None
-    # A unified diff (-p1) against the source tree, applied to copies of its files
-    # inside this recipe's build tree (:func:`_apply_patch`); part of the key.
-    patch: Path | None = None
-
-
-KEXEC_FILE = Recipe(
-    "kexec-file", BASE_DEFCONFIG, FRAGMENT, CROSS_COMPILE, REQUIRED_OPTIONS, "build"
-)
-# arch/powerpc/configs/pseries_defconfig is big-endian (pseries_le_defconfig adds le.config).
-NOKEXEC_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "nokexec.config"
-# The kernel without kexec_load (Kernel.NOKEXEC_61, as RHEL 10 ships): KEXEC_FILE's
-# options but CONFIG_KEXEC unset; crash dumps still load through kexec_file_load.
-NOKEXEC_REQUIRED_OPTIONS: Mapping[str, Want] = {**REQUIRED_OPTIONS, "CONFIG_KEXEC": Want.UNSET}
-MEASURED_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "measured.config"
-# The kexec-file kernel with the pseries vTPM driver and IMA (Kernel.MEASURED_61):
-# measured boot across kexec (issue 18 item 5), measuring only (no appraisal).
-MEASURED_REQUIRED_OPTIONS: Mapping[str, Want] = {
-    **REQUIRED_OPTIONS,
-    "CONFIG_IMA": Want.YES,
-    "CONFIG_IMA_KEXEC": Want.YES,
-    "CONFIG_TCG_IBMVTPM": Want.YES,
-    "CONFIG_IMA_APPRAISE": Want.UNSET,
-}
-NONMI_FRAGMENT = Path(__file__).resolve().parent / "kconfig" / "nonmi.config"
-NONMI_PATCH = Path(__file__).resolve().parent / "kpatch" / "nonmi.patch"
-# The kexec-file kernel whose pseries crash path sends ordinary IPIs, not the
-# H_SIGNAL_SYS_RESET NMI IPI that deadlocks QEMU 10's multi-threaded TCG with SMT
-# (Kernel.NONMI_61; an emulation workaround: lab/README.md "SMT and POWER10 on QEMU 10").
-NONMI_REQUIRED_OPTIONS: Mapping[str, Want] = {
-    **REQUIRED_OPTIONS,
-    "CONFIG_SMP": Want.YES,
-    "CONFIG_NMI_IPI": Want.YES,  # do_smp_send_nmi_ipi's ordinary-IPI fallback
-}
-BIG_ENDIAN = Recipe(
-    "be", "pseries_defconfig", BE_FRAGMENT, "powerpc64-linux-gnu-", BE_REQUIRED_OPTIONS, "build-be",
-    extra_packages=("libc6-dev-ppc64-cross",),  # lab.beinit's static init
-)  # fmt: skip
-NOKEXEC = Recipe(
-    "nokexec", BASE_DEFCONFIG, NOKEXEC_FRAGMENT, CROSS_COMPILE, NOKEXEC_REQUIRED_OPTIONS,
-    "build-nokexec", base=KEXEC_FILE,
-)  # fmt: skip
-MEASURED = Recipe(
-    "measured", BASE_DEFCONFIG, MEASURED_FRAGMENT, CROSS_COMPILE, MEASURED_REQUIRED_OPTIONS,
-    "build-measured", base=KEXEC_FILE,
-)  # fmt: skip
-NONMI = Recipe(
-    "nonmi", BASE_DEFCONFIG, NONMI_FRAGMENT, CROSS_COMPILE, NONMI_REQUIRED_OPTIONS,
-    "build-nonmi", base=KEXEC_FILE, patch=NONMI_PATCH,
-)  # fmt: skip
 
 
 def parse_config(text: str, *, origin: str = ".config") -> dict[str, str | None]:
@@ -215,7 +100,8 @@ def check_config(path: Path, recipe: Recipe = KEXEC_FILE) -> None:
     problems = config_problems(parse_config(path.read_text(), origin=str(path)), recipe.required)
     if problems:
         raise KernelBuildError(
-            f"{path}: required options did not stick after merging {recipe.fragment.name} onto "
+            f"{path}: required options did not stick after merging "
+            f"{'+'.join(f.name for f in recipe.fragments())} onto "
             f"{recipe.base_defconfig} (a dependency is missing; fix the fragment):\n  "
             + "\n  ".join(problems)
         )
@@ -234,12 +120,23 @@ class KbuildLayout:
 
     @property
     def source(self) -> Path:
-        return self.root / SOURCE_TOP
+        return self.root / self.recipe.source.top
 
     @property
     def source_stamp(self) -> Path:
         """The package version the source tree was unpacked from."""
-        return self.root / "source.version"
+        return self.root / self.recipe.source.stamp
+
+    @property
+    def source_debs(self) -> Path:
+        """Where a backports source package's .deb is downloaded and extracted."""
+        return self.root / f"deb-{self.recipe.source.package}"
+
+    @property
+    def tarball(self) -> Path:
+        src = self.recipe.source
+        base = self.source_debs / "root" if src.backports else Path("/")
+        return base / "usr" / "src" / src.tarball
 
     @property
     def build(self) -> Path:
@@ -311,21 +208,46 @@ def _package_version(package: str) -> str | None:
     return version if done.returncode == 0 and status.endswith(" installed") else None
 
 
-def ensure_host_tools(recipe: Recipe = KEXEC_FILE) -> str:
-    """Install the build's host packages if any is missing; the source package version."""
+def ensure_host_tools(layout: CacheLayout, kb: KbuildLayout) -> str:
+    """Install the build's host packages if any is missing (and fetch a backports source
+    package); the source package version."""
+    recipe, src = kb.recipe, kb.recipe.source
     tools = (f"{recipe.cross_compile}gcc", "bc", "bison", "flex", "make", "cpio", "pahole")
-    if not SOURCE_TARBALL.is_file() or not all(shutil.which(t) for t in tools):
+    host_source = () if src.backports else (src.package,)
+    if (not src.backports and not kb.tarball.is_file()) or not all(shutil.which(t) for t in tools):
+        packages = (*host_source, *HOST_PACKAGES, *recipe.extra_packages)
         if os.geteuid() != 0:
             raise KernelBuildError(
-                f"host packages missing; run as root or `apt-get install {' '.join(HOST_PACKAGES)}`"
+                f"host packages missing; run as root or `apt-get install {' '.join(packages)}`"
             )
         compiler = f"gcc-{recipe.cross_compile.rstrip('-')}"
-        packages = (*HOST_PACKAGES, compiler, *recipe.extra_packages)
-        _run(["apt-get", "install", "-y", "--no-install-recommends", *packages])
-    version = _package_version(SOURCE_PACKAGE)
-    if version is None or not SOURCE_TARBALL.is_file():
-        raise KernelBuildError(f"{SOURCE_PACKAGE} is not installed ({SOURCE_TARBALL} missing)")
+        _run(["apt-get", "install", "-y", "--no-install-recommends", *packages, compiler])
+    if src.backports:
+        return _fetch_backports_source(layout, kb)
+    version = _package_version(src.package)
+    if version is None or not kb.tarball.is_file():
+        raise KernelBuildError(f"{src.package} is not installed ({kb.tarball} missing)")
     return version
+
+
+def _fetch_backports_source(layout: CacheLayout, kb: KbuildLayout) -> str:
+    """bookworm-backports' source package, downloaded and extracted under the cache on
+    first use (``extracted`` names the .deb; remove it to fetch the suite's newest); its
+    version."""
+    done = kb.source_debs / "extracted"
+    debs = sorted(kb.source_debs.glob(f"{kb.recipe.source.package}_*.deb"))
+    if not (done.is_file() and kb.tarball.is_file() and len(debs) == 1
+            and done.read_text().strip() == debs[0].name):  # fmt: skip
+        # lab.assets imports this module (kernel_files builds on demand): imported here.
+        from lab import assets
+
+        deb = assets.fetch_backports_deb(layout, kb.recipe.source.package, kb.source_debs)
+        shutil.rmtree(kb.source_debs / "root", ignore_errors=True)
+        done.unlink(missing_ok=True)
+        _run(["dpkg-deb", "-x", str(deb), str(kb.source_debs / "root")])
+        done.write_text(deb.name + "\n")
+        debs = [deb]
+    return _run(["dpkg-deb", "-f", str(debs[0]), "Version"]).strip()
 
 
 def _compiler_version(recipe: Recipe) -> str:
@@ -338,10 +260,11 @@ def build_key(
     compiler: str,
     defconfig: str = BASE_DEFCONFIG,
     patch: bytes = b"",
+    source_package: str = SOURCE_PACKAGE,
 ) -> str:
     """The hash naming one build's inputs (an unpatched build's key leaves ``patch`` out)."""
     h = hashlib.sha256()
-    for part in (BUILD_FORMAT, SOURCE_PACKAGE, source_version, defconfig, compiler):
+    for part in (BUILD_FORMAT, source_package, source_version, defconfig, compiler):
         h.update(part.encode() + b"\0")
     h.update(fragment)
     if patch:
@@ -376,12 +299,13 @@ def _unpack(kb: KbuildLayout, source_version: str) -> None:
     stamp = kb.source_stamp
     if kb.source.is_dir() and stamp.is_file() and stamp.read_text().strip() == source_version:
         return
-    for stale in (kb.source, *(kb.root / r.build_dir for r in RECIPES.values())):
+    same_source = (r.build_dir for r in RECIPES.values() if r.source == kb.recipe.source)
+    for stale in (kb.source, *(kb.root / d for d in same_source)):
         if stale.exists():
             shutil.rmtree(stale)
     stamp.unlink(missing_ok=True)
     kb.root.mkdir(parents=True, exist_ok=True)
-    _run(["tar", "-xJf", str(SOURCE_TARBALL), "-C", str(kb.root)])
+    _run(["tar", "-xJf", str(kb.tarball), "-C", str(kb.root)])
     stamp.write_text(source_version + "\n")
 
 
@@ -404,7 +328,8 @@ def _configure(kb: KbuildLayout) -> None:
     merge = kb.source / "scripts" / "kconfig" / "merge_config.sh"
     # -m: merge only; olddefconfig below resolves dependencies; check_config
     # then proves that what we asked for stuck.
-    _run(["sh", str(merge), "-m", "-O", str(kb.build), str(config), str(kb.recipe.fragment)],
+    fragments = [str(f) for f in (kb.recipe.fragment, *kb.recipe.extra_fragments)]
+    _run(["sh", str(merge), "-m", "-O", str(kb.build), str(config), *fragments],
          cwd=kb.build)  # fmt: skip
     _make(kb, "olddefconfig")
     check_config(config, kb.recipe)
@@ -462,9 +387,8 @@ def _store(kb: KbuildLayout, key: str, source_version: str) -> str:
     partial.rename(kb.vmlinux)
     shutil.copyfile(kb.build / ".config", kb.config)
     r = kb.recipe
-    inputs = (*((r.base.fragment,) if r.base else ()), r.fragment, *((r.patch,) if r.patch else ()))
-    fragments = "+".join(f.name for f in inputs)
-    version = f"{release} ({SOURCE_PACKAGE} {source_version}, {r.base_defconfig}+{fragments})"
+    fragments = "+".join(f.name for f in (*r.fragments(), *((r.patch,) if r.patch else ())))
+    version = f"{release} ({r.source.package} {source_version}, {r.base_defconfig}+{fragments})"
     kb.version_file.write_text(version + "\n")
     kb.key_file.write_text(key + "\n")
     return version
@@ -475,11 +399,11 @@ def ensure_kernel(
 ) -> BuildResult:
     """``recipe``'s ``vmlinux`` in the cache, built if missing or its inputs changed."""
     kb = KbuildLayout.of(layout, recipe)
-    source_version = ensure_host_tools(recipe)
+    source_version = ensure_host_tools(layout, kb)
     compiler = _compiler_version(recipe)
     patch = recipe.patch.read_bytes() if recipe.patch is not None else b""
-    key = build_key(source_version, recipe.fragment.read_bytes(), compiler, recipe.base_defconfig,
-                    patch)  # fmt: skip
+    key = build_key(source_version, recipe.fragment_bytes(), compiler, recipe.base_defconfig,
+                    patch, recipe.source.package)  # fmt: skip
     if recipe.base is not None:  # the base's key (its inputs) is part of the variant's
         base_key = _base_for_variant(layout, recipe.base)
         key = hashlib.sha256(f"{base_key}\0{key}".encode()).hexdigest()[:16]
@@ -513,15 +437,6 @@ def ensure_files(layout: CacheLayout, kernel: Kernel) -> KernelFiles:
         raise KernelBuildError(f"the lab builds no kernel named {kernel}")
     ensure_kernel(layout, recipe=recipe)
     return KbuildLayout.of(layout, recipe).files()
-
-
-RECIPES: dict[Kernel, Recipe] = {
-    Kernel.KEXEC_FILE_61: KEXEC_FILE,
-    Kernel.BE_61: BIG_ENDIAN,
-    Kernel.NOKEXEC_61: NOKEXEC,
-    Kernel.MEASURED_61: MEASURED,
-    Kernel.NONMI_61: NONMI,
-}
 
 
 def main(layout: CacheLayout, kernel: Kernel = Kernel.KEXEC_FILE_61) -> int:

@@ -56,6 +56,9 @@ KERNEL_FACTS: dict[Kernel, KernelFacts] = {
     Kernel.NOKEXEC_61: KernelFacts("6.1", 64, kexec_file=True, kexec_load=False),
     Kernel.MEASURED_61: KernelFacts("6.1", 64, kexec_file=True),
     Kernel.NONMI_61: KernelFacts("6.1", 64, kexec_file=True),
+    Kernel.NONMI_612: KernelFacts(
+        "6.12", 64, crash_hotplug=True, kexec_file=True, makedumpfile_skip=_MAKEDUMPFILE_612
+    ),
 }
 
 

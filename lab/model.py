@@ -89,6 +89,9 @@ class Kernel(str, Enum):
     # lab.kbuild's kexec-file build with pseries' H_SIGNAL_SYS_RESET NMI IPI patched out: an
     # emulation workaround for QEMU 10's SMT crash deadlock (lab/README.md "SMT")
     NONMI_61 = "nonmi-6.1"
+    # the same patch on bookworm-backports' 6.12 source, with CONFIG_CRASH_HOTPLUG: SMT
+    # crash hotplug on QEMU 10 (lab.hotplug_scenarios)
+    NONMI_612 = "nonmi-6.12"
 
     def __str__(self) -> str:
         return self.value

@@ -2,7 +2,7 @@
 """The steps of the scenarios on a kernel without kexec_load (issue 18, item 4).
 
 RHEL 10 builds its kernels with CONFIG_KEXEC=n and CONFIG_KEXEC_FILE=y; the lab's
-:data:`lab.model.Kernel.NOKEXEC_61` (:data:`lab.kbuild.NOKEXEC`) is such a kernel.
+:data:`lab.model.Kernel.NOKEXEC_61` (:data:`lab.krecipes.NOKEXEC`) is such a kernel.
 On it (:func:`lab.file_scenarios.file_scenarios` builds the scenarios):
 
 * pykexec's default ``-a`` loads through kexec_file_load, for ``-l`` and ``-p``,

@@ -192,7 +192,7 @@ _ALL = [s for stem, shape in SHAPES.items() for s in _twins(stem, shape)] + [
 ]
 SMT_SCENARIOS: dict[str, Scenario] = {s.name: s for s in _ALL}
 
-# The pseries SMT crashes again on nonmi-6.1 (lab.kbuild.NONMI: the kexec-file kernel whose
+# The pseries SMT crashes again on nonmi-6.1 (lab.krecipes.NONMI: the kexec-file kernel whose
 # pseries_cause_nmi_ipi returns 0, so the crash path stops the other CPUs with ordinary
 # IPIs and QEMU's H_SIGNAL_SYS_RESET run_on_cpu never happens).  Not known failures: with
 # the deadlock out of the way, these are the loaders' SMT kdump (lab/README.md "SMT").

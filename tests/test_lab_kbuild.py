@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
-"""lab.kbuild without building (fragment, required-option check) and lab.file_scenarios."""
+"""lab.kbuild and lab.krecipes without building (fragments, options), lab.file_scenarios."""
 
 import dataclasses
 import shutil
@@ -11,18 +11,8 @@ from lab.assets import kernel_layout
 from lab.errors import ScenarioError
 from lab.file_scenarios import FALLBACK_NOTE, FILE_SCENARIOS, file_scenarios
 from lab.kbuild import (
-    FRAGMENT,
-    KEXEC_FILE,
-    NOKEXEC,
-    NOKEXEC_FRAGMENT,
-    NONMI,
-    NONMI_FRAGMENT,
-    NONMI_PATCH,
-    RECIPES,
-    REQUIRED_OPTIONS,
     KbuildLayout,
     KernelBuildError,
-    Want,
     _apply_patch,
     _check_patched,
     build_key,
@@ -30,6 +20,19 @@ from lab.kbuild import (
     config_problems,
     parse_config,
     patched_files,
+)
+from lab.krecipes import (
+    FRAGMENT,
+    KEXEC_FILE,
+    NOKEXEC,
+    NOKEXEC_FRAGMENT,
+    NONMI,
+    NONMI_612,
+    NONMI_FRAGMENT,
+    NONMI_PATCH,
+    RECIPES,
+    REQUIRED_OPTIONS,
+    Want,
 )
 from lab.model import Firmware, Kernel, Machine
 from lab.paths import GUEST_DIR, CacheLayout
@@ -206,7 +209,7 @@ def test_nokexec_scenarios() -> None:
 def test_measured_recipe_and_vtpm_machine(tmp_path: Path) -> None:
     """The measured kernel (kexec-file + vTPM driver + IMA_KEXEC) and its guest's vTPM:
     QEMU's tpm-spapr on the swtpm socket, only when the scenario asks for one."""
-    from lab.kbuild import MEASURED, MEASURED_FRAGMENT
+    from lab.krecipes import MEASURED, MEASURED_FRAGMENT
     from lab.vm import MachineConfig
     from lab.vtpm import VTPM_SCENARIOS
 
@@ -278,6 +281,42 @@ def test_nonmi_recipe_is_the_kexec_file_build_with_the_patch() -> None:
     after = [line[1:].strip() for line in text.splitlines() if line[:1] in (" ", "+")]
     assert after.index("int hwcpu;") < after.index("return 0;")
     assert after.index("return 0;") < after.index("if (cpu == NMI_IPI_ALL_OTHERS) {")
+
+
+def test_nonmi_612_recipe_is_6_12_with_crash_hotplug_and_the_patch(tmp_path: Path) -> None:
+    """nonmi-6.12: bookworm-backports' linux-source-6.12 (fetched into the cache), the
+    kexec-file fragment then hotplug-nonmi.config, the same nonmi patch, built from
+    scratch in its own tree; CPU and memory hotplug and CRASH_HOTPLUG required."""
+    r = NONMI_612
+    assert RECIPES[Kernel.NONMI_612] is r and str(Kernel.NONMI_612) == "nonmi-6.12"
+    assert r.source.backports and r.source.package == "linux-source-6.12"
+    assert r.base is None and r.patch == NONMI_PATCH and r.fragment == FRAGMENT
+    assert r.fragments() == (FRAGMENT, *r.extra_fragments) and len(r.extra_fragments) == 1
+    merged: dict[str, str | None] = {}
+    for fragment in r.fragments():
+        merged.update(parse_config(fragment.read_text()))
+    assert config_problems(merged, r.required) == []
+    assert merged["CONFIG_LOCALVERSION"] == '"-nonmi-hotplug"'
+    for option in ("CONFIG_HOTPLUG_CPU", "CONFIG_MEMORY_HOTPLUG", "CONFIG_CRASH_HOTPLUG"):
+        assert r.required[option] is Want.YES
+    assert {**r.required, **NONMI.required} == r.required  # nonmi-6.1's options, and more
+    dirs = [x.build_dir for x in RECIPES.values()]
+    assert len(set(dirs)) == len(dirs)
+    six_one, six_twelve = KbuildLayout(tmp_path, NONMI), KbuildLayout(tmp_path, r)
+    assert six_one.source == tmp_path / "linux-source-6.1"
+    assert six_one.tarball == Path("/usr/src/linux-source-6.1.tar.xz")
+    assert six_twelve.source == tmp_path / "linux-source-6.12"
+    assert six_twelve.tarball.is_relative_to(tmp_path / "deb-linux-source-6.12")
+    assert six_one.source_stamp != six_twelve.source_stamp
+    # A second fragment is in the key; the 6.1 recipes' keys hash what they always did.
+    assert r.fragment_bytes() != FRAGMENT.read_bytes()
+    key = build_key("6.12.95-1~bpo12+1", r.fragment_bytes(), "gcc 12", patch=b"+x\n")
+    assert key != build_key("6.12.95-1~bpo12+1", r.fragment_bytes(), "gcc 12", patch=b"+x\n",
+                            source_package=r.source.package)  # fmt: skip
+    for recipe in RECIPES.values():
+        if recipe is not r:
+            assert recipe.source.package == "linux-source-6.1"
+            assert recipe.fragment_bytes() == recipe.fragment.read_bytes()
 
 
 @pytest.mark.parametrize(

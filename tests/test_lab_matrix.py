@@ -14,8 +14,9 @@ from lab.catalog import ALL_SCENARIOS
 from lab.errors import AssetError, ScenarioError
 from lab.hotplug import add_core, add_dimm
 from lab.judge import Report
-from lab.kbuild import BIG_ENDIAN, config_problems, parse_config
+from lab.kbuild import config_problems, parse_config
 from lab.kernels import KERNEL_FACTS, MAKEDUMPFILE, for_kernel
+from lab.krecipes import BIG_ENDIAN
 from lab.model import Kernel, Machine, Stage, render
 from lab.paths import CacheLayout
 from lab.vm import MachineConfig

@@ -24,7 +24,8 @@ import shutil
 import pytest
 
 from lab.judge import Report
-from lab.kbuild import MEASURED, KbuildLayout
+from lab.kbuild import KbuildLayout
+from lab.krecipes import MEASURED
 from lab.model import Kernel
 from lab.paths import CacheLayout
 from lab.runner import RunOptions, run
