@@ -26,7 +26,7 @@ from pathlib import Path
 from lab.assets import _run, download_debs
 from lab.errors import AssetError
 from lab.initramfs import GuestFile
-from lab.model import Kernel, Loader, Scenario, Stage, Step
+from lab.model import SID_KEXEC, SID_KEXEC_DIR, Kernel, Loader, Scenario, Stage, Step
 from lab.paths import CacheLayout
 
 SID_SUITE = "sid"
@@ -35,8 +35,8 @@ SID_PACKAGES = ("kexec-tools", "libc6")
 # sid moves: the download is checked for this version (Debian's epoch and upstream),
 # whose messages tests/fixtures/corpus-lab-2.0.32.txt records.
 SID_KEXEC_VERSION = "1:2.0.32-"
-GUEST_DIR = "/opt/kexec-tools-sid"  # kexec, ld64.so.2 and libc.so.6 of sid
-REFERENCE = f"{GUEST_DIR}/ld64.so.2 --library-path {GUEST_DIR} {GUEST_DIR}/kexec"
+GUEST_DIR = SID_KEXEC_DIR  # kexec, ld64.so.2 and libc.so.6 of sid
+REFERENCE = SID_KEXEC
 # The corpus' paths, in the guest.  The initrd is a one-file newc archive: the forms'
 # observables do not depend on its size, and a small one keeps 60 loads short.
 PATHS = {
@@ -177,10 +177,16 @@ def scenario(kernel: Kernel, forms: list[Form]) -> Scenario:
     )
 
 
-def guest_files(layout: CacheLayout, forms: list[Form]) -> tuple[GuestFile, ...]:
+def kexec_files(layout: CacheLayout) -> tuple[GuestFile, ...]:
+    """sid's kexec, ld64.so.2 and libc.so.6 in the guest's GUEST_DIR (what
+    ``Scenario.sid_kexec`` runs as $KEXEC)."""
     sid = sid_kexec_tools(layout)
-    files = [GuestFile(f"{GUEST_DIR.lstrip('/')}/{n}", (sid / n).read_bytes(), 0o755)
-             for n in ("kexec", "ld64.so.2", "libc.so.6")]  # fmt: skip
+    return tuple(GuestFile(f"{GUEST_DIR.lstrip('/')}/{n}", (sid / n).read_bytes(), 0o755)
+                 for n in ("kexec", "ld64.so.2", "libc.so.6"))  # fmt: skip
+
+
+def guest_files(layout: CacheLayout, forms: list[Form]) -> tuple[GuestFile, ...]:
+    files = list(kexec_files(layout))
     files.append(GuestFile("lab/corpus-initrd.img", _newc_one_file()))
     files.append(GuestFile("lab/corpus.sh", script(forms).encode()))
     return tuple(files)

@@ -19,6 +19,11 @@ from lab.errors import ScenarioError
 # type is "<cpu model>-spapr-cpu-core" (hw/ppc/spapr_cpu_core.c); a core's core-id
 # is its first thread's index (a multiple of threads per core).
 PSERIES_CORE = "power9_v2.0-spapr-cpu-core"
+# QEMU 10's default pseries CPU is power10_v2.0; with -smp 2,maxcpus=4,cores=2,threads=2
+# its query-hotpluggable-cpus lists core-id 0 (present) and core-id 2, each
+# "vcpus-count": 2, "type": "power10_v2.0-spapr-cpu-core" (hw/ppc/spapr.c
+# spapr_possible_cpu_arch_ids: core_id = i * smp_threads).
+PSERIES10_CORE = "power10_v2.0-spapr-cpu-core"
 # hw/ppc/spapr.c SPAPR_MEMORY_BLOCK_SIZE: pc-dimm sizes are multiples of 256 MiB.
 DIMM_ALIGN_MIB = 256
 
@@ -55,14 +60,15 @@ class Hotplug:
         return next((a for a in self.actions if a.step == step), None)
 
 
-def add_core(core_id: int, threads: int = 1) -> QmpCommand:
-    """``device_add`` of one pseries CPU core whose first thread is CPU ``core_id``."""
+def add_core(core_id: int, threads: int = 1, core: str = PSERIES_CORE) -> QmpCommand:
+    """``device_add`` of one pseries CPU core (of type ``core``) whose first thread is CPU
+    ``core_id``."""
     if core_id % threads:
         raise ScenarioError(
             f"core-id {core_id} is not a multiple of {threads} threads", problem="core-id"
         )
     return QmpCommand(
-        "device_add", (("driver", PSERIES_CORE), ("id", f"core{core_id}"), ("core-id", core_id))
+        "device_add", (("driver", core), ("id", f"core{core_id}"), ("core-id", core_id))
     )
 
 

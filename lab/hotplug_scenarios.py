@@ -14,12 +14,33 @@ the nonce in /proc/vmcore and one CPU note per CPU, the hot-added one included.
 ``hotplug-stale`` is the same without ``--hotplug``: the image keeps the
 machine as it was at load time, so the vmcore misses the new memory and the new
 CPU's note; that scenario passes when the dump shows exactly that.
+
+``pseries-smt{2,4}-hotplug-nonmi`` (issue 18) are ``hotplug`` with SMT: QEMU 10,
+one core of 2 or 4 threads at boot, a whole core of as many threads added
+(:func:`smt_hotplug`), the crash on the new core's last thread, and the vmcore must
+hold one CPU note per thread (``CORE/1:4``, ``CORE/1:8``).  They run on ``nonmi-6.12``
+(:data:`lab.model.Kernel.NONMI_612`): stock pseries SMT crashes deadlock QEMU 10
+(:mod:`lab.smt_scenarios`) and 6.1, the other nonmi kernel, has no crash hotplug.
+Both loaders use ``kexec_load`` (``-c``): the ``reference-`` twins run sid's
+kexec-tools 2.0.32 (``Scenario.sid_kexec``; bookworm's 2.0.25 has no ``--hotplug``).
 """
 
 from __future__ import annotations
 
-from lab.hotplug import HostAction, Hotplug, add_core, add_dimm
-from lab.model import ConsoleRule, Kernel, Loader, Scenario, Stage, Step
+import dataclasses
+
+from lab.hotplug import PSERIES10_CORE, HostAction, Hotplug, add_core, add_dimm
+from lab.model import (
+    BOOT_TIMEOUT,
+    ConsoleRule,
+    Kernel,
+    Loader,
+    Machine,
+    Qemu,
+    Scenario,
+    Stage,
+    Step,
+)
 from lab.scenarios import (  # the kdump scenario's steps, shared as they are
     CRASH_APPEND,
     KDUMP_CRASH,
@@ -51,12 +72,19 @@ def _load(flags: str) -> Step:
 
 
 _FACTS = Step("facts", "python3 /lab/hotplug.py facts boot", timeout=10, fatal=True)
-_HOTPLUG = Step(
-    "hotplug",
-    f"sh /lab/steps/hotplug_wait.sh {MAX_CPUS} {HOT_DIMM_MIB} {HOTPLUG_WAIT:.0f}",
-    timeout=HOTPLUG_WAIT + 15,
-    fatal=True,
-)
+
+
+def _hotplug_wait(cpus: int, seconds: float) -> Step:
+    """Wait until ``cpus`` CPUs are online and the DIMM's memory is there."""
+    return Step(
+        "hotplug",
+        f"sh /lab/steps/hotplug_wait.sh {cpus} {HOT_DIMM_MIB} {seconds:.0f}",
+        timeout=seconds + 15,
+        fatal=True,
+    )
+
+
+_HOTPLUG = _hotplug_wait(MAX_CPUS, HOTPLUG_WAIT)
 _FILL_HOT = Step("fill_hot", "sh /lab/steps/fill_hot.sh", timeout=15, fatal=True)
 # After the hotplug event: the image is still intact (a --hotplug image's tree and core
 # header, which the kernel rewrote, are named as such); -S -d's verdict on the record.
@@ -162,3 +190,101 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
         ),
     )
 }
+
+
+# --- SMT: a whole core of threads added (issue 18) -------------------------------------
+# Threads per core of the SMT scenarios: one core at boot, one added (cores 0 and 1).
+SMT_THREADS: tuple[int, ...] = (2, 4)
+# QEMU 10's multi-threaded TCG runs 4-8 vCPUs on the host's 2 cores: deadlines with room
+# (lab.smt_scenarios grows its own the same way, per CPU).
+SMT_HOTPLUG_WAIT = 60.0
+_SMT_CRASH_TIMEOUT = 120.0
+_PYKEXEC_ONLY = frozenset({"verify_hot"})  # pykexec -S -d / --verify
+SMT_NONMI = "-nonmi"
+
+
+def smt_hotplug(threads: int) -> Hotplug:
+    """Room for a second core of ``threads`` threads (spapr's core-id of core 1 is its
+    first thread, ``threads``; lab.hotplug.PSERIES10_CORE) and the DIMM, added together."""
+    core = add_core(threads, threads, PSERIES10_CORE)
+    return Hotplug(
+        max_cpus=2 * threads,
+        slots=2,
+        max_mem_mib=4096,
+        actions=(HostAction("hotplug", (core, *add_dimm(0, HOT_DIMM_MIB))),),
+    )
+
+
+def _cpu_notes(cpus: int) -> Step:
+    """One CPU note (NT_PRSTATUS, "CORE"/1) per thread in the crash kernel's vmcore, the
+    new core's included: memcheck's results, then the count checked."""
+    return Step(
+        "elfcore",
+        "python3 /lab/memcheck.py vmcore > /tmp/elfcore.out\nrc=$?\ncat /tmp/elfcore.out\n"
+        f'grep -q "vmcore_note_types=CORE/1:{cpus}," /tmp/elfcore.out && [ $rc = 0 ]',
+        timeout=10,
+    )
+
+
+def _topology_hot(cpus: int, threads: int) -> Step:
+    """After the hotplug: every CPU's thread siblings are whole cores (the new core is CPUs
+    ``threads``..``cpus``-1, so the crash on the last CPU is on its last thread), and the
+    tree has a node per core (lab.smt_scenarios records the same before each hand-over)."""
+    return Step(
+        "topology_hot", f"sh /lab/steps/thread_siblings.sh siblings_hot {cpus} {threads}",
+        timeout=10,
+    )  # fmt: skip
+
+
+def _smt_steps(step: Step, threads: int) -> tuple[Step, ...]:
+    cpus = 2 * threads
+    if step.name == "hotplug":
+        return (_hotplug_wait(cpus, SMT_HOTPLUG_WAIT), _topology_hot(cpus, threads))
+    if step.name == "crash":
+        return (dataclasses.replace(step, timeout=_SMT_CRASH_TIMEOUT),)
+    return (_cpu_notes(cpus) if step.name == "elfcore" else step,)
+
+
+def _smt_hotplug(loader: Loader, threads: int) -> Scenario:
+    """``hotplug`` on one core of ``threads`` threads under QEMU 10 on nonmi-6.12, a core
+    added, the crash on its last thread; kexec_load (``-c``) with both loaders."""
+    reference = loader is Loader.KEXEC
+    tool = "kexec-tools 2.0.32 (sid)" if reference else "pykexec"
+    name = f"{'reference-' if reference else ''}pseries-smt{threads}-hotplug{SMT_NONMI}"
+    base = _scenario(
+        name,
+        "-c -p --hotplug",
+        f"{tool} -c -p --hotplug on {Kernel.NONMI_612}, pseries 1 core x {threads} "
+        f"threads (QEMU 10); QEMU adds a {threads}-thread core and a DIMM; nonce in the "
+        "new memory, crash on the new core's last thread; the vmcore holds both and one CPU "
+        "note per thread",
+        KDUMP_CRASH,
+        crash_step=_CRASH_ON_HOT_CPU,
+    )
+    kept = (
+        (stage, [s for s in steps if not (reference and s.name in _PYKEXEC_ONLY)])
+        for stage, steps in base.stages
+    )
+    return dataclasses.replace(
+        base,
+        loader=loader,
+        sid_kexec=reference,
+        cpus=threads,
+        threads=threads,
+        qemu=Qemu.V10,
+        kernel=Kernel.NONMI_612,
+        hotplug=smt_hotplug(threads),
+        boot_timeout=BOOT_TIMEOUT[Machine.PSERIES] + 8.0 * 2 * threads,
+        stages=tuple(
+            (stage, tuple(x for s in steps for x in _smt_steps(s, threads)))
+            for stage, steps in kept
+        ),
+    )
+
+
+SMT_HOTPLUG_SCENARIOS: dict[str, Scenario] = {
+    s.name: s
+    for threads in SMT_THREADS
+    for s in (_smt_hotplug(Loader.KEXEC, threads), _smt_hotplug(Loader.PYKEXEC, threads))
+}
+HOTPLUG_SCENARIOS.update(SMT_HOTPLUG_SCENARIOS)

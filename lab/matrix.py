@@ -21,6 +21,7 @@ from pathlib import Path
 
 from lab import smt_scenarios
 from lab.catalog import ALL_SCENARIOS
+from lab.hotplug_scenarios import SMT_THREADS
 from lab.judge import Report
 from lab.model import Kernel, Machine, Scenario
 
@@ -33,6 +34,14 @@ PAIRS: dict[tuple[Machine, str], tuple[str, str]] = {
     (Machine.POWERNV, "kdump"): ("reference-powernv-kdump", "powernv-kdump"),
     (Machine.PSERIES, "file-kexec"): ("reference-file-kexec", "file-kexec"),
     **smt_scenarios.matrix_pairs(),  # QEMU 10: SMT, POWER10 (lab.smt_scenarios)
+    # QEMU 10: a core of 2 or 4 threads added live, the crash on it (nonmi-6.12)
+    **{
+        (Machine.PSERIES, f"smt{t}-hotplug-nonmi"): (
+            f"reference-pseries-smt{t}-hotplug-nonmi",
+            f"pseries-smt{t}-hotplug-nonmi",
+        )
+        for t in SMT_THREADS
+    },
 }
 # (CPUs, threads per core)
 SHAPES: tuple[tuple[int, int], ...] = ((1, 1), (4, 1))
@@ -84,6 +93,9 @@ FULL: tuple[Cell, ...] = (
         Cell(Kernel.DEBIAN_61, m, name, *_shape(pair[1]))
         for (m, name), pair in smt_scenarios.matrix_pairs().items()
         if name not in ("smt-kexec", "smt-kdump")  # above, on every distribution kernel
+    ),
+    *(  # SMT crash hotplug (lab.hotplug_scenarios), 1 core at boot
+        Cell(Kernel.NONMI_612, Machine.PSERIES, f"smt{t}-hotplug-nonmi", t, t) for t in SMT_THREADS
     ),
 )
 # kdump-lean on 6.12: its crash kernel dumps with trixie's makedumpfile (lab.kernels).

@@ -194,6 +194,9 @@ class Scenario:
     qemu: Qemu = Qemu.HOST  # the QEMU that can emulate this machine (lab.vm picks its binary)
     cpu_model: str | None = None  # QEMU's -cpu (e.g. "POWER10"), else the machine's default
     tcg_single: bool = False  # QEMU's single-threaded TCG (lab.vm: -accel tcg,thread=single)
+    # The reference loader is sid's kexec-tools 2.0.32 (lab.corpus.sid_kexec_tools, in the
+    # guest under SID_KEXEC_DIR) instead of bookworm's 2.0.25: $KEXEC is SID_KEXEC.
+    sid_kexec: bool = False
     # Why this scenario fails today (an open issue): the lab reports its failure as known
     # and the e2e tests expect it (xfail, not strict), so it turns green once fixed.
     known_failure: str = ""
@@ -253,11 +256,18 @@ class Scenario:
 EMULATION_KNOBS = (("OPENSSL_ppccap", "0"), ("PYKEXEC_PURGATORY_SHA256", "scalar"))
 
 
+# sid's kexec-tools in the guest, run by sid's own dynamic loader and libc (it needs
+# glibc 2.38; the guest is bookworm's 2.36): lab.corpus puts the three files there.
+SID_KEXEC_DIR = "/opt/kexec-tools-sid"
+SID_KEXEC = f"{SID_KEXEC_DIR}/ld64.so.2 --library-path {SID_KEXEC_DIR} {SID_KEXEC_DIR}/kexec"
+
+
 def render(scenario: Scenario) -> str:
     """The guest's /lab/scenario.sh: loader variable, step functions, stage functions."""
+    kexec = f'"{SID_KEXEC}"' if scenario.sid_kexec else str(scenario.loader)
     lines = [
         f"# scenario {scenario.name}: {scenario.description}",
-        f"export KEXEC={scenario.loader}  # for the step files (lab/guest/steps) too",
+        f"export KEXEC={kexec}  # for the step files (lab/guest/steps) too",
     ]
     if scenario.emulation_knobs:
         lines += [

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab import dumpcheck, hangprobe, vtpm
+from lab import corpus, dumpcheck, hangprobe, vtpm
 from lab.assets import kernel_layout, newer_makedumpfile, payload_files, qemu_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
@@ -143,7 +143,8 @@ def run(layout: CacheLayout, options: RunOptions, sink: LineSink | None = None) 
     ``sink`` (if given) sees every console line, e.g. to collect a data block.
     """
     s = for_kernel(options.scenario)
-    options = dataclasses.replace(options, scenario=s)
+    sid = corpus.kexec_files(layout) if s.sid_kexec else ()
+    options = dataclasses.replace(options, scenario=s, files=(*options.files, *sid))
     payload = payload_files(layout, s.extra_kernel) if s.extra_kernel else ()
     layout = kernel_layout(layout, s.kernel)
     marker, nonce = secrets.token_hex(8), secrets.token_hex(8)

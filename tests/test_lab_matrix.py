@@ -12,12 +12,13 @@ from lab import beinit, matrix
 from lab.assets import BACKPORTS_KERNELS, image_package, kernel_layout
 from lab.catalog import ALL_SCENARIOS
 from lab.errors import AssetError, ScenarioError
-from lab.hotplug import add_core, add_dimm
+from lab.hotplug import PSERIES10_CORE, add_core, add_dimm
+from lab.hotplug_scenarios import SMT_HOTPLUG_SCENARIOS
 from lab.judge import Report
 from lab.kbuild import config_problems, parse_config
 from lab.kernels import KERNEL_FACTS, MAKEDUMPFILE, for_kernel
 from lab.krecipes import BIG_ENDIAN
-from lab.model import Kernel, Machine, Stage, render
+from lab.model import SID_KEXEC, Kernel, Loader, Machine, Qemu, Stage, render
 from lab.paths import CacheLayout
 from lab.vm import MachineConfig
 from tests.oracles import require_tool
@@ -136,6 +137,45 @@ def test_hotplug_room_and_qmp_in_qemu_argv(tmp_path: Path) -> None:
     with pytest.raises(ScenarioError) as err:
         add_core(1, threads=2)
     assert err.value.problem == "core-id"
+
+
+@pytest.mark.parametrize("threads", [2, 4])
+def test_smt_hotplug_adds_a_whole_core_on_qemu_10(tmp_path: Path, threads: int) -> None:
+    """1 core x T threads at boot, QEMU 10, nonmi-6.12; the host adds core-id T (spapr
+    numbers cores by their first thread) of QEMU 10's POWER10; the crash on the new
+    core's last thread; 2T CPU notes required; the reference twin is sid's kexec-tools,
+    without pykexec's --verify step; both on kexec_load; a matrix cell, not CI's."""
+    cpus, names = 2 * threads, matrix.PAIRS[(Machine.PSERIES, f"smt{threads}-hotplug-nonmi")]
+    assert names == (f"reference-pseries-smt{threads}-hotplug-nonmi",
+                     f"pseries-smt{threads}-hotplug-nonmi")  # fmt: skip
+    for name in names:
+        s = SMT_HOTPLUG_SCENARIOS[name]
+        assert ALL_SCENARIOS[name] is s
+        assert (s.cpus, s.threads, s.qemu, s.kernel) == (threads, threads, Qemu.V10,
+                                                         Kernel.NONMI_612)  # fmt: skip
+        assert KERNEL_FACTS[s.kernel].crash_hotplug and not s.known_failure
+        assert s.hotplug is not None and s.hotplug.max_cpus == cpus
+        action = s.hotplug.action("hotplug")
+        assert action is not None
+        assert action.commands[0].kwargs() == {
+            "driver": PSERIES10_CORE, "id": f"core{threads}", "core-id": threads,
+        }  # fmt: skip
+        script = render(s)
+        assert "-c -p --hotplug" in script and f"hotplug_wait.sh {cpus} 512 60" in script
+        assert f"thread_siblings.sh siblings_hot {cpus} {threads}" in script
+        assert "crash_on_cpu.sh last" in script
+        assert f"vmcore_note_types=CORE/1:{cpus}," in script
+        reference = name.startswith("reference-")
+        assert s.loader is (Loader.KEXEC if reference else Loader.PYKEXEC)
+        assert s.sid_kexec is reference and (f'KEXEC="{SID_KEXEC}"' in script) is reference
+        assert ("lab_step_verify_hot" in script) is not reference
+        config = MachineConfig(kernel=tmp_path, initrd=tmp_path, cmdline=(), cpus=s.cpus,
+                               threads=s.threads, hotplug=s.hotplug)  # fmt: skip
+        assert config.smp() == f"{threads},maxcpus={cpus},cores=2,threads={threads}"
+    cell = next(c for c in matrix.FULL if c.names == names)
+    assert (cell.kernel, cell.cpus, cell.threads) == (Kernel.NONMI_612, threads, threads)
+    assert len(SMT_HOTPLUG_SCENARIOS) == 4
+    assert not any("hotplug" in c.scenario for c in matrix.CI)  # lab-only
 
 
 # What shellcheck cannot know about a rendered scenario: /init sets LAB_* (SC2154)
