@@ -86,6 +86,13 @@ def test_core_header_from_snapshot(snapshot: Path, kernel: Path) -> None:
         expected = backup.mem.start if p.p_paddr == 0 else p.p_paddr
         assert p.p_offset == expected
     assert loads[0].p_paddr == 0 and loads[0].p_memsz == 0x10000
+    # arch/powerpc/kexec/crash.c sync_backup_region_phdr takes the FIRST header whose
+    # p_paddr is 0 for the backup PT_LOAD (machine_kexec_post_load), and with crash
+    # hotplug writes its p_offset into every core header the kernel rebuilds: a PT_NOTE
+    # with p_paddr 0 made the dump's first 64 KiB CPU 0's crash notes after a memory
+    # hotplug (lab: pseries-smt2-hotplug-nonmi).  p_paddr = p_offset, as kexec-tools.
+    assert [p.p_paddr for p in phdrs if p.p_type == "PT_NOTE"] == [a for a, _ in notes]
+    assert [p for p in phdrs if p.p_paddr == 0] == [loads[0]]
     assert f"elfcorehdr={hdr.mem.start >> 10}K" in plan.bootargs
 
 

@@ -95,7 +95,13 @@ def core_header(
     phdr = layout(PHDR_FIELDS, endian)
     out = [ident, ehdr]
     for n in notes:
-        out.append(phdr.pack(SegmentType.PT_NOTE, 0, n.address, 0, 0, n.size, n.size, 0))
+        # p_paddr = p_offset, as kexec-tools' crashdump-elf.c and the kernel's own
+        # crash_prepare_elf64_headers (kernel/crash_core.c) write it: powerpc's
+        # sync_backup_region_phdr (arch/powerpc/kexec/crash.c) takes the first program
+        # header whose p_paddr is 0 for the backup PT_LOAD, and with crash hotplug copies
+        # its p_offset into every header the kernel rebuilds.
+        addr = n.address
+        out.append(phdr.pack(SegmentType.PT_NOTE, 0, addr, 0, addr, n.size, n.size, 0))
     for ld in loads:
         r = ld.range
         out.append(
