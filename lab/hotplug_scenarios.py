@@ -45,6 +45,7 @@ from lab.scenarios import (  # the kdump scenario's steps, shared as they are
     CRASH_APPEND,
     KDUMP_CRASH,
     KERNEL_ARGS,
+    LOW64K,
     MEMMAP,
 )
 
@@ -240,8 +241,8 @@ def _smt_steps(step: Step, threads: int) -> tuple[Step, ...]:
     cpus = 2 * threads
     if step.name == "hotplug":
         return (_hotplug_wait(cpus, SMT_HOTPLUG_WAIT), _topology_hot(cpus, threads))
-    if step.name == "crash":
-        return (dataclasses.replace(step, timeout=_SMT_CRASH_TIMEOUT),)
+    if step.name == "crash":  # low64k_before: [0, 64 KiB) just before, for low64k_vmcore
+        return (LOW64K, dataclasses.replace(step, timeout=_SMT_CRASH_TIMEOUT))
     return (_cpu_notes(cpus) if step.name == "elfcore" else step,)
 
 

@@ -163,7 +163,7 @@ def test_smt_hotplug_adds_a_whole_core_on_qemu_10(tmp_path: Path, threads: int) 
         script = render(s)
         assert "-c -p --hotplug" in script and f"hotplug_wait.sh {cpus} 512 60" in script
         assert f"thread_siblings.sh siblings_hot {cpus} {threads}" in script
-        assert "crash_on_cpu.sh last" in script
+        assert "crash_on_cpu.sh last" in script and "kcore low64k_before" in script
         assert f"vmcore_note_types=CORE/1:{cpus}," in script
         reference = name.startswith("reference-")
         assert s.loader is (Loader.KEXEC if reference else Loader.PYKEXEC)
