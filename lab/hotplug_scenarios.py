@@ -130,7 +130,13 @@ def _scenario(
     crash: tuple[Step, ...],
     crash_step: Step = _CRASH_ON_HOT_CPU,
     console: tuple[ConsoleRule, ...] = (),
+    low64k: bool = False,
 ) -> Scenario:
+    """With ``low64k``, [0, 64 KiB) is read just before the crash and the host requires the
+    vmcore's to be the same (``Scenario.low64k_check``): the kernel rewrites a --hotplug
+    image's core header, whose backup PT_LOAD it takes from the loaded one."""
+    before_crash = (LOW64K,) if low64k else ()
+    first = (_FACTS, MEMMAP, _load(flags), _HOTPLUG, _VERIFY_HOT, _FILL_HOT, *before_crash)
     return Scenario(
         name=name,
         description=description,
@@ -141,14 +147,9 @@ def _scenario(
         cmdline=("memhp_default_state=online_movable",),
         kernel=Kernel.BPO_612,
         hotplug=HOTPLUG,
-        stages=(
-            (
-                Stage.FIRST,
-                (_FACTS, MEMMAP, _load(flags), _HOTPLUG, _VERIFY_HOT, _FILL_HOT, crash_step),
-            ),
-            (Stage.CRASH, (_CRASH_FACTS, *crash)),
-        ),
+        stages=((Stage.FIRST, (*first, crash_step)), (Stage.CRASH, (_CRASH_FACTS, *crash))),
         console=(ConsoleRule(r"Kernel panic|Oops", "hotplug", present=False), *console),
+        low64k_check=low64k,
     )
 
 
@@ -171,6 +172,7 @@ HOTPLUG_SCENARIOS: dict[str, Scenario] = {
             "pykexec -p --hotplug on 6.12; QEMU adds a CPU core and a DIMM; nonce in the new "
             "memory, crash on the new CPU; the vmcore holds both",
             KDUMP_CRASH,
+            low64k=True,
         ),
         _scenario(
             "hotplug-stale",
@@ -241,8 +243,8 @@ def _smt_steps(step: Step, threads: int) -> tuple[Step, ...]:
     cpus = 2 * threads
     if step.name == "hotplug":
         return (_hotplug_wait(cpus, SMT_HOTPLUG_WAIT), _topology_hot(cpus, threads))
-    if step.name == "crash":  # low64k_before: [0, 64 KiB) just before, for low64k_vmcore
-        return (LOW64K, dataclasses.replace(step, timeout=_SMT_CRASH_TIMEOUT))
+    if step.name == "crash":
+        return (dataclasses.replace(step, timeout=_SMT_CRASH_TIMEOUT),)
     return (_cpu_notes(cpus) if step.name == "elfcore" else step,)
 
 
@@ -261,6 +263,7 @@ def _smt_hotplug(loader: Loader, threads: int) -> Scenario:
         "note per thread",
         KDUMP_CRASH,
         crash_step=_CRASH_ON_HOT_CPU,
+        low64k=True,
     )
     kept = (
         (stage, [s for s in steps if not (reference and s.name in _PYKEXEC_ONLY)])

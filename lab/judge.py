@@ -16,7 +16,7 @@ holds; the runner then kills QEMU.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from pathlib import Path
@@ -242,3 +242,20 @@ class Judge:
             if not ok:
                 failed.append(f"{rule.describe()} ({state})")
         return failed
+
+
+LOW64K_BEFORE, LOW64K_VMCORE = "low64k_before", "low64k_vmcore"  # lab/guest/memcheck.py
+
+
+def low64k_problem(results: Mapping[str, str]) -> str | None:
+    """Why the vmcore's [1 KiB, 64 KiB) is not the old kernel's [1 KiB, 64 KiB) read just
+    before the crash (memcheck's per-KiB CRC32s), or None.  KiB 0 is left out, as
+    tests/e2e/kdump_facts.check_low_64k leaves it (the crash path writes there)."""
+    before, vmcore = (results.get(k, "").split(",") for k in (LOW64K_BEFORE, LOW64K_VMCORE))
+    if len(before) != 64 or len(vmcore) != 64:
+        got = f"{len(before)}, {len(vmcore)}"
+        return f"want 64 CRCs in {LOW64K_BEFORE} and {LOW64K_VMCORE}, got {got}"
+    bad = [i for i in range(1, 64) if before[i] != vmcore[i]]
+    if bad:
+        return f"the vmcore's [0, 64 KiB) is not the old kernel's: {len(bad)} of KiB 1-63 differ"
+    return None

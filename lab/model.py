@@ -197,6 +197,9 @@ class Scenario:
     # The reference loader is sid's kexec-tools 2.0.32 (lab.corpus.sid_kexec_tools, in the
     # guest under SID_KEXEC_DIR) instead of bookworm's 2.0.25: $KEXEC is SID_KEXEC.
     sid_kexec: bool = False
+    # The host requires the vmcore's [1 KiB, 64 KiB) to be what the guest read just before
+    # the crash (results low64k_vmcore and low64k_before; lab.judge.low64k_problem).
+    low64k_check: bool = False
     # Why this scenario fails today (an open issue): the lab reports its failure as known
     # and the e2e tests expect it (xfail, not strict), so it turns green once fixed.
     known_failure: str = ""

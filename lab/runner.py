@@ -26,7 +26,7 @@ from lab import corpus, dumpcheck, hangprobe, vtpm
 from lab.assets import kernel_layout, newer_makedumpfile, payload_files, qemu_files
 from lab.errors import GuestFailure, GuestTimeout
 from lab.initramfs import GuestFile, build
-from lab.judge import Judge, Marker, Report, parse_marker
+from lab.judge import Judge, Marker, Report, low64k_problem, parse_marker
 from lab.kernels import for_kernel, needs_newer_makedumpfile
 from lab.model import Scenario, Stage, render
 from lab.paths import CacheLayout
@@ -218,6 +218,9 @@ def _run_in(
         report.tail = list(guest.tail)
     if dump_file is not None and report.passed:
         _check_dump(report, dump_file, run_dir / "vmcore", nonce, s.fill_mib)
+    why = low64k_problem(report.results) if s.low64k_check and report.passed else None
+    if why is not None:
+        report.passed, report.reason = False, f"host: {why}"
     return report
 
 

@@ -14,7 +14,7 @@ from lab.catalog import ALL_SCENARIOS
 from lab.errors import AssetError, ScenarioError
 from lab.hotplug import PSERIES10_CORE, add_core, add_dimm
 from lab.hotplug_scenarios import SMT_HOTPLUG_SCENARIOS
-from lab.judge import Report
+from lab.judge import Report, low64k_problem
 from lab.kbuild import config_problems, parse_config
 from lab.kernels import KERNEL_FACTS, MAKEDUMPFILE, for_kernel
 from lab.krecipes import BIG_ENDIAN
@@ -164,6 +164,7 @@ def test_smt_hotplug_adds_a_whole_core_on_qemu_10(tmp_path: Path, threads: int) 
         assert "-c -p --hotplug" in script and f"hotplug_wait.sh {cpus} 512 60" in script
         assert f"thread_siblings.sh siblings_hot {cpus} {threads}" in script
         assert "crash_on_cpu.sh last" in script and "kcore low64k_before" in script
+        assert s.low64k_check
         assert f"vmcore_note_types=CORE/1:{cpus}," in script
         reference = name.startswith("reference-")
         assert s.loader is (Loader.KEXEC if reference else Loader.PYKEXEC)
@@ -176,6 +177,22 @@ def test_smt_hotplug_adds_a_whole_core_on_qemu_10(tmp_path: Path, threads: int) 
     assert (cell.kernel, cell.cpus, cell.threads) == (Kernel.NONMI_612, threads, threads)
     assert len(SMT_HOTPLUG_SCENARIOS) == 4
     assert not any("hotplug" in c.scenario for c in matrix.CI)  # lab-only
+
+
+def test_low64k_check_compares_kib_1_to_63() -> None:
+    """The host's low64k check (hotplug, the SMT hotplug scenarios): KiB 0 may differ."""
+    assert ALL_SCENARIOS["hotplug"].low64k_check
+    assert "kcore low64k_before" in render(ALL_SCENARIOS["hotplug"])
+    assert not ALL_SCENARIOS["hotplug-stale"].low64k_check
+    crcs = [f"{i:08x}" for i in range(64)]
+    same = {"low64k_before": ",".join(crcs), "low64k_vmcore": ",".join(["x", *crcs[1:]])}
+    assert low64k_problem(same) is None
+    moved = {**same, "low64k_vmcore": ",".join([*crcs[:5], "y", *crcs[6:]])}
+    assert low64k_problem(moved) == (
+        "the vmcore's [0, 64 KiB) is not the old kernel's: 1 of KiB 1-63 differ"
+    )
+    problem = low64k_problem({"low64k_vmcore": "unavailable: no /proc/vmcore"})
+    assert problem is not None and "want 64 CRCs" in problem
 
 
 # What shellcheck cannot know about a rendered scenario: /init sets LAB_* (SC2154)
