@@ -11,16 +11,15 @@ the product never builds or runs code at load time.
 from __future__ import annotations
 
 import hashlib
-import py_compile
 import shutil
 import subprocess
 import tempfile
 from pathlib import Path
 
 from lab.errors import AssetError
-from lab.initramfs import GuestFile, host_can_compile
+from lab.initramfs import GUEST_PYC_TAG, GuestFile, host_can_compile
 from lab.paths import CacheLayout
-from pykexec.build import ROOT, package_files
+from pykexec.build import ROOT, runtime_files, unchecked_pyc
 
 SOURCE = Path(__file__).with_name("mftb.S")
 GUEST_PATH = "lab/mftb"  # the scripts call /lab/mftb
@@ -67,21 +66,13 @@ def package_layout() -> tuple[GuestFile, ...]:
     py3compile makes at install time (here unchecked-hash files for the guest's Python,
     when the host's is the same version: lab.initramfs.host_can_compile)."""
     out = [GuestFile(PACKAGE_LAUNCHER, LAUNCHER_SOURCE.read_bytes(), 0o755)]
-    with tempfile.TemporaryDirectory() as tmp:
-        for rel in package_files(ROOT):
-            if rel.suffix != ".py" or rel.as_posix() == "pykexec/build.py":
-                continue
-            out.append(GuestFile(f"{PACKAGE_MODULES}/{rel.as_posix()}", (ROOT / rel).read_bytes()))
-            if not host_can_compile():
-                continue
-            pyc = rel.parent / "__pycache__" / f"{rel.stem}.cpython-311.pyc"
-            py_compile.compile(
-                str(ROOT / rel),
-                cfile=str(Path(tmp) / pyc),
-                dfile=f"/{PACKAGE_MODULES}/{rel.as_posix()}",
-                doraise=True,
-                invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH,
-            )
-            compiled = (Path(tmp) / pyc).read_bytes()
-            out.append(GuestFile(f"{PACKAGE_MODULES}/{pyc.as_posix()}", compiled))
+    for rel in runtime_files(ROOT):
+        if rel.suffix != ".py":
+            continue
+        source, guest = (ROOT / rel).read_bytes(), f"{PACKAGE_MODULES}/{rel.as_posix()}"
+        out.append(GuestFile(guest, source))
+        if host_can_compile():
+            pyc = rel.parent / "__pycache__" / f"{rel.stem}.{GUEST_PYC_TAG}.pyc"
+            out.append(GuestFile(f"{PACKAGE_MODULES}/{pyc.as_posix()}",
+                                 unchecked_pyc(source, f"/{guest}")))  # fmt: skip
     return tuple(out)

@@ -44,6 +44,7 @@ BASE_FORMAT = "4"
 # Python 3.11's bytecode magic (Lib/importlib/_bootstrap_external.py, 3495):
 # host-compiled .pyc files are only shipped when the host speaks the same one.
 GUEST_PYC_MAGIC = (3495).to_bytes(2, "little") + b"\r\n"
+GUEST_PYC_TAG = "cpython-311"  # its sys.implementation.cache_tag: __pycache__/NAME.TAG.pyc
 GUEST_PYTHON_DIRS: tuple[str, ...] = ("usr/lib/python3.11", "usr/lib/python3/dist-packages")
 # Debian 12 is not usr-merged inside its .debs; the guest is (top dir -> usr/dir).
 USR_MERGED: tuple[str, ...] = ("bin", "sbin", "lib", "lib64")
@@ -112,7 +113,7 @@ def _compile_into(tree: _Tree, src_root: Path, guest_root: str) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         for py in sorted(src_root.rglob("*.py")):
             rel = py.relative_to(src_root)
-            pyc = rel.parent / "__pycache__" / f"{py.stem}.cpython-311.pyc"
+            pyc = rel.parent / "__pycache__" / f"{py.stem}.{GUEST_PYC_TAG}.pyc"
             out = Path(tmp) / pyc
             try:
                 py_compile.compile(

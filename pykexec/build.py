@@ -357,7 +357,13 @@ sys.exit(main())
 '''
 
 
-def _unchecked_pyc(source: bytes, path: str) -> bytes:
+def runtime_files(root: Path = ROOT) -> list[Path]:
+    """:func:`package_files` without the packaging module, which is not needed at run
+    time: what the zipapp holds (and the Debian package, debian/rules)."""
+    return [rel for rel in package_files(root) if rel != Path(PACKAGE, "build.py")]
+
+
+def unchecked_pyc(source: bytes, path: str) -> bytes:
     """``source`` compiled for this interpreter as an unchecked-hash .pyc (PEP 552): zipimport
     loads it without comparing times, and falls back to the .py under another Python."""
     import importlib.util
@@ -380,14 +386,12 @@ def build_zipapp(out: Path, root: Path = ROOT, *, compiled: bool = False) -> Pat
     buf = io.BytesIO()
     date = time.gmtime(_epoch())[:6]
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        for rel in package_files(root):
-            if rel.name == "build.py" and rel.parent.name == PACKAGE:
-                continue  # packaging is not needed at run time
+        for rel in runtime_files(root):
             data = (root / rel).read_bytes()
             entries = [(rel.as_posix(), data)]
             if compiled and rel.suffix == ".py":
                 pyc = rel.with_suffix(".pyc").as_posix()
-                entries.append((pyc, _unchecked_pyc(data, rel.as_posix())))
+                entries.append((pyc, unchecked_pyc(data, rel.as_posix())))
             for name, content in entries:
                 info = zipfile.ZipInfo(name, date_time=date)
                 # .pyc stored: zipimport then reads them without inflating (start-up)

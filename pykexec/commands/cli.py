@@ -226,8 +226,12 @@ def _load_options(seen: dict[str, str], kernel: str, crash: bool, syscall: str) 
 def invoked_name(argv0: str | None = None) -> str:
     """``kexec`` when run under that name (console script, link, zipapp named kexec),
     else ``pykexec``: the name that usage and error messages use."""
-    base = (sys.argv[0] if argv0 is None else argv0).rpartition("/")[2]  # its basename
-    return "kexec" if base.split(".")[0] == "kexec" else PROG
+    return "kexec" if _stem(sys.argv[0] if argv0 is None else argv0) == "kexec" else PROG
+
+
+def _stem(path: str) -> str:
+    """A program path's file name up to its first dot (``/usr/sbin/kexec.pyz``: kexec)."""
+    return path.rpartition("/")[2].split(".")[0]
 
 
 def usage() -> str:
@@ -511,7 +515,7 @@ def _fail(err: Exception, code: int, as_json: bool, line: str) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     name = invoked_name()
-    if sys.argv[0].rpartition("/")[2].split(".")[0] == "vmcore-dmesg":
+    if _stem(sys.argv[0]) == "vmcore-dmesg":
         name = "vmcore-dmesg"  # kexec-tools' vmcore-dmesg: its usage, its exit statuses
     _keep_argument_bytes()
     as_json = wants_json(argv)

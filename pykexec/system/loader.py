@@ -13,7 +13,7 @@ import json
 import os
 from dataclasses import replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Union
+from typing import TYPE_CHECKING, Any
 
 from pykexec.core.devicetree.chosen import encode_bootargs, root_word
 from pykexec.core.devicetree.nexttree import RNG_SEED_SIZE
@@ -34,6 +34,8 @@ from pykexec.system.sysinfo import SystemView, config_page_size
 from pykexec.uapi import FILE_LOAD_FALLBACK
 
 if TYPE_CHECKING:
+    from typing import Union
+
     from pykexec.core.arch.ppc64 import Plan
     from pykexec.core.formats.elf import Endian, KernelImage
     from pykexec.core.formats.elfcore import CoreNote
@@ -213,20 +215,18 @@ def headroom_facts(
     opts: LoadOptions,
     view: SystemView,
     facts: LoadFacts,
-    kernel: KernelImage | None = None,
-    initrd: bytes | memoryview | None = None,
+    images: Images | None = None,
     *,
     remember: bool = False,
 ) -> LoadFacts:
     """``facts`` with what a crash load's headroom needs: the kernel's memsz and traits,
     the initrd's contents, the crash region, the possible CPUs, the old root=.  A live
     load (``remember``) keeps what the initrd unpacks to for the next load of the same
-    file (:mod:`pykexec.system.recordcache`)."""
+    file (:mod:`pykexec.system.recordcache`).  The kernel and initrd are the ``images``
+    the caller mapped, else mapped here (:func:`read_images`)."""
     from pykexec.core.formats.elf import kernel_traits
 
-    kernel = kernel if kernel is not None else read_kernel(opts.kernel)
-    if initrd is None and opts.initrd is not None:
-        initrd = read_file(opts.initrd, "initrd")
+    kernel, initrd = images if images is not None else read_images(opts)
     traits = kernel_traits(kernel)  # the page size and per-CPU area of the crash kernel
     facts = replace(
         facts,
@@ -335,7 +335,7 @@ def gather(
         core_notes = tuple(notes)
     kernel, initrd = images if images is not None else read_images(opts)
     if opts.crash and headroom:
-        facts = headroom_facts(opts, view, facts, kernel, initrd, remember=remember)
+        facts = headroom_facts(opts, view, facts, (kernel, initrd), remember=remember)
     return replace(
         facts,
         kernel=kernel,
@@ -426,7 +426,7 @@ def _load(opts: LoadOptions, view: SystemView) -> tuple[LoadPlan, LoadFacts | No
     if decide_syscall(opts, facts.support).first is Syscall.FILE:
         if opts.crash:
             images = read_images(opts)
-            facts = headroom_facts(opts, view, facts, *images, remember=True)
+            facts = headroom_facts(opts, view, facts, images, remember=True)
         result = plan_pure(opts, facts, need_segments=False)
         try:
             _file_load(result.file_call)  # type: ignore[arg-type]
